@@ -1,0 +1,147 @@
+"""What every command shares: options, error handling, output. click and the stdlib only.
+
+A command's body builds a :class:`modelctl.output.Result` (importing the heavy core
+modules inside the body); :func:`execute` prints it as text or as the JSON envelope,
+maps :class:`~modelctl.errors.ModelctlError` to its exit code and keeps tracebacks
+away from users unless ``MODELCTL_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from modelctl.errors import Diagnostic, ExitCode, ModelctlError
+from modelctl.output import Result, dumps, envelope, write_atomic
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    names = choices or ("text", "json")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(names),
+        default=default,
+        show_default=True,
+        help="Output format. json prints the versioned envelope described in docs/json.md.",
+    )
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Write the output to FILE (atomically) instead of stdout.",
+    )(f)
+
+
+def quiet_option(f: F) -> F:
+    return click.option("-q", "--quiet", is_flag=True, help="Print no warnings or progress.")(f)
+
+
+def server_options(f: F) -> F:
+    f = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=None,
+        help="Seconds to wait for the server to answer a read (default: generous per request kind).",
+    )(f)
+    f = click.option(
+        "--host",
+        default=None,
+        metavar="URL",
+        help="Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434).",
+    )(f)
+    return f
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("MODELCTL_DEBUG", "") not in ("", "0")
+
+
+def _print_diag(kind: str, d: Diagnostic) -> None:
+    click.echo(f"{kind}: {d.format()}", err=True)
+
+
+def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
+    """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
+    if fmt == "json":
+        text = dumps(
+            envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors)
+        )
+    else:
+        text = result.render_text()
+        if not quiet:
+            for w in result.warnings:
+                _print_diag("warning", w)
+        for e in result.errors:
+            _print_diag("error", e)
+    if output:
+        write_atomic(output, text)
+    elif text:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def execute(
+    command: str,
+    fmt: str,
+    body: Callable[[], Result],
+    *,
+    output: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """Run a command body and exit with the documented code. Never lets a traceback out."""
+    try:
+        result = body()
+    except ModelctlError as exc:
+        diags = exc.diagnostics()
+        if fmt == "json":
+            click.echo(dumps(envelope(command, None, ok=False, errors=diags)), nl=False)
+        else:
+            for d in diags:
+                _print_diag("error", d)
+        if debug_enabled():
+            traceback.print_exc()
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.exceptions.Exit:
+        raise
+    except (click.ClickException, click.Abort):
+        raise
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped to `head`): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        sys.exit(int(ExitCode.OK))
+    except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
+        if debug_enabled():
+            traceback.print_exc()
+        msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
+        if fmt == "json":
+            click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)
+        else:
+            click.echo(f"error: {msg}", err=True)
+        sys.exit(int(ExitCode.INVALID))
+    try:
+        emit(command, fmt, result, output=output, quiet=quiet)
+    except ModelctlError as exc:
+        for d in exc.diagnostics():
+            _print_diag("error", d)
+        sys.exit(int(exc.exit_code))
+    except OSError as exc:
+        click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+        sys.exit(int(ExitCode.INVALID))
+    sys.exit(int(result.exit_code))

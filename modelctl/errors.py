@@ -1,0 +1,148 @@
+"""One error hierarchy and the exit-code table (docs/exit-codes.md mirrors it; a test keeps them equal).
+
+Every error the user can cause is a :class:`ModelctlError` carrying its exit code and,
+where known, the place it comes from (file, line, column, dotted field). The CLI prints
+it as one line on stderr, or as an entry of the JSON envelope's ``errors``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    INVALID = 1  # invalid input or a failed check (profile, Modelfile, template, assertion)
+    USAGE = 2  # command-line usage (click)
+    DRIFT = 3  # drift found by `plan`
+    UNREACHABLE = 4  # Ollama server unreachable or timed out
+    SERVER = 5  # Ollama server refused or failed the request
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.INVALID: "invalid input or a failed check (profile, Modelfile, template, assertion)",
+    ExitCode.USAGE: "command-line usage error (unknown option, missing argument)",
+    ExitCode.DRIFT: "drift found by `plan`: what is deployed differs from the profile",
+    ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
+    ExitCode.SERVER: "the Ollama server refused or failed the request",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+@dataclass
+class Diagnostic:
+    """A warning or error with its place. ``code`` is a short stable identifier."""
+
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+
+    def location(self) -> str:
+        parts = [p for p in (self.file, self.line, self.column) if p is not None]
+        return ":".join(str(p) for p in parts)
+
+    def format(self) -> str:
+        """One line: ``file:line:col: field: message``."""
+        head = self.location()
+        body = f"{self.field}: {self.message}" if self.field else self.message
+        return f"{head}: {body}" if head else body
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+        }
+
+
+class ModelctlError(Exception):
+    """Base of every error modelctl reports to a user."""
+
+    exit_code: ExitCode = ExitCode.INVALID
+    code: str = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        code: str | None = None,
+        diagnostics: list[Diagnostic] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
+        if code is not None:
+            self.code = code
+        # Several problems found at once (e.g. validation); the first is the headline.
+        self.extra: list[Diagnostic] = diagnostics or []
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(self.code, self.message, self.file, self.line, self.column, self.field)
+
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.extra or [self.diagnostic()]
+
+    def __str__(self) -> str:
+        return self.diagnostic().format()
+
+
+class InvalidInput(ModelctlError):
+    """A profile, Modelfile, template, prompts file or option value that cannot be used."""
+
+
+class ProfileError(InvalidInput):
+    code = "profile"
+
+
+class ModelfileError(InvalidInput):
+    code = "modelfile"
+
+
+class TemplateError(InvalidInput):
+    code = "template"
+
+
+class GGUFError(InvalidInput):
+    code = "gguf"
+
+
+class CheckFailed(InvalidInput):
+    """A check the user asked for failed (round-trip, --verify, an assertion)."""
+
+    code = "check_failed"
+
+
+class DriftFound(ModelctlError):
+    exit_code = ExitCode.DRIFT
+    code = "drift"
+
+
+class ServerUnreachable(ModelctlError):
+    exit_code = ExitCode.UNREACHABLE
+    code = "unreachable"
+
+
+class ServerError(ModelctlError):
+    exit_code = ExitCode.SERVER
+    code = "server"
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
