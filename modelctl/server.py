@@ -1,0 +1,619 @@
+"""The one place that talks HTTP to an Ollama server.
+
+Everything network-related lives here: host resolution (the official Python client's
+rules, plus ``0.0.0.0`` -> loopback like Ollama's own CLI), credentials and extra
+headers (sent, never printed), timeouts, NDJSON streaming, and the mapping of every
+failure onto modelctl's error hierarchy:
+
+* cannot connect / connect or read timeout  -> :class:`ServerUnreachable` (exit 4)
+* an HTTP error status, an ``{"error": ...}`` line inside a 200 stream, a malformed
+  NDJSON line, a stream that ends before its final object -> :class:`ServerError` (exit 5)
+* 404 for a model -> :class:`ModelNotFound` (a ServerError)
+
+All requests go through one ``httpx.Client`` (see docs/server.md for why the official
+``ollama`` client is not used on the CLI path). This module imports httpx at module
+level, so only commands that talk to a server import it, inside their body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from modelctl.errors import InvalidInput, ServerError, ServerUnreachable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ollama
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_HOST",
+    "MIN_CREATE_VERSION",
+    "ModelNotFound",
+    "OllamaClient",
+    "STREAM_TIMEOUT",
+    "UNARY_TIMEOUT",
+    "compare_versions",
+    "parse_headers",
+    "parse_host",
+    "redact",
+    "sha256_file",
+]
+
+DEFAULT_PORT = 11434
+DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+#: Seconds to establish a TCP (and TLS) connection. A local server answers in
+#: milliseconds; a long wait here only delays the "is ollama serve running?" hint.
+CONNECT_TIMEOUT = 5.0
+#: Default read timeout for short requests (version, tags, show, ps, blob HEAD, delete, copy).
+UNARY_TIMEOUT = 30.0
+#: Default read timeout for streams and uploads (create, pull, generate, chat, blob POST).
+#: It bounds the silence *between* two NDJSON lines, not the whole request: loading a
+#: large model or quantizing can take minutes before the next line arrives.
+STREAM_TIMEOUT = 600.0
+
+#: Servers before v0.5.5 do not accept the JSON form of /api/create.
+MIN_CREATE_VERSION = "0.5.5"
+
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_UNREACHABLE_HINT = 'is "ollama serve" running?'
+
+
+class ModelNotFound(ServerError):
+    """The server answered 404 for a model (``model '<x>' not found``)."""
+
+    code = "model_not_found"
+
+    def __init__(self, message: str, *, model: str | None = None, status: int | None = 404) -> None:
+        super().__init__(message, status=status)
+        self.model = model
+
+
+# --------------------------------------------------------------------------- host, redaction
+
+
+def parse_host(value: str | None) -> str:
+    """Normalise an Ollama host the way the official Python client does, keeping credentials.
+
+    ``None``/empty -> ``http://127.0.0.1:11434``; a bare host gets port 11434; ``:PORT``
+    alone means 127.0.0.1; ``http://`` without a port means 80 and ``https://`` 443; IPv6
+    addresses are bracketed; a trailing ``/`` is stripped; a path is kept. Unlike the
+    Python client (but like Ollama's Go CLI) the unspecified addresses ``0.0.0.0`` and
+    ``::`` become loopback, since ``OLLAMA_HOST=0.0.0.0`` is how servers are told to
+    *listen* on every interface. ``user:pass@`` is kept in the result (it is sent as
+    HTTP basic auth); print :func:`redact` of it, never the value itself.
+    """
+    text = (value or "").strip()
+    port = DEFAULT_PORT
+    scheme, sep, hostport = text.partition("://")
+    if not sep:
+        scheme, hostport = "http", text
+    else:
+        scheme = scheme.lower()
+        if scheme == "http":
+            port = 80
+        elif scheme == "https":
+            port = 443
+        else:
+            raise InvalidInput(
+                f"unsupported scheme {scheme!r} in Ollama host {_redact_host(text)!r} (use http:// or https://)",
+                field="host",
+            )
+    try:  # a bare IPv6 address ("::1") is accepted, bracketed
+        if ipaddress.ip_address(hostport).version == 6:
+            hostport = f"[{hostport}]"
+    except ValueError:
+        pass
+    try:
+        split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+        host = split.hostname or "127.0.0.1"
+        port = split.port or port
+    except ValueError as exc:  # e.g. a port that is not a number or out of range
+        raise InvalidInput(f"invalid Ollama host {_redact_host(text)!r}: {exc}", field="host") from None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and ip.is_unspecified:
+        host = "127.0.0.1" if ip.version == 4 else "::1"
+    if ip is not None and ip.version == 6:
+        host = f"[{host}]"
+    userinfo = ""
+    if split.username is not None or split.password is not None:
+        userinfo = split.username or ""
+        if split.password is not None:
+            userinfo += ":" + split.password
+        userinfo += "@"
+    base = f"{scheme}://{userinfo}{host}:{port}"
+    path = split.path.strip("/")
+    return f"{base}/{path}" if path else base
+
+
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+
+
+def redact(url_or_text: str) -> str:
+    """Replace the ``user:password@`` part of every URL in the text by ``***@``."""
+    return _USERINFO_RE.sub(lambda m: f"{m.group('scheme')}***@", url_or_text)
+
+
+def _redact_host(text: str) -> str:
+    """Redact userinfo in a host as typed (the scheme may be missing)."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def parse_headers(text: str | None) -> dict[str, str]:
+    """Parse ``MODELCTL_HEADERS``: a JSON object, or ``Name: value`` entries one per line."""
+    if not text or not text.strip():
+        return {}
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            obj = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"MODELCTL_HEADERS is not valid JSON: {exc.msg}", field="MODELCTL_HEADERS"
+            ) from None
+        if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
+            raise InvalidInput("MODELCTL_HEADERS must map header names to strings", field="MODELCTL_HEADERS")
+        return {str(k): v for k, v in obj.items()}
+    headers: dict[str, str] = {}
+    for n, line in enumerate(stripped.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, val = line.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            # Never echo the line: it may carry a secret.
+            raise InvalidInput(f"MODELCTL_HEADERS line {n} is not 'Name: value'", field="MODELCTL_HEADERS")
+        headers[name.strip()] = val.strip()
+    return headers
+
+
+# --------------------------------------------------------------------------- versions, digests
+
+
+def _version_tuple(version: str) -> tuple[int, ...] | None:
+    m = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", version)
+    if not m:
+        return None
+    return tuple(int(g) if g is not None else 0 for g in m.groups())
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 comparing the numeric ``major.minor.patch`` cores (pre-release tags ignored)."""
+    ta, tb = _version_tuple(a), _version_tuple(b)
+    if ta is None or tb is None:
+        raise ValueError(f"not a version: {a if ta is None else b!r}")
+    return (ta > tb) - (ta < tb)
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """``sha256:<lowercase hex>`` of a file, read in chunks (memory independent of size)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(chunk)
+                if not block:
+                    break
+                h.update(block)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read {exc.filename or path}: {exc.strerror or exc}", file=str(path)
+        ) from None
+    return "sha256:" + h.hexdigest()
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def _is_final_progress(obj: dict[str, Any]) -> bool:
+    return obj.get("status") == "success"
+
+
+def _is_final_generation(obj: dict[str, Any]) -> bool:
+    return obj.get("done") is True
+
+
+class OllamaClient:
+    """A small, typed client for the parts of Ollama's REST API modelctl uses.
+
+    ``host``: ``--host`` value, else ``$OLLAMA_HOST``, else the default. ``timeout``: the
+    read timeout in seconds for every request (``--timeout``); when ``None`` short
+    requests get :data:`UNARY_TIMEOUT` and streams/uploads :data:`STREAM_TIMEOUT`.
+    ``headers``: extra headers, merged over ``$MODELCTL_HEADERS``; ``$OLLAMA_API_KEY``
+    adds ``Authorization: Bearer`` unless an authorization header is given.
+    ``transport`` is for tests.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        raw = host if host else os.environ.get("OLLAMA_HOST")
+        full = parse_host(raw)
+        split = urllib.parse.urlsplit(full)
+        self._auth: httpx.BasicAuth | None = None
+        self._secrets: list[str] = []
+        if split.username is not None or split.password is not None:
+            user = urllib.parse.unquote(split.username or "")
+            password = urllib.parse.unquote(split.password or "")
+            self._auth = httpx.BasicAuth(user, password)
+            self._secrets += [s for s in (split.username, split.password, user, password) if s]
+        self.host: str = full
+        self.display_host: str = redact(full)
+        # Base URL without credentials: httpx gets them through `auth`, not the URL.
+        self._base = _USERINFO_RE.sub(lambda m: m.group("scheme"), full)
+        merged: dict[str, str] = parse_headers(os.environ.get("MODELCTL_HEADERS"))
+        merged.update(headers or {})
+        if not any(k.lower() == "authorization" for k in merged):
+            key = os.environ.get("OLLAMA_API_KEY")
+            if key:
+                merged["Authorization"] = f"Bearer {key}"
+        for k, v in merged.items():
+            if v and k.lower() not in ("user-agent", "accept", "content-type"):
+                self._secrets.append(v)
+                if k.lower() == "authorization" and " " in v:
+                    self._secrets.append(v.split(" ", 1)[1])
+        self._secrets = sorted({s for s in self._secrets if len(s) >= 3}, key=len, reverse=True)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        from modelctl import __version__
+
+        self._headers = {"User-Agent": f"modelctl/{__version__}", "Accept": "application/json", **merged}
+        self._http = httpx.Client(
+            base_url=self._base,
+            headers=self._headers,
+            auth=self._auth,
+            timeout=self._timeout(UNARY_TIMEOUT),
+            follow_redirects=True,
+            transport=transport,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OllamaClient({self.display_host!r})"
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _timeout(self, default_read: float) -> httpx.Timeout:
+        read = self.timeout if self.timeout is not None else default_read
+        return httpx.Timeout(connect=self.connect_timeout, read=read, write=read, pool=self.connect_timeout)
+
+    def _read_seconds(self, default_read: float) -> float:
+        return self.timeout if self.timeout is not None else default_read
+
+    def scrub(self, text: str) -> str:
+        """Remove credentials and header secrets from a message before anyone sees it."""
+        text = redact(text)
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def _unreachable(self, exc: Exception, seconds: float) -> ServerUnreachable:
+        where = self.display_host
+        if isinstance(exc, httpx.ConnectTimeout):
+            msg = (
+                f'cannot reach Ollama at {where} — is "ollama serve" running? '
+                f"(connection timed out after {seconds:g} s)"
+            )
+        elif isinstance(exc, httpx.TimeoutException):
+            msg = (
+                f"Ollama at {where} timed out after {seconds:g} s without answering "
+                f"(raise the limit with --timeout)"
+            )
+        else:
+            msg = f"cannot reach Ollama at {where} — {_UNREACHABLE_HINT}"
+        return ServerUnreachable(self.scrub(msg))
+
+    def _transport_error(self, exc: httpx.HTTPError, path: str, default_read: float) -> Exception:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return self._unreachable(exc, self.connect_timeout)
+        if isinstance(exc, httpx.TimeoutException):
+            return self._unreachable(exc, self._read_seconds(default_read))
+        if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
+            return self._unreachable(exc, self.connect_timeout)
+        if isinstance(exc, httpx.RemoteProtocolError):
+            # Connected, then the server hung up mid-answer: it failed the request (exit 5).
+            return ServerError(
+                self.scrub(
+                    f"{path}: the connection to Ollama at {self.display_host} was closed "
+                    f"before the answer was complete ({exc})"
+                ),
+            )
+        if isinstance(exc, httpx.NetworkError):  # ReadError/WriteError after connecting
+            return ServerError(
+                self.scrub(
+                    f"{path}: the connection to Ollama at {self.display_host} failed "
+                    f"mid-request ({type(exc).__name__}: {exc})"
+                ),
+            )
+        return ServerError(self.scrub(f"{path}: request to Ollama failed ({type(exc).__name__}: {exc})"))
+
+    def _http_error(
+        self, resp: httpx.Response, path: str, body: bytes, model: str | None = None
+    ) -> ServerError:
+        text = body.decode("utf-8", "replace").strip()
+        detail = text
+        try:
+            obj = json.loads(text)
+            if isinstance(obj, dict) and isinstance(obj.get("error"), str):
+                detail = obj["error"]
+        except json.JSONDecodeError:
+            pass
+        if not detail:
+            detail = resp.reason_phrase or "no error message"
+        if len(detail) > 500:
+            detail = detail[:500] + "…"
+        msg = self.scrub(f"{path} failed (HTTP {resp.status_code}): {detail}")
+        if resp.status_code == 404 and model is not None and "not found" in detail:
+            return ModelNotFound(msg, model=model)
+        return ServerError(msg, status=resp.status_code)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        model: str | None = None,
+        ok_statuses: tuple[int, ...] = (),
+        default_read: float = UNARY_TIMEOUT,
+    ) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, json=json_body, timeout=self._timeout(default_read))
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, path, default_read) from None
+        if resp.status_code >= 400 and resp.status_code not in ok_statuses:
+            raise self._http_error(resp, path, resp.content, model)
+        return resp
+
+    def _json(self, resp: httpx.Response, path: str) -> dict[str, Any]:
+        try:
+            obj = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ServerError(
+                self.scrub(f"{path}: Ollama answered with something that is not JSON: {resp.text[:200]!r}"),
+                status=resp.status_code,
+            ) from None
+        if not isinstance(obj, dict):
+            raise ServerError(f"{path}: expected a JSON object from Ollama, got {type(obj).__name__}")
+        return obj
+
+    def _stream(
+        self,
+        path: str,
+        body: dict[str, Any],
+        is_final: Callable[[dict[str, Any]], bool],
+        *,
+        model: str | None = None,
+        default_read: float = STREAM_TIMEOUT,
+    ) -> Iterator[dict[str, Any]]:
+        """POST and yield each NDJSON object; check the stream really finished at its end."""
+        last: dict[str, Any] | None = None
+        count = 0
+        try:
+            with self._http.stream("POST", path, json=body, timeout=self._timeout(default_read)) as resp:
+                if resp.status_code >= 400:
+                    raise self._http_error(resp, path, resp.read(), model)
+                for line in resp.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError:
+                        shown = line if len(line) <= 120 else line[:120] + "…"
+                        raise ServerError(
+                            self.scrub(
+                                f"{path}: malformed NDJSON line from Ollama after {count} line(s): {shown!r}"
+                            ),
+                            status=resp.status_code,
+                        ) from None
+                    if not isinstance(obj, dict):
+                        raise ServerError(
+                            self.scrub(f"{path}: Ollama sent a non-object NDJSON line: {line[:120]!r}"),
+                            status=resp.status_code,
+                        )
+                    err = obj.get("error")
+                    if err:
+                        raise ServerError(self.scrub(f"{path} failed: {err}"), status=resp.status_code)
+                    count += 1
+                    last = obj
+                    yield obj
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, path, default_read) from None
+        if last is None or not is_final(last):
+            raise ServerError(
+                self.scrub(
+                    f"{path}: the stream from Ollama at {self.display_host} ended before the request "
+                    f"finished ({count} line(s) received, no final "
+                    f"{'done' if is_final is _is_final_generation else 'success'} object)"
+                )
+            )
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def version(self) -> str:
+        """``GET /api/version`` -> e.g. ``"0.12.3"``."""
+        obj = self._json(self._request("GET", "/api/version"), "/api/version")
+        v = obj.get("version")
+        if not isinstance(v, str):
+            raise ServerError("/api/version: the answer has no version string")
+        return v
+
+    def require_version(self, minimum: str = MIN_CREATE_VERSION) -> str:
+        """The server's version; ServerError asking to upgrade Ollama when it is older than ``minimum``.
+
+        ``0.0.0`` (a development build) and unparseable versions count as new enough.
+        """
+        v = self.version()
+        core = _version_tuple(v)
+        if core is None or core == (0, 0, 0):
+            return v
+        if compare_versions(v, minimum) < 0:
+            raise ServerError(
+                f"Ollama at {self.display_host} is version {v}; modelctl needs {minimum} or newer "
+                f"(the JSON /api/create API). Please upgrade Ollama: https://ollama.com/download"
+            )
+        return v
+
+    def tags(self) -> dict[str, Any]:
+        """``GET /api/tags``: ``{"models": [...]}`` (every field kept)."""
+        return self._json(self._request("GET", "/api/tags"), "/api/tags")
+
+    def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
+        """``POST /api/show``, every field kept (system, messages, tensors...). 404 -> ModelNotFound."""
+        body: dict[str, Any] = {"model": model}
+        if verbose:
+            body["verbose"] = True
+        return self._json(self._request("POST", "/api/show", json_body=body, model=model), "/api/show")
+
+    def ps(self) -> dict[str, Any]:
+        """``GET /api/ps``: the loaded models (with ``context_length``, ``size_vram``, ``expires_at``)."""
+        return self._json(self._request("GET", "/api/ps"), "/api/ps")
+
+    def blob_exists(self, digest: str) -> bool:
+        """``HEAD /api/blobs/<digest>``: True on 200, False on 404."""
+        if not _DIGEST_RE.match(digest):
+            raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
+        resp = self._request("HEAD", f"/api/blobs/{digest}", ok_statuses=(404,))
+        return resp.status_code == 200
+
+    def upload_blob(
+        self,
+        path: str | os.PathLike[str],
+        digest: str,
+        progress: Callable[[int], None] | None = None,
+        *,
+        chunk: int = 1 << 20,
+    ) -> None:
+        """``POST /api/blobs/<digest>`` streaming the file (constant memory).
+
+        ``progress`` is called after each chunk with the number of bytes sent so far
+        (cumulative). A digest mismatch (the file changed, or a wrong digest) is the
+        server's 400 ``digest mismatch, ...`` -> ServerError.
+        """
+        if not _DIGEST_RE.match(digest):
+            raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+            f = open(p, "rb")  # noqa: SIM115 - closed by the generator below
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
+
+        def body() -> Iterator[bytes]:
+            sent = 0
+            try:
+                while True:
+                    block = f.read(chunk)
+                    if not block:
+                        break
+                    sent += len(block)
+                    yield block
+                    if progress is not None:
+                        progress(sent)
+            finally:
+                f.close()
+
+        url = f"/api/blobs/{digest}"
+        try:
+            resp = self._http.post(
+                url,
+                content=body(),
+                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+                timeout=self._timeout(STREAM_TIMEOUT),
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url, STREAM_TIMEOUT) from None
+        finally:
+            f.close()
+        if resp.status_code >= 400:
+            raise self._http_error(resp, url, resp.content)
+
+    def pull(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+        """``POST /api/pull`` streaming progress; finished only if the last line says ``success``."""
+        body: dict[str, Any] = {"model": model, "stream": True}
+        if insecure:
+            body["insecure"] = True
+        return self._stream("/api/pull", body, _is_final_progress, model=model)
+
+    def create(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """``POST /api/create`` (JSON form) streaming progress.
+
+        Completion is judged at the END of the stream: with an embedded pull of the base
+        model ``success`` appears twice. With ``stream: false`` the single answer is yielded.
+        """
+        return self._stream("/api/create", dict(request), _is_final_progress)
+
+    def generate(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """``POST /api/generate``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
+        body = dict(request)
+        body.setdefault("stream", True)
+        return self._stream("/api/generate", body, _is_final_generation, model=body.get("model"))
+
+    def chat(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """``POST /api/chat``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
+        body = dict(request)
+        body.setdefault("stream", True)
+        return self._stream("/api/chat", body, _is_final_generation, model=body.get("model"))
+
+    def delete(self, model: str) -> None:
+        """``DELETE /api/delete``. 404 -> ModelNotFound."""
+        self._request("DELETE", "/api/delete", json_body={"model": model}, model=model)
+
+    def copy(self, source: str, destination: str) -> None:
+        """``POST /api/copy``. 404 -> ModelNotFound."""
+        self._request(
+            "POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source
+        )
+
+    def official_client(self) -> ollama.Client:
+        """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.
+
+        For library users who prefer the official types; modelctl itself does not use it
+        (its show()/create() drop fields, see docs/server.md). Importing ``ollama`` costs
+        about 0.4 s, hence the lazy import. Its errors are *not* mapped to modelctl's.
+        """
+        import ollama
+
+        return ollama.Client(
+            host=self._base,
+            headers={k: v for k, v in self._headers.items() if k.lower() != "user-agent"},
+            timeout=self._timeout(STREAM_TIMEOUT),
+            auth=self._auth,
+        )
