@@ -1,0 +1,612 @@
+"""Profiles: YAML files (design.md §4) loaded with positions, `extends` resolved,
+`--set` overrides applied, and validated by strict pydantic models built from the
+parameter catalogue. Every error names ``file:line:column`` and the dotted field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+
+from modelctl import params as P
+from modelctl import yamlio
+from modelctl.errors import Diagnostic, ProfileError
+
+TOP_LEVEL_KEYS = (
+    "name", "from", "extends", "description", "system", "template", "parameters",
+    "messages", "adapters", "license", "requires", "quantize",
+)
+QUANTIZE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K")
+LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pth")
+SET_SOURCE = "--set"
+
+# Ollama's model-name rule (types/model/name.go): parts start with a letter, digit or `_`, then
+# letters, digits, `_`, `-` or `.`; namespaces have no `.`; model and tag at most 80 characters.
+_NAME_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+_MODEL_NAME = re.compile(
+    rf"^(?:(?:[A-Za-z0-9_.-]+(?::[0-9]+)?/)?(?:[A-Za-z0-9_][A-Za-z0-9_-]*/))?{_NAME_PART}(?::{_NAME_PART})?$"
+)
+_SEMVER = re.compile(
+    r"^v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?(\.(0|[1-9][0-9]*))?"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+
+
+def _range_checker(param: P.Param) -> Any:
+    def check(value: Any) -> Any:
+        problem = P.check_value(param, value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _stop_items(value: list[str]) -> list[str]:
+    for i, s in enumerate(value):
+        if s == "":
+            raise ValueError(f"stop[{i}] is empty; Ollama cannot stop on an empty string")
+    return value
+
+
+def _param_annotation(param: P.Param) -> Any:
+    if param.type == "int":
+        return Annotated[StrictInt, _range_checker(param)]
+    if param.type == "float":
+        # int is accepted for a float (1 means 1.0); bools are not.
+        return Annotated[StrictFloat | StrictInt, AfterValidator(float), _range_checker(param)]
+    if param.type == "bool":
+        return StrictBool
+    return Annotated[list[StrictStr], BeforeValidator(_as_list), AfterValidator(_stop_items)]
+
+
+class _ParametersBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters that are set, in catalogue order, typed."""
+        out: dict[str, Any] = {}
+        for p in P.CATALOGUE:
+            v = getattr(self, p.name)
+            if v is not None:
+                out[p.name] = list(v) if isinstance(v, list) else v
+        return out
+
+
+Parameters: type[_ParametersBase] = create_model(  # type: ignore[call-overload]
+    "Parameters",
+    __base__=_ParametersBase,
+    **{p.name: (_param_annotation(p) | None, Field(default=None, description=p.meaning)) for p in P.CATALOGUE},
+)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    role: Literal["system", "user", "assistant"]
+    content: StrictStr
+
+
+class Profile(BaseModel):
+    """A validated profile. ``from_`` is the `from` value as written; paths resolve against ``base_dir``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    name: StrictStr
+    from_: StrictStr = Field(alias="from")
+    description: StrictStr | None = None
+    system: StrictStr | None = None
+    template: StrictStr | None = None
+    parameters: Parameters = Field(default_factory=Parameters)  # type: ignore[valid-type]
+    messages: list[Message] = Field(default_factory=list)
+    adapters: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
+    license: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
+    requires: StrictStr | None = None
+    quantize: StrictStr | None = None
+    base_dir: Path = Field(default=Path("."), exclude=True, repr=False)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _MODEL_NAME.match(v):
+            raise ValueError(
+                f"'{v}' is not a valid Ollama model name (letters, digits, '_', '-', '.', an optional "
+                "namespace/ and :tag, at most 80 characters a part)"
+            )
+        return v
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("adapters")
+    @classmethod
+    def _one_adapter(cls, v: list[str]) -> list[str]:
+        if len(v) > 1:
+            raise ValueError(f"Ollama applies only one adapter (the last ADAPTER line); got {len(v)}")
+        return v
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, v: str | None) -> str | None:
+        if v is not None and not _SEMVER.match(v):
+            raise ValueError("requires must be a valid semver (e.g. 0.14.0)")
+        return v
+
+    @field_validator("quantize")
+    @classmethod
+    def _quantize(cls, v: str | None) -> str | None:
+        if v is not None and v.upper() not in QUANTIZE_TYPES:
+            raise ValueError(
+                f"unsupported quantization type {v}; Ollama accepts {', '.join(QUANTIZE_TYPES)}"
+            )
+        return v
+
+    # -- paths ---------------------------------------------------------------------------------
+    def base_path(self) -> Path | None:
+        """Absolute path when `from` names a local file or directory, else None (a model name)."""
+        return local_path(self.from_, self.base_dir)
+
+    def adapter_paths(self) -> list[Path]:
+        return [resolve_path(a, self.base_dir) for a in self.adapters]
+
+
+def resolve_path(value: str, base_dir: Path) -> Path:
+    """Resolve like Ollama's expandPath: absolute as is, `~` expanded, else relative to base_dir."""
+    if value.startswith("~"):
+        return Path(os.path.expanduser(value))
+    p = Path(value)
+    if p.is_absolute() or value.startswith(("/", "\\")):
+        return p
+    return (base_dir / p).resolve()
+
+
+def looks_like_path(value: str) -> bool:
+    return (
+        value.startswith(("./", "../", "/", "~", "\\", ".\\", "..\\"))
+        or value in (".", "..")
+        or value.lower().endswith(LOCAL_SUFFIXES)
+    )
+
+
+def local_path(value: str, base_dir: Path) -> Path | None:
+    """Ollama treats FROM as a path when the file exists; modelctl also when it looks like one."""
+    candidate = resolve_path(value, base_dir)
+    if looks_like_path(value) or candidate.exists():
+        return candidate
+    return None
+
+
+@dataclass
+class LoadedProfile:
+    path: Path
+    profile: Profile
+    origins: dict[str, str]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    documents: dict[str, yamlio.Document] = field(default_factory=dict, repr=False)
+
+    def position(self, dotted_field: str) -> tuple[str, int | None, int | None]:
+        """Where a field's value was written: (file, line, column)."""
+        source = self.origins.get(dotted_field) or self.origins.get(dotted_field.split(".")[0])
+        if source is None or source == SET_SOURCE or source not in self.documents:
+            return (SET_SOURCE if source == SET_SOURCE else str(self.path), None, None)
+        doc = self.documents[source]
+        line, col = doc.position(_parse_dotted(dotted_field))
+        return (source, line, col)
+
+
+def _parse_dotted(dotted: str) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
+# -- finding profiles ----------------------------------------------------------------------------
+def search_dirs() -> list[Path]:
+    dirs = [Path(d) for d in os.environ.get("MODELCTL_PROFILES", "").split(os.pathsep) if d]
+    dirs.append(Path("profiles"))
+    return dirs
+
+
+def resolve_ref(ref: str) -> Path:
+    """A profile by path, or by name: ``creative`` -> $MODELCTL_PROFILES/creative.yaml or ./profiles/."""
+    p = Path(ref).expanduser()
+    if p.exists():
+        return p.resolve()
+    if "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml")):
+        for d in search_dirs():
+            for ext in (".yaml", ".yml"):
+                cand = d / f"{ref}{ext}"
+                if cand.is_file():
+                    return cand.resolve()
+        looked = ", ".join(str(d) for d in search_dirs())
+        raise ProfileError(f"no profile named '{ref}' (looked in {looked})", file=ref)
+    raise ProfileError("profile file not found", file=ref)
+
+
+# -- loading -------------------------------------------------------------------------------------
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def _load_raw(
+    path: Path,
+    chain: tuple[Path, ...],
+    docs: dict[str, yamlio.Document],
+    origins: dict[str, str],
+) -> dict[str, Any]:
+    """Load one file and everything it extends; return the merged mapping (later wins)."""
+    name = _display(path)
+    doc = yamlio.load_file(path)
+    docs[name] = doc
+    data = doc.data
+    if data is None:
+        raise ProfileError("empty profile: expected a mapping with at least `from`", file=name, line=1, column=1)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        raise ProfileError(f"a profile must be a mapping of keys, not {kind}", file=name, line=1, column=1)
+
+    merged: dict[str, Any] = {}
+    ext = data.get("extends")
+    if ext is not None:
+        refs = ext if isinstance(ext, list) else [ext]
+        for i, ref in enumerate(refs):
+            loc_path: tuple[str | int, ...] = ("extends", i) if isinstance(ext, list) else ("extends",)
+            line, col = doc.position(loc_path)
+            if not isinstance(ref, str) or not ref:
+                raise ProfileError("extends must be a path or a list of paths", file=name, line=line,
+                                   column=col, field="extends")
+            target = resolve_path(ref, path.parent)
+            if target in chain or target == path:
+                cycle = " -> ".join(_display(p) for p in (*chain, path, target))
+                raise ProfileError(f"extends cycle: {cycle}", file=name, line=line, column=col,
+                                   field="extends")
+            if not target.is_file():
+                raise ProfileError(f"extended profile not found: {ref}", file=name, line=line, column=col,
+                                   field="extends")
+            parent = _load_raw(target, (*chain, path), docs, origins)
+            _merge(merged, parent, origins, None)
+    own = {k: v for k, v in data.items() if k != "extends"}
+    _merge(merged, own, origins, name)
+    return merged
+
+
+def _merge(into: dict[str, Any], src: dict[str, Any], origins: dict[str, str], source: str | None) -> None:
+    """`parameters` merge key by key; every other key (lists included) is replaced whole."""
+    for key, value in src.items():
+        if key == "parameters" and isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = {**into[key], **value}
+        else:
+            into[key] = value
+        if source is not None:
+            if key == "parameters" and isinstance(value, dict):
+                for pk in value:
+                    origins[f"parameters.{pk}"] = source
+                origins.setdefault("parameters", source)
+            else:
+                origins[key] = source
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """``key=value`` -> (path, value). ``temperature=0.2`` is short for ``parameters.temperature``."""
+    if "=" not in text:
+        raise ProfileError(f"expected KEY=VALUE, got '{text}'", file=SET_SOURCE)
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    parts = tuple(key.split("."))
+    if len(parts) == 1 and (parts[0] in P.BY_NAME or parts[0] in P.REMOVED_BY_NAME):
+        parts = ("parameters", parts[0])
+    if not all(parts):
+        raise ProfileError(f"bad key '{key}'", file=SET_SOURCE)
+    if parts[0] not in TOP_LEVEL_KEYS or parts[0] == "extends":
+        hint = P.suggest(parts[0], [*TOP_LEVEL_KEYS, *P.BY_NAME])
+        extra = f" (did you mean '{hint}'?)" if hint else ""
+        raise ProfileError(f"unknown key '{key}'{extra}", file=SET_SOURCE, field=key)
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "parameters"):
+        raise ProfileError(f"cannot set '{key}': only top-level keys and parameters.NAME", file=SET_SOURCE)
+    try:
+        doc = yamlio.load(raw, SET_SOURCE) if raw.strip() else None
+    except ProfileError:
+        value: Any = raw
+    else:
+        value = doc.data if doc is not None else ""
+        if isinstance(value, dict):
+            value = raw
+    return parts, value
+
+
+def _apply_overrides(merged: dict[str, Any], overrides: Sequence[str], origins: dict[str, str]) -> None:
+    for text in overrides:
+        parts, value = parse_override(text)
+        if len(parts) == 2:
+            params = merged.setdefault("parameters", {})
+            if not isinstance(params, dict):
+                params = merged["parameters"] = {}
+            params[parts[1]] = value
+            origins[f"parameters.{parts[1]}"] = SET_SOURCE
+        else:
+            merged[parts[0]] = value
+            origins[parts[0]] = SET_SOURCE
+
+
+def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
+    path = resolve_ref(ref)
+    docs: dict[str, yamlio.Document] = {}
+    origins: dict[str, str] = {}
+    merged = _load_raw(path, (), docs, origins)
+    _apply_overrides(merged, overrides, origins)
+    own_name = _display(path)
+    merged.setdefault("name", _default_name(path))
+    origins.setdefault("name", own_name)
+    loaded_stub = LoadedProfile(path=path, profile=None, origins=origins, documents=docs)  # type: ignore[arg-type]
+    _precheck(merged, loaded_stub)
+    try:
+        profile = Profile.model_validate({**merged, "base_dir": path.parent})
+    except ValidationError as exc:
+        diags = [_diagnostic_for(err, loaded_stub) for err in exc.errors(include_url=False)]
+        diags.sort(key=lambda d: (d.file or "", d.line or 0, d.column or 0))
+        head = diags[0]
+        raise ProfileError(head.message, file=head.file, line=head.line, column=head.column,
+                           field=head.field, diagnostics=diags) from None
+    loaded = LoadedProfile(path=path, profile=profile, origins=origins, documents=docs)
+    _post_checks(loaded)
+    loaded.warnings = collect_warnings(loaded)
+    return loaded
+
+
+def load_profiles(refs: Sequence[str], overrides: Sequence[str] = ()) -> list[LoadedProfile]:
+    return [load_profile(r, overrides) for r in refs]
+
+
+def _default_name(path: Path) -> str:
+    stem = path.stem
+    return stem
+
+
+def _where(loaded: LoadedProfile, dotted_field: str, *, key: bool = False) -> tuple[str, int | None, int | None]:
+    source = loaded.origins.get(dotted_field) or loaded.origins.get(dotted_field.split(".")[0].split("[")[0])
+    if source == SET_SOURCE:
+        return (SET_SOURCE, None, None)
+    if source is None or source not in loaded.documents:
+        return (_display(loaded.path), None, None)
+    line, col = loaded.documents[source].position(_parse_dotted(dotted_field), prefer_key=key)
+    return (source, line, col)
+
+
+def _precheck(merged: dict[str, Any], loaded: LoadedProfile) -> None:
+    """Unknown and removed keys, with did-you-mean, before pydantic sees the data."""
+    problems: list[Diagnostic] = []
+    for key in merged:
+        if key not in TOP_LEVEL_KEYS:
+            hint = P.suggest(str(key), TOP_LEVEL_KEYS)
+            if hint is None and str(key) in P.BY_NAME:
+                msg = f"unknown key '{key}' (parameters go under `parameters:`)"
+            else:
+                msg = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+            f, line, col = _where(loaded, str(key), key=True)
+            problems.append(Diagnostic("unknown_key", msg, f, line, col, str(key)))
+    params = merged.get("parameters")
+    if isinstance(params, dict):
+        for pk in params:
+            dotted_field = f"parameters.{pk}"
+            f, line, col = _where(loaded, dotted_field, key=True)
+            if pk in P.REMOVED_BY_NAME:
+                problems.append(Diagnostic("removed_parameter", P.removed_message(pk), f, line, col, dotted_field))
+            elif pk not in P.BY_NAME:
+                hint = P.suggest(str(pk))
+                msg = f"unknown parameter '{pk}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                problems.append(Diagnostic("unknown_parameter", msg, f, line, col, dotted_field))
+    if "from" not in merged:
+        f = _display(loaded.path)
+        problems.append(Diagnostic("missing", "`from` is required (a model name or a path to a .gguf file)",
+                                   f, 1, 1, "from"))
+    if problems:
+        h = problems[0]
+        raise ProfileError(h.message, file=h.file, line=h.line, column=h.column, field=h.field,
+                           code=h.code, diagnostics=problems)
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {value!r}" if len(value) < 40 else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def _diagnostic_for(err: Any, loaded: LoadedProfile) -> Diagnostic:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-", "strict-")))]
+    # pydantic adds union-member names to the loc (e.g. 'int', 'float', 'list[str]'); keep real keys.
+    cleaned: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and (part in ("int", "float", "str", "bool") or "[" in part or part in (
+            "constrained-int", "constrained-float")):
+            continue
+        cleaned.append("from" if part == "from_" else part)
+    dotted_field = yamlio.dotted(tuple(cleaned))
+    etype = err["type"]
+    if etype == "list_type" and cleaned[-1:] == ["stop"]:
+        msg = f"expected a string or a list of strings, got {_describe(err.get('input'))}"
+    elif etype in _TYPE_WORDS:
+        msg = f"expected {_TYPE_WORDS[etype]}, got {_describe(err.get('input'))}"
+        if etype == "int_from_float":
+            msg = f"expected an integer, got {err.get('input')!r} (Ollama rejects fractions for integers)"
+        if cleaned and cleaned[0] == "requires" and etype == "string_type":
+            msg += " (quote the version, e.g. \"0.14.0\")"
+    elif etype == "value_error":
+        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+    elif etype == "literal_error":
+        msg = f"{err['msg'].replace('Input should be', 'must be')}; got {_describe(err.get('input'))}"
+    elif etype == "missing":
+        msg = "required key is missing"
+    elif etype == "extra_forbidden":
+        msg = f"unknown key '{cleaned[-1] if cleaned else ''}'"
+    else:
+        msg = err["msg"]
+    f, line, col = _where(loaded, dotted_field, key=etype in ("extra_forbidden", "missing"))
+    return Diagnostic(etype, msg, f, line, col, dotted_field or None)
+
+
+def _post_checks(loaded: LoadedProfile) -> None:
+    prof = loaded.profile
+    base = prof.base_path()
+    if base is not None and not base.exists():
+        f, line, col = _where(loaded, "from")
+        raise ProfileError(f"local model not found: {base}", file=f, line=line, column=col, field="from")
+    for i, adapter in enumerate(prof.adapter_paths()):
+        if not adapter.exists():
+            f, line, col = _where(loaded, f"adapters[{i}]")
+            raise ProfileError(f"adapter not found: {adapter}", file=f, line=line, column=col,
+                               field=f"adapters[{i}]")
+
+
+def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
+    """Legal but risky values: warnings, never errors."""
+    prof = loaded.profile
+    out: list[Diagnostic] = []
+
+    def warn(code: str, dotted_field: str, message: str) -> None:
+        f, line, col = _where(loaded, dotted_field)
+        out.append(Diagnostic(code, message, f, line, col, dotted_field))
+
+    for name, value in prof.parameters.as_dict().items():
+        param = P.BY_NAME[name]
+        r = P.risk(param, value)
+        if r:
+            warn("risky_value", f"parameters.{name}", r)
+    if prof.parameters.stop is not None:
+        warn("custom_stop", "parameters.stop",
+             "a custom stop list replaces the model's own stop tokens; include them if you still need them")
+    for key in ("system", "template"):
+        if getattr(prof, key) == "":
+            warn("empty_inherits", key,
+                 f"an empty {key} cannot clear the one inherited from the base model; Ollama keeps the base's")
+    if prof.quantize and prof.base_path() is None:
+        warn("quantize_from_name", "quantize",
+             "quantize only works on F16/BF16/F32 weights; a library model is usually already quantized")
+    num_ctx = prof.parameters.num_ctx
+    if num_ctx is not None and num_ctx < 4:
+        warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
+    base = prof.base_path()
+    if num_ctx is not None and base is not None and base.is_file() and base.suffix.lower() == ".gguf":
+        trained = _trained_context(base)
+        if trained is not None and num_ctx > trained:
+            warn("num_ctx_above_trained", "parameters.num_ctx",
+                 f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}")
+    return out
+
+
+def _trained_context(path: Path) -> int | None:
+    try:
+        from modelctl.facts import facts_from_gguf
+    except ImportError:  # pragma: no cover - the facts module ships with the package
+        return None
+    try:
+        ctx = facts_from_gguf(path).context_length
+    except Exception:  # an unreadable GGUF is reported by `inspect`; here it only costs the warning
+        return None
+    trained = ctx.get("trained") if isinstance(ctx, dict) else getattr(ctx, "trained", None)
+    return int(trained) if isinstance(trained, int) else None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the profile format, for editors' YAML language servers."""
+    props: dict[str, Any] = {}
+    for p in P.CATALOGUE:
+        if p.type == "int":
+            s: dict[str, Any] = {"type": "integer"}
+        elif p.type == "float":
+            s = {"type": "number"}
+        elif p.type == "bool":
+            s = {"type": "boolean"}
+        else:
+            s = {"oneOf": [{"type": "string", "minLength": 1},
+                           {"type": "array", "items": {"type": "string", "minLength": 1}}]}
+        if p.minimum is not None and p.type in ("int", "float") and abs(p.minimum) < 2**62:
+            s["minimum"] = p.minimum if p.type == "float" else int(p.minimum)
+        if p.maximum is not None and p.type in ("int", "float") and abs(p.maximum) < 2**62:
+            s["maximum"] = p.maximum if p.type == "float" else int(p.maximum)
+        default = "" if p.default is None else f" Ollama's default: {p.default_note}."
+        s["description"] = f"{p.meaning}{default} ({'load-time' if p.level == 'load' else 'per request'})"
+        props[p.name] = s
+    str_or_list = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://modelctl.dev/schema/profile-v1.json",
+        "title": "modelctl profile",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["from"],
+        "properties": {
+            "name": {"type": "string", "description": "Model name to create; default: the file's stem."},
+            "from": {"type": "string", "description": "Base model name, or a path to a .gguf file or "
+                                                      "safetensors directory relative to this file."},
+            "extends": {**str_or_list, "description": "Profile(s) this one builds on; later wins."},
+            "description": {"type": "string", "description": "Free text; never sent to the server."},
+            "system": {"type": ["string", "null"], "description": "System prompt (SYSTEM)."},
+            "template": {"type": ["string", "null"],
+                         "description": "Go template (TEMPLATE); null inherits the base model's."},
+            "parameters": {"type": "object", "additionalProperties": False, "properties": props},
+            "messages": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["role", "content"],
+                "properties": {"role": {"enum": ["system", "user", "assistant"]},
+                               "content": {"type": "string"}}}},
+            "adapters": {**str_or_list, "description": "LoRA adapter path (Ollama applies one)."},
+            "license": {**str_or_list, "description": "License text(s); appended to the base's."},
+            "requires": {"type": "string", "description": "Minimum Ollama version (semver)."},
+            "quantize": {"enum": [*QUANTIZE_TYPES, *(q.lower() for q in QUANTIZE_TYPES), "q4_K_M", "q4_K_S"],
+                         "description": "Quantize F16/BF16/F32 weights at build time."},
+        },
+    }
+
