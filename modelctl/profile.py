@@ -273,7 +273,7 @@ def _load_raw(
     if data is None:
         raise ProfileError("empty profile: expected a mapping with at least `from`", file=name, line=1, column=1)
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        kind = "a list" if isinstance(data, list) else "a single value"
         raise ProfileError(f"a profile must be a mapping of keys, not {kind}", file=name, line=1, column=1)
 
     merged: dict[str, Any] = {}
