@@ -1,0 +1,509 @@
+"""Model facts: one shape for what a GGUF file says and what an Ollama server reports.
+
+``facts_from_gguf`` reads a local file's metadata (modelctl.gguf, no tensor data);
+``facts_from_show`` reads Ollama's ``/api/show`` answer (plus its ``/api/tags`` entry).
+Both give a :class:`ModelFacts` whose ``to_dict()`` keys are shared by ``inspect``,
+``estimate``, the build report, ``show`` and ``compare``.
+
+Standard library only (and modelctl.gguf / params), so it is cheap to import.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelctl.errors import GGUFError, InvalidInput
+
+
+@dataclass
+class ModelFacts:
+    """What decides a model's cost and behaviour. ``None`` means "not known from this source"."""
+
+    name: str | None = None
+    host: str | None = None
+    base: str | None = None
+    path: str | None = None
+    source: str = "gguf"  # "gguf" | "server"
+    architecture: str | None = None
+    parameter_count: int | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    context_trained: int | None = None
+    context_configured: int | None = None
+    context_runtime: int | None = None
+    embedding_length: int | None = None
+    block_count: int | None = None
+    head_count: int | list[int] | None = None
+    head_count_kv: int | list[int] | None = None
+    key_length: int | None = None
+    value_length: int | None = None
+    key_value_length_source: str | None = None  # "metadata" | "embedding_length / head_count"
+    feed_forward_length: int | list[int] | None = None
+    vocab_size: int | None = None
+    tokenizer_model: str | None = None
+    chat_template: bool | None = None
+    file_type: int | None = None
+    tensor_types: dict[str, int] = field(default_factory=dict)
+    bits_per_weight: float | None = None
+    weights_bytes: int | None = None  # sum of the tensors' bytes
+    size_bytes: int | None = None  # file size (GGUF) or the model's size on the server (/api/tags)
+    tensor_count: int | None = None
+    capabilities: list[str] | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    # Layout details the memory estimate needs (not all sources have them).
+    sliding_window: int | None = None
+    sliding_window_pattern: list[bool] | None = None  # per layer: True = sliding-window attention
+    ssm: dict[str, int] = field(default_factory=dict)  # conv_kernel, state_size, inner_size, group_count
+    expert_count: int | None = None
+    expert_used_count: int | None = None
+    gguf_version: int | None = None
+
+    @property
+    def context_length(self) -> dict[str, int | None]:
+        return {
+            "trained": self.context_trained,
+            "configured": self.context_configured,
+            "runtime": self.context_runtime,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shared JSON shape (key order is the documented one)."""
+        return {
+            "name": self.name,
+            "host": self.host,
+            "base": self.base,
+            "path": self.path,
+            "source": self.source,
+            "architecture": self.architecture,
+            "parameter_count": self.parameter_count,
+            "parameter_size": self.parameter_size,
+            "quantization": self.quantization,
+            "file_type": self.file_type,
+            "context_length": self.context_length,
+            "embedding_length": self.embedding_length,
+            "block_count": self.block_count,
+            "head_count": self.head_count,
+            "head_count_kv": self.head_count_kv,
+            "key_length": self.key_length,
+            "value_length": self.value_length,
+            "key_value_length_source": self.key_value_length_source,
+            "feed_forward_length": self.feed_forward_length,
+            "vocab_size": self.vocab_size,
+            "tokenizer_model": self.tokenizer_model,
+            "chat_template": self.chat_template,
+            "tensor_types": dict(self.tensor_types),
+            "tensor_count": self.tensor_count,
+            "bits_per_weight": self.bits_per_weight,
+            "weights_bytes": self.weights_bytes,
+            "size_bytes": self.size_bytes,
+            "sliding_window": self.sliding_window,
+            "expert_count": self.expert_count,
+            "expert_used_count": self.expert_used_count,
+            "capabilities": self.capabilities,
+            "parameters": dict(self.parameters),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by both sources
+
+
+def human_number(n: int | None) -> str | None:
+    """Parameter count in Ollama's short form: 8B, 7.6B, 137M, 22.57M, 512K."""
+    if n is None:
+        return None
+    for scale, unit, digits in ((1e9, "B", 1), (1e6, "M", 2), (1e3, "K", 0)):
+        if n >= scale:
+            v = n / scale
+            if v == int(v):
+                return f"{int(v)}{unit}"
+            if digits == 0:
+                return f"{round(v)}{unit}"
+            return f"{v:.{digits}f}{unit}"
+    return str(n)
+
+
+def _int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and math.isfinite(v) and v == int(v):
+        return int(v)
+    return None
+
+
+def _int_or_list(v: Any) -> int | list[int] | None:
+    """A scalar, or a per-layer list; an empty list (Ollama truncates long arrays) is unknown."""
+    if isinstance(v, list):
+        items = [_int(x) for x in v]
+        if not items or any(x is None for x in items):
+            return None
+        return [x for x in items if x is not None]
+    return _int(v)
+
+
+def _max_of(v: int | list[int] | None) -> int | None:
+    if isinstance(v, list):
+        return max(v) if v else None
+    return v
+
+
+def _key_value_lengths(facts: ModelFacts, k: int | None, v: int | None) -> None:
+    heads = _max_of(facts.head_count)
+    derived = None
+    if facts.embedding_length and heads:
+        derived = facts.embedding_length // heads
+    facts.key_length = k if k else derived
+    facts.value_length = v if v else derived
+    if k and v:
+        facts.key_value_length_source = "metadata"
+    elif k or v:
+        facts.key_value_length_source = "metadata, embedding_length / head_count for the other"
+    elif derived:
+        facts.key_value_length_source = "embedding_length / head_count"
+
+
+def _bits_per_weight(weights_bytes: int | None, params: int | None) -> float | None:
+    if not weights_bytes or not params:
+        return None
+    return round(weights_bytes * 8 / params, 4)
+
+
+def _ssm(get: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name in ("conv_kernel", "state_size", "inner_size", "group_count"):
+        val = _int(get(f"ssm.{name}"))
+        if val is not None:
+            out[name] = val
+    return out
+
+
+def _swa_pattern(get: Any, block_count: int | None) -> list[bool] | None:
+    pattern = get("attention.sliding_window_pattern")
+    if isinstance(pattern, list) and pattern and all(isinstance(x, bool) for x in pattern):
+        return list(pattern)
+    if isinstance(pattern, list) and pattern and all(isinstance(x, int) for x in pattern):
+        return [bool(x) for x in pattern]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# GGUF
+
+
+def facts_from_gguf(path: str | Path) -> ModelFacts:
+    """Facts from a local GGUF file's metadata and tensor infos (no tensor data is read)."""
+    from modelctl.gguf import ArrayRef, SkippedString, file_type_name, read_gguf
+
+    info = read_gguf(path)
+    md = info.metadata
+    arch = info.architecture
+    if arch is None:
+        raise GGUFError("general.architecture is missing: cannot tell what model this is", file=str(path))
+
+    def get(suffix: str) -> Any:
+        return md.get(f"{arch}.{suffix}")
+
+    facts = ModelFacts(source="gguf", path=str(Path(path)), gguf_version=info.version)
+    name = md.get("general.name")
+    facts.name = name if isinstance(name, str) else None
+    basename = md.get("general.basename")
+    facts.base = basename if isinstance(basename, str) else None
+    facts.architecture = arch
+    facts.tensor_count = len(info.tensors)
+    facts.parameter_count = info.parameter_count if info.tensors else _int(md.get("general.parameter_count"))
+    facts.parameter_size = human_number(facts.parameter_count)
+    ft = _int(md.get("general.file_type"))
+    facts.file_type = ft
+    facts.quantization = file_type_name(ft) if ft is not None else _guess_quant(info)
+    facts.context_trained = _int(get("context_length"))
+    facts.embedding_length = _int(get("embedding_length"))
+    facts.block_count = _int(get("block_count"))
+    facts.head_count = _int_or_list(get("attention.head_count"))
+    facts.head_count_kv = _int_or_list(get("attention.head_count_kv"))
+    if facts.head_count_kv is None and get("attention.head_count_kv") is None:
+        facts.head_count_kv = facts.head_count  # GGUF convention: no KV count means no GQA
+    _key_value_lengths(facts, _int(get("attention.key_length")), _int(get("attention.value_length")))
+    facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
+    tokens = md.get("tokenizer.ggml.tokens")
+    vocab = _int(get("vocab_size"))
+    if vocab is None and isinstance(tokens, (ArrayRef, list)):
+        vocab = len(tokens)
+    facts.vocab_size = vocab
+    tok = md.get("tokenizer.ggml.model")
+    facts.tokenizer_model = tok if isinstance(tok, str) else None
+    tmpl = md.get("tokenizer.chat_template")
+    facts.chat_template = isinstance(tmpl, SkippedString) or (isinstance(tmpl, str) and bool(tmpl))
+    hist: dict[str, int] = {}
+    for t in info.tensors:
+        hist[t.type_name] = hist.get(t.type_name, 0) + 1
+    facts.tensor_types = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+    facts.weights_bytes = info.tensor_bytes
+    facts.bits_per_weight = _bits_per_weight(facts.weights_bytes, facts.parameter_count)
+    facts.size_bytes = info.file_size
+    facts.sliding_window = _int(get("attention.sliding_window"))
+    facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
+    facts.ssm = _ssm(get)
+    facts.expert_count = _int(get("expert_count"))
+    facts.expert_used_count = _int(get("expert_used_count"))
+    return facts
+
+
+def _guess_quant(info: Any) -> str | None:
+    """No general.file_type: name the type holding most of the weights' bytes."""
+    by_bytes: dict[str, int] = {}
+    for t in info.tensors:
+        by_bytes[t.type_name] = by_bytes.get(t.type_name, 0) + (t.n_bytes or 0)
+    return max(by_bytes, key=lambda k: by_bytes[k]) if by_bytes else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Ollama /api/show
+
+
+_PARAM_LINE = re.compile(r"^(\S+)\s+(.*)$")
+
+
+def parse_show_parameters(text: str | None) -> dict[str, Any]:
+    """Parse /api/show ``parameters``: ``key<spaces>value`` lines, values in Go syntax.
+
+    Strings are Go-quoted (``"<|im_end|>"``), numbers use ``%g`` forms (``1e+06``). A key
+    that appears more than once (``stop``) becomes a list, as does any catalogue list
+    parameter. Integers in the catalogue come back as int.
+    """
+    from modelctl.params import BY_NAME
+
+    out: dict[str, Any] = {}
+    if not text:
+        return out
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        m = _PARAM_LINE.match(line)
+        if not m:
+            continue
+        key, value_text = m.group(1), m.group(2).strip()
+        value = _go_value(value_text)
+        param = BY_NAME.get(key)
+        if param is not None and param.type == "int" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if param is not None and param.type == "list[str]":
+            out.setdefault(key, [])
+            if isinstance(out[key], list):
+                out[key].append(value if isinstance(value, str) else value_text)
+            continue
+        if key in out:
+            prev = out[key]
+            out[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[key] = value
+    return out
+
+
+def _go_value(text: str) -> Any:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        try:
+            value = ast.literal_eval(text)  # Go's %q escapes are a subset of Python's
+            if isinstance(value, str):
+                return value
+        except (ValueError, SyntaxError):
+            pass
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return f
+
+
+def facts_from_show(
+    show_json: dict[str, Any],
+    tags_entry: dict[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    host: str | None = None,
+    ps_entry: dict[str, Any] | None = None,
+) -> ModelFacts:
+    """Facts from Ollama's ``/api/show`` answer, its ``/api/tags`` entry and, if loaded, ``/api/ps``.
+
+    Reads ``model_info[general.architecture + "." + key]`` exactly (as Ollama's own ``show``
+    does), ``details.quantization_level`` and ``details.parameter_size``. Per-layer arrays that
+    ``/api/show`` truncated to ``[]`` are rebuilt from the tensor shapes when ``tensors`` is
+    present. ``weights_bytes`` is the sum of the tensors' bytes when the tensor list is there,
+    else the model's size from ``/api/tags``.
+    """
+    if not isinstance(show_json, dict):
+        raise InvalidInput("the server's /api/show answer is not a JSON object")
+    from modelctl.gguf import FILE_TYPES, GGML_TYPE_IDS, tensor_nbytes
+
+    mi = show_json.get("model_info") or show_json.get("modelinfo") or {}
+    if not isinstance(mi, dict):
+        mi = {}
+    details = show_json.get("details") or {}
+    if not isinstance(details, dict):
+        details = {}
+    tags_entry = tags_entry if isinstance(tags_entry, dict) else None
+    tag_details = (tags_entry or {}).get("details") or {}
+    if not isinstance(tag_details, dict):
+        tag_details = {}
+
+    arch = mi.get("general.architecture") or details.get("family") or tag_details.get("family")
+    arch = arch if isinstance(arch, str) and arch else None
+
+    def get(suffix: str) -> Any:
+        return mi.get(f"{arch}.{suffix}") if arch else None
+
+    facts = ModelFacts(source="server", host=host)
+    facts.name = name or (tags_entry or {}).get("model") or (tags_entry or {}).get("name") or None
+    parent = details.get("parent_model") or tag_details.get("parent_model")
+    facts.base = parent if isinstance(parent, str) and parent else None
+    facts.architecture = arch
+
+    tensors = show_json.get("tensors")
+    tensors = tensors if isinstance(tensors, list) else []
+    tensor_params = 0
+    tensor_bytes = 0
+    bytes_known = bool(tensors)
+    hist: dict[str, int] = {}
+    shapes: dict[str, list[int]] = {}
+    for t in tensors:
+        if not isinstance(t, dict):
+            bytes_known = False
+            continue
+        shape = t.get("shape") or []
+        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+            bytes_known = False
+            continue
+        n = 1
+        for d in shape:
+            n *= d
+        tensor_params += n
+        tname = str(t.get("type", "?"))
+        hist[tname] = hist.get(tname, 0) + 1
+        tid = GGML_TYPE_IDS.get(tname.upper())
+        nb = tensor_nbytes(tid, n) if tid is not None else None
+        if nb is None:
+            bytes_known = False
+        else:
+            tensor_bytes += nb
+        if isinstance(t.get("name"), str):
+            shapes[t["name"]] = shape
+    facts.tensor_types = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+    facts.tensor_count = len(tensors) or None
+
+    pc = _int(mi.get("general.parameter_count"))
+    facts.parameter_count = pc if pc is not None else (tensor_params or None)
+    ps = details.get("parameter_size") or tag_details.get("parameter_size")
+    facts.parameter_size = ps if isinstance(ps, str) and ps else human_number(facts.parameter_count)
+    ft = _int(mi.get("general.file_type"))
+    facts.file_type = ft
+    ql = details.get("quantization_level") or tag_details.get("quantization_level")
+    if isinstance(ql, str) and ql and ql.lower() != "unknown":
+        facts.quantization = ql
+    elif ft is not None:
+        facts.quantization = FILE_TYPES.get(ft)
+
+    facts.context_trained = _int(get("context_length")) or _int(tag_details.get("context_length"))
+    facts.embedding_length = _int(get("embedding_length")) or _int(tag_details.get("embedding_length"))
+    facts.block_count = _int(get("block_count"))
+    facts.head_count = _int_or_list(get("attention.head_count"))
+    facts.head_count_kv = _int_or_list(get("attention.head_count_kv"))
+    if facts.head_count_kv is None and get("attention.head_count_kv") is None:
+        facts.head_count_kv = facts.head_count
+    _key_value_lengths(facts, _int(get("attention.key_length")), _int(get("attention.value_length")))
+    _fill_from_tensor_shapes(facts, shapes)
+    facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
+    vocab = _int(get("vocab_size"))
+    toks = mi.get("tokenizer.ggml.tokens")
+    if vocab is None and isinstance(toks, list) and toks:
+        vocab = len(toks)
+    if vocab is None and "token_embd.weight" in shapes and len(shapes["token_embd.weight"]) == 2:
+        vocab = shapes["token_embd.weight"][1]
+    facts.vocab_size = vocab
+    tok = mi.get("tokenizer.ggml.model")
+    facts.tokenizer_model = tok if isinstance(tok, str) else None
+    ct = mi.get("tokenizer.chat_template")  # Ollama removes it from model_info; unknown then
+    facts.chat_template = bool(ct) if isinstance(ct, str) else None
+
+    size = _int((tags_entry or {}).get("size"))
+    facts.size_bytes = size
+    facts.weights_bytes = tensor_bytes if bytes_known and tensor_bytes else size
+    facts.bits_per_weight = _bits_per_weight(
+        tensor_bytes if bytes_known and tensor_bytes else None, facts.parameter_count
+    )
+    caps = show_json.get("capabilities")
+    if caps is None and tags_entry:
+        caps = tags_entry.get("capabilities")
+    facts.capabilities = [str(c) for c in caps] if isinstance(caps, list) else None
+    params = show_json.get("parameters")
+    facts.parameters = parse_show_parameters(params if isinstance(params, str) else None)
+    nc = facts.parameters.get("num_ctx")
+    facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None
+    if ps_entry and isinstance(ps_entry, dict):
+        facts.context_runtime = _int(ps_entry.get("context_length"))
+    facts.sliding_window = _int(get("attention.sliding_window"))
+    facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
+    facts.ssm = _ssm(get)
+    facts.expert_count = _int(get("expert_count"))
+    facts.expert_used_count = _int(get("expert_used_count"))
+    return facts
+
+
+def _fill_from_tensor_shapes(facts: ModelFacts, shapes: dict[str, list[int]]) -> None:
+    """Per-layer KV heads from ``blk.<i>.attn_k.weight`` shapes when model_info lost the array.
+
+    ``attn_k.weight`` is [embedding_length, kv_heads x key_length] in ggml order.
+    """
+    if not shapes:
+        return
+    if facts.block_count is None:
+        layers = {int(n.split(".")[1]) for n in shapes if n.startswith("blk.") and n.split(".")[1].isdigit()}
+        facts.block_count = max(layers) + 1 if layers else None
+    if facts.head_count_kv is None and facts.key_length and facts.block_count:
+        per_layer: list[int] = []
+        for i in range(facts.block_count):
+            shape = shapes.get(f"blk.{i}.attn_k.weight")
+            if shape and len(shape) == 2 and shape[1] % facts.key_length == 0:
+                per_layer.append(shape[1] // facts.key_length)
+            else:
+                per_layer.append(0)  # no attention (e.g. a recurrent layer)
+        if any(per_layer):
+            facts.head_count_kv = per_layer[0] if len(set(per_layer)) == 1 else per_layer
+
+
+# ---------------------------------------------------------------------------------------------
+# a server model, behind one narrow function
+
+
+def facts_from_server(model: str, *, host: str | None = None, timeout: float | None = None) -> ModelFacts:
+    """/api/show + the model's /api/tags entry -> facts. The only place estimate talks to a server."""
+    from modelctl.server import OllamaClient
+
+    with OllamaClient(host, timeout=timeout) as client:
+        show = client.show(model)
+        tags = client.tags()
+        display = client.display_host
+    return facts_from_show(show, find_tags_entry(tags, model), name=model, host=display)
+
+
+def find_tags_entry(tags: Any, model: str) -> dict[str, Any] | None:
+    """The /api/tags entry of ``model`` (``name`` and ``name:latest`` are the same model)."""
+    wanted = {model} if ":" in model else {model, f"{model}:latest"}
+    models = tags.get("models") if isinstance(tags, dict) else None
+    for m in models if isinstance(models, list) else []:
+        if isinstance(m, dict) and ({m.get("name"), m.get("model")} & wanted):
+            return m
+    return None
