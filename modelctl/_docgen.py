@@ -1,0 +1,128 @@
+"""Generate the reference pages that must never drift from the code.
+
+``python -m modelctl._docgen`` rewrites docs/cli.md (from each command's --help),
+docs/parameters.md (from the catalogue) and docs/exit-codes.md (from errors.py);
+tests/test_docs.py fails when a committed page differs from what this produces.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from modelctl import params as P
+from modelctl.errors import EXIT_CODE_MEANINGS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+WIDTH = 100
+
+
+def _help(cmd: click.Command, name: str, parent: click.Context | None) -> str:
+    ctx = click.Context(cmd, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
+    return cmd.get_help(ctx)
+
+
+def cli_reference() -> str:
+    from modelctl.cli import COMMANDS, cli
+
+    root = click.Context(cli, info_name="modelctl", terminal_width=WIDTH, max_content_width=WIDTH)
+    out = [
+        "# CLI reference",
+        "",
+        "Generated from `--help` by `python -m modelctl._docgen`; a test keeps it in sync.",
+        "",
+        "```text",
+        cli.get_help(root),
+        "```",
+        "",
+    ]
+    for name in COMMANDS:
+        cmd = cli.get_command(root, name)
+        if cmd is None:
+            continue
+        out += [f"## modelctl {name}", "", "```text", _help(cmd, name, root), "```", ""]
+    return "\n".join(out)
+
+
+def parameters_reference() -> str:
+    out = [
+        "# Parameter reference",
+        "",
+        "Generated from `modelctl/params.py` by `python -m modelctl._docgen`. Every parameter current",
+        "Ollama accepts (`api/types.go` `Options` and `Runner`). **Load-time** parameters configure the",
+        "runner: a request whose load-time values differ from the loaded model's reloads it.",
+        "**Per-request** parameters apply to each generation. Profiles are validated against the",
+        "types and ranges below; the server itself checks nothing at create time, and a wrongly",
+        "typed stored value breaks every later request to that model (HTTP 500).",
+        "",
+        "| name | type | default | range | level | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in P.CATALOGUE:
+        since = f" (since Ollama {p.since})" if p.since else ""
+        out.append(f"| `{p.name}` | {p.type} | {p.default_note} | {p.range_text} | {p.level} | {p.meaning}{since} |")
+    out += [
+        "",
+        "Warnings (not errors) from `validate`: "
+        + "; ".join(
+            f"`{p.name}` above {p.warn_above:g}" + (f" or below {p.warn_below:g}" if p.warn_below is not None else "")
+            for p in P.CATALOGUE
+            if p.warn_above is not None
+        )
+        + "; any custom `stop` list (it replaces the model's own stop tokens); an empty `system` or"
+        " `template` (it cannot clear the inherited one); `num_ctx` above a local GGUF's trained context.",
+        "",
+        "## Removed parameters",
+        "",
+        "A profile that sets one of these is an error that names the version and what to use instead.",
+        "",
+        "| name | removed in Ollama | use instead | what `ollama create` does today |",
+        "|---|---|---|---|",
+    ]
+    for r in P.REMOVED:
+        out.append(f"| `{r.name}` | {r.removed_in} | {r.instead} | {r.cli_behaviour} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def exit_codes_reference() -> str:
+    out = [
+        "# Exit codes",
+        "",
+        "Generated from `modelctl/errors.py` by `python -m modelctl._docgen`. Every command uses this table;",
+        "scripts and CI can rely on it.",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
+    for code, meaning in EXIT_CODE_MEANINGS.items():
+        out.append(f"| {int(code)} | {meaning} |")
+    out += [
+        "",
+        "A command prints one line per problem on stderr (`error: file:line:column: field: message`), or, with",
+        "`--format json`, the envelope with `ok: false` and the `errors` list (docs/json.md). No traceback",
+        "reaches the terminal unless `MODELCTL_DEBUG=1` is set.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+PAGES = {
+    "cli.md": cli_reference,
+    "parameters.md": parameters_reference,
+    "exit-codes.md": exit_codes_reference,
+}
+
+
+def main() -> int:
+    DOCS.mkdir(exist_ok=True)
+    for name, fn in PAGES.items():
+        (DOCS / name).write_text(fn(), encoding="utf-8")
+        print(f"wrote docs/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

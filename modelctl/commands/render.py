@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modelctl.cli_common import execute, format_option, quiet_option
+from modelctl.commands.validate import set_option
+from modelctl.output import Result
+
+
+@click.command()
+@click.argument("profile", metavar="PROFILE")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.")
+@click.option("--template", "template", type=click.Path(dir_okay=False), default=None,
+              help="A Jinja template to use instead of the shipped templates/Modelfile.j2.")
+@set_option
+@format_option("text", "json")
+@quiet_option
+def render(profile: str, output: str | None, template: str | None, overrides: tuple[str, ...], fmt: str,
+           quiet: bool) -> None:
+    """Render PROFILE to a Modelfile, exactly as `ollama create -f` will read it.
+
+    The result is parsed back with Ollama's grammar and must equal the profile; values Ollama
+    cannot carry (e.g. non-breaking spaces, a line ending in three quotes) are refused (exit 1).
+    On stdout local paths are absolute, so the Modelfile works from any folder."""
+
+    def body() -> Result:
+        from modelctl.profile import load_profile
+        from modelctl.render import render as do_render
+
+        loaded = load_profile(profile, overrides)
+        target_dir = Path(output).resolve().parent if output else None
+        rendered = do_render(loaded, template=template, paths="relative" if output else "absolute",
+                             target_dir=target_dir)
+        data = {"profile": profile, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
+        return Result(data=data, text=rendered.text, warnings=loaded.warnings)
+
+    execute("render", fmt, body, output=output, quiet=quiet)

@@ -1,0 +1,292 @@
+"""Render a profile to a Modelfile with Jinja, then prove the result reads back as intended.
+
+The Jinja environment is sandboxed (a user template cannot reach Python internals),
+undefined names are errors (StrictUndefined), trailing newlines are kept and nothing is
+HTML-escaped. After rendering, the text is parsed with Ollama's grammar
+(:mod:`modelctl.modelfile`) and compared, field by field, with the profile's intent:
+a difference is an error naming the field, never a Modelfile that Ollama reads differently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from modelctl.errors import CheckFailed, ModelfileError, TemplateError
+from modelctl.modelfile import ModelSpec, format_parameter_value, parse_modelfile, quote_value
+from modelctl.profile import LoadedProfile, _where
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_ENV_CACHE: dict[tuple[str, float], Any] = {}
+
+
+def default_template_path() -> Path:
+    """The shipped template: inside the installed package, or the repository's templates/."""
+    for cand in (_PACKAGE_DIR / "templates" / "Modelfile.j2", _PACKAGE_DIR.parent / "templates" / "Modelfile.j2"):
+        if cand.is_file():
+            return cand
+    raise TemplateError("the default Modelfile template is missing from the installation")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class ParamLine:
+    name: str
+    value: Any
+    field: str
+
+
+@dataclass
+class Rendered:
+    text: str
+    spec: ModelSpec
+    from_: str
+    adapters: list[str] = field(default_factory=list)
+    template_path: str = ""
+
+
+def _comment(value: Any) -> str:
+    return re.sub(r"[\r\n]+", " ", str(value))
+
+
+class _QuoteError(Exception):
+    def __init__(self, err: ModelfileError, field: str) -> None:
+        super().__init__(str(err))
+        self.err = err
+        self.field = field
+
+
+def _q(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        value = str(value)
+    try:
+        return quote_value(value, field=field)
+    except ModelfileError as exc:
+        raise _QuoteError(exc, field) from None
+
+
+def _pv(p: Any) -> str:
+    if not isinstance(p, ParamLine):
+        raise TypeError("pv expects an entry of `parameters`")
+    try:
+        return format_parameter_value(p.name, p.value)
+    except ModelfileError as exc:
+        raise _QuoteError(exc, p.field) from None
+
+
+def _environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+    env.filters["q"] = _q
+    env.filters["pv"] = _pv
+    env.filters["comment"] = _comment
+    return env
+
+
+def _load_template(path: Path) -> Any:
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        st = path.stat()
+    except OSError:
+        raise TemplateError("template file not found", file=str(path)) from None
+    key = (str(path), st.st_mtime)
+    cached = _ENV_CACHE.get(key)
+    if cached is not None:
+        return cached
+    from modelctl.yamlio import decode_text
+
+    try:
+        source = decode_text(path.read_bytes(), str(path), what="template")
+    except OSError as exc:
+        raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
+    except Exception as exc:  # ProfileError from decode_text: re-badge as a template problem
+        raise TemplateError(getattr(exc, "message", str(exc)), file=str(path),
+                            line=getattr(exc, "line", None), column=getattr(exc, "column", None)) from None
+    env = _environment()
+    try:
+        tmpl = env.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}", file=str(path), line=exc.lineno) from None
+    tmpl.filename_for_errors = str(path)
+    _ENV_CACHE[key] = tmpl
+    return tmpl
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an exception was raised at (Jinja rewrites tracebacks to template lines)."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == "<template>":
+            line = frame.lineno
+    return line
+
+
+def _path_for(abs_path: Path, mode: str, target_dir: Path | None) -> str:
+    if mode == "absolute" or target_dir is None:
+        return str(abs_path)
+    rel = os.path.relpath(abs_path, target_dir.resolve())
+    if rel.startswith(".."):
+        return rel
+    return "./" + rel
+
+
+def context_for(loaded: LoadedProfile, *, paths: str = "absolute", target_dir: Path | None = None) -> dict[str, Any]:
+    prof = loaded.profile
+    base = prof.base_path()
+    from_ = _path_for(base, paths, target_dir) if base is not None else prof.from_
+    adapters = [_path_for(a, paths, target_dir) for a in prof.adapter_paths()]
+    params: list[ParamLine] = []
+    for name, value in prof.parameters.as_dict().items():
+        if name == "stop":
+            params += [ParamLine("stop", s, f"parameters.stop[{i}]") for i, s in enumerate(value)]
+        else:
+            params.append(ParamLine(name, value, f"parameters.{name}"))
+    try:
+        source = os.path.relpath(loaded.path)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        source = str(loaded.path)
+    return {
+        "source": source,
+        "name": prof.name,
+        "description": prof.description,
+        "description_lines": [ln for ln in re.split(r"\r\n|\r|\n", prof.description or "") if ln.strip()],
+        "from_": from_,
+        "adapters": adapters,
+        "system": prof.system,
+        "template": prof.template,
+        "parameters": params,
+        "messages": [{"role": m.role, "content": m.content} for m in prof.messages],
+        "license": list(prof.license),
+        "requires": prof.requires,
+        "quantize": prof.quantize,
+    }
+
+
+def render(
+    loaded: LoadedProfile,
+    *,
+    template: str | None = None,
+    paths: Literal["absolute", "relative"] = "absolute",
+    target_dir: Path | None = None,
+) -> Rendered:
+    tpath = Path(template) if template else default_template_path()
+    tmpl = _load_template(tpath)
+    ctx = context_for(loaded, paths=paths, target_dir=target_dir)
+    from jinja2 import TemplateError as JinjaError
+    from jinja2 import UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        text = tmpl.render(**ctx)
+    except _QuoteError as qe:
+        f, line, col = _where(loaded, qe.field)
+        raise ModelfileError(qe.err.message, file=f, line=line, column=col, field=qe.field,
+                             code="unrepresentable") from None
+    except SecurityError as exc:
+        raise TemplateError(f"template refused: {exc} (templates cannot reach Python internals)",
+                            file=str(tpath), line=_template_line(exc)) from None
+    except UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc.message}", file=str(tpath),
+                            line=_template_line(exc)) from None
+    except JinjaError as exc:
+        raise TemplateError(f"template error: {exc}", file=str(tpath), line=_template_line(exc)) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise TemplateError(f"template error: {type(exc).__name__}: {exc}", file=str(tpath),
+                            line=_template_line(exc)) from None
+    try:
+        spec = parse_modelfile(text, filename=f"{tpath.name} output")
+    except ModelfileError as exc:
+        raise CheckFailed(
+            f"the rendered Modelfile is not valid for Ollama: {exc.message}",
+            file=str(tpath), code="round_trip",
+        ) from None
+    check_round_trip(loaded, spec, ctx, template_file=str(tpath))
+    return Rendered(text=text, spec=spec, from_=ctx["from_"], adapters=ctx["adapters"], template_path=str(tpath))
+
+
+def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
+    """What Ollama must read back from the rendered Modelfile."""
+    prof = loaded.profile
+    requires = prof.requires[1:] if prof.requires and prof.requires.startswith("v") else prof.requires
+    return {
+        "from": [ctx["from_"]],
+        "adapters": list(ctx["adapters"]),
+        "system": prof.system or None,
+        "template": prof.template or None,
+        "parameters": prof.parameters.as_dict(),
+        "messages": [{"role": m.role, "content": m.content} for m in prof.messages],
+        "license": list(prof.license),
+        "requires": requires,
+        "renderer": None,
+        "parser": None,
+        "draft": None,
+    }
+
+
+def spec_fields(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "from": list(spec.froms),
+        "adapters": list(spec.adapters),
+        "system": spec.system or None,
+        "template": spec.template or None,
+        "parameters": dict(spec.parameters),
+        "messages": [dict(m) for m in spec.messages],
+        "license": list(spec.license),
+        "requires": spec.requires,
+        "renderer": spec.renderer,
+        "parser": spec.parser,
+        "draft": spec.draft,
+    }
+
+
+def check_round_trip(loaded: LoadedProfile, spec: ModelSpec, ctx: dict[str, Any], *, template_file: str) -> None:
+    want = intent(loaded, ctx)
+    got = spec_fields(spec)
+    for key, expected in want.items():
+        actual = got[key]
+        if key == "parameters":
+            names = sorted(set(expected) | set(actual), key=lambda n: (n not in expected, n))
+            for n in names:
+                if n not in actual:
+                    _mismatch(loaded, f"parameters.{n}", "missing from the rendered Modelfile", template_file)
+                if n not in expected:
+                    _mismatch(loaded, f"parameters.{n}", "set by the template but not by the profile",
+                              template_file)
+                if not _same(expected[n], actual[n]):
+                    _mismatch(loaded, f"parameters.{n}",
+                              f"the profile says {expected[n]!r}, the Modelfile reads back {actual[n]!r}",
+                              template_file)
+        elif expected != actual:
+            _mismatch(loaded, key, f"the profile says {_short(expected)}, the Modelfile reads back {_short(actual)}",
+                      template_file)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b) and type(a) is type(b) or (isinstance(a, float) and isinstance(b, float) and a == b)
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _mismatch(loaded: LoadedProfile, field_name: str, detail: str, template_file: str) -> None:
+    f, line, col = _where(loaded, field_name)
+    raise CheckFailed(
+        f"round-trip check failed: {detail} (template {template_file})",
+        file=f, line=line, column=col, field=field_name, code="round_trip",
+    )
