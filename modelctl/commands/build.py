@@ -1,0 +1,77 @@
+"""``modelctl build PROFILE...``: render, check, upload blobs, pull the base, create, report."""
+
+from __future__ import annotations
+
+import click
+
+from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.output import Result
+
+
+@click.command("build")
+@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.option("--dry-run", is_flag=True,
+              help="Print the exact /api/create request and blob plan; send nothing.")
+@click.option("--force", is_flag=True, help="Re-create the model even when the deployed one is up to date.")
+@click.option("--no-pull", is_flag=True, help="Fail instead of pulling a base model the server lacks.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Build this many profiles at once.")
+@click.option("--verify", is_flag=True,
+              help="Load the model and fail (exit 1) if the runtime context differs from num_ctx.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a profile value (repeatable), e.g. --set temperature=0.2.")
+@click.option("--template", "template", default=None, metavar="FILE",
+              help="Jinja template for the Modelfile (default: the built-in one).")
+@server_options
+@format_option("text", "json")
+@output_option
+@quiet_option
+def build(
+    profiles: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+    no_pull: bool,
+    jobs: int,
+    verify: bool,
+    overrides: tuple[str, ...],
+    template: str | None,
+    host: str | None,
+    timeout: float | None,
+    fmt: str,
+    output: str | None,
+    quiet: bool,
+) -> None:
+    """Build PROFILE(s) on the Ollama server and report what it made.
+
+    Renders each profile to a Modelfile, turns it into an /api/create request as
+    Ollama's CLI does (local files hashed and uploaded only when the server lacks
+    them), pulls a missing base model, creates the model and prints the report. A
+    model that already matches its profile is reported "up to date" and left alone.
+
+    \b
+    Examples:
+      modelctl build profiles/creative.yaml
+      modelctl build creative precise --jobs 2
+      modelctl build creative --dry-run
+      modelctl build creative --verify --format json -o report.json
+    """
+
+    def body() -> Result:
+        from modelctl.build import run_build
+
+        return run_build(
+            profiles,
+            dry_run=dry_run,
+            force=force,
+            no_pull=no_pull,
+            jobs=jobs,
+            verify=verify,
+            overrides=overrides,
+            template=template,
+            host=host,
+            timeout=timeout,
+            fmt=fmt,
+            quiet=quiet,
+        )
+
+    execute("build", fmt, body, output=output, quiet=quiet)

@@ -1,0 +1,47 @@
+"""``modelctl show MODEL|PROFILE``: the report of a deployed model."""
+
+from __future__ import annotations
+
+import click
+
+from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.output import Result
+
+
+@click.command("show")
+@click.argument("ref", metavar="MODEL|PROFILE")
+@click.option("--verify", is_flag=True,
+              help="Load the model and fail (exit 1) if the runtime context differs from num_ctx.")
+@server_options
+@format_option("text", "json")
+@output_option
+@quiet_option
+def show(
+    ref: str,
+    verify: bool,
+    host: str | None,
+    timeout: float | None,
+    fmt: str,
+    output: str | None,
+    quiet: bool,
+) -> None:
+    """Report what the server made of MODEL (or of PROFILE's model).
+
+    Architecture, parameter count, quantization, context length (trained, configured,
+    and with --verify the one the runner really uses), embedding length, layers,
+    attention heads, capabilities and the stored parameters. A PROFILE (a path, or a
+    name found in ./profiles) also gets warnings where the server differs from it.
+
+    \b
+    Examples:
+      modelctl show llama3.2:3b
+      modelctl show creative --verify
+      modelctl show chef-creative --format json
+    """
+
+    def body() -> Result:
+        from modelctl.report import run_show
+
+        return run_show(ref, verify=verify, host=host, timeout=timeout)
+
+    execute("show", fmt, body, output=output, quiet=quiet)

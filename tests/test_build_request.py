@@ -1,0 +1,227 @@
+"""Unit tests for build request assembly: typed parameters, file keys, blob plan, up-to-date rule."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from modelctl.build import (
+    assemble,
+    differences,
+    files_for_model,
+    request_file_names,
+    request_fingerprint,
+    typed_parameters,
+    valid_path,
+)
+from modelctl.errors import InvalidInput
+
+
+def spec(**kw: Any) -> SimpleNamespace:
+    base: dict[str, Any] = {
+        "froms": ["llama3.2:3b"], "parameters": {}, "system": None, "template": None, "messages": [],
+        "license": [], "adapters": [], "requires": None, "renderer": None, "parser": None, "draft": None,
+        "warnings": [],
+    }
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_request_from_model_name_has_exact_fields(tmp_path: Path) -> None:
+    s = spec(
+        parameters={"temperature": 1, "num_ctx": 8192, "stop": ["<|eot_id|>", "###"], "use_mmap": False,
+                    "top_p": 0.95},
+        system="You are a chef.",
+        template="",
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        license=["MIT"],
+        requires="v0.12.0",
+    )
+    plan = assemble(s, name="chef", base_dir=tmp_path, quantize="q4_K_M")
+    req = plan.request
+    assert list(req) == ["model", "from", "system", "parameters", "messages", "license", "quantize",
+                         "requires", "stream"]
+    assert req["model"] == "chef" and req["from"] == "llama3.2:3b"
+    assert req["parameters"] == {"num_ctx": 8192, "use_mmap": False, "top_p": 0.95, "temperature": 1.0,
+                                 "stop": ["<|eot_id|>", "###"]}
+    # JSON types: ints stay ints, floats are floats, bools are bools, stop is a list.
+    encoded = json.dumps(req["parameters"])
+    assert '"num_ctx": 8192' in encoded and '"temperature": 1.0' in encoded and '"use_mmap": false' in encoded
+    assert "template" not in req  # never an empty template
+    assert req["license"] == ["MIT"] and req["requires"] == "0.12.0" and req["stream"] is True
+    assert plan.blobs == [] and plan.base_model == "llama3.2:3b"
+    assert any(w.code == "empty_inherits" and w.field == "template" for w in plan.warnings)
+
+
+def test_local_gguf_is_hashed_and_referenced_by_base_name(tmp_path: Path) -> None:
+    model = tmp_path / "weights" / "tiny.gguf"
+    model.parent.mkdir()
+    model.write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(range(256)) * 100)
+    adapter = tmp_path / "lora.gguf"
+    adapter.write_bytes(b"GGUF\x03\x00\x00\x00adapter")
+    plan = assemble(spec(froms=[str(model)], adapters=["./lora.gguf"]), name="m", base_dir=tmp_path)
+    assert "from" not in plan.request
+    assert plan.request["files"] == {"tiny.gguf": digest(model)}
+    assert plan.request["adapters"] == {"lora.gguf": digest(adapter)}
+    assert [(b.kind, b.key, b.size) for b in plan.blobs] == [
+        ("files", "tiny.gguf", model.stat().st_size), ("adapters", "lora.gguf", adapter.stat().st_size)]
+    assert all(b.present is None for b in plan.blobs)
+
+
+def test_directory_from_collects_model_files_like_ollama(tmp_path: Path) -> None:
+    d = tmp_path / "hf"
+    (d / "sub").mkdir(parents=True)
+    for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
+        (d / name).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    (d / "config.json").write_text("{}")
+    (d / "tokenizer.json").write_text("{}")
+    (d / "sub" / "config.json").write_text("{}")
+    (d / "notes.txt").write_text("not a model file")
+    (d / "tokenizer.model").write_bytes(b"\x0a\x00\x01binary")
+    files = files_for_model(d)
+    assert [f.name for f in files] == [
+        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "config.json",
+        "tokenizer.json", "config.json", "tokenizer.model"]
+    plan = assemble(spec(froms=[str(d)]), name="m", base_dir=tmp_path)
+    keys = sorted(plan.request["files"])
+    assert keys == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                    "sub/config.json", "tokenizer.json", "tokenizer.model"]
+    assert all(valid_path(k) for k in keys)
+
+
+def test_directory_with_gguf_only(tmp_path: Path) -> None:
+    d = tmp_path / "g"
+    d.mkdir()
+    (d / "a.gguf").write_bytes(b"GGUF\x03\x00\x00\x00\x00")
+    assert [f.name for f in files_for_model(d)] == ["a.gguf"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput, match="no model files"):
+        files_for_model(tmp_path / "empty")
+
+
+def test_file_names_relative_to_common_root(tmp_path: Path) -> None:
+    a = tmp_path / "x" / "one.gguf"
+    b = tmp_path / "y" / "z" / "two.gguf"
+    names = request_file_names([a, b])
+    assert names == {a: "x/one.gguf", b: "y/z/two.gguf"}
+    assert request_file_names([a]) == {a: "one.gguf"}
+
+
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [("a.gguf", True), ("sub/a.gguf", True), ("./a.gguf", False), ("../a", False), ("/abs", False),
+     ("a//b", False), ("", False), ("a/", False), (".", False)],
+)
+def test_valid_path(key: str, ok: bool) -> None:
+    assert valid_path(key) is ok
+
+
+def test_typed_parameters_refuses_strings_and_unknown_names() -> None:
+    with pytest.raises(InvalidInput, match=r"invalid int value \[4096\]"):
+        typed_parameters({"num_ctx": "4096"})
+    with pytest.raises(InvalidInput, match="unknown parameter 'tfs_z'"):
+        typed_parameters({"tfs_z": 1.0})
+    with pytest.raises(InvalidInput, match="invalid float value"):
+        typed_parameters({"temperature": True})
+    assert typed_parameters({"num_ctx": 4096.0, "stop": "x"}) == {"num_ctx": 4096, "stop": ["x"]}
+    warnings: list[Any] = []
+    assert typed_parameters({"mirostat": 1}, warnings) == {}
+    assert warnings and warnings[0].code == "deprecated_parameter"
+
+
+def test_missing_local_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="local model not found"):
+        assemble(spec(froms=["./missing.gguf"]), name="m", base_dir=tmp_path)
+
+
+# ------------------------------------------------------------------------------------------
+# differences(): the "up to date" rule
+
+BASE_BLOB = "sha256:" + "a" * 64
+
+
+def show(params: str = "", **kw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "modelfile": f"# generated\nFROM /models/blobs/sha256-{'a' * 64}\nTEMPLATE {{{{ .Prompt }}}}\n",
+        "parameters": params,
+        "template": "{{ .Prompt }}",
+        "system": "",
+        "license": "",
+        "messages": [],
+        "details": {"parent_model": "base:latest", "quantization_level": "Q4_K_M"},
+    }
+    out.update(kw)
+    return out
+
+
+def request(**kw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": "m", "from": "base", "system": "Be brief.",
+                           "parameters": {"temperature": 0.7, "num_ctx": 1048576, "stop": ["a", "b"]},
+                           "stream": True}
+    out.update(kw)
+    return out
+
+
+DEPLOYED_PARAMS = (
+    'stop                           "b"\n'
+    'temperature                    0.699999988079071\n'
+    'num_ctx                        1.048576e+06\n'
+    'top_k                          40\n'
+    'stop                           "a"'
+)
+
+
+def test_matching_model_has_no_differences() -> None:
+    base_params = 'top_k                          40\nstop                           "x"'
+    base = show(base_params, license="base license")
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.", license="base license")
+    assert differences(request(), deployed, base) == []
+
+
+def test_each_difference_is_named() -> None:
+    base = show('top_k                          40', license="L")
+    deployed = show(
+        DEPLOYED_PARAMS.replace("0.699999988079071", "0.71"),
+        system="Other.",
+        license="L",
+        messages=[{"role": "user", "content": "x"}],
+    )
+    diffs = differences(request(), deployed, base)
+    assert any("temperature" in d for d in diffs)
+    assert "the system differs" in diffs and "the messages differ" in diffs
+    # An inherited parameter the base no longer has is a difference too.
+    deployed2 = show(DEPLOYED_PARAMS, system="Be brief.", license="L")
+    diffs2 = differences(request(), deployed2, show("", license="L"))
+    assert any("top_k" in d for d in diffs2)
+
+
+def test_weights_must_come_from_the_current_base() -> None:
+    base = show('top_k                          40')
+    base["modelfile"] = base["modelfile"].replace("a" * 64, "b" * 64)
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.")
+    assert any("weights differ" in d for d in differences(request(), deployed, base))
+    assert any("not on the server" in d for d in differences(request(), deployed, None))
+
+
+def test_file_model_compares_blob_digests() -> None:
+    req = {"model": "m", "files": {"tiny.gguf": BASE_BLOB}, "stream": True}
+    deployed = show("")
+    assert differences(req, deployed, None) == []
+    req2 = {"model": "m", "files": {"tiny.gguf": "sha256:" + "c" * 64}, "stream": True}
+    assert any("not the local files" in d for d in differences(req2, deployed, None))
+
+
+def test_fingerprint_is_order_independent() -> None:
+    a = {"model": "m", "parameters": {"a": 1, "b": 2}}
+    b = {"parameters": {"b": 2, "a": 1}, "model": "m"}
+    assert request_fingerprint(a) == request_fingerprint(b)
+    assert request_fingerprint(a) != request_fingerprint({**a, "system": "x"})
