@@ -1,0 +1,1728 @@
+"""A stateful Ollama API double on a real loopback socket, for end-to-end tests.
+
+It speaks the parts of Ollama's REST API modelctl uses, with Ollama's field names,
+status codes and error strings (see docs/server.md and the project's Ollama reference):
+``/``, ``/api/version``, ``/api/tags``, ``/api/show``, ``/api/create`` (JSON form),
+``/api/blobs/<digest>`` (HEAD/POST), ``/api/ps``, ``/api/generate``, ``/api/chat``,
+``/api/pull``, ``/api/delete``, ``/api/copy``.
+
+State lives in :class:`DoubleState` (``double.state``): models, blobs (files in a
+temporary directory), loaded runners, a small pull "registry", generation knobs and
+fault-injection switches (:class:`Faults`). Tests flip them directly::
+
+    double.state.version = "0.5.4"
+    double.state.faults.fail["/api/show"] = (500, "boom")
+    double.state.faults.cut_after["/api/create"] = 2
+
+Run by hand: ``python -m tests.ollama_double --port 11500`` (then
+``OLLAMA_HOST=127.0.0.1:11500 modelctl ...``).
+
+Test-only code: it imports the ``gguf`` package to read the metadata of uploaded GGUF
+blobs, the way Ollama itself does when it creates a model from files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# --------------------------------------------------------------------------------------------
+# Ollama facts the double reproduces
+
+DEFAULT_VERSION = "0.12.6"
+DEFAULT_TEMPLATE = "{{ .Prompt }}"
+REGISTRY_HOST = "registry.ollama.ai"
+LIBRARY_NAMESPACE = "library"
+MODELS_DIR = "/root/.ollama/models"  # only used in texts (FROM lines, error messages)
+
+#: general.file_type number -> Ollama's FileType string (fs/ggml/type.go)
+FILE_TYPES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+}  # fmt: skip
+#: quantize values /api/create accepts (upper-cased), -> file_type number
+QUANTIZE_TYPES: dict[str, int] = {
+    "F32": 0,
+    "F16": 1,
+    "BF16": 32,
+    "Q8_0": 7,
+    "Q4_K_S": 14,
+    "Q4_K_M": 15,
+    "Q4_K": 15,
+}
+
+INT_OPTIONS = {
+    "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "num_keep",
+    "seed", "num_predict", "top_k", "repeat_last_n",
+}  # fmt: skip
+FLOAT_OPTIONS = {
+    "temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty",
+}  # fmt: skip
+BOOL_OPTIONS = {"use_mmap"}
+LIST_OPTIONS = {"stop"}
+RUNNER_OPTIONS = (
+    "num_ctx",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "use_mmap",
+    "num_thread",
+    "draft_num_predict",
+)
+
+#: api.DefaultOptions (num_ctx comes from the server's default, DoubleState.default_num_ctx)
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "num_batch": 512, "num_gpu": -1, "main_gpu": None, "use_mmap": None, "num_thread": 0,
+    "draft_num_predict": 0, "num_keep": 4, "seed": -1, "num_predict": -1, "top_k": 40, "top_p": 0.9,
+    "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "temperature": 0.8, "repeat_penalty": 1.0,
+    "presence_penalty": 0.0, "frequency_penalty": 0.0, "stop": None,
+}  # fmt: skip
+
+VOCAB = tuple(
+    (  # noqa: SIM905
+        "the a model answer is quick brown fox jumps over lazy dog recipe saffron panna cotta tomato basil "
+        "garlic onion pepper salt bread butter cheese lemon honey sugar flour egg milk cream and with then "
+        "slowly bake stir serve taste fresh warm cold sweet sour bitter spicy crisp golden river mountain "
+        "light shadow quiet storm harbor lantern copper velvet orbit signal"
+    ).split(" ")
+)
+
+_NAME_PART = {
+    "host": re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,349}$"),
+    "namespace": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,79}$"),
+    "model": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$"),
+    "tag": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$"),
+}
+_BLOB_DIGEST_RE = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
+_GO_DURATION_RE = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+FOREVER = timedelta(days=365 * 290)
+
+
+class HTTPFail(Exception):
+    """An Ollama error: HTTP status + ``{"error": message}`` (or an in-stream error line)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Cut(Exception):
+    """Fault injection: drop the connection now."""
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting helpers (Go's fmt/strconv, as Ollama prints them)
+
+
+def go_float(v: float) -> str:
+    """Go's ``%v`` of a float64 (strconv.FormatFloat(v, 'g', -1, 64)): ``4096``, ``0.7``, ``1e+06``."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    sign = "-" if v < 0 else ""
+    mant, _, exp_s = repr(abs(float(v))).partition("e")  # repr gives the shortest round-trip digits
+    int_part, _, frac = mant.partition(".")
+    all_digits = int_part + frac
+    stripped = all_digits.lstrip("0")
+    dp = len(int_part) - (len(all_digits) - len(stripped)) + (int(exp_s) if exp_s else 0)
+    digits = stripped.rstrip("0") or "0"
+    x = dp - 1  # decimal exponent of the first significant digit
+    if x < -4 or x >= 6:  # shortest 'g' uses precision 6 for this decision
+        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{m}e{'-' if x < 0 else '+'}{abs(x):02d}"
+    if x < 0:
+        return f"{sign}0.{'0' * (-x - 1)}{digits}"
+    if len(digits) <= x + 1:
+        return sign + digits + "0" * (x + 1 - len(digits))
+    return f"{sign}{digits[: x + 1]}.{digits[x + 1 :]}"
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%#v`` of a string (strconv.Quote)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append(
+                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[
+                    ch
+                ]
+            )
+        elif ch.isprintable() and ch not in "\u00a0\u2028\u2029":
+            out.append(ch)
+        elif o < 0x80:
+            out.append(f"\\x{o:02x}")
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def go_value(v: Any, sharp: bool) -> str:
+    """``%#v`` (sharp) or ``%v`` of a JSON-decoded value, numbers as float64."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return go_float(float(v))
+    if isinstance(v, str):
+        return go_quote(v) if sharp else v
+    if v is None:
+        return "<nil>"
+    if isinstance(v, list):
+        return "[" + " ".join(go_value(x, False) for x in v) + "]"
+    return "map[...]"
+
+
+def modelfile_quote(s: str) -> str:
+    """parser.quote: quotes only for line feeds or a leading/trailing space."""
+    if "\n" in s or s.startswith(" ") or s.endswith(" "):
+        return f'"""{s}"""' if '"' in s else f'"{s}"'
+    return s
+
+
+def human_number(n: int) -> str:
+    """Ollama's format.HumanNumber (parameter_size)."""
+    if n >= 1_000_000_000:
+        v = n / 1e9
+        return f"{v:.0f}B" if v == math.floor(v) else f"{v:.1f}B"
+    if n >= 1_000_000:
+        v = n / 1e6
+        return f"{v:.0f}M" if v == math.floor(v) else f"{v:.2f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.0f}K"
+    return str(n)
+
+
+def rfc3339(t: datetime, *, utc: bool = False) -> str:
+    """Go's RFC3339Nano (trailing zeros of the fraction trimmed); local offset unless ``utc``."""
+    t = t.astimezone(timezone.utc) if utc else t.astimezone()
+    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{t.microsecond:06d}000".rstrip("0")
+    off = t.utcoffset() or timedelta(0)
+    if off == timedelta(0):
+        tz = "Z"
+    else:
+        mins = int(off.total_seconds() // 60)
+        sign = "+" if mins >= 0 else "-"
+        tz = f"{sign}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+    return f"{base}{'.' + frac if frac else ''}{tz}"
+
+
+def parse_go_duration(s: str) -> float:
+    """time.ParseDuration -> seconds; ValueError with Go's message when invalid."""
+    orig = s
+    if s in ("0", "+0", "-0"):
+        return 0.0
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if not s:
+        raise ValueError(f'time: invalid duration "{orig}"')
+    total, pos = 0.0, 0
+    while pos < len(s):
+        m = _GO_DURATION_RE.match(s, pos)
+        if not m:
+            if re.match(r"^[0-9.]+$", s[pos:]):
+                raise ValueError(f'time: missing unit in duration "{orig}"')
+            raise ValueError(f'time: invalid duration "{orig}"')
+        total += float(m.group(1)) * _GO_DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+# --------------------------------------------------------------------------------------------
+# Model names (types/model/name.go, simplified)
+
+
+@dataclass(frozen=True)
+class Name:
+    host: str
+    namespace: str
+    model: str
+    tag: str
+
+    @property
+    def key(self) -> str:  # matching is case-insensitive
+        return f"{self.host}/{self.namespace}/{self.model}:{self.tag}".lower()
+
+    @property
+    def short(self) -> str:  # DisplayShortest
+        if self.host == REGISTRY_HOST and self.namespace == LIBRARY_NAMESPACE:
+            return f"{self.model}:{self.tag}"
+        if self.host == REGISTRY_HOST:
+            return f"{self.namespace}/{self.model}:{self.tag}"
+        return f"{self.host}/{self.namespace}/{self.model}:{self.tag}"
+
+
+def parse_name(s: str) -> Name | None:
+    """A fully qualified name, or None when Ollama would call it invalid."""
+    if not s or s != s.strip():
+        return None
+    s = s.split("@", 1)[0]
+    tag = "latest"
+    slash = s.rfind("/")
+    colon = s.rfind(":")
+    if colon > slash:
+        s, tag = s[:colon], s[colon + 1 :]
+    parts = s.split("/")
+    if len(parts) > 3 or any(p == "" for p in parts):
+        return None
+    model = parts[-1]
+    namespace = parts[-2] if len(parts) >= 2 else LIBRARY_NAMESPACE
+    host = parts[-3] if len(parts) == 3 else REGISTRY_HOST
+    checks = {"host": host, "namespace": namespace, "model": model, "tag": tag}
+    if not all(_NAME_PART[k].match(v) for k, v in checks.items()):
+        return None
+    return Name(host, namespace, model, tag)
+
+
+def fs_valid_path(p: str) -> bool:
+    """Go's io/fs.ValidPath."""
+    if p == ".":
+        return True
+    if not p or p.startswith("/") or p.endswith("/"):
+        return False
+    return all(part not in ("", ".", "..") for part in p.split("/"))
+
+
+# --------------------------------------------------------------------------------------------
+# State
+
+
+@dataclass
+class Model:
+    name: Name
+    model_info: dict[str, Any]
+    details: dict[str, Any]
+    size: int
+    parameters: dict[str, Any] = field(default_factory=dict)
+    template: str = DEFAULT_TEMPLATE
+    system: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    license: list[str] = field(default_factory=list)
+    adapters: list[str] = field(default_factory=list)
+    requires: str = ""
+    renderer: str = ""
+    parser: str = ""
+    capabilities: list[str] = field(default_factory=lambda: ["completion"])
+    tensors: list[dict[str, Any]] = field(default_factory=list)
+    weights_digest: str = ""
+    modified_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    layer_digests: list[str] = field(default_factory=list)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.model_info.get("general.architecture", ""))
+
+    @property
+    def trained_context(self) -> int | None:
+        v = self.model_info.get(f"{self.architecture}.context_length")
+        return int(v) if isinstance(v, (int, float)) else None
+
+    @property
+    def digest(self) -> str:
+        payload = json.dumps([self.weights_digest, self.layer_digests, self.parameters, self.system,
+                              self.template, self.messages, self.license], sort_keys=True)  # fmt: skip
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def copy_as(self, name: Name) -> Model:
+        return Model(
+            name=name,
+            model_info=json.loads(json.dumps(self.model_info)),
+            details=dict(self.details),
+            size=self.size,
+            parameters=json.loads(json.dumps(self.parameters)),
+            template=self.template,
+            system=self.system,
+            messages=[dict(m) for m in self.messages],
+            license=list(self.license),
+            adapters=list(self.adapters),
+            requires=self.requires,
+            renderer=self.renderer,
+            parser=self.parser,
+            capabilities=list(self.capabilities),
+            tensors=[dict(t) for t in self.tensors],
+            weights_digest=self.weights_digest,
+            layer_digests=list(self.layer_digests),
+        )
+
+
+@dataclass
+class Runner:
+    model_key: str
+    options: dict[str, Any]
+    context_length: int
+    size: int
+    size_vram: int
+    expires_at: datetime
+    loaded_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Faults:
+    """Fault-injection switches, keyed by endpoint path (e.g. ``"/api/create"``)."""
+
+    #: answer ``status`` with ``{"error": message}`` instead of handling the request
+    fail: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: sleep this many seconds before answering (to trip a client read timeout)
+    delay: dict[str, float] = field(default_factory=dict)
+    #: send K NDJSON lines, then drop the connection without finishing the chunked body
+    cut_after: dict[str, int] = field(default_factory=dict)
+    #: replace the NDJSON line with this 0-based index by a malformed one
+    malformed_at: dict[str, int] = field(default_factory=dict)
+    #: after K lines, stall for S seconds before the next one: {path: (K, S)}
+    stall_after: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: /api/create: report this error in-stream (HTTP 200) after ``create_error_after`` lines
+    create_error: str | None = None
+    create_error_after: int = 1
+
+    def clear(self) -> None:
+        self.fail.clear()
+        self.delay.clear()
+        self.cut_after.clear()
+        self.malformed_at.clear()
+        self.stall_after.clear()
+        self.create_error = None
+        self.create_error_after = 1
+
+
+@dataclass
+class DoubleState:
+    """Everything the double knows; tests read and flip these fields directly."""
+
+    blob_dir: str
+    version: str = DEFAULT_VERSION
+    models: dict[str, Model] = field(default_factory=dict)  # Name.key -> Model
+    registry: dict[str, Model] = field(default_factory=dict)  # what /api/pull can fetch
+    runners: dict[str, Runner] = field(default_factory=dict)  # Name.key -> loaded runner
+    faults: Faults = field(default_factory=Faults)
+    # server settings
+    default_num_ctx: int = 4096  # OLLAMA_CONTEXT_LENGTH / the VRAM-based default
+    default_keep_alive: float = 300.0  # seconds (OLLAMA_KEEP_ALIVE)
+    parallel: int = 1  # OLLAMA_NUM_PARALLEL: requests per model at once; the rest wait
+    vram_fraction: float = 1.0  # size_vram = size * vram_fraction in /api/ps
+    shuffle_parameters: bool = True  # /api/show parameters/modelfile in random order, like Go maps
+    # generation knobs
+    latency: float = 0.0  # seconds slept at the start of each generate/chat request
+    token_delay: float = 0.0  # seconds slept between streamed tokens
+    load_delay: float = 0.0  # seconds slept when a runner (re)loads
+    nondeterministic: bool = False  # output varies between calls even with a fixed seed
+    eval_ns_per_token: int = 20_000_000  # reported eval speed (50 tokens/s)
+    prompt_ns_per_token: int = 500_000
+    load_ns: int = 250_000_000  # reported load_duration for a (re)load
+    # observations
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    load_count: int = 0
+    loads: list[str] = field(default_factory=list)  # short names, one per (re)load
+    inflight: dict[str, int] = field(default_factory=dict)
+    max_inflight: dict[str, int] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _sems: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
+
+    # -- conveniences for tests -------------------------------------------------------------
+
+    def get(self, name: str) -> Model | None:
+        n = parse_name(name)
+        return self.models.get(n.key) if n else None
+
+    def add_model(self, model: Model) -> Model:
+        with self.lock:
+            self.models[model.name.key] = model
+        return model
+
+    def install(self, name: str, *, as_name: str | None = None) -> Model:
+        """Copy a registry model into the local models (as if pulled)."""
+        src = self.registry[parse_name(name).key]  # type: ignore[union-attr]
+        n = parse_name(as_name or name)
+        assert n is not None
+        return self.add_model(src.copy_as(n))
+
+    def blob_path(self, digest: str) -> str:
+        return os.path.join(self.blob_dir, digest.replace(":", "-", 1))
+
+    def has_blob(self, digest: str) -> bool:
+        return os.path.exists(self.blob_path(digest))
+
+    def add_blob(self, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with open(self.blob_path(digest), "wb") as f:
+            f.write(data)
+        return digest
+
+    def semaphore(self, key: str) -> threading.Semaphore:
+        with self.lock:
+            if key not in self._sems:
+                self._sems[key] = threading.Semaphore(max(1, self.parallel))
+            return self._sems[key]
+
+    def calls(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == path]
+
+
+# --------------------------------------------------------------------------------------------
+# The preloaded pull registry
+
+
+def _library_model(
+    name: str,
+    arch: str,
+    *,
+    params: int,
+    file_type: int,
+    context: int,
+    embedding: int,
+    blocks: int,
+    heads: int,
+    heads_kv: int,
+    size: int,
+    capabilities: list[str],
+    parameters: dict[str, Any] | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    system: str = "",
+    license: list[str] | None = None,
+) -> Model:
+    n = parse_name(name)
+    assert n is not None
+    info: dict[str, Any] = {
+        "general.architecture": arch,
+        "general.basename": n.model,
+        "general.file_type": file_type,
+        "general.parameter_count": params,
+        "general.quantization_version": 2,
+        f"{arch}.context_length": context,
+        f"{arch}.embedding_length": embedding,
+        f"{arch}.block_count": blocks,
+        f"{arch}.attention.head_count": heads,
+        f"{arch}.attention.head_count_kv": heads_kv,
+        f"{arch}.feed_forward_length": embedding * 8 // 3,
+        f"{arch}.rope.freq_base": 500000,
+        f"{arch}.attention.layer_norm_rms_epsilon": 1e-05,
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": arch,
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.ggml.tokens": [f"tok{i}" for i in range(12)],
+        "tokenizer.ggml.token_type": [1] * 12,
+        "tokenizer.ggml.merges": [f"t {i}" for i in range(8)],
+    }
+    weights = "sha256:" + hashlib.sha256(f"weights:{name}".encode()).hexdigest()
+    qtype = FILE_TYPES.get(file_type, "unknown")
+    ttype = {"Q4_K_M": "Q4_K", "Q4_K_S": "Q4_K"}.get(qtype, qtype)
+    return Model(
+        name=n,
+        model_info=info,
+        details={
+            "parent_model": "",
+            "format": "gguf",
+            "family": arch,
+            "families": [arch],
+            "parameter_size": human_number(params),
+            "quantization_level": qtype,
+        },
+        size=size,
+        parameters=dict(parameters or {}),
+        template=template,
+        system=system,
+        license=list(license or []),
+        capabilities=capabilities,
+        tensors=[
+            {"name": "token_embd.weight", "type": ttype, "shape": [embedding, 128256]},
+            {"name": "blk.0.attn_q.weight", "type": ttype, "shape": [embedding, embedding]},
+            {"name": "output_norm.weight", "type": "F32", "shape": [embedding]},
+        ],
+        weights_digest=weights,
+        layer_digests=[weights],
+        modified_at=datetime(2025, 9, 1, 12, 0, 0, tzinfo=timezone.utc),
+    )
+
+
+LLAMA3_TEMPLATE = (
+    "<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>"
+    "{{ range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
+    "{{ .Content }}<|eot_id|>{{ end }}"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+
+
+def default_registry() -> dict[str, Model]:
+    models = [
+        _library_model(
+            "llama3.2:3b", "llama", params=3212749888, file_type=15, context=131072, embedding=3072,
+            blocks=28, heads=24, heads_kv=8, size=2019393189, capabilities=["completion", "tools"],
+            parameters={"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]},
+            template=LLAMA3_TEMPLATE, license=["LLAMA 3.2 COMMUNITY LICENSE AGREEMENT"],
+        ),
+        _library_model(
+            "llama3.2:1b", "llama", params=1235814432, file_type=15, context=131072, embedding=2048,
+            blocks=16, heads=32, heads_kv=8, size=1321098329, capabilities=["completion", "tools"],
+            parameters={"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]},
+            template=LLAMA3_TEMPLATE, license=["LLAMA 3.2 COMMUNITY LICENSE AGREEMENT"],
+        ),
+        _library_model(
+            "qwen3:8b", "qwen3", params=8190735360, file_type=15, context=40960, embedding=4096,
+            blocks=36, heads=32, heads_kv=8, size=5225376047,
+            capabilities=["completion", "tools", "thinking"],
+            parameters={"temperature": 0.6, "top_k": 20, "top_p": 0.95, "repeat_penalty": 1,
+                        "stop": ["<|im_start|>", "<|im_end|>"]},
+            license=["Apache License 2.0"],
+        ),
+        _library_model(
+            "smollm2:135m-instruct-fp16", "llama", params=134515008, file_type=1, context=8192,
+            embedding=576, blocks=30, heads=9, heads_kv=3, size=270898528, capabilities=["completion"],
+            license=["Apache License 2.0"],
+        ),
+        _library_model(
+            "nomic-embed-text:latest", "nomic-bert", params=136727040, file_type=1, context=2048,
+            embedding=768, blocks=12, heads=12, heads_kv=12, size=274302450, capabilities=["embedding"],
+            license=["Apache License 2.0"],
+        ),
+    ]  # fmt: skip
+    reg = {m.name.key: m for m in models}
+    latest = models[0].copy_as(parse_name("llama3.2:latest"))  # type: ignore[arg-type]
+    reg[latest.name.key] = latest
+    return reg
+
+
+# --------------------------------------------------------------------------------------------
+# GGUF metadata (test-only dependency)
+
+
+def read_gguf(path: str) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """(model_info, tensors, parameter_count) of a GGUF file, the way /api/show reports them."""
+    from gguf import GGUFReader  # test-only dependency
+
+    reader = GGUFReader(path)
+    info: dict[str, Any] = {}
+    for key, f in reader.fields.items():
+        if key.startswith("GGUF.") or key in ("general.name", "tokenizer.chat_template"):
+            continue
+        v = f.contents()
+        info[key] = _plain(v)
+    tensors = []
+    count = 0
+    for t in reader.tensors:
+        count += int(t.n_elements)
+        tensors.append({"name": t.name, "type": t.tensor_type.name, "shape": [int(x) for x in t.shape]})
+    info["general.parameter_count"] = count  # Ollama computes it from the tensors
+    return info, tensors, count
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# Option handling (api.Options.FromMap)
+
+
+def apply_options(opts: dict[str, Any], incoming: dict[str, Any] | None) -> None:
+    for key, val in (incoming or {}).items():
+        if val is None:
+            continue
+        if key in INT_OPTIONS:
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise HTTPFail(500, f'option "{key}" must be of type integer')
+            opts[key] = int(val)
+        elif key in FLOAT_OPTIONS:
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise HTTPFail(500, f'option "{key}" must be of type float32')
+            opts[key] = float(val)
+        elif key in BOOL_OPTIONS:
+            if not isinstance(val, bool):
+                raise HTTPFail(500, f'option "{key}" must be of type boolean')
+            opts[key] = val
+        elif key in LIST_OPTIONS:
+            if not isinstance(val, list):
+                raise HTTPFail(500, f'option "{key}" must be of type array')
+            if not all(isinstance(x, str) for x in val):
+                raise HTTPFail(500, f'option "{key}" must be of an array of strings')
+            opts[key] = list(val)
+        # unknown names are ignored (a server-log warning in Ollama)
+
+
+# --------------------------------------------------------------------------------------------
+# The HTTP layer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> DoubleState:
+        return self.server.state
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size_line = self.rfile.readline().strip()
+                size = int(size_line.split(b";")[0] or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj: Any) -> None:
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode())
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _request_json(self, raw: bytes) -> dict[str, Any]:
+        if not raw.strip():
+            raise HTTPFail(400, "missing request body")
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise HTTPFail(400, f"invalid character at offset {exc.pos}: {exc.msg}") from None
+        if not isinstance(obj, dict):
+            raise HTTPFail(
+                400, f"json: cannot unmarshal {type(obj).__name__} into Go value of type api.Request"
+            )
+        return obj
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.server.stopping.wait(seconds)
+
+    # -- streaming with fault injection ------------------------------------------------------
+
+    def _stream(self, path: str, events: Iterator[dict[str, Any]], stream: bool) -> None:
+        """Ollama's streamResponse / waitForStream around an event generator."""
+        if not stream:
+            last: dict[str, Any] | None = None
+            try:
+                for ev in events:
+                    last = ev
+            except HTTPFail as exc:
+                self._error(exc.status, exc.message)
+                return
+            self._json(200, last if last is not None else {})
+            return
+        started = False
+        n = 0
+        faults = self.state.faults
+        try:
+            try:
+                for ev in events:
+                    if not started:
+                        self._start_chunked()
+                        started = True
+                    if path in faults.cut_after and n >= faults.cut_after[path]:
+                        raise _Cut()
+                    stall = faults.stall_after.get(path)
+                    if stall is not None and n == stall[0]:
+                        self._sleep(stall[1])
+                    line = json.dumps(ev, ensure_ascii=False)
+                    if faults.malformed_at.get(path) == n:
+                        line = line[: max(1, len(line) // 2)] + "<<not json"
+                    self._chunk((line + "\n").encode())
+                    n += 1
+            except HTTPFail as exc:
+                if not started:
+                    self._error(exc.status, exc.message)
+                    return
+                self._chunk((json.dumps({"error": exc.message}) + "\n").encode())
+            if not started:
+                self._start_chunked()
+            if path in faults.cut_after and n >= faults.cut_after[path]:
+                raise _Cut()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except _Cut:
+            self._drop()
+
+    def _start_chunked(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        path = self.path.split("?", 1)[0]
+        method = self.command
+        blob_post_unread = method == "POST" and path.startswith("/api/blobs/")
+        raw = b"" if blob_post_unread else self._body()
+        try:
+            parsed = json.loads(raw) if raw.strip() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        with self.state.lock:
+            self.state.requests.append(
+                {"method": method, "path": path, "json": parsed, "headers": dict(self.headers.items())}
+            )
+        key = "/api/blobs" if path.startswith("/api/blobs/") else path
+        faults = self.state.faults
+        self._sleep(faults.delay.get(path, faults.delay.get(key, 0.0)))
+        fail = faults.fail.get(path) or faults.fail.get(key)
+        try:
+            if fail is not None:
+                if blob_post_unread:
+                    self._body()
+                self._error(fail[0], fail[1])
+                return
+            routes: dict[tuple[str, str], Callable[[bytes], None]] = {
+                ("GET", "/"): self._root,
+                ("HEAD", "/"): self._root,
+                ("GET", "/api/version"): self._version,
+                ("HEAD", "/api/version"): self._version,
+                ("GET", "/api/tags"): self._tags,
+                ("HEAD", "/api/tags"): self._tags,
+                ("GET", "/api/ps"): self._ps,
+                ("POST", "/api/show"): self._show,
+                ("POST", "/api/create"): self._create,
+                ("POST", "/api/pull"): self._pull,
+                ("POST", "/api/generate"): self._generate,
+                ("POST", "/api/chat"): self._chat,
+                ("DELETE", "/api/delete"): self._delete,
+                ("POST", "/api/copy"): self._copy,
+            }
+            if path.startswith("/api/blobs/") and method in ("HEAD", "POST"):
+                self._blob(path[len("/api/blobs/") :])
+                return
+            handler = routes.get((method, path))
+            if handler is None:
+                if blob_post_unread:
+                    self._body()
+                self._send(404, b"404 page not found", "text/plain")
+                return
+            handler(raw)
+        except HTTPFail as exc:
+            self._error(exc.status, exc.message)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- simple endpoints -------------------------------------------------------------------
+
+    def _root(self, raw: bytes) -> None:
+        self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
+
+    def _version(self, raw: bytes) -> None:
+        self._json(200, {"version": self.state.version})
+
+    def _tags(self, raw: bytes) -> None:
+        with self.state.lock:
+            models = sorted(self.state.models.values(), key=lambda m: m.modified_at, reverse=True)
+            out = []
+            for m in models:
+                details = dict(m.details)
+                if m.trained_context is not None:
+                    details["context_length"] = m.trained_context
+                emb = m.model_info.get(f"{m.architecture}.embedding_length")
+                if isinstance(emb, (int, float)):
+                    details["embedding_length"] = int(emb)
+                out.append(
+                    {
+                        "name": m.name.short,
+                        "model": m.name.short,
+                        "modified_at": rfc3339(m.modified_at),
+                        "size": m.size,
+                        "digest": m.digest,
+                        "details": details,
+                        "capabilities": list(m.capabilities),
+                    }
+                )
+        self._json(200, {"models": out})
+
+    def _expire_runners(self) -> None:
+        now = datetime.now(timezone.utc)
+        with self.state.lock:
+            for k in [k for k, r in self.state.runners.items() if r.expires_at <= now]:
+                del self.state.runners[k]
+
+    def _ps(self, raw: bytes) -> None:
+        self._expire_runners()
+        with self.state.lock:
+            out = []
+            for key, r in self.state.runners.items():
+                m = self.state.models.get(key)
+                if m is None:
+                    continue
+                details = {k: v for k, v in m.details.items() if k != "parent_model"}
+                details["parent_model"] = ""
+                out.append(
+                    {
+                        "name": m.name.short,
+                        "model": m.name.short,
+                        "size": r.size,
+                        "digest": m.digest,
+                        "details": details,
+                        "expires_at": rfc3339(r.expires_at),
+                        "size_vram": r.size_vram,
+                        "context_length": r.context_length,
+                    }
+                )
+            out.sort(key=lambda d: d["expires_at"], reverse=True)
+        self._json(200, {"models": out})
+
+    def _model_or_404(self, name: str, fmt: str = "model '{}' not found") -> Model:
+        n = parse_name(name)
+        m = self.state.models.get(n.key) if n else None
+        if m is None:
+            raise HTTPFail(404, fmt.format(name))
+        return m
+
+    # -- show ---------------------------------------------------------------------------------
+
+    def _show(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        name = req.get("model") or req.get("name") or ""
+        if not name:
+            raise HTTPFail(400, "model is required")
+        if parse_name(name) is None:
+            raise HTTPFail(400, "invalid model name")
+        with self.state.lock:
+            m = self._model_or_404(name)
+            self._json(200, show_response(m, self.state, verbose=bool(req.get("verbose")),
+                                          system=req.get("system") or ""))  # fmt: skip
+
+    # -- blobs --------------------------------------------------------------------------------
+
+    def _blob(self, digest: str) -> None:
+        if not _BLOB_DIGEST_RE.match(digest):
+            if self.command == "POST":
+                self._body()
+            raise HTTPFail(400, "invalid digest format")
+        exists = self.state.has_blob(digest)
+        if self.command == "HEAD":
+            if exists:
+                self._send(200, b"")
+            else:
+                self._error(404, f'blob "{digest}" not found')
+            return
+        if exists:
+            self._body()  # Ollama does not read it; we must, to keep the connection usable
+            self._send(200, b"")
+            return
+        h = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=self.state.blob_dir, prefix="partial-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for block in self._iter_body():
+                    h.update(block)
+                    out.write(block)
+            got = "sha256:" + h.hexdigest()
+            if got != digest:
+                raise HTTPFail(400, f'digest mismatch, expected "{digest}", got "{got}"')
+            os.replace(tmp, self.state.blob_path(digest))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self._send(201, b"")
+
+    def _iter_body(self) -> Iterator[bytes]:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            yield self._body()
+            return
+        left = int(self.headers.get("Content-Length") or 0)
+        while left > 0:
+            block = self.rfile.read(min(left, 1 << 16))
+            if not block:
+                break
+            left -= len(block)
+            yield block
+
+    # -- create -------------------------------------------------------------------------------
+
+    def _create(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        files = req.get("files") or {}
+        adapters = req.get("adapters") or {}
+        if not isinstance(files, dict) or not isinstance(adapters, dict):
+            raise HTTPFail(400, "json: cannot unmarshal files into Go struct field CreateRequest.files")
+        for path, digest in files.items():
+            if not fs_valid_path(path):
+                raise HTTPFail(400, "file path must be relative")
+            if not digest:
+                raise HTTPFail(400, "invalid digest format")
+        for digest in adapters.values():
+            if not digest:
+                raise HTTPFail(400, "invalid digest format")
+        name = parse_name(req.get("model") or req.get("name") or "")
+        if name is None:
+            raise HTTPFail(400, "invalid model name")
+        stream = req.get("stream") is not False
+        self._stream("/api/create", create_events(self.state, req, name, self._sleep), stream)
+
+    # -- pull ---------------------------------------------------------------------------------
+
+    def _pull(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        name = parse_name(req.get("model") or req.get("name") or "")
+        if name is None:
+            raise HTTPFail(400, "invalid model name")
+        stream = req.get("stream") is not False
+        self._stream("/api/pull", pull_events(self.state, name), stream)
+
+    # -- delete / copy ------------------------------------------------------------------------
+
+    def _delete(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        raw_name = req.get("model") or req.get("name") or ""
+        n = parse_name(raw_name)
+        if n is None:
+            raise HTTPFail(400, f'name "{raw_name}" is invalid')
+        with self.state.lock:
+            if n.key not in self.state.models:
+                raise HTTPFail(404, f"model '{raw_name}' not found")
+            del self.state.models[n.key]
+            self.state.runners.pop(n.key, None)
+        self._send(200, b"")
+
+    def _copy(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        src, dst = req.get("source") or "", req.get("destination") or ""
+        ns, nd = parse_name(src), parse_name(dst)
+        if ns is None:
+            raise HTTPFail(400, f'source "{src}" is invalid')
+        if nd is None:
+            raise HTTPFail(400, f'destination "{dst}" is invalid')
+        with self.state.lock:
+            m = self.state.models.get(ns.key)
+            if m is None:
+                raise HTTPFail(404, f'model "{src}" not found')
+            copy = m.copy_as(nd)
+            copy.modified_at = datetime.now(timezone.utc)
+            self.state.models[nd.key] = copy
+        self._send(200, b"")
+
+    # -- generate / chat ----------------------------------------------------------------------
+
+    def _generate(self, raw: bytes) -> None:
+        self._generation(raw, chat=False)
+
+    def _chat(self, raw: bytes) -> None:
+        self._generation(raw, chat=True)
+
+    def _generation(self, raw: bytes, *, chat: bool) -> None:
+        started = time.monotonic()
+        req = self._request_json(raw)
+        name = req.get("model") or ""
+        top = req.get("top_logprobs") or 0
+        if not isinstance(top, int) or not 0 <= top <= 20:
+            raise HTTPFail(400, "top_logprobs must be between 0 and 20")
+        keep_alive = parse_keep_alive(req.get("keep_alive"), self.state.default_keep_alive)
+        n = parse_name(name)
+        with self.state.lock:
+            m = self.state.models.get(n.key) if n else None
+        if m is None:
+            raise HTTPFail(404, f"model '{name}' not found")
+        what = "chat" if chat else "generate"
+        if "completion" not in m.capabilities:
+            raise HTTPFail(400, f'"{name}" does not support {what}')
+        if req.get("think") and "thinking" not in m.capabilities:
+            raise HTTPFail(400, f'"{name}" does not support thinking')
+        messages = req.get("messages") or []
+        prompt = req.get("prompt") or ""
+        opts = {"num_ctx": self.state.default_num_ctx, **DEFAULT_OPTIONS}
+        apply_options(opts, m.parameters)
+        apply_options(opts, req.get("options") if isinstance(req.get("options"), dict) else None)
+        self._sleep(self.state.latency)
+        stream = req.get("stream") is not False
+        created = rfc3339(datetime.now(timezone.utc), utc=True)
+        base = {"model": name, "created_at": created}
+        empty = not messages if chat else not prompt
+        if empty:
+            if keep_alive == 0:
+                with self.state.lock:
+                    self.state.runners.pop(m.name.key, None)
+                reason = "unload"
+            else:
+                self._load(m, opts, keep_alive)
+                reason = "load"
+            obj = dict(base)
+            if chat:
+                obj["message"] = {"role": "assistant", "content": ""}
+            else:
+                obj["response"] = ""
+            obj.update({"done": True, "done_reason": reason})
+            self._json(200, obj)
+            return
+        sem = self.state.semaphore(m.name.key)
+        sem.acquire()
+        try:
+            with self.state.lock:
+                cur = self.state.inflight.get(m.name.key, 0) + 1
+                self.state.inflight[m.name.key] = cur
+                self.state.max_inflight[m.name.key] = max(cur, self.state.max_inflight.get(m.name.key, 0))
+            load_ns = self._load(m, opts, keep_alive)
+            events = generation_events(self.state, m, req, opts, chat=chat, base=base, load_ns=load_ns,
+                                       started=started, sleep=self._sleep)  # fmt: skip
+            self._stream("/api/chat" if chat else "/api/generate", events, stream)
+        finally:
+            with self.state.lock:
+                self.state.inflight[m.name.key] -= 1
+                if keep_alive == 0:
+                    self.state.runners.pop(m.name.key, None)
+            sem.release()
+
+    def _load(self, m: Model, opts: dict[str, Any], keep_alive: float) -> int:
+        """Make sure a runner with these load-time options is up; the reported load_duration (ns)."""
+        self._expire_runners()
+        runner_opts = {k: opts.get(k) for k in RUNNER_OPTIONS}
+        expires = datetime.now(timezone.utc) + (FOREVER if keep_alive < 0 else timedelta(seconds=keep_alive))
+        with self.state.lock:
+            r = self.state.runners.get(m.name.key)
+            if r is not None and r.options == runner_opts:
+                r.expires_at = max(r.expires_at, expires) if keep_alive < 0 else expires
+                return 150_000
+        self._sleep(self.state.load_delay)
+        num_ctx = max(4, int(opts["num_ctx"]))
+        trained = m.trained_context
+        ctx = min(num_ctx, trained) if trained else num_ctx
+        size = m.size + kv_cache_bytes(m, ctx)
+        with self.state.lock:
+            self.state.runners[m.name.key] = Runner(
+                model_key=m.name.key,
+                options=runner_opts,
+                context_length=ctx,
+                size=size,
+                size_vram=int(size * self.state.vram_fraction),
+                expires_at=expires,
+            )
+            self.state.load_count += 1
+            self.state.loads.append(m.name.short)
+        return self.state.load_ns + int(self.state.load_delay * 1e9)
+
+
+def parse_keep_alive(value: Any, default: float) -> float:
+    """api.Duration: seconds (negative = forever), or a Go duration string; 400 otherwise."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise HTTPFail(400, "Unsupported type: 'bool'")
+    if isinstance(value, (int, float)):
+        return -1.0 if value < 0 else float(value)
+    if isinstance(value, str):
+        try:
+            secs = parse_go_duration(value)
+        except ValueError as exc:
+            raise HTTPFail(400, str(exc)) from None
+        return -1.0 if secs < 0 else secs
+    raise HTTPFail(400, f"Unsupported type: '{type(value).__name__}'")
+
+
+def kv_cache_bytes(m: Model, ctx: int) -> int:
+    arch = m.architecture
+    blocks = int(m.model_info.get(f"{arch}.block_count") or 0)
+    emb = int(m.model_info.get(f"{arch}.embedding_length") or 0)
+    heads = m.model_info.get(f"{arch}.attention.head_count") or 1
+    heads_kv = m.model_info.get(f"{arch}.attention.head_count_kv") or heads
+    if isinstance(heads, list) or isinstance(heads_kv, list):
+        heads, heads_kv = 1, 1
+    kv_dim = emb * int(heads_kv) // max(1, int(heads))
+    return 2 * blocks * ctx * kv_dim * 2  # K and V, f16
+
+
+# --------------------------------------------------------------------------------------------
+# /api/show
+
+
+def show_response(m: Model, state: DoubleState, *, verbose: bool = False, system: str = "") -> dict[str, Any]:
+    info = {}
+    for k, v in m.model_info.items():
+        info[k] = [] if isinstance(v, list) and len(v) > 5 and not verbose else v
+    params = list(m.parameters.items())
+    if state.shuffle_parameters:
+        random.shuffle(params)
+    lines = []
+    for k, v in params:
+        for item in v if isinstance(v, list) else [v]:
+            lines.append(f"{k:<30} {go_value(item, True)}")
+    resp: dict[str, Any] = {
+        "license": "\n".join(m.license),
+        "modelfile": modelfile_text(m, params, system or m.system),
+        "parameters": "\n".join(lines),
+        "template": m.template,
+        "details": dict(m.details),
+        "model_info": info,
+        "tensors": [dict(t) for t in m.tensors],
+        "capabilities": list(m.capabilities),
+        "modified_at": rfc3339(m.modified_at),
+    }
+    if system or m.system:
+        resp["system"] = system or m.system
+    if m.messages:
+        resp["messages"] = [{"role": x.get("role", ""), "content": x.get("content", "")} for x in m.messages]
+    if m.requires:
+        resp["requires"] = m.requires
+    if not resp["license"]:
+        del resp["license"]
+    if not resp["parameters"]:
+        del resp["parameters"]
+    return resp
+
+
+def modelfile_text(m: Model, params: list[tuple[str, Any]], system: str) -> str:
+    out = [
+        '# Modelfile generated by "ollama show"',
+        "# To build a new Modelfile based on this, replace FROM with:",
+        f"# FROM {m.name.short}",
+        "",
+        f"FROM {MODELS_DIR}/blobs/{m.weights_digest.replace(':', '-')}",
+    ]
+    out += [f"ADAPTER {MODELS_DIR}/blobs/{a.replace(':', '-')}" for a in m.adapters]
+    out.append(f"TEMPLATE {modelfile_quote(m.template)}")
+    if system:
+        out.append(f"SYSTEM {modelfile_quote(system)}")
+    if m.renderer:
+        out.append(f"RENDERER {modelfile_quote(m.renderer)}")
+    if m.parser:
+        out.append(f"PARSER {modelfile_quote(m.parser)}")
+    for k, v in params:
+        for item in v if isinstance(v, list) else [v]:
+            out.append(f"PARAMETER {k} {modelfile_quote(go_value(item, False))}")
+    out += [f"LICENSE {modelfile_quote(lic)}" for lic in m.license]
+    out += [f"MESSAGE {x.get('role', '')} {modelfile_quote(str(x.get('content', '')))}" for x in m.messages]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# /api/pull and /api/create
+
+
+def pull_events(state: DoubleState, name: Name) -> Iterator[dict[str, Any]]:
+    yield {"status": "pulling manifest"}
+    src = state.registry.get(name.key)
+    if src is None:
+        raise HTTPFail(500, "pull model manifest: file does not exist")
+    layers = [(src.weights_digest, src.size)] + [
+        ("sha256:" + hashlib.sha256(f"{part}:{src.name.key}".encode()).hexdigest(), size)
+        for part, size in (("template", len(src.template)), ("license", 1000), ("params", 96))
+    ]
+    for digest, size in layers:
+        for done in (0, size // 2, size):
+            yield {"status": f"pulling {digest[7:19]}", "digest": digest, "total": size, "completed": done}
+    yield {"status": "verifying sha256 digest"}
+    yield {"status": "writing manifest"}
+    with state.lock:
+        local = src.copy_as(name)
+        local.modified_at = datetime.now(timezone.utc)
+        state.models[name.key] = local
+    yield {"status": "success"}
+
+
+def _check_template(template: str) -> None:
+    depth = 0
+    i = 0
+    while i < len(template):
+        if template.startswith("{{", i):
+            depth += 1
+            if depth > 1:
+                raise HTTPFail(400, 'template error: template: :1: unexpected "{" in command')
+            i += 2
+        elif template.startswith("}}", i):
+            if depth == 0:
+                i += 2
+                continue
+            depth -= 1
+            i += 2
+        else:
+            i += 1
+    if depth:
+        raise HTTPFail(400, "template error: template: :1: unclosed action")
+
+
+def create_events(
+    state: DoubleState, req: dict[str, Any], name: Name, sleep: Callable[[float], None]
+) -> Iterator[dict[str, Any]]:
+    faults = state.faults
+    sent = 0
+
+    def emit(ev: dict[str, Any]) -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        if faults.create_error is not None and sent > faults.create_error_after:
+            raise HTTPFail(500, faults.create_error)
+        return ev
+
+    from_ = req.get("from") or ""
+    files: dict[str, str] = req.get("files") or {}
+    base: Model | None = None
+    weights_rewritten = False
+    if from_:
+        fn = parse_name(from_)
+        if fn is None:
+            raise HTTPFail(400, "invalid model name")
+        with state.lock:
+            base = state.models.get(fn.key)
+        if base is None:
+            for ev in pull_events(state, fn):
+                yield emit(ev)
+            base = state.models[fn.key]
+        new = base.copy_as(name)
+        new.details["parent_model"] = base.name.short
+        new_layers: list[str] = []
+    elif files:
+        gguf_keys = sorted(files)
+        for key in gguf_keys:
+            if not key.endswith(".gguf"):
+                raise HTTPFail(400, "unknown type")  # the double handles GGUF only
+        infos = []
+        for key in gguf_keys:
+            yield emit({"status": "parsing GGUF"})
+            digest = files[key]
+            if not _BLOB_DIGEST_RE.match(digest):
+                raise HTTPFail(500, "invalid digest format")
+            path = state.blob_path(digest)
+            if not os.path.exists(path):
+                raise HTTPFail(
+                    500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory"
+                )
+            with open(path, "rb") as f:
+                if f.read(4) != b"GGUF":
+                    raise HTTPFail(400, "supplied file was not in GGUF format")
+            try:
+                infos.append((key, digest, *read_gguf(path), os.path.getsize(path)))
+            except Exception as exc:  # a truncated or odd GGUF
+                raise HTTPFail(500, f"failed to decode GGUF: {exc}") from None
+        key, digest, info, tensors, count, size = infos[0]
+        arch = str(info.get("general.architecture", ""))
+        ftype = info.get("general.file_type")
+        new = Model(
+            name=name,
+            model_info=info,
+            details={
+                "parent_model": key,
+                "format": "gguf",
+                "family": arch,
+                "families": [arch],
+                "parameter_size": human_number(count),
+                "quantization_level": FILE_TYPES.get(int(ftype), "unknown")
+                if ftype is not None
+                else "unknown",
+            },
+            size=sum(i[-1] for i in infos),
+            tensors=tensors,
+            weights_digest=digest,
+            layer_digests=[i[1] for i in infos],
+        )
+        new_layers = []
+    else:
+        raise HTTPFail(400, "neither 'from' or 'files' was specified")
+
+    # quantize (createModel): accepted types, F16/BF16/F32 sources only, no-op when equal
+    quant = str(req.get("quantize") or req.get("quantization") or "").upper()
+    if quant:
+        if quant not in QUANTIZE_TYPES:
+            raise HTTPFail(
+                500,
+                f"unsupported quantization type {quant} - supported types are F32, F16, Q4_K_S, Q4_K_M, Q8_0",
+            )
+        src_type = new.details.get("quantization_level")
+        if src_type not in ("F16", "BF16", "F32"):
+            raise HTTPFail(500, "quantization is only supported for F16, BF16 and F32 models")
+        want = FILE_TYPES[QUANTIZE_TYPES[quant]]
+        if src_type != want:
+            total = new.size
+            for frac in (0.0, 0.5, 1.0):
+                status = f"quantizing {src_type} model to {quant}"
+                yield emit({"status": status, "digest": "0000000000000000000",
+                            "total": total, "completed": int(total * frac)})  # fmt: skip
+            yield emit({"status": "verifying conversion"})
+            new.details["quantization_level"] = want
+            new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
+            new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
+            new.weights_digest = (
+                "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
+            )
+            weights_rewritten = True
+    if files and not from_ and not weights_rewritten:
+        # v0.30+: user GGUFs are validated and copied with llama-quantize (parent_model becomes empty)
+        total = new.size
+        yield emit({"status": "validating GGUF model", "digest": "0000000000000000000", "total": total,
+                    "completed": total})  # fmt: skip
+        weights_rewritten = True
+    if weights_rewritten:
+        new.details["parent_model"] = ""
+
+    adapters = req.get("adapters") or {}
+    if adapters:
+        if len(adapters) > 1:
+            raise HTTPFail(400, "only one adapter is currently supported")
+        for digest in adapters.values():
+            if not state.has_blob(digest):
+                raise HTTPFail(
+                    500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory"
+                )
+            new.adapters.append(digest)
+
+    # the from-merge semantics (setTemplate, setSystem, setParameters, setMessages, setLicense)
+    template = req.get("template") or ""
+    if template:
+        _check_template(template)
+        new.template = template
+        new_layers.append("template")
+    if req.get("system"):
+        new.system = req["system"]
+        new_layers.append("system")
+    params = req.get("parameters")
+    if isinstance(params, dict) and params:
+        merged = dict(new.parameters)
+        merged.update(params)
+        new.parameters = merged
+        new_layers.append("params")
+    msgs = req.get("messages") or []
+    if msgs:
+        new.messages = [{**x, "role": str(x.get("role", "")).lower()} for x in msgs]
+        new_layers.append("messages")
+    lic = req.get("license")
+    if lic:
+        new.license = new.license + ([lic] if isinstance(lic, str) else [str(x) for x in lic])
+        new_layers.append("license")
+    for k in ("requires", "renderer", "parser"):
+        if req.get(k):
+            setattr(new, k, str(req[k]))
+    new.modified_at = datetime.now(timezone.utc)
+
+    yield emit({"status": f"using existing layer {new.weights_digest}"})
+    for layer in new_layers:
+        digest = (
+            "sha256:"
+            + hashlib.sha256(f"{layer}:{json.dumps(req.get(layer), sort_keys=True)}".encode()).hexdigest()
+        )
+        new.layer_digests.append(digest)
+        yield emit({"status": f"creating new layer {digest}"})
+    yield emit({"status": "writing manifest"})
+    with state.lock:
+        state.models[name.key] = new
+        state.runners.pop(name.key, None)
+    yield emit({"status": "success"})
+
+
+# --------------------------------------------------------------------------------------------
+# /api/generate and /api/chat
+
+
+def generate_text(state: DoubleState, model: str, material: Any, opts: dict[str, Any]) -> list[str]:
+    """Deterministic tokens for (model, prompt material, sampling options, seed)."""
+    sampling = {k: v for k, v in opts.items() if k not in RUNNER_OPTIONS and k not in ("num_predict", "stop")}
+    seed = opts.get("seed")
+    salt = ""
+    if seed is None or int(seed) < 0 or state.nondeterministic:
+        salt = os.urandom(8).hex()
+    payload = json.dumps([model, material, sampling, salt], sort_keys=True, default=str)
+    rng = random.Random(hashlib.sha256(payload.encode()).digest())
+    n = rng.randint(12, 40)
+    words = [rng.choice(VOCAB) for _ in range(n)]
+    tokens = [words[0].capitalize()] + [" " + w for w in words[1:]]
+    tokens[-1] += "."
+    return tokens
+
+
+def generation_events(
+    state: DoubleState,
+    m: Model,
+    req: dict[str, Any],
+    opts: dict[str, Any],
+    *,
+    chat: bool,
+    base: dict[str, Any],
+    load_ns: int,
+    started: float,
+    sleep: Callable[[float], None],
+) -> Iterator[dict[str, Any]]:
+    if chat:
+        msgs = [dict(x) for x in m.messages] + [dict(x) for x in req.get("messages") or []]
+        if m.system and (not msgs or msgs[0].get("role") != "system"):
+            msgs.insert(0, {"role": "system", "content": m.system})
+        material: Any = {"template": m.template, "messages": msgs}
+        prompt_words = sum(len(str(x.get("content", "")).split()) for x in msgs)
+    else:
+        system = req.get("system") or m.system
+        history = m.messages if not req.get("context") else []
+        material = {"template": req.get("template") or m.template, "system": system,
+                    "messages": history, "prompt": req.get("prompt", "")}  # fmt: skip
+        prompt_words = len(str(req.get("prompt", "")).split()) + len(system.split())
+        prompt_words += sum(len(str(x.get("content", "")).split()) for x in history)
+    tokens = generate_text(state, m.name.short, material, opts)
+    limit = int(opts.get("num_predict") or -1)
+    num_ctx = int(opts.get("num_ctx") or state.default_num_ctx)
+    if limit < 0 or limit > 10 * num_ctx:
+        limit = 10 * num_ctx
+    reason = "stop"
+    if 0 < limit < len(tokens):
+        tokens, reason = tokens[:limit], "length"
+    stops = [s for s in (opts.get("stop") or []) if s]
+    pieces: list[str] = []
+    text = ""
+    eval_count = 0
+    for tok in tokens:
+        eval_count += 1
+        candidate = text + tok
+        hit = min((candidate.find(s) for s in stops if s in candidate), default=-1)
+        if hit >= 0:
+            if hit > len(text):
+                pieces.append(candidate[len(text) : hit])
+            text = candidate[:hit]
+            reason = "stop"
+            break
+        pieces.append(tok)
+        text = candidate
+    stream = req.get("stream") is not False
+    gen_started = time.monotonic()
+    for piece in pieces if stream else []:
+        chunk = dict(base)
+        if chat:
+            chunk["message"] = {"role": "assistant", "content": piece}
+        else:
+            chunk["response"] = piece
+        chunk["done"] = False
+        yield chunk
+        sleep(state.token_delay)
+    if not stream:
+        sleep(state.token_delay * len(pieces))
+    measured = time.monotonic() - gen_started
+    prompt_eval_count = max(1, prompt_words + 4)
+    prompt_ns = prompt_eval_count * state.prompt_ns_per_token
+    eval_ns = eval_count * state.eval_ns_per_token + int(measured * 1e9)
+    total = load_ns + prompt_ns + eval_ns + int((time.monotonic() - started) * 1e9)
+    final = dict(base)
+    content = "" if stream else "".join(pieces)
+    if chat:
+        final["message"] = {"role": "assistant", "content": content}
+    else:
+        final["response"] = content
+    final.update({"done": True, "done_reason": reason})
+    if not chat:
+        final["context"] = [zlib.crc32(p.encode()) & 0x7FFF for p in pieces[:8]] or [1]
+    final.update(
+        {
+            "total_duration": total,
+            "load_duration": load_ns,
+            "prompt_eval_count": prompt_eval_count,
+            "prompt_eval_duration": prompt_ns,
+            "eval_count": eval_count,
+            "eval_duration": eval_ns,
+        }
+    )
+    yield final
+
+
+# --------------------------------------------------------------------------------------------
+# Server lifecycle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], state: DoubleState, verbose: bool = False) -> None:
+        self.state = state
+        self.verbose = verbose
+        self.stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(addr, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+            self._conns.clear()
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                c.close()
+
+
+class OllamaDouble:
+    """Start/stop the double; ``url``, ``host`` (``127.0.0.1:PORT``), ``state``."""
+
+    def __init__(self, port: int = 0, *, state: DoubleState | None = None, verbose: bool = False) -> None:
+        self._tmp: str | None = None
+        if state is None:
+            self._tmp = tempfile.mkdtemp(prefix="ollama-double-")
+            state = DoubleState(blob_dir=self._tmp, registry=default_registry())
+        self.state = state
+        self._server = _Server(("127.0.0.1", port), state, verbose)
+        self.port: int = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> OllamaDouble:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (later connections are refused) and drop open connections."""
+        self._server.stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        self._server.close_all()
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> OllamaDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # conveniences
+    def install(self, name: str, *, as_name: str | None = None) -> Model:
+        return self.state.install(name, as_name=as_name)
+
+
+def closed_port_url() -> str:
+    """The URL of a loopback port nothing listens on (connection refused)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m tests.ollama_double", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", type=int, default=11500, help="port on 127.0.0.1 (0 = any free port)")
+    ap.add_argument("--version", dest="server_version", default=DEFAULT_VERSION, help="version to report")
+    ap.add_argument("--num-ctx", type=int, default=4096, help="server default num_ctx")
+    ap.add_argument("--install", action="append", default=[], metavar="MODEL",
+                    help="preinstall a registry model (repeatable), e.g. llama3.2:3b")  # fmt: skip
+    ap.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed tokens")
+    ap.add_argument("--verbose", action="store_true", help="log every request")
+    args = ap.parse_args(argv)
+    d = OllamaDouble(args.port, verbose=args.verbose)
+    d.state.version = args.server_version
+    d.state.default_num_ctx = args.num_ctx
+    d.state.token_delay = args.token_delay
+    for name in args.install:
+        d.install(name)
+    d.start()
+    names = ", ".join(sorted(m.name.short for m in d.state.registry.values()))
+    print(
+        f"Ollama API double listening on {d.url} (version {d.state.version}); registry: {names}", flush=True
+    )
+    print(f"try: OLLAMA_HOST={d.host} python -m modelctl ...   (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        d.close()
+
+
+if __name__ == "__main__":
+    main()
