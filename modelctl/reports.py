@@ -1,0 +1,605 @@
+"""Writers for ``compare``: text, markdown, JUnit XML and a self-contained HTML report.
+
+JSON goes through the common envelope (``ParamTable.to_dict`` / ``Matrix.to_dict``); the
+shapes are documented in docs/compare.md. Standard library only. The HTML report loads
+nothing from the network: inline CSS, inline SVG charts, no scripts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import IO
+
+from modelctl.compare import FLAG_HELP, FLAGS, Cell, Matrix, ParamTable, ProfileSummary, TableCell
+from modelctl.output import table as text_table
+
+
+def terminal_width(default: int = 100) -> int:
+    return max(60, shutil.get_terminal_size((default, 24)).columns)
+
+
+def _fmt_num(x: float | None, nd: int = 1, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    return f"{x:.{nd}f}{unit}"
+
+
+def _ms(x_ms: float | None) -> str:
+    if x_ms is None:
+        return "-"
+    if x_ms >= 1000:
+        return f"{x_ms / 1000:.2f} s"
+    return f"{x_ms:.0f} ms" if x_ms >= 10 else f"{x_ms:.1f} ms"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.0f}%"
+
+
+def _cell_text(c: TableCell) -> str:
+    tag = c.tag()
+    return f"{c.display} ({tag})" if tag else c.display
+
+
+def _default_note(t: ParamTable) -> str:
+    version = t.server.get("version")
+    if version:
+        return f"(default) = Ollama {version}'s default (the server's version)"
+    return ("(default) = Ollama's current default "
+            "(server version unknown; repeat_penalty was 1.1 before 0.32.10)")
+
+
+def _legend(t: ParamTable) -> list[str]:
+    lines = [
+        "* = differs between profiles. No tag: set in the profile itself; (FILE) = inherited "
+        "through `extends`; (--set) = command-line override; (base model) = stored with the "
+        "base model on the server; inherited = the base model's own",
+        _default_note(t),
+    ]
+    if any(r.key == "server.context_length" for r in t.rows):
+        lines.append("context length = trained (GGUF) / configured (num_ctx; auto = the server's default)")
+    if not t.server.get("reachable"):
+        lines.append("server rows skipped: " + (t.server.get("reason") or "no server"))
+    return lines
+
+
+# =========================================================================== parameter table
+
+
+def table_text(t: ParamTable, width: int | None = None) -> str:
+    width = width or terminal_width()
+    headers = ["", *[c.label for c in t.columns]]
+    rows = []
+    for r in t.rows:
+        mark = "* " if r.differs else "  "
+        rows.append([mark + r.label, *[_cell_text(c) for c in r.cells]])
+    out = text_table(headers, rows, max_width=width)
+    legend = [textwrap.fill(x, width=width, subsequent_indent="  ") for x in _legend(t)]
+    return out + "\n" + "\n".join(legend) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def table_markdown(t: ParamTable) -> str:
+    lines = ["| | " + " | ".join(_md_escape(c.label) for c in t.columns) + " |",
+             "|---|" + "---|" * len(t.columns)]
+    for r in t.rows:
+        label = f"**{_md_escape(r.label)}** ≠" if r.differs else _md_escape(r.label)
+        cells = []
+        for c in r.cells:
+            tag = c.tag()
+            plain = c.display in ("-", "none", "inherited", "auto", "unset", "not built")
+            val = _md_escape(c.display) if plain else f"`{_md_escape(c.display)}`"
+            cells.append(f"{val} <sub>{_md_escape(tag)}</sub>" if tag else val)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- {_md_escape(x.replace('* =', '≠ =', 1))}" for x in _legend(t)]
+    return "\n".join(lines) + "\n"
+
+
+# =========================================================================== matrix: text
+
+
+def _groups(m: Matrix) -> list[tuple[int, int | None, int, list[Cell]]]:
+    """(prompt index, seed, repeat, cells across profiles) in display order."""
+    out = []
+    for q in range(len(m.cases)):
+        for s in m.seeds:
+            for r in range(1, m.repeat + 1):
+                cells = [c for c in m.cells if c.prompt == q and c.seed == s and c.repeat == r]
+                cells.sort(key=lambda c: c.profile)
+                out.append((q, s, r, cells))
+    return out
+
+
+def _group_title(m: Matrix, q: int, s: int | None, r: int) -> str:
+    case = m.cases[q]
+    bits = [case.label]
+    if s is not None:
+        bits.append(f"seed {s}")
+    if m.repeat > 1:
+        bits.append(f"run {r}/{m.repeat}")
+    return " · ".join(bits)
+
+
+def _stats_line(c: Cell) -> str:
+    r = c.result
+    if r is None:
+        return ""
+    tps = _fmt_num(r.tokens_per_s, 1)
+    ttft = _ms(None if r.ttft_s is None else r.ttft_s * 1000)
+    load = _ms(None if r.load_s is None else r.load_s * 1000)
+    return f"{r.eval_count if r.eval_count is not None else '-'} tok · {tps} tok/s · TTFT {ttft} · " \
+           f"load {load} · {r.done_reason or '-'}"
+
+
+def _assert_lines(c: Cell) -> list[str]:
+    return [("PASS " if a.passed else "FAIL ") + a.assertion.label() + ("" if a.passed else f": {a.message}")
+            for a in c.assertions]
+
+
+def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
+    lines: list[str] = []
+    if c.status == "ok" and c.result is not None:
+        text = c.result.text.strip("\n")
+        wrapped: list[str] = []
+        for para in text.splitlines() or [""]:
+            wrapped += textwrap.wrap(para, width=width, replace_whitespace=False) or [""]
+        if len(wrapped) > max_lines:
+            extra = len(wrapped) - max_lines + 1
+            wrapped = wrapped[: max_lines - 1] + [f"… ({extra} more lines)"]
+        lines += wrapped
+        lines.append("")
+        lines += textwrap.wrap(_stats_line(c), width=width)
+        for a in _assert_lines(c):
+            lines += textwrap.wrap(a, width=width)
+        if c.flags:
+            lines += textwrap.wrap("FLAGS: " + ", ".join(f.replace("_", "-") for f in c.flags), width=width)
+    elif c.status == "error":
+        lines += textwrap.wrap("ERROR: " + (c.error.message if c.error else "failed"), width=width)
+    else:
+        lines.append("(not run)")
+    return lines
+
+
+def summary_rows(summaries: Sequence[ProfileSummary]) -> list[list[str]]:
+    rows = []
+    for s in summaries:
+        flags = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in s.flags.items() if v) or "-"
+        rows.append([
+            s.label,
+            f"{s.ok}/{s.cells}",
+            _fmt_num(s.median_tokens_per_s, 1),
+            _ms(s.median_ttft_ms),
+            _ms(s.median_load_ms),
+            f"{s.assertions_passed}/{s.assertions_total}" if s.assertions_total else "-",
+            _pct(s.pass_rate),
+            flags,
+        ])
+    return rows
+
+
+SUMMARY_HEADERS = ["profile", "ok", "tok/s (median)", "TTFT (median)", "load (median)", "assertions",
+                   "pass rate", "flags"]
+
+
+def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str:
+    width = width or terminal_width()
+    n = len(m.targets)
+    sep = " │ "
+    colw = max(18, (width - len(sep) * (n - 1)) // n)
+    out: list[str] = []
+    header = sep.join(t.label[:colw].ljust(colw) for t in m.targets).rstrip()
+    for q, s, r, cells in _groups(m):
+        title = _group_title(m, q, s, r)
+        out.append(f"━━ {title} " + "━" * max(0, min(width, 100) - len(title) - 4))
+        prompt_preview = m.cases[q].prompt.strip().splitlines()[0] if m.cases[q].prompt.strip() else ""
+        if len(prompt_preview) >= width - 4:
+            prompt_preview = prompt_preview[: width - 5] + "…"
+        out.append("   " + prompt_preview)
+        out.append(header)
+        out.append(sep.join("─" * colw for _ in m.targets))
+        cols = [_cell_lines(c, colw, max_lines) for c in cells]
+        height = max((len(c) for c in cols), default=0)
+        for i in range(height):
+            out.append(sep.join((col[i] if i < len(col) else "").ljust(colw) for col in cols).rstrip())
+        out.append("")
+    out.append("Summary")
+    out.append(text_table(SUMMARY_HEADERS, summary_rows(m.summaries()), max_width=width).rstrip("\n"))
+    used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
+    if used:
+        out.append("")
+        for f in used:
+            out.append(f"{f.replace('_', '-')}: {FLAG_HELP[f]}")
+    for w in m.warnings:
+        out.append(f"note: {w.message}")
+    out.append("")
+    out.append(_verdict(m))
+    return "\n".join(out) + "\n"
+
+
+def _verdict(m: Matrix) -> str:
+    ran = sum(1 for c in m.cells if c.status == "ok")
+    failed = m.failed_assertions
+    total = sum(len(c.assertions) for c in m.cells)
+    bits = [f"{ran}/{len(m.cells)} cells ran in {m.wall_s:.2f} s (parallel {m.parallel})"]
+    if total:
+        bits.append(f"{total - failed}/{total} assertions passed")
+    errs = sum(1 for c in m.cells if c.status == "error")
+    if errs:
+        bits.append(f"{errs} cell(s) failed on the server")
+    skipped = sum(1 for c in m.cells if c.status == "skipped")
+    if skipped:
+        bits.append(f"{skipped} cell(s) not run")
+    return "; ".join(bits)
+
+
+# =========================================================================== matrix: markdown
+
+
+def _md_output(text: str, limit: int = 2000) -> str:
+    t = text.strip()
+    if len(t) > limit:
+        t = t[:limit] + "…"
+    return _md_escape(t) if t else "*(empty)*"
+
+
+def matrix_markdown(m: Matrix) -> str:
+    out = ["# modelctl compare", ""]
+    out.append(_verdict(m))
+    out.append("")
+    out.append("## Summary")
+    out.append("")
+    out.append("| " + " | ".join(SUMMARY_HEADERS) + " |")
+    out.append("|" + "---|" * len(SUMMARY_HEADERS))
+    for row in summary_rows(m.summaries()):
+        out.append("| " + " | ".join(_md_escape(x) for x in row) + " |")
+    out.append("")
+    for q, s, r, cells in _groups(m):
+        out.append(f"## {_md_escape(_group_title(m, q, s, r))}")
+        out.append("")
+        for line in m.cases[q].prompt.strip().splitlines():
+            out.append(f"> {_md_escape(line)}")
+        out.append("")
+        out.append("| | " + " | ".join(_md_escape(t.label) for t in m.targets) + " |")
+        out.append("|---|" + "---|" * len(m.targets))
+
+        def add_row(label: str, values: list[str]) -> None:
+            out.append(f"| {label} | " + " | ".join(values) + " |")
+
+        def val(c: Cell, fn: str) -> str:
+            res = c.result
+            if res is None:
+                return "-"
+            if fn == "tps":
+                return _fmt_num(res.tokens_per_s, 1)
+            if fn == "ttft":
+                return _ms(None if res.ttft_s is None else res.ttft_s * 1000)
+            if fn == "load":
+                return _ms(None if res.load_s is None else res.load_s * 1000)
+            if fn == "eval":
+                return str(res.eval_count) if res.eval_count is not None else "-"
+            return _md_escape(res.done_reason or "-")
+
+        add_row("output", [
+            _md_output(c.result.text) if c.result is not None
+            else ("**error:** " + _md_escape(c.error.message) if c.error else "*(not run)*")
+            for c in cells
+        ])
+        add_row("eval count", [val(c, "eval") for c in cells])
+        add_row("tokens/s", [val(c, "tps") for c in cells])
+        add_row("TTFT", [val(c, "ttft") for c in cells])
+        add_row("load", [val(c, "load") for c in cells])
+        add_row("done", [val(c, "done") for c in cells])
+        if any(c.assertions for c in cells):
+            add_row("assertions", [
+                "<br>".join(("✅ " if a.passed else "❌ ") + _md_escape(a.assertion.label()
+                            + ("" if a.passed else f": {a.message}")) for a in c.assertions) or "-"
+                for c in cells
+            ])
+        if any(c.flags for c in cells):
+            add_row("flags", [", ".join(f"⚠ {f.replace('_', '-')}" for f in c.flags) or "-" for c in cells])
+        out.append("")
+    used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
+    if used or m.warnings:
+        out.append("## Notes")
+        out.append("")
+        for f in used:
+            out.append(f"- **{f.replace('_', '-')}**: {FLAG_HELP[f]}")
+        for w in m.warnings:
+            out.append(f"- {_md_escape(w.message)}")
+        out.append("")
+    return "\n".join(out)
+
+
+# =========================================================================== matrix: JUnit
+
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_BAD.sub("\ufffd", text)
+
+
+def matrix_junit(m: Matrix) -> str:
+    """One testsuite per profile; one testcase per cell assertion (a cell without assertions
+    is one ``completes`` testcase; a failed cell is an ``<error>``; a cell not run is ``<skipped>``)."""
+    root = ET.Element("testsuites", name="modelctl compare")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total_time = 0.0
+    for p, t in enumerate(m.targets):
+        suite = ET.SubElement(root, "testsuite", name=_xml_text(t.label))
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        suite_time = 0.0
+        for c in (c for c in m.cells if c.profile == p):
+            case = m.cases[c.prompt]
+            base = case.label
+            if c.seed is not None:
+                base += f" [seed {c.seed}]"
+            if m.repeat > 1:
+                base += f" [run {c.repeat}]"
+            secs = c.result.wall_s if c.result is not None else 0.0
+            classname = f"modelctl.compare.{t.label}"
+            props: list[tuple[str, str]] = []
+            if c.result is not None:
+                props = [(k, str(v)) for k, v in (
+                    ("eval_count", c.result.eval_count),
+                    ("tokens_per_s", _fmt_num(c.result.tokens_per_s, 2)),
+                    ("ttft_ms", _fmt_num(None if c.result.ttft_s is None else c.result.ttft_s * 1000, 1)),
+                    ("done_reason", c.result.done_reason),
+                    ("flags", ",".join(c.flags)),
+                )]
+            entries: list[tuple[str, str | None, str | None]] = []  # (name, kind, message)
+            if c.status == "error":
+                entries.append((f"{base}: completes", "error", c.error.message if c.error else "failed"))
+            elif c.status == "skipped":
+                entries.append((f"{base}: completes", "skipped", "not run"))
+            elif not c.assertions:
+                entries.append((f"{base}: completes", None, None))
+            else:
+                for a in c.assertions:
+                    kind = None if a.passed else "failure"
+                    entries.append((f"{base}: {a.assertion.label()}", kind, a.message))
+            share = secs / len(entries) if entries else 0.0
+            for name, kind, message in entries:
+                tc = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name),
+                                   time=f"{share:.6f}")
+                counts["tests"] += 1
+                if props:
+                    pe = ET.SubElement(tc, "properties")
+                    for k, v in props:
+                        ET.SubElement(pe, "property", name=k, value=_xml_text(v))
+                if kind == "failure":
+                    counts["failures"] += 1
+                    fe = ET.SubElement(tc, "failure", message=_xml_text(message or ""), type="assertion")
+                    fe.text = _xml_text(f"prompt ({case.where()}): {case.prompt}\n\noutput:\n"
+                                        + (c.result.text if c.result else ""))
+                elif kind == "error":
+                    counts["errors"] += 1
+                    ET.SubElement(tc, "error", message=_xml_text(message or ""), type="server")
+                elif kind == "skipped":
+                    counts["skipped"] += 1
+                    ET.SubElement(tc, "skipped", message="not run")
+                if c.result is not None:
+                    so = ET.SubElement(tc, "system-out")
+                    so.text = _xml_text(c.result.text)
+            suite_time += secs
+        for key, count in counts.items():
+            suite.set(key, str(count))
+            totals[key] += count
+        suite.set("time", f"{suite_time:.6f}")
+        total_time += suite_time
+    for key, count in totals.items():
+        root.set(key, str(count))
+    root.set("time", f"{m.wall_s:.6f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# =========================================================================== HTML
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--ok:#1a7f37;--bad:#c62828;
+--warn:#9a6700;--accent:#3867d6;--accent2:#20a39e}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);
+margin:0;padding:24px 32px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+.meta{color:var(--muted);margin-bottom:16px}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+th,td{border:1px solid var(--line);padding:6px 8px;vertical-align:top;text-align:left}
+th{background:var(--soft);font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.differs th{background:#fff4d6}
+.origin{display:block;color:var(--muted);font-size:11px}
+pre{white-space:pre-wrap;word-break:break-word;margin:0;
+font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
+.prompt{background:var(--soft);border-left:3px solid var(--accent);padding:8px 12px;margin:6px 0 10px}
+.grid{display:grid;gap:12px}
+.cell{border:1px solid var(--line);border-radius:6px;padding:10px;min-width:0;background:#fff}
+.cell h3{font-size:13px;margin:0 0 6px;color:var(--accent)}
+.stats{color:var(--muted);font-size:12px;margin-top:8px}
+.pass{color:var(--ok)}.fail{color:var(--bad);font-weight:600}
+.flag{display:inline-block;background:#fff4d6;color:var(--warn);border-radius:10px;padding:0 8px;
+font-size:11px;margin:4px 4px 0 0}
+.error{color:var(--bad)}
+.charts{display:flex;flex-wrap:wrap;gap:24px}
+.legend{color:var(--muted);font-size:12px}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None], *, maximum: float | None,
+               fmt: str, color: str) -> str:
+    """A horizontal bar chart as inline SVG (no script, no external resource)."""
+    bar_h, gap, label_w, chart_w, pad = 22, 8, 150, 260, 60
+    height = 30 + len(labels) * (bar_h + gap)
+    width = label_w + chart_w + pad
+    top = maximum if maximum else max([v for v in values if v is not None] or [1.0]) or 1.0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{_e(title)}" viewBox="0 0 {width} {height}">',
+             f'<text x="0" y="16" font-size="13" font-weight="600" fill="#1d2330">{_e(title)}</text>']
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        y = 26 + i * (bar_h + gap)
+        short = label if len(label) <= 20 else label[:19] + "…"
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="#1d2330">{_e(short)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{chart_w}" height="{bar_h}" fill="#f5f7fa"/>')
+        if v is not None:
+            w = max(1.0, chart_w * min(v / top, 1.0)) if top else 1.0
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
+                         f"<title>{_e(label)}: {_e(fmt.format(v))}</title></rect>")
+            parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">'
+                         f"{_e(fmt.format(v))}</text>")
+        else:
+            parts.append(f'<text x="{label_w + 4}" y="{y + 15}" font-size="12" fill="#5f6b7a">n/a</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _html_table(t: ParamTable) -> str:
+    out = ["<table class=\"params\"><thead><tr><th></th>"]
+    out += [f"<th>{_e(c.label)}</th>" for c in t.columns]
+    out.append("</tr></thead><tbody>")
+    for r in t.rows:
+        cls = ' class="differs"' if r.differs else ""
+        out.append(f"<tr{cls}><th>{_e(r.label)}{' ≠' if r.differs else ''}</th>")
+        for c in r.cells:
+            tag = c.tag()
+            origin = f'<span class="origin">{_e(tag)}</span>' if tag else ""
+            title = f' title="{_e(c.source)}"' if c.source else ""
+            out.append(f"<td{title}>{_e(c.display)}{origin}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    out.append('<p class="legend">' + "<br>".join(_e(x) for x in _legend(t)) + "</p>")
+    return "".join(out)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        # Forbid every fetch: the report must stay self-contained even if edited later.
+        "<meta http-equiv=\"Content-Security-Policy\" "
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def table_html(t: ParamTable) -> str:
+    server = t.server
+    meta = f"server: {_e(server.get('host') or 'none')}"
+    if server.get("version"):
+        meta += f" (Ollama {_e(server['version'])})"
+    body = (f"<h1>modelctl compare — parameters</h1><div class=\"meta\">{meta} · generated "
+            f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>" + _html_table(t))
+    return _page("modelctl compare — parameters", body)
+
+
+def matrix_html(m: Matrix) -> str:
+    sums = m.summaries()
+    labels = [t.label for t in m.targets]
+    body: list[str] = ["<h1>modelctl compare</h1>"]
+    host = m.server.get("host") or ""
+    version = m.server.get("version")
+    body.append(
+        f'<div class="meta">{_e(_verdict(m))}<br>server {_e(host)}'
+        f"{' (Ollama ' + _e(version) + ')' if version else ''} · generated "
+        f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>"
+    )
+    errors = m.errors()
+    if errors:
+        body.append("".join(f'<p class="error">⚠ {_e(d.message)}</p>' for d in errors))
+    body.append("<h2>Summary</h2><div class=\"charts\">")
+    body.append(_bar_chart("Median tokens/s", labels, [s.median_tokens_per_s for s in sums], maximum=None,
+                           fmt="{:.1f}", color="#3867d6"))
+    body.append(_bar_chart("Assertion pass rate", labels,
+                           [None if s.pass_rate is None else s.pass_rate * 100 for s in sums],
+                           maximum=100.0, fmt="{:.0f}%", color="#20a39e"))
+    body.append("</div>")
+    body.append("<table class=\"summary\"><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in SUMMARY_HEADERS)
+                + "</tr></thead><tbody>")
+    for row in summary_rows(sums):
+        nums = "".join(f'<td class="num">{_e(x)}</td>' for x in row[1:-1])
+        body.append(f"<tr><th>{_e(row[0])}</th>{nums}<td>{_e(row[-1])}</td></tr>")
+    body.append("</tbody></table>")
+
+    cols = len(m.targets)
+    for q, s, r, cells in _groups(m):
+        body.append(f"<h2 id=\"p{q + 1}-{s}-{r}\">{_e(_group_title(m, q, s, r))}</h2>")
+        case = m.cases[q]
+        sys_note = f"<div class=\"legend\">system: {_e(case.system)}</div>" if case.system else ""
+        body.append(f'<div class="prompt"><pre>{_e(case.prompt)}</pre>{sys_note}</div>')
+        body.append(f'<div class="grid" style="grid-template-columns:repeat({cols},minmax(0,1fr))">')
+        for c in cells:
+            body.append(f'<div class="cell"><h3>{_e(m.targets[c.profile].label)}</h3>')
+            if c.result is not None:
+                body.append(f"<pre>{_e(c.result.text)}</pre>")
+                body.append(f'<div class="stats">{_e(_stats_line(c))}</div>')
+                for a in c.assertions:
+                    cls = "pass" if a.passed else "fail"
+                    mark = "✓" if a.passed else "✗"
+                    msg = "" if a.passed else f": {a.message}"
+                    body.append(f'<div class="{cls}">{mark} {_e(a.assertion.label() + msg)}</div>')
+                for f in c.flags:
+                    name = f.replace("_", "-")
+                    body.append(f'<span class="flag" title="{_e(FLAG_HELP[f])}">{_e(name)}</span>')
+            elif c.status == "error":
+                body.append(f'<div class="error">error: {_e(c.error.message if c.error else "failed")}</div>')
+            else:
+                body.append('<div class="legend">not run</div>')
+            body.append("</div>")
+        body.append("</div>")
+    used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
+    if used or m.warnings:
+        body.append("<h2>Notes</h2><ul>")
+        body += [f"<li><b>{_e(f.replace('_', '-'))}</b>: {_e(FLAG_HELP[f])}</li>" for f in used]
+        body += [f"<li>{_e(w.message)}</li>" for w in m.warnings]
+        body.append("</ul>")
+    if m.table is not None:
+        body.append("<h2>Parameters</h2>")
+        body.append(_html_table(m.table))
+    return _page("modelctl compare", "\n".join(body))
+
+
+# =========================================================================== progress
+
+
+class ProgressBar:
+    """``[#####.....] 12/40 ETA 0:05`` redrawn on one stderr line (TTY only)."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None, width: int = 28) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.start = time.monotonic()
+        self.failed = 0
+
+    def update(self, done: int, total: int, cell: Cell) -> None:
+        if cell.status == "error" or (cell.passed is False):
+            self.failed += 1
+        elapsed = time.monotonic() - self.start
+        frac = done / total if total else 1.0
+        filled = int(frac * self.width)
+        eta = elapsed / done * (total - done) if done else 0.0
+        mins, secs = divmod(int(eta + 0.5), 60)
+        fail = f"  {self.failed} failing" if self.failed else ""
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"\rcompare [{bar}] {done}/{total}  ETA {mins}:{secs:02d}{fail}"
+        self.stream.write(line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\r\033[K")
+        self.stream.flush()
