@@ -1683,6 +1683,13 @@ class OllamaDouble:
     def install(self, name: str, *, as_name: str | None = None) -> Model:
         return self.state.install(name, as_name=as_name)
 
+    def run_cli(self, *args: str, **kwargs: Any) -> Any:
+        """``python -m modelctl *args`` against this double (see tests/fixtures_double.run_cli)."""
+        from tests.fixtures_double import run_cli
+
+        kwargs.setdefault("host", self.host)
+        return run_cli(*args, **kwargs)
+
 
 def closed_port_url() -> str:
     """The URL of a loopback port nothing listens on (connection refused)."""
