@@ -1,0 +1,924 @@
+"""Ollama's Modelfile grammar, exactly; the Modelfile -> request conversion; the quoting rule.
+
+Three layers, all standard library:
+
+* :func:`parse` reads Modelfile text the way Ollama's ``parser.ParseFile`` does (same
+  decoding, same state machine, same commands, same error text) and yields
+  :class:`Command` objects.
+* :func:`to_spec` turns commands into a :class:`ModelSpec`: what ``ollama create``
+  would put in its ``/api/create`` request (``Modelfile.CreateRequest`` +
+  ``api.FormatParams``), with Go's number parsing reproduced to the bit.
+* :func:`quote_value` / :func:`format_parameter_value` write values so that
+  :func:`parse` (and Ollama) read back exactly the same text or number, and refuse the
+  values no Modelfile can carry.
+
+The parser works line by line with ``str`` methods instead of stepping through Ollama's
+state machine one rune at a time; docs/modelfile.md states the equivalence and the
+tests pin it with Ollama's own cases.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelctl import params as _params
+from modelctl.errors import Diagnostic, ModelfileError
+
+__all__ = [
+    "Command",
+    "ModelSpec",
+    "parse",
+    "to_spec",
+    "parse_modelfile",
+    "quote_value",
+    "format_parameter_value",
+    "parameter_lines",
+    "command_lines",
+    "decode",
+    "go_parse_int",
+    "go_parse_float32",
+    "go_parse_bool",
+    "go_semver_valid",
+    "float32_shortest",
+    "is_go_printable",
+    "INVALID_COMMAND",
+    "INVALID_ROLE",
+    "MISSING_FROM",
+    "UNEXPECTED_EOF",
+]
+
+# --- Ollama's error texts (parser/parser.go, api/types.go), verbatim -----------------------
+
+INVALID_COMMAND = (
+    'command must be one of "from", "license", "template", "system", "adapter", "draft", '
+    '"renderer", "parser", "parameter", "message", or "requires"'
+)
+INVALID_ROLE = 'message role must be one of "system", "user", or "assistant"'
+MISSING_FROM = "no FROM line"
+UNEXPECTED_EOF = "unexpected EOF"
+INVALID_REQUIRES = "requires must be a valid semver (e.g. 0.14.0)"
+
+_KEYWORDS = frozenset(
+    ("from", "license", "template", "system", "adapter", "draft", "renderer", "parser",
+     "parameter", "message", "requires")
+)
+_ROLES = frozenset(("system", "user", "assistant"))
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """One instruction exactly as Ollama's parser yields it.
+
+    ``name`` is Ollama's internal name (``model`` for FROM, the PARAMETER name as typed);
+    ``args`` the value (``"<role>: <content>"`` for MESSAGE). ``line``/``column`` give the
+    real 1-based position of the instruction's first character (CRLF counts as one line
+    break); ``column`` does not take part in equality.
+    """
+
+    name: str
+    args: str
+    line: int
+    column: int = field(default=1, compare=False)
+
+
+@dataclass
+class ModelSpec:
+    """What ``ollama create`` would send, before local files are hashed."""
+
+    froms: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    system: str | None = None
+    template: str | None = None
+    messages: list[dict[str, str]] = field(default_factory=list)
+    license: list[str] = field(default_factory=list)
+    adapters: list[str] = field(default_factory=list)
+    requires: str | None = None
+    renderer: str | None = None
+    parser: str | None = None
+    draft: str | None = None
+    warnings: list[Diagnostic] = field(default_factory=list, compare=False)
+
+
+# --- decoding (golang.org/x/text unicode.BOMOverride + bufio.ReadRune) ----------------------
+
+
+def _one_byte_replace(exc: UnicodeError) -> tuple[str, int]:
+    # Go's utf8.DecodeRune: every byte of an invalid sequence becomes one U+FFFD.
+    assert isinstance(exc, UnicodeDecodeError)
+    return "\ufffd", exc.start + 1
+
+
+codecs.register_error("modelctl.go-rune", _one_byte_replace)
+
+
+def _decode_utf16(data: bytes, little: bool) -> str:
+    try:
+        return data.decode("utf-16-le" if little else "utf-16-be")
+    except UnicodeDecodeError:
+        pass
+    # x/text's utf16Decoder, unit by unit: unpaired surrogates -> U+FFFD; a surrogate
+    # followed by a trail surrogate is consumed as a pair (U+FFFD when the first is not a
+    # lead); a trailing odd byte -> U+FFFD.
+    out: list[str] = []
+    n = len(data)
+    i = 0
+
+    def unit(k: int) -> int:
+        a, b = data[k], data[k + 1]
+        return (b << 8 | a) if little else (a << 8 | b)
+
+    while i < n:
+        if i + 1 < n:
+            r = unit(i)
+            size = 2
+            if 0xD800 <= r <= 0xDFFF and i + 3 < n:
+                r2 = unit(i + 2)
+                if 0xDC00 <= r2 <= 0xDFFF:
+                    r = 0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00) if r <= 0xDBFF else 0xFFFD
+                    size = 4
+            if 0xD800 <= r <= 0xDFFF:
+                r = 0xFFFD
+            out.append(chr(r))
+            i += size
+        else:
+            out.append("\ufffd")
+            i += 1
+    return "".join(out)
+
+
+def decode(data: bytes) -> str:
+    """Bytes -> text as Ollama reads a Modelfile.
+
+    A UTF-16 LE/BE BOM selects UTF-16; a UTF-8 BOM is skipped and the rest read rune by
+    rune (one U+FFFD per invalid byte); otherwise UTF-8 with each maximal invalid
+    subsequence replaced by one U+FFFD (x/text's decoder, the same rule as Python's).
+    """
+    if data[:2] == b"\xff\xfe":
+        return _decode_utf16(data[2:], True)
+    if data[:2] == b"\xfe\xff":
+        return _decode_utf16(data[2:], False)
+    if data[:3] == b"\xef\xbb\xbf":
+        return data[3:].decode("utf-8", "modelctl.go-rune")
+    return data.decode("utf-8", "replace")
+
+
+# --- printable characters (Go strconv.IsPrint) ----------------------------------------------
+
+# Go's IsPrint accepts categories L, M, N, P, S and U+0020; Python's str.isprintable()
+# rejects exactly C* and Z* except U+0020: the same set for the same Unicode version.
+# Go 1.26 (Ollama's toolchain) uses Unicode 15.0.0. Characters Python's database assigns
+# after 15.0 are treated as unassigned (non-printable) for the versions known here;
+# characters assigned in 15.0 but missing from an older Python database are treated as
+# non-printable too (docs/modelfile.md, "Unicode version").
+_UCD = tuple(int(x) for x in unicodedata.unidata_version.split("."))
+_NEWER_THAN_GO: re.Pattern[str] | None = (
+    re.compile("[\u2ffc-\u2fff\u31ef\U0002ebf0-\U0002ee5d]") if _UCD > (15, 0, 0) else None
+)
+
+
+def is_go_printable(ch: str) -> bool:
+    """Go's ``strconv.IsPrint`` for one character."""
+    if not ch.isprintable():
+        return False
+    return _NEWER_THAN_GO is None or _NEWER_THAN_GO.match(ch) is None
+
+
+def _clean(seg: str) -> bool:
+    """True when ``seg`` (no CR/LF) holds only printable characters and tabs."""
+    if not seg.isprintable() and not ("\t" in seg and seg.replace("\t", " ").isprintable()):
+        return False
+    return _NEWER_THAN_GO is None or _NEWER_THAN_GO.search(seg) is None
+
+
+def _filter(seg: str) -> str:
+    return "".join([c for c in seg if c == "\t" or is_go_printable(c)])
+
+
+# --- positions ------------------------------------------------------------------------------
+
+
+def _breaks(t: str, a: int, b: int) -> int:
+    """Line breaks in t[a:b]; CRLF counts once (a and b never split a CRLF pair)."""
+    return t.count("\n", a, b) + t.count("\r", a, b) - t.count("\r\n", a, b)
+
+
+def _real_pos(t: str, j: int) -> tuple[int, int]:
+    if j > 0 and j < len(t) and t[j] == "\n" and t[j - 1] == "\r":
+        j -= 1  # the LF of a CRLF belongs with its CR
+    j = min(j, len(t))
+    line = 1 + t.count("\n", 0, j) + t.count("\r", 0, j) - t.count("\r\n", 0, j)
+    start = max(t.rfind("\n", 0, j), t.rfind("\r", 0, j)) + 1
+    return line, j - start + 1
+
+
+def _ollama_line(t: str, j: int) -> int:
+    # Ollama bumps its counter on every CR and every LF read so far, the current rune included.
+    return 1 + t.count("\n", 0, j + 1) + t.count("\r", 0, j + 1)
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+_SKIP = re.compile(r"[ \t\r\n]*")
+_NEWLINE = re.compile(r"[\r\n]")
+_ALPHA = re.compile(r"[A-Za-z]*")
+_PNAME = re.compile(r"[A-Za-z0-9_]*")
+
+
+class _Fail(Exception):
+    def __init__(self, message: str, pos: int) -> None:
+        self.message = message
+        self.pos = pos
+
+
+def _read_value(t: str, i: int, n: int) -> tuple[str, int]:
+    """Read a value starting right after its separator; return it and the next index.
+
+    Equivalent to Ollama's stateValue: at each CR or LF the text so far (non-printables
+    dropped, spaces/tabs/line breaks kept) is trimmed and the instruction ends there if
+    it is "complete" (bare; or ``\"\"\"...\"\"\"`` of >= 6 chars; or ``"..."`` of >= 2 chars).
+    Only the first line decides the quote kind; after it, the value can only complete on
+    a line whose right-trimmed text ends with the closing delimiter.
+    """
+    m = _NEWLINE.search(t, i)
+    j = m.start() if m else n
+    seg = t[i:j]
+    if not _clean(seg):
+        seg = _filter(seg)
+    f = seg.strip(" \t")
+    if not f.startswith('"'):
+        return f, j + 1
+    if f.startswith('"""'):
+        delim = '"""'
+        if len(f) >= 6 and f.endswith(delim):
+            return f[3:-3], j + 1
+    else:
+        delim = '"'
+        if len(f) >= 2 and f.endswith(delim):
+            return f[1:-1], j + 1
+    opening = i + (len(t[i:j]) - len(t[i:j].lstrip(" \t")))
+    if j >= n:
+        raise _Fail(UNEXPECTED_EOF, opening)
+    parts = [seg.lstrip(" \t"), t[j]]
+    k = j + 1
+    while True:
+        m = _NEWLINE.search(t, k)
+        j = m.start() if m else n
+        seg = t[k:j]
+        if not _clean(seg):
+            seg = _filter(seg)
+        r = seg.rstrip(" \t")
+        if r.endswith(delim):
+            parts.append(r)
+            s = "".join(parts)
+            d = len(delim)
+            return s[d:-d], j + 1
+        if j >= n:
+            raise _Fail(UNEXPECTED_EOF, opening)
+        parts.append(seg)
+        parts.append(t[j])
+        k = j + 1
+
+
+def _text_of(text: str | bytes | bytearray | memoryview) -> str:
+    if isinstance(text, str):
+        return text[1:] if text.startswith("\ufeff") else text
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return decode(bytes(text))
+    raise TypeError(f"Modelfile text must be str or bytes, not {type(text).__name__}")
+
+
+def parse(text: str | bytes, *, filename: str | None = None) -> list[Command]:
+    """Parse Modelfile text (str, or bytes decoded like Ollama) into commands.
+
+    Raises :class:`ModelfileError` with Ollama's exact message (``(line N): ...`` keeps
+    Ollama's own line count, which counts CR and LF separately) and the real
+    file/line/column. A ``str`` starting with U+FEFF is read as if the BOM were stripped.
+    """
+    t = _text_of(text)
+    try:
+        return _parse(t)
+    except _Fail as e:
+        line, col = _real_pos(t, e.pos) if e.pos >= 0 else (None, None)
+        raise ModelfileError(e.message, file=filename, line=line, column=col) from None
+
+
+def _parser_error(msg: str, t: str, j: int) -> _Fail:
+    return _Fail(f"(line {_ollama_line(t, j)}): {msg}", j)
+
+
+def _parse(t: str) -> list[Command]:
+    n = len(t)
+    i = 0
+    cmds: list[Command] = []
+    lc_pos, lc_line, line_start = 0, 1, 0
+    has_cr = "\r" in t
+    while True:
+        i = _SKIP.match(t, i).end()  # type: ignore[union-attr]
+        if i >= n:
+            break
+        c = t[i]
+        if c == "#":
+            m = _NEWLINE.search(t, i)
+            if m is None:
+                break
+            i = m.start()
+            continue
+        start = i
+        # The first rune starts the keyword whatever it is; it is kept only if printable.
+        kw = c if c.isprintable() and (_NEWER_THAN_GO is None or is_go_printable(c)) else ""
+        m2 = _ALPHA.match(t, i + 1)
+        assert m2 is not None
+        kw += m2.group()
+        i = m2.end()
+        if i >= n:
+            raise _Fail(UNEXPECTED_EOF, start)
+        c = t[i]
+        if c != " " and c != "\t":
+            raise _parser_error(INVALID_COMMAND, t, i)
+        name = kw.lower()
+        if name not in _KEYWORDS:
+            raise _parser_error(INVALID_COMMAND, t, i)
+        i += 1
+        role = ""
+        if name == "parameter" or name == "message":
+            pat = _PNAME if name == "parameter" else _ALPHA
+            m3 = pat.match(t, i)
+            assert m3 is not None
+            word = m3.group()
+            i = m3.end()
+            if i >= n:
+                raise _Fail(UNEXPECTED_EOF, start)
+            c = t[i]
+            if c != " " and c != "\t":
+                raise _Fail(f"{UNEXPECTED_EOF}: {word}", i)
+            if name == "parameter":
+                cname = word
+            else:
+                if word not in _ROLES:
+                    raise _parser_error(INVALID_ROLE, t, i)
+                role = word
+                cname = "message"
+            i += 1
+        elif name == "from":
+            cname = "model"
+        else:
+            cname = name
+        value, i = _read_value(t, i, n)
+        if role:
+            value = role + ": " + value
+        # Positions are tracked incrementally (each search is bounded by the previous
+        # instruction start) so that long files stay linear.
+        if has_cr:
+            lc_line += _breaks(t, lc_pos, start)
+            brk = max(t.rfind("\n", lc_pos, start), t.rfind("\r", lc_pos, start))
+        else:
+            lc_line += t.count("\n", lc_pos, start)
+            brk = t.rfind("\n", lc_pos, start)
+        if brk >= 0:
+            line_start = brk + 1
+        lc_pos = start
+        cmds.append(Command(cname, value, lc_line, start - line_start + 1))
+    for cmd in cmds:
+        if cmd.name == "model":
+            return cmds
+    raise _Fail(MISSING_FROM, -1)
+
+
+# --- Go number and version parsing ----------------------------------------------------------
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_GO_DEC = re.compile(r"[+-]?([0-9_]*\.?[0-9_]*)(?:[eE]([+-]?[0-9][0-9_]*))?")
+_GO_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F_]*\.?[0-9a-fA-F_]*)[pP]([+-]?[0-9][0-9_]*)")
+_HAS_DIGIT = re.compile(r"[0-9]")
+_HAS_HEXDIGIT = re.compile(r"[0-9a-fA-F]")
+_F32 = struct.Struct("<f")
+F32_MAX = _F32.unpack(b"\xff\xff\x7f\x7f")[0]
+
+
+def go_parse_int(s: str) -> int | None:
+    """``strconv.ParseInt(s, 10, 64)``; None where Go returns an error."""
+    if _GO_INT.fullmatch(s) is None:
+        return None
+    digits = s.lstrip("+-").lstrip("0")
+    if len(digits) > 19:
+        return None
+    v = int(s)
+    return v if _params.INT64_MIN <= v <= _params.INT64_MAX else None
+
+
+def go_parse_bool(s: str) -> bool | None:
+    """``strconv.ParseBool``."""
+    if s in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if s in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+def _underscore_ok(s: str) -> bool:
+    # strconv.underscoreOK: '_' only between digits (a base prefix counts as a digit).
+    saw = "^"
+    if s[:1] in ("+", "-"):
+        s = s[1:]
+    hexd = False
+    i = 0
+    if len(s) >= 2 and s[0] == "0" and s[1] in "bBoOxX":
+        i = 2
+        saw = "0"
+        hexd = s[1] in "xX"
+    for ch in s[i:]:
+        if "0" <= ch <= "9" or (hexd and ch in "abcdefABCDEF"):
+            saw = "0"
+            continue
+        if ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+            continue
+        if saw == "_":
+            return False
+        saw = "!"
+    return saw != "_"
+
+
+def _f32_from_ratio(num: int, den: int) -> float | None:
+    """Round num/den (> 0) to the nearest float32, ties to even; None on overflow."""
+    e = num.bit_length() - den.bit_length()
+    if (num << max(0, -e)) < (den << max(0, e)):
+        e -= 1  # now 2**e <= num/den < 2**(e+1)
+    shift = max(e, -126) - 23  # the float32 ulp at that magnitude
+    if shift >= 0:
+        q, r = divmod(num, den << shift)
+        half = (den << shift)
+    else:
+        q, r = divmod(num << -shift, den)
+        half = den
+    if 2 * r > half or (2 * r == half and q & 1):
+        q += 1
+    if q.bit_length() + shift > 128:
+        return None
+    v = math.ldexp(q, shift)
+    return None if v > F32_MAX else v
+
+
+def _is_f32_tie(ax: float) -> bool:
+    """True when the (positive, finite) float64 ``ax`` lies exactly halfway between floats32."""
+    if ax < 2.0**-126:
+        k = ax * 2.0**150
+    else:
+        m, e = math.frexp(ax)
+        k = m * 2.0**25
+    return k.is_integer() and int(k) & 1 == 1
+
+
+def _f32_round(x: float) -> float | None:
+    """float64 -> nearest float32 (None on overflow). Not for ties (see _is_f32_tie)."""
+    try:
+        return float(_F32.unpack(_F32.pack(x))[0])
+    except OverflowError:
+        return None
+
+
+_MAX_DIGITS = 800  # plenty to decide float32 rounding exactly; the rest becomes a sticky digit
+
+
+def _exact_decimal_f32(mant: str, exp: int, neg: bool) -> float | None:
+    intpart, _, frac = mant.partition(".")
+    digits = (intpart + frac).lstrip("0")
+    e10 = exp - len(frac)
+    if not digits:
+        return -0.0 if neg else 0.0
+    if len(digits) > _MAX_DIGITS:
+        tail = digits[_MAX_DIGITS:]
+        e10 += len(tail)
+        digits = digits[:_MAX_DIGITS]
+        if tail.strip("0"):
+            digits += "1"
+            e10 -= 1
+    mag = e10 + len(digits) - 1
+    if mag > 39:
+        return None
+    if mag < -47:
+        return -0.0 if neg else 0.0
+    m = int(digits)
+    v = _f32_from_ratio(m * 10**e10, 1) if e10 >= 0 else _f32_from_ratio(m, 10**-e10)
+    if v is None:
+        return None
+    return -v if neg else v
+
+
+def _exp_value(s: str | None) -> int:
+    if not s:
+        return 0
+    s = s.replace("_", "")
+    sign = -1 if s.startswith("-") else 1
+    d = s.lstrip("+-").lstrip("0") or "0"
+    if len(d) > 7:
+        return sign * 10**7  # far beyond any float; keeps the arithmetic small
+    return sign * int(d)
+
+
+def go_parse_float32(s: str) -> float | None:
+    """``strconv.ParseFloat(s, 32)`` -> the float32 value as a Python float.
+
+    None where Go returns an error (bad syntax, or out of float32 range: ErrRange).
+    Accepts Go's forms: sign, ``.5``, ``5.``, exponents, ``_`` between digits, hex
+    floats with a mandatory ``p`` exponent, and case-insensitive ``nan``, ``inf``,
+    ``infinity`` (signed, except nan). Underflow rounds to zero without error.
+    """
+    low = s.lower()
+    if low == "nan":
+        return math.nan
+    if low.lstrip("+-") in ("inf", "infinity") and len(low) - len(low.lstrip("+-")) <= 1:
+        return -math.inf if low.startswith("-") else math.inf
+    neg = s.startswith("-")
+    mh = _GO_HEX.fullmatch(s)
+    if mh is not None:
+        mant = mh.group(1)
+        if _HAS_HEXDIGIT.search(mant) is None or ("_" in s and not _underscore_ok(s)):
+            return None
+        mant = mant.replace("_", "")
+        intpart, _, frac = mant.partition(".")
+        digits = (intpart + frac).lstrip("0")
+        if not digits:
+            return -0.0 if neg else 0.0
+        m = int(digits, 16)
+        p = _exp_value(mh.group(2)) - 4 * len(frac)
+        top = p + m.bit_length() - 1
+        if top > 128:
+            return None
+        if top < -151:
+            return -0.0 if neg else 0.0
+        v = _f32_from_ratio(m << p, 1) if p >= 0 else _f32_from_ratio(m, 1 << -p)
+        if v is None:
+            return None
+        return -v if neg else v
+    md = _GO_DEC.fullmatch(s)
+    if md is None or _HAS_DIGIT.search(md.group(1)) is None:
+        return None
+    if "_" in s:
+        if not _underscore_ok(s):
+            return None
+        s = s.replace("_", "")
+    x = float(s)  # correctly rounded float64 (inf/0 on over/underflow)
+    ax = abs(x)
+    if ax == math.inf:
+        return None
+    if ax == 0.0:
+        return x
+    if _is_f32_tie(ax):
+        # Double rounding could differ from Go's direct rounding: decide exactly.
+        mant = s.lstrip("+-").split("e")[0].split("E")[0]
+        return _exact_decimal_f32(mant, _exp_value(md.group(2)), neg)
+    return _f32_round(x)
+
+
+def float32_shortest(y: float) -> float:
+    """The Python float of the shortest decimal that reads back as float32 ``y``.
+
+    That decimal is what Go's JSON encoder writes for a float32, so it is the number
+    Ollama's server receives for a PARAMETER float.
+    """
+    if y == 0.0 or not math.isfinite(y):
+        return y
+    ay = abs(y)
+    m32 = _F32.pack(ay)
+    power_of_two = (int.from_bytes(m32, "little") & 0x7FFFFF) == 0
+    for p in range(1, 10):
+        s = f"{ay:.{p - 1}e}"
+        if go_parse_float32(s) == ay:
+            return math.copysign(float(s), y)
+        if power_of_two:
+            # The rounding interval is wider above a power of two: the next p-digit
+            # decimal up may fit although the nearest does not.
+            mant, _, ex = s.partition("e")
+            up = f"{int(mant.replace('.', '')) + 1}e{int(ex) - (p - 1)}"
+            if go_parse_float32(up) == ay:
+                return math.copysign(float(up), y)
+    return y
+
+
+_SEMVER = re.compile(
+    r"v(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)"
+    r"(?:-(?:[0-9A-Za-z-]+)(?:\.[0-9A-Za-z-]+)*)?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?)?"
+)
+_BAD_NUM = re.compile(r"0[0-9]+")
+
+
+def go_semver_valid(v: str) -> bool:
+    """``golang.org/x/mod/semver.IsValid`` (``v`` prefix required)."""
+    if _SEMVER.fullmatch(v) is None:
+        return False
+    # Numeric pre-release identifiers must not have leading zeros.
+    core, plus, _build = v.partition("+")
+    _, dash, pre = core.partition("-")
+    if dash:
+        for ident in pre.split("."):
+            if _BAD_NUM.fullmatch(ident):
+                return False
+    return True
+
+
+# --- commands -> spec -----------------------------------------------------------------------
+
+
+def _cmd_error(msg: str, cmd: Command, filename: str | None, field_: str | None) -> ModelfileError:
+    return ModelfileError(msg, file=filename, line=cmd.line, column=cmd.column, field=field_)
+
+
+def _warn(spec: ModelSpec, code: str, msg: str, cmd: Command | None, filename: str | None,
+          field_: str | None = None) -> None:
+    spec.warnings.append(
+        Diagnostic(code, msg, filename, cmd.line if cmd else None, cmd.column if cmd else None, field_)
+    )
+
+
+def _convert(cmd: Command, filename: str | None) -> Any:
+    """api.FormatParams for one PARAMETER; raises with Ollama's text."""
+    name, v = cmd.name, cmd.args
+    p = _params.BY_NAME.get(name)
+    if p is None:
+        raise _cmd_error(f"unknown parameter '{name}'", cmd, filename, name)
+    if p.type == "int":
+        iv = go_parse_int(v)
+        if iv is None:
+            raise _cmd_error(f"invalid int value [{v}]", cmd, filename, name)
+        return iv
+    if p.type == "float":
+        fv = go_parse_float32(v)
+        if fv is None:
+            raise _cmd_error(f"invalid float value [{v}]", cmd, filename, name)
+        if not math.isfinite(fv):
+            g = "NaN" if math.isnan(fv) else ("+Inf" if fv > 0 else "-Inf")
+            raise _cmd_error(
+                f"unsupported float value [{v}]: Ollama parses it but cannot send it "
+                f"(json: unsupported value: {g})",
+                cmd, filename, name,
+            )
+        return float32_shortest(fv)
+    if p.type == "bool":
+        bv = go_parse_bool(v)
+        if bv is None:
+            raise _cmd_error(f"invalid bool value [{v}]", cmd, filename, name)
+        return bv
+    return [v]  # stop: []string, the raw text
+
+
+def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> ModelSpec:
+    """Ollama's ``CreateRequest`` semantics over parsed commands (no file access).
+
+    Raises :class:`ModelfileError` at the first command Ollama would reject, with its
+    text: ``unknown parameter 'x'``, ``invalid int value [v]``, ``invalid float value
+    [v]``, ``invalid bool value [v]``, the REQUIRES message; NaN/Inf floats are refused
+    too (Ollama accepts them here and then fails to encode the request).
+    """
+    spec = ModelSpec()
+    last: dict[str, Command] = {}
+    for cmd in commands:
+        n, a = cmd.name, cmd.args
+        if n == "model":
+            spec.froms.append(a)
+        elif n == "draft":
+            if spec.draft is not None:
+                _warn(spec, "several_drafts",
+                      "several DRAFT lines: Ollama merges their files; only this last path is kept here",
+                      cmd, filename, "draft")
+            spec.draft = a
+        elif n == "adapter":
+            spec.adapters.append(a)
+            if len(spec.adapters) == 2:
+                _warn(spec, "several_adapters",
+                      "several ADAPTER lines: Ollama uses only the last one", cmd, filename, "adapters")
+        elif n == "template":
+            spec.template = a
+            last[n] = cmd
+        elif n == "system":
+            spec.system = a
+            last[n] = cmd
+        elif n == "license":
+            spec.license.append(a)
+        elif n == "renderer":
+            spec.renderer = a
+        elif n == "parser":
+            spec.parser = a
+        elif n == "requires":
+            req = a if a.startswith("v") else "v" + a
+            if not go_semver_valid(req):
+                raise _cmd_error(INVALID_REQUIRES, cmd, filename, "requires")
+            spec.requires = req[1:]
+        elif n == "message":
+            role, _, content = a.partition(": ")
+            spec.messages.append({"role": role, "content": content})
+            if role not in _ROLES:
+                _warn(spec, "message_role",
+                      f"message role '{role}' (set through PARAMETER message) is sent unchecked",
+                      cmd, filename, "messages")
+        elif n in _params.CLI_DEPRECATED:
+            _warn(spec, "deprecated_parameter", f"parameter {n} is deprecated", cmd, filename, n)
+        else:
+            value = _convert(cmd, filename)
+            old = spec.parameters.get(n)
+            if isinstance(old, list):
+                old.extend(value)
+            else:
+                spec.parameters[n] = value
+    for key in ("system", "template"):
+        if getattr(spec, key) == "":
+            _warn(spec, f"empty_{key}",
+                  f"empty {key.upper()} is not sent: Ollama keeps the base model's {key}",
+                  last.get(key), filename, key)
+    return spec
+
+
+def parse_modelfile(text: str | bytes, *, filename: str | None = None) -> ModelSpec:
+    """:func:`parse` then :func:`to_spec`."""
+    return to_spec(parse(text, filename=filename), filename=filename)
+
+
+# --- writing values -------------------------------------------------------------------------
+
+_CATEGORY_NAMES = {
+    "Cc": "control character", "Cf": "format character", "Cs": "surrogate",
+    "Co": "private-use character", "Cn": "unassigned code point",
+    "Zs": "space separator", "Zl": "line separator", "Zp": "paragraph separator",
+}
+
+
+def _char_text(ch: str) -> str:
+    name = unicodedata.name(ch, None)
+    if name is None:
+        name = _CATEGORY_NAMES.get(unicodedata.category(ch), "character")
+    return f"U+{ord(ch):04X} {name}"
+
+
+def _value_refusal(msg: str, field_: str, vline: int, vcol: int, ch: str | None) -> ModelfileError:
+    err = ModelfileError(msg, field=field_, code="unrepresentable")
+    err.value_line = vline  # type: ignore[attr-defined]
+    err.value_column = vcol  # type: ignore[attr-defined]
+    err.char = ch  # type: ignore[attr-defined]
+    return err
+
+
+def quote_value(value: str, *, field: str) -> str:  # noqa: A002 - public keyword name
+    """Write ``value`` so that Ollama's parser reads back exactly ``value``.
+
+    Bare when non-empty, single-line, without leading/trailing space or tab and not
+    starting with ``"``; otherwise ``\"\"\"value\"\"\"``. Refuses (ModelfileError naming
+    ``field``, the line and column inside the value and the character) what no Modelfile
+    can carry: non-printable characters other than TAB/CR/LF, and a line that ends with
+    ``\"\"\"`` (after trailing spaces/tabs) and is followed by a line break.
+    """
+    if not _clean_multiline(value):
+        for idx, ch in enumerate(value):
+            if ch not in "\t\r\n" and not is_go_printable(ch):
+                vline, vcol = _real_pos(value, idx)
+                raise _value_refusal(
+                    f"{_char_text(ch)} at line {vline}, column {vcol} of the value cannot be written "
+                    "in a Modelfile: Ollama's parser silently drops non-printable characters",
+                    field, vline, vcol, ch,
+                )
+    has_break = "\n" in value or "\r" in value
+    if value and not has_break and value[0] not in ' \t"' and value[-1] not in " \t":
+        return value
+    if has_break:
+        pos = 0
+        for m in _NEWLINE.finditer(value):
+            seg = value[pos:m.start()].rstrip(" \t")
+            if seg.endswith('"""'):
+                vline, _ = _real_pos(value, m.start())
+                raise _value_refusal(
+                    f'line {vline} of the value ends with """ and more lines follow: Ollama\'s parser '
+                    "would end the value there, so it cannot be written in a Modelfile",
+                    field, vline, len(value[: m.start()]) - max(value.rfind("\n", 0, m.start()),
+                                                             value.rfind("\r", 0, m.start())) - 3,
+                    None,
+                )
+            pos = m.end()
+    return '"""' + value + '"""'
+
+
+def _clean_multiline(value: str) -> bool:
+    if value.isprintable():
+        return _NEWER_THAN_GO is None or _NEWER_THAN_GO.search(value) is None
+    return _clean(value.replace("\r", " ").replace("\n", " "))
+
+
+def _float_text(name: str, x: float) -> str:
+    if not math.isfinite(x):
+        raise ModelfileError(f"{x!r} cannot be sent to Ollama (JSON has no NaN or Inf)",
+                             field=f"parameters.{name}")
+    r = repr(x)
+    ax = abs(x)
+    if ax != 0.0 and _is_f32_tie(ax):
+        # repr(x) could sit on either side of the tie and round to the other float32;
+        # the exact decimal expansion of x rounds (ties to even) as Python's float32 does.
+        from decimal import Decimal
+
+        r = format(Decimal(x), "e") if ax < 1e-4 or ax >= 1e16 else format(Decimal(x), "f")
+    if go_parse_float32(r) is None:
+        raise ModelfileError(f"{r} is out of the float32 range Ollama accepts (|x| <= {F32_MAX!r})",
+                             field=f"parameters.{name}")
+    return r
+
+
+def format_parameter_value(name: str, value: Any) -> str:
+    """The text after ``PARAMETER <name> `` for one typed value.
+
+    ints in decimal; floats as ``repr`` (which Go's ParseFloat(.., 32) reads back to the
+    same float32, and Python to the same float); bools ``true``/``false``; a stop string
+    through :func:`quote_value`. Use :func:`parameter_lines` for a list of stop strings.
+    """
+    p = _params.BY_NAME.get(name)
+    fld = f"parameters.{name}"
+    if p is None:
+        raise ModelfileError(f"unknown parameter '{name}'", field=fld)
+    if p.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelfileError(f"expected an integer, got {value!r}", field=fld)
+        if not _params.INT64_MIN <= value <= _params.INT64_MAX:
+            raise ModelfileError(f"{value} is outside the 64-bit integer range", field=fld)
+        return str(int(value))
+    if p.type == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelfileError(f"expected a number, got {value!r}", field=fld)
+        if isinstance(value, int):
+            text = str(value)
+            if go_parse_float32(text) is None:
+                raise ModelfileError(f"{value} is out of the float32 range Ollama accepts", field=fld)
+            return text
+        return _float_text(name, float(value))
+    if p.type == "bool":
+        if not isinstance(value, bool):
+            raise ModelfileError(f"expected true or false, got {value!r}", field=fld)
+        return "true" if value else "false"
+    if not isinstance(value, str):
+        raise ModelfileError(
+            f"expected one stop string, got {type(value).__name__} (use parameter_lines for a list)",
+            field=fld,
+        )
+    return quote_value(value, field=fld)
+
+
+def parameter_lines(name: str, value: Any) -> list[str]:
+    """``PARAMETER`` lines for one parameter; a stop list gives one line per string."""
+    if name == "stop" and isinstance(value, (list, tuple)):
+        return [f"PARAMETER stop {format_parameter_value('stop', s)}" for s in value]
+    return [f"PARAMETER {name} {format_parameter_value(name, value)}"]
+
+
+def command_lines(
+    *,
+    froms: Iterable[str] = (),
+    adapters: Iterable[str] = (),
+    draft: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    template: str | None = None,
+    system: str | None = None,
+    messages: Iterable[Mapping[str, str]] = (),
+    license: Iterable[str] = (),  # noqa: A002 - mirrors the Modelfile keyword
+    requires: str | None = None,
+    renderer: str | None = None,
+    parser: str | None = None,
+) -> list[str]:
+    """Modelfile lines for the given fields, in a fixed order, parameters in catalogue order.
+
+    Every value goes through :func:`quote_value` (so unrepresentable values are refused);
+    ``parse`` of the joined lines gives these values back.
+    """
+    out = [f"FROM {quote_value(f, field='from')}" for f in froms]
+    out += [f"ADAPTER {quote_value(a, field='adapters')}" for a in adapters]
+    if draft is not None:
+        out.append(f"DRAFT {quote_value(draft, field='draft')}")
+    params = dict(parameters or {})
+    order = _params.ORDER
+    for name in sorted(params, key=lambda k: (order.get(k, len(order)), k)):
+        out += parameter_lines(name, params[name])
+    if template is not None:
+        out.append(f"TEMPLATE {quote_value(template, field='template')}")
+    if system is not None:
+        out.append(f"SYSTEM {quote_value(system, field='system')}")
+    for i, msg in enumerate(messages):
+        role = msg["role"]
+        if role not in _ROLES:
+            raise ModelfileError(f"message role must be system, user or assistant, not {role!r}",
+                                 field=f"messages[{i}].role")
+        out.append(f"MESSAGE {role} {quote_value(msg['content'], field=f'messages[{i}].content')}")
+    out += [f"LICENSE {quote_value(text, field='license')}" for text in license]
+    if requires is not None:
+        out.append(f"REQUIRES {quote_value(requires, field='requires')}")
+    if renderer is not None:
+        out.append(f"RENDERER {quote_value(renderer, field='renderer')}")
+    if parser is not None:
+        out.append(f"PARSER {quote_value(parser, field='parser')}")
+    return out
