@@ -112,65 +112,30 @@ def median(values: Sequence[float | None]) -> float | None:
 
 
 def parse_show_parameters(text: str | None) -> dict[str, Any]:
-    """``/api/show`` ``parameters``: ``name value`` lines (Go-quoted strings, repeated ``stop``)."""
-    out: dict[str, Any] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.strip().split(None, 1)
-        if len(parts) != 2:
-            continue
-        name, raw = parts[0], parts[1].strip()
-        param = P.BY_NAME.get(name)
-        value: Any = raw
-        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                value = raw[1:-1]
-        if param is None:
-            continue
-        try:
-            if param.type == "int":
-                value = int(float(value))
-            elif param.type == "float":
-                value = float(value)
-            elif param.type == "bool":
-                value = str(value).lower() in ("true", "1", "t")
-        except ValueError:
-            continue
-        if param.type == "list[str]":
-            out.setdefault(name, []).append(str(value))
-        else:
-            out[name] = value
-    return out
+    """``/api/show`` ``parameters`` as typed values (facts.py owns the parser)."""
+    from modelctl.facts import parse_show_parameters as parse
+
+    return parse(text)
 
 
 def server_facts(show: dict[str, Any] | None) -> dict[str, Any]:
     """What the server made, from ``/api/show``: quantization, context and embedding lengths, size."""
     if not show:
         return {}
-    details = show.get("details") or {}
-    info = show.get("model_info") or {}
-    arch = info.get("general.architecture")
+    from modelctl.facts import facts_from_show
 
-    def by_suffix(suffix: str) -> Any:
-        if arch and f"{arch}.{suffix}" in info:
-            return info[f"{arch}.{suffix}"]
-        for k, v in info.items():
-            if k.endswith("." + suffix):
-                return v
-        return None
-
-    params = parse_show_parameters(show.get("parameters"))
+    try:
+        f = facts_from_show(show)
+    except ModelctlError:
+        return {}
     return {
-        "quantization": details.get("quantization_level"),
-        "parameter_size": details.get("parameter_size"),
-        "context_length_trained": by_suffix("context_length"),
-        "context_length_configured": params.get("num_ctx"),
-        "embedding_length": by_suffix("embedding_length"),
-        "architecture": arch,
-        "parameters": params,
+        "quantization": f.quantization,
+        "parameter_size": f.parameter_size,
+        "context_length_trained": f.context_trained,
+        "context_length_configured": f.context_configured,
+        "embedding_length": f.embedding_length,
+        "architecture": f.architecture,
+        "parameters": dict(f.parameters),
     }
 
 

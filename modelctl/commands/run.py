@@ -73,7 +73,7 @@ def run(
                 for w in target.warnings:
                     click.echo(f"warning: {w.format()}", err=True)
             streaming = fmt == "text"
-            out = click.get_text_stream("stdout")
+            out = sys.stdout
             wrote = [False]
 
             def on_token(piece: str) -> None:
