@@ -652,7 +652,7 @@ class BuildOutcome:
     status: Status
     reasons: list[str] = field(default_factory=list)
     pulled: bool = False
-    statuses: list[str] = field(default_factory=list)  # distinct create/pull status lines, in order
+    statuses: list[str] = field(default_factory=list)  # pull/create status lines, repeats collapsed
     report: Report | None = None
     verify_problem: str | None = None
     host: str = ""
@@ -720,7 +720,7 @@ def _drain(events: Iterator[dict[str, Any]], job: JobProgress, statuses: list[st
     for event in events:
         job.stream_event(event)
         status = event.get("status")
-        if isinstance(status, str) and status and status not in statuses:
+        if isinstance(status, str) and status and (not statuses or statuses[-1] != status):
             statuses.append(status)
 
 
