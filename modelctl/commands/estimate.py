@@ -135,7 +135,6 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
 
     def body() -> Result:
         from modelctl.memory import (
-            GiB,
             context_sizes,
             estimate_for_facts,
             estimate_table,
@@ -193,14 +192,14 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
 
             def cell(r: dict[str, Any], kv: str) -> str:
                 total = r[kv]["total_bytes"]
-                s = f"{total / GiB:.2f}"
+                s = human_bytes(total)
                 if budget_bytes is not None and total > budget_bytes:
                     s += " (over)"
                 return s
 
             unknown = "; trained context unknown, table stops at 131072" if not facts.context_trained else ""
-            text += f"\ntotal memory in GiB (weights + KV cache + overhead), {parallel} slot(s){unknown}:\n"
-            text += table(("num_ctx", *(f"{kv} GiB" for kv in kvs)),
+            text += f"\ntotal memory (weights + KV cache + overhead), {parallel} slot(s){unknown}:\n"
+            text += table(("num_ctx", *(f"{kv} KV" for kv in kvs)),
                           [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in kvs)) for r in rows])
         return Result(data=data, text=text, ok=ok, exit_code=code, warnings=warnings, errors=errors)
 

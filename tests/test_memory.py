@@ -1,0 +1,348 @@
+"""Memory estimate: the KV formula on hand-computed shapes, the budget search, sizes, the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelctl.cli import cli
+from modelctl.errors import InvalidInput
+from modelctl.facts import ModelFacts, facts_from_gguf
+from modelctl.memory import (
+    DEFAULT_OVERHEAD_BYTES,
+    GiB,
+    MiB,
+    context_sizes,
+    estimate_for_facts,
+    estimate_table,
+    kv_cache_bytes,
+    max_num_ctx_for_budget,
+    parse_size,
+    plan_layers,
+)
+from tests.fixtures_gguf import write_big_header_gguf, write_tiny_gguf, write_tiny_llama
+
+WEIGHTS_8B = 4_912_898_048
+
+
+def llama3_8b(**kw: Any) -> ModelFacts:
+    base: dict[str, Any] = dict(
+        name="llama3-8b", architecture="llama", block_count=32, head_count=32, head_count_kv=8,
+        embedding_length=4096, key_length=128, value_length=128, key_value_length_source="metadata",
+        weights_bytes=WEIGHTS_8B, context_trained=131072,
+    )
+    base.update(kw)
+    return ModelFacts(**base)
+
+
+# --------------------------------------------------------------------------------------------
+# hand-computed KV cache
+
+
+def test_llama3_8b_kv_cache_by_hand() -> None:
+    f = llama3_8b()
+    plan = plan_layers(f)
+    assert plan.full_elements_per_token == 32 * 8 * (128 + 128)
+    est = estimate_for_facts(f, 8192, "f16")
+    assert est.kv_bytes_per_token == 128 * 1024  # 128 KiB per token
+    assert est.kv_cache_bytes == 1 * GiB
+    assert estimate_for_facts(f, 8192, "q8_0").kv_cache_bytes == 0.53125 * GiB  # 34/32 bytes, not 1
+    assert estimate_for_facts(f, 8192, "q4_0").kv_cache_bytes == 0.28125 * GiB  # 18/32 bytes, not 0.5
+    assert estimate_for_facts(f, 8192, "f32").kv_cache_bytes == 2 * GiB
+    assert estimate_for_facts(f, 8192, "f16", parallel=4).kv_cache_bytes == 4 * GiB
+    assert est.total_bytes == WEIGHTS_8B + GiB + DEFAULT_OVERHEAD_BYTES
+    assert est.overhead_bytes == 512 * MiB
+
+
+def test_doubling_num_ctx_for_8b_f16_vs_q8_0() -> None:
+    f = llama3_8b()
+    f16 = [estimate_for_facts(f, n, "f16").kv_cache_bytes for n in (8192, 16384)]
+    q8 = [estimate_for_facts(f, n, "q8_0").kv_cache_bytes for n in (8192, 16384)]
+    assert f16[1] - f16[0] == GiB
+    assert q8[1] - q8[0] == 544 * MiB  # 0.53125 GiB
+
+
+def test_llama3_8b_from_a_real_sized_header(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_big_header_gguf(tmp_path / "big.gguf"))
+    est = estimate_for_facts(f, 8192)
+    assert est.kv_cache_bytes == GiB
+    assert est.weights_bytes == WEIGHTS_8B
+    assert est.context_trained == 8192 and not est.exceeds_trained
+    assert estimate_for_facts(f, 16384).exceeds_trained
+
+
+def test_tiny_llama_kv(tiny_llama: Path) -> None:
+    f = facts_from_gguf(tiny_llama)
+    est = estimate_for_facts(f, 4096, "f16")
+    assert est.kv_bytes_per_token == 2 * 2 * (16 + 16) * 2
+    assert est.kv_cache_bytes == 4096 * 256
+    assert est.weights_bytes == f.weights_bytes
+
+
+def test_per_layer_kv_heads(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4,
+                                        head_count_kv=[1, 2, 4, 2]))
+    plan = plan_layers(f)
+    assert plan.full_elements_per_token == (1 + 2 + 4 + 2) * (16 + 16)
+    assert kv_cache_bytes(plan, 1000, "f16") == 1000 * 9 * 32 * 2
+
+
+def test_gemma_like_uses_stated_key_value_lengths_and_sliding_window(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "g.gguf", arch="gemma2", block_count=4, head_count=4,
+                                        head_count_kv=2, key_length=32, value_length=32,
+                                        sliding_window=128, context_length=8192))
+    plan = plan_layers(f)
+    # gemma2: layers 0 and 2 slide, 1 and 3 are global; per layer 2 heads x (32 + 32).
+    assert (plan.full_layers, plan.swa_layers) == (2, 2)
+    assert plan.full_elements_per_token == plan.swa_elements_per_token == 2 * 2 * 64
+    est = estimate_for_facts(f, 4096, "f16")
+    assert est.kv_cache_bytes == (4096 * 256 + (128 + 512) * 256) * 2
+    # Short contexts: the sliding layers hold the whole context.
+    assert estimate_for_facts(f, 300, "f16").kv_cache_bytes == 300 * 512 * 2
+    # gollama's H/A assumption would give 16 + 16 per head instead of 64.
+    assert f.key_length != f.embedding_length // 4  # type: ignore[operator]
+
+
+def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", block_count=2, sliding_window=64,
+                                        sliding_window_pattern=[True, False]))
+    plan = plan_layers(f)
+    assert (plan.full_layers, plan.swa_layers) == (1, 1)
+    assert kv_cache_bytes(plan, 2048, "f16", parallel=2) == (2 * 2048 * 64 + (2 * 64 + 512) * 64) * 2
+
+
+def test_unknown_sliding_layout_is_counted_at_full_context(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", arch="mistral", sliding_window=64))
+    plan = plan_layers(f)
+    assert plan.swa_layers == 0 and plan.full_layers == 2
+    assert any("upper bound" in a for a in plan.assumptions)
+
+
+def test_recurrent_and_cacheless_layers(tmp_path: Path) -> None:
+    ssm = {"jamba.ssm.conv_kernel": 4, "jamba.ssm.state_size": 16, "jamba.ssm.inner_size": 128,
+           "jamba.ssm.group_count": 1}
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "j.gguf", arch="jamba", block_count=3,
+                                        head_count=[0, 4, 0], head_count_kv=[0, 2, 0], extra_kv=ssm))
+    plan = plan_layers(f)
+    assert (plan.full_layers, plan.recurrent_layers) == (1, 2)
+    per_seq = 3 * (128 + 2 * 1 * 16) + 16 * 128
+    assert plan.recurrent_elements_per_sequence == 2 * per_seq
+    est = estimate_for_facts(f, 1024, "q8_0", parallel=3)
+    assert est.recurrent_state_bytes == 3 * 2 * per_seq * 4  # f32, per slot, independent of num_ctx
+    assert est.kv_cache_bytes == 3 * 1024 * 2 * 32 * 34 // 32
+    f2 = facts_from_gguf(write_tiny_gguf(tmp_path / "n.gguf", block_count=2, head_count=[4, 0],
+                                         head_count_kv=[2, 0]))
+    plan2 = plan_layers(f2)
+    assert (plan2.full_layers, plan2.cacheless_layers, plan2.recurrent_layers) == (1, 1, 0)
+
+
+def test_missing_shape_facts_are_clear_errors() -> None:
+    with pytest.raises(InvalidInput, match="block_count"):
+        plan_layers(ModelFacts(name="x"))
+    with pytest.raises(InvalidInput, match="head counts"):
+        plan_layers(ModelFacts(name="x", block_count=2))
+    with pytest.raises(InvalidInput, match="3 entries"):
+        plan_layers(ModelFacts(name="x", block_count=2, head_count=4, head_count_kv=[1, 2, 3]))
+    with pytest.raises(InvalidInput, match="weights"):
+        estimate_for_facts(llama3_8b(weights_bytes=None), 100)
+    with pytest.raises(InvalidInput, match="KV cache type"):
+        estimate_for_facts(llama3_8b(), 100, "q5_1")
+
+
+# --------------------------------------------------------------------------------------------
+# budget search
+
+
+def test_budget_exact_for_8b() -> None:
+    f = llama3_8b()
+    fixed = WEIGHTS_8B + DEFAULT_OVERHEAD_BYTES
+    r = max_num_ctx_for_budget(f, fixed + GiB, "f16")
+    assert r.num_ctx == 8192 and r.limited_by == "budget"
+    r8 = max_num_ctx_for_budget(f, fixed + GiB, "q8_0")
+    assert r8.num_ctx == GiB // (65536 * 34 // 32) == 15420
+    assert r8.next_total_bytes is not None and r8.next_total_bytes > fixed + GiB
+    r2 = max_num_ctx_for_budget(f, fixed + GiB, "f16", parallel=2)
+    assert r2.num_ctx == 4096
+
+
+def test_budget_capped_by_trained_and_nothing_fits() -> None:
+    f = llama3_8b(context_trained=8192)
+    r = max_num_ctx_for_budget(f, 100 * GiB)
+    assert r.num_ctx == 8192 and r.limited_by == "trained context"
+    none = max_num_ctx_for_budget(f, GiB)
+    assert none.num_ctx is None and not none.fits and none.limited_by == "nothing fits"
+
+
+@given(budget=st.integers(min_value=0, max_value=64 * GiB), kv=st.sampled_from(["f16", "q8_0", "q4_0"]),
+       parallel=st.integers(1, 4), window=st.sampled_from([None, 4096]))
+def test_budget_search_is_the_exact_maximum(budget: int, kv: str, parallel: int, window: int | None) -> None:
+    f = llama3_8b(architecture="gemma2" if window else "llama", sliding_window=window)
+    r = max_num_ctx_for_budget(f, budget, kv, parallel)
+
+    def total(n: int) -> int:
+        return estimate_for_facts(f, n, kv, parallel).total_bytes
+
+    if r.num_ctx is None:
+        assert total(1) > budget
+    else:
+        assert total(r.num_ctx) <= budget
+        assert r.num_ctx == 131072 or total(r.num_ctx + 1) > budget
+
+
+# --------------------------------------------------------------------------------------------
+# sizes and tables
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("12GiB", 12 * GiB), ("12G", 12 * GiB), ("12g", 12 * GiB), ("12000MiB", 12000 * MiB),
+    ("8e9", 8 * 10**9), ("16GB", 16 * 10**9), ("1.5GiB", 3 * GiB // 2), ("512", 512), ("64 KiB", 64 * 1024),
+    ("1TiB", 1 << 40), ("500M", 500 * MiB), ("2.5e3MB", 2500 * 10**6),
+])
+def test_parse_size(text: str, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "12 parsecs", "-1G", "0", "12GiB!", "1e", "G"])
+def test_parse_size_errors(text: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        parse_size(text)
+    assert exc.value.field == "--budget"
+
+
+def test_context_sizes() -> None:
+    assert context_sizes(8192) == [2048, 4096, 8192]
+    assert context_sizes(131072) == [2048, 4096, 8192, 16384, 32768, 65536, 131072]
+    assert context_sizes(10000) == [2048, 4096, 8192, 10000]
+    assert context_sizes(1024) == [1024]
+    assert context_sizes(8192, extra=3000) == [2048, 3000, 4096, 8192]
+    assert context_sizes(None)[-1] == 131072
+
+
+def test_table_rows() -> None:
+    rows = estimate_table(llama3_8b(), [2048, 8192])
+    assert rows[1]["num_ctx"] == 8192
+    assert rows[1]["f16"]["kv_cache_bytes"] == GiB
+    assert rows[1]["q8_0"]["kv_cache_bytes"] == 17 * GiB // 32
+    assert rows[1]["q4_0"]["total_bytes"] == WEIGHTS_8B + DEFAULT_OVERHEAD_BYTES + 9 * GiB // 32
+
+
+# --------------------------------------------------------------------------------------------
+# the command
+
+
+def run(*args: str, **kw: Any) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)
+
+
+def test_estimate_gguf_json(tiny_llama: Path) -> None:
+    r = run("estimate", str(tiny_llama), "--num-ctx", "2048", "--kv-cache", "q8_0", "--parallel", "2",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    env = json.loads(r.output)
+    est = env["data"]["estimate"]
+    assert (est["num_ctx"], est["kv_type"], est["parallel"]) == (2048, "q8_0", 2)
+    assert est["kv_cache_bytes"] == 2 * 2048 * 128 * 34 // 32
+    assert env["data"]["target"]["kind"] == "gguf"
+    assert env["data"]["model"]["context_length"]["trained"] == 4096
+
+
+def test_estimate_budget_and_table_text(tiny_llama: Path) -> None:
+    r = run("estimate", str(tiny_llama), "--budget", "514MiB", "--table")
+    assert r.exit_code == 0, r.output
+    assert "largest num_ctx that fits: 4,096" in r.output  # capped by the trained 4096
+    assert "f16 KV" in r.output and "q8_0 KV" in r.output and "513.21 MiB" in r.output
+    assert " GB" not in r.output
+    facts = facts_from_gguf(tiny_llama)
+    budget = facts.weights_bytes + DEFAULT_OVERHEAD_BYTES + 1000 * 256  # type: ignore[operator]
+    r2 = run("estimate", str(tiny_llama), "--budget", str(budget), "--format", "json")
+    assert json.loads(r2.output)["data"]["budget"]["num_ctx"] == 1000
+
+
+def test_estimate_budget_that_nothing_fits(tiny_llama: Path) -> None:
+    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--budget", "1MiB"])
+    assert r.exit_code == 1
+    assert "does not fit in 1.00 MiB" in r.output
+
+
+def test_estimate_bad_budget_is_a_clear_error(tiny_llama: Path) -> None:
+    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--budget", "twelve"])
+    assert r.exit_code == 1
+    assert "error: --budget: cannot read 'twelve' as a size" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_estimate_num_ctx_above_trained_warns(tiny_llama: Path) -> None:
+    r = run("estimate", str(tiny_llama), "--num-ctx", "8192", "--format", "json")
+    env = json.loads(r.output)
+    assert env["warnings"][0]["code"] == "num_ctx_above_trained"
+    assert env["data"]["estimate"]["exceeds_trained"] is True
+
+
+def _profile(tmp_path: Path, num_ctx: int | None) -> Path:
+    write_tiny_llama(tmp_path / "tiny.gguf", context_length=4096)
+    params = f"parameters:\n  num_ctx: {num_ctx}\n" if num_ctx else ""
+    p = tmp_path / "prof.yaml"
+    p.write_text(f"name: tiny-chef\nfrom: ./tiny.gguf\n{params}", encoding="utf-8")
+    return p
+
+
+def test_estimate_profile_uses_its_from_and_num_ctx(tmp_path: Path) -> None:
+    p = _profile(tmp_path, 2048)
+    r = run("estimate", str(p), "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)["data"]
+    assert d["target"]["kind"] == "profile" and d["target"]["base"] == "gguf"
+    assert d["estimate"]["num_ctx"] == 2048
+    assert d["estimate"]["kv_cache_bytes"] == 2048 * 256
+    assert d["model"]["name"] == "tiny-chef"
+    assert d["model"]["context_length"] == {"trained": 4096, "configured": 2048, "runtime": None}
+    r2 = run("estimate", str(p), "--num-ctx", "1024", "--format", "json")
+    assert json.loads(r2.output)["data"]["estimate"]["num_ctx"] == 1024
+
+
+def test_estimate_profile_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _profile(tmp_path, 1024)
+    monkeypatch.setenv("MODELCTL_PROFILES", str(tmp_path))
+    r = run("estimate", "prof", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["data"]["estimate"]["num_ctx"] == 1024
+
+
+def test_estimate_profile_without_num_ctx_uses_documented_default(tmp_path: Path) -> None:
+    r = run("estimate", str(_profile(tmp_path, None)), "--format", "json")
+    est = json.loads(r.output)["data"]["estimate"]
+    assert est["num_ctx"] == 4096
+    assert "num_ctx not set" in est["assumptions"][0]
+
+
+def test_estimate_server_model() -> None:
+    from tests.test_gguf_show import SHOW_LLAMA, TAGS_LLAMA
+
+    host = "http://ollama.test:11434"
+    with respx.mock(base_url=host, assert_all_called=True) as mock:
+        mock.post("/api/show").mock(return_value=httpx.Response(200, json=SHOW_LLAMA))
+        mock.get("/api/tags").mock(return_value=httpx.Response(200, json={"models": [TAGS_LLAMA]}))
+        r = run("estimate", "chef", "--host", host, "--format", "json", "--budget", "8GiB")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)["data"]
+    assert d["target"]["kind"] == "server"
+    assert d["estimate"]["num_ctx"] == 16384  # the model's own num_ctx from /api/show parameters
+    assert d["estimate"]["kv_cache_bytes"] == 2 * GiB
+    assert d["model"]["host"] == host
+    assert d["budget"]["num_ctx"] == (8 * GiB - WEIGHTS_8B - DEFAULT_OVERHEAD_BYTES) // 131072
+
+
+def test_estimate_server_unreachable_exit_4() -> None:
+    with respx.mock(base_url="http://ollama.test:11434") as mock:
+        mock.post("/api/show").mock(side_effect=httpx.ConnectError("refused"))
+        r = CliRunner().invoke(cli, ["estimate", "chef", "--host", "http://ollama.test:11434"])
+    assert r.exit_code == 4, r.output
+    assert "Traceback" not in r.output
