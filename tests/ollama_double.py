@@ -506,7 +506,6 @@ def _library_model(
     name: str,
     arch: str,
     *,
-    params: int,
     file_type: int,
     context: int,
     embedding: int,
@@ -515,6 +514,9 @@ def _library_model(
     heads_kv: int,
     size: int,
     capabilities: list[str],
+    ff: int,
+    vocab: int,
+    tied: bool = True,
     parameters: dict[str, Any] | None = None,
     template: str = DEFAULT_TEMPLATE,
     system: str = "",
@@ -522,6 +524,9 @@ def _library_model(
 ) -> Model:
     n = parse_name(name)
     assert n is not None
+    qtype = FILE_TYPES.get(file_type, "unknown")
+    tensors = _transformer_tensors(embedding, vocab, ff, blocks, heads, heads_kv, qtype, tied)
+    params = sum(math.prod(t["shape"]) for t in tensors)  # Ollama computes it from the tensors
     info: dict[str, Any] = {
         "general.architecture": arch,
         "general.basename": n.model,
@@ -533,20 +538,19 @@ def _library_model(
         f"{arch}.block_count": blocks,
         f"{arch}.attention.head_count": heads,
         f"{arch}.attention.head_count_kv": heads_kv,
-        f"{arch}.feed_forward_length": embedding * 8 // 3,
+        f"{arch}.feed_forward_length": ff,
         f"{arch}.rope.freq_base": 500000,
         f"{arch}.attention.layer_norm_rms_epsilon": 1e-05,
         "tokenizer.ggml.model": "gpt2",
         "tokenizer.ggml.pre": arch,
         "tokenizer.ggml.bos_token_id": 1,
         "tokenizer.ggml.eos_token_id": 2,
+        f"{arch}.vocab_size": vocab,
         "tokenizer.ggml.tokens": [f"tok{i}" for i in range(12)],
         "tokenizer.ggml.token_type": [1] * 12,
         "tokenizer.ggml.merges": [f"t {i}" for i in range(8)],
     }
     weights = "sha256:" + hashlib.sha256(f"weights:{name}".encode()).hexdigest()
-    qtype = FILE_TYPES.get(file_type, "unknown")
-    ttype = {"Q4_K_M": "Q4_K", "Q4_K_S": "Q4_K"}.get(qtype, qtype)
     return Model(
         name=n,
         model_info=info,
@@ -564,15 +568,44 @@ def _library_model(
         system=system,
         license=list(license or []),
         capabilities=capabilities,
-        tensors=[
-            {"name": "token_embd.weight", "type": ttype, "shape": [embedding, 128256]},
-            {"name": "blk.0.attn_q.weight", "type": ttype, "shape": [embedding, embedding]},
-            {"name": "output_norm.weight", "type": "F32", "shape": [embedding]},
-        ],
+        tensors=tensors,
         weights_digest=weights,
         layer_digests=[weights],
         modified_at=datetime(2025, 9, 1, 12, 0, 0, tzinfo=timezone.utc),
     )
+
+
+def _transformer_tensors(
+    emb: int, vocab: int, ff: int, blocks: int, heads: int, heads_kv: int, qtype: str, tied: bool
+) -> list[dict[str, Any]]:
+    """A realistic tensor list (names, ggml types, shapes in ne order) for a llama-like model."""
+    if qtype in ("Q4_K_M", "Q4_K_S"):
+        main, high = "Q4_K", "Q6_K"
+    else:
+        main = high = qtype
+    kv_dim = emb * heads_kv // heads
+
+    def t(name: str, typ: str, *shape: int) -> dict[str, Any]:
+        return {"name": name, "type": typ, "shape": list(shape)}
+
+    out = [t("token_embd.weight", high, emb, vocab), t("rope_freqs.weight", "F32", 64)]
+    for i in range(blocks):
+        b = f"blk.{i}."
+        out += [
+            t(b + "attn_norm.weight", "F32", emb),
+            t(b + "attn_q.weight", main, emb, emb),
+            t(b + "attn_k.weight", main, emb, kv_dim),
+            t(b + "attn_v.weight", high, emb, kv_dim),
+            t(b + "attn_output.weight", main, emb, emb),
+            t(b + "ffn_norm.weight", "F32", emb),
+            t(b + "ffn_gate.weight", main, emb, ff),
+            t(b + "ffn_up.weight", main, emb, ff),
+            t(b + "ffn_down.weight", high, ff, emb),
+        ]
+    out.append(t("output_norm.weight", "F32", emb))
+    if not tied:
+        out.append(t("output.weight", high, emb, vocab))
+    return out
 
 
 LLAMA3_TEMPLATE = (
@@ -586,32 +619,32 @@ LLAMA3_TEMPLATE = (
 def default_registry() -> dict[str, Model]:
     models = [
         _library_model(
-            "llama3.2:3b", "llama", params=3212749888, file_type=15, context=131072, embedding=3072,
+            "llama3.2:3b", "llama", file_type=15, ff=8192, vocab=128256, context=131072, embedding=3072,
             blocks=28, heads=24, heads_kv=8, size=2019393189, capabilities=["completion", "tools"],
             parameters={"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]},
             template=LLAMA3_TEMPLATE, license=["LLAMA 3.2 COMMUNITY LICENSE AGREEMENT"],
         ),
         _library_model(
-            "llama3.2:1b", "llama", params=1235814432, file_type=15, context=131072, embedding=2048,
+            "llama3.2:1b", "llama", file_type=15, ff=8192, vocab=128256, context=131072, embedding=2048,
             blocks=16, heads=32, heads_kv=8, size=1321098329, capabilities=["completion", "tools"],
             parameters={"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]},
             template=LLAMA3_TEMPLATE, license=["LLAMA 3.2 COMMUNITY LICENSE AGREEMENT"],
         ),
         _library_model(
-            "qwen3:8b", "qwen3", params=8190735360, file_type=15, context=40960, embedding=4096,
-            blocks=36, heads=32, heads_kv=8, size=5225376047,
+            "qwen3:8b", "qwen3", file_type=15, ff=12288, vocab=151936, tied=False, context=40960,
+            embedding=4096, blocks=36, heads=32, heads_kv=8, size=5225376047,
             capabilities=["completion", "tools", "thinking"],
             parameters={"temperature": 0.6, "top_k": 20, "top_p": 0.95, "repeat_penalty": 1,
                         "stop": ["<|im_start|>", "<|im_end|>"]},
             license=["Apache License 2.0"],
         ),
         _library_model(
-            "smollm2:135m-instruct-fp16", "llama", params=134515008, file_type=1, context=8192,
+            "smollm2:135m-instruct-fp16", "llama", file_type=1, ff=1536, vocab=49152, context=8192,
             embedding=576, blocks=30, heads=9, heads_kv=3, size=270898528, capabilities=["completion"],
             license=["Apache License 2.0"],
         ),
         _library_model(
-            "nomic-embed-text:latest", "nomic-bert", params=136727040, file_type=1, context=2048,
+            "nomic-embed-text:latest", "nomic-bert", file_type=1, ff=3072, vocab=30522, context=2048,
             embedding=768, blocks=12, heads=12, heads_kv=12, size=274302450, capabilities=["embedding"],
             license=["Apache License 2.0"],
         ),
