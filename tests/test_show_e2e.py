@@ -1,0 +1,119 @@
+"""End to end: `modelctl show MODEL|PROFILE` as a subprocess against the Ollama API double."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from modelctl.report import REPORT_KEYS
+from tests.fixtures_double import run_cli
+from tests.fixtures_gguf import write_tiny_llama
+from tests.ollama_double import OllamaDouble
+
+# The keys the report shares with `inspect` (the issue's JSON contract).
+CONTRACT_KEYS = {
+    "name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
+    "context_length", "embedding_length", "block_count", "head_count", "head_count_kv", "capabilities",
+    "parameters", "size_bytes",
+}
+
+
+def show_json(double: OllamaDouble, *args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any], str]:
+    proc = run_cli("show", *args, "--format", "json", host=double.url, cwd=cwd)
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def test_json_contract_of_the_report(ollama_double: OllamaDouble) -> None:
+    ollama_double.install("qwen3:8b")
+    code, doc, err = show_json(ollama_double, "qwen3:8b")
+    assert code == 0, err
+    assert set(doc) == {"schema_version", "command", "ok", "data", "warnings", "errors"}
+    assert doc["schema_version"] == 1 and doc["command"] == "show" and doc["ok"] is True
+    data = doc["data"]
+    assert set(data) >= CONTRACT_KEYS and set(REPORT_KEYS) == CONTRACT_KEYS
+    assert set(data["context_length"]) == {"trained", "configured", "runtime"}
+    assert data["name"] == "qwen3:8b" and data["host"] == ollama_double.url
+    assert data["architecture"] == "qwen3" and data["quantization"] == "Q4_K_M"
+    assert data["context_length"] == {"trained": 40960, "configured": None, "runtime": None}
+    assert data["context_length_source"] == "server default"
+    assert data["embedding_length"] == 4096 and data["block_count"] == 36
+    assert data["head_count"] == 32 and data["head_count_kv"] == 8
+    assert data["parameter_count"] > 8_000_000_000 and data["parameter_size"] == "8.2B"
+    assert data["size_bytes"] == 5225376047
+    assert data["capabilities"] == ["completion", "tools", "thinking"]
+    # Stored parameters parsed from the Go-syntax text, typed, in catalogue order.
+    assert data["parameters"] == {"top_k": 20, "top_p": 0.95, "temperature": 0.6, "repeat_penalty": 1.0,
+                                  "stop": ["<|im_start|>", "<|im_end|>"]}
+    assert data["system_set"] is False and data["template_set"] is True
+
+
+def test_show_text_of_a_model(ollama_double: OllamaDouble) -> None:
+    ollama_double.install("llama3.2:3b")
+    proc = run_cli("show", "llama3.2:3b", host=ollama_double.url)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for needle in ("llama3.2:3b", "architecture", "llama", "3.2B (3,212,749,888)", "Q4_K_M",
+                   "context trained", "131,072", "not set: server default", "embedding length",
+                   "3,072", "24 (KV heads 8)", "completion, tools", "1.88 GiB", "stored parameters:",
+                   '"<|eot_id|>"'):
+        assert needle in out, needle
+
+
+def test_show_of_a_profile_warns_where_the_server_differs(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    (tmp_path / "w").mkdir()
+    write_tiny_llama(tmp_path / "w" / "t.gguf", context_length=2048)
+    prof = tmp_path / "tiny.yaml"
+    prof.write_text(textwrap.dedent("""
+        name: tiny-chef
+        from: ./w/t.gguf
+        parameters: {num_ctx: 8192, temperature: 0.7}
+    """))
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    assert run_cli("build", str(prof), host=ollama_double.url, env=env, cwd=tmp_path).returncode == 0
+    # Someone changed the deployed model behind the profile's back.
+    ollama_double.state.get("tiny-chef").parameters["temperature"] = 0.9
+    ollama_double.state.get("tiny-chef").parameters["top_k"] = 5
+    code, doc, err = show_json(ollama_double, str(prof), cwd=tmp_path)
+    assert code == 0, err
+    assert doc["data"]["name"] == "tiny-chef"
+    assert doc["data"]["context_length"] == {"trained": 2048, "configured": 8192, "runtime": None}
+    by_code = {w["code"]: w["message"] for w in doc["warnings"]}
+    assert "num_ctx 8192 is above the trained context 2048" in by_code["num_ctx_above_trained"]
+    assert "temperature = 0.9, the profile says 0.7" in by_code["stored_differently"]
+    assert "top_k=5" in by_code["inherited_parameters"]
+    # By profile name (./profiles/<name>.yaml) too, with --verify: the clamp fails the check.
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "tiny.yaml").write_text(prof.read_text().replace("./w/", "../w/"))
+    proc = run_cli("show", "tiny", "--verify", host=ollama_double.url, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "runtime context 2048 differs from the configured num_ctx 8192" in proc.stderr
+    assert "clamped" in proc.stderr and "Traceback" not in proc.stderr
+    assert "verify: FAILED" in proc.stdout
+
+
+def test_show_verify_fills_runtime_and_unloads(ollama_double: OllamaDouble) -> None:
+    m = ollama_double.install("llama3.2:1b")
+    m.parameters["num_ctx"] = 8192
+    ollama_double.state.vram_fraction = 0.5
+    code, doc, err = show_json(ollama_double, "llama3.2:1b", "--verify")
+    assert code == 0, err
+    data = doc["data"]
+    assert data["context_length"] == {"trained": 131072, "configured": 8192, "runtime": 8192}
+    assert abs(data["runtime"]["size_vram"] * 2 - data["runtime"]["size"]) <= 1
+    assert data["runtime"]["processor"] == "50%/50% CPU/GPU"
+    assert data["verify"] == {"ok": True, "problem": None}
+    assert ollama_double.state.runners == {}
+
+
+def test_show_missing_model_and_unreachable(ollama_double: OllamaDouble, closed_port_url: str,
+                                            tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = run_cli("show", "nope:1b", "-o", str(out), host=ollama_double.url)
+    assert proc.returncode == 5 and "nope:1b is not on the server" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+    proc = run_cli("show", "nope:1b", "-o", str(out), host=closed_port_url)
+    assert proc.returncode == 4 and 'is "ollama serve" running?' in proc.stderr and not out.exists()
