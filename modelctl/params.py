@@ -17,6 +17,7 @@ from typing import Any, Literal
 ParamType = Literal["int", "float", "bool", "list[str]"]
 Level = Literal["load", "request"]
 
+FLOAT32_MAX = 3.4028234663852886e38  # Ollama parses PARAMETER floats with ParseFloat(v, 32)
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -177,6 +178,8 @@ def check_value(param: Param, value: Any) -> str | None:
     if param.type == "float":
         if not math.isfinite(float(value)):
             return "must be a finite number (Ollama cannot send NaN or Inf)"
+        if abs(float(value)) > FLOAT32_MAX:
+            return "is outside the 32-bit float range Ollama reads parameters with"
     if param.type in ("int", "float"):
         if param.minimum is not None and value < param.minimum:
             return f"must be >= {_num(param.minimum)}"

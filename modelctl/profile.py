@@ -525,6 +525,15 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
         r = P.risk(param, value)
         if r:
             warn("risky_value", f"parameters.{name}", r)
+        if isinstance(value, float):
+            import struct
+
+            from modelctl.modelfile import float32_shortest
+
+            stored = float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
+            if stored != value:
+                warn("float32_precision", f"parameters.{name}",
+                     f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}")
     if prof.parameters.stop is not None:
         warn("custom_stop", "parameters.stop",
              "a custom stop list replaces the model's own stop tokens; include them if you still need them")
@@ -587,7 +596,7 @@ def json_schema() -> dict[str, Any]:
         "title": "modelctl profile",
         "type": "object",
         "additionalProperties": False,
-        "required": ["from"],
+        # `from` is required after `extends` is resolved, so a file that extends another may omit it.
         "properties": {
             "name": {"type": "string", "description": "Model name to create; default: the file's stem."},
             "from": {"type": "string", "description": "Base model name, or a path to a .gguf file or "
@@ -605,8 +614,8 @@ def json_schema() -> dict[str, Any]:
             "adapters": {**str_or_list, "description": "LoRA adapter path (Ollama applies one)."},
             "license": {**str_or_list, "description": "License text(s); appended to the base's."},
             "requires": {"type": "string", "description": "Minimum Ollama version (semver)."},
-            "quantize": {"enum": [*QUANTIZE_TYPES, *(q.lower() for q in QUANTIZE_TYPES), "q4_K_M", "q4_K_S"],
-                         "description": "Quantize F16/BF16/F32 weights at build time."},
+            "quantize": {"type": "string", "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$",
+                         "description": "Quantize F16/BF16/F32 weights at build time (case-insensitive)."},
         },
     }
 

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from modelctl.errors import CheckFailed, ModelfileError, TemplateError
-from modelctl.modelfile import ModelSpec, format_parameter_value, parse_modelfile, quote_value
+from modelctl.modelfile import (
+    ModelSpec,
+    float32_shortest,
+    format_parameter_value,
+    parse_modelfile,
+    quote_value,
+)
 from modelctl.profile import LoadedProfile, _where
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -216,6 +223,14 @@ def render(
     return Rendered(text=text, spec=spec, from_=ctx["from_"], adapters=ctx["adapters"], template_path=str(tpath))
 
 
+def as_sent(value: Any) -> Any:
+    """A parameter value as Ollama's CLI sends it: floats go through float32 (ParseFloat(v, 32),
+    then Go's JSON encoder writes the shortest decimal of that float32)."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
+    return value
+
+
 def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
     """What Ollama must read back from the rendered Modelfile."""
     prof = loaded.profile
@@ -225,7 +240,7 @@ def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
         "adapters": list(ctx["adapters"]),
         "system": prof.system or None,
         "template": prof.template or None,
-        "parameters": prof.parameters.as_dict(),
+        "parameters": {k: as_sent(v) for k, v in prof.parameters.as_dict().items()},
         "messages": [{"role": m.role, "content": m.content} for m in prof.messages],
         "license": list(prof.license),
         "requires": requires,

@@ -3,7 +3,7 @@ that Ollama's grammar reads back to exactly the profile's intent. Never a silent
 
 from __future__ import annotations
 
-import math
+import struct
 from pathlib import Path
 
 import pytest
@@ -93,7 +93,11 @@ def test_render_round_trips_or_refuses(loaded: LoadedProfile) -> None:
     for k, v in want.items():
         got = spec.parameters[k]
         assert type(got) is type(v), (k, v, got)
-        assert got == v or (isinstance(v, float) and math.isclose(got, v, rel_tol=0, abs_tol=0)), (k, v, got)
+        if isinstance(v, float):
+            # Ollama reads floats at 32-bit precision: equal as float32, and no further off
+            assert struct.pack("<f", got) == struct.pack("<f", v), (k, v, got)
+        else:
+            assert got == v, (k, v, got)
 
 
 @given(texts)
