@@ -407,3 +407,69 @@ def chromium() -> Iterator[Chromium]:
         yield browser
     finally:
         browser.close()
+
+
+# --------------------------------------------------------------------------- documented JSON shapes
+# docs/compare.md documents these; a type is a type, a tuple of types, a nested dict
+# (an object with exactly these keys), or a one-element list (an array of that shape).
+
+_N = type(None)
+NUM = (int, float)
+SERVER_SHAPE = {"host": (str, _N), "reachable": bool, "version": (str, _N), "reason": (str, _N)}
+TABLE_SHAPE: dict[str, Any] = {
+    "kind": str,
+    "server": SERVER_SHAPE,
+    "columns": [{"label": str, "ref": str, "profile": (str, _N), "model": str, "base": (str, _N),
+                 "built": (bool, _N), "ephemeral": bool}],
+    "rows": [{"key": str, "label": str, "group": str, "differs": bool,
+              "cells": [{"value": object, "display": str, "origin": str, "source": (str, _N)}]}],
+}
+MATRIX_SHAPE: dict[str, Any] = {
+    "kind": str,
+    "server": SERVER_SHAPE,
+    "profiles": [{"ref": str, "label": str, "model": str, "profile": (str, _N), "ephemeral": bool,
+                  "endpoint": str, "options": dict}],
+    "prompts": [{"index": int, "name": (str, _N), "label": str, "prompt": str, "system": (str, _N),
+                 "expect": [{"kind": str, "value": object}], "file": (str, _N), "line": (int, _N)}],
+    "seeds": list,
+    "repeat": int,
+    "parallel": int,
+    "wall_ms": NUM,
+    "complete": bool,
+    "cells": [{
+        "id": int, "profile": str, "prompt": int, "prompt_label": str, "seed": (int, _N), "repeat": int,
+        "status": str, "output": (str, _N), "eval_count": (int, _N), "prompt_eval_count": (int, _N),
+        "tokens_per_s": (*NUM, _N), "ttft_ms": (*NUM, _N), "load_ms": (*NUM, _N), "total_ms": (*NUM, _N),
+        "wall_ms": (*NUM, _N), "done_reason": (str, _N),
+        "assertions": [{"kind": str, "value": object, "label": str, "passed": bool, "message": str}],
+        "passed": (bool, _N), "flags": list, "loaded": bool, "error": (dict, _N), "order": (int, _N),
+        "started_ms": (*NUM, _N),
+    }],
+    "summary": [{
+        "profile": str, "cells": int, "ok": int, "errors": int, "skipped": int,
+        "median_tokens_per_s": (*NUM, _N), "median_ttft_ms": (*NUM, _N), "median_load_ms": (*NUM, _N),
+        "assertions_passed": int, "assertions_total": int, "pass_rate": (*NUM, _N),
+        "flags": {"non_deterministic": int, "reloaded": int, "truncated": int},
+    }],
+    "flags": {"non_deterministic": str, "reloaded": str, "truncated": str},
+    "table": (dict, _N),
+}
+
+
+def check_shape(obj: Any, shape: Any, where: str = "data") -> None:
+    """Assert that ``obj`` has exactly the documented ``shape`` (keys and types)."""
+    if isinstance(shape, dict):
+        assert isinstance(obj, dict), f"{where}: expected an object, got {type(obj).__name__}"
+        assert set(obj) == set(shape), f"{where}: keys {sorted(obj)} != documented {sorted(shape)}"
+        for k, sub in shape.items():
+            check_shape(obj[k], sub, f"{where}.{k}")
+    elif isinstance(shape, list):
+        assert isinstance(obj, list), f"{where}: expected an array"
+        for i, item in enumerate(obj):
+            check_shape(item, shape[0], f"{where}[{i}]")
+    elif shape is object:
+        return
+    else:
+        types = shape if isinstance(shape, tuple) else (shape,)
+        ok = isinstance(obj, types) and not (isinstance(obj, bool) and bool not in types)
+        assert ok, f"{where}: {obj!r} is not {types}"
