@@ -10,7 +10,6 @@ Standard library only (and modelctl.gguf / params), so it is cheap to import.
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from dataclasses import dataclass, field
@@ -309,6 +308,8 @@ def parse_show_parameters(text: str | None) -> dict[str, Any]:
 
 def _go_value(text: str) -> Any:
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        import ast
+
         try:
             value = ast.literal_eval(text)  # Go's %q escapes are a subset of Python's
             if isinstance(value, str):

@@ -343,14 +343,20 @@ class _Reader:
         left = count
         while left:
             buf, pos, end = self.buf, self.pos, len(self.buf)
-            # Fast path: walk the lengths inside the current buffer without any I/O.
-            while left and pos + 8 <= end:
-                (n,) = unpack(buf, pos)
-                nxt = pos + 8 + n
+            last = end - 8
+            # Fast path: walk the lengths inside the current buffer without any I/O
+            # (the hot loop of a 400K-entry vocabulary: keep it minimal).
+            done = 0
+            for done in range(left):  # noqa: B007 - `done` is read after the loop
+                if pos > last:
+                    break
+                nxt = pos + 8 + unpack(buf, pos)[0]
                 if nxt > end:
                     break
                 pos = nxt
-                left -= 1
+            else:
+                done = left
+            left -= done
             self.pos = pos
             if left:  # one string that straddles the buffer edge (or a bad length): checked path
                 n = self.string_length(f"{what} item")

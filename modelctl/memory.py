@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -426,6 +425,8 @@ SIZE_HELP = (
 
 def parse_size(text: str, *, what: str = "--budget") -> int:
     """Bytes from a size: binary units (KiB/MiB/GiB/TiB, and bare K/M/G/T), decimal KB/MB/GB/TB, or bytes."""
+    from decimal import Decimal, InvalidOperation
+
     m = _SIZE.match(text or "")
     if not m:
         raise InvalidInput(f"cannot read {text!r} as a size; {SIZE_HELP}", field=what)
