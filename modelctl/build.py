@@ -660,8 +660,10 @@ class BuildOutcome:
     @property
     def warnings(self) -> list[Diagnostic]:
         out = list(self.plan.warnings)
+        seen = {(w.code, w.field) for w in out}
         if self.report is not None:
-            out += self.report.warnings
+            # The profile already warned about the same thing (with its file:line): say it once.
+            out += [w for w in self.report.warnings if (w.code, w.field) not in seen]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -694,6 +696,8 @@ class BuildOutcome:
         lines = [f"{self.plan.name}: {head}"]
         if self.status == "created" and self.reasons:
             lines += [f"  rebuilt because {r}" for r in self.reasons]
+        if self.pulled:
+            lines.append(f"  pulled the base model {self.plan.base_model}")
         if self.plan.blobs:
             sent = sum(b.uploaded_bytes for b in self.plan.blobs)
             lines.append(f"  blobs: {len(self.plan.blobs)} file(s), {sent} bytes uploaded")
@@ -787,7 +791,13 @@ class Builder:
                     code="base_missing",
                 )
             job.status(f"pulling {plan.base_model}")
-            _drain(client.pull(plan.base_model), job, outcome.statuses)
+            try:
+                _drain(client.pull(plan.base_model), job, outcome.statuses)
+            except ServerError as exc:
+                raise ServerError(
+                    f"cannot pull the base model {plan.base_model}: {exc.message}", status=exc.status,
+                    code="pull_failed",
+                ) from None
             outcome.pulled = True
             base_show = client.show(plan.base_model)
 

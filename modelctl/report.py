@@ -317,8 +317,10 @@ def render_text(d: Mapping[str, Any]) -> str:
     if params:
         lines.append("  stored parameters:")
         pw = max(len(k) for k in params)
+        inherited = set(d.get("inherited_parameters") or ())
         for k, v in params.items():
-            lines.append(f"    {k.ljust(pw)}  {format_value(v)}")
+            mark = "  (inherited from the base)" if k in inherited else ""
+            lines.append(f"    {k.ljust(pw)}  {format_value(v)}{mark}")
     else:
         lines.append("  stored parameters: none")
     return "\n".join(lines) + "\n"
