@@ -17,11 +17,13 @@ level, so only commands that talk to a server import it, inside their body.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
 import os
 import re
+import ssl
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -224,6 +226,12 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------- the client
 
 
+@functools.lru_cache(maxsize=1)
+def _no_trust_context() -> ssl.SSLContext:
+    """A client TLS context with no trusted CAs: any https connection through it fails."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def _is_final_progress(obj: dict[str, Any]) -> bool:
     return obj.get("status") == "success"
 
@@ -283,12 +291,17 @@ class OllamaClient:
         from modelctl import __version__
 
         self._headers = {"User-Agent": f"modelctl/{__version__}", "Accept": "application/json", **merged}
+        # Plain-http hosts (the usual local server) skip loading the CA bundle (~0.1 s per
+        # client): they get a TLS context that trusts nothing and redirects are not
+        # followed, so a redirect to https fails loudly instead of going out unverified.
+        plain = split.scheme == "http"
         self._http = httpx.Client(
             base_url=self._base,
             headers=self._headers,
             auth=self._auth,
             timeout=self._timeout(UNARY_TIMEOUT),
-            follow_redirects=True,
+            follow_redirects=not plain,
+            verify=_no_trust_context() if plain else True,
             transport=transport,
         )
 
@@ -384,6 +397,16 @@ class OllamaClient:
             return ModelNotFound(msg, model=model)
         return ServerError(msg, status=resp.status_code)
 
+    def _redirect_error(self, resp: httpx.Response, path: str) -> ServerError:
+        where = resp.headers.get("location", "?")
+        return ServerError(
+            self.scrub(
+                f"{path}: Ollama at {self.display_host} answered with a redirect (HTTP {resp.status_code}) "
+                f"to {where}; use the final address as --host / OLLAMA_HOST"
+            ),
+            status=resp.status_code,
+        )
+
     def _request(
         self,
         method: str,
@@ -400,6 +423,8 @@ class OllamaClient:
             raise self._transport_error(exc, path, default_read) from None
         if resp.status_code >= 400 and resp.status_code not in ok_statuses:
             raise self._http_error(resp, path, resp.content, model)
+        if resp.is_redirect:
+            raise self._redirect_error(resp, path)
         return resp
 
     def _json(self, resp: httpx.Response, path: str) -> dict[str, Any]:
@@ -430,6 +455,8 @@ class OllamaClient:
             with self._http.stream("POST", path, json=body, timeout=self._timeout(default_read)) as resp:
                 if resp.status_code >= 400:
                     raise self._http_error(resp, path, resp.read(), model)
+                if resp.is_redirect:
+                    raise self._redirect_error(resp, path)
                 for line in resp.iter_lines():
                     if not line.strip():
                         continue
@@ -564,6 +591,8 @@ class OllamaClient:
             f.close()
         if resp.status_code >= 400:
             raise self._http_error(resp, url, resp.content)
+        if resp.is_redirect:
+            raise self._redirect_error(resp, url)
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
         """``POST /api/pull`` streaming progress; finished only if the last line says ``success``."""

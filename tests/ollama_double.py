@@ -456,7 +456,10 @@ class DoubleState:
     inflight: dict[str, int] = field(default_factory=dict)
     max_inflight: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _sems: dict[str, threading.Semaphore] = field(default_factory=dict, repr=False)
+    cond: threading.Condition = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cond = threading.Condition(self.lock)
 
     # -- conveniences for tests -------------------------------------------------------------
 
@@ -487,12 +490,6 @@ class DoubleState:
         with open(self.blob_path(digest), "wb") as f:
             f.write(data)
         return digest
-
-    def semaphore(self, key: str) -> threading.Semaphore:
-        with self.lock:
-            if key not in self._sems:
-                self._sems[key] = threading.Semaphore(max(1, self.parallel))
-            return self._sems[key]
 
     def calls(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
@@ -724,6 +721,7 @@ def apply_options(opts: dict[str, Any], incoming: dict[str, Any] | None) -> None
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
@@ -1163,23 +1161,26 @@ class _Handler(BaseHTTPRequestHandler):
             obj.update({"done": True, "done_reason": reason})
             self._json(200, obj)
             return
-        sem = self.state.semaphore(m.name.key)
-        sem.acquire()
+        key = m.name.key
+        with self.state.cond:  # OLLAMA_NUM_PARALLEL: requests beyond the limit wait their turn
+            while self.state.inflight.get(key, 0) >= max(1, self.state.parallel):
+                self.state.cond.wait(0.05)
+            cur = self.state.inflight.get(key, 0) + 1
+            self.state.inflight[key] = cur
+            self.state.max_inflight[key] = max(cur, self.state.max_inflight.get(key, 0))
         try:
-            with self.state.lock:
-                cur = self.state.inflight.get(m.name.key, 0) + 1
-                self.state.inflight[m.name.key] = cur
-                self.state.max_inflight[m.name.key] = max(cur, self.state.max_inflight.get(m.name.key, 0))
             load_ns = self._load(m, opts, keep_alive)
-            events = generation_events(self.state, m, req, opts, chat=chat, base=base, load_ns=load_ns,
-                                       started=started, sleep=self._sleep)  # fmt: skip
+            events = generation_events(
+                self.state, m, req, opts, chat=chat, base=base, load_ns=load_ns, started=started,
+                sleep=self._sleep,
+            )  # fmt: skip
             self._stream("/api/chat" if chat else "/api/generate", events, stream)
         finally:
-            with self.state.lock:
-                self.state.inflight[m.name.key] -= 1
+            with self.state.cond:
+                self.state.inflight[key] -= 1
                 if keep_alive == 0:
-                    self.state.runners.pop(m.name.key, None)
-            sem.release()
+                    self.state.runners.pop(key, None)
+                self.state.cond.notify_all()
 
     def _load(self, m: Model, opts: dict[str, Any], keep_alive: float) -> int:
         """Make sure a runner with these load-time options is up; the reported load_duration (ns)."""

@@ -601,3 +601,20 @@ def test_official_client_shares_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     assert str(inner.base_url).rstrip("/") == "http://ollama.test:11434"
     assert inner.headers["x-a"] == "1"
     assert inner.timeout.read == 9
+
+
+def test_redirect_on_plain_http_is_not_followed(mock: respx.MockRouter, client: OllamaClient) -> None:
+    mock.get("/api/tags").respond(301, headers={"Location": "https://u:pw-1234@ollama.test/api/tags"})
+    with pytest.raises(ServerError, match="redirect") as ei:
+        client.tags()
+    assert ei.value.status == 301 and "pw-1234" not in str(ei.value)
+    mock.post("/api/pull").respond(308, headers={"Location": "https://ollama.test/api/pull"})
+    with pytest.raises(ServerError, match="redirect"):
+        list(client.pull("m"))
+
+
+def test_https_host_follows_redirects_with_verification() -> None:
+    with OllamaClient("https://ollama.test") as c:
+        assert c._http.follow_redirects is True
+    with OllamaClient("http://ollama.test") as c:
+        assert c._http.follow_redirects is False
