@@ -294,7 +294,7 @@ def write_big_header_gguf(
     merge_items = [f"\u0120a{i} b{i % 1000}".encode() for i in range(merges)]
     kvs = [
         _kv_str("general.architecture", "llama"),
-        _kv_str("general.name", "Big Header Llama 8B"),
+        _kv_str("general.name", "Llama-3-8B header replica"),
         _kv_u32("general.file_type", 15),
         _kv_u32("general.quantization_version", 2),
         _kv_u32("llama.block_count", LLAMA3_8B["block_count"]),

@@ -346,3 +346,27 @@ def test_estimate_server_unreachable_exit_4() -> None:
         r = CliRunner().invoke(cli, ["estimate", "chef", "--host", "http://ollama.test:11434"])
     assert r.exit_code == 4, r.output
     assert "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------------------------
+# the docs state the formula and their worked numbers are the code's
+
+
+def test_docs_state_the_formula_and_the_worked_numbers(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    memory = (root / "docs" / "memory.md").read_text(encoding="utf-8")
+    concepts = (root / "docs" / "concepts.md").read_text(encoding="utf-8")
+    for needle in ("34/32", "18/32", "key_length + value_length", "512 MiB", "12G", "binary"):
+        assert needle in memory
+    f = llama3_8b()
+    assert f"{max_num_ctx_for_budget(f, 12 * GiB).num_ctx:,}" in memory  # 56,725
+    assert f"{max_num_ctx_for_budget(f, 12 * GiB, 'q8_0').num_ctx:,}" in memory
+    assert f"{max_num_ctx_for_budget(f, 8 * GiB).num_ctx:,}" in memory
+    big = facts_from_gguf(write_big_header_gguf(tmp_path / "llama3-8b.gguf"))
+    r = run("inspect", str(tmp_path / "llama3-8b.gguf"))
+    for line in r.output.splitlines()[2:]:  # after model/file lines (the path differs)
+        assert line in concepts, line
+    assert f"{estimate_for_facts(big, 8192).total_bytes:,} bytes" in memory
+    for word in ("Architecture", "Parameters", "Weights", "LoRA", "Context length", "Embedding length",
+                 "Quantization"):
+        assert f"## {word}" in concepts or word in concepts
