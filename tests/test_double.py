@@ -693,3 +693,32 @@ def test_run_by_hand() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_every_switch_is_documented() -> None:
+    import dataclasses
+
+    from tests.ollama_double import DoubleState, Faults
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "server.md").read_text(encoding="utf-8")
+    knobs = [
+        "version",
+        "default_num_ctx",
+        "default_keep_alive",
+        "parallel",
+        "vram_fraction",
+        "shuffle_parameters",
+        "latency",
+        "token_delay",
+        "load_delay",
+        "nondeterministic",
+        "eval_ns_per_token",
+        "prompt_ns_per_token",
+        "load_ns",
+    ]
+    names = {f.name for f in dataclasses.fields(DoubleState)}
+    assert set(knobs) <= names
+    for k in knobs:
+        assert f"`{k}" in doc, k
+    for f in dataclasses.fields(Faults):
+        assert f"faults.{f.name}" in doc, f.name
