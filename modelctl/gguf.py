@@ -246,6 +246,7 @@ class _Reader:
         self.buf = b""
         self.pos = 0
         self.base = 0  # file offset of buf[0]
+        self.chunk = _CHUNK
         self.set_order("<")
 
     def set_order(self, order: str) -> None:
@@ -272,7 +273,7 @@ class _Reader:
             )
         start = self.tell()
         self.fh.seek(start)
-        data = self.fh.read(max(n, _CHUNK))
+        data = self.fh.read(max(n, self.chunk))
         if len(data) < n:  # the file shrank under us
             raise self.fail(f"truncated file: {what} at offset {start} (short read)")
         self.buf, self.pos, self.base = data, 0, start
@@ -439,6 +440,9 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFInfo:
 
 def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
     r = _Reader(fh, where, size)
+    # The fixed header (magic, version, two counts) is read on its own, so a file that is not
+    # GGUF, or has impossible counts, is refused after reading 24 bytes.
+    r.chunk = 24
     if size < 4:
         raise r.fail(f"not a GGUF file: only {size} bytes, too short for the GGUF magic")
     magic = r.read(4, "magic")
@@ -467,6 +471,7 @@ def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
             f"corrupt file: {n_kv} metadata entries and {n_tensors} tensor infos cannot fit in "
             f"the {r.remaining()} bytes that remain"
         )
+    r.chunk = _CHUNK
 
     metadata: dict[str, Any] = {}
     for i in range(n_kv):

@@ -187,10 +187,12 @@ class MemoryEstimate:
     weights_source: str
     plan: LayerPlan
     assumptions: list[str] = field(default_factory=list)
+    adapter_bytes: int = 0  # LoRA adapters (ADAPTER), loaded beside the weights
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.overhead_bytes
+        return (self.weights_bytes + self.adapter_bytes + self.kv_cache_bytes + self.recurrent_state_bytes
+                + self.overhead_bytes)
 
     @property
     def exceeds_trained(self) -> bool:
@@ -204,6 +206,7 @@ class MemoryEstimate:
             "parallel": self.parallel,
             "context_cells": self.num_ctx * self.parallel,
             "weights_bytes": self.weights_bytes,
+            "adapter_bytes": self.adapter_bytes,
             "kv_cache_bytes": self.kv_cache_bytes,
             "recurrent_state_bytes": self.recurrent_state_bytes,
             "overhead_bytes": self.overhead_bytes,
@@ -261,6 +264,7 @@ def estimate_for_facts(
     *,
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     plan: LayerPlan | None = None,
+    adapter_bytes: int = 0,
 ) -> MemoryEstimate:
     """The memory a model needs at ``num_ctx`` tokens per slot, ``parallel`` slots and a KV type."""
     per = _check_kv_type(kv_type)
@@ -298,6 +302,7 @@ def estimate_for_facts(
         weights_source=source,
         plan=plan,
         assumptions=assumptions,
+        adapter_bytes=adapter_bytes,
     )
 
 
@@ -337,6 +342,7 @@ def max_num_ctx_for_budget(
     *,
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     limit: int | None = None,
+    adapter_bytes: int = 0,
 ) -> BudgetResult:
     """The largest num_ctx whose total fits in ``budget_bytes``: an exact integer binary search.
 
@@ -346,26 +352,25 @@ def max_num_ctx_for_budget(
     plan = plan_layers(facts)
     hi = search_limit = limit or facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
 
-    def total(n: int) -> int:
-        est = estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan)
-        return est.total_bytes
+    def at(n: int) -> MemoryEstimate:
+        return estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan,
+                                  adapter_bytes=adapter_bytes)
 
-    minimum = total(1)
+    minimum = at(1).total_bytes
     if minimum > budget_bytes:
         return BudgetResult(budget_bytes, None, "nothing fits", hi, None, None, minimum)
-    if total(hi) <= budget_bytes:
+    top = at(hi)
+    if top.total_bytes <= budget_bytes:
         why = "trained context" if not limit and facts.context_trained else "search limit"
-        est = estimate_for_facts(facts, hi, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan)
-        return BudgetResult(budget_bytes, hi, why, hi, est, None, minimum)
+        return BudgetResult(budget_bytes, hi, why, hi, top, None, minimum)
     lo = 1  # invariant: total(lo) <= budget < total(hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if total(mid) <= budget_bytes:
+        if at(mid).total_bytes <= budget_bytes:
             lo = mid
         else:
             hi = mid
-    est = estimate_for_facts(facts, lo, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan)
-    return BudgetResult(budget_bytes, lo, "budget", search_limit, est, total(lo + 1), minimum)
+    return BudgetResult(budget_bytes, lo, "budget", search_limit, at(lo), at(lo + 1).total_bytes, minimum)
 
 
 def context_sizes(trained: int | None, extra: int | None = None) -> list[int]:
@@ -389,6 +394,7 @@ def estimate_table(
     parallel: int = 1,
     *,
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
+    adapter_bytes: int = 0,
 ) -> list[dict[str, Any]]:
     """Rows of {num_ctx, <kv type>: {kv_cache_bytes, total_bytes}} for each context size."""
     plan = plan_layers(facts)
@@ -396,7 +402,8 @@ def estimate_table(
     for n in sizes:
         row: dict[str, Any] = {"num_ctx": n}
         for kv in kv_types:
-            est = estimate_for_facts(facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan)
+            est = estimate_for_facts(facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan,
+                                     adapter_bytes=adapter_bytes)
             row[kv] = {"kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes,
                        "total_bytes": est.total_bytes}
         rows.append(row)

@@ -252,6 +252,46 @@ def test_bad_file_is_a_clear_error(tmp_path: Path, case: str) -> None:
     assert expected in result.output
 
 
+class _CountingFile:
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.bytes_read = fh, 0
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        self.bytes_read += len(data)
+        return bytes(data)
+
+    def seek(self, pos: int) -> int:
+        return int(self.fh.seek(pos))
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+@pytest.mark.parametrize("case", ["wrong_magic", "unknown_version", "metadata_count_2_60",
+                                  "tensor_count_beyond_size"])
+def test_bad_header_is_refused_after_24_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    import modelctl.gguf as g
+
+    data, expected = BAD_FILES[case]
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(data + b"\0" * (4 << 20))  # plenty of bytes after the bad field
+    opened: list[_CountingFile] = []
+    real_open = g._open
+
+    def counting_open(p: Path) -> tuple[Any, int]:
+        fh, size = real_open(p)
+        opened.append(_CountingFile(fh))
+        return opened[-1], size
+
+    monkeypatch.setattr(g, "_open", counting_open)
+    with pytest.raises(GGUFError, match=expected.split(" is ")[0]):
+        g.read_gguf(path)
+    assert 0 < opened[0].bytes_read <= 24
+
+
 def test_truncated_real_file(tmp_path: Path) -> None:
     whole = write_tiny_llama(tmp_path / "m.gguf").read_bytes()
     for cut in (10, 30, 200, 2000, len(whole) // 2):

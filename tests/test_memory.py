@@ -370,3 +370,44 @@ def test_docs_state_the_formula_and_the_worked_numbers(tmp_path: Path) -> None:
     for word in ("Architecture", "Parameters", "Weights", "LoRA", "Context length", "Embedding length",
                  "Quantization"):
         assert f"## {word}" in concepts or word in concepts
+
+
+def test_estimate_profile_counts_its_adapter(tmp_path: Path) -> None:
+    _profile(tmp_path, 2048)
+    lora = write_tiny_gguf(tmp_path / "lora.gguf", block_count=1, name="lora")
+    p = tmp_path / "with-adapter.yaml"
+    p.write_text("from: ./tiny.gguf\nadapters: [./lora.gguf]\nparameters:\n  num_ctx: 2048\n",
+                 encoding="utf-8")
+    r = run("estimate", str(p), "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)["data"]
+    lora_bytes = facts_from_gguf(lora).weights_bytes
+    assert d["estimate"]["adapter_bytes"] == lora_bytes
+    base = facts_from_gguf(tmp_path / "tiny.gguf").weights_bytes
+    assert d["estimate"]["total_bytes"] == base + lora_bytes + 2048 * 256 + DEFAULT_OVERHEAD_BYTES
+    assert "adapters" in run("estimate", str(p)).output
+
+
+def test_estimate_profile_from_a_server_model_inherits_its_num_ctx(tmp_path: Path) -> None:
+    from tests.test_gguf_show import SHOW_LLAMA, TAGS_LLAMA
+
+    p = tmp_path / "chef.yaml"
+    p.write_text("from: chef:latest\nsystem: hi\n", encoding="utf-8")
+    host = "http://ollama.test:11434"
+    with respx.mock(base_url=host) as mock:
+        mock.post("/api/show").mock(return_value=httpx.Response(200, json=SHOW_LLAMA))
+        mock.get("/api/tags").mock(return_value=httpx.Response(200, json={"models": [TAGS_LLAMA]}))
+        r = run("estimate", str(p), "--host", host, "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)["data"]
+    assert d["target"]["base"] == "server"
+    assert d["estimate"]["num_ctx"] == 16384  # not set in the profile: the base model's stored value
+
+
+def test_validate_warns_when_num_ctx_exceeds_a_local_gguf_trained_context(tmp_path: Path) -> None:
+    p = _profile(tmp_path, 8192)  # tiny.gguf is trained for 4096
+    r = CliRunner().invoke(cli, ["validate", str(p), "--format", "json"])
+    env = json.loads(r.output)
+    codes = [w["code"] for w in env["warnings"]]
+    assert "num_ctx_above_trained" in codes
+    assert r.exit_code == 0

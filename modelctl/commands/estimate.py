@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput
+from modelctl.errors import Diagnostic, ExitCode, GGUFError, InvalidInput
 from modelctl.output import Result, human_bytes, table
 
 DEFAULT_NUM_CTX = 4096  # Ollama's default below ~24 GiB of VRAM (docs/memory.md)
@@ -67,9 +67,20 @@ def _from_profile(ref: str, overrides: tuple[str, ...], host: str | None, timeou
     else:
         facts = facts_from_server(prof.from_, host=host, timeout=timeout)
         source["base"] = "server"
-    facts.context_configured = num_ctx
+    if num_ctx is not None:  # else the base model's own num_ctx (inherited) stays
+        facts.context_configured = num_ctx
     if not facts.name or source["base"] == "gguf":
         facts.name = prof.name
+    adapters: list[dict[str, Any]] = []
+    for path in prof.adapter_paths():
+        try:
+            adapter = facts_from_gguf(path)
+        except GGUFError as exc:  # e.g. a safetensors adapter: not counted, and said so
+            adapters.append({"path": str(path), "weights_bytes": 0, "not_counted": exc.message})
+            continue
+        adapters.append({"path": str(path), "weights_bytes": adapter.weights_bytes or 0})
+    source["adapters"] = adapters
+    source["adapter_bytes"] = sum(a["weights_bytes"] for a in adapters)
     return facts, source, num_ctx
 
 
@@ -86,6 +97,10 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
     ]
     rows = [
         ("weights", human_bytes(est["weights_bytes"]), est["weights_source"]),
+    ]
+    if est.get("adapter_bytes"):
+        rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
+    rows += [
         ("KV cache", human_bytes(est["kv_cache_bytes"]),
          f"{human_bytes(per_tok)} per token x {est['num_ctx']:,} tokens x {slots}"),
     ]
@@ -152,9 +167,14 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
             n = DEFAULT_NUM_CTX
             ctx_note = (f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
                         "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)")
-        est = estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes)
+        adapter_bytes = int(source.get("adapter_bytes") or 0)
+        est = estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes,
+                                 adapter_bytes=adapter_bytes)
         if ctx_note:
             est.assumptions.insert(0, ctx_note)
+        for a in source.get("adapters") or []:
+            if a.get("not_counted"):
+                est.assumptions.append(f"adapter {a['path']} not counted: {a['not_counted']}")
         if est.exceeds_trained:
             warnings.append(Diagnostic("num_ctx_above_trained",
                                        f"num_ctx {n} exceeds the trained context {facts.context_trained}; "
@@ -166,7 +186,7 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
         ok, code, errors = True, ExitCode.OK, []
         if budget_bytes is not None:
             res = max_num_ctx_for_budget(facts, budget_bytes, kv_type, parallel,
-                                         overhead_bytes=overhead_bytes)
+                                         overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes)
             data["budget"] = res.to_dict()
             text += (f"\nbudget {human_bytes(budget_bytes)} ({budget_bytes:,} bytes), KV {kv_type}, "
                      f"{parallel} slot(s):\n")
@@ -186,7 +206,8 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
                     text += f"; capped by the {res.limited_by} {res.search_limit:,})\n"
         if show_table:
             sizes = context_sizes(facts.context_trained, n)
-            rows = estimate_table(facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes)
+            rows = estimate_table(facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes,
+                                  adapter_bytes=adapter_bytes)
             data["table"] = rows
             kvs = ("f16", "q8_0", "q4_0")
 
