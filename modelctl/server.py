@@ -232,6 +232,24 @@ def _no_trust_context() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+def _ndjson_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Split a byte stream at LF only.
+
+    httpx's ``iter_lines`` splits like ``str.splitlines``, also at U+0085, U+2028 and
+    U+2029, which Ollama's JSON encoder may leave unescaped inside strings (model output).
+    """
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", start)) >= 0:
+            yield bytes(buf[start:end])
+            start = end + 1
+        del buf[:start]
+    if buf:
+        yield bytes(buf)
+
+
 def _is_final_progress(obj: dict[str, Any]) -> bool:
     return obj.get("status") == "success"
 
@@ -457,7 +475,8 @@ class OllamaClient:
                     raise self._http_error(resp, path, resp.read(), model)
                 if resp.is_redirect:
                     raise self._redirect_error(resp, path)
-                for line in resp.iter_lines():
+                for raw in _ndjson_lines(resp.iter_bytes()):
+                    line = raw.decode("utf-8", "replace")
                     if not line.strip():
                         continue
                     try:

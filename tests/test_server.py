@@ -618,3 +618,15 @@ def test_https_host_follows_redirects_with_verification() -> None:
         assert c._http.follow_redirects is True
     with OllamaClient("http://ollama.test") as c:
         assert c._http.follow_redirects is False
+
+
+def test_ndjson_split_only_at_line_feeds(mock: respx.MockRouter, client: OllamaClient) -> None:
+    # Go's encoder leaves U+0085 and (in some versions) U+2028 unescaped inside strings.
+    text = "a\u0085b\u2028c\u2029d\x1c"
+    body = (
+        '{"response": "' + text[:4] + '", "done": false}\n'
+        '{"response": "' + text[4:-1] + '\\u001c", "done": true, "done_reason": "stop"}\n'
+    ).encode()
+    mock.post("/api/generate").respond(200, stream=_Stream(iter([body[:7], body[7:20], body[20:]])))
+    out = list(client.generate({"model": "m", "prompt": "x"}))
+    assert "".join(o["response"] for o in out) == text
