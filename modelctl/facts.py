@@ -473,9 +473,10 @@ def _fill_from_tensor_shapes(facts: ModelFacts, shapes: dict[str, list[int]]) ->
     if facts.block_count is None:
         layers = {int(n.split(".")[1]) for n in shapes if n.startswith("blk.") and n.split(".")[1].isdigit()}
         facts.block_count = max(layers) + 1 if layers else None
-    if facts.head_count_kv is None and facts.key_length and facts.block_count:
+    n_layers = facts.block_count if facts.block_count and facts.block_count <= 1 << 16 else None
+    if facts.head_count_kv is None and facts.key_length and n_layers:
         per_layer: list[int] = []
-        for i in range(facts.block_count):
+        for i in range(n_layers):
             shape = shapes.get(f"blk.{i}.attn_k.weight")
             if shape and len(shape) == 2 and shape[1] % facts.key_length == 0:
                 per_layer.append(shape[1] // facts.key_length)

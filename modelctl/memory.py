@@ -43,6 +43,7 @@ GiB = 1 << 30
 DEFAULT_OVERHEAD_BYTES = 512 * MiB
 UBATCH = 512  # llama.cpp's default micro-batch; sliding-window caches keep window + one batch
 SEARCH_LIMIT_UNKNOWN_TRAINED = 1 << 24  # upper end of the budget search when the trained length is unknown
+MAX_LAYERS = 1 << 16  # a corrupt block_count must not become a 2^40-entry list
 
 # Architectures whose sliding-window layout is fixed in llama.cpp rather than written in the
 # file: every p-th layer is global, the others slide (layer i slides when i % p < p - 1).
@@ -95,6 +96,8 @@ def plan_layers(facts: ModelFacts) -> LayerPlan:
     n = facts.block_count
     if not n:
         raise InvalidInput(f"{model}: block_count is unknown, so the KV cache cannot be estimated")
+    if n > MAX_LAYERS:
+        raise InvalidInput(f"{model}: block_count {n} is implausible (more than {MAX_LAYERS} layers)")
     plan = LayerPlan(block_count=n, key_length=facts.key_length, value_length=facts.value_length)
     heads = _per_layer(facts.head_count, n, "head_count", model)
     kv_heads = _per_layer(facts.head_count_kv, n, "head_count_kv", model)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelctl.cli import cli
 from modelctl.errors import GGUFError
@@ -354,3 +356,54 @@ def test_inspect_text(tmp_path: Path) -> None:
     assert "F16 (general.file_type 1)" in out
     assert "4,096 tokens (trained)" in out
     assert "KiB" in out and " GB" not in out and " MB" not in out
+
+
+# --------------------------------------------------------------------------------------------
+# fuzz: a damaged header is either read or refused with GGUFError - never another exception
+
+
+_VALID: dict[str, bytes] = {}
+_VALID_HEADER_END: dict[str, int] = {}
+
+
+def _valid_bytes() -> bytes:
+    if "tiny" not in _VALID:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            _VALID["tiny"] = write_tiny_llama(Path(d) / "t.gguf", tensor_type=Q8_0).read_bytes()
+    return _VALID["tiny"]
+
+
+@settings(max_examples=80)
+@given(data=st.data())
+def test_damaged_headers_never_crash(data: st.DataObject) -> None:
+    from modelctl.errors import ModelctlError
+    from modelctl.memory import estimate_for_facts
+
+    raw = bytearray(_valid_bytes())
+    header_end = _VALID_HEADER_END.setdefault("tiny", read_gguf_bytes_header_end(bytes(raw)))
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(0, header_end - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".gguf") as fh:
+        fh.write(bytes(raw))
+        fh.flush()
+        try:
+            facts = facts_from_gguf(fh.name)
+            estimate_for_facts(facts, 512)
+        except ModelctlError:
+            pass
+
+
+def read_gguf_bytes_header_end(raw: bytes) -> int:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".gguf") as fh:
+        fh.write(raw)
+        fh.flush()
+        return read_gguf(fh.name).header_bytes

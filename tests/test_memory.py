@@ -147,6 +147,8 @@ def test_recurrent_and_cacheless_layers(tmp_path: Path) -> None:
 def test_missing_shape_facts_are_clear_errors() -> None:
     with pytest.raises(InvalidInput, match="block_count"):
         plan_layers(ModelFacts(name="x"))
+    with pytest.raises(InvalidInput, match="implausible"):
+        plan_layers(ModelFacts(name="x", block_count=1 << 40, head_count=4))
     with pytest.raises(InvalidInput, match="head counts"):
         plan_layers(ModelFacts(name="x", block_count=2))
     with pytest.raises(InvalidInput, match="3 entries"):
