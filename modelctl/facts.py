@@ -184,7 +184,11 @@ def _ssm(get: Any) -> dict[str, int]:
 
 
 def _swa_pattern(get: Any, block_count: int | None) -> list[bool] | None:
+    """Which layers slide: a per-layer bool array, or a period p (layer i slides when i % p < p - 1)."""
     pattern = get("attention.sliding_window_pattern")
+    period = _int(pattern) if not isinstance(pattern, (list, bool)) else None
+    if period is not None and block_count and period >= 0 and block_count <= 1 << 16:
+        return [period == 0 or i % period < period - 1 for i in range(block_count)]
     if isinstance(pattern, list) and pattern and all(isinstance(x, bool) for x in pattern):
         return list(pattern)
     if isinstance(pattern, list) and pattern and all(isinstance(x, int) for x in pattern):

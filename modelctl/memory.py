@@ -47,7 +47,7 @@ MAX_LAYERS = 1 << 16  # a corrupt block_count must not become a 2^40-entry list
 
 # Architectures whose sliding-window layout is fixed in llama.cpp rather than written in the
 # file: every p-th layer is global, the others slide (layer i slides when i % p < p - 1).
-SWA_PERIOD: dict[str, int] = {"gemma2": 2, "gemma3": 6, "cohere2": 4}
+SWA_PERIOD: dict[str, int] = {"gemma2": 2, "gemma3": 6, "cohere2": 4, "gpt-oss": 2}
 
 
 @dataclass

@@ -119,6 +119,14 @@ def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
     assert kv_cache_bytes(plan, 2048, "f16", parallel=2) == (2 * 2048 * 64 + (2 * 64 + 512) * 64) * 2
 
 
+def test_sliding_window_period_from_the_file(tmp_path: Path) -> None:
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", block_count=8, sliding_window=64,
+                                        extra_kv={"llama.attention.sliding_window_pattern": 4}))
+    assert f.sliding_window_pattern == [True, True, True, False] * 2
+    plan = plan_layers(f)
+    assert (plan.full_layers, plan.swa_layers) == (2, 6)
+
+
 def test_unknown_sliding_layout_is_counted_at_full_context(tmp_path: Path) -> None:
     f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", arch="mistral", sliding_window=64))
     plan = plan_layers(f)
