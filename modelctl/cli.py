@@ -9,7 +9,6 @@ jinja2, httpx or ollama (tests/test_startup.py checks).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Any
 
 import click
@@ -36,15 +35,11 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if self._spec_available(name)]
-
-    def _spec_available(self, name: str) -> bool:
-        module = COMMANDS[name].split(":", 1)[0]
-        return importlib.util.find_spec(module) is not None
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         spec = COMMANDS.get(cmd_name)
-        if spec is None or not self._spec_available(cmd_name):
+        if spec is None:
             return None
         module_name, attr = spec.split(":", 1)
         module = importlib.import_module(module_name)

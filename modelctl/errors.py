@@ -8,7 +8,6 @@ it as one line on stderr, or as an entry of the JSON envelope's ``errors``.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -33,16 +32,39 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
 }
 
 
-@dataclass
 class Diagnostic:
-    """A warning or error with its place. ``code`` is a short stable identifier."""
+    """A warning or error with its place. ``code`` is a short stable identifier.
 
-    code: str
-    message: str
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    field: str | None = None
+    A plain class rather than a dataclass: `dataclasses` pulls in `inspect`, and this module
+    is imported by `modelctl --help`.
+    """
+
+    __slots__ = ("code", "message", "file", "line", "column", "field")
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Diagnostic) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().values()))
+
+    def __repr__(self) -> str:
+        return f"Diagnostic({self.format()!r}, code={self.code!r})"
 
     def location(self) -> str:
         parts = [p for p in (self.file, self.line, self.column) if p is not None]

@@ -5,12 +5,8 @@ Standard library only, so every command (and ``--help``) can import it cheaply.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from modelctl.errors import Diagnostic, ExitCode
@@ -38,19 +34,29 @@ def envelope(
 
 
 def dumps(obj: Any) -> str:
+    import json
+
     return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-@dataclass
 class Result:
     """What a command produced: data for JSON, a text rendering for humans, and its verdict."""
 
-    data: Any = None
-    text: str | Callable[[], str] = ""
-    ok: bool = True
-    exit_code: ExitCode = ExitCode.OK
-    warnings: list[Diagnostic] = field(default_factory=list)
-    errors: list[Diagnostic] = field(default_factory=list)
+    def __init__(
+        self,
+        data: Any = None,
+        text: str | Callable[[], str] = "",
+        ok: bool = True,
+        exit_code: ExitCode = ExitCode.OK,
+        warnings: list[Diagnostic] | None = None,
+        errors: list[Diagnostic] | None = None,
+    ) -> None:
+        self.data = data
+        self.text = text
+        self.ok = ok
+        self.exit_code = exit_code
+        self.warnings: list[Diagnostic] = list(warnings or [])
+        self.errors: list[Diagnostic] = list(errors or [])
 
     def render_text(self) -> str:
         return self.text() if callable(self.text) else self.text
@@ -61,6 +67,9 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
 
     A reader never sees half a file, and a failure leaves the old file (or none) in place.
     """
+    import tempfile
+    from pathlib import Path
+
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     data = text.encode("utf-8") if isinstance(text, str) else text

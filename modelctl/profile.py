@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,7 @@ TOP_LEVEL_KEYS = (
 QUANTIZE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K")
 LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pth")
 SET_SOURCE = "--set"
+MAX_EXTENDS_DEPTH = 32
 
 # Ollama's model-name rule (types/model/name.go): parts start with a letter, digit or `_`, then
 # letters, digits, `_`, `-` or `.`; namespaces have no `.`; model and tag at most 80 characters.
@@ -87,13 +89,13 @@ class _ParametersBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     def as_dict(self) -> dict[str, Any]:
-        """The parameters that are set, in catalogue order, typed."""
-        out: dict[str, Any] = {}
-        for p in P.CATALOGUE:
-            v = getattr(self, p.name)
-            if v is not None:
-                out[p.name] = list(v) if isinstance(v, list) else v
-        return out
+        """The parameters that are set, in catalogue order, typed (a fresh dict each call)."""
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self._set_values.items()}
+
+    @cached_property
+    def _set_values(self) -> dict[str, Any]:
+        # The model is frozen, so this is computed once.
+        return {p.name: getattr(self, p.name) for p in P.CATALOGUE if getattr(self, p.name) is not None}
 
 
 Parameters: type[_ParametersBase] = create_model(  # type: ignore[call-overload]
@@ -167,23 +169,31 @@ class Profile(BaseModel):
             )
         return v
 
-    # -- paths ---------------------------------------------------------------------------------
-    def base_path(self) -> Path | None:
-        """Absolute path when `from` names a local file or directory, else None (a model name)."""
+    # -- paths (computed once: each costs file-system calls) --------------------------------------
+    @cached_property
+    def _base_path(self) -> Path | None:
         return local_path(self.from_, self.base_dir)
 
+    @cached_property
+    def _adapter_paths(self) -> tuple[Path, ...]:
+        return tuple(resolve_path(a, self.base_dir) for a in self.adapters)
+
+    def base_path(self) -> Path | None:
+        """Absolute path when `from` names a local file or directory, else None (a model name)."""
+        return self._base_path
+
     def adapter_paths(self) -> list[Path]:
-        return [resolve_path(a, self.base_dir) for a in self.adapters]
+        return list(self._adapter_paths)
 
 
 def resolve_path(value: str, base_dir: Path) -> Path:
-    """Resolve like Ollama's expandPath: absolute as is, `~` expanded, else relative to base_dir."""
+    """Resolve like Ollama's expandPath: absolute as is, `~` expanded, else joined to base_dir
+    (lexically, like Go's filepath.Join: symbolic links are left alone)."""
     if value.startswith("~"):
-        return Path(os.path.expanduser(value))
-    p = Path(value)
-    if p.is_absolute() or value.startswith(("/", "\\")):
-        return p
-    return (base_dir / p).resolve()
+        return Path(os.path.normpath(os.path.expanduser(value)))
+    if os.path.isabs(value) or value.startswith(("/", "\\")):
+        return Path(os.path.normpath(value))
+    return Path(os.path.normpath(os.path.join(os.path.abspath(base_dir), value)))
 
 
 def looks_like_path(value: str) -> bool:
@@ -238,13 +248,13 @@ def resolve_ref(ref: str) -> Path:
     """A profile by path, or by name: ``creative`` -> $MODELCTL_PROFILES/creative.yaml or ./profiles/."""
     p = Path(ref).expanduser()
     if p.exists():
-        return p.resolve()
+        return Path(os.path.normpath(os.path.abspath(p)))
     if "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml")):
         for d in search_dirs():
             for ext in (".yaml", ".yml"):
                 cand = d / f"{ref}{ext}"
                 if cand.is_file():
-                    return cand.resolve()
+                    return Path(os.path.normpath(os.path.abspath(cand)))
         looked = ", ".join(str(d) for d in search_dirs())
         raise ProfileError(f"no profile named '{ref}' (looked in {looked})", file=ref)
     raise ProfileError("profile file not found", file=ref)
@@ -287,6 +297,9 @@ def _load_raw(
                 raise ProfileError("extends must be a path or a list of paths", file=name, line=line,
                                    column=col, field="extends")
             target = resolve_path(ref, path.parent)
+            if len(chain) >= MAX_EXTENDS_DEPTH:
+                raise ProfileError(f"extends nests deeper than {MAX_EXTENDS_DEPTH} files", file=name, line=line,
+                                   column=col, field="extends")
             if target in chain or target == path:
                 cycle = " -> ".join(_display(p) for p in (*chain, path, target))
                 raise ProfileError(f"extends cycle: {cycle}", file=name, line=line, column=col,
@@ -526,11 +539,9 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
         if r:
             warn("risky_value", f"parameters.{name}", r)
         if isinstance(value, float):
-            import struct
+            from modelctl.render import as_sent
 
-            from modelctl.modelfile import float32_shortest
-
-            stored = float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
+            stored = as_sent(value)
             if stored != value:
                 warn("float32_precision", f"parameters.{name}",
                      f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}")

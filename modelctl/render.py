@@ -14,6 +14,7 @@ import re
 import struct
 import traceback
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 _ENV_CACHE: dict[tuple[str, float], Any] = {}
 
 
+@lru_cache(maxsize=1)
 def default_template_path() -> Path:
     """The shipped template: inside the installed package, or the repository's templates/."""
     for cand in (_PACKAGE_DIR / "templates" / "Modelfile.j2", _PACKAGE_DIR.parent / "templates" / "Modelfile.j2"):
@@ -223,11 +225,16 @@ def render(
     return Rendered(text=text, spec=spec, from_=ctx["from_"], adapters=ctx["adapters"], template_path=str(tpath))
 
 
+@lru_cache(maxsize=4096)
+def _f32_sent(value: float) -> float:
+    return float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
 def as_sent(value: Any) -> Any:
     """A parameter value as Ollama's CLI sends it: floats go through float32 (ParseFloat(v, 32),
     then Go's JSON encoder writes the shortest decimal of that float32)."""
-    if isinstance(value, float) and not isinstance(value, bool):
-        return float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
+    if isinstance(value, float):
+        return _f32_sent(value)
     return value
 
 
