@@ -23,7 +23,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -757,23 +757,39 @@ def run_matrix(
 
     start = clock()
     total = len(matrix.cells)
-    done = 0
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="compare")
-    try:
-        pending: set[Future[Cell]] = {pool.submit(run_cell, c) for c in matrix.cells}
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                cell = fut.result()
-                done += 1
-                if progress is not None:
-                    progress(done, total, cell)
-    except KeyboardInterrupt:
-        matrix.interrupted = True
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    done_lock = threading.Lock()
+    done = [0]
+
+    def finish(cell: Cell) -> None:
+        with done_lock:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total, cell)
+
+    if parallel <= 1:
+        # No pool: a thread hand-off per cell costs more than the cell's own bookkeeping.
+        try:
+            for cell in matrix.cells:
+                if stop.is_set():
+                    break
+                finish(run_cell(cell))
+        except KeyboardInterrupt:
+            matrix.interrupted = True
+            stop.set()
+    else:
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="compare")
+        futures = [pool.submit(lambda c: finish(run_cell(c)), cell) for cell in matrix.cells]
+        try:
+            # Workers report progress themselves; the main thread only wakes to notice Ctrl-C.
+            while wait(futures, timeout=0.5).not_done:
+                pass
+            for fut in futures:
+                fut.result()  # re-raise a bug in a worker instead of hiding it
+        except KeyboardInterrupt:
+            matrix.interrupted = True
+            stop.set()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     for c in matrix.cells:
         if c.status == "pending":
             c.status = "skipped"

@@ -183,7 +183,7 @@ def test_assertion_failure_exits_1_and_junit_reports_it(built_double: OllamaDoub
     (chef_dir / "p.yaml").write_text(
         "- prompt: Hi\n  expect:\n    contains: zzz-never\n    max_tokens: 1000\n", encoding="utf-8"
     )
-    r = run_cli(
+    r = invoke(
         "compare",
         "creative",
         "precise",
@@ -278,7 +278,7 @@ def test_output_file_by_suffix(built_double: OllamaDouble, chef_dir: Path) -> No
 )
 def test_bad_prompts_file(built_double: OllamaDouble, chef_dir: Path, text: str, where: str) -> None:
     (chef_dir / "prompts.yaml").write_text(text, encoding="utf-8")
-    r = run_cli("compare", "creative", "--prompts", "prompts.yaml", host=built_double.url, cwd=chef_dir)
+    r = invoke("compare", "creative", "--prompts", "prompts.yaml", host=built_double.url, cwd=chef_dir)
     assert r.returncode == 1
     assert r.stderr.startswith(f"error: {where}: ") and "Traceback" not in r.stderr
     assert not built_double.state.calls("/api/generate") and not built_double.state.calls("/api/chat")
@@ -361,12 +361,12 @@ def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDoubl
         "stopped after" in e["message"] or e["code"] in ("server", "unreachable") for e in env["errors"]
     )
     # the text form says it too, and still prints the finished cells
-    r2 = run_cli("compare", "creative", "--prompt", "a", host=built_double.url, cwd=chef_dir)
+    r2 = invoke("compare", "creative", "--prompt", "a", host=built_double.url, cwd=chef_dir)
     assert r2.returncode == 4 and "cannot reach Ollama" in r2.stderr
 
 
 def test_parallel_bounds_concurrency(built_double: OllamaDouble, chef_dir: Path) -> None:
-    built_double.state.latency = 0.05
+    built_double.state.token_delay = 0.01  # 12-40 tokens: requests overlap while they stream
     built_double.state.parallel = 4
     r = invoke(
         "compare",

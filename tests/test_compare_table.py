@@ -37,7 +37,7 @@ def test_ollama_default_follows_the_server_version() -> None:
 
 
 def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_dir: Path) -> None:
-    r = run_cli(
+    r = invoke(
         "compare",
         "creative",
         "precise",
