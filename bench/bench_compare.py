@@ -73,8 +73,9 @@ class ChildDouble:
     """The Ollama API double in a child process, steered through its stdin."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(REPO)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(REPO)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
 
@@ -123,8 +124,11 @@ def raw_per_request(url: str, requests: list[tuple[str, dict[str, Any]]]) -> flo
     t0 = time.perf_counter()
     for path, body in requests:
         data = json.dumps(body).encode()
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
         buf = b""
         while not buf.endswith(b"\r\n0\r\n\r\n"):
             chunk = sock.recv(65536)
@@ -158,20 +162,29 @@ def main() -> None:
         n = len(ts) * len(cs)
         one(client, ts, cs, 4)  # warm up: runners loaded, connections open, code paths imported
 
-        print(f"compare matrix: {len(ts)} profiles x {len(cs)} prompts = {n} cells; "
-              f"double latency {args.latency * 1000:.0f} ms/request, at most 4 requests per model at once")
+        print(
+            f"compare matrix: {len(ts)} profiles x {len(cs)} prompts = {n} cells; "
+            f"double latency {args.latency * 1000:.0f} ms/request, at most 4 requests per model at once"
+        )
         double.set("latency", args.latency)
         for parallel in (4, 1):
             ideal = n * args.latency / parallel
             walls = [one(client, ts, cs, parallel).wall_s for _ in range(args.rounds if parallel == 4 else 1)]
             med = statistics.median(walls)
-            verdict = "" if parallel != 4 else ("  PASS (<= 1.15)" if med <= 1.15 * ideal else "  FAIL (> 1.15)")
-            print(f"  --parallel {parallel}: wall {med:.3f} s (median of {len(walls)}), ideal {ideal:.3f} s, "
-                  f"ratio {med / ideal:.3f}{verdict}")
+            verdict = (
+                "" if parallel != 4 else ("  PASS (<= 1.15)" if med <= 1.15 * ideal else "  FAIL (> 1.15)")
+            )
+            print(
+                f"  --parallel {parallel}: wall {med:.3f} s (median of {len(walls)}), ideal {ideal:.3f} s, "
+                f"ratio {med / ideal:.3f}{verdict}"
+            )
 
         double.set("latency", 0)
-        bodies = [("/api/chat" if t.use_chat else "/api/generate", {**build_request(t, c.prompt)})
-                  for t in ts for c in cs]
+        bodies = [
+            ("/api/chat" if t.use_chat else "/api/generate", {**build_request(t, c.prompt)})
+            for t in ts
+            for c in cs
+        ]
         overheads, raws, cells, cpus = [], [], [], []
         last: Matrix | None = None
         for _ in range(args.rounds):
@@ -190,14 +203,20 @@ def main() -> None:
             load = os.getloadavg()[0]
         except OSError:
             load = float("nan")
-        print(f"latency 0, --parallel 1: modelctl {statistics.median(cells) * 1000:.2f} ms/cell; the double "
-              f"alone (raw-socket client) {statistics.median(raws) * 1000:.2f} ms/request "
-              f"[{os.cpu_count()} CPUs, load average {load:.1f}]")
-        print(f"  modelctl overhead (wall): {med_over * 1000:.2f} ms/cell (median of {args.rounds}; min "
-              f"{min(overheads) * 1000:.2f}, max {max(overheads) * 1000:.2f})"
-              f"  {'PASS (<= 5 ms)' if med_over <= 0.005 else 'FAIL (> 5 ms)'}")
-        print(f"  modelctl CPU time: {med_cpu * 1000:.2f} ms/cell (all threads of this process; the double "
-              f"runs in another)  {'PASS (<= 5 ms)' if med_cpu <= 0.005 else 'FAIL (> 5 ms)'}")
+        print(
+            f"latency 0, --parallel 1: modelctl {statistics.median(cells) * 1000:.2f} ms/cell; the double "
+            f"alone (raw-socket client) {statistics.median(raws) * 1000:.2f} ms/request "
+            f"[{os.cpu_count()} CPUs, load average {load:.1f}]"
+        )
+        print(
+            f"  modelctl overhead (wall): {med_over * 1000:.2f} ms/cell (median of {args.rounds}; min "
+            f"{min(overheads) * 1000:.2f}, max {max(overheads) * 1000:.2f})"
+            f"  {'PASS (<= 5 ms)' if med_over <= 0.005 else 'FAIL (> 5 ms)'}"
+        )
+        print(
+            f"  modelctl CPU time: {med_cpu * 1000:.2f} ms/cell (all threads of this process; the double "
+            f"runs in another)  {'PASS (<= 5 ms)' if med_cpu <= 0.005 else 'FAIL (> 5 ms)'}"
+        )
 
         assert last is not None
         last.table = build_table(ts, server={"host": client.display_host, "reachable": True, "version": "x"})
