@@ -433,7 +433,7 @@ SIZE_HELP = (
 )
 
 
-def parse_size(text: str, *, what: str = "--budget") -> int:
+def parse_size(text: str, *, what: str = "--budget", allow_zero: bool = False) -> int:
     """Bytes from a size: binary units (KiB/MiB/GiB/TiB, and bare K/M/G/T), decimal KB/MB/GB/TB, or bytes."""
     from decimal import Decimal, InvalidOperation
 
@@ -448,6 +448,6 @@ def parse_size(text: str, *, what: str = "--budget") -> int:
     except InvalidOperation:
         raise InvalidInput(f"cannot read {text!r} as a size; {SIZE_HELP}", field=what) from None
     n = int(value)  # whole bytes, rounded down
-    if n <= 0:
+    if n < 0 or (n == 0 and not allow_zero):
         raise InvalidInput(f"{text!r} is not a positive size", field=what)
     return n

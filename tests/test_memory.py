@@ -289,6 +289,15 @@ def test_estimate_bad_budget_is_a_clear_error(tiny_llama: Path) -> None:
     assert "Traceback" not in r.output
 
 
+def test_estimate_overhead_option_and_set_only_for_profiles(tiny_llama: Path) -> None:
+    r = run("estimate", str(tiny_llama), "--overhead", "0", "--num-ctx", "100", "--format", "json")
+    est = json.loads(r.output)["data"]["estimate"]
+    assert est["overhead_bytes"] == 0
+    assert est["total_bytes"] == est["weights_bytes"] + 100 * 256
+    r2 = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--set", "num_ctx=5"])
+    assert r2.exit_code == 1 and "--set applies to a PROFILE" in r2.output
+
+
 def test_estimate_num_ctx_above_trained_warns(tiny_llama: Path) -> None:
     r = run("estimate", str(tiny_llama), "--num-ctx", "8192", "--format", "json")
     env = json.loads(r.output)

@@ -29,7 +29,11 @@ def resolve_target(target: str, overrides: tuple[str, ...], host: str | None, ti
         return _from_profile(target, overrides, host, timeout)
     looks_local = target.startswith(("./", "../", "/", "~", ".\\", "..\\"))
     if is_file or lower.endswith(".gguf") or os.path.isdir(target) or looks_local:
+        if overrides:
+            raise InvalidInput(f"--set applies to a PROFILE; {target} is a GGUF file", field="--set")
         return facts_from_gguf(target), {"kind": "gguf", "ref": target}, None
+    if overrides:
+        raise InvalidInput(f"--set applies to a PROFILE; {target} is not one", field="--set")
     from modelctl.facts import facts_from_server
 
     return facts_from_server(target, host=host, timeout=timeout), {"kind": "server", "ref": target}, None
@@ -119,7 +123,8 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
 @click.command()
 @click.argument("target", metavar="PROFILE|MODEL|FILE.gguf")
 @click.option("--num-ctx", type=click.IntRange(min=1), default=None,
-              help=f"Context length per slot (default: the profile's num_ctx, else {DEFAULT_NUM_CTX}).")
+              help=f"Context length per slot (default: the profile's num_ctx, else the server model's, "
+                   f"else {DEFAULT_NUM_CTX}).")
 @click.option("--kv-cache", "kv_type", type=click.Choice(["f16", "q8_0", "q4_0", "f32"]), default="f16",
               show_default=True, help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE).")
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
@@ -157,7 +162,7 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
             parse_size,
         )
 
-        overhead_bytes = parse_size(overhead, what="--overhead")
+        overhead_bytes = parse_size(overhead, what="--overhead", allow_zero=True)
         budget_bytes = parse_size(budget, what="--budget") if budget is not None else None
         facts, source, profile_ctx = resolve_target(target, overrides, host, timeout)
         warnings: list[Diagnostic] = []
