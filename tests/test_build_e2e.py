@@ -209,10 +209,14 @@ def test_jobs_builds_profiles_concurrently(ollama_double: OllamaDouble, tmp_path
     assert [x["name"] for x in doc["data"]["builds"]] == ["a", "b"]
     assert all(x["status"] == "created" for x in doc["data"]["builds"])
     assert ollama_double.state.get("a") is not None and ollama_double.state.get("b") is not None
-    # Both creates were in flight at once: the second started before the first was answered.
-    starts = [i for i, r in enumerate(ollama_double.state.requests) if r["path"] == "/api/create"]
-    between = ollama_double.state.requests[starts[0] + 1 : starts[1]]
-    assert all(r["path"] != "/api/show" or r["json"]["model"] != "a" for r in between)
+    # Both creates were in flight at once: the second create was sent before the first job's
+    # post-create /api/show (sequential builds would show the first model before creating the second).
+    reqs = ollama_double.state.requests
+    c1, c2 = [i for i, r in enumerate(reqs) if r["path"] == "/api/create"]
+    first = reqs[c1]["json"]["model"]
+    after = [i for i, r in enumerate(reqs)
+             if i > c1 and r["path"] == "/api/show" and r["json"]["model"] == first]
+    assert c2 < after[0]
 
 
 def test_quantize(ollama_double: OllamaDouble, tmp_path: Path) -> None:
