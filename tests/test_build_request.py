@@ -225,3 +225,60 @@ def test_fingerprint_is_order_independent() -> None:
     b = {"parameters": {"b": 2, "a": 1}, "model": "m"}
     assert request_fingerprint(a) == request_fingerprint(b)
     assert request_fingerprint(a) != request_fingerprint({**a, "system": "x"})
+
+
+# ------------------------------------------------------------------------------------------
+# The build flow at the HTTP level (respx)
+
+
+def test_builder_flow_with_respx(tmp_path: Path) -> None:
+    import httpx
+    import respx
+
+    from modelctl.build import Builder, BuildRecords
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + b"\x00" * 4096)
+    plan = assemble(spec(froms=[str(model)], parameters={"num_ctx": 2048}), name="m", base_dir=tmp_path)
+    dig = plan.blobs[0].digest
+    uploaded: list[bytes] = []
+
+    def upload(request: httpx.Request) -> httpx.Response:
+        uploaded.append(request.read())
+        return httpx.Response(201)
+
+    show_body = {
+        "modelfile": f"FROM /x/blobs/{dig.replace(':', '-')}\n",
+        "parameters": "num_ctx                        2048",
+        "details": {"quantization_level": "F16", "family": "llama"},
+        "model_info": {"general.architecture": "llama", "llama.context_length": 4096},
+        "capabilities": ["completion"],
+    }
+    created = {"done": False}
+
+    def show(request: httpx.Request) -> httpx.Response:
+        if not created["done"]:
+            return httpx.Response(404, json={"error": "model 'm' not found"})
+        return httpx.Response(200, json=show_body)
+
+    def create(request: httpx.Request) -> httpx.Response:
+        created["done"] = True
+        sent = json.loads(request.content)
+        assert sent["files"] == {"m.gguf": dig} and sent["parameters"] == {"num_ctx": 2048}
+        lines = [{"status": "success"}, {"status": "parsing GGUF"}, {"status": "success"}]
+        return httpx.Response(200, content="".join(json.dumps(x) + "\n" for x in lines).encode())
+
+    with respx.mock(base_url="http://ollama.test:11434", assert_all_called=True) as mock:
+        mock.get("/api/version").respond(json={"version": "0.12.6"})
+        mock.post("/api/show").mock(side_effect=show)
+        mock.head(f"/api/blobs/{dig}").respond(404)
+        mock.post(f"/api/blobs/{dig}").mock(side_effect=upload)
+        mock.post("/api/create").mock(side_effect=create)
+        tags = {"models": [{"name": "m:latest", "digest": "d" * 64, "size": 4100}]}
+        mock.get("/api/tags").respond(json=tags)
+        records = BuildRecords(tmp_path / "builds.json")
+        outcome = Builder("http://ollama.test:11434", None, records=records).run(plan)
+    assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]
+    assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size
+    assert outcome.report is not None and outcome.report.data["context_length"]["trained"] == 4096
+    assert records.get("d" * 64)["fingerprint"] == request_fingerprint(plan.request)  # type: ignore[index]
