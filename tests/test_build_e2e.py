@@ -219,6 +219,21 @@ def test_jobs_builds_profiles_concurrently(ollama_double: OllamaDouble, tmp_path
     assert c2 < after[0]
 
 
+def test_one_failed_profile_among_several(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    ollama_double.install("llama3.2:3b")
+    good = write_profile(tmp_path, "good", "from: llama3.2:3b\n")
+    bad = write_profile(tmp_path, "bad", "from: qwen3:8b\n")
+    out = tmp_path / "out.txt"
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    proc = run_cli("build", str(good), str(bad), "--no-pull", "--jobs", "2", "-o", str(out),
+                   host=ollama_double.url, env=env, cwd=tmp_path)
+    assert proc.returncode == 5
+    assert "good: created" in proc.stderr
+    assert "error: bad: base model qwen3:8b is not on the server" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+    assert ollama_double.state.get("good") is not None and ollama_double.state.get("bad") is None
+
+
 def test_quantize(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     write_tiny_llama(tmp_path / "tiny.gguf")
     prof = write_profile(tmp_path, "q", "from: ./tiny.gguf\nquantize: q4_K_M\n")
