@@ -15,8 +15,11 @@ from typing import IO, Any
 
 from modelctl.output import human_bytes
 
-# Redraw a bar at most this often (seconds); status lines are printed when they change.
+# Redraw a bar at most this often (seconds); status lines are printed when they change. With
+# several builds at once, bars of different jobs share the terminal and each switch starts a
+# new line, so they are redrawn less often.
 _REDRAW_INTERVAL = 0.1
+_REDRAW_INTERVAL_MULTI = 1.0
 _BAR_WIDTH = 24
 
 
@@ -87,14 +90,17 @@ class Progress:
             self._last_status[key] = text
             self._write_line(text)
 
-    def bar(self, key: str, label: str, completed: int, total: int | None, *, force: bool = False) -> None:
+    def bar(
+        self, key: str, label: str, completed: int, total: int | None, *, force: bool = False,
+        interval: float = _REDRAW_INTERVAL,
+    ) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
         with self._lock:
             done = bool(total) and completed >= (total or 0)
             last = self._last_draw.get(key)
-            if not force and not done and last is not None and now - last < _REDRAW_INTERVAL:
+            if not force and not done and last is not None and now - last < interval:
                 return
             self._last_draw[key] = now
             if self._open_bar is not None and self._open_bar != key:
@@ -134,7 +140,8 @@ class JobProgress:
         self.parent.status(self.prefix or "", self._p(text))
 
     def bar(self, key: str, label: str, completed: int, total: int | None) -> None:
-        self.parent.bar(f"{self.prefix}|{key}", self._p(label), completed, total)
+        interval = _REDRAW_INTERVAL_MULTI if self.prefix else _REDRAW_INTERVAL
+        self.parent.bar(f"{self.prefix}|{key}", self._p(label), completed, total, interval=interval)
 
     def stream_event(self, event: dict[str, Any]) -> None:
         """Show one NDJSON progress object from /api/pull or /api/create.
