@@ -439,6 +439,7 @@ class DoubleState:
     default_num_ctx: int = 4096  # OLLAMA_CONTEXT_LENGTH / the VRAM-based default
     default_keep_alive: float = 300.0  # seconds (OLLAMA_KEEP_ALIVE)
     parallel: int = 1  # OLLAMA_NUM_PARALLEL: requests per model at once; the rest wait
+    max_queue: int = 512  # OLLAMA_MAX_QUEUE: more waiting requests than this get 503
     vram_fraction: float = 1.0  # size_vram = size * vram_fraction in /api/ps
     shuffle_parameters: bool = True  # /api/show parameters/modelfile in random order, like Go maps
     # generation knobs
@@ -454,6 +455,7 @@ class DoubleState:
     load_count: int = 0
     loads: list[str] = field(default_factory=list)  # short names, one per (re)load
     inflight: dict[str, int] = field(default_factory=dict)
+    waiting: int = 0
     max_inflight: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     cond: threading.Condition = field(init=False, repr=False)
@@ -1163,8 +1165,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         key = m.name.key
         with self.state.cond:  # OLLAMA_NUM_PARALLEL: requests beyond the limit wait their turn
-            while self.state.inflight.get(key, 0) >= max(1, self.state.parallel):
-                self.state.cond.wait(0.05)
+            if self.state.waiting >= self.state.max_queue:
+                raise HTTPFail(503, "server busy, please try again.  maximum pending requests exceeded")
+            self.state.waiting += 1
+            try:
+                while self.state.inflight.get(key, 0) >= max(1, self.state.parallel):
+                    self.state.cond.wait(0.05)
+            finally:
+                self.state.waiting -= 1
             cur = self.state.inflight.get(key, 0) + 1
             self.state.inflight[key] = cur
             self.state.max_inflight[key] = max(cur, self.state.max_inflight.get(key, 0))

@@ -607,6 +607,35 @@ def test_parallel_limit_queues_requests(ollama_double: OllamaDouble) -> None:
     assert len(st.calls("/api/generate")) == 10
 
 
+def test_queue_full_is_503(ollama_double: OllamaDouble, http: httpx.Client) -> None:
+    import time
+
+    ollama_double.install("llama3.2:3b")
+    st = ollama_double.state
+    st.token_delay, st.max_queue = 0.05, 1
+    body = {"model": "llama3.2:3b", "prompt": "x", "options": {"seed": 1}}
+
+    def one() -> None:
+        with httpx.Client(base_url=ollama_double.url, timeout=30) as c:
+            c.post("/api/generate", json=body)
+
+    first = threading.Thread(target=one)
+    first.start()
+    while not st.inflight.get("registry.ollama.ai/library/llama3.2:3b"):
+        time.sleep(0.005)
+    second = threading.Thread(target=one)
+    second.start()
+    while st.waiting < 1:
+        time.sleep(0.005)
+    r = http.post("/api/generate", json=body)
+    assert (r.status_code, r.json()) == (
+        503,
+        {"error": "server busy, please try again.  maximum pending requests exceeded"},
+    )
+    first.join()
+    second.join()
+
+
 # --------------------------------------------------------------------------- fault injection
 
 
@@ -715,6 +744,7 @@ def test_every_switch_is_documented() -> None:
         "eval_ns_per_token",
         "prompt_ns_per_token",
         "load_ns",
+        "max_queue",
     ]
     names = {f.name for f in dataclasses.fields(DoubleState)}
     assert set(knobs) <= names
