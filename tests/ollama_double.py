@@ -958,27 +958,30 @@ class _Handler(BaseHTTPRequestHandler):
     def _ps(self, raw: bytes) -> None:
         self._expire_runners()
         with self.state.lock:
-            out = []
+            rows: list[tuple[datetime, dict[str, Any]]] = []
             for key, r in self.state.runners.items():
                 m = self.state.models.get(key)
                 if m is None:
                     continue
                 details = {k: v for k, v in m.details.items() if k != "parent_model"}
                 details["parent_model"] = ""
-                out.append(
-                    {
-                        "name": m.name.short,
-                        "model": m.name.short,
-                        "size": r.size,
-                        "digest": m.digest,
-                        "details": details,
-                        "expires_at": rfc3339(r.expires_at),
-                        "size_vram": r.size_vram,
-                        "context_length": r.context_length,
-                    }
+                rows.append(
+                    (
+                        r.expires_at,
+                        {
+                            "name": m.name.short,
+                            "model": m.name.short,
+                            "size": r.size,
+                            "digest": m.digest,
+                            "details": details,
+                            "expires_at": rfc3339(r.expires_at),
+                            "size_vram": r.size_vram,
+                            "context_length": r.context_length,
+                        },
+                    )
                 )
-            out.sort(key=lambda d: d["expires_at"], reverse=True)
-        self._json(200, {"models": out})
+            rows.sort(key=lambda row: row[0], reverse=True)  # longest remaining first
+        self._json(200, {"models": [row[1] for row in rows]})
 
     def _model_or_404(self, name: str, fmt: str = "model '{}' not found") -> Model:
         n = parse_name(name)
