@@ -137,14 +137,24 @@ def _int(v: Any) -> int | None:
     return None
 
 
+def _pos(v: Any) -> int | None:
+    """A size or count that must be positive; anything else (0, negative, not a number) is unknown."""
+    n = _int(v)
+    return n if n is not None and n > 0 else None
+
+
 def _int_or_list(v: Any) -> int | list[int] | None:
-    """A scalar, or a per-layer list; an empty list (Ollama truncates long arrays) is unknown."""
+    """A scalar, or a per-layer list (0 = no heads in that layer); negative entries are unknown.
+
+    An empty list (Ollama's /api/show truncates long arrays to []) is unknown too.
+    """
     if isinstance(v, list):
         items = [_int(x) for x in v]
-        if not items or any(x is None for x in items):
+        if not items or any(x is None or x < 0 for x in items):
             return None
         return [x for x in items if x is not None]
-    return _int(v)
+    n = _int(v)
+    return n if n is not None and n >= 0 else None
 
 
 def _max_of(v: int | list[int] | None) -> int | None:
@@ -177,7 +187,7 @@ def _bits_per_weight(weights_bytes: int | None, params: int | None) -> float | N
 def _ssm(get: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for name in ("conv_kernel", "state_size", "inner_size", "group_count"):
-        val = _int(get(f"ssm.{name}"))
+        val = _pos(get(f"ssm.{name}"))
         if val is not None:
             out[name] = val
     return out
@@ -225,17 +235,17 @@ def facts_from_gguf(path: str | Path) -> ModelFacts:
     ft = _int(md.get("general.file_type"))
     facts.file_type = ft
     facts.quantization = file_type_name(ft) if ft is not None else _guess_quant(info)
-    facts.context_trained = _int(get("context_length"))
-    facts.embedding_length = _int(get("embedding_length"))
-    facts.block_count = _int(get("block_count"))
+    facts.context_trained = _pos(get("context_length"))
+    facts.embedding_length = _pos(get("embedding_length"))
+    facts.block_count = _pos(get("block_count"))
     facts.head_count = _int_or_list(get("attention.head_count"))
     facts.head_count_kv = _int_or_list(get("attention.head_count_kv"))
     if facts.head_count_kv is None and get("attention.head_count_kv") is None:
         facts.head_count_kv = facts.head_count  # GGUF convention: no KV count means no GQA
-    _key_value_lengths(facts, _int(get("attention.key_length")), _int(get("attention.value_length")))
+    _key_value_lengths(facts, _pos(get("attention.key_length")), _pos(get("attention.value_length")))
     facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
     tokens = md.get("tokenizer.ggml.tokens")
-    vocab = _int(get("vocab_size"))
+    vocab = _pos(get("vocab_size"))
     if vocab is None and isinstance(tokens, (ArrayRef, list)):
         vocab = len(tokens)
     facts.vocab_size = vocab
@@ -250,11 +260,11 @@ def facts_from_gguf(path: str | Path) -> ModelFacts:
     facts.weights_bytes = info.tensor_bytes
     facts.bits_per_weight = _bits_per_weight(facts.weights_bytes, facts.parameter_count)
     facts.size_bytes = info.file_size
-    facts.sliding_window = _int(get("attention.sliding_window"))
+    facts.sliding_window = _pos(get("attention.sliding_window"))
     facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
     facts.ssm = _ssm(get)
-    facts.expert_count = _int(get("expert_count"))
-    facts.expert_used_count = _int(get("expert_used_count"))
+    facts.expert_count = _pos(get("expert_count"))
+    facts.expert_used_count = _pos(get("expert_used_count"))
     return facts
 
 
@@ -389,7 +399,9 @@ def facts_from_show(
             bytes_known = False
             continue
         shape = t.get("shape") or []
-        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
             bytes_known = False
             continue
         n = 1
@@ -409,7 +421,7 @@ def facts_from_show(
     facts.tensor_types = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
     facts.tensor_count = len(tensors) or None
 
-    pc = _int(mi.get("general.parameter_count"))
+    pc = _pos(mi.get("general.parameter_count"))
     facts.parameter_count = pc if pc is not None else (tensor_params or None)
     ps = details.get("parameter_size") or tag_details.get("parameter_size")
     facts.parameter_size = ps if isinstance(ps, str) and ps else human_number(facts.parameter_count)
@@ -421,17 +433,17 @@ def facts_from_show(
     elif ft is not None:
         facts.quantization = FILE_TYPES.get(ft)
 
-    facts.context_trained = _int(get("context_length")) or _int(tag_details.get("context_length"))
-    facts.embedding_length = _int(get("embedding_length")) or _int(tag_details.get("embedding_length"))
-    facts.block_count = _int(get("block_count"))
+    facts.context_trained = _pos(get("context_length")) or _pos(tag_details.get("context_length"))
+    facts.embedding_length = _pos(get("embedding_length")) or _pos(tag_details.get("embedding_length"))
+    facts.block_count = _pos(get("block_count"))
     facts.head_count = _int_or_list(get("attention.head_count"))
     facts.head_count_kv = _int_or_list(get("attention.head_count_kv"))
     if facts.head_count_kv is None and get("attention.head_count_kv") is None:
         facts.head_count_kv = facts.head_count
-    _key_value_lengths(facts, _int(get("attention.key_length")), _int(get("attention.value_length")))
+    _key_value_lengths(facts, _pos(get("attention.key_length")), _pos(get("attention.value_length")))
     _fill_from_tensor_shapes(facts, shapes)
     facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
-    vocab = _int(get("vocab_size"))
+    vocab = _pos(get("vocab_size"))
     toks = mi.get("tokenizer.ggml.tokens")
     if vocab is None and isinstance(toks, list) and toks:
         vocab = len(toks)
@@ -443,7 +455,7 @@ def facts_from_show(
     ct = mi.get("tokenizer.chat_template")  # Ollama removes it from model_info; unknown then
     facts.chat_template = bool(ct) if isinstance(ct, str) else None
 
-    size = _int((tags_entry or {}).get("size"))
+    size = _pos((tags_entry or {}).get("size"))
     facts.size_bytes = size
     facts.weights_bytes = tensor_bytes if bytes_known and tensor_bytes else size
     facts.bits_per_weight = _bits_per_weight(
@@ -459,11 +471,11 @@ def facts_from_show(
     facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None
     if ps_entry and isinstance(ps_entry, dict):
         facts.context_runtime = _int(ps_entry.get("context_length"))
-    facts.sliding_window = _int(get("attention.sliding_window"))
+    facts.sliding_window = _pos(get("attention.sliding_window"))
     facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
     facts.ssm = _ssm(get)
-    facts.expert_count = _int(get("expert_count"))
-    facts.expert_used_count = _int(get("expert_used_count"))
+    facts.expert_count = _pos(get("expert_count"))
+    facts.expert_used_count = _pos(get("expert_used_count"))
     return facts
 
 

@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelctl.facts import facts_from_show, find_tags_entry, parse_show_parameters
 from modelctl.memory import estimate_for_facts
@@ -205,3 +207,36 @@ def test_find_tags_entry() -> None:
     assert find_tags_entry(tags, "chef:latest") is TAGS_LLAMA
     assert find_tags_entry(tags, "chef:8b") is None
     assert find_tags_entry({"models": None}, "x") is None
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64), st.floats(allow_nan=True),
+                          st.text(max_size=8))
+_json_values = st.recursive(_json_scalars, lambda c: st.lists(c, max_size=6) | st.dictionaries(
+    st.text(max_size=6), c, max_size=4), max_leaves=12)
+_KEYS = ["general.architecture", "general.parameter_count", "general.file_type", "llama.context_length",
+         "llama.embedding_length", "llama.block_count", "llama.attention.head_count",
+         "llama.attention.head_count_kv", "llama.attention.key_length", "llama.attention.value_length",
+         "llama.attention.sliding_window", "llama.attention.sliding_window_pattern", "llama.ssm.state_size",
+         "llama.ssm.inner_size", "llama.ssm.conv_kernel", "llama.vocab_size", "tokenizer.ggml.tokens"]
+
+
+@settings(max_examples=60)
+@given(info=st.dictionaries(st.sampled_from(_KEYS), _json_values),
+       details=st.dictionaries(st.sampled_from(["quantization_level", "parameter_size", "family",
+                                                "parent_model"]), _json_values),
+       tensors=st.lists(st.fixed_dictionaries({"name": _json_values, "type": _json_values,
+                                               "shape": _json_values}), max_size=4),
+       parameters=st.one_of(st.none(), st.text(max_size=60)), size=_json_values)
+def test_any_show_json_gives_facts_or_a_clear_error(info: dict[str, Any], details: dict[str, Any],
+                                                    tensors: list[Any], parameters: Any, size: Any) -> None:
+    from modelctl.errors import ModelctlError
+
+    info.setdefault("general.architecture", "llama")
+    show = {"model_info": info, "details": details, "tensors": tensors, "parameters": parameters}
+    f = facts_from_show(show, {"size": size})
+    f.to_dict()
+    try:
+        est = estimate_for_facts(f, 4096, "q8_0", 2)
+    except ModelctlError:
+        return
+    assert est.kv_cache_bytes >= 0 and est.total_bytes > 0
