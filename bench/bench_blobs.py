@@ -7,7 +7,10 @@ For each file size (default 256 MiB and 1 GiB, random bytes) and each round:
   (``modelctl.build.sha256_stream``), ``HEAD /api/blobs/<digest>`` and the streaming
   ``POST`` (``OllamaClient.upload_blob``) to the Ollama API double, timing each step and
   reporting its peak RSS,
-* the same process again with the blob already on the server: it must send 0 bytes.
+* the same process again with the blob already on the server: it must send 0 bytes,
+* the whole CLI, ``modelctl build`` of a profile whose ``from`` is a GGUF of that size
+  (a tiny llama padded with random bytes), twice: peak RSS of the CLI process, and the
+  blob bytes the second build sends (0: HEAD finds the blob, the model is up to date).
 
 Prints medians and ratios (throughput = size / time). The double runs in this process's
 threads; the measured client runs in a child process so its peak RSS is its own.
@@ -74,6 +77,35 @@ def run_child(path: Path, url: str) -> dict[str, float]:
     return result
 
 
+def run_cli_build(profile: Path, url: str, state: Path) -> tuple[float, float, dict[str, object]]:
+    """(seconds, peak RSS MiB, the build entry of the JSON envelope) for one `modelctl build`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OLLAMA_HOST": url, "MODELCTL_STATE_DIR": str(state)}
+    cmd = ["/usr/bin/time", "-f", "MAXRSS_KIB %M", sys.executable, "-m", "modelctl", "build", str(profile),
+           "--format", "json"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"modelctl build failed ({proc.returncode}): {proc.stderr}")
+    rss_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("MAXRSS_KIB ")]
+    rss = int(rss_lines[-1].split()[1]) / 1024 if rss_lines else float("nan")
+    entry: dict[str, object] = json.loads(proc.stdout)["data"]["builds"][0]
+    return seconds, rss, entry
+
+
+def write_padded_gguf(path: Path, size: int) -> None:
+    """A valid tiny llama GGUF followed by random bytes up to ``size`` (the double reads the header)."""
+    from tests.fixtures_gguf import write_tiny_llama
+
+    write_tiny_llama(path)
+    with open(path, "ab") as fh:
+        left = size - path.stat().st_size
+        while left > 0:
+            n = min(16 << 20, left)
+            fh.write(os.urandom(n))
+            left -= n
+
+
 def time_sha256sum(path: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(["sha256sum", str(path)], check=True, capture_output=True)
@@ -126,6 +158,23 @@ def main() -> None:
                 "peak_rss_mib": max(rss),
                 "second_build_bytes_sent": max(second),
             }
+            gguf = tmp / f"model-{mib}MiB.gguf"
+            write_padded_gguf(gguf, size)
+            profile = tmp / f"p{mib}.yaml"
+            profile.write_text(f"name: bench-{mib}\nfrom: ./{gguf.name}\nparameters: {{num_ctx: 2048}}\n")
+            state = tmp / "state"
+            s1, rss1, first = run_cli_build(profile, double.url, state)
+            s2, rss2, second_build = run_cli_build(profile, double.url, state)
+            assert first["uploaded_bytes"] == size and second_build["status"] == "up_to_date", second_build
+            row.update({
+                "cli_build_s": s1,
+                "cli_build_peak_rss_mib": rss1,
+                "cli_second_build_s": s2,
+                "cli_second_build_status": second_build["status"],
+                "cli_second_build_bytes_sent": second_build["uploaded_bytes"],
+                "cli_second_build_peak_rss_mib": rss2,
+            })
+            gguf.unlink()
             summary.append(row)
             print(
                 f"{mib:5d} MiB  sha256sum {row['sha256sum_MiB_s']:7.0f} MiB/s | modelctl hash "
@@ -135,11 +184,20 @@ def main() -> None:
                 f"second build sent {row['second_build_bytes_sent']} B",
                 flush=True,
             )
+            print(
+                f"{'':5s}      modelctl build (CLI): {row['cli_build_s']:.2f} s, peak RSS "
+                f"{row['cli_build_peak_rss_mib']:.1f} MiB | second build: {row['cli_second_build_status']}, "
+                f"{row['cli_second_build_bytes_sent']} blob bytes sent, peak RSS "
+                f"{row['cli_second_build_peak_rss_mib']:.1f} MiB",
+                flush=True,
+            )
             path.unlink()
     if len(summary) >= 2:
         growth = summary[-1]["peak_rss_mib"] - summary[0]["peak_rss_mib"]
+        cli_growth = summary[-1]["cli_build_peak_rss_mib"] - summary[0]["cli_build_peak_rss_mib"]
         first, last = summary[0]["size_mib"], summary[-1]["size_mib"]
-        print(f"peak RSS growth from {first} to {last} MiB files: {growth:+.1f} MiB")
+        print(f"peak RSS growth from {first} to {last} MiB files: hash+upload {growth:+.1f} MiB, "
+              f"modelctl build {cli_growth:+.1f} MiB")
     print(json.dumps(summary, indent=1))
     tmp.rmdir()
 
