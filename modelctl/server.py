@@ -369,6 +369,15 @@ class OllamaClient:
             )
         else:
             msg = f"cannot reach Ollama at {where} — {_UNREACHABLE_HINT}"
+            detail = str(exc)
+            if "CERTIFICATE" in detail or "SSL" in detail or "TLS" in detail:
+                msg += f" (TLS error: {detail[:200]})"
+            elif (
+                "Name or service not known" in detail
+                or "nodename nor servname" in detail
+                or ("getaddrinfo" in detail)
+            ):
+                msg += " (the host name does not resolve)"
         return ServerUnreachable(self.scrub(msg))
 
     def _transport_error(self, exc: httpx.HTTPError, path: str, default_read: float) -> Exception:
@@ -606,6 +615,8 @@ class OllamaClient:
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url, STREAM_TIMEOUT) from None
+        except OSError as exc:  # reading the file failed mid-upload
+            raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
         finally:
             f.close()
         if resp.status_code >= 400:

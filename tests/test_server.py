@@ -630,3 +630,49 @@ def test_ndjson_split_only_at_line_feeds(mock: respx.MockRouter, client: OllamaC
     mock.post("/api/generate").respond(200, stream=_Stream(iter([body[:7], body[7:20], body[20:]])))
     out = list(client.generate({"model": "m", "prompt": "x"}))
     assert "".join(o["response"] for o in out) == text
+
+
+@pytest.mark.parametrize(
+    ("error", "suffix"),
+    [
+        ("[Errno 111] Connection refused", ""),
+        ("[Errno -2] Name or service not known", " (the host name does not resolve)"),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed",
+            " (TLS error: [SSL: CERTIFICATE_VERIFY_FAILED]",
+        ),
+    ],
+)
+def test_connect_error_details(mock: respx.MockRouter, client: OllamaClient, error: str, suffix: str) -> None:
+    mock.get("/api/version").mock(side_effect=httpx.ConnectError(error))
+    with pytest.raises(ServerUnreachable) as ei:
+        client.version()
+    assert str(ei.value).startswith(f'cannot reach Ollama at {BASE} — is "ollama serve" running?{suffix}')
+
+
+def test_upload_read_error_mid_file_is_invalid_input(
+    mock: respx.MockRouter, client: OllamaClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "m.gguf"
+    p.write_bytes(b"x" * 100)
+
+    def consume(request: httpx.Request) -> httpx.Response:
+        b"".join(request.stream)  # type: ignore[union-attr]
+        return httpx.Response(201)
+
+    mock.post(f"/api/blobs/sha256:{'d' * 64}").mock(side_effect=consume)
+    real_open = open
+
+    class Failing:
+        def __init__(self, f: object) -> None:
+            self.f = f
+
+        def read(self, n: int) -> bytes:
+            raise OSError(5, "Input/output error")
+
+        def close(self) -> None:
+            self.f.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr("builtins.open", lambda *a, **k: Failing(real_open(*a, **k)))
+    with pytest.raises(InvalidInput, match="Input/output error"):
+        client.upload_blob(p, "sha256:" + "d" * 64)
