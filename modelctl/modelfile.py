@@ -783,9 +783,16 @@ def quote_value(value: str, *, field: str) -> str:  # noqa: A002 - public keywor
         for idx, ch in enumerate(value):
             if ch not in "\t\r\n" and not is_go_printable(ch):
                 vline, vcol = _real_pos(value, idx)
+                why = (
+                    f"is unassigned in Python's Unicode {unicodedata.unidata_version} database, so "
+                    "modelctl cannot tell whether Ollama keeps it"
+                    if unicodedata.category(ch) == "Cn"
+                    else "cannot be written in a Modelfile: Ollama's parser silently drops "
+                    "non-printable characters"
+                )
+                what = f"U+{ord(ch):04X}" if unicodedata.category(ch) == "Cn" else _char_text(ch)
                 raise _value_refusal(
-                    f"{_char_text(ch)} at line {vline}, column {vcol} of the value cannot be written "
-                    "in a Modelfile: Ollama's parser silently drops non-printable characters",
+                    f"{what} at line {vline}, column {vcol} of the value {why}",
                     field, vline, vcol, ch,
                 )
     has_break = "\n" in value or "\r" in value
@@ -796,13 +803,11 @@ def quote_value(value: str, *, field: str) -> str:  # noqa: A002 - public keywor
         for m in _NEWLINE.finditer(value):
             seg = value[pos:m.start()].rstrip(" \t")
             if seg.endswith('"""'):
-                vline, _ = _real_pos(value, m.start())
+                vline, vcol = _real_pos(value, pos + len(seg) - 3)
                 raise _value_refusal(
-                    f'line {vline} of the value ends with """ and more lines follow: Ollama\'s parser '
-                    "would end the value there, so it cannot be written in a Modelfile",
-                    field, vline, len(value[: m.start()]) - max(value.rfind("\n", 0, m.start()),
-                                                             value.rfind("\r", 0, m.start())) - 3,
-                    None,
+                    f'line {vline} of the value ends with """ (column {vcol}) and more lines follow: '
+                    "Ollama's parser would end the value there, so it cannot be written in a Modelfile",
+                    field, vline, vcol, None,
                 )
             pos = m.end()
     return '"""' + value + '"""'

@@ -668,6 +668,13 @@ def test_quote_value_refuses_non_printable(value: str, where: tuple[int, int], c
     assert err.message.startswith(f"{char} at line {where[0]}, column {where[1]} of the value")
 
 
+def test_quote_value_unassigned_code_point() -> None:
+    with pytest.raises(ModelfileError) as info:
+        quote_value("ok\u0378", field="system")
+    assert info.value.message.startswith(
+        "U+0378 at line 1, column 3 of the value is unassigned in Python's Unicode")
+
+
 @pytest.mark.parametrize(("value", "line"), [
     ('Quote: """\nnext', 1),
     ('a\nb """  \t\nc', 2),

@@ -185,7 +185,9 @@ modelfile_text = st.one_of(
 @example("\u00a0FROM x")
 @example('FROM x\nSYSTEM ""\u00a0"')
 def test_parser_matches_ollama_state_machine(text: str) -> None:
-    assert module_parse(text) == oracle_parse(text)
+    # Ollama reads bytes: a leading BOM never reaches its state machine (a str is taken
+    # as the decoded file, so a leading U+FEFF is dropped the same way).
+    assert module_parse(text) == oracle_parse(text.removeprefix("\ufeff"))
 
 
 # --- totality -------------------------------------------------------------------------------
