@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelctl.facts import facts_from_show, find_tags_entry, parse_show_parameters
+from modelctl.facts import facts_from_show, find_tags_entry, human_number, parse_show_parameters
 from modelctl.memory import estimate_for_facts
 
 
@@ -240,3 +240,56 @@ def test_any_show_json_gives_facts_or_a_clear_error(info: dict[str, Any], detail
     except ModelctlError:
         return
     assert est.kv_cache_bytes >= 0 and est.total_bytes > 0
+
+
+# --------------------------------------------------------------------------------------------
+# the same model read from its GGUF and from what /api/show would say about it agree
+
+
+def _show_like_ollama(path: Any) -> dict[str, Any]:
+    """/api/show for a GGUF, the way Ollama builds it (non-verbose: arrays over 5 items become [])."""
+    from gguf import GGUFReader
+
+    from modelctl.gguf import FILE_TYPES
+
+    reader = GGUFReader(path)
+    info: dict[str, Any] = {}
+    for key, f in reader.fields.items():
+        if key.startswith("GGUF.") or key in ("general.name", "tokenizer.chat_template"):
+            continue
+        v = f.contents()
+        if isinstance(v, list) and len(v) > 5:
+            v = []
+        info[key] = v
+    tensors = [{"name": t.name, "type": t.tensor_type.name, "shape": [int(x) for x in t.shape]}
+               for t in reader.tensors]
+    count = sum(int(t.n_elements) for t in reader.tensors)
+    info["general.parameter_count"] = count
+    return {"model_info": info, "tensors": tensors,
+            "details": {"family": info["general.architecture"], "parameter_size": human_number(count),
+                        "quantization_level": FILE_TYPES[info["general.file_type"]]}}
+
+
+@pytest.mark.parametrize("shape", [
+    {},
+    {"tensor_type": "Q8_0"},
+    {"block_count": 6, "head_count": 4, "head_count_kv": [1, 2, 4, 2, 1, 2]},  # [] in /api/show
+    {"arch": "gemma3", "block_count": 6, "key_length": 32, "value_length": 32, "sliding_window": 64},
+])
+def test_gguf_and_show_facts_agree(gguf_factory: Any, shape: dict[str, Any]) -> None:
+    from modelctl.facts import facts_from_gguf
+
+    path = gguf_factory(**shape)
+    a = facts_from_gguf(path)
+    b = facts_from_show(_show_like_ollama(path), {"size": path.stat().st_size})
+    keys = ("architecture", "parameter_count", "parameter_size", "quantization", "file_type",
+            "context_trained", "embedding_length", "block_count", "head_count", "head_count_kv",
+            "key_length", "value_length",
+            "feed_forward_length", "tokenizer_model", "tensor_types", "weights_bytes", "bits_per_weight",
+            "size_bytes", "sliding_window")
+    for key in keys:
+        assert getattr(a, key) == getattr(b, key), key
+    assert a.vocab_size == b.vocab_size == 260  # from token_embd's shape when the tokens array is []
+    for kv in ("f16", "q8_0"):
+        assert estimate_for_facts(a, 1000, kv).to_dict() | {"model": None} == \
+            estimate_for_facts(b, 1000, kv).to_dict() | {"model": None}
