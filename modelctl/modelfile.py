@@ -412,7 +412,9 @@ def go_parse_int(s: str) -> int | None:
     digits = s.lstrip("+-").lstrip("0")
     if len(digits) > 19:
         return None
-    v = int(s)
+    v = int(digits or "0")  # never int(s): Python refuses > 4300-digit strings, zeros included
+    if s.startswith("-"):
+        v = -v
     return v if _params.INT64_MIN <= v <= _params.INT64_MAX else None
 
 

@@ -473,7 +473,7 @@ def test_utf16_decoding_errors(data: bytes, expected: str) -> None:
     ("0", 0), ("+5", 5), ("-1", -1), ("007", 7), ("9223372036854775807", 2**63 - 1),
     ("-9223372036854775808", -(2**63)), ("9223372036854775808", None), ("4096.0", None),
     ("1e6", None), ("4k", None), ("1_000", None), ("", None), (" 1", None), ("١", None), ("0x10", None),
-    ("00000000000000000000000000001", 1),
+    ("00000000000000000000000000001", 1), ("-" + "0" * 5000 + "1", -1), ("0" * 5000, 0),
 ])
 def test_go_parse_int(text: str, value: int | None) -> None:
     assert go_parse_int(text) == value
