@@ -780,8 +780,11 @@ class _Handler(BaseHTTPRequestHandler):
         return obj
 
     def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.server.stopping.wait(seconds)
+        """Sleep; when the double is stopped meanwhile, the request dies with the server."""
+        if seconds > 0 and self.server.stopping.wait(seconds):
+            raise _Cut()
+        if self.server.stopping.is_set():
+            raise _Cut()
 
     # -- streaming with fault injection ------------------------------------------------------
 
@@ -803,6 +806,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             try:
                 for ev in events:
+                    if self.server.stopping.is_set():
+                        raise _Cut()
                     if not started:
                         self._start_chunked()
                         started = True
@@ -864,6 +869,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        if self.server.stopping.is_set():  # a stopped server answers nothing
+            self._drop()
+            return
         path = self.path.split("?", 1)[0]
         method = self.command
         blob_post_unread = method == "POST" and path.startswith("/api/blobs/")
@@ -914,6 +922,8 @@ class _Handler(BaseHTTPRequestHandler):
             handler(raw)
         except HTTPFail as exc:
             self._error(exc.status, exc.message)
+        except _Cut:
+            self._drop()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -1653,6 +1663,9 @@ class _Server(ThreadingHTTPServer):
         self._conns_lock = threading.Lock()
         super().__init__(addr, _Handler)
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return not self.stopping.is_set()
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
             self._conns.add(request)
@@ -1703,8 +1716,9 @@ class OllamaDouble:
         return self
 
     def stop(self) -> None:
-        """Stop listening (later connections are refused) and drop open connections."""
-        self._server.stopping.set()
+        """Die like a killed server: in-flight requests are cut, later connections refused."""
+        self._server.stopping.set()  # first: no new request is answered, sleeping handlers abort
+        self._server.close_all()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
