@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -612,12 +613,13 @@ def test_queue_full_is_503(ollama_double: OllamaDouble, http: httpx.Client) -> N
 
     ollama_double.install("llama3.2:3b")
     st = ollama_double.state
-    st.token_delay, st.max_queue = 0.05, 1
+    st.max_queue = 1
+    st.faults.stall_after["/api/generate"] = (1, 60.0)  # the first request holds the only slot
     body = {"model": "llama3.2:3b", "prompt": "x", "options": {"seed": 1}}
 
     def one() -> None:
-        with httpx.Client(base_url=ollama_double.url, timeout=30) as c:
-            c.post("/api/generate", json=body)
+        with httpx.Client(base_url=ollama_double.url, timeout=60) as c, contextlib.suppress(httpx.HTTPError):
+            c.post("/api/generate", json=body)  # cut when the double stops
 
     first = threading.Thread(target=one)
     first.start()
@@ -632,6 +634,7 @@ def test_queue_full_is_503(ollama_double: OllamaDouble, http: httpx.Client) -> N
         503,
         {"error": "server busy, please try again.  maximum pending requests exceeded"},
     )
+    ollama_double.stop()
     first.join()
     second.join()
 
