@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -616,6 +617,13 @@ LLAMA3_TEMPLATE = (
 
 
 def default_registry() -> dict[str, Model]:
+    """The pull registry. Its models are shared between doubles: treat them as read-only
+    (pull/install/create copy them into ``state.models``)."""
+    return dict(_registry_models())
+
+
+@functools.lru_cache(maxsize=1)
+def _registry_models() -> dict[str, Model]:
     models = [
         _library_model(
             "llama3.2:3b", "llama", file_type=15, ff=8192, vocab=128256, context=131072, embedding=3072,
@@ -1710,7 +1718,7 @@ class OllamaDouble:
 
     def start(self) -> OllamaDouble:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.002}, daemon=True
         )
         self._thread.start()
         return self
