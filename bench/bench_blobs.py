@@ -51,10 +51,15 @@ with OllamaClient(host) as client:
     if not present:
         client.upload_blob(path, digest, lambda n: sent.__setitem__(0, n))
     t3 = time.perf_counter()
+# VmHWM is this process's own peak (ru_maxrss may include the parent's RSS at fork time).
+hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        hwm = int(line.split()[1])
 print(json.dumps({
     "digest": digest, "present": present, "sent": sent[0],
     "hash_s": t1 - t0, "head_s": t2 - t1, "upload_s": t3 - t2, "total_s": t3 - t0,
-    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "maxrss_kib": hwm,
 }))
 """
 

@@ -655,6 +655,7 @@ class BuildOutcome:
     statuses: list[str] = field(default_factory=list)  # pull/create status lines, repeats collapsed
     report: Report | None = None
     verify_problem: str | None = None
+    verified: bool = False  # --verify ran (loaded the model and read /api/ps)
     host: str = ""
 
     @property
@@ -679,10 +680,8 @@ class BuildOutcome:
             "blobs": [b.to_dict() for b in self.plan.blobs],
             "uploaded_bytes": sum(b.uploaded_bytes for b in self.plan.blobs),
             "report": self.report.data if self.report is not None else None,
-            "verify": None if self.report is None or "runtime" not in self.report.data else {
-                "ok": self.verify_problem is None,
-                "problem": self.verify_problem,
-            },
+            "verify": {"ok": self.verify_problem is None, "problem": self.verify_problem}
+            if self.verified else None,
         }
 
     def text(self) -> str:
@@ -706,7 +705,7 @@ class BuildOutcome:
             out += self.report.text()
         if self.verify_problem:
             out += f"  verify: FAILED: {self.verify_problem}\n"
-        elif self.report is not None and "runtime" in self.report.data:
+        elif self.verified:
             out += "  verify: ok\n"
         return out
 
@@ -879,6 +878,7 @@ class Builder:
         if self.verify:
             job.status("loading the model to verify")
             outcome.verify_problem = verify_runtime(client, report)
+            outcome.verified = True
         return report
 
 
