@@ -932,7 +932,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(exc.status, exc.message)
         except _Cut:
             self._drop()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away (broken pipe, reset) or the double was stopped
             self.close_connection = True
 
     # -- simple endpoints -------------------------------------------------------------------
