@@ -755,3 +755,19 @@ def test_every_switch_is_documented() -> None:
         assert f"`{k}" in doc, k
     for f in dataclasses.fields(Faults):
         assert f"faults.{f.name}" in doc, f.name
+
+
+def test_upload_memory_is_independent_of_file_size(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    import tracemalloc
+
+    p = tmp_path / "big.gguf"
+    with open(p, "wb") as f:
+        f.truncate(32 << 20)  # 32 MiB, sparse
+    digest = "sha256:" + hashlib.sha256(b"\0" * (32 << 20)).hexdigest()
+    with OllamaClient(ollama_double.url) as c:
+        tracemalloc.start()
+        c.upload_blob(p, digest)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert c.blob_exists(digest)
+    assert peak < 8 << 20  # a few 1 MiB chunks (client and double together), not the file
