@@ -771,3 +771,28 @@ def test_upload_memory_is_independent_of_file_size(ollama_double: OllamaDouble, 
         tracemalloc.stop()
         assert c.blob_exists(digest)
     assert peak < 8 << 20  # a few 1 MiB chunks (client and double together), not the file
+
+
+def test_official_python_client_understands_the_double(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    """The official client's pydantic types parse every answer (a cheap check of shapes and types)."""
+    with OllamaClient(ollama_double.url) as mc:
+        oc = mc.official_client()
+        assert [p.status for p in oc.pull("llama3.2:3b", stream=True)][-1] == "success"
+        listed = oc.list().models
+        assert [m.model for m in listed] == ["llama3.2:3b"] and listed[0].details.parameter_size == "3.2B"
+        shown = oc.show("llama3.2:3b")
+        assert shown.modelinfo["llama.context_length"] == 131072
+        assert shown.details.quantization_level == "Q4_K_M"
+        created = oc.create("chef", from_="llama3.2:3b", system="Be brief.", parameters={"temperature": 0.2})
+        assert created.status == "success"
+        out = oc.generate("chef", "hi", options={"seed": 1, "num_predict": 4})
+        assert out.done and out.done_reason == "length" and out.eval_count == 4 and out.response
+        chat = oc.chat("chef", messages=[{"role": "user", "content": "hi"}], options={"seed": 1})
+        assert chat.message.role == "assistant" and chat.message.content
+        running = oc.ps().models
+        assert running[0].context_length == 4096 and running[0].size_vram == running[0].size
+        p = tmp_path / "blob.bin"
+        p.write_bytes(b"some bytes")
+        assert oc.create_blob(p) == sha256_file(p) and mc.blob_exists(sha256_file(p))
+        assert oc.copy("chef", "chef2").status == "success"
+        assert oc.delete("chef2").status == "success"
