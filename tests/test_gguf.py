@@ -407,3 +407,25 @@ def read_gguf_bytes_header_end(raw: bytes) -> int:
         fh.write(raw)
         fh.flush()
         return read_gguf(fh.name).header_bytes
+
+
+def test_unknown_tensor_type_is_sized_from_the_offsets(tmp_path: Path) -> None:
+    path = write_tiny_llama(tmp_path / "m.gguf")
+    info = read_gguf(path)
+    last = info.tensors[-1]
+    raw = bytearray(path.read_bytes())
+    raw[info.header_bytes - 12 : info.header_bytes - 8] = struct.pack("<I", 99)  # its type field
+    path.write_bytes(bytes(raw))
+    again = read_gguf(path)
+    assert again.tensors[-1].type_name == "type_99"
+    assert again.tensors[-1].n_bytes == last.n_bytes  # the gap to the end of the data
+    f = facts_from_gguf(path)
+    assert f.tensor_types["type_99"] == 1
+    assert f.weights_bytes == info.tensor_bytes
+
+
+def test_inspect_text_per_layer_heads(tmp_path: Path) -> None:
+    path = write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4, head_count_kv=[1, 2, 4, 2])
+    out = run("inspect", str(path)).output
+    assert "KV heads             per layer [1, 2, 4, 2]" in out
+    assert "KV cache per token   576 B at f16" in out  # (1+2+4+2) x (16+16) x 2 bytes
