@@ -196,7 +196,9 @@ class TableRow:
 
     @property
     def differs(self) -> bool:
-        seen = {json.dumps(c.value, sort_keys=True, default=str) for c in self.cells}
+        # "not built" is not a value: server rows compare the models that exist.
+        seen = {json.dumps(c.value, sort_keys=True, default=str) for c in self.cells
+                if not (self.group == "server" and c.display == "not built")}
         return len(seen) > 1
 
     def to_dict(self) -> dict[str, Any]:

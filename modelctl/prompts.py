@@ -44,6 +44,8 @@ class Assertion:
             return "json"
         if self.kind == "max_tokens":
             return f"max_tokens {self.value}"
+        if self.kind == "regex":
+            return f"regex /{self.value}/"
         return f"{self.kind} {json.dumps(self.value, ensure_ascii=False)}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -325,15 +327,17 @@ def check(assertion: Assertion, text: str, eval_count: int | None) -> AssertionR
     kind, value = assertion.kind, assertion.value
     if kind == "contains":
         ok = value in text
-        return AssertionResult(assertion, ok, "found" if ok else f"output does not contain {value!r}")
+        return AssertionResult(assertion, ok, "found" if ok else "not in the output")
     if kind == "not_contains":
         ok = value not in text
-        return AssertionResult(assertion, ok, "absent" if ok else f"output contains {value!r}")
+        if ok:
+            return AssertionResult(assertion, True, "absent")
+        return AssertionResult(assertion, False, f"found at character {text.index(value)}")
     if kind == "regex":
         m = re.search(value, text)
         if m:
             return AssertionResult(assertion, True, f"matched {m.group(0)[:60]!r}")
-        return AssertionResult(assertion, False, f"no match for /{value}/")
+        return AssertionResult(assertion, False, "no match in the output")
     if kind == "max_tokens":
         if eval_count is None:
             return AssertionResult(assertion, False, "the server reported no eval_count")

@@ -73,7 +73,8 @@ def _legend(t: ParamTable) -> list[str]:
 # =========================================================================== parameter table
 
 
-def table_text(t: ParamTable, width: int | None = None) -> str:
+def table_text(t: ParamTable, width: int | None = None, *, color: bool = False) -> str:
+    """The table fitted to ``width``; ``color`` (a TTY) makes differing rows bold."""
     width = width or terminal_width()
     headers = ["", *[c.label for c in t.columns]]
     rows = []
@@ -81,6 +82,10 @@ def table_text(t: ParamTable, width: int | None = None) -> str:
         mark = "* " if r.differs else "  "
         rows.append([mark + r.label, *[_cell_text(c) for c in r.cells]])
     out = text_table(headers, rows, max_width=width)
+    if color:
+        # After layout, so escape codes do not count towards the column widths.
+        out = "".join(f"\033[1m{line}\033[0m\n" if line.startswith("* ") else line + "\n"
+                      for line in out.splitlines())
     legend = [textwrap.fill(x, width=width, subsequent_indent="  ") for x in _legend(t)]
     return out + "\n" + "\n".join(legend) + "\n"
 
@@ -482,7 +487,8 @@ def _html_table(t: ParamTable) -> str:
             out.append(f"<td{title}>{_e(c.display)}{origin}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    out.append('<p class="legend">' + "<br>".join(_e(x) for x in _legend(t)) + "</p>")
+    legend = [x.replace("* =", "≠ =", 1) for x in _legend(t)]
+    out.append('<p class="legend">' + "<br>".join(_e(x) for x in legend) + "</p>")
     return "".join(out)
 
 

@@ -203,7 +203,7 @@ def test_assertion_failure_exits_1_and_junit_reports_it(built_double: OllamaDoub
     cases = suites[0].findall("testcase")
     assert [c.get("name") for c in cases] == ['prompt 1: contains "zzz-never"', "prompt 1: max_tokens 1000"]
     failure = cases[0].find("failure")
-    assert failure is not None and "does not contain" in (failure.get("message") or "")
+    assert failure is not None and (failure.get("message") or "") == "not in the output"
     assert cases[1].find("failure") is None
     assert cases[0].get("classname") == "modelctl.compare.chef-creative"
     assert float(cases[0].get("time") or "-1") >= 0
@@ -321,7 +321,7 @@ def test_ephemeral_matrix_needs_no_build(cmp_double: OllamaDouble, chef_dir: Pat
 
 
 def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDouble, chef_dir: Path) -> None:
-    built_double.state.latency = 0.05
+    built_double.state.latency = 0.2  # slack for a busy machine: the killer must act mid-request
 
     def kill_after_three() -> None:
         deadline = time.monotonic() + 30
@@ -355,7 +355,7 @@ def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDoubl
     data = env["data"]
     assert env["ok"] is False and data["complete"] is False
     statuses = [c["status"] for c in data["cells"]]
-    assert 2 <= statuses.count("ok") <= 3
+    assert 2 <= statuses.count("ok") <= 4 and len(statuses) == 6
     assert "skipped" in statuses
     assert any(
         "stopped after" in e["message"] or e["code"] in ("server", "unreachable") for e in env["errors"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -133,7 +134,9 @@ def compare(
         if matrix_mode:
             return _matrix(refs, prompt_texts, prompts_file, seeds, repeat, parallel, ephemeral, overrides,
                            out_fmt, quiet, host, timeout)
-        return _table(refs, all_params, no_server, ephemeral, overrides, out_fmt, host, timeout)
+        color = (out_fmt == "text" and not output and sys.stdout.isatty()
+                 and not os.environ.get("NO_COLOR"))
+        return _table(refs, all_params, no_server, ephemeral, overrides, out_fmt, host, timeout, color)
 
     execute("compare", envelope_fmt, body, output=output, quiet=quiet)
 
@@ -184,7 +187,8 @@ def _server_info(client: object, no_server: bool) -> dict:  # type: ignore[type-
 
 
 def _table(refs: tuple[str, ...], all_params: bool, no_server: bool, ephemeral: bool,
-           overrides: tuple[str, ...], fmt: str, host: str | None, timeout: float | None) -> Result:
+           overrides: tuple[str, ...], fmt: str, host: str | None, timeout: float | None,
+           color: bool = False) -> Result:
     from modelctl import reports
     from modelctl.compare import build_table
     from modelctl.errors import Diagnostic, ModelctlError
@@ -208,7 +212,7 @@ def _table(refs: tuple[str, ...], all_params: bool, no_server: bool, ephemeral: 
                 shows.append(None)
     table = build_table(targets, all_params=all_params, server=server, shows=shows)
     renderers = {
-        "text": lambda: reports.table_text(table),
+        "text": lambda: reports.table_text(table, color=color),
         "markdown": lambda: reports.table_markdown(table),
         "html": lambda: reports.table_html(table),
         "json": lambda: "",
