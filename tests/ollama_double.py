@@ -1378,6 +1378,21 @@ def _check_template(template: str) -> None:
         raise HTTPFail(400, "template error: template: :1: unclosed action")
 
 
+def _capabilities(m: Model, base_caps: list[str] | None, template_changed: bool) -> list[str]:
+    """Model.Capabilities(), roughly: from the weights (embedding or completion) and the template."""
+    arch = m.architecture
+    embedding = (base_caps is not None and "embedding" in base_caps) or f"{arch}.pooling_type" in m.model_info
+    caps = ["embedding"] if embedding else ["completion"]
+    if embedding:
+        return caps
+    for cap, marker in (("tools", ".Tools"), ("insert", ".Suffix"), ("thinking", ".Think")):
+        if marker in m.template if (template_changed or base_caps is None) else cap in (base_caps or []):
+            caps.append(cap)
+    if base_caps and "vision" in base_caps:
+        caps.append("vision")
+    return caps
+
+
 def create_events(
     state: DoubleState, req: dict[str, Any], name: Name, sleep: Callable[[float], None]
 ) -> Iterator[dict[str, Any]]:
@@ -1528,6 +1543,7 @@ def create_events(
     for k in ("requires", "renderer", "parser"):
         if req.get(k):
             setattr(new, k, str(req[k]))
+    new.capabilities = _capabilities(new, base.capabilities if base is not None else None, bool(template))
     new.modified_at = datetime.now(timezone.utc)
 
     yield emit({"status": f"using existing layer {new.weights_digest}"})

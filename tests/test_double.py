@@ -796,3 +796,23 @@ def test_official_python_client_understands_the_double(ollama_double: OllamaDoub
         assert oc.create_blob(p) == sha256_file(p) and mc.blob_exists(sha256_file(p))
         assert oc.copy("chef", "chef2").status == "success"
         assert oc.delete("chef2").status == "success"
+
+
+def test_capabilities_follow_the_template(
+    ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path
+) -> None:
+    ollama_double.install("qwen3:8b")
+    create(client, model="same", **{"from": "qwen3:8b"}, system="x")
+    assert client.show("same")["capabilities"] == ["completion", "tools", "thinking"]  # inherited
+    create(client, model="plain", **{"from": "qwen3:8b"}, template="{{ .Prompt }}")
+    assert client.show("plain")["capabilities"] == ["completion"]
+    digest = upload(client, tiny_gguf(tmp_path / "tiny.gguf"))
+    create(
+        client,
+        model="t",
+        files={"tiny.gguf": digest},
+        template="{{ if .Tools }}{{ .Tools }}{{ end }}{{ .Prompt }}",
+    )
+    assert client.show("t")["capabilities"] == ["completion", "tools"]
+    create(client, model="emb", **{"from": "nomic-embed-text"})
+    assert client.show("emb")["capabilities"] == ["embedding"]
