@@ -287,7 +287,8 @@ class OllamaClient:
             user = urllib.parse.unquote(split.username or "")
             password = urllib.parse.unquote(split.password or "")
             self._auth = httpx.BasicAuth(user, password)
-            self._secrets += [s for s in (split.username, split.password, user, password) if s]
+            # Scrub the password from free text; the user name is not secret (and too common a word).
+            self._secrets += [s for s in (split.password, password) if s]
         self.host: str = full
         self.display_host: str = redact(full)
         # Base URL without credentials: httpx gets them through `auth`, not the URL.
