@@ -523,3 +523,44 @@ def test_command_lines_roundtrip(froms: list[str], keys: dict[str, None], system
     assert (spec.system, spec.template) == (system, template)
     assert spec.messages == messages
     assert spec.license == lic
+
+
+# --- number parsers: totality and shortest float32 text ---------------------------------------
+
+NUMBERISH = st.text(alphabet="0123456789+-._eEpPxXabcdfinINFtyAn \u0661", max_size=24)
+
+
+@given(NUMBERISH)
+def test_number_parsers_are_total(s: str) -> None:
+    from modelctl.modelfile import go_parse_bool, go_parse_int, go_semver_valid
+
+    go_parse_int(s)
+    go_parse_bool(s)
+    go_semver_valid("v" + s)
+    got = go_parse_float32(s)
+    assert got is None or isinstance(got, float)
+
+
+def significant_digits(x: float) -> int:
+    mant = repr(abs(x)).split("e")[0]
+    return len(mant.replace(".", "").strip("0")) or 1
+
+
+@given(st.integers(0, 0x7F7FFFFF), st.booleans())
+@example(0x6E800000, False)  # 2**92: a power of two that needs 8 digits
+def test_float32_shortest_roundtrips_and_is_shortest(bits: int, negative: bool) -> None:
+    from modelctl.modelfile import float32_shortest
+
+    y = struct.unpack("<f", struct.pack("<I", bits | (0x80000000 if negative else 0)))[0]
+    short = float32_shortest(y)
+    assert go_parse_float32(repr(short)) == y
+    n = significant_digits(short)
+    if y != 0 and n > 1:
+        # no decimal with fewer significant digits reads back as y
+        e = math.floor(math.log10(abs(short)))
+        scale = Fraction(10) ** (e - (n - 2))
+        base = math.floor(Fraction(abs(y)) / scale)
+        for cand in (base - 1, base, base + 1, base + 2):
+            if cand > 0:
+                q = cand * scale
+                assert oracle_f32(q) != abs(y) or significant_digits(float(q)) >= n
