@@ -1074,8 +1074,20 @@ class _Handler(BaseHTTPRequestHandler):
         req = self._request_json(raw)
         files = req.get("files") or {}
         adapters = req.get("adapters") or {}
-        if not isinstance(files, dict) or not isinstance(adapters, dict):
-            raise HTTPFail(400, "json: cannot unmarshal files into Go struct field CreateRequest.files")
+        shapes = {"files": dict, "adapters": dict, "parameters": dict, "messages": list, "info": dict}
+        for fname, typ in shapes.items():
+            val = req.get(fname)
+            if val is not None and not isinstance(val, typ):
+                gotype = (
+                    "map[string]string"
+                    if fname in ("files", "adapters")
+                    else ("map[string]interface {}" if typ is dict else "[]api.Message")
+                )
+                raise HTTPFail(
+                    400,
+                    f"json: cannot unmarshal {_json_kind(val)} into Go struct field CreateRequest.{fname} "
+                    f"of type {gotype}",
+                )
         for path, digest in files.items():
             if not fs_valid_path(path):
                 raise HTTPFail(400, "file path must be relative")
@@ -1238,6 +1250,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.load_count += 1
             self.state.loads.append(m.name.short)
         return self.state.load_ns + int(self.state.load_delay * 1e9)
+
+
+def _json_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object" if isinstance(v, dict) else "value"
 
 
 def parse_keep_alive(value: Any, default: float) -> float:

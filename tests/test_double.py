@@ -323,6 +323,12 @@ def test_create_from_unknown_model_fails_in_stream(ollama_double: OllamaDouble, 
         ({"model": "x", "files": {"./a.gguf": "sha256:" + "0" * 64}}, 400, "file path must be relative"),
         ({"model": "x", "files": {"a.gguf": ""}}, 400, "invalid digest format"),
         ({"model": "x", "adapters": {"a.gguf": ""}, "from": "llama3.2:3b"}, 400, "invalid digest format"),
+        (
+            {"model": "x", "from": "llama3.2:3b", "parameters": "num_ctx 8192"},
+            400,
+            "json: cannot unmarshal string into Go struct field CreateRequest.parameters of type "
+            "map[string]interface {}",
+        ),
     ],
 )
 def test_create_errors_before_streaming(
