@@ -26,6 +26,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from modelctl import params as _params
@@ -538,6 +539,18 @@ def go_parse_float32(s: str) -> float | None:
     floats with a mandatory ``p`` exponent, and case-insensitive ``nan``, ``inf``,
     ``infinity`` (signed, except nan). Underflow rounds to zero without error.
     """
+    if len(s) <= 48:  # profiles repeat the same few numbers: remember short texts
+        return _go_parse_float32_cached(s)
+    return _go_parse_float32(s)
+
+
+@lru_cache(maxsize=4096)
+def _go_parse_float32_cached(s: str) -> float | None:
+    return _go_parse_float32(s)
+
+
+def _go_parse_float32(s: str) -> float | None:
+    """The work behind :func:`go_parse_float32`."""
     low = s.lower()
     if low == "nan":
         return math.nan
@@ -591,23 +604,27 @@ def float32_shortest(y: float) -> float:
     That decimal is what Go's JSON encoder writes for a float32, so it is the number
     Ollama's server receives for a PARAMETER float.
     """
-    if y == 0.0 or not math.isfinite(y):
+    if y == 0.0 or not math.isfinite(y) or abs(y) > F32_MAX:
         return y
-    ay = abs(y)
+    return math.copysign(_shortest_positive(abs(y)), y)
+
+
+@lru_cache(maxsize=4096)
+def _shortest_positive(ay: float) -> float:
     m32 = _F32.pack(ay)
     power_of_two = (int.from_bytes(m32, "little") & 0x7FFFFF) == 0
     for p in range(1, 10):
         s = f"{ay:.{p - 1}e}"
-        if go_parse_float32(s) == ay:
-            return math.copysign(float(s), y)
+        if _go_parse_float32(s) == ay:
+            return float(s)
         if power_of_two:
             # The rounding interval is wider above a power of two: the next p-digit
             # decimal up may fit although the nearest does not.
             mant, _, ex = s.partition("e")
             up = f"{int(mant.replace('.', '')) + 1}e{int(ex) - (p - 1)}"
-            if go_parse_float32(up) == ay:
-                return math.copysign(float(up), y)
-    return y
+            if _go_parse_float32(up) == ay:
+                return float(up)
+    return ay
 
 
 _SEMVER = re.compile(
@@ -687,9 +704,17 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
     """
     spec = ModelSpec()
     last: dict[str, Command] = {}
+    by_name = _params.BY_NAME
     for cmd in commands:
         n, a = cmd.name, cmd.args
-        if n == "model":
+        if n in by_name:  # the common case first; no catalogue name is a command name
+            value = _convert(cmd, filename)
+            old = spec.parameters.get(n)
+            if isinstance(old, list):
+                old.extend(value)
+            else:
+                spec.parameters[n] = value
+        elif n == "model":
             spec.froms.append(a)
         elif n == "draft":
             if spec.draft is not None:
