@@ -546,6 +546,12 @@ class Matrix:
                     out.append(c.error)
         if self.interrupted:
             out.append(Diagnostic("interrupted", "interrupted (Ctrl-C): the finished cells are reported"))
+        failed = self.failed_assertions
+        if failed:
+            total = sum(len(c.assertions) for c in self.cells)
+            cells = sum(1 for c in self.cells if c.passed is False)
+            msg = f"{failed} of {total} assertions failed in {cells} cell(s)"
+            out.append(Diagnostic("check_failed", msg))
         return out
 
     def to_dict(self) -> dict[str, Any]:
