@@ -23,7 +23,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -888,23 +887,54 @@ def run_builds(
     *,
     jobs: int = 1,
 ) -> list[BuildOutcome | ModelctlError]:
-    """Run several builds, ``jobs`` at a time; results (or errors) in input order."""
-    multi = len(plans) > 1
+    """Run several builds, ``jobs`` at a time; results (or errors) in input order.
 
-    def one(plan: BuildPlan) -> BuildOutcome | ModelctlError:
+    Workers are daemon threads, so Ctrl-C stops the command at once instead of waiting for
+    running uploads or creates to finish.
+    """
+    multi = len(plans) > 1
+    results: list[BuildOutcome | ModelctlError | BaseException | None] = [None] * len(plans)
+
+    def one(i: int, plan: BuildPlan) -> None:
         job = builder.progress.job(plan.name if multi else None)
         try:
-            return builder.run(plan, job)
+            results[i] = builder.run(plan, job)
         except ModelctlError as exc:
-            return exc
+            results[i] = exc
+        except Exception as exc:  # a bug: re-raised in the main thread (one line, exit 1)
+            results[i] = exc
 
-    if jobs <= 1 or len(plans) <= 1:
-        results = [one(p) for p in plans]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="modelctl-build") as pool:
-            results = list(pool.map(one, plans))
-    builder.progress.close()
-    return results
+    try:
+        if jobs <= 1 or len(plans) <= 1:
+            for i, plan in enumerate(plans):
+                one(i, plan)
+        else:
+            slots = threading.Semaphore(jobs)
+
+            def worker(i: int, plan: BuildPlan) -> None:
+                with slots:
+                    one(i, plan)
+
+            threads = [
+                threading.Thread(target=worker, args=(i, p), name=f"modelctl-build-{i}", daemon=True)
+                for i, p in enumerate(plans)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+    finally:
+        builder.progress.close()
+    out: list[BuildOutcome | ModelctlError] = []
+    for r in results:
+        if isinstance(r, (BuildOutcome, ModelctlError)):
+            out.append(r)
+        elif isinstance(r, BaseException):
+            raise r
+        else:  # pragma: no cover - every worker stores a result
+            raise RuntimeError("a build produced no result")
+    return out
 
 
 # -------------------------------------------------------------------------------------------

@@ -282,3 +282,13 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
     assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size
     assert outcome.report is not None and outcome.report.data["context_length"]["trained"] == 4096
     assert records.get("d" * 64)["fingerprint"] == request_fingerprint(plan.request)  # type: ignore[index]
+
+
+def test_directory_symlink_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.gguf"
+    outside.write_bytes(b"GGUF\x03\x00\x00\x00\x00")
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "weights.gguf").symlink_to(outside)
+    with pytest.raises(InvalidInput, match="insecure path"):
+        files_for_model(d)
