@@ -258,7 +258,8 @@ def test_adapter_is_uploaded_and_referenced(ollama_double: OllamaDouble, tmp_pat
     sent = creates(ollama_double)[0]["json"]
     assert list(sent["adapters"]) == ["chef.gguf"] and list(sent["files"]) == ["tiny.gguf"]
     assert len(blob_posts(ollama_double)) == 2
-    assert ollama_double.state.get("ad").adapters == [sent["adapters"]["chef.gguf"]]
+    deployed = ollama_double.state.get("ad")
+    assert deployed is not None and deployed.adapters == [sent["adapters"]["chef.gguf"]]
     assert adapter.exists()
     assert build(ollama_double, tmp_path, str(prof))[1]["data"]["builds"][0]["status"] == "up_to_date"
 

@@ -75,8 +75,10 @@ def test_show_of_a_profile_warns_where_the_server_differs(
     env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
     assert run_cli("build", str(prof), host=ollama_double.url, env=env, cwd=tmp_path).returncode == 0
     # Someone changed the deployed model behind the profile's back.
-    ollama_double.state.get("tiny-chef").parameters["temperature"] = 0.9
-    ollama_double.state.get("tiny-chef").parameters["top_k"] = 5
+    deployed = ollama_double.state.get("tiny-chef")
+    assert deployed is not None
+    deployed.parameters["temperature"] = 0.9
+    deployed.parameters["top_k"] = 5
     code, doc, err = show_json(ollama_double, str(prof), cwd=tmp_path)
     assert code == 0, err
     assert doc["data"]["name"] == "tiny-chef"
