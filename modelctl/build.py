@@ -863,7 +863,7 @@ class Builder:
         job: JobProgress,
         outcome: BuildOutcome,
     ) -> Report:
-        from modelctl.report import build_report, verify_runtime
+        from modelctl.report import build_report, runtime_if_loaded, verify_runtime
 
         report = build_report(
             deployed,
@@ -878,6 +878,8 @@ class Builder:
             job.status("loading the model to verify")
             outcome.verify_problem = verify_runtime(client, report)
             outcome.verified = True
+        else:
+            runtime_if_loaded(client, report)
         return report
 
 

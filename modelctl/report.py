@@ -475,6 +475,29 @@ def build_report(
     return Report(data, warnings)
 
 
+def _apply_runtime(report: Report, entry: Mapping[str, Any], *, loaded_before: bool) -> RuntimeInfo:
+    """Put an /api/ps entry into the report (``runtime`` and ``context_length.runtime``)."""
+    rt_ctx = entry.get("context_length")
+    size = entry.get("size")
+    vram = entry.get("size_vram")
+    runtime = RuntimeInfo(
+        context_length=int(rt_ctx) if isinstance(rt_ctx, (int, float)) else None,
+        size=size if isinstance(size, int) else None,
+        size_vram=vram if isinstance(vram, int) else None,
+        loaded_before=loaded_before,
+    )
+    report.data["runtime"] = runtime.to_dict()
+    report.data.setdefault("context_length", {})["runtime"] = runtime.context_length
+    return runtime
+
+
+def runtime_if_loaded(client: Any, report: Report) -> None:
+    """Fill the runtime facts from /api/ps when the model is already loaded (no load, no check)."""
+    entry = find_entry(client.ps(), report.name)
+    if entry is not None:
+        _apply_runtime(report, entry, loaded_before=True)
+
+
 def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> str | None:
     """Load the model, read /api/ps, fill ``context_length.runtime``; unload if it was not loaded.
 
@@ -497,16 +520,8 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
                 pass
     if entry is None:
         return f"{name} did not show up in /api/ps after loading it"
-    rt_ctx = entry.get("context_length")
-    runtime = RuntimeInfo(
-        context_length=int(rt_ctx) if isinstance(rt_ctx, (int, float)) else None,
-        size=entry.get("size") if isinstance(entry.get("size"), int) else None,
-        size_vram=entry.get("size_vram") if isinstance(entry.get("size_vram"), int) else None,
-        loaded_before=before is not None,
-    )
-    report.data["runtime"] = runtime.to_dict()
-    ctx = report.data.setdefault("context_length", {})
-    ctx["runtime"] = runtime.context_length
+    runtime = _apply_runtime(report, entry, loaded_before=before is not None)
+    ctx = report.data["context_length"]
     configured = ctx.get("configured")
     trained = ctx.get("trained")
     if configured is None or runtime.context_length is None or runtime.context_length == configured:
@@ -600,6 +615,8 @@ def run_show(
             profile_known=profile_params is not None,
         )
         problem = verify_runtime(client, report) if verify else None
+        if not verify:
+            runtime_if_loaded(client, report)
     errors = []
     if problem:
         errors.append(Diagnostic("verify_failed", f"{name}: {problem}", field="parameters.num_ctx"))

@@ -276,6 +276,7 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
         mock.post("/api/create").mock(side_effect=create)
         tags = {"models": [{"name": "m:latest", "digest": "d" * 64, "size": 4100}]}
         mock.get("/api/tags").respond(json=tags)
+        mock.get("/api/ps").respond(json={"models": []})
         records = BuildRecords(tmp_path / "builds.json")
         outcome = Builder("http://ollama.test:11434", None, records=records).run(plan)
     assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]

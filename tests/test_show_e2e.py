@@ -109,6 +109,15 @@ def test_show_verify_fills_runtime_and_unloads(ollama_double: OllamaDouble) -> N
     assert data["runtime"]["processor"] == "50%/50% CPU/GPU"
     assert data["verify"] == {"ok": True, "problem": None}
     assert ollama_double.state.runners == {}
+    # Already loaded: show reports the runtime without --verify, and leaves it loaded.
+    from modelctl.server import OllamaClient
+
+    with OllamaClient(ollama_double.url) as client:
+        list(client.generate({"model": "llama3.2:1b", "prompt": "", "keep_alive": "5m"}))
+    code, doc, err = show_json(ollama_double, "llama3.2:1b")
+    assert code == 0, err
+    assert doc["data"]["context_length"]["runtime"] == 8192 and "verify" not in doc["data"]
+    assert doc["data"]["runtime"]["loaded_before"] is True and len(ollama_double.state.runners) == 1
 
 
 def test_show_missing_model_and_unreachable(ollama_double: OllamaDouble, closed_port_url: str,
