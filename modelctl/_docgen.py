@@ -19,15 +19,21 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 WIDTH = 100
 
 
+def _context(cmd: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    # The group's context_settings (e.g. -h as a help option) apply as they do on the command line.
+    settings = {**(parent.command.context_settings if parent else cmd.context_settings)}
+    settings.update(terminal_width=WIDTH, max_content_width=WIDTH)
+    return click.Context(cmd, info_name=name, parent=parent, **settings)
+
+
 def _help(cmd: click.Command, name: str, parent: click.Context | None) -> str:
-    ctx = click.Context(cmd, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
-    return cmd.get_help(ctx)
+    return cmd.get_help(_context(cmd, name, parent))
 
 
 def cli_reference() -> str:
     from modelctl.cli import COMMANDS, cli
 
-    root = click.Context(cli, info_name="modelctl", terminal_width=WIDTH, max_content_width=WIDTH)
+    root = _context(cli, "modelctl", None)
     out = [
         "# CLI reference",
         "",
