@@ -709,6 +709,15 @@ class BuildOutcome:
         return out
 
 
+def _older(version: str, minimum: str) -> bool:
+    from modelctl.server import compare_versions
+
+    try:
+        return version not in ("", "0.0.0") and compare_versions(version, minimum) < 0
+    except ValueError:
+        return False
+
+
 def _show_or_none(client: OllamaClient, model: str) -> dict[str, Any] | None:
     from modelctl.server import ModelNotFound
 
@@ -760,7 +769,15 @@ class Builder:
 
     def _run(self, client: OllamaClient, plan: BuildPlan, job: JobProgress) -> BuildOutcome:
         outcome = BuildOutcome(plan, "created", host=client.display_host)
-        client.require_version()
+        version = client.require_version()
+        requires = plan.request.get("requires")
+        if requires and _older(version, str(requires)):
+            # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
+            plan.warnings.append(Diagnostic(
+                "requires_newer",
+                f"the profile requires Ollama {requires}, the server at {client.display_host} is {version}",
+                field="requires",
+            ))
         name = plan.name
         deployed = _show_or_none(client, name)
         base_show: dict[str, Any] | None = None

@@ -120,6 +120,16 @@ def test_inherited_parameters_are_warned(ollama_double: OllamaDouble, tmp_path: 
     assert inherited and "stop=" in inherited[0]["message"]
 
 
+def test_requires_newer_than_the_server_is_a_warning(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    ollama_double.install("llama3.2:3b")
+    prof = write_profile(tmp_path, "req", 'from: llama3.2:3b\nrequires: "0.99.0"\n')
+    proc, doc = build(ollama_double, tmp_path, str(prof))
+    assert proc.returncode == 0, proc.stderr
+    assert creates(ollama_double)[0]["json"]["requires"] == "0.99.0"
+    req = [w for w in doc["warnings"] if w["code"] == "requires_newer"]
+    assert req and "requires Ollama 0.99.0" in req[0]["message"] and "is 0.12.6" in req[0]["message"]
+
+
 def test_up_to_date_and_force(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     ollama_double.install("llama3.2:3b")
     prof = write_profile(tmp_path, "chef", NAME_PROFILE)
