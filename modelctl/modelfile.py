@@ -797,7 +797,7 @@ def _value_refusal(msg: str, field_: str, vline: int, vcol: int, ch: str | None)
     return err
 
 
-def quote_value(value: str, *, field: str) -> str:  # noqa: A002 - public keyword name
+def quote_value(value: str, *, field: str) -> str:
     """Write ``value`` so that Ollama's parser reads back exactly ``value``.
 
     Bare when non-empty, single-line, without leading/trailing space or tab and not
@@ -806,6 +806,8 @@ def quote_value(value: str, *, field: str) -> str:  # noqa: A002 - public keywor
     can carry: non-printable characters other than TAB/CR/LF, and a line that ends with
     ``\"\"\"`` (after trailing spaces/tabs) and is followed by a line break.
     """
+    if not isinstance(value, str):
+        raise TypeError(f"quote_value needs a str, not {type(value).__name__}")
     if not _clean_multiline(value):
         for idx, ch in enumerate(value):
             if ch not in "\t\r\n" and not is_go_printable(ch):
@@ -918,7 +920,7 @@ def command_lines(
     template: str | None = None,
     system: str | None = None,
     messages: Iterable[Mapping[str, str]] = (),
-    license: Iterable[str] = (),  # noqa: A002 - mirrors the Modelfile keyword
+    license: Iterable[str] = (),
     requires: str | None = None,
     renderer: str | None = None,
     parser: str | None = None,
