@@ -757,6 +757,14 @@ def run_matrix(
         except ModelctlError as exc:
             cell.status = "error"
             cell.error = exc.diagnostic()
+            # One request failing is the request's problem; a server that no longer answers
+            # at all is everybody's: ask it, and stop the matrix if it is gone.
+            try:
+                client.version()
+            except ModelctlError as gone:
+                if matrix.aborted is None:
+                    matrix.aborted = gone
+                stop.set()
             return cell
         cell.result = res
         cell.status = "ok"
