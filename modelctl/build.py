@@ -424,11 +424,16 @@ def plan_profile(
     *,
     template: str | None = None,
     progress: JobProgress | None = None,
+    rendered: Any = None,
 ) -> BuildPlan:
-    """Render and check the profile (foundation), then assemble the request and blob plan."""
-    from modelctl.render import render
+    """Render and check the profile (foundation), then assemble the request and blob plan.
 
-    rendered = render(loaded, template=template, paths="absolute")
+    ``rendered``: the profile's render.Rendered when the caller already rendered it.
+    """
+    if rendered is None:
+        from modelctl.render import render
+
+        rendered = render(loaded, template=template, paths="absolute")
     prof = loaded.profile
     job = progress
 
@@ -986,7 +991,20 @@ def run_build(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InvalidInput(f"several profiles create the same model: {', '.join(dupes)}", field="name")
-    plans = [plan_profile(lp, template=template, progress=progress.job(None)) for lp in loaded]
+    from modelctl.render import render
+
+    # Every profile is rendered and checked first (exit 1 names the problem), then the server
+    # is asked for its version, failing fast (exit 4) before gigabytes of local files are hashed.
+    rendered = [render(lp, template=template, paths="absolute") for lp in loaded]
+    if not dry_run:
+        from modelctl.server import OllamaClient
+
+        with OllamaClient(host, timeout=timeout) as client:
+            client.require_version()
+    plans = [
+        plan_profile(lp, template=template, progress=progress.job(None), rendered=r)
+        for lp, r in zip(loaded, rendered, strict=True)
+    ]
 
     if dry_run:
         outcomes: list[BuildOutcome] = [BuildOutcome(p, "planned") for p in plans]
