@@ -358,6 +358,14 @@ def test_readme_quick_start_without_a_server(closed_port_url: str) -> None:
     assert proc.stdout == ""
 
 
+def test_invalid_input_is_reported_before_the_server_is_asked(tmp_path: Path, closed_port_url: str) -> None:
+    prof = write_profile(tmp_path, "chef", NAME_PROFILE)
+    broken = tmp_path / "broken.j2"
+    broken.write_text("FROM {{ from_ }\n")
+    proc = run_cli("build", str(prof), "--template", str(broken), host=closed_port_url, cwd=tmp_path)
+    assert proc.returncode == 1 and "broken.j2" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def run_on_tty(args: list[str], host: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal; (exit code, stdout, what the terminal saw)."""
     master, slave = pty.openpty()
