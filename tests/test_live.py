@@ -114,3 +114,21 @@ def test_live_verify_clamp_and_show(live_host: str, tmp_path: Path, names: list[
     data = json.loads(proc.stdout)["data"]
     assert data["context_length"]["trained"] == TRAINED and data["architecture"] == "llama"
     assert data["context_length"]["configured"] == TRAINED * 4
+
+
+def test_live_jobs_and_json_contract(live_host: str, tmp_path: Path, names: list[str]) -> None:
+    a, b = unique("job-a"), unique("job-b")
+    names += [a, b]
+    pa = profile(tmp_path, a, "parameters: {temperature: 0.1}\n")
+    pb = profile(tmp_path, b, "parameters: {temperature: 0.9}\n")
+    code, doc, err = build(live_host, tmp_path, str(pa), str(pb), "--jobs", "2")
+    assert code == 0, err
+    assert [x["name"] for x in doc["data"]["builds"]] == [a, b]
+    proc = run_cli("show", a, "--format", "json", host=live_host)
+    data = json.loads(proc.stdout)["data"]
+    for key in ("name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
+                "context_length", "embedding_length", "block_count", "head_count", "head_count_kv",
+                "capabilities", "parameters", "size_bytes"):
+        assert key in data, key
+    assert data["embedding_length"] == 64 and data["block_count"] == 2
+    assert data["head_count"] == 4 and data["head_count_kv"] == 2
