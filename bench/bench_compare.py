@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -220,13 +221,14 @@ def main() -> None:
 
         assert last is not None
         last.table = build_table(ts, server={"host": client.display_host, "reachable": True, "version": "x"})
-        for name, fn in (
+        renderers: tuple[tuple[str, Callable[[], str]], ...] = (
             ("text", lambda: reports.matrix_text(last, width=120)),
             ("markdown", lambda: reports.matrix_markdown(last)),
             ("json", lambda: dumps(envelope("compare", last.to_dict()))),
             ("junit", lambda: reports.matrix_junit(last)),
             ("html", lambda: reports.matrix_html(last)),
-        ):
+        )
+        for name, fn in renderers:
             times = []
             for _ in range(args.rounds):
                 t0 = time.perf_counter()

@@ -272,8 +272,9 @@ def build_table(
             origin, src = _origin_of(t.loaded, "from")
             cells.append(TableCell(t.loaded.profile.from_, t.loaded.profile.from_, origin, src))
         else:
-            base = t.base
-            cells.append(TableCell(base, base or "-", "server" if base else "unknown", t.model))
+            # A plain model: its parent when the server names one, else the model itself.
+            base = t.base or t.model
+            cells.append(TableCell(base, base, "server", t.model))
     rows.append(TableRow("from", "base model", "model", cells))
 
     # -- parameters

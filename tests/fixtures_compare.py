@@ -112,7 +112,7 @@ def nodelay_double() -> od.OllamaDouble:
     (~40 ms on Linux), which would swamp time-to-first-token and modelctl's per-cell
     overhead. Real Ollama (Go's net/http) sets TCP_NODELAY by default.
     """
-    od._Handler.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+    od._Handler.disable_nagle_algorithm = True
     d = od.OllamaDouble().start()
     d.install("llama3.2:3b")
     d.install("qwen3:8b")
@@ -340,7 +340,7 @@ class Chromium:
                 return ev
         self.ws.sock.settimeout(timeout)
         while True:
-            msg = json.loads(self.ws.recv())
+            msg: dict[str, Any] = json.loads(self.ws.recv())
             if "method" in msg:
                 self.events.append(msg)
                 if msg["method"] == method:
