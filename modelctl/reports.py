@@ -197,11 +197,16 @@ SUMMARY_HEADERS = ["profile", "ok", "tok/s (median)", "TTFT (median)", "load (me
                    "pass rate", "flags"]
 
 
+MIN_COLUMN = 24
+
+
 def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str:
+    """Outputs side by side, one column per profile; stacked when the columns would be too narrow."""
     width = width or terminal_width()
     n = len(m.targets)
     sep = " │ "
-    colw = max(18, (width - len(sep) * (n - 1)) // n)
+    side_by_side = n * MIN_COLUMN + len(sep) * (n - 1) <= width
+    colw = (width - len(sep) * (n - 1)) // n if side_by_side else width
     out: list[str] = []
     header = sep.join(t.label[:colw].ljust(colw) for t in m.targets).rstrip()
     for q, s, r, cells in _groups(m):
@@ -211,6 +216,12 @@ def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str
         if len(prompt_preview) >= width - 4:
             prompt_preview = prompt_preview[: width - 5] + "…"
         out.append("   " + prompt_preview)
+        if not side_by_side:
+            for c in cells:
+                out.append(f"── {m.targets[c.profile].label}")
+                out += _cell_lines(c, width, max_lines)
+            out.append("")
+            continue
         out.append(header)
         out.append(sep.join("─" * colw for _ in m.targets))
         cols = [_cell_lines(c, colw, max_lines) for c in cells]
@@ -224,11 +235,11 @@ def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str
     if used:
         out.append("")
         for f in used:
-            out.append(f"{f.replace('_', '-')}: {FLAG_HELP[f]}")
+            out.append(textwrap.fill(f"{f.replace('_', '-')}: {FLAG_HELP[f]}", width, subsequent_indent="  "))
     for w in m.warnings:
-        out.append(f"note: {w.message}")
+        out.append(textwrap.fill(f"note: {w.message}", width, subsequent_indent="  "))
     out.append("")
-    out.append(_verdict(m))
+    out.append(textwrap.fill(_verdict(m), width))
     return "\n".join(out) + "\n"
 
 

@@ -459,3 +459,22 @@ def test_ctrl_c_reports_what_finished(built_double: OllamaDouble, chef_dir: Path
     assert statuses.count("ok") >= 2 and "skipped" in statuses
     assert env["data"]["complete"] is False
     assert any(e["code"] == "interrupted" for e in env["errors"])
+
+
+def test_text_stacks_columns_that_would_not_fit(
+    built_double: OllamaDouble, chef_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelctl import reports
+    from modelctl.compare import run_matrix
+    from modelctl.prompts import inline_prompts
+    from modelctl.run import resolve_target
+    from modelctl.server import OllamaClient
+
+    monkeypatch.chdir(chef_dir)
+    with OllamaClient(built_double.url) as client:
+        targets = [resolve_target(ref, client) for ref in ("creative", "precise", "wide", "qwen")]
+        m = run_matrix(client, targets, inline_prompts(["Hi"]))
+    wide = reports.matrix_text(m, width=120)
+    narrow = reports.matrix_text(m, width=80)
+    assert "│" in wide and max(len(x) for x in wide.splitlines()) <= 120
+    assert "── qwen-plain" in narrow and max(len(x) for x in narrow.splitlines()) <= 80
