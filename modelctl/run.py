@@ -328,10 +328,17 @@ def build_request(
     sys_text = system if system is not None else target.system
     body: dict[str, Any] = {"model": target.model, "stream": stream}
     if target.use_chat:
+        # Like Ollama's ChatHandler: the history first, the system prompt in front of it
+        # unless the history already opens with one (an override replaces that one).
+        history = [dict(m) for m in target.messages]
+        opens_with_system = bool(history) and history[0]["role"] == "system"
+        if system is not None and opens_with_system:
+            history = history[1:]
+            opens_with_system = False
         messages: list[dict[str, str]] = []
-        if sys_text:
+        if sys_text and not opens_with_system:
             messages.append({"role": "system", "content": sys_text})
-        messages += [m for m in target.messages if not (sys_text and m["role"] == "system")]
+        messages += history
         messages.append({"role": "user", "content": prompt})
         body["messages"] = messages
     else:

@@ -60,6 +60,12 @@ def test_build_request_generate_and_chat() -> None:
     assert body["messages"] == [{"role": "system", "content": "override"}, {"role": "user", "content": "u"},
                                 {"role": "assistant", "content": "a"}, {"role": "user", "content": "hi"}]
     assert "template" not in body  # /api/chat takes no template
+    # a history that opens with a system message keeps it (no second system prompt) ...
+    hist = Target("p", "p", "base", True, True, system="S",
+                  messages=[{"role": "system", "content": "H"}, {"role": "user", "content": "u"}])
+    assert [m["content"] for m in build_request(hist, "hi")["messages"]] == ["H", "u", "hi"]
+    # ... unless the prompt brings its own, which replaces it
+    assert [m["content"] for m in build_request(hist, "hi", system="O")["messages"]] == ["O", "u", "hi"]
 
 
 def _last(double: OllamaDouble, path: str) -> dict:  # type: ignore[type-arg]
