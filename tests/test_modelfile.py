@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import struct
+import unicodedata
 
 import pytest
 
@@ -25,7 +26,9 @@ from modelctl.modelfile import (
     go_parse_bool,
     go_parse_float32,
     go_parse_int,
+    go_print_ranges,
     go_semver_valid,
+    is_go_printable,
     parameter_lines,
     parse,
     parse_modelfile,
@@ -671,8 +674,53 @@ def test_quote_value_refuses_non_printable(value: str, where: tuple[int, int], c
 def test_quote_value_unassigned_code_point() -> None:
     with pytest.raises(ModelfileError) as info:
         quote_value("ok\u0378", field="system")
-    assert info.value.message.startswith(
-        "U+0378 at line 1, column 3 of the value is unassigned in Python's Unicode")
+    assert info.value.message.startswith("U+0378 unassigned code point at line 1, column 3 of the value")
+
+
+# --- Go's printable set (Unicode 15.0.0) -----------------------------------------------------
+
+def test_go_print_table_integrity() -> None:
+    ranges = go_print_ranges()
+    assert len(ranges) == 711
+    assert sum(b - a + 1 for a, b in ranges) == 148998
+    assert all(a <= b for a, b in ranges)
+    assert all(b1 + 1 < a2 for (_, b1), (a2, _) in zip(ranges, ranges[1:], strict=False))
+    assert ranges[0] == (0x20, 0x7E)
+
+
+def test_go_print_table_agrees_with_python_where_both_know() -> None:
+    ranges = go_print_ranges()
+    inside = bytearray(0x110000)
+    for a, b in ranges:
+        inside[a:b + 1] = b"\x01" * (b - a + 1)
+    ucd = tuple(int(x) for x in unicodedata.unidata_version.split("."))
+    for cp in range(0x110000):
+        ch = chr(cp)
+        py = ch.isprintable()
+        if ucd <= (15, 0, 0) and py:
+            assert inside[cp], hex(cp)  # printable then, printable in 15.0
+        if ucd >= (15, 0, 0) and inside[cp]:
+            assert py, hex(cp)  # assigned in 15.0 stays assigned, category class unchanged
+        if unicodedata.category(ch) != "Cn" and ucd == (15, 0, 0):
+            assert bool(inside[cp]) == py, hex(cp)
+
+
+@pytest.mark.parametrize(("ch", "printable"), [
+    ("\U0001fae8", True),  # SHAKING FACE, Unicode 15.0
+    ("\U0001fa77", True),  # PINK HEART, 15.0
+    ("\u0cf3", True),  # KANNADA SIGN COMBINING ANUSVARA ABOVE RIGHT, 15.0
+    ("\U00031350", True),  # CJK Extension H, 15.0
+    ("\U0001e4d0", True),  # NAG MUNDARI LETTER O, 15.0
+    ("\U00013439", False),  # Egyptian hieroglyph format control (Cf), 15.0
+    ("\U0002ebf0", False),  # CJK Extension I, 15.1: Go 1.26 does not know it
+    ("\u31ef", False),  # 15.1
+    ("\U0001fae9", False),  # 16.0
+    ("\u0378", False), ("\t", False), ("\u00a0", False), ("\u00ad", False), (" ", True), ("~", True),
+])
+def test_go_printable_spot_checks(ch: str, printable: bool) -> None:
+    assert is_go_printable(ch) is printable
+    kept = ch if printable or ch == "\t" else ""  # TAB is kept inside values although not printable
+    assert pairs(f"FROM x\nSYSTEM a{ch}b") == [("model", "x"), ("system", f"a{kept}b")]
 
 
 @pytest.mark.parametrize(("value", "line"), [

@@ -29,6 +29,7 @@ from modelctl.modelfile import (
     decode,
     format_parameter_value,
     go_parse_float32,
+    is_go_printable,
     parameter_lines,
     parse,
     parse_modelfile,
@@ -46,9 +47,16 @@ _UCD_AFTER_15 = tuple(int(x) for x in unicodedata.unidata_version.split(".")) > 
 
 
 def go_isprint(ch: str) -> bool:
-    if _UCD_AFTER_15 and (0x2FFC <= ord(ch) <= 0x2FFF or ord(ch) == 0x31EF or 0x2EBF0 <= ord(ch) <= 0x2EE5D):
-        return False
-    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
+    """Go's IsPrint by Unicode category.
+
+    Where Python's database and Go's Unicode 15.0.0 may disagree (code points unassigned
+    in Python's database, or assigned after 15.0), defer to the module's table, which
+    tests/test_modelfile.py checks on its own.
+    """
+    cat = unicodedata.category(ch)
+    if cat == "Cn" or (_UCD_AFTER_15 and cat[0] in "LMNPS"):
+        return is_go_printable(ch)
+    return ch == " " or cat[0] in "LMNPS"
 
 
 def go_unquote(s: str) -> tuple[str, bool]:
