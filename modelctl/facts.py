@@ -11,7 +11,6 @@ Standard library only (and modelctl.gguf / params), so it is cheap to import.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,68 +279,14 @@ def _guess_quant(info: Any) -> str | None:
 # Ollama /api/show
 
 
-_PARAM_LINE = re.compile(r"^(\S+)\s+(.*)$")
-
-
 def parse_show_parameters(text: str | None) -> dict[str, Any]:
-    """Parse /api/show ``parameters``: ``key<spaces>value`` lines, values in Go syntax.
+    """Parse /api/show ``parameters`` (Go-quoted strings, ``%g`` numbers, repeated ``stop``).
 
-    Strings are Go-quoted (``"<|im_end|>"``), numbers use ``%g`` forms (``1e+06``). A key
-    that appears more than once (``stop``) becomes a list, as does any catalogue list
-    parameter. Integers in the catalogue come back as int.
+    One parser serves the whole project: :func:`modelctl.report.parse_parameters`.
     """
-    from modelctl.params import BY_NAME
+    from modelctl.report import parse_parameters
 
-    out: dict[str, Any] = {}
-    if not text:
-        return out
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        m = _PARAM_LINE.match(line)
-        if not m:
-            continue
-        key, value_text = m.group(1), m.group(2).strip()
-        value = _go_value(value_text)
-        param = BY_NAME.get(key)
-        if param is not None and param.type == "int" and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if param is not None and param.type == "list[str]":
-            out.setdefault(key, [])
-            if isinstance(out[key], list):
-                out[key].append(value if isinstance(value, str) else value_text)
-            continue
-        if key in out:
-            prev = out[key]
-            out[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
-        else:
-            out[key] = value
-    return out
-
-
-def _go_value(text: str) -> Any:
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        import ast
-
-        try:
-            value = ast.literal_eval(text)  # Go's %q escapes are a subset of Python's
-            if isinstance(value, str):
-                return value
-        except (ValueError, SyntaxError):
-            pass
-        return text[1:-1]
-    if text in ("true", "false"):
-        return text == "true"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        f = float(text)
-    except ValueError:
-        return text
-    return f
+    return parse_parameters(text)
 
 
 def facts_from_show(

@@ -247,9 +247,12 @@ def search_dirs() -> list[Path]:
 def resolve_ref(ref: str) -> Path:
     """A profile by path, or by name: ``creative`` -> $MODELCTL_PROFILES/creative.yaml or ./profiles/."""
     p = Path(ref).expanduser()
-    if p.exists():
+    if p.is_file():
         return Path(os.path.normpath(os.path.abspath(p)))
-    if "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml")):
+    name_like = "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml"))
+    if p.exists() and not name_like:  # a directory: loading says "is a directory"
+        return Path(os.path.normpath(os.path.abspath(p)))
+    if name_like:
         for d in search_dirs():
             for ext in (".yaml", ".yml"):
                 cand = d / f"{ref}{ext}"
