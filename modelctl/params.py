@@ -40,15 +40,16 @@ class Param:
     def range_text(self) -> str:
         if self.type in ("bool", "list[str]"):
             return "-"
-        lo = "-inf" if self.minimum is None else _num(self.minimum)
-        hi = "inf" if self.maximum is None else _num(self.maximum)
-        if self.minimum is None and self.maximum is None:
+        # int64 limits are the type's own bounds, not a meaningful range: show them as open
+        minimum = None if self.minimum is None or self.minimum <= INT64_MIN else self.minimum
+        maximum = None if self.maximum is None or self.maximum >= INT64_MAX else self.maximum
+        if minimum is None and maximum is None:
             return "any"
-        if self.maximum is None:
-            return f">= {lo}"
-        if self.minimum is None:
-            return f"<= {hi}"
-        return f"{lo} .. {hi}"
+        if maximum is None:
+            return f">= {_num(minimum)}"  # type: ignore[arg-type]
+        if minimum is None:
+            return f"<= {_num(maximum)}"
+        return f"{_num(minimum)} .. {_num(maximum)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -33,8 +33,9 @@ def params(name: str | None, removed: bool, fmt: str) -> None:
                 raise InvalidInput(f"unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
                                    field=name, code="unknown_parameter")
             p = P.BY_NAME[name]
+            level = "load-time: changing it reloads the model" if p.level == "load" else "per request"
             text = (
-                f"{p.name}  ({p.type}, {'load-time: changing it reloads the model' if p.level == 'load' else 'per request'})\n"
+                f"{p.name}  ({p.type}, {level})\n"
                 f"  {p.meaning}\n  default: {p.default_note}\n  range:   {p.range_text}\n"
                 + (f"  since:   Ollama {p.since}\n" if p.since else "")
             )
