@@ -13,8 +13,8 @@ Three layers, all standard library:
   values no Modelfile can carry.
 
 The parser works line by line with ``str`` methods instead of stepping through Ollama's
-state machine one rune at a time; docs/modelfile.md states the equivalence and the
-tests pin it with Ollama's own cases.
+state machine one rune at a time (docs/modelfile.md); the tests hold it to Ollama's own
+parser cases and to a rune-by-rune oracle of that state machine on random text.
 """
 
 from __future__ import annotations
