@@ -836,3 +836,25 @@ def test_go_atof32_vectors(text: str, shortest: str | None) -> None:
 ])
 def test_go_atof_syntax_errors(text: str) -> None:
     assert go_parse_float32(text) is None
+
+
+def test_typical_modelfile() -> None:
+    text = (
+        "# profile: creative\nFROM llama3.2:3b\nPARAMETER num_ctx 8192\nPARAMETER temperature 1.1\n"
+        "PARAMETER top_p 0.95\nPARAMETER stop \"<|eot_id|>\"\nPARAMETER stop <|start_header_id|>\n"
+        'TEMPLATE """{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}"""\n'
+        'SYSTEM """You are a creative chef.\nBe brief."""\nMESSAGE user Give me a dessert idea\n'
+        'MESSAGE assistant "Saffron panna cotta."\nLICENSE MIT\nREQUIRES 0.12.0\nADAPTER ./lora/chef.gguf\n'
+    )
+    spec = parse_modelfile(text, filename="creative.Modelfile")
+    assert spec == ModelSpec(
+        froms=["llama3.2:3b"],
+        parameters={"num_ctx": 8192, "temperature": 1.1, "top_p": 0.95,
+                    "stop": ["<|eot_id|>", "<|start_header_id|>"]},
+        system="You are a creative chef.\nBe brief.",
+        template="{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}",
+        messages=[{"role": "user", "content": "Give me a dessert idea"},
+                  {"role": "assistant", "content": "Saffron panna cotta."}],
+        license=["MIT"], adapters=["./lora/chef.gguf"], requires="0.12.0")
+    assert spec.warnings == []
+    assert [c.line for c in parse(text)] == [2, 3, 4, 5, 6, 7, 8, 11, 13, 14, 15, 16, 17]
