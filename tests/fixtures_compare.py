@@ -3,8 +3,7 @@ Ollama API double, and a tiny Chrome DevTools Protocol client for the HTML repor
 
 * ``chef_dir``: a temporary directory with ``profiles/`` (base, creative, precise, wide,
   qwen, local, bad) and a ``prompts.yaml``; CLI subprocesses run with it as cwd.
-* ``cmp_double``: the double with llama3.2:3b and qwen3:8b installed and TCP_NODELAY set
-  (see :func:`nodelay_double`).
+* ``cmp_double``: the double with llama3.2:3b and qwen3:8b installed (see :func:`nodelay_double`).
 * ``built_double``: ``cmp_double`` with creative, precise, wide and qwen built.
 * :class:`Chromium`: headless Chromium driven over DevTools on a loopback port (no
   dependency beyond the stdlib); ``chromium_path()`` is None when it is not installed.
@@ -105,12 +104,13 @@ PROMPTS_YAML = """\
 
 
 def nodelay_double() -> od.OllamaDouble:
-    """A started double whose handler sets TCP_NODELAY.
+    """A started double with llama3.2:3b and qwen3:8b, TCP_NODELAY on.
 
     The double writes the response head and each NDJSON chunk as separate small writes;
     with Nagle's algorithm on, the second write waits for the client's delayed ACK
     (~40 ms on Linux), which would swamp time-to-first-token and modelctl's per-cell
-    overhead. Real Ollama (Go's net/http) sets TCP_NODELAY by default.
+    overhead. Real Ollama (Go's net/http) sets TCP_NODELAY; the double now does too, and
+    this keeps it so for the benchmark whatever the double's default.
     """
     od._Handler.disable_nagle_algorithm = True
     d = od.OllamaDouble().start()
