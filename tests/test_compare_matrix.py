@@ -141,15 +141,11 @@ def test_reloaded_flag_for_runner_options_on_a_shared_base(
     env = _json(r)
     flags = {(c["profile"], c["repeat"]): c["flags"] for c in _cells(env)}
     loaded = {(c["profile"], c["repeat"]): c["loaded"] for c in _cells(env)}
-    # every profile's first cell loads (the double keys runners by model name) ...
-    assert loaded == {
-        ("chef-creative", 1): True,
-        ("chef-creative", 2): False,
-        ("chef-precise", 1): True,
-        ("chef-precise", 2): False,
-        ("chef-wide", 1): True,
-        ("chef-wide", 2): False,
-    }
+    # The first cell of creative and wide loads; precise shares creative's weights and runner
+    # options, so Ollama reuses the runner (the double, keying runners by model name, loads
+    # it again, which is not a reload either way). Later cells find their model ready.
+    assert loaded[("chef-creative", 1)] and loaded[("chef-wide", 1)]
+    assert not any(loaded[(p, 2)] for p in ("chef-creative", "chef-precise", "chef-wide"))
     # ... but only wide's is a reload: same base, a different num_ctx (a runner option)
     assert flags[("chef-wide", 1)] == ["reloaded"]
     assert all(not f for k, f in flags.items() if k != ("chef-wide", 1))
