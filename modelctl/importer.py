@@ -81,7 +81,7 @@ def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
     Dumper.add_representer(str, str_rep)
     text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=None)
-    return (header or "") + text
+    return (header or "") + str(text)
 
 
 def _block_safe(value: str) -> bool:

@@ -121,7 +121,7 @@ class Profile(BaseModel):
     description: StrictStr | None = None
     system: StrictStr | None = None
     template: StrictStr | None = None
-    parameters: Parameters = Field(default_factory=Parameters)  # type: ignore[valid-type]
+    parameters: Parameters = Field(default_factory=Parameters)
     messages: list[Message] = Field(default_factory=list)
     adapters: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
     license: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
@@ -548,7 +548,8 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
             if stored != value:
                 warn("float32_precision", f"parameters.{name}",
                      f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}")
-    if prof.parameters.stop is not None:
+    set_values = prof.parameters.as_dict()
+    if "stop" in set_values:
         warn("custom_stop", "parameters.stop",
              "a custom stop list replaces the model's own stop tokens; include them if you still need them")
     for key in ("system", "template"):
@@ -558,7 +559,7 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
     if prof.quantize and prof.base_path() is None:
         warn("quantize_from_name", "quantize",
              "quantize only works on F16/BF16/F32 weights; a library model is usually already quantized")
-    num_ctx = prof.parameters.num_ctx
+    num_ctx = set_values.get("num_ctx")
     if num_ctx is not None and num_ctx < 4:
         warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
     base = prof.base_path()

@@ -45,11 +45,11 @@ def params(name: str | None, removed: bool, fmt: str) -> None:
             return Result(data=[{"name": r.name, "removed_in": r.removed_in, "instead": r.instead,
                                  "ollama_create": r.cli_behaviour} for r in P.REMOVED],
                           text=table(("name", "removed in", "use instead", "ollama create"), rows))
-        rows = [(p.name, p.type, p.default_note, p.range_text, p.level, p.meaning) for p in P.CATALOGUE]
+        prows = [(p.name, p.type, p.default_note, p.range_text, p.level, p.meaning) for p in P.CATALOGUE]
         import shutil
 
         width = shutil.get_terminal_size((120, 24)).columns
         return Result(data=[p.to_dict() for p in P.CATALOGUE],
-                      text=table(("name", "type", "default", "range", "level", "meaning"), rows, max_width=width))
+                      text=table(("name", "type", "default", "range", "level", "meaning"), prows, max_width=width))
 
     execute("params", fmt, body)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from modelctl.cli_common import execute, format_option, output_option, quiet_option
@@ -7,7 +10,10 @@ from modelctl.errors import ExitCode, ModelctlError
 from modelctl.output import Result
 
 
-def set_option(f):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def set_option(f: F) -> F:
     return click.option(
         "--set",
         "overrides",
