@@ -9,7 +9,6 @@ from modelctl.cli_common import execute, format_option, output_option, quiet_opt
 from modelctl.errors import ExitCode, ModelctlError
 from modelctl.output import Result
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
