@@ -201,13 +201,19 @@ class MemoryEstimate:
     def exceeds_trained(self) -> bool:
         return self.context_trained is not None and self.num_ctx > self.context_trained
 
+    @property
+    def effective_num_ctx(self) -> int:
+        """What the runner really allocates: Ollama caps num_ctx at the trained length."""
+        return min(self.num_ctx, self.context_trained) if self.context_trained else self.num_ctx
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "num_ctx": self.num_ctx,
+            "effective_num_ctx": self.effective_num_ctx,
             "kv_type": self.kv_type,
             "parallel": self.parallel,
-            "context_cells": self.num_ctx * self.parallel,
+            "context_cells": self.effective_num_ctx * self.parallel,
             "weights_bytes": self.weights_bytes,
             "adapter_bytes": self.adapter_bytes,
             "kv_cache_bytes": self.kv_cache_bytes,
@@ -286,10 +292,12 @@ def estimate_for_facts(
         f"runtime overhead: a fixed {overhead_bytes / MiB:.0f} MiB for compute buffers and the runtime "
         "(flash attention assumed; vision projectors not counted)"
     )
+    effective = num_ctx
     if facts.context_trained is not None and num_ctx > facts.context_trained:
+        effective = facts.context_trained
         assumptions.append(
-            f"num_ctx {num_ctx} exceeds the trained context {facts.context_trained}; "
-            "Ollama caps the context at the trained length"
+            f"num_ctx {num_ctx} exceeds the trained context {facts.context_trained}; Ollama caps the "
+            f"context there, so the KV cache is counted for {effective} tokens"
         )
     return MemoryEstimate(
         model=facts.name or facts.path,
@@ -297,7 +305,7 @@ def estimate_for_facts(
         kv_type=kv_type,
         parallel=parallel,
         weights_bytes=weights,
-        kv_cache_bytes=kv_cache_bytes(plan, num_ctx, kv_type, parallel),
+        kv_cache_bytes=kv_cache_bytes(plan, effective, kv_type, parallel),
         recurrent_state_bytes=parallel * plan.recurrent_elements_per_sequence * 4,
         overhead_bytes=overhead_bytes,
         kv_bytes_per_token=float((plan.full_elements_per_token + plan.swa_elements_per_token) * per),

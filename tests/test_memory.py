@@ -87,6 +87,15 @@ def test_tiny_llama_kv(tiny_llama: Path) -> None:
     assert est.weights_bytes == f.weights_bytes
 
 
+def test_num_ctx_above_trained_counts_the_capped_context(tiny_llama: Path) -> None:
+    f = facts_from_gguf(tiny_llama)  # trained on 4096 tokens
+    est = estimate_for_facts(f, 8192, "f16", parallel=2)
+    assert est.exceeds_trained and est.effective_num_ctx == 4096
+    assert est.kv_cache_bytes == 2 * 4096 * 256  # what the runner allocates, not 8192 tokens' worth
+    d = est.to_dict()
+    assert (d["num_ctx"], d["effective_num_ctx"], d["context_cells"]) == (8192, 4096, 8192)
+
+
 def test_per_layer_kv_heads(tmp_path: Path) -> None:
     f = facts_from_gguf(write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4,
                                         head_count_kv=[1, 2, 4, 2]))

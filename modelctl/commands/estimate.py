@@ -106,7 +106,7 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
         rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
     rows += [
         ("KV cache", human_bytes(est["kv_cache_bytes"]),
-         f"{human_bytes(per_tok)} per token x {est['num_ctx']:,} tokens x {slots}"),
+         f"{human_bytes(per_tok)} per token x {est['effective_num_ctx']:,} tokens x {slots}"),
     ]
     if est["recurrent_state_bytes"]:
         rows.append(("recurrent state", human_bytes(est["recurrent_state_bytes"]), "fixed per slot (f32)"))
