@@ -48,6 +48,19 @@ def quiet_option(f: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="Print no warnings or progress.")(f)
 
 
+def set_option(help: str | None = None) -> Callable[[F], F]:  # noqa: A002 - click's own keyword
+    """``--set KEY=VALUE`` (repeatable): override a profile value after loading."""
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=help
+        or "Override a profile value after loading (repeatable): parameters.temperature=0.2, or the short "
+        "form temperature=0.2. Validated like the file.",
+    )
+
+
 def server_options(f: F) -> F:
     f = click.option(
         "--timeout",

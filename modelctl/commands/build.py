@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.cli_common import (
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.output import Result
 
 
@@ -18,8 +25,7 @@ from modelctl.output import Result
               help="Build this many profiles at once.")
 @click.option("--verify", is_flag=True,
               help="Load the model and fail (exit 1) if the runtime context differs from num_ctx.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a profile value (repeatable), e.g. --set temperature=0.2.")
+@set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @click.option("--template", "template", default=None, metavar="FILE",
               help="Jinja template for the Modelfile (default: the built-in one).")
 @server_options

@@ -5,7 +5,14 @@ from typing import Any
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.cli_common import (
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.errors import Diagnostic, ExitCode, GGUFError, InvalidInput
 from modelctl.output import Result, human_bytes, table
 
@@ -136,8 +143,7 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
               help="Also print totals for 2K, 4K, ... up to the trained context x f16/q8_0/q4_0.")
 @click.option("--overhead", default="512MiB", show_default=True, metavar="SIZE",
               help="The fixed runtime allowance added to weights and cache (docs/memory.md).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
+@set_option("Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
 @server_options
 @format_option("text", "json")
 @output_option

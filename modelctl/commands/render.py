@@ -4,8 +4,7 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option
-from modelctl.commands.validate import set_option
+from modelctl.cli_common import execute, format_option, quiet_option, set_option
 from modelctl.output import Result
 
 
@@ -15,7 +14,7 @@ from modelctl.output import Result
               help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.")
 @click.option("--template", "template", type=click.Path(dir_okay=False), default=None,
               help="A Jinja template to use instead of the shipped templates/Modelfile.j2.")
-@set_option
+@set_option()
 @format_option("text", "json")
 @quiet_option
 def render(profile: str, output: str | None, template: str | None, overrides: tuple[str, ...], fmt: str,

@@ -1,31 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option
+from modelctl.cli_common import execute, format_option, output_option, quiet_option, set_option
 from modelctl.errors import ExitCode, ModelctlError
 from modelctl.output import Result
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def set_option(f: F) -> F:
-    return click.option(
-        "--set",
-        "overrides",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Override a profile value after loading (repeatable): parameters.temperature=0.2, or the short "
-        "form temperature=0.2. Validated like the file.",
-    )(f)
 
 
 @click.command()
 @click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
-@set_option
+@set_option()
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @format_option("text", "json")
 @output_option
