@@ -473,3 +473,50 @@ def check_shape(obj: Any, shape: Any, where: str = "data") -> None:
         types = shape if isinstance(shape, tuple) else (shape,)
         ok = isinstance(obj, types) and not (isinstance(obj, bool) and bool not in types)
         assert ok, f"{where}: {obj!r} is not {types}"
+
+
+def check_junit(xml_text: str) -> Any:
+    """Parse JUnit XML and check the documented structure; returns the root element.
+
+    <testsuites name tests failures errors skipped time> holding one <testsuite> per profile
+    (same attributes, counts that add up), each holding <testcase classname name time> with at
+    most one of <failure message type="assertion">, <error message type="server">, <skipped>,
+    optional <properties><property name value/></properties> and <system-out>.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml_text)
+    assert root.tag == "testsuites" and root.get("name") == "modelctl compare"
+    counts = ("tests", "failures", "errors", "skipped")
+    totals = dict.fromkeys(counts, 0)
+    for suite in root:
+        assert suite.tag == "testsuite" and suite.get("name")
+        float(suite.get("time") or "x")
+        seen = dict.fromkeys(counts, 0)
+        for case in suite:
+            assert case.tag == "testcase", case.tag
+            assert case.get("classname") == f"modelctl.compare.{suite.get('name')}"
+            assert case.get("name") and float(case.get("time") or "x") >= 0
+            seen["tests"] += 1
+            outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            assert len(outcome) <= 1
+            for child in case:
+                assert child.tag in ("failure", "error", "skipped", "properties", "system-out"), child.tag
+                if child.tag == "failure":
+                    assert child.get("type") == "assertion" and child.get("message") is not None
+                    seen["failures"] += 1
+                elif child.tag == "error":
+                    assert child.get("type") == "server" and child.get("message")
+                    seen["errors"] += 1
+                elif child.tag == "skipped":
+                    seen["skipped"] += 1
+                elif child.tag == "properties":
+                    assert all(p.tag == "property" and p.get("name") and p.get("value") is not None
+                               for p in child)  # fmt: skip
+        for k in counts:
+            assert suite.get(k) == str(seen[k]), (suite.get("name"), k)
+            totals[k] += seen[k]
+    for k in counts:
+        assert root.get(k) == str(totals[k]), k
+    float(root.get("time") or "x")
+    return root

@@ -7,7 +7,6 @@ import json
 import os
 import threading
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from modelctl.compare import Cell
 from modelctl.reports import ProgressBar
-from tests.fixtures_compare import MATRIX_SHAPE, TABLE_SHAPE, check_shape, invoke
+from tests.fixtures_compare import MATRIX_SHAPE, TABLE_SHAPE, check_junit, check_shape, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble
 
@@ -191,7 +190,7 @@ def test_assertion_failure_exits_1_and_junit_reports_it(built_double: OllamaDoub
         cwd=chef_dir,
     )
     assert r.returncode == 1, r.stderr
-    root = ET.fromstring(r.stdout)
+    root = check_junit(r.stdout)
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "2", "0")
     suites = root.findall("testsuite")
@@ -232,7 +231,7 @@ def test_every_format_shows_every_profile_and_prompt(
         assert data["table"]["columns"][0]["label"] == "chef-creative"
         return
     if fmt == "junit":
-        root = ET.fromstring(out)
+        root = check_junit(out)
         names = [c.get("name") or "" for c in root.iter("testcase")]
         assert root.get("failures") == "0" and len(names) == 2 * (1 + 2 + 2)
         assert {n.split(":")[0] for n in names} == {"prompt 1", "dessert", "prompt 3"}
@@ -424,6 +423,13 @@ def test_one_failing_request_does_not_stop_the_matrix(built_double: OllamaDouble
                           ("chef-precise", 1): "ok", ("chef-precise", 2): "ok"}  # fmt: skip
     assert env["data"]["complete"] is True
     assert any("llama runner process has terminated" in e["message"] for e in env["errors"])
+    j = invoke("compare", "creative", "precise", "--prompt", "a", "--prompt", "b", "--format", "junit",
+               host=built_double.url, cwd=chef_dir)  # fmt: skip
+    assert j.returncode == 5
+    root = check_junit(j.stdout)
+    assert (root.get("tests"), root.get("errors"), root.get("failures")) == ("4", "2", "0")
+    err = root.find("testsuite/testcase/error")
+    assert err is not None and "llama runner process has terminated" in (err.get("message") or "")
 
 
 def test_ctrl_c_reports_what_finished(built_double: OllamaDouble, chef_dir: Path) -> None:
