@@ -241,3 +241,56 @@ dotted = _dotted
 def load_file(path: str | os.PathLike[str], *, what: str = "profile") -> Document:
     p = Path(path)
     return load(read_text(p, what=what), str(path))
+
+
+class _LC:
+    """ruamel-style position accessors (0-based) for a container built by :func:`load_positioned`."""
+
+    __slots__ = ("doc", "path", "line", "col")
+
+    def __init__(self, doc: Document, path: Path_) -> None:
+        self.doc = doc
+        self.path = path
+        line, col = doc.value_pos.get(path, (1, 1))
+        self.line, self.col = line - 1, col - 1
+
+    def _get(self, table: dict[Path_, tuple[int, int]], part: str | int) -> tuple[int, int]:
+        line, col = table[self.path + (part,)]
+        return line - 1, col - 1
+
+    def key(self, k: str) -> tuple[int, int]:
+        return self._get(self.doc.key_pos, k)
+
+    def value(self, k: str) -> tuple[int, int]:
+        return self._get(self.doc.value_pos, k)
+
+    def item(self, i: int) -> tuple[int, int]:
+        return self._get(self.doc.value_pos, i)
+
+
+class PositionedDict(dict):  # type: ignore[type-arg]
+    lc: _LC
+
+
+class PositionedList(list):  # type: ignore[type-arg]
+    lc: _LC
+
+
+def load_positioned(text: str, file: str) -> Any:
+    """Like :func:`load`, but mappings and lists carry an ``lc`` attribute with ruamel's
+    position interface (``lc.key(k)``, ``lc.value(k)``, ``lc.item(i)``, ``lc.line``, ``lc.col``),
+    for code that walks the data and wants positions as it goes (e.g. prompts files)."""
+    doc = load(text, file)
+
+    def wrap(value: Any, path: Path_) -> Any:
+        if isinstance(value, dict):
+            d = PositionedDict((k, wrap(v, path + (k,))) for k, v in value.items())
+            d.lc = _LC(doc, path)
+            return d
+        if isinstance(value, list):
+            seq = PositionedList(wrap(v, path + (i,)) for i, v in enumerate(value))
+            seq.lc = _LC(doc, path)
+            return seq
+        return value
+
+    return wrap(doc.data, ())
