@@ -142,6 +142,23 @@ def server_facts(show: dict[str, Any] | None) -> dict[str, Any]:
 # =========================================================================== parameter table
 
 
+def _model_key(name: str) -> str:
+    """Compare model names the way Ollama does: case-insensitive, ``:latest`` implied."""
+    n = name.strip().lower()
+    return n if ":" in n.rsplit("/", 1)[-1] else n + ":latest"
+
+
+def runtime_contexts(ps: dict[str, Any] | None) -> dict[str, int]:
+    """Model name -> the context its loaded runner uses (``/api/ps`` ``context_length``)."""
+    out: dict[str, int] = {}
+    for m in (ps or {}).get("models") or []:
+        ctx = m.get("context_length")
+        name = m.get("name") or m.get("model")
+        if isinstance(ctx, int) and isinstance(name, str):
+            out[_model_key(name)] = ctx
+    return out
+
+
 @dataclass
 class Column:
     label: str
@@ -246,11 +263,13 @@ def build_table(
     all_params: bool = False,
     server: dict[str, Any] | None = None,
     shows: Sequence[dict[str, Any] | None] | None = None,
+    ps: dict[str, Any] | None = None,
 ) -> ParamTable:
     """The parameter table for ``targets`` (profiles or model names).
 
     ``shows`` holds each column's ``/api/show`` answer (None: not built or no server);
-    ``server`` is ``{"host", "reachable", "version"}``.
+    ``server`` is ``{"host", "reachable", "version"}``; ``ps`` is the server's ``/api/ps``
+    answer, whose ``context_length`` is the context a loaded model really runs with.
     """
     server = server or {"host": None, "reachable": False, "version": None}
     version = server.get("version")
@@ -359,20 +378,27 @@ def build_table(
                     cells.append(TableCell(None, "not built", "server", t.model))
                     continue
                 v = fn(f, t)
+                if isinstance(v, tuple):  # (value, display)
+                    cells.append(TableCell(v[0], v[1], "server", t.model))
+                    continue
                 shown = v if isinstance(v, str) else format_value(v)
                 cells.append(TableCell(v, shown, "server", t.model))
             rows.append(TableRow(f"server.{key}", label, "server", cells))
 
         fact_row("quantization", "quantization", lambda f, t: f.get("quantization"))
 
-        def ctx(f: dict[str, Any], t: Target) -> str:
+        running = runtime_contexts(ps)
+
+        def ctx(f: dict[str, Any], t: Target) -> tuple[dict[str, Any], str]:
             trained = f.get("context_length_trained")
             configured = f.get("context_length_configured")
             if configured is None and t.ephemeral:
                 configured = t.options.get("num_ctx")
+            runtime = running.get(_model_key(t.model))
             tr = str(trained) if trained is not None else "?"
             co = str(configured) if configured is not None else "auto"
-            return f"{tr} / {co}"
+            shown = f"{tr} / {co}" + (f" / {runtime} running" if runtime is not None else "")
+            return {"trained": trained, "configured": configured, "runtime": runtime}, shown
 
         fact_row("context_length", "context length", ctx)
         fact_row("embedding_length", "embedding length", lambda f, t: f.get("embedding_length"))

@@ -64,7 +64,8 @@ def _legend(t: ParamTable) -> list[str]:
         _default_note(t),
     ]
     if any(r.key == "server.context_length" for r in t.rows):
-        lines.append("context length = trained (GGUF) / configured (num_ctx; auto = the server's default)")
+        lines.append("context length = trained (GGUF) / configured (num_ctx; auto = the server's default)"
+                     " / running (what the loaded model uses, from /api/ps)")
     if not t.server.get("reachable"):
         lines.append("server rows skipped: " + (t.server.get("reason") or "no server"))
     return lines

@@ -100,8 +100,10 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
     assert _cell(data, "template", "chef-precise")["display"] == "inherited"
     # what the server made
     assert _cell(data, "server.quantization", "chef-creative")["value"] == "Q4_K_M"
-    assert _cell(data, "server.context_length", "chef-creative")["value"] == "131072 / 2048"
-    assert _cell(data, "server.context_length", "qwen-plain")["value"] == "40960 / auto"
+    ctx = _cell(data, "server.context_length", "chef-creative")
+    assert ctx["value"] == {"trained": 131072, "configured": 2048, "runtime": None}
+    assert ctx["display"] == "131072 / 2048"
+    assert _cell(data, "server.context_length", "qwen-plain")["display"] == "40960 / auto"
     assert _cell(data, "server.embedding_length", "qwen-plain")["value"] == 4096
     assert _cell(data, "server.parameter_size", "chef-wide")["value"] == "3.2B"
 
@@ -216,3 +218,20 @@ def test_output_file_and_format_from_suffix(chef_dir: Path) -> None:
     assert r.returncode == 0 and r.stdout == ""
     assert out.read_text().startswith("| | chef-creative | chef-precise |")
     assert not [p for p in os.listdir(chef_dir) if p.startswith(".table.md")]  # no temp file left
+
+
+def test_running_context_comes_from_ps(built_double: OllamaDouble, chef_dir: Path) -> None:
+    built_double.state.default_num_ctx = 4096
+    assert invoke("run", "qwen", "Hi", host=built_double.url, cwd=chef_dir).returncode == 0
+    assert invoke("run", "wide", "Hi", host=built_double.url, cwd=chef_dir).returncode == 0
+    r = invoke("compare", "wide", "qwen", "precise", "--format", "json", host=built_double.url, cwd=chef_dir)
+    data = json.loads(r.stdout)["data"]
+    # loaded: the context the runner really uses (qwen: the server's default, as nothing set num_ctx)
+    assert _cell(data, "server.context_length", "qwen-plain")["value"] == {
+        "trained": 40960,
+        "configured": None,
+        "runtime": 4096,
+    }
+    assert _cell(data, "server.context_length", "qwen-plain")["display"] == "40960 / auto / 4096 running"
+    assert _cell(data, "server.context_length", "chef-wide")["value"]["runtime"] == 8192
+    assert _cell(data, "server.context_length", "chef-precise")["value"]["runtime"] is None  # not loaded

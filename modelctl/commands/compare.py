@@ -210,7 +210,13 @@ def _table(refs: tuple[str, ...], all_params: bool, no_server: bool, ephemeral: 
             except ModelctlError as exc:
                 warnings.append(Diagnostic("server", f"{t.label}: {exc.message}"))
                 shows.append(None)
-    table = build_table(targets, all_params=all_params, server=server, shows=shows)
+        ps = None
+        if server["reachable"]:
+            try:
+                ps = client.ps()
+            except ModelctlError:
+                ps = None
+    table = build_table(targets, all_params=all_params, server=server, shows=shows, ps=ps)
     renderers = {
         "text": lambda: reports.table_text(table, color=color),
         "markdown": lambda: reports.table_markdown(table),
@@ -263,7 +269,13 @@ def _matrix(refs: tuple[str, ...], prompt_texts: tuple[str, ...], prompts_file: 
         finally:
             if bar is not None:
                 bar.close()
-    matrix.table = build_table(targets, server=server, shows=[t.show for t in targets])
+        ps = None
+        if matrix.aborted is None:
+            try:
+                ps = client.ps()  # the models are loaded now: the context they really run with
+            except ModelctlError:
+                ps = None
+    matrix.table = build_table(targets, server=server, shows=[t.show for t in targets], ps=ps)
     code = matrix.exit_code()
     renderers = {
         "text": lambda: reports.matrix_text(matrix),
