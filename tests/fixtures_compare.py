@@ -290,7 +290,8 @@ class Chromium:
     FLAGS = (
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-        "--disable-extensions", "--hide-scrollbars", "--remote-debugging-address=127.0.0.1",
+        "--disable-extensions", "--hide-scrollbars", "--disable-dev-shm-usage",
+        "--remote-debugging-address=127.0.0.1",
         "--remote-debugging-port=0",
     )
 
