@@ -335,6 +335,10 @@ def matrix_markdown(m: Matrix) -> str:
         for w in m.warnings:
             out.append(f"- {_md_escape(w.message)}")
         out.append("")
+    if m.table is not None:
+        out.append("## Parameters")
+        out.append("")
+        out.append(table_markdown(m.table))
     return "\n".join(out)
 
 

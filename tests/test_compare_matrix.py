@@ -242,7 +242,7 @@ def test_every_format_shows_every_profile_and_prompt(
         assert max(len(x) for x in out.splitlines()) <= 120
         assert "Summary" in out and "tok/s (median)" in out and "PASS regex" in out
     elif fmt == "markdown":
-        assert "## Summary" in out and "| tokens/s |" in out and "✅" in out
+        assert "## Summary" in out and "| tokens/s |" in out and "✅" in out and "## Parameters" in out
     else:
         assert out.startswith("<!DOCTYPE html>") and "<svg" in out and "Median tokens/s" in out
 
