@@ -12,8 +12,8 @@ A prompts file is a YAML list; each item is a prompt string or a mapping::
         max_tokens: 200          # eval_count must not exceed this
         json: true               # the whole output parses as JSON (one ``` fence allowed)
 
-Every problem is reported as ``file:line:column: field: message`` (exit 1). Only the
-standard library and ruamel.yaml (imported lazily) are used.
+Every problem is reported as ``file:line:column: field: message`` (exit 1). The file is read
+with the same YAML 1.2 loader as profiles (:mod:`modelctl.yamlio`), so ``yes`` stays a string.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class PromptCase:
 
 
 def _pos(node: Any, key: Any, *, value: bool = False) -> tuple[int | None, int | None]:
-    """1-based (line, column) of a key (or its value) in a ruamel container, when known."""
+    """1-based (line, column) of a key (or its value) in a positioned container, when known."""
     lc = getattr(node, "lc", None)
     if lc is None:
         return None, None
@@ -203,22 +203,15 @@ def _parse_expect(
 
 def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
     """Parse the text of a prompts file. Raises InvalidInput listing every problem found."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from modelctl.errors import ProfileError
+    from modelctl.yamlio import load_positioned
 
     col = _Collector(file)
-    yaml = YAML(typ="rt")
     try:
-        data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InvalidInput(f"invalid YAML: {problem}", file=file, line=line, column=column,
+        data = load_positioned(text, file)
+    except ProfileError as exc:  # the YAML layer speaks of profiles; here it is a prompts file
+        raise InvalidInput(exc.message, file=file, line=exc.line, column=exc.column, field=exc.field,
                            code="prompts") from None
-    except YAMLError as exc:
-        raise InvalidInput(f"invalid YAML: {exc}", file=file, code="prompts") from None
     if data is None:
         raise InvalidInput("the prompts file is empty: expected a list of prompts", file=file,
                            line=1, code="prompts")
