@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelctl import params as P
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError, ServerUnreachable
+from modelctl.output import human_bytes
 from modelctl.prompts import AssertionResult, PromptCase, evaluate
 from modelctl.run import RunResult, Target, build_request, execute
 
@@ -123,12 +124,14 @@ def server_facts(show: dict[str, Any] | None) -> dict[str, Any]:
     if not show:
         return {}
     from modelctl.facts import facts_from_show
+    from modelctl.memory import estimate_or_none
 
     try:
         f = facts_from_show(show)
     except ModelctlError:
         return {}
     return {
+        "memory": estimate_or_none(f, f.context_configured),
         "quantization": f.quantization,
         "parameter_size": f.parameter_size,
         "context_length_trained": f.context_trained,
@@ -403,6 +406,14 @@ def build_table(
         fact_row("context_length", "context length", ctx)
         fact_row("embedding_length", "embedding length", lambda f, t: f.get("embedding_length"))
         fact_row("parameter_size", "parameter size", lambda f, t: f.get("parameter_size"))
+
+        def memory(f: dict[str, Any], t: Target) -> tuple[Any, str]:
+            est = f.get("memory")
+            if not est:
+                return None, "-"
+            return est["total_bytes"], f"{human_bytes(est['total_bytes'])} at num_ctx {est['num_ctx']}"
+
+        fact_row("memory", "memory (estimate)", memory)
     return ParamTable(columns, rows, server)
 
 

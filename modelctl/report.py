@@ -380,21 +380,6 @@ def _facts(show: Mapping[str, Any], tags_entry: Mapping[str, Any] | None, name: 
     )
 
 
-def _memory(facts: Any, num_ctx: int | None) -> dict[str, Any] | None:
-    """memory.estimate_for_facts at the configured num_ctx (None when it cannot be estimated)."""
-    if num_ctx is None:
-        return None
-    from modelctl.errors import ModelctlError
-    from modelctl.memory import estimate_for_facts
-
-    try:
-        est = estimate_for_facts(facts, num_ctx)
-    except (ModelctlError, ValueError, TypeError, KeyError, ArithmeticError):
-        return None  # facts too incomplete to estimate (e.g. a model without tensors listed)
-    out: dict[str, Any] = est.to_dict()
-    return out
-
-
 def build_report(
     show: Mapping[str, Any],
     *,
@@ -434,7 +419,9 @@ def build_report(
     if tags_entry is not None and data.get("size_bytes") is None:
         size = tags_entry.get("size")
         data["size_bytes"] = int(size) if isinstance(size, (int, float)) else None
-    data["memory"] = _memory(facts, ctx["configured"])
+    from modelctl.memory import estimate_or_none
+
+    data["memory"] = estimate_or_none(facts, ctx["configured"])
 
     warnings: list[Diagnostic] = []
     trained = ctx.get("trained")

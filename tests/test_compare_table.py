@@ -106,6 +106,12 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
     assert _cell(data, "server.context_length", "qwen-plain")["display"] == "40960 / auto"
     assert _cell(data, "server.embedding_length", "qwen-plain")["value"] == 4096
     assert _cell(data, "server.parameter_size", "chef-wide")["value"] == "3.2B"
+    # memory estimate at the configured num_ctx: llama3.2:3b has 28 layers x 8 KV heads x (128 + 128)
+    # f16 elements = 114,688 bytes per token, so 2048 tokens are 224 MiB over weights + 512 MiB overhead
+    mem = _cell(data, "server.memory", "chef-creative")
+    assert mem["display"].endswith("at num_ctx 2048")
+    assert mem["value"] > 2048 * 114_688 + 512 * 2**20
+    assert _cell(data, "server.memory", "qwen-plain")["display"] == "-"  # num_ctx auto: no estimate
 
 
 def test_version_specific_default_in_the_table(chef_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
