@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from modelctl.cli_common import execute, output_option, quiet_option, server_options
+from modelctl.cli_common import execute, output_option, quiet_option, server_options, set_option
 from modelctl.errors import InvalidInput
 from modelctl.output import Result
 
@@ -19,7 +19,7 @@ _SUFFIX_FORMAT = {
 }
 
 PARALLEL_HELP = (
-    "Cells run at once (default 1). Kept at 1 by default because Ollama serves a bounded "
+    "Cells to run at once. 1 by default because Ollama serves a bounded "
     "number of requests per model (OLLAMA_NUM_PARALLEL; the rest queue, which inflates "
     "TTFT) and reloads a model whenever runner options such as num_ctx differ between "
     "requests, so concurrent profiles sharing a base evict each other and distort timings."
@@ -70,9 +70,9 @@ def _parse_seeds(text: str | None) -> list[int | None]:
 @click.option("--no-server", is_flag=True,
               help="Table: do not ask a server what it built (quantization, context, embedding length).")
 @click.option("--ephemeral", is_flag=True,
-              help="Matrix: run without builds, sending each profile's settings to its base model.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a key or parameter in every profile (repeatable).")
+              help="Run without builds, sending each profile's settings to its base model (the table "
+                   "then reports the base models).")
+@set_option("Override a key or parameter in every profile (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (default: from the -o suffix .html/.md/.json/.xml, else text). "
                    "junit needs prompts.")

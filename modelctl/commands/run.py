@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option, server_options
+from modelctl.cli_common import execute, format_option, quiet_option, server_options, set_option
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.output import Result
 
@@ -17,8 +17,7 @@ from modelctl.output import Result
 @click.option("--ephemeral", is_flag=True,
               help="Do not use a built model: send the profile's system, template, messages and "
                    "parameters with the request to its base model (not for a local-file base).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a profile key or parameter for this run (repeatable), "
+@set_option("Override a profile key or parameter for this run (repeatable), "
                    "e.g. --set temperature=0.2.")
 @click.option("--seed", type=int, default=None, help="Random seed for this run (overrides the profile's).")
 @click.option("-v", "--verbose", is_flag=True,
