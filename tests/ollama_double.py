@@ -894,9 +894,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         key = "/api/blobs" if path.startswith("/api/blobs/") else path
         faults = self.state.faults
-        self._sleep(faults.delay.get(path, faults.delay.get(key, 0.0)))
         fail = faults.fail.get(path) or faults.fail.get(key)
         try:
+            self._sleep(faults.delay.get(path, faults.delay.get(key, 0.0)))
             if fail is not None:
                 if blob_post_unread:
                     self._body()
