@@ -280,7 +280,7 @@ def _load_raw(
 ) -> dict[str, Any]:
     """Load one file and everything it extends; return the merged mapping (later wins)."""
     name = _display(path)
-    doc = yamlio.load_file(path)
+    doc = yamlio.load(yamlio.read_text(path), name)
     docs[name] = doc
     data = doc.data
     if data is None:
@@ -389,7 +389,14 @@ def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
     try:
         profile = Profile.model_validate({**merged, "base_dir": path.parent})
     except ValidationError as exc:
-        diags = [_diagnostic_for(err, loaded_stub) for err in exc.errors(include_url=False)]
+        diags = []
+        seen: set[tuple[str | None, int | None, int | None, str | None]] = set()
+        for err in exc.errors(include_url=False):
+            d = _diagnostic_for(err, loaded_stub)
+            key = (d.file, d.line, d.column, d.field)
+            if key not in seen:  # a float field is int | float: one problem, not one per member
+                seen.add(key)
+                diags.append(d)
         diags.sort(key=lambda d: (d.file or "", d.line or 0, d.column or 0))
         head = diags[0]
         raise ProfileError(head.message, file=head.file, line=head.line, column=head.column,

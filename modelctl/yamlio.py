@@ -167,8 +167,18 @@ def load(text: str, file: str) -> Document:
             column=(mark.column + 1) if mark else None,
             code="yaml",
         ) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        raise ProfileError(f"invalid YAML: {exc}", file=file, code="yaml") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow in a stream
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        ch = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ProfileError(
+            f"invalid YAML: the character U+{ord(ch):04X} is not allowed in a YAML file "
+            "(inside double quotes write it as an escape, e.g. \\x07)",
+            file=file, line=line, column=column, code="yaml",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"invalid YAML: {' '.join(str(exc).split())}", file=file, code="yaml") from None
     doc = Document(file=file, data=None)
     if node is None:
         return doc

@@ -218,3 +218,16 @@ def test_alias_bomb_is_bounded(tmp_path: Path) -> None:
     lines.append("from: x")
     err = error_of(write(tmp_path, "bomb.yaml", "\n".join(lines) + "\n"))
     assert "too many nodes" in err.message
+
+
+def test_control_character_in_yaml_has_a_position(tmp_path: Path) -> None:
+    err = error_of(write(tmp_path, "ctl.yaml", 'from: x\nsystem: "a\x07b"\n'))
+    assert (err.file, err.line, err.column) == ("ctl.yaml", 2, 11) or err.file.endswith("ctl.yaml")
+    assert (err.line, err.column) == (2, 11)
+    assert "U+0007" in err.message and "\n" not in err.message
+
+
+def test_one_error_per_field_for_a_float_parameter(tmp_path: Path) -> None:
+    err = error_of(write(tmp_path, "t.yaml", "from: x\nparameters: {temperature: abc}\n"))
+    assert [d.field for d in err.diagnostics()] == ["parameters.temperature"]
+    assert err.message == "expected a number, got string 'abc'"
