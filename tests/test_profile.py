@@ -222,7 +222,7 @@ def test_alias_bomb_is_bounded(tmp_path: Path) -> None:
 
 def test_control_character_in_yaml_has_a_position(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, "ctl.yaml", 'from: x\nsystem: "a\x07b"\n'))
-    assert (err.file, err.line, err.column) == ("ctl.yaml", 2, 11) or err.file.endswith("ctl.yaml")
+    assert err.file is not None and err.file.endswith("ctl.yaml")
     assert (err.line, err.column) == (2, 11)
     assert "U+0007" in err.message and "\n" not in err.message
 
