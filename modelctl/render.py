@@ -41,11 +41,9 @@ def default_template_path() -> Path:
     raise TemplateError("the default Modelfile template is missing from the installation")  # pragma: no cover
 
 
-@dataclass(frozen=True)
-class ParamLine:
-    name: str
-    value: Any
-    field: str
+def _param_line(name: str, value: Any, field: str) -> dict[str, Any]:
+    """One PARAMETER entry for templates: ``name``, typed ``value`` and the profile ``field``."""
+    return {"name": name, "value": value, "field": field}
 
 
 @dataclass
@@ -78,12 +76,12 @@ def _q(value: Any, field: str) -> str:
 
 
 def _pv(p: Any) -> str:
-    if not isinstance(p, ParamLine):
+    if not isinstance(p, dict) or not {"name", "value", "field"} <= p.keys():
         raise TypeError("pv expects an entry of `parameters`")
     try:
-        return format_parameter_value(p.name, p.value)
+        return format_parameter_value(p["name"], p["value"])
     except ModelfileError as exc:
-        raise _QuoteError(exc, p.field) from None
+        raise _QuoteError(exc, p["field"]) from None
 
 
 def _environment() -> Any:
@@ -156,12 +154,12 @@ def context_for(loaded: LoadedProfile, *, paths: str = "absolute", target_dir: P
     base = prof.base_path()
     from_ = _path_for(base, paths, target_dir) if base is not None else prof.from_
     adapters = [_path_for(a, paths, target_dir) for a in prof.adapter_paths()]
-    params: list[ParamLine] = []
+    params: list[dict[str, Any]] = []
     for name, value in prof.parameters.as_dict().items():
         if name == "stop":
-            params += [ParamLine("stop", s, f"parameters.stop[{i}]") for i, s in enumerate(value)]
+            params += [_param_line("stop", s, f"parameters.stop[{i}]") for i, s in enumerate(value)]
         else:
-            params.append(ParamLine(name, value, f"parameters.{name}"))
+            params.append(_param_line(name, value, f"parameters.{name}"))
     try:
         source = os.path.relpath(loaded.path)
     except ValueError:  # pragma: no cover - another drive on Windows
