@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import os
 import statistics
 import subprocess
@@ -204,7 +205,7 @@ def main() -> None:
         print(f"peak RSS growth from {first} to {last} MiB files: hash+upload {growth:+.1f} MiB, "
               f"modelctl build {cli_growth:+.1f} MiB")
     print(json.dumps(summary, indent=1))
-    tmp.rmdir()
+    shutil.rmtree(tmp, ignore_errors=True)  # profiles and the build-state folder written above
 
 
 if __name__ == "__main__":
