@@ -73,14 +73,22 @@ def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
     class Dumper(yaml.SafeDumper):
         pass
 
+    from modelctl.yamlio import resolve_plain
+
     def str_rep(dumper: Any, value: str) -> Any:
         if "\n" in value and _block_safe(value):
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        if any(ch in "\r\x85\u2028\u2029\ufeff" or not (ch.isprintable() or ch in "\n\t") for ch in value):
+            # YAML folds these line breaks in plain and single-quoted scalars: only escapes keep them
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+        if not isinstance(resolve_plain(value), str):
+            # PyYAML quotes what YAML 1.1 would misread; YAML 1.2 also reads e.g. 0o17 as a number
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
     Dumper.add_representer(str, str_rep)
     text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=None)
+                     default_flow_style=False)
     return (header or "") + str(text)
 
 
