@@ -13,7 +13,8 @@ from modelctl.modelfile import parse_modelfile
 from modelctl.yamlio import load
 
 TRICKY = ["yes", "no", "on", "off", "~", "null", "010", "0o17", "1e3", ".inf", "-", "? x", ": x", "#", "'", '"',
-          "\n", "\r", "\r\n", "\t", " ", "\u00a0", "\u2028", "\u2029", "\x85", "\ufeff", "\x00", "\x1b", "é", "😀", "{{ .Prompt }}", "- item", "a: b", "|", ">"]
+          "\n", "\r", "\r\n", "\t", " ", "\u00a0", "\u2028", "\u2029", "\x85", "\ufeff", "\x00", "\x1b",
+          "é", "😀", "{{ .Prompt }}", "- item", "a: b", "|", ">"]
 strings = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(max_size=5)), max_size=6).map("".join)
 scalars = st.one_of(strings, st.integers(-(2**63), 2**63 - 1), st.booleans(),
                     st.floats(allow_nan=False, allow_infinity=False))
