@@ -299,8 +299,13 @@ def render_text(d: Mapping[str, Any]) -> str:
     if isinstance(mem, Mapping):
         total = mem.get("total_bytes") or mem.get("total")
         at = mem.get("num_ctx")
+        effective = mem.get("effective_num_ctx")
+        at_text = _num(at)
+        if isinstance(effective, int) and isinstance(at, int) and effective != at:
+            # The estimate counts the KV cache for the context Ollama really allocates.
+            at_text = f"{_num(effective)} (capped from {_num(at)})"
         if total is not None:
-            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {_num(at)}"))
+            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}"))
     rt = d.get("runtime")
     if isinstance(rt, Mapping) and rt.get("size") is not None:
         rows.append((
@@ -485,6 +490,46 @@ def runtime_if_loaded(client: Any, report: Report) -> None:
         _apply_runtime(report, entry, loaded_before=True)
 
 
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(text: Any) -> Any:
+    """An aware datetime from Go's RFC3339Nano text (nanoseconds cut to micro); None if not one."""
+    from datetime import datetime
+
+    m = _RFC3339.match(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    date, clock, frac, zone = m.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}.{(frac or '0')[:6].ljust(6, '0')}{zone}")
+    except ValueError:
+        return None
+
+
+def remaining_keep_alive(expires_at: Any, *, default: str | float, now: Any = None) -> str | float:
+    """The ``keep_alive`` that leaves a loaded runner's expiry (an /api/ps ``expires_at``) as it is.
+
+    ``-1`` (forever) when it expires more than a century from now (Ollama stores a negative
+    keep_alive as the largest duration, about 292 years); whole seconds otherwise;
+    ``default`` when the time cannot be read or has passed.
+    """
+    from datetime import datetime, timezone
+
+    when = parse_rfc3339(expires_at)
+    if when is None:
+        return default
+    left = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if left > 100 * 365 * 86400:
+        return -1
+    if left <= 0:
+        return default
+    return int(math.ceil(left))
+
+
 def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> str | None:
     """Load the model, read /api/ps, fill ``context_length.runtime``; unload if it was not loaded.
 
@@ -494,8 +539,14 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
     name = report.name
     before = find_entry(client.ps(), name)
     entry: dict[str, Any] | None = None
+    load_keep_alive: str | float = keep_alive
+    if before is not None:
+        # Any request resets the runner's expiry: keep the one its user chose (e.g. 10m, -1).
+        load_keep_alive = remaining_keep_alive(before.get("expires_at"), default=keep_alive)
     try:
-        for _ in client.generate({"model": name, "prompt": "", "keep_alive": keep_alive, "stream": True}):
+        for _ in client.generate(
+            {"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}
+        ):
             pass
         entry = find_entry(client.ps(), name)
     finally:

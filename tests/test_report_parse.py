@@ -169,3 +169,31 @@ def test_progress_draws_status_lines_and_bars() -> None:
     q = Progress(False, silent)
     q.job(None).stream_event({"status": "pulling manifest"})
     assert silent.getvalue() == ""
+
+
+def test_remaining_keep_alive_reads_go_rfc3339() -> None:
+    from datetime import datetime, timezone
+
+    from modelctl.report import parse_rfc3339, remaining_keep_alive
+
+    now = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
+    # Nanoseconds and a local offset, as Ollama writes them.
+    assert parse_rfc3339("2026-11-26T09:10:00.123456789+02:00") == datetime(
+        2026, 11, 26, 7, 10, 0, 123456, tzinfo=timezone.utc)
+    assert remaining_keep_alive("2026-11-26T07:10:00.5Z", default="30s", now=now) == 601
+    assert remaining_keep_alive("2318-01-01T00:00:00Z", default="30s", now=now) == -1
+    assert remaining_keep_alive("2026-11-26T06:59:00Z", default="30s", now=now) == "30s"
+    assert remaining_keep_alive("soon", default="30s", now=now) == "30s"
+    assert remaining_keep_alive(None, default="30s", now=now) == "30s"
+
+
+def test_render_text_memory_names_the_context_it_was_estimated_at() -> None:
+    """num_ctx above the trained length: the estimate is for the capped context; say which."""
+    data: dict[str, Any] = {
+        "name": "m", "context_length": {"trained": 131072, "configured": 200000, "runtime": None},
+        "memory": {"num_ctx": 200000, "effective_num_ctx": 131072, "total_bytes": 17682983168},
+    }
+    text = render_text(data)
+    assert "16.47 GiB at num_ctx 131,072 (capped from 200,000)" in text, text
+    data["memory"] = {"num_ctx": 8192, "effective_num_ctx": 8192, "total_bytes": 3 << 30}
+    assert "3.00 GiB at num_ctx 8,192\n" in render_text(data)

@@ -128,3 +128,27 @@ def test_show_missing_model_and_unreachable(ollama_double: OllamaDouble, closed_
     assert "Traceback" not in proc.stderr and not out.exists()
     proc = run_cli("show", "nope:1b", "-o", str(out), host=closed_port_url)
     assert proc.returncode == 4 and 'is "ollama serve" running?' in proc.stderr and not out.exists()
+
+
+def test_show_verify_keeps_the_keep_alive_of_a_loaded_model(ollama_double: OllamaDouble) -> None:
+    """--verify on a model someone loaded for 10 minutes must not cut that to its own 30 s."""
+    from datetime import datetime, timedelta, timezone
+
+    from modelctl.server import OllamaClient
+
+    ollama_double.install("llama3.2:1b")
+    with OllamaClient(ollama_double.url) as client:
+        list(client.generate({"model": "llama3.2:1b", "prompt": "", "keep_alive": "10m"}))
+    code, doc, err = show_json(ollama_double, "llama3.2:1b", "--verify")
+    assert code == 0, err
+    assert doc["data"]["runtime"]["loaded_before"] is True
+    (runner,) = ollama_double.state.runners.values()
+    left = runner.expires_at - datetime.now(timezone.utc)
+    assert left > timedelta(minutes=9), left
+    # Loaded "forever" (keep_alive -1): still forever afterwards.
+    with OllamaClient(ollama_double.url) as client:
+        list(client.generate({"model": "llama3.2:1b", "prompt": "", "keep_alive": -1}))
+    code, doc, err = show_json(ollama_double, "llama3.2:1b", "--verify")
+    assert code == 0, err
+    (runner,) = ollama_double.state.runners.values()
+    assert runner.expires_at - datetime.now(timezone.utc) > timedelta(days=365 * 100)
