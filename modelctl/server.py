@@ -21,6 +21,7 @@ import functools
 import hashlib
 import ipaddress
 import json
+import math
 import os
 import re
 import ssl
@@ -121,7 +122,18 @@ def parse_host(value: str | None) -> str:
         split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
         host = split.hostname or "127.0.0.1"
         port = split.port or port
+        if "@" in hostport and split.username is None and split.password is None:
+            # The @ ended up in the path, query or fragment: a user name or password with an
+            # unescaped / ? or #. Connecting elsewhere (and printing the "path") would leak it.
+            raise ValueError("credentials")
     except ValueError as exc:  # e.g. a port that is not a number or out of range
+        if "@" in hostport:
+            # urllib's message may quote a piece of the password (e.g. as the "port").
+            raise InvalidInput(
+                f"invalid Ollama host {_redact_host(text)!r}: percent-encode any / ? # @ : "
+                "in its user name or password",
+                field="host",
+            ) from None
         raise InvalidInput(f"invalid Ollama host {_redact_host(text)!r}: {exc}", field="host") from None
     try:
         ip = ipaddress.ip_address(host)
@@ -142,7 +154,8 @@ def parse_host(value: str | None) -> str:
     return f"{base}/{path}" if path else base
 
 
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+# Greedy up to the last @ before a / or a space: a password may hold an unescaped @.
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@")
 
 
 def redact(url_or_text: str) -> str:
@@ -155,10 +168,11 @@ def _redact_host(text: str) -> str:
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "", text
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+    if "@" in rest:
+        # Everything before the last @ may be (a piece of) the credentials, even past a
+        # / ? or # that the user forgot to percent-encode.
+        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+    return f"{scheme}{sep}{rest}"
 
 
 def parse_headers(text: str | None) -> dict[str, str]:
@@ -278,6 +292,10 @@ class OllamaClient:
         connect_timeout: float = CONNECT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise InvalidInput(
+                f"--timeout must be a finite number of seconds above 0, not {timeout}", field="timeout"
+            )
         raw = host if host else os.environ.get("OLLAMA_HOST")
         full = parse_host(raw)
         split = urllib.parse.urlsplit(full)

@@ -676,3 +676,32 @@ def test_upload_read_error_mid_file_is_invalid_input(
     monkeypatch.setattr("builtins.open", lambda *a, **k: Failing(real_open(*a, **k)))
     with pytest.raises(InvalidInput, match="Input/output error"):
         client.upload_blob(p, "sha256:" + "d" * 64)
+
+
+@pytest.mark.parametrize("host", [
+    "http://alice:Qz/wv-91@127.0.0.1:11590",
+    "alice:Qz/wv-91@127.0.0.1:11590",
+    "http://alice:Qz#wv-91@127.0.0.1:11590",
+    "http://alice:Qz?wv-91@127.0.0.1:11590",
+    "http://alice:12/wv-91@127.0.0.1:11590",
+    "http://alice:Qz:wv-91@127.0.0.1:x",
+])
+def test_unparseable_host_with_credentials_leaks_no_part_of_them(host: str) -> None:
+    """A password with an unescaped / # ? makes the host unparseable: say so, print none of it."""
+    with pytest.raises(InvalidInput) as ei:
+        parse_host(host)
+    msg = str(ei.value)
+    assert "Qz" not in msg and "wv-91" not in msg and "alice" not in msg and ":12" not in msg, msg
+    assert "127.0.0.1" in msg
+
+
+def test_password_with_an_unescaped_at_sign(mock: respx.MockRouter) -> None:
+    """``user:p@ss@host``: the host is after the last @, and no piece of the password is shown or put in the URL."""
+    route = mock.get("/api/version").respond(json={"version": "0.12.0"})
+    with OllamaClient("http://alice:pw@rd-77@ollama.test:11434") as c:
+        assert c.display_host == "http://***@ollama.test:11434"
+        assert c.version() == "0.12.0"
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == httpx.BasicAuth("alice", "pw@rd-77")._auth_header
+    assert "rd-77" not in str(sent.url) and sent.url.host == "ollama.test"
+    assert redact("at http://alice:pw@rd-77@h:1/x now") == "at http://***@h:1/x now"

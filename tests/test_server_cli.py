@@ -63,3 +63,12 @@ def test_zero_host_means_loopback(ollama_double: OllamaDouble) -> None:
     proc = run_cli("show", "llama3.2:3b", "--format", "json", host=f"0.0.0.0:{ollama_double.port}")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["data"]["host"] == f"http://127.0.0.1:{ollama_double.port}"
+
+
+def test_timeout_that_is_not_a_number_of_seconds_is_bad_input(ollama_double: OllamaDouble) -> None:
+    """click's FloatRange lets nan and inf through; they must not become an internal error."""
+    for value in ("nan", "inf"):
+        proc = run_cli("show", "llama3.2:3b", "--timeout", value, host=ollama_double.url)
+        assert proc.returncode == 1, (value, proc.stderr)
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+        assert "error: timeout: --timeout must be a finite number of seconds above 0" in proc.stderr, proc.stderr
