@@ -463,10 +463,16 @@ def facts_from_server(model: str, *, host: str | None = None, timeout: float | N
 
 
 def find_tags_entry(tags: Any, model: str) -> dict[str, Any] | None:
-    """The /api/tags entry of ``model`` (``name`` and ``name:latest`` are the same model)."""
-    wanted = {model} if ":" in model else {model, f"{model}:latest"}
+    """The /api/tags entry of ``model`` (``name`` and ``name:latest`` are the same model).
+
+    Matched as Ollama matches names: case-insensitively, and a ``host:port/`` prefix is not a tag.
+    """
+    from modelctl.report import same_model_name
+
     models = tags.get("models") if isinstance(tags, dict) else None
     for m in models if isinstance(models, list) else []:
-        if isinstance(m, dict) and ({m.get("name"), m.get("model")} & wanted):
+        if isinstance(m, dict) and any(
+            isinstance(m.get(k), str) and same_model_name(m[k], model) for k in ("name", "model")
+        ):
             return m
     return None

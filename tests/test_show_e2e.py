@@ -152,3 +152,14 @@ def test_show_verify_keeps_the_keep_alive_of_a_loaded_model(ollama_double: Ollam
     assert code == 0, err
     (runner,) = ollama_double.state.runners.values()
     assert runner.expires_at - datetime.now(timezone.utc) > timedelta(days=365 * 100)
+
+
+def test_find_tags_entry_matches_names_as_ollama_does() -> None:
+    """Names match case-insensitively; a registry host's port is not a tag."""
+    from modelctl.facts import find_tags_entry
+
+    entry = {"name": "reg.io:5000/ns/chef:latest", "model": "reg.io:5000/ns/chef:latest", "size": 7}
+    tags = {"models": [entry]}
+    assert find_tags_entry(tags, "reg.io:5000/ns/chef") is entry
+    assert find_tags_entry(tags, "REG.io:5000/NS/Chef:Latest") is entry
+    assert find_tags_entry(tags, "reg.io:5000/ns/chef:v2") is None
