@@ -428,20 +428,28 @@ class OllamaClient:
     ) -> ServerError:
         text = body.decode("utf-8", "replace").strip()
         detail = text
+        from_server = False  # Ollama's own {"error": ...} answer (not a router's or a proxy's page)
         try:
             obj = json.loads(text)
             if isinstance(obj, dict) and isinstance(obj.get("error"), str):
                 detail = obj["error"]
+                from_server = True
         except json.JSONDecodeError:
             pass
         if not detail:
             detail = resp.reason_phrase or "no error message"
         if len(detail) > 500:
             detail = detail[:500] + "…"
-        msg = self.scrub(f"{path} failed (HTTP {resp.status_code}): {detail}")
-        if resp.status_code == 404 and model is not None and "not found" in detail:
-            return ModelNotFound(msg, model=model)
-        return ServerError(msg, status=resp.status_code)
+        msg = f"{path} failed (HTTP {resp.status_code}): {detail}"
+        if resp.status_code == 404 and model is not None and from_server and "not found" in detail:
+            return ModelNotFound(self.scrub(msg), model=model)
+        if resp.status_code == 404 and not from_server:
+            # Gin's plain "404 page not found": no such endpoint at this address.
+            msg += (
+                f" (no Ollama API at {self.display_host}{path}: check the path part of "
+                "--host / OLLAMA_HOST, or a proxy in between)"
+            )
+        return ServerError(self.scrub(msg), status=resp.status_code)
 
     def _redirect_error(self, resp: httpx.Response, path: str) -> ServerError:
         where = resp.headers.get("location", "?")

@@ -705,3 +705,19 @@ def test_password_with_an_unescaped_at_sign(mock: respx.MockRouter) -> None:
     assert sent.headers["authorization"] == httpx.BasicAuth("alice", "pw@rd-77")._auth_header
     assert "rd-77" not in str(sent.url) and sent.url.host == "ollama.test"
     assert redact("at http://alice:pw@rd-77@h:1/x now") == "at http://***@h:1/x now"
+
+
+def test_404_page_not_found_is_not_a_missing_model(mock: respx.MockRouter) -> None:
+    """Gin's plain-text 404 (a wrong path in the host, a proxy) is not "model not found"."""
+    mock.post("/ollama/api/show").respond(404, text="404 page not found")
+    with OllamaClient("http://ollama.test:11434/ollama") as c, pytest.raises(ServerError) as ei:
+        c.show("m")
+    assert not isinstance(ei.value, ModelNotFound)
+    assert ei.value.status == 404
+    msg = str(ei.value)
+    assert "/api/show failed (HTTP 404): 404 page not found" in msg
+    assert "http://ollama.test:11434/ollama" in msg and "path" in msg
+    # The server's JSON answer for a missing model still is one.
+    mock.post("/api/show").respond(404, json={"error": "model 'm' not found"})
+    with OllamaClient("http://ollama.test:11434") as c, pytest.raises(ModelNotFound):
+        c.show("m")
