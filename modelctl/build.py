@@ -335,14 +335,16 @@ def assemble(
             continue
         if not local.exists():
             raise InvalidInput(f"local model not found: {local}", file=str(profile_path or ""), field="from")
-        model_files += files_for_model(local) if local.is_dir() else [local.resolve()]
+        # A single file keeps the path as given (Ollama's fileDigestMap), so a link into a
+        # download cache is sent under its own name, not the cache's hash-named target.
+        model_files += files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
     adapter_files: list[Path] = []
     for value in _spec_get(spec, "adapters", []) or []:
         local = _is_local(str(value), base_dir) or (base_dir / str(value))
         if not local.exists():
             raise InvalidInput(f"adapter not found: {local}", file=str(profile_path or ""), field="adapters")
         # Each ADAPTER line replaces the previous one (Ollama's CLI), so only the last counts.
-        adapter_files = files_for_model(local) if local.is_dir() else [local.resolve()]
+        adapter_files = files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
     if _spec_get(spec, "draft"):
         raise InvalidInput("DRAFT models are not supported by modelctl build", field="draft")
     if from_name is not None and model_files:

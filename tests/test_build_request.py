@@ -293,3 +293,19 @@ def test_directory_symlink_outside_is_refused(tmp_path: Path) -> None:
     (d / "weights.gguf").symlink_to(outside)
     with pytest.raises(InvalidInput, match="insecure path"):
         files_for_model(d)
+
+
+def test_symlinked_single_file_is_keyed_by_the_link_name(tmp_path: Path) -> None:
+    """Like Ollama's CLI (fileDigestMap keeps a single FROM/ADAPTER path as given): a link into a
+    download cache (blobs named by hash) is still sent as ``model.gguf``, not ``<hash>``."""
+    blobs = tmp_path / "cache" / "blobs"
+    blobs.mkdir(parents=True)
+    target = blobs / ("ab" * 32)
+    target.write_bytes(b"GGUF\x03\x00\x00\x00weights")
+    lora_target = blobs / ("cd" * 32)
+    lora_target.write_bytes(b"GGUF\x03\x00\x00\x00lora")
+    (tmp_path / "model.gguf").symlink_to(target)
+    (tmp_path / "lora.gguf").symlink_to(lora_target)
+    plan = assemble(spec(froms=["./model.gguf"], adapters=["./lora.gguf"]), name="m", base_dir=tmp_path)
+    assert plan.request["files"] == {"model.gguf": digest(target)}
+    assert plan.request["adapters"] == {"lora.gguf": digest(lora_target)}
