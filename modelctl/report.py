@@ -617,6 +617,17 @@ def run_show(
     profile_params: dict[str, Any] | None = None
     base_name: str | None = None
     profile_warnings: list[Diagnostic] = []
+    if ref.lower().endswith(".gguf"):
+        from pathlib import Path
+
+        if Path(ref).expanduser().is_file():
+            from modelctl.errors import InvalidInput
+
+            raise InvalidInput(
+                "a local GGUF file, not a deployed model or a profile: "
+                f"`modelctl inspect {ref}` reads its facts, `modelctl estimate {ref}` its memory",
+                file=ref,
+            )
     if _is_profile_ref(ref):
         from modelctl.build import typed_parameters
         from modelctl.profile import load_profile

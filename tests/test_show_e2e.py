@@ -163,3 +163,11 @@ def test_find_tags_entry_matches_names_as_ollama_does() -> None:
     assert find_tags_entry(tags, "reg.io:5000/ns/chef") is entry
     assert find_tags_entry(tags, "REG.io:5000/NS/Chef:Latest") is entry
     assert find_tags_entry(tags, "reg.io:5000/ns/chef:v2") is None
+
+
+def test_show_of_a_gguf_file_points_to_inspect(tmp_path: Path) -> None:
+    write_tiny_llama(tmp_path / "tiny.gguf")
+    proc = run_cli("show", "tiny.gguf", host="http://127.0.0.1:9", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "not UTF-8" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "modelctl inspect tiny.gguf" in proc.stderr, proc.stderr
