@@ -633,11 +633,18 @@ class BuildRecords:
             return
         from modelctl.output import write_atomic
 
+        def age(k: str) -> float:
+            try:
+                return float(data[k].get("recorded_at", 0))
+            except (TypeError, ValueError):
+                return 0.0
+
         with self._lock:
-            data = self._read()
+            # Entries that are not records (a damaged or hand-edited file) are dropped.
+            data = {k: v for k, v in self._read().items() if isinstance(v, dict)}
             data[manifest_digest] = {**entry, "recorded_at": time.time()}
             if len(data) > self.MAX_ENTRIES:
-                oldest = sorted(data, key=lambda k: float(data[k].get("recorded_at", 0)))
+                oldest = sorted(data, key=age)
                 for k in oldest[: len(data) - self.MAX_ENTRIES]:
                     del data[k]
             try:

@@ -309,3 +309,19 @@ def test_symlinked_single_file_is_keyed_by_the_link_name(tmp_path: Path) -> None
     plan = assemble(spec(froms=["./model.gguf"], adapters=["./lora.gguf"]), name="m", base_dir=tmp_path)
     assert plan.request["files"] == {"model.gguf": digest(target)}
     assert plan.request["adapters"] == {"lora.gguf": digest(lora_target)}
+
+
+def test_build_records_survive_a_damaged_file(tmp_path: Path) -> None:
+    """A hand-edited or damaged builds.json only costs a rebuild; it never fails a build."""
+    from modelctl.build import BuildRecords
+
+    path = tmp_path / "builds.json"
+    damaged = {f"sha{i}": "oops" for i in range(3)}
+    damaged.update({"old": {"fingerprint": "f", "recorded_at": "yesterday"}})
+    path.write_text(json.dumps(damaged), encoding="utf-8")
+    records = BuildRecords(path)
+    records.MAX_ENTRIES = 2  # type: ignore[misc]
+    records.put("new", {"fingerprint": "g"})
+    assert records.get("new") is not None and records.get("new")["fingerprint"] == "g"  # type: ignore[index]
+    assert records.get("sha0") is None
+    assert len(json.loads(path.read_text(encoding="utf-8"))) <= 2
