@@ -142,8 +142,15 @@ def files_for_model(directory: Path) -> list[Path]:
         try:
             real.relative_to(root)
         except ValueError:
+            hint = ""
+            if ".cache" in real.parts:
+                # Hugging Face's cache keeps snapshot files as links into its blobs/ folder.
+                hint = (
+                    " (the files are links into a download cache; download the model into a "
+                    "plain folder, e.g. `hf download ... --local-dir DIR`, and use that)"
+                )
             raise InvalidInput(
-                f"insecure path: {f} points outside {directory}", file=str(f), field="from"
+                f"insecure path: {f} points outside {directory}{hint}", file=str(f), field="from"
             ) from None
         if real not in seen:
             seen.add(real)

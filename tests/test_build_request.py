@@ -325,3 +325,16 @@ def test_build_records_survive_a_damaged_file(tmp_path: Path) -> None:
     assert records.get("new") is not None and records.get("new")["fingerprint"] == "g"  # type: ignore[index]
     assert records.get("sha0") is None
     assert len(json.loads(path.read_text(encoding="utf-8"))) <= 2
+
+
+def test_directory_in_a_download_cache_gets_a_hint(tmp_path: Path) -> None:
+    """Hub caches keep snapshot files as links into a sibling blobs/ folder: say what to do."""
+    cache = tmp_path / ".cache" / "huggingface" / "hub" / "models--x"
+    (cache / "blobs").mkdir(parents=True)
+    (cache / "blobs" / "ab12").write_bytes(b"GGUF\x03\x00\x00\x00\x00")
+    snap = cache / "snapshots" / "rev"
+    snap.mkdir(parents=True)
+    (snap / "model.gguf").symlink_to(cache / "blobs" / "ab12")
+    with pytest.raises(InvalidInput, match="insecure path") as ei:
+        files_for_model(snap)
+    assert "--local-dir" in str(ei.value)
