@@ -1028,9 +1028,9 @@ def run_build(
         builder = Builder(host, timeout, force=force, no_pull=no_pull, verify=verify, progress=progress)
         results = run_builds(plans, builder, jobs=jobs)
         failures = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, ModelctlError)]
-        if failures:
-            raise _combined_failure(failures, [r for r in results if isinstance(r, BuildOutcome)], fmt, quiet)
         outcomes = [r for r in results if isinstance(r, BuildOutcome)]
+        if failures and not outcomes:
+            raise _combined_failure(failures, [], fmt, quiet)
 
     warnings: list[Diagnostic] = []
     for o in outcomes:
@@ -1040,17 +1040,29 @@ def run_build(
     problems = [o for o in outcomes if o.verify_problem]
     errors = [Diagnostic("verify_failed", f"{o.plan.name}: {o.verify_problem}", field="parameters.num_ctx")
               for o in problems]
+    failed: list[dict[str, Any]] = []
+    if not dry_run:
+        # Some builds failed while others finished: report both, so CI knows what is deployed.
+        for plan, err in failures:
+            d = err.diagnostic()
+            errors.append(Diagnostic(d.code, f"{plan.name}: {d.message}", d.file, d.line, d.column, d.field))
+            failed.append({"name": plan.name, "profile": str(plan.profile_path) if plan.profile_path else None,
+                           "error": d.to_dict()})
 
     def text() -> str:
         return "\n".join(o.text() for o in outcomes)
 
     from modelctl.errors import ExitCode
 
+    if failed:
+        exit_code = failures[0][1].exit_code
+    else:
+        exit_code = ExitCode.INVALID if problems else ExitCode.OK
     return Result(
-        data={"dry_run": dry_run, "builds": [o.to_dict() for o in outcomes]},
+        data={"dry_run": dry_run, "builds": [o.to_dict() for o in outcomes], "failed": failed},
         text=text,
-        ok=not problems,
-        exit_code=ExitCode.INVALID if problems else ExitCode.OK,
+        ok=not problems and not failed,
+        exit_code=exit_code,
         warnings=warnings,
         errors=errors,
     )

@@ -238,10 +238,19 @@ def test_one_failed_profile_among_several(ollama_double: OllamaDouble, tmp_path:
     proc = run_cli("build", str(good), str(bad), "--no-pull", "--jobs", "2", "-o", str(out),
                    host=ollama_double.url, env=env, cwd=tmp_path)
     assert proc.returncode == 5
-    assert "good: created" in proc.stderr
     assert "error: bad: base model qwen3:8b is not on the server" in proc.stderr
-    assert "Traceback" not in proc.stderr and not out.exists()
+    assert "Traceback" not in proc.stderr
+    # what finished is still reported (a CI job must know what is deployed), and the exit code says one failed
+    assert out.read_text().startswith("good: created")
     assert ollama_double.state.get("good") is not None and ollama_double.state.get("bad") is None
+    proc = run_cli("build", str(good), str(bad), "--no-pull", "--format", "json",
+                   host=ollama_double.url, env=env, cwd=tmp_path)
+    assert proc.returncode == 5
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is False
+    assert [b["name"] for b in doc["data"]["builds"]] == ["good"]
+    assert [f["name"] for f in doc["data"]["failed"]] == ["bad"]
+    assert doc["errors"][0]["message"].startswith("bad: base model qwen3:8b")
 
 
 def test_quantize(ollama_double: OllamaDouble, tmp_path: Path) -> None:
