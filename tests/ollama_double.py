@@ -341,6 +341,7 @@ class Model:
     messages: list[dict[str, Any]] = field(default_factory=list)
     license: list[str] = field(default_factory=list)
     adapters: list[str] = field(default_factory=list)
+    projectors: list[str] = field(default_factory=list)  # digests of projector GGUFs (vision encoders)
     requires: str = ""
     renderer: str = ""
     parser: str = ""
@@ -360,6 +361,11 @@ class Model:
         return int(v) if isinstance(v, (int, float)) else None
 
     @property
+    def runner_key(self) -> str:
+        """What Ollama's scheduler keys a loaded runner by: the weights file (``ModelPath``)."""
+        return self.weights_digest or "name:" + self.name.key
+
+    @property
     def digest(self) -> str:
         payload = json.dumps([self.weights_digest, self.layer_digests, self.parameters, self.system,
                               self.template, self.messages, self.license], sort_keys=True)  # fmt: skip
@@ -377,6 +383,7 @@ class Model:
             messages=[dict(m) for m in self.messages],
             license=list(self.license),
             adapters=list(self.adapters),
+            projectors=list(self.projectors),
             requires=self.requires,
             renderer=self.renderer,
             parser=self.parser,
@@ -389,13 +396,32 @@ class Model:
 
 @dataclass
 class Runner:
-    model_key: str
-    options: dict[str, Any]
+    """A loaded runner, like ``runnerRef`` in Ollama's ``server/sched.go``.
+
+    Keyed in ``DoubleState.runners`` by the weights (``Model.runner_key``): every model built
+    on the same weights shares it while its load-time options, adapters and projectors match.
+    ``/api/ps`` shows it under the model whose request loaded it (name, digest, details
+    as they were then).
+    """
+
+    model_key: str  # Name.key of the model whose request loaded it
+    options: dict[str, Any]  # the runner options it was loaded with (num_ctx = the effective one)
     context_length: int
     size: int
     size_vram: int
     expires_at: datetime
     loaded_at: float = field(default_factory=time.monotonic)
+    name: str = ""  # short name of the loading model (what /api/ps shows)
+    digest: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    adapters: list[str] = field(default_factory=list)
+    projectors: list[str] = field(default_factory=list)
+    trained_context: int | None = None
+    num_ctx_auto: bool = False  # num_ctx came from the server default (neither model nor request)
+    num_batch_auto: bool = False
+    inflight: int = 0  # requests using it (Ollama's refCount): it is not unloaded while > 0
+    loading: bool = False
+    unload_when_idle: bool = False  # keep_alive 0 arrived while requests were running
 
 
 @dataclass
@@ -434,7 +460,7 @@ class DoubleState:
     version: str = DEFAULT_VERSION
     models: dict[str, Model] = field(default_factory=dict)  # Name.key -> Model
     registry: dict[str, Model] = field(default_factory=dict)  # what /api/pull can fetch
-    runners: dict[str, Runner] = field(default_factory=dict)  # Name.key -> loaded runner
+    runners: dict[str, Runner] = field(default_factory=dict)  # Model.runner_key (weights) -> runner
     faults: Faults = field(default_factory=Faults)
     # server settings
     default_num_ctx: int = 4096  # OLLAMA_CONTEXT_LENGTH / the VRAM-based default
@@ -455,9 +481,9 @@ class DoubleState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     load_count: int = 0
     loads: list[str] = field(default_factory=list)  # short names, one per (re)load
-    inflight: dict[str, int] = field(default_factory=dict)
+    inflight: dict[str, int] = field(default_factory=dict)  # Name.key -> requests running
     waiting: int = 0
-    max_inflight: dict[str, int] = field(default_factory=dict)
+    max_inflight: dict[str, int] = field(default_factory=dict)  # Name.key -> most at once
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     cond: threading.Condition = field(init=False, repr=False)
 
@@ -496,6 +522,11 @@ class DoubleState:
 
     def calls(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
+
+    def runner_of(self, name: str) -> Runner | None:
+        """The runner a request for ``name`` would find (the one of its weights), if loaded."""
+        m = self.get(name)
+        return self.runners.get(m.runner_key) if m is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -969,28 +1000,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _expire_runners(self) -> None:
         now = datetime.now(timezone.utc)
-        with self.state.lock:
-            for k in [k for k, r in self.state.runners.items() if r.expires_at <= now]:
+        with self.state.lock:  # a runner in use is not unloaded (its expiry timer starts when idle)
+            for k in [k for k, r in self.state.runners.items() if r.expires_at <= now and r.inflight <= 0]:
                 del self.state.runners[k]
 
     def _ps(self, raw: bytes) -> None:
         self._expire_runners()
         with self.state.lock:
             rows: list[tuple[datetime, dict[str, Any]]] = []
-            for key, r in self.state.runners.items():
-                m = self.state.models.get(key)
-                if m is None:
-                    continue
-                details = {k: v for k, v in m.details.items() if k != "parent_model"}
+            for r in self.state.runners.values():
+                # One entry per runner, under the model that loaded it (runnerRef.model), even
+                # when other models on the same weights use it, or that model is gone since.
+                details = {k: v for k, v in r.details.items() if k != "parent_model"}
                 details["parent_model"] = ""
                 rows.append(
                     (
                         r.expires_at,
                         {
-                            "name": m.name.short,
-                            "model": m.name.short,
+                            "name": r.name,
+                            "model": r.name,
                             "size": r.size,
-                            "digest": m.digest,
+                            "digest": r.digest,
                             "details": details,
                             "expires_at": rfc3339(r.expires_at),
                             "size_vram": r.size_vram,
@@ -1123,8 +1153,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             if n.key not in self.state.models:
                 raise HTTPFail(404, f"model '{raw_name}' not found")
-            del self.state.models[n.key]
-            self.state.runners.pop(n.key, None)
+            del self.state.models[n.key]  # loaded runners stay (DeleteHandler leaves the scheduler alone)
         self._send(200, b"")
 
     def _copy(self, raw: bytes) -> None:
@@ -1173,8 +1202,12 @@ class _Handler(BaseHTTPRequestHandler):
         messages = req.get("messages") or []
         prompt = req.get("prompt") or ""
         opts = {"num_ctx": self.state.default_num_ctx, **DEFAULT_OPTIONS}
+        req_opts = req.get("options") if isinstance(req.get("options"), dict) else None
         apply_options(opts, m.parameters)
-        apply_options(opts, req.get("options") if isinstance(req.get("options"), dict) else None)
+        apply_options(opts, req_opts)
+        # Left to the server on both layers: the scheduler may pick it (numCtxAuto, numBatchAuto).
+        auto = {k: all((src or {}).get(k) is None for src in (m.parameters, req_opts))
+                for k in ("num_ctx", "num_batch")}  # fmt: skip
         self._sleep(self.state.latency)
         stream = req.get("stream") is not False
         created = rfc3339(datetime.now(timezone.utc), utc=True)
@@ -1182,11 +1215,11 @@ class _Handler(BaseHTTPRequestHandler):
         empty = not messages if chat else not prompt
         if empty:
             if keep_alive == 0:
-                with self.state.lock:
-                    self.state.runners.pop(m.name.key, None)
+                self._unload(m)
                 reason = "unload"
             else:
-                self._load(m, opts, keep_alive)
+                r, _ = self._acquire(m, opts, keep_alive, auto)
+                self._release(r, keep_alive)
                 reason = "load"
             obj = dict(base)
             if chat:
@@ -1197,59 +1230,155 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, obj)
             return
         key = m.name.key
-        with self.state.cond:  # OLLAMA_NUM_PARALLEL: requests beyond the limit wait their turn
-            if self.state.waiting >= self.state.max_queue:
-                raise HTTPFail(503, "server busy, please try again.  maximum pending requests exceeded")
-            self.state.waiting += 1
-            try:
-                while self.state.inflight.get(key, 0) >= max(1, self.state.parallel):
-                    self.state.cond.wait(0.05)
-            finally:
-                self.state.waiting -= 1
-            cur = self.state.inflight.get(key, 0) + 1
-            self.state.inflight[key] = cur
-            self.state.max_inflight[key] = max(cur, self.state.max_inflight.get(key, 0))
+        r, load_ns = self._acquire(m, opts, keep_alive, auto)
         try:
-            load_ns = self._load(m, opts, keep_alive)
-            events = generation_events(
-                self.state, m, req, opts, chat=chat, base=base, load_ns=load_ns, started=started,
-                sleep=self._sleep,
-            )  # fmt: skip
-            self._stream("/api/chat" if chat else "/api/generate", events, stream)
-        finally:
             with self.state.cond:
-                self.state.inflight[key] -= 1
-                if keep_alive == 0:
-                    self.state.runners.pop(key, None)
-                self.state.cond.notify_all()
+                cur = self.state.inflight.get(key, 0) + 1
+                self.state.inflight[key] = cur
+                self.state.max_inflight[key] = max(cur, self.state.max_inflight.get(key, 0))
+            try:
+                events = generation_events(
+                    self.state, m, req, opts, chat=chat, base=base, load_ns=load_ns, started=started,
+                    sleep=self._sleep,
+                )  # fmt: skip
+                self._stream("/api/chat" if chat else "/api/generate", events, stream)
+            finally:
+                with self.state.cond:
+                    self.state.inflight[key] -= 1
+        finally:
+            self._release(r, keep_alive)
 
-    def _load(self, m: Model, opts: dict[str, Any], keep_alive: float) -> int:
-        """Make sure a runner with these load-time options is up; the reported load_duration (ns)."""
-        self._expire_runners()
-        runner_opts = {k: opts.get(k) for k in RUNNER_OPTIONS}
+    def _acquire(self, m: Model, opts: dict[str, Any], keep_alive: float, auto: dict[str, bool]) -> tuple[Runner, int]:
+        """A slot on a runner for ``m`` with these load-time options; the reported load_duration (ns).
+
+        Like Ollama's scheduler: the runner of ``m``'s weights serves the request when
+        ``needs_reload`` says it can (at most ``parallel`` requests at once, the rest wait);
+        otherwise it is replaced once its running requests end. Requests beyond ``max_queue``
+        waiting get 503.
+        """
+        st = self.state
+        rkey = m.runner_key
+        want = {k: opts.get(k) for k in RUNNER_OPTIONS}
         expires = datetime.now(timezone.utc) + (FOREVER if keep_alive < 0 else timedelta(seconds=keep_alive))
-        with self.state.lock:
-            r = self.state.runners.get(m.name.key)
-            if r is not None and r.options == runner_opts:
+        with st.cond:
+            if st.waiting >= st.max_queue:
+                raise HTTPFail(503, "server busy, please try again.  maximum pending requests exceeded")
+            st.waiting += 1
+            try:
+                while True:
+                    self._expire_runners()
+                    r = st.runners.get(rkey)
+                    stale = r is not None and needs_reload(
+                        r, m, want, ctx_auto=auto["num_ctx"], batch_auto=auto["num_batch"]
+                    )
+                    if r is None or (stale and r.inflight <= 0):
+                        r = self._new_runner(m, want, expires, auto)
+                        st.runners[rkey] = r
+                        st.load_count += 1
+                        st.loads.append(m.name.short)
+                        fresh = True
+                        break
+                    if not stale and not r.loading and r.inflight < max(1, st.parallel):
+                        fresh = False
+                        break
+                    st.cond.wait(0.05)
+            finally:
+                st.waiting -= 1
+            r.inflight += 1
+            r.unload_when_idle = False
+            if not fresh:
                 r.expires_at = max(r.expires_at, expires) if keep_alive < 0 else expires
-                return 150_000
-        self._sleep(self.state.load_delay)
-        num_ctx = max(4, int(opts["num_ctx"]))
-        trained = m.trained_context
-        ctx = min(num_ctx, trained) if trained else num_ctx
+        if not fresh:
+            return r, 150_000
+        try:
+            self._sleep(st.load_delay)
+        except BaseException:
+            self._release(r, keep_alive)
+            raise
+        finally:
+            with st.cond:
+                r.loading = False
+                st.cond.notify_all()
+        return r, st.load_ns + int(st.load_delay * 1e9)
+
+    def _new_runner(self, m: Model, want: dict[str, Any], expires: datetime, auto: dict[str, bool]) -> Runner:
+        ctx = effective_context(want["num_ctx"], m.trained_context)
         size = m.size + kv_cache_bytes(m, ctx)
-        with self.state.lock:
-            self.state.runners[m.name.key] = Runner(
-                model_key=m.name.key,
-                options=runner_opts,
-                context_length=ctx,
-                size=size,
-                size_vram=int(size * self.state.vram_fraction),
-                expires_at=expires,
-            )
-            self.state.load_count += 1
-            self.state.loads.append(m.name.short)
-        return self.state.load_ns + int(self.state.load_delay * 1e9)
+        return Runner(
+            model_key=m.name.key,
+            options={**want, "num_ctx": ctx},
+            context_length=ctx,
+            size=size,
+            size_vram=int(size * self.state.vram_fraction),
+            expires_at=expires,
+            name=m.name.short,
+            digest=m.digest,
+            details=dict(m.details),
+            adapters=list(m.adapters),
+            projectors=list(m.projectors),
+            trained_context=m.trained_context,
+            num_ctx_auto=auto["num_ctx"],
+            num_batch_auto=auto["num_batch"],
+            loading=True,
+        )
+
+    def _release(self, r: Runner, keep_alive: float) -> None:
+        """A request is done with ``r``; keep_alive 0 unloads it once nobody uses it."""
+        st = self.state
+        with st.cond:
+            r.inflight -= 1
+            if keep_alive == 0:
+                r.unload_when_idle = True
+            if r.inflight <= 0 and r.unload_when_idle:
+                rkey = next((k for k, v in st.runners.items() if v is r), None)
+                if rkey is not None:
+                    del st.runners[rkey]
+            st.cond.notify_all()
+
+    def _unload(self, m: Model) -> None:
+        """``expireRunner``: unload the runner of ``m``'s weights now, or when its requests end."""
+        st = self.state
+        with st.cond:
+            r = st.runners.get(m.runner_key)
+            if r is None:
+                return
+            if r.inflight <= 0:
+                del st.runners[m.runner_key]
+            else:
+                r.unload_when_idle = True
+            st.cond.notify_all()
+
+
+def _is_projector(info: dict[str, Any]) -> bool:
+    kind = str(info.get("general.type", "")).lower()
+    return kind in ("projector", "mmproj") or info.get("general.architecture") == "clip"
+
+
+def needs_reload(r: Runner, m: Model, want: dict[str, Any], *, ctx_auto: bool, batch_auto: bool) -> bool:
+    """``runnerRef.needsReload``: adapters, projectors or load-time options differ.
+
+    ``want`` holds the request's runner options. As in Ollama, num_ctx is compared after
+    capping it at the trained context; num_ctx (num_batch) left to the server on both sides
+    counts as equal; a request with num_gpu < 0 accepts any layer split.
+    """
+    if r.adapters != m.adapters or r.projectors != m.projectors:
+        return True
+    have = dict(r.options)
+    new = dict(want)
+    new["num_ctx"] = effective_context(new["num_ctx"], r.trained_context)
+    if r.num_ctx_auto and ctx_auto:
+        new["num_ctx"] = have["num_ctx"]
+    if r.num_batch_auto and batch_auto:
+        new["num_batch"] = have["num_batch"]
+    if new.get("num_gpu") is not None and new["num_gpu"] < 0:
+        have["num_gpu"] = new["num_gpu"] = -1
+    return have != new
+
+
+def effective_context(num_ctx: Any, trained: int | None) -> int:
+    """num_ctx as the runner uses it: at least 4, at most the trained context (llm/server.go)."""
+    ctx = max(4, int(num_ctx))
+    return min(ctx, trained) if trained else ctx
 
 
 def _json_kind(v: Any) -> str:
@@ -1468,7 +1597,11 @@ def create_events(
                 infos.append((key, digest, *read_gguf(path), os.path.getsize(path)))
             except Exception as exc:  # a truncated or odd GGUF
                 raise HTTPFail(500, f"failed to decode GGUF: {exc}") from None
-        key, digest, info, tensors, count, size = infos[0]
+        # A projector GGUF (general.type projector/mmproj, or a clip encoder) is a separate
+        # layer the runner loads next to the weights (create.go isProjectorGGUF).
+        projectors = [i for i in infos if _is_projector(i[2])]
+        weights = [i for i in infos if not _is_projector(i[2])] or infos
+        key, digest, info, tensors, count, size = weights[0]
         arch = str(info.get("general.architecture", ""))
         ftype = info.get("general.file_type")
         new = Model(
@@ -1488,6 +1621,7 @@ def create_events(
             tensors=tensors,
             weights_digest=digest,
             layer_digests=[i[1] for i in infos],
+            projectors=[i[1] for i in projectors if i[1] != digest],
         )
         new_layers = []
     else:
@@ -1578,8 +1712,9 @@ def create_events(
         yield emit({"status": f"creating new layer {digest}"})
     yield emit({"status": "writing manifest"})
     with state.lock:
+        # Ollama's create leaves loaded runners alone: the next request compares its options
+        # with the runner's and reloads when they differ.
         state.models[name.key] = new
-        state.runners.pop(name.key, None)
     yield emit({"status": "success"})
 
 

@@ -141,8 +141,7 @@ def test_reloaded_flag_for_runner_options_on_a_shared_base(
     flags = {(c["profile"], c["repeat"]): c["flags"] for c in _cells(env)}
     loaded = {(c["profile"], c["repeat"]): c["loaded"] for c in _cells(env)}
     # The first cell of creative and wide loads; precise shares creative's weights and runner
-    # options, so Ollama reuses the runner (the double, keying runners by model name, loads
-    # it again, which is not a reload either way). Later cells find their model ready.
+    # options, so Ollama (and the double) reuses the runner. Later cells find their model ready.
     assert loaded[("chef-creative", 1)] and loaded[("chef-wide", 1)]
     assert not any(loaded[(p, 2)] for p in ("chef-creative", "chef-precise", "chef-wide"))
     # ... but only wide's is a reload: same base, a different num_ctx (a runner option)
@@ -172,6 +171,53 @@ def test_reload_after_eviction_is_flagged(built_double: OllamaDouble, chef_dir: 
         os.chdir(old)
     assert [c.loaded for c in m.cells] == [True, True, True]
     assert [c.flags for c in m.cells] == [[], ["reloaded"], ["reloaded"]]
+
+
+def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(built_double: OllamaDouble,
+                                                                    chef_dir: Path) -> None:
+    # creative (num_ctx 2048), wide (8192), creative again: one runner for the shared weights,
+    # replaced at every switch of num_ctx, so the third run loads again and is flagged.
+    from modelctl.compare import run_matrix
+    from modelctl.prompts import inline_prompts
+    from modelctl.run import resolve_target
+    from modelctl.server import OllamaClient
+
+    old = os.getcwd()
+    os.chdir(chef_dir)
+    try:
+        with OllamaClient(built_double.url) as client:
+            creative, wide = resolve_target("creative", client), resolve_target("wide", client)
+            m = run_matrix(client, [creative, wide, creative], inline_prompts(["a"]), repeat=2)
+            ps = client.ps()["models"]
+    finally:
+        os.chdir(old)
+    assert [(c.profile, c.repeat) for c in m.cells] == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
+    assert [c.loaded for c in m.cells] == [True, False, True, False, True, False]
+    assert [c.flags for c in m.cells] == [[], [], ["reloaded"], [], ["reloaded"], []]
+    assert built_double.state.loads == ["chef-creative:latest", "chef-wide:latest", "chef-creative:latest"]
+    assert [(p["name"], p["context_length"]) for p in ps] == [("chef-creative:latest", 2048)]
+
+
+def test_compare_flags_reloads_when_num_ctx_alternates_on_a_shared_base(built_double: OllamaDouble,
+                                                                       chef_dir: Path) -> None:
+    r = invoke("compare", "creative", "wide", "precise", "--prompt", "Hi", "--repeat", "2", "--format", "json",
+               host=built_double.url, cwd=chef_dir)
+    assert r.returncode == 0, r.stderr
+    env = _json(r)
+    got = {(c["profile"], c["repeat"]): (c["loaded"], c["flags"]) for c in _cells(env)}
+    assert got == {
+        ("chef-creative", 1): (True, []),  # cold start
+        ("chef-creative", 2): (False, []),
+        ("chef-wide", 1): (True, ["reloaded"]),  # 2048 -> 8192 on the same weights
+        ("chef-wide", 2): (False, []),
+        ("chef-precise", 1): (True, ["reloaded"]),  # 8192 -> 2048: loaded again
+        ("chef-precise", 2): (False, []),
+    }
+    summary = {s["profile"]: s["flags"]["reloaded"] for s in env["data"]["summary"]}
+    assert summary == {"chef-creative": 0, "chef-wide": 1, "chef-precise": 1}
+    # /api/ps lists the one runner under the model that loaded it: only precise is running.
+    ctx = next(row for row in env["data"]["table"]["rows"] if row["key"] == "server.context_length")
+    assert [c["value"]["runtime"] for c in ctx["cells"]] == [None, None, 2048]
 
 
 def test_assertion_failure_exits_1_and_junit_reports_it(built_double: OllamaDouble, chef_dir: Path) -> None:

@@ -513,6 +513,143 @@ def test_context_clamp_and_reloads(ollama_double: OllamaDouble, client: OllamaCl
     assert st.load_count == 3
 
 
+def _loaded(events: list[dict[str, Any]], st: Any) -> bool:
+    return bool(events[-1]["load_duration"] >= st.load_ns)
+
+
+def test_models_on_the_same_weights_share_one_runner(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    # server/sched.go keys loaded runners by the weights file (ModelPath), not by model name.
+    ollama_double.install("llama3.2:3b")
+    st = ollama_double.state
+    base = {"from": "llama3.2:3b"}
+    create(client, model="chef-a", **base, parameters={"num_ctx": 2048, "temperature": 1.1})
+    create(client, model="chef-b", **base, parameters={"num_ctx": 2048, "temperature": 0.2}, system="Be brief.")
+    create(client, model="chef-wide", **base, parameters={"num_ctx": 8192})
+    a_digest = next(m["digest"] for m in client.tags()["models"] if m["name"] == "chef-a:latest")
+    assert _loaded(gen(client, "chef-a", options={"seed": 1}), st) and st.loads == ["chef-a:latest"]
+    # Same weights, same load-time options (sampling options and system do not count): no load.
+    assert not _loaded(gen(client, "chef-b", options={"seed": 1}), st) and st.load_count == 1
+    assert not _loaded(gen(client, "llama3.2:3b", options={"num_ctx": 2048}), st) and st.load_count == 1
+    ps = client.ps()["models"]
+    assert [(m["name"], m["digest"], m["context_length"]) for m in ps] == [("chef-a:latest", a_digest, 2048)]
+    assert len(st.runners) == 1 and st.runner_of("chef-b") is st.runner_of("chef-a")
+    # A different num_ctx on the same weights replaces the runner, and switching back reloads again.
+    assert _loaded(gen(client, "chef-wide", options={"seed": 1}), st)
+    ps = client.ps()["models"]
+    assert [(m["name"], m["context_length"]) for m in ps] == [("chef-wide:latest", 8192)]
+    assert _loaded(gen(client, "chef-b", options={"seed": 1}), st)
+    assert _loaded(gen(client, "chef-wide", options={"seed": 1}), st)
+    assert st.loads == ["chef-a:latest", "chef-wide:latest", "chef-b:latest", "chef-wide:latest"]
+    # The default num_ctx of the plain base (4096) is yet another runner configuration.
+    assert _loaded(gen(client, "llama3.2:3b"), st) and client.ps()["models"][0]["context_length"] == 4096
+    # keep_alive 0 through any model on those weights unloads the shared runner (expireRunner).
+    gen(client, "chef-a", "", keep_alive=0)
+    assert client.ps() == {"models": []} and st.runners == {}
+    # Other weights get their own runner next to it.
+    ollama_double.install("qwen3:8b")
+    gen(client, "chef-a", "")
+    gen(client, "qwen3:8b", "")
+    assert sorted(m["name"] for m in client.ps()["models"]) == ["chef-a:latest", "qwen3:8b"]
+
+
+def test_shared_runner_outlives_its_model_and_its_rebuild(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    ollama_double.install("llama3.2:3b")
+    st = ollama_double.state
+    create(client, model="one", **{"from": "llama3.2:3b"}, parameters={"num_ctx": 2048})
+    create(client, model="two", **{"from": "llama3.2:3b"}, parameters={"num_ctx": 2048})
+    gen(client, "one", "")
+    old_digest = client.ps()["models"][0]["digest"]
+    # Re-creating a model does not unload its runner; the next request checks the options.
+    create(client, model="one", **{"from": "llama3.2:3b"}, parameters={"num_ctx": 2048}, system="new")
+    assert client.ps()["models"][0]["digest"] == old_digest  # the model as it was when it loaded
+    assert not _loaded(gen(client, "one"), st) and st.load_count == 1
+    # Deleting the model that loaded the runner leaves the runner (and its /api/ps entry).
+    client.delete("one")
+    assert [m["name"] for m in client.ps()["models"]] == ["one:latest"]
+    assert not _loaded(gen(client, "two"), st) and st.load_count == 1
+
+
+def test_reload_rules_follow_needs_reload(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path) -> None:
+    st = ollama_double.state
+    digest = upload(client, tiny_gguf(tmp_path / "tiny.gguf", context_length=2048))
+    create(client, model="t4k", files={"tiny.gguf": digest}, parameters={"num_ctx": 4096})
+    create(client, model="t8k", files={"tiny.gguf": digest}, parameters={"num_ctx": 8192})
+    create(client, model="tauto", files={"tiny.gguf": digest})
+    gen(client, "t4k", "")
+    # num_ctx is compared after capping at the trained context: 4096 and 8192 both run 2048.
+    assert not _loaded(gen(client, "t8k"), st) and st.load_count == 1
+    # num_gpu: a request with -1 (let the server decide) takes the runner as it is ...
+    assert _loaded(gen(client, "t4k", options={"num_gpu": 10}), st) and st.load_count == 2
+    assert not _loaded(gen(client, "t4k", options={"num_gpu": -1}), st) and st.load_count == 2
+    # ... any other value must match.
+    assert _loaded(gen(client, "t4k", options={"num_gpu": 5}), st) and st.load_count == 3
+    for opt, val in (("num_batch", 256), ("num_thread", 3), ("use_mmap", False), ("main_gpu", 1)):
+        before = st.load_count
+        assert _loaded(gen(client, "t4k", options={opt: val}), st) and st.load_count == before + 1, opt
+    # Left to the server on both sides, num_ctx counts as equal even if the server default moved.
+    gen(client, "tauto", "")
+    n = st.load_count
+    st.default_num_ctx = 1024
+    assert not _loaded(gen(client, "tauto"), st) and st.load_count == n
+    assert client.ps()["models"][0]["context_length"] == 2048  # min(4096 default then, trained 2048)
+    # ... but not when the request names it.
+    assert _loaded(gen(client, "tauto", options={"num_ctx": 1024}), st) and st.load_count == n + 1
+
+
+def test_adapters_and_projectors_force_a_reload(
+    ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path
+) -> None:
+    st = ollama_double.state
+    weights = upload(client, tiny_gguf(tmp_path / "tiny.gguf"))
+    adapter = upload(client, tiny_gguf(tmp_path / "lora.gguf", context_length=1024))
+    create(client, model="plain", files={"tiny.gguf": weights})
+    create(client, model="tuned", **{"from": "plain"}, adapters={"lora.gguf": adapter})
+    assert st.get("tuned").runner_key == st.get("plain").runner_key  # same weights
+    gen(client, "plain", "")
+    assert _loaded(gen(client, "tuned"), st) and st.load_count == 2  # an adapter changes the runner
+    assert _loaded(gen(client, "plain"), st) and st.load_count == 3
+    assert len(st.runners) == 1
+
+    from tests.fixtures_gguf import write_tiny_gguf
+
+    proj_path = write_tiny_gguf(tmp_path / "mmproj.gguf", arch="clip", name="proj", extra_kv={"general.type": "mmproj"})
+    proj = upload(client, proj_path)
+    create(client, model="vision", files={"tiny.gguf": weights, "mmproj.gguf": proj})
+    v = st.get("vision")
+    assert v.weights_digest == weights and v.projectors == [proj]
+    assert client.show("vision")["model_info"]["general.architecture"] == "llama"  # from the weights
+    assert _loaded(gen(client, "vision"), st) and st.load_count == 4  # a projector changes the runner
+    assert not _loaded(gen(client, "vision"), st)
+
+
+def test_a_reload_waits_for_the_running_requests(ollama_double: OllamaDouble) -> None:
+    import time
+
+    ollama_double.install("llama3.2:3b")
+    st = ollama_double.state
+    st.faults.stall_after["/api/generate"] = (1, 0.5)  # each request holds its runner a while
+    st.parallel = 4
+    results: dict[str, list[dict[str, Any]]] = {}
+
+    def one(tag: str, options: dict[str, Any]) -> None:
+        with OllamaClient(ollama_double.url) as c:
+            results[tag] = gen(c, "llama3.2:3b", options={"seed": 1, **options})
+
+    first = threading.Thread(target=one, args=("small", {"num_ctx": 2048}))
+    first.start()
+    while not st.inflight.get("registry.ollama.ai/library/llama3.2:3b"):
+        time.sleep(0.005)
+    second = threading.Thread(target=one, args=("large", {"num_ctx": 8192}))
+    second.start()
+    while st.waiting < 1:  # queued behind the running request, not loaded over it
+        time.sleep(0.005)
+    assert st.load_count == 1 and st.runner_of("llama3.2:3b").context_length == 2048
+    first.join()
+    second.join()
+    assert st.load_count == 2 and st.runner_of("llama3.2:3b").context_length == 8192
+    assert results["small"][-1]["done"] and _loaded(results["large"], st)
+
+
 def test_string_option_breaks_generation_with_500(ollama_double: OllamaDouble, http: httpx.Client) -> None:
     ollama_double.install("llama3.2:3b", as_name="broken")
     ollama_double.state.get("broken").parameters["num_ctx"] = "4096"  # stored as sent: never checked
