@@ -730,6 +730,9 @@ class BuildOutcome:
         return out
 
 
+REQUIRES_SINCE = "0.14.0"  # the first Ollama that stores REQUIRES (reference/ollama.md §8)
+
+
 def _older(version: str, minimum: str) -> bool:
     from modelctl.server import compare_versions
 
@@ -809,7 +812,7 @@ class Builder:
         if deployed is not None:
             tags = client.tags()
             if not self.force:
-                reasons = self._mismatch(plan, deployed, base_show, tags)
+                reasons = self._mismatch(plan, deployed, base_show, tags, version)
                 if not reasons:
                     outcome.status = "up_to_date"
                     job.status("up to date")
@@ -865,6 +868,7 @@ class Builder:
         deployed: dict[str, Any],
         base_show: dict[str, Any] | None,
         tags: dict[str, Any],
+        version: str = "0.0.0",
     ) -> list[str]:
         entry = find_entry(tags, plan.name)
         record = self.records.get((entry or {}).get("digest"))
@@ -875,7 +879,11 @@ class Builder:
             if sorted(record.get("base_blobs") or []) == sorted(modelfile_blobs(base_show)[0]):
                 return []
             return [f"the base model {plan.base_model} changed since the last build"]
-        return differences(plan.request, deployed, base_show)
+        request: Mapping[str, Any] = plan.request
+        if _older(version, REQUIRES_SINCE):
+            # Servers before REQUIRES existed drop the field: comparing it would rebuild forever.
+            request = {k: v for k, v in request.items() if k != "requires"}
+        return differences(request, deployed, base_show)
 
     def _ensure_blob(self, client: OllamaClient, blob: Blob, job: JobProgress) -> None:
         blob.present = client.blob_exists(blob.digest)

@@ -1544,6 +1544,16 @@ def _capabilities(m: Model, base_caps: list[str] | None, template_changed: bool)
     return caps
 
 
+def _version_before(version: str, since: tuple[int, int, int]) -> bool:
+    """True when a release version is older than ``since`` (dev builds, 0.0.0, count as new)."""
+    parts = version.split("-", 1)[0].split(".")
+    try:
+        nums = tuple(int(p) for p in (parts + ["0", "0", "0"])[:3])
+    except ValueError:
+        return False
+    return nums != (0, 0, 0) and nums < since
+
+
 def create_events(
     state: DoubleState, req: dict[str, Any], name: Name, sleep: Callable[[float], None]
 ) -> Iterator[dict[str, Any]]:
@@ -1697,7 +1707,9 @@ def create_events(
         new.license = new.license + ([lic] if isinstance(lic, str) else [str(x) for x in lic])
         new_layers.append("license")
     for k in ("requires", "renderer", "parser"):
-        if req.get(k):
+        # REQUIRES arrived in 0.14.0, RENDERER/PARSER in 0.12.0: older servers ignore the fields
+        since = (0, 14, 0) if k == "requires" else (0, 12, 0)
+        if req.get(k) and not _version_before(state.version, since):
             setattr(new, k, str(req[k]))
     new.capabilities = _capabilities(new, base.capabilities if base is not None else None, bool(template))
     new.modified_at = datetime.now(timezone.utc)

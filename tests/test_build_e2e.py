@@ -130,6 +130,24 @@ def test_requires_newer_than_the_server_is_a_warning(ollama_double: OllamaDouble
     assert req and "requires Ollama 0.99.0" in req[0]["message"] and "is 0.12.6" in req[0]["message"]
 
 
+def test_requires_on_a_server_that_predates_it_does_not_rebuild_forever(
+        ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    ollama_double.state.version = "0.13.5"  # REQUIRES is stored from 0.14.0 on; older servers drop it
+    ollama_double.install("llama3.2:3b")
+    prof = write_profile(tmp_path, "req", 'from: llama3.2:3b\nrequires: "0.14.0"\n')
+    proc, doc = build(ollama_double, tmp_path, str(prof))
+    assert proc.returncode == 0, proc.stderr
+    assert any(w["code"] == "requires_newer" for w in doc["warnings"])
+    # Without a build record (another machine, CI) the field-by-field rule must not see a difference
+    proc, doc = build(ollama_double, tmp_path, str(prof), state="another-machine")
+    assert doc["data"]["builds"][0]["status"] == "up_to_date", doc["data"]["builds"][0].get("reasons")
+    ollama_double.state.version = "0.14.0"  # a server that stores it: a missing value is a difference
+    proc, doc = build(ollama_double, tmp_path, str(prof), state="third")
+    assert doc["data"]["builds"][0]["status"] == "created"
+    assert build(ollama_double, tmp_path, str(prof), state="fourth")[1]["data"]["builds"][0]["status"] \
+        == "up_to_date"
+
+
 def test_up_to_date_and_force(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     ollama_double.install("llama3.2:3b")
     prof = write_profile(tmp_path, "chef", NAME_PROFILE)
