@@ -1062,7 +1062,7 @@ def run_build(
 
     from modelctl.errors import ExitCode
 
-    if failed:
+    if failed:  # noqa: SIM108 - a nested conditional expression reads worse
         exit_code = failures[0][1].exit_code
     else:
         exit_code = ExitCode.INVALID if problems else ExitCode.OK
