@@ -535,10 +535,15 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
 
     Returns why the runtime context differs from the configured one (None when it does not,
     or when nothing is configured: then the runtime value is the server default).
+
+    Ollama keys loaded runners by the weights file: when another model on the same weights
+    is loaded with the same load-time options, the load reuses that runner and /api/ps lists
+    it under the other model's name. That runner is then read, and never unloaded here.
     """
     name = report.name
     before = find_entry(client.ps(), name)
     entry: dict[str, Any] | None = None
+    shared_with: str | None = None
     load_keep_alive: str | float = keep_alive
     if before is not None:
         # Any request resets the runner's expiry: keep the one its user chose (e.g. 10m, -1).
@@ -548,9 +553,12 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
             {"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}
         ):
             pass
-        entry = find_entry(client.ps(), name)
+        after = client.ps()
+        entry = find_entry(after, name)
+        if entry is None:
+            entry, shared_with = _shared_runner(client, name, after)
     finally:
-        if before is None:
+        if before is None and shared_with is None:
             try:
                 for _ in client.generate({"model": name, "keep_alive": 0, "stream": True}):
                     pass
@@ -558,7 +566,7 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
                 pass
     if entry is None:
         return f"{name} did not show up in /api/ps after loading it"
-    runtime = _apply_runtime(report, entry, loaded_before=before is not None)
+    runtime = _apply_runtime(report, entry, loaded_before=before is not None or shared_with is not None)
     ctx = report.data["context_length"]
     configured = ctx.get("configured")
     trained = ctx.get("trained")
@@ -568,6 +576,29 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
         return None
     trained_int = trained if isinstance(trained, int) else None
     return runtime_reason(int(configured), runtime.context_length, trained_int)
+
+
+def _shared_runner(client: Any, name: str, ps: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The /api/ps entry of another model whose weights (FROM blobs) and adapters are ours."""
+    from modelctl.errors import ModelctlError
+
+    try:
+        mine = modelfile_blobs(client.show(name))
+    except ModelctlError:
+        return None, None
+    if not mine[0]:
+        return None, None
+    for e in ps.get("models") or []:
+        other = e.get("name") or e.get("model")
+        if not isinstance(other, str):
+            continue
+        try:
+            theirs = modelfile_blobs(client.show(other))
+        except ModelctlError:
+            continue
+        if sorted(theirs[0]) == sorted(mine[0]) and sorted(theirs[1]) == sorted(mine[1]):
+            return e, other
+    return None, None
 
 
 def runtime_reason(configured: int, runtime: int, trained: int | None) -> str:

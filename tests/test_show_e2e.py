@@ -171,3 +171,25 @@ def test_show_of_a_gguf_file_points_to_inspect(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "not UTF-8" not in proc.stderr and "Traceback" not in proc.stderr
     assert "modelctl inspect tiny.gguf" in proc.stderr, proc.stderr
+
+
+def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
+        ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    """Ollama keys runners by weights: a model on the same base with the same load-time options
+    reuses the runner another model loaded, and /api/ps lists it under that other model."""
+    ollama_double.install("llama3.2:3b")
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    for name in ("first", "second"):
+        prof = tmp_path / f"{name}.yaml"
+        prof.write_text("from: llama3.2:3b\nparameters: {num_ctx: 2048}\n")
+        proc = run_cli("build", "-q", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
+    assert proc.returncode == 0, proc.stderr
+    runner = ollama_double.state.runner_of("first")
+    assert runner is not None and ollama_double.state.runner_of("second") is runner
+    code, doc, err = show_json(ollama_double, "second", "--verify")
+    assert code == 0, err
+    assert doc["data"]["context_length"]["runtime"] == 2048
+    assert doc["data"]["verify"] == {"ok": True, "problem": None}
+    assert ollama_double.state.runner_of("first") is not None  # not unloaded: it belongs to `first`
