@@ -236,6 +236,7 @@ def test_parameters_text_is_go_formatted_padded_and_in_random_order(
 
 
 def test_create_from_merges_like_ollama(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    ollama_double.state.version = "0.14.0"  # the first release that stores REQUIRES
     ollama_double.install("llama3.2:3b")
     base = ollama_double.state.get("llama3.2:3b")
     create(
@@ -959,3 +960,12 @@ def test_capabilities_follow_the_template(
     assert client.show("t")["capabilities"] == ["completion", "tools"]
     create(client, model="emb", **{"from": "nomic-embed-text"})
     assert client.show("emb")["capabilities"] == ["embedding"]
+
+
+def test_servers_before_0_14_drop_requires(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    ollama_double.install("llama3.2:3b")
+    assert ollama_double.state.version == "0.12.6"
+    create(client, model="old", **{"from": "llama3.2:3b"}, requires="0.14.0", renderer="r")
+    shown = client.show("old")
+    assert "requires" not in shown
+    assert ollama_double.state.get("old").renderer == "r"  # RENDERER is stored from 0.12.0 on
