@@ -259,11 +259,7 @@ def facts_from_gguf(path: str | Path) -> ModelFacts:
     facts.weights_bytes = info.tensor_bytes
     facts.bits_per_weight = _bits_per_weight(facts.weights_bytes, facts.parameter_count)
     facts.size_bytes = info.file_size
-    facts.sliding_window = _pos(get("attention.sliding_window"))
-    facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
-    facts.ssm = _ssm(get)
-    facts.expert_count = _pos(get("expert_count"))
-    facts.expert_used_count = _pos(get("expert_used_count"))
+    _fill_layout(facts, get)
     return facts
 
 
@@ -416,12 +412,17 @@ def facts_from_show(
     facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None
     if ps_entry and isinstance(ps_entry, dict):
         facts.context_runtime = _int(ps_entry.get("context_length"))
+    _fill_layout(facts, get)
+    return facts
+
+
+def _fill_layout(facts: ModelFacts, get: Any) -> None:
+    """Attention layout facts read the same way from GGUF metadata and from /api/show model_info."""
     facts.sliding_window = _pos(get("attention.sliding_window"))
     facts.sliding_window_pattern = _swa_pattern(get, facts.block_count)
     facts.ssm = _ssm(get)
     facts.expert_count = _pos(get("expert_count"))
     facts.expert_used_count = _pos(get("expert_used_count"))
-    return facts
 
 
 def _fill_from_tensor_shapes(facts: ModelFacts, shapes: dict[str, list[int]]) -> None:

@@ -141,25 +141,33 @@ def compare(
     execute("compare", envelope_fmt, body, output=output, quiet=quiet)
 
 
-def _load_targets(refs: tuple[str, ...], overrides: tuple[str, ...], ephemeral: bool) -> list:  # type: ignore[type-arg]
-    """Load every profile first and report every invalid one at once (exit 1)."""
+def _resolve_all(resolve: Any, refs: tuple[str, ...]) -> list[Any]:
+    """``resolve(ref, index)`` for every ref; every failure is reported at once (first one's exit code)."""
     from modelctl.errors import Diagnostic, ModelctlError
-    from modelctl.run import resolve_target
 
-    targets = []
+    out: list[Any] = []
     problems: list[Diagnostic] = []
     first: ModelctlError | None = None
-    for ref in refs:
+    for i, ref in enumerate(refs):
         try:
-            targets.append(
-                resolve_target(ref, None, overrides=overrides, ephemeral=ephemeral, check_built=False)
-            )
+            out.append(resolve(ref, i))
         except ModelctlError as exc:
             first = first or exc
             problems += exc.diagnostics()
     if first is not None:
         first.extra = problems
         raise first
+    return out
+
+
+def _load_targets(refs: tuple[str, ...], overrides: tuple[str, ...], ephemeral: bool) -> list:  # type: ignore[type-arg]
+    """Load every profile first and report every invalid one at once (exit 1)."""
+    from modelctl.run import resolve_target
+
+    targets = _resolve_all(
+        lambda ref, _i: resolve_target(ref, None, overrides=overrides, ephemeral=ephemeral, check_built=False),
+        refs,
+    )
     labels = [t.label for t in targets]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
@@ -247,19 +255,11 @@ def _matrix(refs: tuple[str, ...], prompt_texts: tuple[str, ...], prompts_file: 
     with OllamaClient(host, timeout=timeout) as client:
         version = client.version()  # unreachable -> exit 4 before anything runs
         server = {"host": client.display_host, "reachable": True, "version": version, "reason": None}
-        targets = []
-        problems: list[Diagnostic] = []
-        first: ModelctlError | None = None
-        for ref, t in zip(refs, loaded_targets, strict=True):
-            try:
-                targets.append(resolve_target(ref, client, overrides=overrides, ephemeral=ephemeral,
-                                              loaded=t.loaded))
-            except ModelctlError as exc:
-                first = first or exc
-                problems += exc.diagnostics()
-        if first is not None:
-            first.extra = problems
-            raise first
+        targets = _resolve_all(
+            lambda ref, i: resolve_target(ref, client, overrides=overrides, ephemeral=ephemeral,
+                                          loaded=loaded_targets[i].loaded),
+            refs,
+        )
         bar = None
         if fmt != "json" and not quiet and sys.stderr.isatty():
             bar = reports.ProgressBar(len(targets) * len(cases) * len(seeds) * repeat)
