@@ -77,8 +77,9 @@ def write_random(path: Path, size: int) -> None:
 
 def run_child(path: Path, url: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), url], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), url], capture_output=True, text=True, env=env, check=True
+    )
     result: dict[str, float] = json.loads(out.stdout)
     return result
 
@@ -86,8 +87,18 @@ def run_child(path: Path, url: str) -> dict[str, float]:
 def run_cli_build(profile: Path, url: str, state: Path) -> tuple[float, float, dict[str, object]]:
     """(seconds, peak RSS MiB, the build entry of the JSON envelope) for one `modelctl build`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OLLAMA_HOST": url, "MODELCTL_STATE_DIR": str(state)}
-    cmd = ["/usr/bin/time", "-f", "MAXRSS_KIB %M", sys.executable, "-m", "modelctl", "build", str(profile),
-           "--format", "json"]
+    cmd = [
+        "/usr/bin/time",
+        "-f",
+        "MAXRSS_KIB %M",
+        sys.executable,
+        "-m",
+        "modelctl",
+        "build",
+        str(profile),
+        "--format",
+        "json",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     seconds = time.perf_counter() - t0
@@ -172,14 +183,16 @@ def main() -> None:
             s1, rss1, first = run_cli_build(profile, double.url, state)
             s2, rss2, second_build = run_cli_build(profile, double.url, state)
             assert first["uploaded_bytes"] == size and second_build["status"] == "up_to_date", second_build
-            row.update({
-                "cli_build_s": s1,
-                "cli_build_peak_rss_mib": rss1,
-                "cli_second_build_s": s2,
-                "cli_second_build_status": second_build["status"],
-                "cli_second_build_bytes_sent": second_build["uploaded_bytes"],
-                "cli_second_build_peak_rss_mib": rss2,
-            })
+            row.update(
+                {
+                    "cli_build_s": s1,
+                    "cli_build_peak_rss_mib": rss1,
+                    "cli_second_build_s": s2,
+                    "cli_second_build_status": second_build["status"],
+                    "cli_second_build_bytes_sent": second_build["uploaded_bytes"],
+                    "cli_second_build_peak_rss_mib": rss2,
+                }
+            )
             gguf.unlink()
             summary.append(row)
             print(
@@ -202,8 +215,10 @@ def main() -> None:
         growth = summary[-1]["peak_rss_mib"] - summary[0]["peak_rss_mib"]
         cli_growth = summary[-1]["cli_build_peak_rss_mib"] - summary[0]["cli_build_peak_rss_mib"]
         first, last = summary[0]["size_mib"], summary[-1]["size_mib"]
-        print(f"peak RSS growth from {first} to {last} MiB files: hash+upload {growth:+.1f} MiB, "
-              f"modelctl build {cli_growth:+.1f} MiB")
+        print(
+            f"peak RSS growth from {first} to {last} MiB files: hash+upload {growth:+.1f} MiB, "
+            f"modelctl build {cli_growth:+.1f} MiB"
+        )
     print(json.dumps(summary, indent=1))
     shutil.rmtree(tmp, ignore_errors=True)  # profiles and the build-state folder written above
 

@@ -172,9 +172,7 @@ def main() -> None:
             ideal = n * args.latency / parallel
             walls = [one(client, ts, cs, parallel).wall_s for _ in range(args.rounds if parallel == 4 else 1)]
             med = statistics.median(walls)
-            verdict = (
-                "" if parallel != 4 else ("  PASS (<= 1.15)" if med <= 1.15 * ideal else "  FAIL (> 1.15)")
-            )
+            verdict = "" if parallel != 4 else ("  PASS (<= 1.15)" if med <= 1.15 * ideal else "  FAIL (> 1.15)")
             print(
                 f"  --parallel {parallel}: wall {med:.3f} s (median of {len(walls)}), ideal {ideal:.3f} s, "
                 f"ratio {med / ideal:.3f}{verdict}"
@@ -182,9 +180,7 @@ def main() -> None:
 
         double.set("latency", 0)
         bodies = [
-            ("/api/chat" if t.use_chat else "/api/generate", {**build_request(t, c.prompt)})
-            for t in ts
-            for c in cs
+            ("/api/chat" if t.use_chat else "/api/generate", {**build_request(t, c.prompt)}) for t in ts for c in cs
         ]
         overheads, raws, cells, cpus = [], [], [], []
         last: Matrix | None = None

@@ -106,18 +106,22 @@ def main() -> None:
         base = [measure([sys.executable, "-c", "pass"]) for _ in range(args.runs)]
         w_base = statistics.median(w for w, _, _ in base)
         (w_small, m_small, r_small), (w_sparse, m_sparse, r_sparse), (w_big, m_big, r_big) = bench(
-            [small, sparse, big], args.runs)
+            [small, sparse, big], args.runs
+        )
         ratio = w_sparse / w_small
         print(f"runs per file: {args.runs}, interleaved (median and min wall, max peak RSS; whole process)")
         print(f"python -c pass        wall {w_base:.3f} s   (interpreter start-up on this machine)")
         print(f"1 MiB GGUF            wall {w_small:.3f} s (min {m_small:.3f})   peak RSS {r_small:.1f} MB")
-        print(f"8 GiB sparse GGUF     wall {w_sparse:.3f} s (min {m_sparse:.3f})   "
-              f"peak RSS {r_sparse:.1f} MB")
-        print(f"  wall ratio 8 GiB / 1 MiB = {ratio:.3f} (of minima {m_sparse / m_small:.3f})"
-              "   (target <= 1.2; RSS target <= 60 MB)")
-        print(f"Llama-3-8B header     wall {w_big:.3f} s (min {m_big:.3f})   peak RSS {r_big:.1f} MB   "
-              f"(target <= 1 s, <= 100 MB; file {big.stat().st_size / (1 << 30):.2f} GiB apparent, "
-              f"{header_mib:.1f} MiB on disk)")
+        print(f"8 GiB sparse GGUF     wall {w_sparse:.3f} s (min {m_sparse:.3f})   peak RSS {r_sparse:.1f} MB")
+        print(
+            f"  wall ratio 8 GiB / 1 MiB = {ratio:.3f} (of minima {m_sparse / m_small:.3f})"
+            "   (target <= 1.2; RSS target <= 60 MB)"
+        )
+        print(
+            f"Llama-3-8B header     wall {w_big:.3f} s (min {m_big:.3f})   peak RSS {r_big:.1f} MB   "
+            f"(target <= 1 s, <= 100 MB; file {big.stat().st_size / (1 << 30):.2f} GiB apparent, "
+            f"{header_mib:.1f} MiB on disk)"
+        )
         print(f"(files generated in {gen:.2f} s; parent peak RSS {parent_rss():.1f} MB)")
         ok = ratio <= 1.2 and max(r_small, r_sparse) <= 60 and w_big <= 1.0 and r_big <= 100
         if args.compare_gguf_package:

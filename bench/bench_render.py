@@ -33,8 +33,9 @@ def main() -> None:
             for lp in loaded:
                 render(lp)
             rates.append(n / (time.perf_counter() - t))
-    print(f"render + round-trip: median {statistics.median(rates):,.0f} profiles/s over 5 runs of {n} "
-          "(target >= 2,000)")
+    print(
+        f"render + round-trip: median {statistics.median(rates):,.0f} profiles/s over 5 runs of {n} (target >= 2,000)"
+    )
 
 
 if __name__ == "__main__":

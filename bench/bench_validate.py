@@ -53,8 +53,9 @@ def main() -> None:
             runs=runs,
         )
     marginal = (med[str(n)] - med["1"]) / (n - 1)
-    print(f"validate 1 profile: {med['1'] * 1000:.0f} ms; {n} profiles: {med[str(n)] * 1000:.0f} ms "
-          f"(medians of {runs})")
+    print(
+        f"validate 1 profile: {med['1'] * 1000:.0f} ms; {n} profiles: {med[str(n)] * 1000:.0f} ms (medians of {runs})"
+    )
     print(f"marginal cost per profile: {marginal * 1000:.3f} ms (target <= 2 ms)")
 
 

@@ -272,14 +272,16 @@ def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | Non
         if param is None:
             if name in CLI_DEPRECATED:
                 if warnings is not None:
-                    warnings.append(Diagnostic(
-                        "deprecated_parameter", f"parameter {name} is deprecated; not sent",
-                        field=f"parameters.{name}"))
+                    warnings.append(
+                        Diagnostic(
+                            "deprecated_parameter",
+                            f"parameter {name} is deprecated; not sent",
+                            field=f"parameters.{name}",
+                        )
+                    )
                 continue
             if name in REMOVED_BY_NAME:
-                raise InvalidInput(
-                    f"unknown parameter '{name}' (removed from Ollama)", field=f"parameters.{name}"
-                )
+                raise InvalidInput(f"unknown parameter '{name}' (removed from Ollama)", field=f"parameters.{name}")
             raise InvalidInput(f"unknown parameter '{name}'", field=f"parameters.{name}")
         where = f"parameters.{name}"
         if param.type == "int":
@@ -355,9 +357,14 @@ def assemble(
     if _spec_get(spec, "draft"):
         raise InvalidInput("DRAFT models are not supported by modelctl build", field="draft")
     if from_name is not None and model_files:
-        warnings.append(Diagnostic(
-            "from_and_files", f"both a model name ({from_name}) and local files are given; "
-            "the server uses the model name and ignores the files", field="from"))
+        warnings.append(
+            Diagnostic(
+                "from_and_files",
+                f"both a model name ({from_name}) and local files are given; "
+                "the server uses the model name and ignores the files",
+                field="from",
+            )
+        )
 
     blobs: list[Blob] = []
     for kind, paths in (("files", model_files), ("adapters", adapter_files)):
@@ -374,8 +381,10 @@ def assemble(
     for b in blobs:
         cb = None
         if hash_progress is not None:
+
             def cb(done: int, _b: Blob = b) -> None:
                 hash_progress(_b.path, done, _b.size)
+
         b.digest = sha256_stream(b.path, cb)
 
     params = typed_parameters(_spec_get(spec, "parameters", {}) or {}, warnings)
@@ -393,9 +402,13 @@ def assemble(
         if value:
             request[key] = value
         elif value == "":
-            warnings.append(Diagnostic(
-                "empty_inherits", f"an empty {key} is not sent and cannot clear the one inherited from the "
-                "base model", field=key))
+            warnings.append(
+                Diagnostic(
+                    "empty_inherits",
+                    f"an empty {key} is not sent and cannot clear the one inherited from the base model",
+                    field=key,
+                )
+            )
     if params:
         request["parameters"] = params
     messages = [
@@ -700,8 +713,7 @@ class BuildOutcome:
             "blobs": [b.to_dict() for b in self.plan.blobs],
             "uploaded_bytes": sum(b.uploaded_bytes for b in self.plan.blobs),
             "report": self.report.data if self.report is not None else None,
-            "verify": {"ok": self.verify_problem is None, "problem": self.verify_problem}
-            if self.verified else None,
+            "verify": {"ok": self.verify_problem is None, "problem": self.verify_problem} if self.verified else None,
         }
 
     def text(self) -> str:
@@ -797,11 +809,13 @@ class Builder:
         requires = plan.request.get("requires")
         if requires and _older(version, str(requires)):
             # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
-            plan.warnings.append(Diagnostic(
-                "requires_newer",
-                f"the profile requires Ollama {requires}, the server at {client.display_host} is {version}",
-                field="requires",
-            ))
+            plan.warnings.append(
+                Diagnostic(
+                    "requires_newer",
+                    f"the profile requires Ollama {requires}, the server at {client.display_host} is {version}",
+                    field="requires",
+                )
+            )
         name = plan.name
         deployed = _show_or_none(client, name)
         base_show: dict[str, Any] | None = None
@@ -834,7 +848,8 @@ class Builder:
                 _drain(client.pull(plan.base_model), job, outcome.statuses)
             except ServerError as exc:
                 raise ServerError(
-                    f"cannot pull the base model {plan.base_model}: {exc.message}", status=exc.status,
+                    f"cannot pull the base model {plan.base_model}: {exc.message}",
+                    status=exc.status,
                     code="pull_failed",
                 ) from None
             outcome.pulled = True
@@ -1046,16 +1061,22 @@ def run_build(
         for w in o.warnings:
             warnings.append(Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field))
     problems = [o for o in outcomes if o.verify_problem]
-    errors = [Diagnostic("verify_failed", f"{o.plan.name}: {o.verify_problem}", field="parameters.num_ctx")
-              for o in problems]
+    errors = [
+        Diagnostic("verify_failed", f"{o.plan.name}: {o.verify_problem}", field="parameters.num_ctx") for o in problems
+    ]
     failed: list[dict[str, Any]] = []
     if not dry_run:
         # Some builds failed while others finished: report both, so CI knows what is deployed.
         for plan, err in failures:
             d = err.diagnostic()
             errors.append(Diagnostic(d.code, f"{plan.name}: {d.message}", d.file, d.line, d.column, d.field))
-            failed.append({"name": plan.name, "profile": str(plan.profile_path) if plan.profile_path else None,
-                           "error": d.to_dict()})
+            failed.append(
+                {
+                    "name": plan.name,
+                    "profile": str(plan.profile_path) if plan.profile_path else None,
+                    "error": d.to_dict(),
+                }
+            )
 
     def text() -> str:
         return "\n".join(o.text() for o in outcomes)

@@ -88,9 +88,7 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
     """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
     if fmt == "json":
-        text = dumps(
-            envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors)
-        )
+        text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
     else:
         text = result.render_text()
         if not quiet:

@@ -52,7 +52,7 @@ FLAGS = (FLAG_NON_DETERMINISTIC, FLAG_RELOADED, FLAG_TRUNCATED)
 FLAG_HELP = {
     FLAG_NON_DETERMINISTIC: "same profile, prompt and seed gave different text",
     FLAG_RELOADED: "the model was loaded again after the first run (runner options differ between "
-                   "profiles sharing a base, or it was evicted)",
+    "profiles sharing a base, or it was evicted)",
     FLAG_TRUNCATED: "generation stopped at the token limit (done_reason = length)",
 }
 
@@ -217,8 +217,11 @@ class TableRow:
     @property
     def differs(self) -> bool:
         # "not built" is not a value: server rows compare the models that exist.
-        seen = {json.dumps(c.value, sort_keys=True, default=str) for c in self.cells
-                if not (self.group == "server" and c.display == "not built")}
+        seen = {
+            json.dumps(c.value, sort_keys=True, default=str)
+            for c in self.cells
+            if not (self.group == "server" and c.display == "not built")
+        }
         return len(seen) > 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,8 +283,13 @@ def build_table(
     facts = [server_facts(s) for s in shows]
     columns = [
         Column(
-            t.label, t.ref, t.profile_path, t.model, t.base,
-            None if not server.get("reachable") else shows[i] is not None, t.ephemeral,
+            t.label,
+            t.ref,
+            t.profile_path,
+            t.model,
+            t.base,
+            None if not server.get("reachable") else shows[i] is not None,
+            t.ephemeral,
         )
         for i, t in enumerate(targets)
     ]
@@ -341,8 +349,7 @@ def build_table(
             if value:
                 cells.append(TableCell(value, describe(value), origin, src))
             else:
-                cells.append(TableCell(None, inherited_label, "base" if t.loaded is not None else origin,
-                                       t.base))
+                cells.append(TableCell(None, inherited_label, "base" if t.loaded is not None else origin, t.base))
         rows.append(TableRow(key, label, "prompt", cells))
 
     text_row("system", "system", lambda v: f"{first_line(v, 40)} ({len(v)} chars)", "inherited")
@@ -374,6 +381,7 @@ def build_table(
 
     # -- what the server made
     if server.get("reachable") and any(s is not None for s in shows):
+
         def fact_row(key: str, label: str, fn: Callable[[dict[str, Any], Target], Any]) -> None:
             cells = []
             for t, f, s in zip(targets, facts, shows, strict=True):
@@ -461,7 +469,8 @@ class Cell:
             "tokens_per_s": None if r is None or r.tokens_per_s is None else round(r.tokens_per_s, 2),
             "ttft_ms": None if r is None or r.ttft_s is None else round(r.ttft_s * 1000, 3),
             "load_ms": None if r is None or r.load_s is None else round(r.load_s * 1000, 3),
-            "total_ms": None if r is None or "total_duration" not in r.metrics
+            "total_ms": None
+            if r is None or "total_duration" not in r.metrics
             else round(r.metrics["total_duration"] / 1e6, 3),
             "wall_ms": None if r is None else round(r.wall_s * 1000, 3),
             "done_reason": r.done_reason if r else None,
@@ -500,8 +509,7 @@ class ProfileSummary:
             "ok": self.ok,
             "errors": self.errors,
             "skipped": self.skipped,
-            "median_tokens_per_s": None if self.median_tokens_per_s is None
-            else round(self.median_tokens_per_s, 2),
+            "median_tokens_per_s": None if self.median_tokens_per_s is None else round(self.median_tokens_per_s, 2),
             "median_ttft_ms": None if self.median_ttft_ms is None else round(self.median_ttft_ms, 3),
             "median_load_ms": None if self.median_load_ms is None else round(self.median_load_ms, 3),
             "assertions_passed": self.assertions_passed,
@@ -534,19 +542,21 @@ class Matrix:
             ok = [c for c in cells if c.status == "ok" and c.result is not None]
             results = [c.result for c in ok if c.result is not None]
             asserts = [a for c in ok for a in c.assertions]
-            out.append(ProfileSummary(
-                t.label,
-                len(cells),
-                len(ok),
-                sum(1 for c in cells if c.status == "error"),
-                sum(1 for c in cells if c.status == "skipped"),
-                median([r.tokens_per_s for r in results]),
-                median([None if r.ttft_s is None else r.ttft_s * 1000 for r in results]),
-                median([None if r.load_s is None else r.load_s * 1000 for r in results]),
-                sum(1 for a in asserts if a.passed),
-                len(asserts),
-                {f: sum(1 for c in cells if f in c.flags) for f in FLAGS},
-            ))
+            out.append(
+                ProfileSummary(
+                    t.label,
+                    len(cells),
+                    len(ok),
+                    sum(1 for c in cells if c.status == "error"),
+                    sum(1 for c in cells if c.status == "skipped"),
+                    median([r.tokens_per_s for r in results]),
+                    median([None if r.ttft_s is None else r.ttft_s * 1000 for r in results]),
+                    median([None if r.load_s is None else r.load_s * 1000 for r in results]),
+                    sum(1 for a in asserts if a.passed),
+                    len(asserts),
+                    {f: sum(1 for c in cells if f in c.flags) for f in FLAGS},
+                )
+            )
         return out
 
     @property
@@ -571,11 +581,13 @@ class Matrix:
         out: list[Diagnostic] = []
         if self.aborted is not None:
             done = sum(1 for c in self.cells if c.status == "ok")
-            out.append(Diagnostic(
-                self.aborted.code,
-                f"{self.aborted.message} — stopped after {done} of {len(self.cells)} cells; "
-                "the finished cells are reported",
-            ))
+            out.append(
+                Diagnostic(
+                    self.aborted.code,
+                    f"{self.aborted.message} — stopped after {done} of {len(self.cells)} cells; "
+                    "the finished cells are reported",
+                )
+            )
         seen = set()
         for c in self.cells:
             if c.status == "error" and c.error is not None and c.error.message not in seen:
@@ -602,7 +614,8 @@ class Matrix:
             "repeat": self.repeat,
             "parallel": self.parallel,
             "wall_ms": round(self.wall_s * 1000, 3),
-            "complete": self.aborted is None and not self.interrupted
+            "complete": self.aborted is None
+            and not self.interrupted
             and all(c.status != "skipped" for c in self.cells),
             "cells": [c.to_dict(self.targets, self.cases) for c in self.cells],
             "summary": [s.to_dict() for s in self.summaries()],
@@ -658,14 +671,18 @@ def runner_conflicts(targets: Sequence[Target]) -> list[Diagnostic]:
         for name in RUNNER_OPTIONS:
             vals = [runner_options(t)[name] for t in ts]
             if len({json.dumps(v) for v in vals}) > 1:
-                shown = ", ".join(f"{t.label}={format_value(v) if v is not None else 'default'}"
-                                  for t, v in zip(ts, vals, strict=True))
-                out.append(Diagnostic(
-                    "runner_options",
-                    f"profiles sharing base {base} differ in the runner option {name} ({shown}): "
-                    "Ollama reloads the model when requests switch between them",
-                    field=f"parameters.{name}",
-                ))
+                shown = ", ".join(
+                    f"{t.label}={format_value(v) if v is not None else 'default'}"
+                    for t, v in zip(ts, vals, strict=True)
+                )
+                out.append(
+                    Diagnostic(
+                        "runner_options",
+                        f"profiles sharing base {base} differ in the runner option {name} ({shown}): "
+                        "Ollama reloads the model when requests switch between them",
+                        field=f"parameters.{name}",
+                    )
+                )
     return out
 
 
@@ -687,8 +704,10 @@ def flag_cells(matrix: Matrix) -> None:
     runner options (Ollama keys runners by weights and reloads on a runner-option change).
     A profile's first load on a base nobody used yet is a cold start, not a reload.
     """
-    ran = sorted((c for c in matrix.cells if c.status == "ok" and c.result is not None),
-                 key=lambda c: c.order if c.order is not None else 0)
+    ran = sorted(
+        (c for c in matrix.cells if c.status == "ok" and c.result is not None),
+        key=lambda c: c.order if c.order is not None else 0,
+    )
     for c in ran:
         assert c.result is not None
         c.loaded = (c.result.metrics.get("load_duration") or 0) >= RELOAD_THRESHOLD_NS
@@ -707,8 +726,12 @@ def flag_cells(matrix: Matrix) -> None:
                     break
             else:
                 other = matrix.targets[o.profile]
-                if (runner_group(other) == group and runner_options(other) != opts
-                        and o.started is not None and o.started < start):
+                if (
+                    runner_group(other) == group
+                    and runner_options(other) != opts
+                    and o.started is not None
+                    and o.started < start
+                ):
                     c.flags.append(FLAG_RELOADED)
                     break
     for c in ran:
@@ -751,9 +774,15 @@ def run_matrix(
     returns the matrix with ``interrupted`` set.
     """
     seeds = list(seeds) or [None]
-    matrix = Matrix(list(targets), list(cases), seeds, repeat, parallel,
-                    plan_cells(len(targets), len(cases), seeds, repeat),
-                    server or {"host": client.display_host, "reachable": True, "version": None})
+    matrix = Matrix(
+        list(targets),
+        list(cases),
+        seeds,
+        repeat,
+        parallel,
+        plan_cells(len(targets), len(cases), seeds, repeat),
+        server or {"host": client.display_host, "reachable": True, "version": None},
+    )
     matrix.warnings.extend(runner_conflicts(targets))
     stop = threading.Event()
     order_lock = threading.Lock()

@@ -268,8 +268,7 @@ class _Reader:
             return
         if n > self.remaining():
             raise self.fail(
-                f"truncated file: {what} needs {n} bytes at offset {self.tell()}, "
-                f"but the file ends at {self.size}"
+                f"truncated file: {what} needs {n} bytes at offset {self.tell()}, but the file ends at {self.size}"
             )
         start = self.tell()
         self.fh.seek(start)
@@ -287,8 +286,7 @@ class _Reader:
     def skip(self, n: int, what: str) -> None:
         if n > self.remaining():
             raise self.fail(
-                f"truncated file: {what} needs {n} bytes at offset {self.tell()}, "
-                f"but the file ends at {self.size}"
+                f"truncated file: {what} needs {n} bytes at offset {self.tell()}, but the file ends at {self.size}"
             )
         if self.pos + n <= len(self.buf):
             self.pos += n
@@ -319,8 +317,7 @@ class _Reader:
         left = self.remaining()
         if count * min_item > left:
             raise self.fail(
-                f"corrupt file: {what} is {count}, but only {left} bytes remain "
-                f"(at least {min_item} bytes per item)"
+                f"corrupt file: {what} is {count}, but only {left} bytes remain (at least {min_item} bytes per item)"
             )
 
     def string_length(self, what: str, limit: int | None = None) -> int:
@@ -482,9 +479,7 @@ def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
         metadata[key] = _read_value(r, vtype, key)
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
-    if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment <= 0 or (
-        alignment & (alignment - 1)
-    ):
+    if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment <= 0 or (alignment & (alignment - 1)):
         raise r.fail(f"corrupt file: general.alignment must be a power of two, got {alignment!r}")
 
     infos: list[tuple[str, tuple[int, ...], int, int]] = []

@@ -17,18 +17,26 @@ from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.profile import local_path
 
 
-def spec_to_profile_data(spec: ModelSpec, *, modelfile_dir: Path, output_dir: Path | None,
-                         name: str | None = None, filename: str | None = None) -> dict[str, Any]:
+def spec_to_profile_data(
+    spec: ModelSpec,
+    *,
+    modelfile_dir: Path,
+    output_dir: Path | None,
+    name: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
     if len(spec.froms) != 1:
         raise ModelfileError(
-            f"a profile has one `from`; this Modelfile has {len(spec.froms)} FROM lines", file=filename,
+            f"a profile has one `from`; this Modelfile has {len(spec.froms)} FROM lines",
+            file=filename,
             field="from",
         )
     for key in ("renderer", "parser", "draft"):
         if getattr(spec, key):
             raise ModelfileError(
                 f"{key.upper()} is not supported in profiles yet; remove it or keep this Modelfile as is",
-                file=filename, field=key,
+                file=filename,
+                field=key,
             )
 
     def rel(value: str) -> str:
@@ -87,8 +95,7 @@ def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
     Dumper.add_representer(str, str_rep)
-    text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=False)
+    text = yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
     return (header or "") + str(text)
 
 
@@ -115,8 +122,11 @@ def import_modelfile(path: Path, *, output: Path | None, name: str | None) -> tu
         raise ModelfileError("binary data (a NUL byte): not a Modelfile", file=str(path))
     spec = parse_modelfile(raw, filename=str(path))
     data = spec_to_profile_data(
-        spec, modelfile_dir=path.resolve().parent,
-        output_dir=output.resolve().parent if output else None, name=name, filename=str(path),
+        spec,
+        modelfile_dir=path.resolve().parent,
+        output_dir=output.resolve().parent if output else None,
+        name=name,
+        filename=str(path),
     )
     header = f"# Imported by modelctl from {path.name}\n"
     return dump_yaml(data, header=header), list(spec.warnings)

@@ -118,8 +118,7 @@ def plan_layers(facts: ModelFacts) -> LayerPlan:
         if has_attention:
             if not kv_len:
                 raise InvalidInput(
-                    f"{model}: key/value length unknown (needs attention.key_length or "
-                    "embedding_length and head_count)"
+                    f"{model}: key/value length unknown (needs attention.key_length or embedding_length and head_count)"
                 )
             if swa[i]:
                 plan.swa_layers += 1
@@ -142,9 +141,7 @@ def plan_layers(facts: ModelFacts) -> LayerPlan:
             "independent of num_ctx and of the KV type"
         )
     if plan.cacheless_layers:
-        plan.assumptions.append(
-            f"{plan.cacheless_layers} layers have no attention heads and no SSM state: no cache"
-        )
+        plan.assumptions.append(f"{plan.cacheless_layers} layers have no attention heads and no SSM state: no cache")
     return plan
 
 
@@ -194,8 +191,13 @@ class MemoryEstimate:
 
     @property
     def total_bytes(self) -> int:
-        return (self.weights_bytes + self.adapter_bytes + self.kv_cache_bytes + self.recurrent_state_bytes
-                + self.overhead_bytes)
+        return (
+            self.weights_bytes
+            + self.adapter_bytes
+            + self.kv_cache_bytes
+            + self.recurrent_state_bytes
+            + self.overhead_bytes
+        )
 
     @property
     def exceeds_trained(self) -> bool:
@@ -364,8 +366,9 @@ def max_num_ctx_for_budget(
     hi = search_limit = limit or facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
 
     def at(n: int) -> MemoryEstimate:
-        return estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan,
-                                  adapter_bytes=adapter_bytes)
+        return estimate_for_facts(
+            facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes
+        )
 
     minimum = at(1).total_bytes
     if minimum > budget_bytes:
@@ -413,10 +416,10 @@ def estimate_table(
     for n in sizes:
         row: dict[str, Any] = {"num_ctx": n}
         for kv in kv_types:
-            est = estimate_for_facts(facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan,
-                                     adapter_bytes=adapter_bytes)
-            row[kv] = {"kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes,
-                       "total_bytes": est.total_bytes}
+            est = estimate_for_facts(
+                facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes
+            )
+            row[kv] = {"kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes, "total_bytes": est.total_bytes}
         rows.append(row)
     return rows
 
@@ -429,16 +432,25 @@ _UNITS: dict[str, int] = {
     "": 1,
     "b": 1,
     # binary; a bare K/M/G/T is read as binary too, as memory sizes usually are (documented)
-    "k": 1 << 10, "ki": 1 << 10, "kib": 1 << 10,
-    "m": 1 << 20, "mi": 1 << 20, "mib": 1 << 20,
-    "g": 1 << 30, "gi": 1 << 30, "gib": 1 << 30,
-    "t": 1 << 40, "ti": 1 << 40, "tib": 1 << 40,
+    "k": 1 << 10,
+    "ki": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mi": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gi": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "ti": 1 << 40,
+    "tib": 1 << 40,
     # decimal, only when spelled with B
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
 }
-SIZE_HELP = (
-    "e.g. 12GiB, 12G (read as GiB), 12000MiB, 16GB (10^9 bytes) or 8e9 (bytes)"
-)
+SIZE_HELP = "e.g. 12GiB, 12G (read as GiB), 12000MiB, 16GB (10^9 bytes) or 8e9 (bytes)"
 
 
 def parse_size(text: str, *, what: str = "--budget", allow_zero: bool = False) -> int:

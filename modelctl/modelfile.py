@@ -68,8 +68,19 @@ UNEXPECTED_EOF = "unexpected EOF"
 INVALID_REQUIRES = "requires must be a valid semver (e.g. 0.14.0)"
 
 _KEYWORDS = frozenset(
-    ("from", "license", "template", "system", "adapter", "draft", "renderer", "parser",
-     "parameter", "message", "requires")
+    (
+        "from",
+        "license",
+        "template",
+        "system",
+        "adapter",
+        "draft",
+        "renderer",
+        "parser",
+        "parameter",
+        "message",
+        "requires",
+    )
 )
 _ROLES = frozenset(("system", "user", "assistant"))
 
@@ -257,9 +268,7 @@ def is_go_printable(ch: str) -> bool:
 
 def _clean(seg: str) -> bool:
     """True when ``seg`` (no CR/LF) holds only Go-printable characters and tabs."""
-    if (_PY_SUBSET or seg.isascii()) and (
-        seg.isprintable() or ("\t" in seg and seg.replace("\t", " ").isprintable())
-    ):
+    if (_PY_SUBSET or seg.isascii()) and (seg.isprintable() or ("\t" in seg and seg.replace("\t", " ").isprintable())):
         return True
     return _not_print("\\t").search(seg) is None
 
@@ -525,7 +534,7 @@ def _f32_from_ratio(num: int, den: int) -> float | None:
     shift = max(e, -126) - 23  # the float32 ulp at that magnitude
     if shift >= 0:
         q, r = divmod(num, den << shift)
-        half = (den << shift)
+        half = den << shift
     else:
         q, r = divmod(num << -shift, den)
         half = den
@@ -719,8 +728,9 @@ def _cmd_error(msg: str, cmd: Command, filename: str | None, field_: str | None)
     return ModelfileError(msg, file=filename, line=cmd.line, column=cmd.column, field=field_)
 
 
-def _warn(spec: ModelSpec, code: str, msg: str, cmd: Command | None, filename: str | None,
-          field_: str | None = None) -> None:
+def _warn(
+    spec: ModelSpec, code: str, msg: str, cmd: Command | None, filename: str | None, field_: str | None = None
+) -> None:
     spec.warnings.append(
         Diagnostic(code, msg, filename, cmd.line if cmd else None, cmd.column if cmd else None, field_)
     )
@@ -744,9 +754,10 @@ def _convert(cmd: Command, filename: str | None) -> Any:
         if not math.isfinite(fv):
             g = "NaN" if math.isnan(fv) else ("+Inf" if fv > 0 else "-Inf")
             raise _cmd_error(
-                f"unsupported float value [{v}]: Ollama parses it but cannot send it "
-                f"(json: unsupported value: {g})",
-                cmd, filename, name,
+                f"unsupported float value [{v}]: Ollama parses it but cannot send it (json: unsupported value: {g})",
+                cmd,
+                filename,
+                name,
             )
         return float32_shortest(fv)
     if p.type == "bool":
@@ -781,15 +792,26 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
             spec.froms.append(a)
         elif n == "draft":
             if spec.draft is not None:
-                _warn(spec, "several_drafts",
-                      "several DRAFT lines: Ollama merges their files; only this last path is kept here",
-                      cmd, filename, "draft")
+                _warn(
+                    spec,
+                    "several_drafts",
+                    "several DRAFT lines: Ollama merges their files; only this last path is kept here",
+                    cmd,
+                    filename,
+                    "draft",
+                )
             spec.draft = a
         elif n == "adapter":
             spec.adapters.append(a)
             if len(spec.adapters) == 2:
-                _warn(spec, "several_adapters",
-                      "several ADAPTER lines: Ollama uses only the last one", cmd, filename, "adapters")
+                _warn(
+                    spec,
+                    "several_adapters",
+                    "several ADAPTER lines: Ollama uses only the last one",
+                    cmd,
+                    filename,
+                    "adapters",
+                )
         elif n == "template":
             spec.template = a
             last[n] = cmd
@@ -811,9 +833,14 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
             role, _, content = a.partition(": ")
             spec.messages.append({"role": role, "content": content})
             if role not in _ROLES:
-                _warn(spec, "message_role",
-                      f"message role '{role}' (set through PARAMETER message) is sent unchecked",
-                      cmd, filename, "messages")
+                _warn(
+                    spec,
+                    "message_role",
+                    f"message role '{role}' (set through PARAMETER message) is sent unchecked",
+                    cmd,
+                    filename,
+                    "messages",
+                )
         elif n in _params.CLI_DEPRECATED:
             _warn(spec, "deprecated_parameter", f"parameter {n} is deprecated", cmd, filename, n)
         else:
@@ -825,9 +852,14 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
                 spec.parameters[n] = value
     for key in ("system", "template"):
         if getattr(spec, key) == "":
-            _warn(spec, f"empty_{key}",
-                  f"empty {key.upper()} is not sent: Ollama keeps the base model's {key}",
-                  last.get(key), filename, key)
+            _warn(
+                spec,
+                f"empty_{key}",
+                f"empty {key.upper()} is not sent: Ollama keeps the base model's {key}",
+                last.get(key),
+                filename,
+                key,
+            )
     return spec
 
 
@@ -839,9 +871,14 @@ def parse_modelfile(text: str | bytes, *, filename: str | None = None) -> ModelS
 # --- writing values -------------------------------------------------------------------------
 
 _CATEGORY_NAMES = {
-    "Cc": "control character", "Cf": "format character", "Cs": "surrogate",
-    "Co": "private-use character", "Cn": "unassigned code point",
-    "Zs": "space separator", "Zl": "line separator", "Zp": "paragraph separator",
+    "Cc": "control character",
+    "Cf": "format character",
+    "Cs": "surrogate",
+    "Co": "private-use character",
+    "Cn": "unassigned code point",
+    "Zs": "space separator",
+    "Zl": "line separator",
+    "Zp": "paragraph separator",
 }
 
 
@@ -882,7 +919,10 @@ def quote_value(value: str, *, field: str) -> str:
             f"{_char_text(ch)} at line {vline}, column {vcol} of the value cannot be written in a "
             "Modelfile: Ollama's parser silently drops characters that are not printable "
             "(Go's strconv.IsPrint, Unicode 15.0.0)",
-            field, vline, vcol, ch,
+            field,
+            vline,
+            vcol,
+            ch,
         )
     has_break = "\n" in value or "\r" in value
     if value and not has_break and value[0] not in ' \t"' and value[-1] not in " \t":
@@ -890,13 +930,16 @@ def quote_value(value: str, *, field: str) -> str:
     if has_break:
         pos = 0
         for m in _NEWLINE.finditer(value):
-            seg = value[pos:m.start()].rstrip(" \t")
+            seg = value[pos : m.start()].rstrip(" \t")
             if seg.endswith('"""'):
                 vline, vcol = _real_pos(value, pos + len(seg) - 3)
                 raise _value_refusal(
                     f'line {vline} of the value ends with """ (column {vcol}) and more lines follow: '
                     "Ollama's parser would end the value there, so it cannot be written in a Modelfile",
-                    field, vline, vcol, None,
+                    field,
+                    vline,
+                    vcol,
+                    None,
                 )
             pos = m.end()
     return '"""' + value + '"""'
@@ -904,8 +947,7 @@ def quote_value(value: str, *, field: str) -> str:
 
 def _float_text(name: str, x: float) -> str:
     if not math.isfinite(x):
-        raise ModelfileError(f"{x!r} cannot be sent to Ollama (JSON has no NaN or Inf)",
-                             field=f"parameters.{name}")
+        raise ModelfileError(f"{x!r} cannot be sent to Ollama (JSON has no NaN or Inf)", field=f"parameters.{name}")
     r = repr(x)
     ax = abs(x)
     if ax != 0.0 and _is_f32_tie(ax):
@@ -915,8 +957,9 @@ def _float_text(name: str, x: float) -> str:
 
         r = format(Decimal(x), "e") if ax < 1e-4 or ax >= 1e16 else format(Decimal(x), "f")
     if go_parse_float32(r) is None:
-        raise ModelfileError(f"{r} is out of the float32 range Ollama accepts (|x| <= {F32_MAX!r})",
-                             field=f"parameters.{name}")
+        raise ModelfileError(
+            f"{r} is out of the float32 range Ollama accepts (|x| <= {F32_MAX!r})", field=f"parameters.{name}"
+        )
     return r
 
 
@@ -999,8 +1042,9 @@ def command_lines(
     for i, msg in enumerate(messages):
         role = msg["role"]
         if role not in _ROLES:
-            raise ModelfileError(f"message role must be system, user or assistant, not {role!r}",
-                                 field=f"messages[{i}].role")
+            raise ModelfileError(
+                f"message role must be system, user or assistant, not {role!r}", field=f"messages[{i}].role"
+            )
         out.append(f"MESSAGE {role} {quote_value(msg['content'], field=f'messages[{i}].content')}")
     out += [f"LICENSE {quote_value(text, field='license')}" for text in license]
     if requires is not None:

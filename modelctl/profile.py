@@ -33,8 +33,18 @@ from modelctl import yamlio
 from modelctl.errors import Diagnostic, ProfileError
 
 TOP_LEVEL_KEYS = (
-    "name", "from", "extends", "description", "system", "template", "parameters",
-    "messages", "adapters", "license", "requires", "quantize",
+    "name",
+    "from",
+    "extends",
+    "description",
+    "system",
+    "template",
+    "parameters",
+    "messages",
+    "adapters",
+    "license",
+    "requires",
+    "quantize",
 )
 QUANTIZE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K")
 LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pth")
@@ -164,9 +174,7 @@ class Profile(BaseModel):
     @classmethod
     def _quantize(cls, v: str | None) -> str | None:
         if v is not None and v.upper() not in QUANTIZE_TYPES:
-            raise ValueError(
-                f"unsupported quantization type {v}; Ollama accepts {', '.join(QUANTIZE_TYPES)}"
-            )
+            raise ValueError(f"unsupported quantization type {v}; Ollama accepts {', '.join(QUANTIZE_TYPES)}")
         return v
 
     # -- paths (computed once: each costs file-system calls) --------------------------------------
@@ -297,19 +305,25 @@ def _load_raw(
             loc_path: tuple[str | int, ...] = ("extends", i) if isinstance(ext, list) else ("extends",)
             line, col = doc.position(loc_path)
             if not isinstance(ref, str) or not ref:
-                raise ProfileError("extends must be a path or a list of paths", file=name, line=line,
-                                   column=col, field="extends")
+                raise ProfileError(
+                    "extends must be a path or a list of paths", file=name, line=line, column=col, field="extends"
+                )
             target = resolve_path(ref, path.parent)
             if len(chain) >= MAX_EXTENDS_DEPTH:
-                raise ProfileError(f"extends nests deeper than {MAX_EXTENDS_DEPTH} files", file=name, line=line,
-                                   column=col, field="extends")
+                raise ProfileError(
+                    f"extends nests deeper than {MAX_EXTENDS_DEPTH} files",
+                    file=name,
+                    line=line,
+                    column=col,
+                    field="extends",
+                )
             if target in chain or target == path:
                 cycle = " -> ".join(_display(p) for p in (*chain, path, target))
-                raise ProfileError(f"extends cycle: {cycle}", file=name, line=line, column=col,
-                                   field="extends")
+                raise ProfileError(f"extends cycle: {cycle}", file=name, line=line, column=col, field="extends")
             if not target.is_file():
-                raise ProfileError(f"extended profile not found: {ref}", file=name, line=line, column=col,
-                                   field="extends")
+                raise ProfileError(
+                    f"extended profile not found: {ref}", file=name, line=line, column=col, field="extends"
+                )
             parent = _load_raw(target, (*chain, path), docs, origins)
             _merge(merged, parent, origins, None)
     own = {k: v for k, v in data.items() if k != "extends"}
@@ -399,8 +413,9 @@ def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
                 diags.append(d)
         diags.sort(key=lambda d: (d.file or "", d.line or 0, d.column or 0))
         head = diags[0]
-        raise ProfileError(head.message, file=head.file, line=head.line, column=head.column,
-                           field=head.field, diagnostics=diags) from None
+        raise ProfileError(
+            head.message, file=head.file, line=head.line, column=head.column, field=head.field, diagnostics=diags
+        ) from None
     loaded = LoadedProfile(path=path, profile=profile, origins=origins, documents=docs)
     _post_checks(loaded)
     loaded.warnings = collect_warnings(loaded)
@@ -451,12 +466,14 @@ def _precheck(merged: dict[str, Any], loaded: LoadedProfile) -> None:
                 problems.append(Diagnostic("unknown_parameter", msg, f, line, col, dotted_field))
     if "from" not in merged:
         f = _display(loaded.path)
-        problems.append(Diagnostic("missing", "`from` is required (a model name or a path to a .gguf file)",
-                                   f, 1, 1, "from"))
+        problems.append(
+            Diagnostic("missing", "`from` is required (a model name or a path to a .gguf file)", f, 1, 1, "from")
+        )
     if problems:
         h = problems[0]
-        raise ProfileError(h.message, file=h.file, line=h.line, column=h.column, field=h.field,
-                           code=h.code, diagnostics=problems)
+        raise ProfileError(
+            h.message, file=h.file, line=h.line, column=h.column, field=h.field, code=h.code, diagnostics=problems
+        )
 
 
 _TYPE_WORDS = {
@@ -493,8 +510,9 @@ def _diagnostic_for(err: Any, loaded: LoadedProfile) -> Diagnostic:
     # pydantic adds union-member names to the loc (e.g. 'int', 'float', 'list[str]'); keep real keys.
     cleaned: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and (part in ("int", "float", "str", "bool") or "[" in part or part in (
-            "constrained-int", "constrained-float")):
+        if isinstance(part, str) and (
+            part in ("int", "float", "str", "bool") or "[" in part or part in ("constrained-int", "constrained-float")
+        ):
             continue
         cleaned.append("from" if part == "from_" else part)
     dotted_field = yamlio.dotted(tuple(cleaned))
@@ -506,7 +524,7 @@ def _diagnostic_for(err: Any, loaded: LoadedProfile) -> Diagnostic:
         if etype == "int_from_float":
             msg = f"expected an integer, got {err.get('input')!r} (Ollama rejects fractions for integers)"
         if cleaned and cleaned[0] == "requires" and etype == "string_type":
-            msg += " (quote the version, e.g. \"0.14.0\")"
+            msg += ' (quote the version, e.g. "0.14.0")'
     elif etype == "value_error":
         msg = str(err.get("ctx", {}).get("error", err["msg"]))
     elif etype == "literal_error":
@@ -530,8 +548,7 @@ def _post_checks(loaded: LoadedProfile) -> None:
     for i, adapter in enumerate(prof.adapter_paths()):
         if not adapter.exists():
             f, line, col = _where(loaded, f"adapters[{i}]")
-            raise ProfileError(f"adapter not found: {adapter}", file=f, line=line, column=col,
-                               field=f"adapters[{i}]")
+            raise ProfileError(f"adapter not found: {adapter}", file=f, line=line, column=col, field=f"adapters[{i}]")
 
 
 def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
@@ -553,19 +570,31 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
 
             stored = as_sent(value)
             if stored != value:
-                warn("float32_precision", f"parameters.{name}",
-                     f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}")
+                warn(
+                    "float32_precision",
+                    f"parameters.{name}",
+                    f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}",
+                )
     set_values = prof.parameters.as_dict()
     if "stop" in set_values:
-        warn("custom_stop", "parameters.stop",
-             "a custom stop list replaces the model's own stop tokens; include them if you still need them")
+        warn(
+            "custom_stop",
+            "parameters.stop",
+            "a custom stop list replaces the model's own stop tokens; include them if you still need them",
+        )
     for key in ("system", "template"):
         if getattr(prof, key) == "":
-            warn("empty_inherits", key,
-                 f"an empty {key} cannot clear the one inherited from the base model; Ollama keeps the base's")
+            warn(
+                "empty_inherits",
+                key,
+                f"an empty {key} cannot clear the one inherited from the base model; Ollama keeps the base's",
+            )
     if prof.quantize and prof.base_path() is None:
-        warn("quantize_from_name", "quantize",
-             "quantize only works on F16/BF16/F32 weights; a library model is usually already quantized")
+        warn(
+            "quantize_from_name",
+            "quantize",
+            "quantize only works on F16/BF16/F32 weights; a library model is usually already quantized",
+        )
     num_ctx = set_values.get("num_ctx")
     if num_ctx is not None and num_ctx < 4:
         warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
@@ -573,8 +602,11 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
     if num_ctx is not None and base is not None and base.is_file() and base.suffix.lower() == ".gguf":
         trained = _trained_context(base)
         if trained is not None and num_ctx > trained:
-            warn("num_ctx_above_trained", "parameters.num_ctx",
-                 f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}")
+            warn(
+                "num_ctx_above_trained",
+                "parameters.num_ctx",
+                f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}",
+            )
     return out
 
 
@@ -602,8 +634,12 @@ def json_schema() -> dict[str, Any]:
         elif p.type == "bool":
             s = {"type": "boolean"}
         else:
-            s = {"oneOf": [{"type": "string", "minLength": 1},
-                           {"type": "array", "items": {"type": "string", "minLength": 1}}]}
+            s = {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}},
+                ]
+            }
         if p.minimum is not None and p.type in ("int", "float") and abs(p.minimum) < 2**62:
             s["minimum"] = p.minimum if p.type == "float" else int(p.minimum)
         if p.maximum is not None and p.type in ("int", "float") and abs(p.maximum) < 2**62:
@@ -621,23 +657,35 @@ def json_schema() -> dict[str, Any]:
         # `from` is required after `extends` is resolved, so a file that extends another may omit it.
         "properties": {
             "name": {"type": "string", "description": "Model name to create; default: the file's stem."},
-            "from": {"type": "string", "description": "Base model name, or a path to a .gguf file or "
-                                                      "safetensors directory relative to this file."},
+            "from": {
+                "type": "string",
+                "description": "Base model name, or a path to a .gguf file or "
+                "safetensors directory relative to this file.",
+            },
             "extends": {**str_or_list, "description": "Profile(s) this one builds on; later wins."},
             "description": {"type": "string", "description": "Free text; never sent to the server."},
             "system": {"type": ["string", "null"], "description": "System prompt (SYSTEM)."},
-            "template": {"type": ["string", "null"],
-                         "description": "Go template (TEMPLATE); null inherits the base model's."},
+            "template": {
+                "type": ["string", "null"],
+                "description": "Go template (TEMPLATE); null inherits the base model's.",
+            },
             "parameters": {"type": "object", "additionalProperties": False, "properties": props},
-            "messages": {"type": "array", "items": {
-                "type": "object", "additionalProperties": False, "required": ["role", "content"],
-                "properties": {"role": {"enum": ["system", "user", "assistant"]},
-                               "content": {"type": "string"}}}},
+            "messages": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["role", "content"],
+                    "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}},
+                },
+            },
             "adapters": {**str_or_list, "description": "LoRA adapter path (Ollama applies one)."},
             "license": {**str_or_list, "description": "License text(s); appended to the base's."},
             "requires": {"type": "string", "description": "Minimum Ollama version (semver)."},
-            "quantize": {"type": "string", "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$",
-                         "description": "Quantize F16/BF16/F32 weights at build time (case-insensitive)."},
+            "quantize": {
+                "type": "string",
+                "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$",
+                "description": "Quantize F16/BF16/F32 weights at build time (case-insensitive).",
+            },
         },
     }
-

@@ -91,7 +91,13 @@ class Progress:
             self._write_line(text)
 
     def bar(
-        self, key: str, label: str, completed: int, total: int | None, *, force: bool = False,
+        self,
+        key: str,
+        label: str,
+        completed: int,
+        total: int | None,
+        *,
+        force: bool = False,
         interval: float = _REDRAW_INTERVAL,
     ) -> None:
         if not self.enabled:

@@ -146,9 +146,7 @@ def _strings(value: Any) -> list[str] | None:
     return None
 
 
-def _parse_expect(
-    expect: Any, item_field: str, parent: Any, col: _Collector
-) -> list[Assertion]:
+def _parse_expect(expect: Any, item_field: str, parent: Any, col: _Collector) -> list[Assertion]:
     out: list[Assertion] = []
     if expect is None:
         return out
@@ -210,15 +208,20 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
     try:
         data = load_positioned(text, file)
     except ProfileError as exc:  # the YAML layer speaks of profiles; here it is a prompts file
-        raise InvalidInput(exc.message, file=file, line=exc.line, column=exc.column, field=exc.field,
-                           code="prompts") from None
+        raise InvalidInput(
+            exc.message, file=file, line=exc.line, column=exc.column, field=exc.field, code="prompts"
+        ) from None
     if data is None:
-        raise InvalidInput("the prompts file is empty: expected a list of prompts", file=file,
-                           line=1, code="prompts")
+        raise InvalidInput("the prompts file is empty: expected a list of prompts", file=file, line=1, code="prompts")
     if not isinstance(data, list):
         line, column = _node_pos(data)
-        raise InvalidInput("expected a list of prompts ({prompt, system?, expect?})", file=file,
-                           line=line or 1, column=column, code="prompts")
+        raise InvalidInput(
+            "expected a list of prompts ({prompt, system?, expect?})",
+            file=file,
+            line=line or 1,
+            column=column,
+            code="prompts",
+        )
     cases: list[PromptCase] = []
     for i, item in enumerate(data):
         item_field = f"[{i}]"
@@ -230,8 +233,7 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
             cases.append(PromptCase(len(cases) + 1, str(item), file=file, line=line))
             continue
         if not isinstance(item, dict):
-            col.add("each item must be a prompt string or a mapping with 'prompt'", line, column,
-                    item_field)
+            col.add("each item must be a prompt string or a mapping with 'prompt'", line, column, item_field)
             continue
         bad = False
         for key in item:
@@ -272,8 +274,15 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
         )
     if col.diags:
         first = col.diags[0]
-        raise InvalidInput(first.message, file=first.file, line=first.line, column=first.column,
-                           field=first.field, code="prompts", diagnostics=col.diags)
+        raise InvalidInput(
+            first.message,
+            file=first.file,
+            line=first.line,
+            column=first.column,
+            field=first.field,
+            code="prompts",
+            diagnostics=col.diags,
+        )
     if not cases:
         raise InvalidInput("the prompts file holds no prompts", file=file, line=1, code="prompts")
     names = [c.name for c in cases if c.name]

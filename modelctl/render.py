@@ -119,8 +119,12 @@ def _load_template(path: Path) -> Any:
     except OSError as exc:
         raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
     except Exception as exc:  # ProfileError from decode_text: re-badge as a template problem
-        raise TemplateError(getattr(exc, "message", str(exc)), file=str(path),
-                            line=getattr(exc, "line", None), column=getattr(exc, "column", None)) from None
+        raise TemplateError(
+            getattr(exc, "message", str(exc)),
+            file=str(path),
+            line=getattr(exc, "line", None),
+            column=getattr(exc, "column", None),
+        ) from None
     env = _environment()
     try:
         tmpl = env.from_string(source)
@@ -199,25 +203,30 @@ def render(
         text = tmpl.render(**ctx)
     except _QuoteError as qe:
         f, line, col = _where(loaded, qe.field)
-        raise ModelfileError(qe.err.message, file=f, line=line, column=col, field=qe.field,
-                             code="unrepresentable") from None
+        raise ModelfileError(
+            qe.err.message, file=f, line=line, column=col, field=qe.field, code="unrepresentable"
+        ) from None
     except SecurityError as exc:
-        raise TemplateError(f"template refused: {exc} (templates cannot reach Python internals)",
-                            file=str(tpath), line=_template_line(exc)) from None
+        raise TemplateError(
+            f"template refused: {exc} (templates cannot reach Python internals)",
+            file=str(tpath),
+            line=_template_line(exc),
+        ) from None
     except UndefinedError as exc:
-        raise TemplateError(f"undefined variable: {exc.message}", file=str(tpath),
-                            line=_template_line(exc)) from None
+        raise TemplateError(f"undefined variable: {exc.message}", file=str(tpath), line=_template_line(exc)) from None
     except JinjaError as exc:
         raise TemplateError(f"template error: {exc}", file=str(tpath), line=_template_line(exc)) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, ZeroDivisionError) as exc:
-        raise TemplateError(f"template error: {type(exc).__name__}: {exc}", file=str(tpath),
-                            line=_template_line(exc)) from None
+        raise TemplateError(
+            f"template error: {type(exc).__name__}: {exc}", file=str(tpath), line=_template_line(exc)
+        ) from None
     try:
         spec = parse_modelfile(text, filename=f"{tpath.name} output")
     except ModelfileError as exc:
         raise CheckFailed(
             f"the rendered Modelfile is not valid for Ollama: {exc.message}",
-            file=str(tpath), code="round_trip",
+            file=str(tpath),
+            code="round_trip",
         ) from None
     check_round_trip(loaded, spec, ctx, template_file=str(tpath))
     return Rendered(text=text, spec=spec, from_=ctx["from_"], adapters=ctx["adapters"], template_path=str(tpath))
@@ -282,15 +291,21 @@ def check_round_trip(loaded: LoadedProfile, spec: ModelSpec, ctx: dict[str, Any]
                 if n not in actual:
                     _mismatch(loaded, f"parameters.{n}", "missing from the rendered Modelfile", template_file)
                 if n not in expected:
-                    _mismatch(loaded, f"parameters.{n}", "set by the template but not by the profile",
-                              template_file)
+                    _mismatch(loaded, f"parameters.{n}", "set by the template but not by the profile", template_file)
                 if not _same(expected[n], actual[n]):
-                    _mismatch(loaded, f"parameters.{n}",
-                              f"the profile says {expected[n]!r}, the Modelfile reads back {actual[n]!r}",
-                              template_file)
+                    _mismatch(
+                        loaded,
+                        f"parameters.{n}",
+                        f"the profile says {expected[n]!r}, the Modelfile reads back {actual[n]!r}",
+                        template_file,
+                    )
         elif expected != actual:
-            _mismatch(loaded, key, f"the profile says {_short(expected)}, the Modelfile reads back {_short(actual)}",
-                      template_file)
+            _mismatch(
+                loaded,
+                key,
+                f"the profile says {_short(expected)}, the Modelfile reads back {_short(actual)}",
+                template_file,
+            )
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -308,5 +323,9 @@ def _mismatch(loaded: LoadedProfile, field_name: str, detail: str, template_file
     f, line, col = _where(loaded, field_name)
     raise CheckFailed(
         f"round-trip check failed: {detail} (template {template_file})",
-        file=f, line=line, column=col, field=field_name, code="round_trip",
+        file=f,
+        line=line,
+        column=col,
+        field=field_name,
+        code="round_trip",
     )

@@ -28,8 +28,16 @@ SERVER_DEFAULT_CONTEXT = "server default (OLLAMA_CONTEXT_LENGTH, else 4096 / 327
 # ---------------------------------------------------------------------------------------------
 
 _SIMPLE_ESCAPES = {
-    "a": 0x07, "b": 0x08, "f": 0x0C, "n": 0x0A, "r": 0x0D, "t": 0x09, "v": 0x0B,
-    "\\": 0x5C, '"': 0x22, "'": 0x27,
+    "a": 0x07,
+    "b": 0x08,
+    "f": 0x0C,
+    "n": 0x0A,
+    "r": 0x0D,
+    "t": 0x09,
+    "v": 0x0B,
+    "\\": 0x5C,
+    '"': 0x22,
+    "'": 0x27,
 }
 
 
@@ -202,9 +210,21 @@ def _quote_str(s: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 REPORT_KEYS = (
-    "name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
-    "context_length", "embedding_length", "block_count", "head_count", "head_count_kv",
-    "capabilities", "parameters", "size_bytes",
+    "name",
+    "host",
+    "base",
+    "architecture",
+    "parameter_count",
+    "parameter_size",
+    "quantization",
+    "context_length",
+    "embedding_length",
+    "block_count",
+    "head_count",
+    "head_count_kv",
+    "capabilities",
+    "parameters",
+    "size_bytes",
 )
 
 
@@ -308,11 +328,13 @@ def render_text(d: Mapping[str, Any]) -> str:
             rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}"))
     rt = d.get("runtime")
     if isinstance(rt, Mapping) and rt.get("size") is not None:
-        rows.append((
-            "loaded",
-            f"{human_bytes(rt.get('size'))} in memory, {human_bytes(rt.get('size_vram') or 0)} in VRAM"
-            f" ({rt.get('processor') or '-'})",
-        ))
+        rows.append(
+            (
+                "loaded",
+                f"{human_bytes(rt.get('size'))} in memory, {human_bytes(rt.get('size_vram') or 0)} in VRAM"
+                f" ({rt.get('processor') or '-'})",
+            )
+        )
     rows.append(("system", _set_text(d.get("system_set"), d.get("system_length"))))
     rows.append(("template", _set_text(d.get("template_set"), d.get("template_length"))))
     width = max(len(k) for k, _ in rows)
@@ -380,9 +402,7 @@ def _facts(show: Mapping[str, Any], tags_entry: Mapping[str, Any] | None, name: 
     """facts.ModelFacts from /api/show (+ the /api/tags entry)."""
     from modelctl.facts import facts_from_show
 
-    return facts_from_show(
-        dict(show), dict(tags_entry) if tags_entry is not None else None, name=name, host=host
-    )
+    return facts_from_show(dict(show), dict(tags_entry) if tags_entry is not None else None, name=name, host=host)
 
 
 def build_report(
@@ -431,12 +451,14 @@ def build_report(
     warnings: list[Diagnostic] = []
     trained = ctx.get("trained")
     if isinstance(trained, int) and ctx["configured"] is not None and ctx["configured"] > trained:
-        warnings.append(Diagnostic(
-            "num_ctx_above_trained",
-            f"num_ctx {ctx['configured']} is above the trained context {trained}; "
-            f"Ollama will clamp it to {trained}",
-            field="parameters.num_ctx",
-        ))
+        warnings.append(
+            Diagnostic(
+                "num_ctx_above_trained",
+                f"num_ctx {ctx['configured']} is above the trained context {trained}; "
+                f"Ollama will clamp it to {trained}",
+                field="parameters.num_ctx",
+            )
+        )
     if profile_known and profile_parameters is not None:
         ours = dict(profile_parameters)
         inherited = {k: v for k, v in stored.items() if k not in ours}
@@ -445,24 +467,30 @@ def build_report(
             inherited = {k: v for k, v in inherited.items() if k in base_params}
         if inherited:
             listing = ", ".join(f"{k}={format_value(v)}" for k, v in inherited.items())
-            warnings.append(Diagnostic(
-                "inherited_parameters",
-                f"parameters inherited from the base that the profile does not set: {listing}",
-                field="parameters",
-            ))
+            warnings.append(
+                Diagnostic(
+                    "inherited_parameters",
+                    f"parameters inherited from the base that the profile does not set: {listing}",
+                    field="parameters",
+                )
+            )
         for key, want in ours.items():
             if key not in stored:
-                warnings.append(Diagnostic(
-                    "not_stored", f"the server did not store {key} (the profile sets {format_value(want)})",
-                    field=f"parameters.{key}",
-                ))
+                warnings.append(
+                    Diagnostic(
+                        "not_stored",
+                        f"the server did not store {key} (the profile sets {format_value(want)})",
+                        field=f"parameters.{key}",
+                    )
+                )
             elif not same_value(key, stored[key], want):
-                warnings.append(Diagnostic(
-                    "stored_differently",
-                    f"the server stored {key} = {format_value(stored[key])}, "
-                    f"the profile says {format_value(want)}",
-                    field=f"parameters.{key}",
-                ))
+                warnings.append(
+                    Diagnostic(
+                        "stored_differently",
+                        f"the server stored {key} = {format_value(stored[key])}, the profile says {format_value(want)}",
+                        field=f"parameters.{key}",
+                    )
+                )
         data["inherited_parameters"] = sorted(inherited)
     return Report(data, warnings)
 
@@ -490,9 +518,7 @@ def runtime_if_loaded(client: Any, report: Report) -> None:
         _apply_runtime(report, entry, loaded_before=True)
 
 
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def parse_rfc3339(text: Any) -> Any:
@@ -549,9 +575,7 @@ def verify_runtime(client: Any, report: Report, *, keep_alive: str = "30s") -> s
         # Any request resets the runner's expiry: keep the one its user chose (e.g. 10m, -1).
         load_keep_alive = remaining_keep_alive(before.get("expires_at"), default=keep_alive)
     try:
-        for _ in client.generate(
-            {"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}
-        ):
+        for _ in client.generate({"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}):
             pass
         after = client.ps()
         entry = find_entry(after, name)
@@ -638,9 +662,7 @@ def _is_profile_ref(ref: str) -> bool:
     return True
 
 
-def run_show(
-    ref: str, *, verify: bool = False, host: str | None = None, timeout: float | None = None
-) -> Result:
+def run_show(ref: str, *, verify: bool = False, host: str | None = None, timeout: float | None = None) -> Result:
     """Everything `modelctl show` does; returns an output.Result."""
     from modelctl.errors import ExitCode
     from modelctl.server import ModelNotFound, OllamaClient

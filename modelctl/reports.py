@@ -52,8 +52,7 @@ def _default_note(t: ParamTable) -> str:
     version = t.server.get("version")
     if version:
         return f"(default) = Ollama {version}'s default (the server's version)"
-    return ("(default) = Ollama's current default "
-            "(server version unknown; repeat_penalty was 1.1 before 0.32.10)")
+    return "(default) = Ollama's current default (server version unknown; repeat_penalty was 1.1 before 0.32.10)"
 
 
 def _legend(t: ParamTable) -> list[str]:
@@ -64,8 +63,10 @@ def _legend(t: ParamTable) -> list[str]:
         _default_note(t),
     ]
     if any(r.key == "server.context_length" for r in t.rows):
-        lines.append("context length = trained (GGUF) / configured (num_ctx; auto = the server's default)"
-                     " / running (what the loaded model uses, from /api/ps)")
+        lines.append(
+            "context length = trained (GGUF) / configured (num_ctx; auto = the server's default)"
+            " / running (what the loaded model uses, from /api/ps)"
+        )
     if not t.server.get("reachable"):
         lines.append("server rows skipped: " + (t.server.get("reason") or "no server"))
     return lines
@@ -85,8 +86,7 @@ def table_text(t: ParamTable, width: int | None = None, *, color: bool = False) 
     out = text_table(headers, rows, max_width=width)
     if color:
         # After layout, so escape codes do not count towards the column widths.
-        out = "".join(f"\033[1m{line}\033[0m\n" if line.startswith("* ") else line + "\n"
-                      for line in out.splitlines())
+        out = "".join(f"\033[1m{line}\033[0m\n" if line.startswith("* ") else line + "\n" for line in out.splitlines())
     legend = [textwrap.fill(x, width=width, subsequent_indent="  ") for x in _legend(t)]
     return out + "\n" + "\n".join(legend) + "\n"
 
@@ -96,8 +96,7 @@ def _md_escape(text: str) -> str:
 
 
 def table_markdown(t: ParamTable) -> str:
-    lines = ["| | " + " | ".join(_md_escape(c.label) for c in t.columns) + " |",
-             "|---|" + "---|" * len(t.columns)]
+    lines = ["| | " + " | ".join(_md_escape(c.label) for c in t.columns) + " |", "|---|" + "---|" * len(t.columns)]
     for r in t.rows:
         label = f"**{_md_escape(r.label)}** ≠" if r.differs else _md_escape(r.label)
         cells = []
@@ -144,13 +143,17 @@ def _stats_line(c: Cell) -> str:
     tps = _fmt_num(r.tokens_per_s, 1)
     ttft = _ms(None if r.ttft_s is None else r.ttft_s * 1000)
     load = _ms(None if r.load_s is None else r.load_s * 1000)
-    return f"{r.eval_count if r.eval_count is not None else '-'} tok · {tps} tok/s · TTFT {ttft} · " \
-           f"load {load} · {r.done_reason or '-'}"
+    return (
+        f"{r.eval_count if r.eval_count is not None else '-'} tok · {tps} tok/s · TTFT {ttft} · "
+        f"load {load} · {r.done_reason or '-'}"
+    )
 
 
 def _assert_lines(c: Cell) -> list[str]:
-    return [("PASS " if a.passed else "FAIL ") + a.assertion.label() + ("" if a.passed else f": {a.message}")
-            for a in c.assertions]
+    return [
+        ("PASS " if a.passed else "FAIL ") + a.assertion.label() + ("" if a.passed else f": {a.message}")
+        for a in c.assertions
+    ]
 
 
 def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
@@ -181,21 +184,31 @@ def summary_rows(summaries: Sequence[ProfileSummary]) -> list[list[str]]:
     rows = []
     for s in summaries:
         flags = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in s.flags.items() if v) or "-"
-        rows.append([
-            s.label,
-            f"{s.ok}/{s.cells}",
-            _fmt_num(s.median_tokens_per_s, 1),
-            _ms(s.median_ttft_ms),
-            _ms(s.median_load_ms),
-            f"{s.assertions_passed}/{s.assertions_total}" if s.assertions_total else "-",
-            _pct(s.pass_rate),
-            flags,
-        ])
+        rows.append(
+            [
+                s.label,
+                f"{s.ok}/{s.cells}",
+                _fmt_num(s.median_tokens_per_s, 1),
+                _ms(s.median_ttft_ms),
+                _ms(s.median_load_ms),
+                f"{s.assertions_passed}/{s.assertions_total}" if s.assertions_total else "-",
+                _pct(s.pass_rate),
+                flags,
+            ]
+        )
     return rows
 
 
-SUMMARY_HEADERS = ["profile", "ok", "tok/s (median)", "TTFT (median)", "load (median)", "assertions",
-                   "pass rate", "flags"]
+SUMMARY_HEADERS = [
+    "profile",
+    "ok",
+    "tok/s (median)",
+    "TTFT (median)",
+    "load (median)",
+    "assertions",
+    "pass rate",
+    "flags",
+]
 
 
 MIN_COLUMN = 24
@@ -307,22 +320,33 @@ def matrix_markdown(m: Matrix) -> str:
                 return str(res.eval_count) if res.eval_count is not None else "-"
             return _md_escape(res.done_reason or "-")
 
-        add_row("output", [
-            _md_output(c.result.text) if c.result is not None
-            else ("**error:** " + _md_escape(c.error.message) if c.error else "*(not run)*")
-            for c in cells
-        ])
+        add_row(
+            "output",
+            [
+                _md_output(c.result.text)
+                if c.result is not None
+                else ("**error:** " + _md_escape(c.error.message) if c.error else "*(not run)*")
+                for c in cells
+            ],
+        )
         add_row("eval count", [val(c, "eval") for c in cells])
         add_row("tokens/s", [val(c, "tps") for c in cells])
         add_row("TTFT", [val(c, "ttft") for c in cells])
         add_row("load", [val(c, "load") for c in cells])
         add_row("done", [val(c, "done") for c in cells])
         if any(c.assertions for c in cells):
-            add_row("assertions", [
-                "<br>".join(("✅ " if a.passed else "❌ ") + _md_escape(a.assertion.label()
-                            + ("" if a.passed else f": {a.message}")) for a in c.assertions) or "-"
-                for c in cells
-            ])
+            add_row(
+                "assertions",
+                [
+                    "<br>".join(
+                        ("✅ " if a.passed else "❌ ")
+                        + _md_escape(a.assertion.label() + ("" if a.passed else f": {a.message}"))
+                        for a in c.assertions
+                    )
+                    or "-"
+                    for c in cells
+                ],
+            )
         if any(c.flags for c in cells):
             add_row("flags", [", ".join(f"⚠ {f.replace('_', '-')}" for f in c.flags) or "-" for c in cells])
         out.append("")
@@ -372,13 +396,16 @@ def matrix_junit(m: Matrix) -> str:
             classname = f"modelctl.compare.{t.label}"
             props: list[tuple[str, str]] = []
             if c.result is not None:
-                props = [(k, str(v)) for k, v in (
-                    ("eval_count", c.result.eval_count),
-                    ("tokens_per_s", _fmt_num(c.result.tokens_per_s, 2)),
-                    ("ttft_ms", _fmt_num(None if c.result.ttft_s is None else c.result.ttft_s * 1000, 1)),
-                    ("done_reason", c.result.done_reason),
-                    ("flags", ",".join(c.flags)),
-                )]
+                props = [
+                    (k, str(v))
+                    for k, v in (
+                        ("eval_count", c.result.eval_count),
+                        ("tokens_per_s", _fmt_num(c.result.tokens_per_s, 2)),
+                        ("ttft_ms", _fmt_num(None if c.result.ttft_s is None else c.result.ttft_s * 1000, 1)),
+                        ("done_reason", c.result.done_reason),
+                        ("flags", ",".join(c.flags)),
+                    )
+                ]
             entries: list[tuple[str, str | None, str | None]] = []  # (name, kind, message)
             if c.status == "error":
                 entries.append((f"{base}: completes", "error", c.error.message if c.error else "failed"))
@@ -392,8 +419,9 @@ def matrix_junit(m: Matrix) -> str:
                     entries.append((f"{base}: {a.assertion.label()}", kind, a.message))
             share = secs / len(entries) if entries else 0.0
             for name, kind, message in entries:
-                tc = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name),
-                                   time=f"{share:.6f}")
+                tc = ET.SubElement(
+                    suite, "testcase", classname=_xml_text(classname), name=_xml_text(name), time=f"{share:.6f}"
+                )
                 counts["tests"] += 1
                 if props:
                     pe = ET.SubElement(tc, "properties")
@@ -402,8 +430,9 @@ def matrix_junit(m: Matrix) -> str:
                 if kind == "failure":
                     counts["failures"] += 1
                     fe = ET.SubElement(tc, "failure", message=_xml_text(message or ""), type="assertion")
-                    fe.text = _xml_text(f"prompt ({case.where()}): {case.prompt}\n\noutput:\n"
-                                        + (c.result.text if c.result else ""))
+                    fe.text = _xml_text(
+                        f"prompt ({case.where()}): {case.prompt}\n\noutput:\n" + (c.result.text if c.result else "")
+                    )
                 elif kind == "error":
                     counts["errors"] += 1
                     ET.SubElement(tc, "error", message=_xml_text(message or ""), type="server")
@@ -462,16 +491,19 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None], *, maximum: float | None,
-               fmt: str, color: str) -> str:
+def _bar_chart(
+    title: str, labels: Sequence[str], values: Sequence[float | None], *, maximum: float | None, fmt: str, color: str
+) -> str:
     """A horizontal bar chart as inline SVG (no script, no external resource)."""
     bar_h, gap, label_w, chart_w, pad = 22, 8, 150, 260, 60
     height = 30 + len(labels) * (bar_h + gap)
     width = label_w + chart_w + pad
     top = maximum if maximum else max([v for v in values if v is not None] or [1.0]) or 1.0
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}" viewBox="0 0 {width} {height}">',
-             f'<text x="0" y="16" font-size="13" font-weight="600" fill="#1d2330">{_e(title)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}" viewBox="0 0 {width} {height}">',
+        f'<text x="0" y="16" font-size="13" font-weight="600" fill="#1d2330">{_e(title)}</text>',
+    ]
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = 26 + i * (bar_h + gap)
         short = label if len(label) <= 20 else label[:19] + "…"
@@ -479,10 +511,13 @@ def _bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None]
         parts.append(f'<rect x="{label_w}" y="{y}" width="{chart_w}" height="{bar_h}" fill="#f5f7fa"/>')
         if v is not None:
             w = max(1.0, chart_w * min(v / top, 1.0)) if top else 1.0
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
-                         f"<title>{_e(label)}: {_e(fmt.format(v))}</title></rect>")
-            parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">'
-                         f"{_e(fmt.format(v))}</text>")
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
+                f"<title>{_e(label)}: {_e(fmt.format(v))}</title></rect>"
+            )
+            parts.append(
+                f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">{_e(fmt.format(v))}</text>'
+            )
         else:
             parts.append(f'<text x="{label_w + 4}" y="{y + 15}" font-size="12" fill="#5f6b7a">n/a</text>')
     parts.append("</svg>")
@@ -490,7 +525,7 @@ def _bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None]
 
 
 def _html_table(t: ParamTable) -> str:
-    out = ["<table class=\"params\"><thead><tr><th></th>"]
+    out = ['<table class="params"><thead><tr><th></th>']
     out += [f"<th>{_e(c.label)}</th>" for c in t.columns]
     out.append("</tr></thead><tbody>")
     for r in t.rows:
@@ -510,11 +545,11 @@ def _html_table(t: ParamTable) -> str:
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         # Forbid every fetch: the report must stay self-contained even if edited later.
-        "<meta http-equiv=\"Content-Security-Policy\" "
+        '<meta http-equiv="Content-Security-Policy" '
         "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
     )
 
@@ -524,8 +559,10 @@ def table_html(t: ParamTable) -> str:
     meta = f"server: {_e(server.get('host') or 'none')}"
     if server.get("version"):
         meta += f" (Ollama {_e(server['version'])})"
-    body = (f"<h1>modelctl compare — parameters</h1><div class=\"meta\">{meta} · generated "
-            f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>" + _html_table(t))
+    body = (
+        f'<h1>modelctl compare — parameters</h1><div class="meta">{meta} · generated '
+        f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>" + _html_table(t)
+    )
     return _page("modelctl compare — parameters", body)
 
 
@@ -543,15 +580,33 @@ def matrix_html(m: Matrix) -> str:
     errors = m.errors()
     if errors:
         body.append("".join(f'<p class="error">⚠ {_e(d.message)}</p>' for d in errors))
-    body.append("<h2>Summary</h2><div class=\"charts\">")
-    body.append(_bar_chart("Median tokens/s", labels, [s.median_tokens_per_s for s in sums], maximum=None,
-                           fmt="{:.1f}", color="#3867d6"))
-    body.append(_bar_chart("Assertion pass rate", labels,
-                           [None if s.pass_rate is None else s.pass_rate * 100 for s in sums],
-                           maximum=100.0, fmt="{:.0f}%", color="#20a39e"))
+    body.append('<h2>Summary</h2><div class="charts">')
+    body.append(
+        _bar_chart(
+            "Median tokens/s",
+            labels,
+            [s.median_tokens_per_s for s in sums],
+            maximum=None,
+            fmt="{:.1f}",
+            color="#3867d6",
+        )
+    )
+    body.append(
+        _bar_chart(
+            "Assertion pass rate",
+            labels,
+            [None if s.pass_rate is None else s.pass_rate * 100 for s in sums],
+            maximum=100.0,
+            fmt="{:.0f}%",
+            color="#20a39e",
+        )
+    )
     body.append("</div>")
-    body.append("<table class=\"summary\"><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in SUMMARY_HEADERS)
-                + "</tr></thead><tbody>")
+    body.append(
+        '<table class="summary"><thead><tr>'
+        + "".join(f"<th>{_e(h)}</th>" for h in SUMMARY_HEADERS)
+        + "</tr></thead><tbody>"
+    )
     for row in summary_rows(sums):
         nums = "".join(f'<td class="num">{_e(x)}</td>' for x in row[1:-1])
         body.append(f"<tr><th>{_e(row[0])}</th>{nums}<td>{_e(row[-1])}</td></tr>")
@@ -559,9 +614,9 @@ def matrix_html(m: Matrix) -> str:
 
     cols = len(m.targets)
     for q, s, r, cells in _groups(m):
-        body.append(f"<h2 id=\"p{q + 1}-{s}-{r}\">{_e(_group_title(m, q, s, r))}</h2>")
+        body.append(f'<h2 id="p{q + 1}-{s}-{r}">{_e(_group_title(m, q, s, r))}</h2>')
         case = m.cases[q]
-        sys_note = f"<div class=\"legend\">system: {_e(case.system)}</div>" if case.system else ""
+        sys_note = f'<div class="legend">system: {_e(case.system)}</div>' if case.system else ""
         body.append(f'<div class="prompt"><pre>{_e(case.prompt)}</pre>{sys_note}</div>')
         body.append(f'<div class="grid" style="grid-template-columns:repeat({cols},minmax(0,1fr))">')
         for c in cells:

@@ -244,8 +244,9 @@ def resolve_target(
                     model=ref,
                 ) from None
         use_chat = bool(show and show.get("messages"))
-        return Target(ref, ref, ref, False, use_chat, None, texts.get("system"), texts.get("template"),
-                      [], options, [], show)
+        return Target(
+            ref, ref, ref, False, use_chat, None, texts.get("system"), texts.get("template"), [], options, [], show
+        )
 
     prof = loaded.profile
     warnings = list(loaded.warnings)
@@ -256,13 +257,15 @@ def resolve_target(
             raise InvalidInput(
                 f"cannot run --ephemeral: the base model is a local file ({base_path}), which only a "
                 f"build can upload; run `modelctl build {ref}` and drop --ephemeral",
-                file=str(loaded.path), field="from",
+                file=str(loaded.path),
+                field="from",
             )
         if prof.adapters:
             raise InvalidInput(
                 "cannot run --ephemeral: adapters are applied only when the model is built; "
                 f"run `modelctl build {ref}` and drop --ephemeral",
-                file=str(loaded.path), field="adapters",
+                file=str(loaded.path),
+                field="adapters",
             )
         options = dict(params)
         if seed is not None:
@@ -270,14 +273,28 @@ def resolve_target(
         messages = [{"role": m.role, "content": m.content} for m in prof.messages]
         use_chat = bool(messages)
         if use_chat and prof.template:
-            warnings.append(Diagnostic(
-                "ephemeral_template",
-                "/api/chat takes no template: the profile's template is not applied with --ephemeral "
-                "(build the profile to use it)",
-                str(loaded.path), field="template",
-            ))
-        target = Target(ref, prof.name, str(prof.from_), True, use_chat, loaded, prof.system,
-                        prof.template, messages, options, warnings)
+            warnings.append(
+                Diagnostic(
+                    "ephemeral_template",
+                    "/api/chat takes no template: the profile's template is not applied with --ephemeral "
+                    "(build the profile to use it)",
+                    str(loaded.path),
+                    field="template",
+                )
+            )
+        target = Target(
+            ref,
+            prof.name,
+            str(prof.from_),
+            True,
+            use_chat,
+            loaded,
+            prof.system,
+            prof.template,
+            messages,
+            options,
+            warnings,
+        )
         if client is not None and check_built:
             try:
                 target.show = client.show(target.model)
@@ -298,10 +315,10 @@ def resolve_target(
     template = prof.template if origins.get("template") == "--set" else None
     use_chat = bool(prof.messages)
     if use_chat and template is not None:
-        warnings.append(Diagnostic("chat_template", "/api/chat takes no template: --set template is ignored",
-                                   field="template"))
-    target = Target(ref, prof.name, prof.name, False, use_chat, loaded, system, template, [], options,
-                    warnings)
+        warnings.append(
+            Diagnostic("chat_template", "/api/chat takes no template: --set template is ignored", field="template")
+        )
+    target = Target(ref, prof.name, prof.name, False, use_chat, loaded, system, template, [], options, warnings)
     if client is not None and check_built:
         try:
             target.show = client.show(prof.name)

@@ -184,9 +184,7 @@ def parse_headers(text: str | None) -> dict[str, str]:
         try:
             obj = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"MODELCTL_HEADERS is not valid JSON: {exc.msg}", field="MODELCTL_HEADERS"
-            ) from None
+            raise InvalidInput(f"MODELCTL_HEADERS is not valid JSON: {exc.msg}", field="MODELCTL_HEADERS") from None
         if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
             raise InvalidInput("MODELCTL_HEADERS must map header names to strings", field="MODELCTL_HEADERS")
         return {str(k): v for k, v in obj.items()}
@@ -231,9 +229,7 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
                     break
                 h.update(block)
     except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {exc.filename or path}: {exc.strerror or exc}", file=str(path)
-        ) from None
+        raise InvalidInput(f"cannot read {exc.filename or path}: {exc.strerror or exc}", file=str(path)) from None
     return "sha256:" + h.hexdigest()
 
 
@@ -293,9 +289,7 @@ class OllamaClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-            raise InvalidInput(
-                f"--timeout must be a finite number of seconds above 0, not {timeout}", field="timeout"
-            )
+            raise InvalidInput(f"--timeout must be a finite number of seconds above 0, not {timeout}", field="timeout")
         raw = host if host else os.environ.get("OLLAMA_HOST")
         full = parse_host(raw)
         split = urllib.parse.urlsplit(full)
@@ -382,19 +376,14 @@ class OllamaClient:
                 f"(connection timed out after {seconds:g} s)"
             )
         elif isinstance(exc, httpx.TimeoutException):
-            msg = (
-                f"Ollama at {where} timed out after {seconds:g} s without answering "
-                f"(raise the limit with --timeout)"
-            )
+            msg = f"Ollama at {where} timed out after {seconds:g} s without answering (raise the limit with --timeout)"
         else:
             msg = f"cannot reach Ollama at {where} — {_UNREACHABLE_HINT}"
             detail = str(exc)
             if "CERTIFICATE" in detail or "SSL" in detail or "TLS" in detail:
                 msg += f" (TLS error: {detail[:200]})"
             elif (
-                "Name or service not known" in detail
-                or "nodename nor servname" in detail
-                or ("getaddrinfo" in detail)
+                "Name or service not known" in detail or "nodename nor servname" in detail or ("getaddrinfo" in detail)
             ):
                 msg += " (the host name does not resolve)"
         return ServerUnreachable(self.scrub(msg))
@@ -423,9 +412,7 @@ class OllamaClient:
             )
         return ServerError(self.scrub(f"{path}: request to Ollama failed ({type(exc).__name__}: {exc})"))
 
-    def _http_error(
-        self, resp: httpx.Response, path: str, body: bytes, model: str | None = None
-    ) -> ServerError:
+    def _http_error(self, resp: httpx.Response, path: str, body: bytes, model: str | None = None) -> ServerError:
         text = body.decode("utf-8", "replace").strip()
         detail = text
         from_server = False  # Ollama's own {"error": ...} answer (not a router's or a proxy's page)
@@ -520,9 +507,7 @@ class OllamaClient:
                     except json.JSONDecodeError:
                         shown = line if len(line) <= 120 else line[:120] + "…"
                         raise ServerError(
-                            self.scrub(
-                                f"{path}: malformed NDJSON line from Ollama after {count} line(s): {shown!r}"
-                            ),
+                            self.scrub(f"{path}: malformed NDJSON line from Ollama after {count} line(s): {shown!r}"),
                             status=resp.status_code,
                         ) from None
                     if not isinstance(obj, dict):
@@ -684,9 +669,7 @@ class OllamaClient:
 
     def copy(self, source: str, destination: str) -> None:
         """``POST /api/copy``. 404 -> ModelNotFound."""
-        self._request(
-            "POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source
-        )
+        self._request("POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source)
 
     def official_client(self) -> ollama.Client:
         """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.

@@ -175,7 +175,10 @@ def load(text: str, file: str) -> Document:
         raise ProfileError(
             f"invalid YAML: the character U+{ord(ch):04X} is not allowed in a YAML file "
             "(inside double quotes write it as an escape, e.g. \\x07)",
-            file=file, line=line, column=column, code="yaml",
+            file=file,
+            line=line,
+            column=column,
+            code="yaml",
         ) from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"invalid YAML: {' '.join(str(exc).split())}", file=file, code="yaml") from None

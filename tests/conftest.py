@@ -15,8 +15,6 @@ from hypothesis import HealthCheck, settings
 pytest_plugins = sorted(f"tests.{p.stem}" for p in Path(__file__).parent.glob("fixtures_*.py"))
 
 # Shared machines are noisy: no per-example deadline; CI runs a fixed, moderate budget.
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
-)
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200)
 settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=300, derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")

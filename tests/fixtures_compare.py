@@ -170,8 +170,12 @@ class CliResult:
         self.stderr = stderr
 
 
-def invoke(*args: str, host: str | None = None, input: str | None = None,  # noqa: A002
-           cwd: Path | None = None) -> CliResult:
+def invoke(
+    *args: str,
+    host: str | None = None,
+    input: str | None = None,  # noqa: A002
+    cwd: Path | None = None,
+) -> CliResult:
     """Run the CLI in-process (CliRunner) in ``cwd`` with ``--host``-free OLLAMA_HOST=host.
 
     Faster than a subprocess (no interpreter start, no pydantic model rebuild); the
@@ -208,13 +212,15 @@ class _WebSocket:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         assert url.startswith("ws://")
-        hostport, _, path = url[len("ws://"):].partition("/")
+        hostport, _, path = url[len("ws://") :].partition("/")
         host, _, port = hostport.partition(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            (f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+            (
+                f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
         )
         head = b""
         while b"\r\n\r\n" not in head:
@@ -288,9 +294,17 @@ class Chromium:
     """Headless Chromium with DevTools on a loopback port; records console errors and requests."""
 
     FLAGS = (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-        "--disable-extensions", "--hide-scrollbars", "--disable-dev-shm-usage",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--disable-dev-shm-usage",
         "--remote-debugging-address=127.0.0.1",
         "--remote-debugging-port=0",
     )
@@ -298,9 +312,9 @@ class Chromium:
     def __init__(self, binary: str, *, width: int = 1280, height: int = 900) -> None:
         self.tmp = tempfile.mkdtemp(prefix="modelctl-chromium-")
         self.proc = subprocess.Popen(
-            [binary, *self.FLAGS, f"--user-data-dir={self.tmp}", f"--window-size={width},{height}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [binary, *self.FLAGS, f"--user-data-dir={self.tmp}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = Path(self.tmp) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
@@ -371,16 +385,14 @@ class Chromium:
         return out
 
     def requests(self) -> list[str]:
-        return [ev["params"]["request"]["url"] for ev in self.events
-                if ev.get("method") == "Network.requestWillBeSent"]
+        return [ev["params"]["request"]["url"] for ev in self.events if ev.get("method") == "Network.requestWillBeSent"]
 
     def screenshot(self, path: Path, *, full_page: bool = True) -> None:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
             metrics = self.call("Page.getLayoutMetrics")
             size = metrics.get("cssContentSize") or metrics["contentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 2400),
-                              "scale": 1}
+            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 2400), "scale": 1}
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         path.write_bytes(base64.b64decode(data))
@@ -420,38 +432,101 @@ SERVER_SHAPE = {"host": (str, _N), "reachable": bool, "version": (str, _N), "rea
 TABLE_SHAPE: dict[str, Any] = {
     "kind": str,
     "server": SERVER_SHAPE,
-    "columns": [{"label": str, "ref": str, "profile": (str, _N), "model": str, "base": (str, _N),
-                 "built": (bool, _N), "ephemeral": bool}],
-    "rows": [{"key": str, "label": str, "group": str, "differs": bool,
-              "cells": [{"value": object, "display": str, "origin": str, "source": (str, _N)}]}],
+    "columns": [
+        {
+            "label": str,
+            "ref": str,
+            "profile": (str, _N),
+            "model": str,
+            "base": (str, _N),
+            "built": (bool, _N),
+            "ephemeral": bool,
+        }
+    ],
+    "rows": [
+        {
+            "key": str,
+            "label": str,
+            "group": str,
+            "differs": bool,
+            "cells": [{"value": object, "display": str, "origin": str, "source": (str, _N)}],
+        }
+    ],
 }
 MATRIX_SHAPE: dict[str, Any] = {
     "kind": str,
     "server": SERVER_SHAPE,
-    "profiles": [{"ref": str, "label": str, "model": str, "profile": (str, _N), "ephemeral": bool,
-                  "endpoint": str, "options": dict}],
-    "prompts": [{"index": int, "name": (str, _N), "label": str, "prompt": str, "system": (str, _N),
-                 "expect": [{"kind": str, "value": object}], "file": (str, _N), "line": (int, _N)}],
+    "profiles": [
+        {
+            "ref": str,
+            "label": str,
+            "model": str,
+            "profile": (str, _N),
+            "ephemeral": bool,
+            "endpoint": str,
+            "options": dict,
+        }
+    ],
+    "prompts": [
+        {
+            "index": int,
+            "name": (str, _N),
+            "label": str,
+            "prompt": str,
+            "system": (str, _N),
+            "expect": [{"kind": str, "value": object}],
+            "file": (str, _N),
+            "line": (int, _N),
+        }
+    ],
     "seeds": list,
     "repeat": int,
     "parallel": int,
     "wall_ms": NUM,
     "complete": bool,
-    "cells": [{
-        "id": int, "profile": str, "prompt": int, "prompt_label": str, "seed": (int, _N), "repeat": int,
-        "status": str, "output": (str, _N), "eval_count": (int, _N), "prompt_eval_count": (int, _N),
-        "tokens_per_s": (*NUM, _N), "ttft_ms": (*NUM, _N), "load_ms": (*NUM, _N), "total_ms": (*NUM, _N),
-        "wall_ms": (*NUM, _N), "done_reason": (str, _N),
-        "assertions": [{"kind": str, "value": object, "label": str, "passed": bool, "message": str}],
-        "passed": (bool, _N), "flags": list, "loaded": bool, "error": (dict, _N), "order": (int, _N),
-        "started_ms": (*NUM, _N),
-    }],
-    "summary": [{
-        "profile": str, "cells": int, "ok": int, "errors": int, "skipped": int,
-        "median_tokens_per_s": (*NUM, _N), "median_ttft_ms": (*NUM, _N), "median_load_ms": (*NUM, _N),
-        "assertions_passed": int, "assertions_total": int, "pass_rate": (*NUM, _N),
-        "flags": {"non_deterministic": int, "reloaded": int, "truncated": int},
-    }],
+    "cells": [
+        {
+            "id": int,
+            "profile": str,
+            "prompt": int,
+            "prompt_label": str,
+            "seed": (int, _N),
+            "repeat": int,
+            "status": str,
+            "output": (str, _N),
+            "eval_count": (int, _N),
+            "prompt_eval_count": (int, _N),
+            "tokens_per_s": (*NUM, _N),
+            "ttft_ms": (*NUM, _N),
+            "load_ms": (*NUM, _N),
+            "total_ms": (*NUM, _N),
+            "wall_ms": (*NUM, _N),
+            "done_reason": (str, _N),
+            "assertions": [{"kind": str, "value": object, "label": str, "passed": bool, "message": str}],
+            "passed": (bool, _N),
+            "flags": list,
+            "loaded": bool,
+            "error": (dict, _N),
+            "order": (int, _N),
+            "started_ms": (*NUM, _N),
+        }
+    ],
+    "summary": [
+        {
+            "profile": str,
+            "cells": int,
+            "ok": int,
+            "errors": int,
+            "skipped": int,
+            "median_tokens_per_s": (*NUM, _N),
+            "median_ttft_ms": (*NUM, _N),
+            "median_load_ms": (*NUM, _N),
+            "assertions_passed": int,
+            "assertions_total": int,
+            "pass_rate": (*NUM, _N),
+            "flags": {"non_deterministic": int, "reloaded": int, "truncated": int},
+        }
+    ],
     "flags": {"non_deterministic": str, "reloaded": str, "truncated": str},
     "table": (dict, _N),
 }

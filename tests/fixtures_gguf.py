@@ -126,9 +126,7 @@ def write_tiny_gguf(
         else:
             w.add_array(key, list(value))
 
-    qtype = {F32: GGMLQuantizationType.F32, F16: GGMLQuantizationType.F16, Q8_0: GGMLQuantizationType.Q8_0}[
-        tensor_type
-    ]
+    qtype = {F32: GGMLQuantizationType.F32, F16: GGMLQuantizationType.F16, Q8_0: GGMLQuantizationType.Q8_0}[tensor_type]
 
     def matrix(tname: str, rows: int, cols: int) -> None:
         # numpy shape (rows, cols) is ggml [cols, rows]: cols is the contiguous dimension.
@@ -310,13 +308,15 @@ def write_big_header_gguf(
         _kv_str("tokenizer.ggml.model", "gpt2"),
         _kv_str("tokenizer.ggml.pre", "llama-bpe"),
         _kv_str_array("tokenizer.ggml.tokens", toks),
-        _kv_num_array("tokenizer.ggml.token_type", 5, "i",
-                      [1 if i < vocab - 256 else 3 for i in range(vocab)]),
+        _kv_num_array("tokenizer.ggml.token_type", 5, "i", [1 if i < vocab - 256 else 3 for i in range(vocab)]),
         _kv_str_array("tokenizer.ggml.merges", merge_items),
         _kv_u32("tokenizer.ggml.bos_token_id", 128000),
         _kv_u32("tokenizer.ggml.eos_token_id", 128009),
-        _kv_str("tokenizer.chat_template", "{% for m in messages %}<|start_header_id|>{{ m.role }}"
-                "<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}" * 20),
+        _kv_str(
+            "tokenizer.chat_template",
+            "{% for m in messages %}<|start_header_id|>{{ m.role }}"
+            "<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}" * 20,
+        ),
     ]
     infos = []
     offset = 0
@@ -325,8 +325,12 @@ def write_big_header_gguf(
         n = 1
         for d in shape:
             n *= d
-        infos.append(_s(name) + struct.pack("<I", len(shape)) + struct.pack(f"<{len(shape)}Q", *shape)
-                     + struct.pack("<IQ", tid, offset))
+        infos.append(
+            _s(name)
+            + struct.pack("<I", len(shape))
+            + struct.pack(f"<{len(shape)}Q", *shape)
+            + struct.pack("<IQ", tid, offset)
+        )
         offset += -(-(n // block * size) // 32) * 32
     header = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs)) + b"".join(kvs) + b"".join(infos)
     data_start = -(-len(header) // 32) * 32

@@ -180,11 +180,7 @@ def go_quote(s: str) -> str:
         elif ch == "\\":
             out.append("\\\\")
         elif ch in "\a\b\f\n\r\t\v":
-            out.append(
-                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[
-                    ch
-                ]
-            )
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
         elif ch.isprintable() and ch not in "\u00a0\u2028\u2029":
             out.append(ch)
         elif o < 0x80:
@@ -813,9 +809,7 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError as exc:
             raise HTTPFail(400, f"invalid character at offset {exc.pos}: {exc.msg}") from None
         if not isinstance(obj, dict):
-            raise HTTPFail(
-                400, f"json: cannot unmarshal {type(obj).__name__} into Go value of type api.Request"
-            )
+            raise HTTPFail(400, f"json: cannot unmarshal {type(obj).__name__} into Go value of type api.Request")
         return obj
 
     def _sleep(self, seconds: float) -> None:
@@ -1597,9 +1591,7 @@ def create_events(
                 raise HTTPFail(500, "invalid digest format")
             path = state.blob_path(digest)
             if not os.path.exists(path):
-                raise HTTPFail(
-                    500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory"
-                )
+                raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
             with open(path, "rb") as f:
                 if f.read(4) != b"GGUF":
                     raise HTTPFail(400, "supplied file was not in GGUF format")
@@ -1623,9 +1615,7 @@ def create_events(
                 "family": arch,
                 "families": [arch],
                 "parameter_size": human_number(count),
-                "quantization_level": FILE_TYPES.get(int(ftype), "unknown")
-                if ftype is not None
-                else "unknown",
+                "quantization_level": FILE_TYPES.get(int(ftype), "unknown") if ftype is not None else "unknown",
             },
             size=sum(i[-1] for i in infos),
             tensors=tensors,
@@ -1659,9 +1649,7 @@ def create_events(
             new.details["quantization_level"] = want
             new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
             new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
-            new.weights_digest = (
-                "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
-            )
+            new.weights_digest = "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
             weights_rewritten = True
     if files and not from_ and not weights_rewritten:
         # v0.30+: user GGUFs are validated and copied with llama-quantize (parent_model becomes empty)
@@ -1678,9 +1666,7 @@ def create_events(
             raise HTTPFail(400, "only one adapter is currently supported")
         for digest in adapters.values():
             if not state.has_blob(digest):
-                raise HTTPFail(
-                    500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory"
-                )
+                raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
             new.adapters.append(digest)
 
     # the from-merge semantics (setTemplate, setSystem, setParameters, setMessages, setLicense)
@@ -1717,8 +1703,7 @@ def create_events(
     yield emit({"status": f"using existing layer {new.weights_digest}"})
     for layer in new_layers:
         digest = (
-            "sha256:"
-            + hashlib.sha256(f"{layer}:{json.dumps(req.get(layer), sort_keys=True)}".encode()).hexdigest()
+            "sha256:" + hashlib.sha256(f"{layer}:{json.dumps(req.get(layer), sort_keys=True)}".encode()).hexdigest()
         )
         new.layer_digests.append(digest)
         yield emit({"status": f"creating new layer {digest}"})
@@ -1902,9 +1887,7 @@ class OllamaDouble:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> OllamaDouble:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.002}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.002}, daemon=True)
         self._thread.start()
         return self
 
@@ -1970,9 +1953,7 @@ def main(argv: list[str] | None = None) -> None:
         d.install(name)
     d.start()
     names = ", ".join(sorted(m.name.short for m in d.state.registry.values()))
-    print(
-        f"Ollama API double listening on {d.url} (version {d.state.version}); registry: {names}", flush=True
-    )
+    print(f"Ollama API double listening on {d.url} (version {d.state.version}); registry: {names}", flush=True)
     print(f"try: OLLAMA_HOST={d.host} python -m modelctl ...   (Ctrl-C to stop)", flush=True)
     try:
         while True:

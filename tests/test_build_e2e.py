@@ -27,8 +27,7 @@ def write_profile(directory: Path, name: str, body: str) -> Path:
     return path
 
 
-def build(double: OllamaDouble, tmp_path: Path, *args: str, host: str | None = None,
-          state: str = "state") -> Any:
+def build(double: OllamaDouble, tmp_path: Path, *args: str, host: str | None = None, state: str = "state") -> Any:
     """Run `modelctl build ... --format json`; return (completed process, parsed envelope or None)."""
     env = {"MODELCTL_STATE_DIR": str(tmp_path / state)}
     proc = run_cli("build", *args, "--format", "json", host=host or double.url, env=env, cwd=tmp_path)
@@ -63,9 +62,7 @@ NAME_PROFILE = """
 """
 
 
-def test_build_from_model_name_pulls_missing_base_and_reports(
-    ollama_double: OllamaDouble, tmp_path: Path
-) -> None:
+def test_build_from_model_name_pulls_missing_base_and_reports(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     prof = write_profile(tmp_path, "chef", NAME_PROFILE)
     proc, doc = build(ollama_double, tmp_path, str(prof))
     assert proc.returncode == 0, proc.stderr
@@ -76,11 +73,16 @@ def test_build_from_model_name_pulls_missing_base_and_reports(
     assert ollama_double.state.calls("/api/pull")[0]["json"]["model"] == "llama3.2:3b"
     sent = creates(ollama_double)[0]["json"]
     assert sent == {
-        "model": "chef", "from": "llama3.2:3b", "system": "You are a chef.",
+        "model": "chef",
+        "from": "llama3.2:3b",
+        "system": "You are a chef.",
         "parameters": {"num_ctx": 8192, "seed": 42, "temperature": 1.1, "stop": ["<|eot_id|>"]},
-        "messages": [{"role": "user", "content": "Give me a dessert idea"},
-                     {"role": "assistant", "content": "Saffron panna cotta."}],
-        "license": ["MIT"], "stream": True,
+        "messages": [
+            {"role": "user", "content": "Give me a dessert idea"},
+            {"role": "assistant", "content": "Saffron panna cotta."},
+        ],
+        "license": ["MIT"],
+        "stream": True,
     }
     rep = b["report"]
     assert rep["name"] == "chef" and rep["architecture"] == "llama" and rep["quantization"] == "Q4_K_M"
@@ -109,10 +111,14 @@ def test_no_pull_makes_a_missing_base_an_error(ollama_double: OllamaDouble, tmp_
 
 def test_inherited_parameters_are_warned(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     ollama_double.install("llama3.2:3b")
-    prof = write_profile(tmp_path, "plain", """
+    prof = write_profile(
+        tmp_path,
+        "plain",
+        """
         from: llama3.2:3b
         parameters: {temperature: 0.2}
-    """)
+    """,
+    )
     proc, doc = build(ollama_double, tmp_path, str(prof))
     assert proc.returncode == 0, proc.stderr
     assert doc["data"]["builds"][0]["pulled"] is False
@@ -131,7 +137,8 @@ def test_requires_newer_than_the_server_is_a_warning(ollama_double: OllamaDouble
 
 
 def test_requires_on_a_server_that_predates_it_does_not_rebuild_forever(
-        ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
     ollama_double.state.version = "0.13.5"  # REQUIRES is stored from 0.14.0 on; older servers drop it
     ollama_double.install("llama3.2:3b")
     prof = write_profile(tmp_path, "req", 'from: llama3.2:3b\nrequires: "0.14.0"\n')
@@ -144,8 +151,7 @@ def test_requires_on_a_server_that_predates_it_does_not_rebuild_forever(
     ollama_double.state.version = "0.14.0"  # a server that stores it: a missing value is a difference
     proc, doc = build(ollama_double, tmp_path, str(prof), state="third")
     assert doc["data"]["builds"][0]["status"] == "created"
-    assert build(ollama_double, tmp_path, str(prof), state="fourth")[1]["data"]["builds"][0]["status"] \
-        == "up_to_date"
+    assert build(ollama_double, tmp_path, str(prof), state="fourth")[1]["data"]["builds"][0]["status"] == "up_to_date"
 
 
 def test_up_to_date_and_force(ollama_double: OllamaDouble, tmp_path: Path) -> None:
@@ -170,16 +176,18 @@ def test_up_to_date_and_force(ollama_double: OllamaDouble, tmp_path: Path) -> No
     assert len(creates(ollama_double)) == 3
 
 
-def test_local_gguf_upload_then_second_build_sends_no_blob_bytes(
-    ollama_double: OllamaDouble, tmp_path: Path
-) -> None:
+def test_local_gguf_upload_then_second_build_sends_no_blob_bytes(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     (tmp_path / "weights").mkdir()
     model = write_tiny_llama(tmp_path / "weights" / "tiny.gguf", context_length=4096)
-    prof = write_profile(tmp_path, "tiny", """
+    prof = write_profile(
+        tmp_path,
+        "tiny",
+        """
         name: tiny
         from: ./weights/tiny.gguf
         parameters: {num_ctx: 2048, temperature: 0.5}
-    """)
+    """,
+    )
     proc, doc = build(ollama_double, tmp_path, str(prof))
     assert proc.returncode == 0, proc.stderr
     b = doc["data"]["builds"][0]
@@ -208,11 +216,15 @@ def test_local_gguf_upload_then_second_build_sends_no_blob_bytes(
 
 def test_dry_run_sends_nothing(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     write_tiny_llama(tmp_path / "tiny.gguf")
-    prof = write_profile(tmp_path, "tiny", """
+    prof = write_profile(
+        tmp_path,
+        "tiny",
+        """
         from: ./tiny.gguf
         system: hi
         parameters: {num_ctx: 1024}
-    """)
+    """,
+    )
     proc, doc = build(ollama_double, tmp_path, str(prof), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     b = doc["data"]["builds"][0]
@@ -242,8 +254,7 @@ def test_jobs_builds_profiles_concurrently(ollama_double: OllamaDouble, tmp_path
     reqs = ollama_double.state.requests
     c1, c2 = [i for i, r in enumerate(reqs) if r["path"] == "/api/create"]
     first = reqs[c1]["json"]["model"]
-    after = [i for i, r in enumerate(reqs)
-             if i > c1 and r["path"] == "/api/show" and r["json"]["model"] == first]
+    after = [i for i, r in enumerate(reqs) if i > c1 and r["path"] == "/api/show" and r["json"]["model"] == first]
     assert c2 < after[0]
 
 
@@ -253,16 +264,28 @@ def test_one_failed_profile_among_several(ollama_double: OllamaDouble, tmp_path:
     bad = write_profile(tmp_path, "bad", "from: qwen3:8b\n")
     out = tmp_path / "out.txt"
     env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
-    proc = run_cli("build", str(good), str(bad), "--no-pull", "--jobs", "2", "-o", str(out),
-                   host=ollama_double.url, env=env, cwd=tmp_path)
+    proc = run_cli(
+        "build",
+        str(good),
+        str(bad),
+        "--no-pull",
+        "--jobs",
+        "2",
+        "-o",
+        str(out),
+        host=ollama_double.url,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 5
     assert "error: bad: base model qwen3:8b is not on the server" in proc.stderr
     assert "Traceback" not in proc.stderr
     # what finished is still reported (a CI job must know what is deployed), and the exit code says one failed
     assert out.read_text().startswith("good: created")
     assert ollama_double.state.get("good") is not None and ollama_double.state.get("bad") is None
-    proc = run_cli("build", str(good), str(bad), "--no-pull", "--format", "json",
-                   host=ollama_double.url, env=env, cwd=tmp_path)
+    proc = run_cli(
+        "build", str(good), str(bad), "--no-pull", "--format", "json", host=ollama_double.url, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 5
     doc = json.loads(proc.stdout)
     assert doc["ok"] is False
@@ -313,8 +336,14 @@ def test_verify_with_clamp_fails_with_the_reason(ollama_double: OllamaDouble, tm
     assert "clamped it to the model's trained context length 2048" in doc["errors"][0]["message"]
     assert any(w["code"] == "num_ctx_above_trained" for w in doc["warnings"])
     assert ollama_double.state.runners == {}  # unloaded again: it was not loaded before
-    text = run_cli("build", str(prof), "--verify", host=ollama_double.url, cwd=tmp_path,
-                   env={"MODELCTL_STATE_DIR": str(tmp_path / "state")})
+    text = run_cli(
+        "build",
+        str(prof),
+        "--verify",
+        host=ollama_double.url,
+        cwd=tmp_path,
+        env={"MODELCTL_STATE_DIR": str(tmp_path / "state")},
+    )
     assert text.returncode == 1 and "Traceback" not in text.stderr
     assert "verify: FAILED" in text.stdout and "clamped" in text.stderr
 
@@ -343,8 +372,13 @@ FAULTS = [
 
 @pytest.mark.parametrize(("label", "fault", "code", "needle"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_faults(
-    ollama_double: OllamaDouble, tmp_path: Path, closed_port_url: str,
-    label: str, fault: Any, code: int, needle: str,
+    ollama_double: OllamaDouble,
+    tmp_path: Path,
+    closed_port_url: str,
+    label: str,
+    fault: Any,
+    code: int,
+    needle: str,
 ) -> None:
     ollama_double.install("llama3.2:3b")
     prof = write_profile(tmp_path, "chef", NAME_PROFILE)
@@ -370,8 +404,9 @@ def test_faults(
         return
     # JSON mode: the envelope says why, with the same exit code. (--force: a create whose answer was
     # broken may still have finished on the server, and then the model would be up to date.)
-    proc = run_cli("build", str(prof), "--force", "--timeout", "1", "--format", "json", host=host, env=env,
-                   cwd=tmp_path)
+    proc = run_cli(
+        "build", str(prof), "--force", "--timeout", "1", "--format", "json", host=host, env=env, cwd=tmp_path
+    )
     assert proc.returncode == code
     doc = json.loads(proc.stdout)
     assert doc["ok"] is False and needle in doc["errors"][0]["message"]
@@ -398,8 +433,11 @@ def run_on_tty(args: list[str], host: str, cwd: Path, env: dict[str, str]) -> tu
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelctl", *args], stdout=subprocess.PIPE, stderr=slave,
-        env=cli_env(host, env), cwd=cwd,
+        [sys.executable, "-m", "modelctl", *args],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=cli_env(host, env),
+        cwd=cwd,
     )
     os.close(slave)
     seen = b""
@@ -429,6 +467,5 @@ def test_progress_on_a_tty_only(ollama_double: OllamaDouble, tmp_path: Path) -> 
     # Not a TTY (captured), or JSON: no progress at all.
     proc = run_cli("build", str(prof), "--force", host=ollama_double.url, env=env, cwd=tmp_path)
     assert "pulling" not in proc.stderr and "creating model" not in proc.stderr
-    code, out, tty = run_on_tty(["build", str(prof), "--force", "--format", "json"], ollama_double.url,
-                                tmp_path, env)
+    code, out, tty = run_on_tty(["build", str(prof), "--force", "--format", "json"], ollama_double.url, tmp_path, env)
     assert code == 0 and "creating model" not in tty

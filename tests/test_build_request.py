@@ -24,8 +24,17 @@ from modelctl.errors import InvalidInput
 
 def spec(**kw: Any) -> SimpleNamespace:
     base: dict[str, Any] = {
-        "froms": ["llama3.2:3b"], "parameters": {}, "system": None, "template": None, "messages": [],
-        "license": [], "adapters": [], "requires": None, "renderer": None, "parser": None, "draft": None,
+        "froms": ["llama3.2:3b"],
+        "parameters": {},
+        "system": None,
+        "template": None,
+        "messages": [],
+        "license": [],
+        "adapters": [],
+        "requires": None,
+        "renderer": None,
+        "parser": None,
+        "draft": None,
         "warnings": [],
     }
     base.update(kw)
@@ -38,8 +47,7 @@ def digest(path: Path) -> str:
 
 def test_request_from_model_name_has_exact_fields(tmp_path: Path) -> None:
     s = spec(
-        parameters={"temperature": 1, "num_ctx": 8192, "stop": ["<|eot_id|>", "###"], "use_mmap": False,
-                    "top_p": 0.95},
+        parameters={"temperature": 1, "num_ctx": 8192, "stop": ["<|eot_id|>", "###"], "use_mmap": False, "top_p": 0.95},
         system="You are a chef.",
         template="",
         messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
@@ -48,11 +56,25 @@ def test_request_from_model_name_has_exact_fields(tmp_path: Path) -> None:
     )
     plan = assemble(s, name="chef", base_dir=tmp_path, quantize="q4_K_M")
     req = plan.request
-    assert list(req) == ["model", "from", "system", "parameters", "messages", "license", "quantize",
-                         "requires", "stream"]
+    assert list(req) == [
+        "model",
+        "from",
+        "system",
+        "parameters",
+        "messages",
+        "license",
+        "quantize",
+        "requires",
+        "stream",
+    ]
     assert req["model"] == "chef" and req["from"] == "llama3.2:3b"
-    assert req["parameters"] == {"num_ctx": 8192, "use_mmap": False, "top_p": 0.95, "temperature": 1.0,
-                                 "stop": ["<|eot_id|>", "###"]}
+    assert req["parameters"] == {
+        "num_ctx": 8192,
+        "use_mmap": False,
+        "top_p": 0.95,
+        "temperature": 1.0,
+        "stop": ["<|eot_id|>", "###"],
+    }
     # JSON types: ints stay ints, floats are floats, bools are bools, stop is a list.
     encoded = json.dumps(req["parameters"])
     assert '"num_ctx": 8192' in encoded and '"temperature": 1.0' in encoded and '"use_mmap": false' in encoded
@@ -73,7 +95,9 @@ def test_local_gguf_is_hashed_and_referenced_by_base_name(tmp_path: Path) -> Non
     assert plan.request["files"] == {"tiny.gguf": digest(model)}
     assert plan.request["adapters"] == {"lora.gguf": digest(adapter)}
     assert [(b.kind, b.key, b.size) for b in plan.blobs] == [
-        ("files", "tiny.gguf", model.stat().st_size), ("adapters", "lora.gguf", adapter.stat().st_size)]
+        ("files", "tiny.gguf", model.stat().st_size),
+        ("adapters", "lora.gguf", adapter.stat().st_size),
+    ]
     assert all(b.present is None for b in plan.blobs)
 
 
@@ -89,12 +113,23 @@ def test_directory_from_collects_model_files_like_ollama(tmp_path: Path) -> None
     (d / "tokenizer.model").write_bytes(b"\x0a\x00\x01binary")
     files = files_for_model(d)
     assert [f.name for f in files] == [
-        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "config.json",
-        "tokenizer.json", "config.json", "tokenizer.model"]
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "config.json",
+        "tokenizer.model",
+    ]
     plan = assemble(spec(froms=[str(d)]), name="m", base_dir=tmp_path)
     keys = sorted(plan.request["files"])
-    assert keys == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                    "sub/config.json", "tokenizer.json", "tokenizer.model"]
+    assert keys == [
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "sub/config.json",
+        "tokenizer.json",
+        "tokenizer.model",
+    ]
     assert all(valid_path(k) for k in keys)
 
 
@@ -118,8 +153,17 @@ def test_file_names_relative_to_common_root(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("key", "ok"),
-    [("a.gguf", True), ("sub/a.gguf", True), ("./a.gguf", False), ("../a", False), ("/abs", False),
-     ("a//b", False), ("", False), ("a/", False), (".", False)],
+    [
+        ("a.gguf", True),
+        ("sub/a.gguf", True),
+        ("./a.gguf", False),
+        ("../a", False),
+        ("/abs", False),
+        ("a//b", False),
+        ("", False),
+        ("a/", False),
+        (".", False),
+    ],
 )
 def test_valid_path(key: str, ok: bool) -> None:
     assert valid_path(key) is ok
@@ -164,18 +208,22 @@ def show(params: str = "", **kw: Any) -> dict[str, Any]:
 
 
 def request(**kw: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"model": "m", "from": "base", "system": "Be brief.",
-                           "parameters": {"temperature": 0.7, "num_ctx": 1048576, "stop": ["a", "b"]},
-                           "stream": True}
+    out: dict[str, Any] = {
+        "model": "m",
+        "from": "base",
+        "system": "Be brief.",
+        "parameters": {"temperature": 0.7, "num_ctx": 1048576, "stop": ["a", "b"]},
+        "stream": True,
+    }
     out.update(kw)
     return out
 
 
 DEPLOYED_PARAMS = (
     'stop                           "b"\n'
-    'temperature                    0.699999988079071\n'
-    'num_ctx                        1.048576e+06\n'
-    'top_k                          40\n'
+    "temperature                    0.699999988079071\n"
+    "num_ctx                        1.048576e+06\n"
+    "top_k                          40\n"
     'stop                           "a"'
 )
 
@@ -188,7 +236,7 @@ def test_matching_model_has_no_differences() -> None:
 
 
 def test_each_difference_is_named() -> None:
-    base = show('top_k                          40', license="L")
+    base = show("top_k                          40", license="L")
     deployed = show(
         DEPLOYED_PARAMS.replace("0.699999988079071", "0.71"),
         system="Other.",
@@ -205,7 +253,7 @@ def test_each_difference_is_named() -> None:
 
 
 def test_weights_must_come_from_the_current_base() -> None:
-    base = show('top_k                          40')
+    base = show("top_k                          40")
     base["modelfile"] = base["modelfile"].replace("a" * 64, "b" * 64)
     deployed = show(DEPLOYED_PARAMS, system="Be brief.")
     assert any("weights differ" in d for d in differences(request(), deployed, base))

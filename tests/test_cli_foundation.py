@@ -25,8 +25,9 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 def subprocess_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "MODELCTL_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "modelctl", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "modelctl", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+    )
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -82,7 +83,7 @@ def test_validate_strict_makes_warnings_fail(tmp_path: Path) -> None:
 
 
 def test_validate_checks_the_render(tmp_path: Path) -> None:
-    p = write(tmp_path, "p.yaml", "from: llama3\nsystem: \"non\\u00a0breaking\"\n")
+    p = write(tmp_path, "p.yaml", 'from: llama3\nsystem: "non\\u00a0breaking"\n')
     code, _, err = invoke("validate", str(p))
     assert code == 1
     assert "p.yaml:2:9: system:" in err and "U+00A0" in err
@@ -123,7 +124,7 @@ def test_render_to_file_uses_relative_paths_and_is_atomic(tmp_path: Path) -> Non
 
 
 def test_render_refusal_writes_nothing(tmp_path: Path) -> None:
-    prof = write(tmp_path, "p.yaml", "from: x\nsystem: \"zero\\u200dwidth\"\n")
+    prof = write(tmp_path, "p.yaml", 'from: x\nsystem: "zero\\u200dwidth"\n')
     target = tmp_path / "Modelfile"
     code, out, err = invoke("render", str(prof), "-o", str(target))
     assert code == 1
@@ -166,10 +167,15 @@ def test_user_template_that_drops_a_field_fails_the_round_trip(tmp_path: Path) -
 
 # -- import ---------------------------------------------------------------------------------------
 def test_import_then_render_is_equivalent(tmp_path: Path) -> None:
-    mf = write(tmp_path, "Modelfile", (
-        "FROM llama3.2\nPARAMETER temperature 0.7\nPARAMETER stop <end>\nPARAMETER stop \"<eot>\"\n"
-        "SYSTEM \"\"\"Multi\nline \"quoted\"\n  indented\"\"\"\nMESSAGE user yes\nMESSAGE assistant no\n"
-        "LICENSE MIT\nREQUIRES v0.14.0\nPARAMETER num_ctx 1048576\n"))
+    mf = write(
+        tmp_path,
+        "Modelfile",
+        (
+            'FROM llama3.2\nPARAMETER temperature 0.7\nPARAMETER stop <end>\nPARAMETER stop "<eot>"\n'
+            'SYSTEM """Multi\nline "quoted"\n  indented"""\nMESSAGE user yes\nMESSAGE assistant no\n'
+            "LICENSE MIT\nREQUIRES v0.14.0\nPARAMETER num_ctx 1048576\n"
+        ),
+    )
     out_profile = tmp_path / "imported.yaml"
     code, _, err = invoke("import", str(mf), "-o", str(out_profile))
     assert code == 0, err
@@ -179,7 +185,13 @@ def test_import_then_render_is_equivalent(tmp_path: Path) -> None:
     assert code == 0, err
     a, b = parse_modelfile(mf.read_text()), parse_modelfile(rendered)
     assert (a.froms, a.parameters, a.system, a.messages, a.license, a.requires) == (
-        b.froms, b.parameters, b.system, b.messages, b.license, b.requires)
+        b.froms,
+        b.parameters,
+        b.system,
+        b.messages,
+        b.license,
+        b.requires,
+    )
 
 
 def test_import_rejected_modelfile_gives_ollamas_message(tmp_path: Path) -> None:
@@ -187,8 +199,10 @@ def test_import_rejected_modelfile_gives_ollamas_message(tmp_path: Path) -> None
     target = tmp_path / "p.yaml"
     code, _, err = invoke("import", str(mf), "-o", str(target))
     assert code == 1
-    assert '(line 2): command must be one of "from", "license", "template", "system", "adapter", "draft", ' \
-           '"renderer", "parser", "parameter", "message", or "requires"' in err
+    assert (
+        '(line 2): command must be one of "from", "license", "template", "system", "adapter", "draft", '
+        '"renderer", "parser", "parameter", "message", or "requires"' in err
+    )
     assert not target.exists()
 
 

@@ -17,9 +17,7 @@ def _eval(browser: Chromium, expression: str) -> Any:
     return browser.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"]["value"]
 
 
-def test_matrix_report_renders_offline(
-    built_double: OllamaDouble, chef_dir: Path, chromium: Chromium
-) -> None:
+def test_matrix_report_renders_offline(built_double: OllamaDouble, chef_dir: Path, chromium: Chromium) -> None:
     # An assertion fails on purpose, so the report shows failures too (exit 1).
     (chef_dir / "prompts.yaml").write_text(
         "- name: dessert\n  prompt: Give me a <b>dessert</b> idea & more\n  expect: {contains: '.'}\n"
@@ -56,9 +54,7 @@ def test_matrix_report_renders_offline(
 
 def test_table_report_renders_offline(built_double: OllamaDouble, chef_dir: Path, chromium: Chromium) -> None:
     report = chef_dir / "table.html"
-    r = invoke(
-        "compare", "creative", "precise", "qwen", "-o", str(report), host=built_double.url, cwd=chef_dir
-    )
+    r = invoke("compare", "creative", "precise", "qwen", "-o", str(report), host=built_double.url, cwd=chef_dir)
     assert r.returncode == 0, r.stderr
     url = report.resolve().as_uri()
     chromium.open(url)

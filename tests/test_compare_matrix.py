@@ -120,9 +120,7 @@ def test_truncated_flag(built_double: OllamaDouble, chef_dir: Path) -> None:
     assert built_double.state.calls("/api/generate")[-1]["json"]["options"] == {"num_predict": 3}
 
 
-def test_reloaded_flag_for_runner_options_on_a_shared_base(
-    built_double: OllamaDouble, chef_dir: Path
-) -> None:
+def test_reloaded_flag_for_runner_options_on_a_shared_base(built_double: OllamaDouble, chef_dir: Path) -> None:
     r = invoke(
         "compare",
         "creative",
@@ -173,8 +171,9 @@ def test_reload_after_eviction_is_flagged(built_double: OllamaDouble, chef_dir: 
     assert [c.flags for c in m.cells] == [[], ["reloaded"], ["reloaded"]]
 
 
-def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(built_double: OllamaDouble,
-                                                                    chef_dir: Path) -> None:
+def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(
+    built_double: OllamaDouble, chef_dir: Path
+) -> None:
     # creative (num_ctx 2048), wide (8192), creative again: one runner for the shared weights,
     # replaced at every switch of num_ctx, so the third run loads again and is flagged.
     from modelctl.compare import run_matrix
@@ -198,10 +197,23 @@ def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(built_doubl
     assert [(p["name"], p["context_length"]) for p in ps] == [("chef-creative:latest", 2048)]
 
 
-def test_compare_flags_reloads_when_num_ctx_alternates_on_a_shared_base(built_double: OllamaDouble,
-                                                                       chef_dir: Path) -> None:
-    r = invoke("compare", "creative", "wide", "precise", "--prompt", "Hi", "--repeat", "2", "--format", "json",
-               host=built_double.url, cwd=chef_dir)
+def test_compare_flags_reloads_when_num_ctx_alternates_on_a_shared_base(
+    built_double: OllamaDouble, chef_dir: Path
+) -> None:
+    r = invoke(
+        "compare",
+        "creative",
+        "wide",
+        "precise",
+        "--prompt",
+        "Hi",
+        "--repeat",
+        "2",
+        "--format",
+        "json",
+        host=built_double.url,
+        cwd=chef_dir,
+    )
     assert r.returncode == 0, r.stderr
     env = _json(r)
     got = {(c["profile"], c["repeat"]): (c["loaded"], c["flags"]) for c in _cells(env)}
@@ -251,9 +263,7 @@ def test_assertion_failure_exits_1_and_junit_reports_it(built_double: OllamaDoub
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json", "junit", "html"])
-def test_every_format_shows_every_profile_and_prompt(
-    built_double: OllamaDouble, chef_dir: Path, fmt: str
-) -> None:
+def test_every_format_shows_every_profile_and_prompt(built_double: OllamaDouble, chef_dir: Path, fmt: str) -> None:
     r = run_cli(
         "compare",
         "creative",
@@ -333,9 +343,7 @@ def test_invalid_profile_in_matrix(built_double: OllamaDouble, chef_dir: Path) -
 def test_not_built_suggests_build_or_ephemeral(cmp_double: OllamaDouble, chef_dir: Path) -> None:
     r = invoke("compare", "creative", "precise", "--prompt", "Hi", host=cmp_double.url, cwd=chef_dir)
     assert r.returncode == 5
-    assert (
-        "model 'chef-creative' is not built" in r.stderr and "model 'chef-precise' is not built" in r.stderr
-    )
+    assert "model 'chef-creative' is not built" in r.stderr and "model 'chef-precise' is not built" in r.stderr
     assert "modelctl build creative" in r.stderr and "--ephemeral" in r.stderr
     assert not cmp_double.state.calls("/api/generate")
 
@@ -356,9 +364,9 @@ def test_ephemeral_matrix_needs_no_build(cmp_double: OllamaDouble, chef_dir: Pat
     assert r.returncode == 0, r.stderr
     env = _json(r)
     assert all(c["status"] == "ok" for c in _cells(env))
-    assert {
-        q["json"]["model"] for q in cmp_double.state.requests if q["path"] in ("/api/chat", "/api/generate")
-    } == {"llama3.2:3b"}
+    assert {q["json"]["model"] for q in cmp_double.state.requests if q["path"] in ("/api/chat", "/api/generate")} == {
+        "llama3.2:3b"
+    }
 
 
 def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDouble, chef_dir: Path) -> None:
@@ -399,9 +407,7 @@ def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDoubl
     statuses = [c["status"] for c in data["cells"]]
     assert 2 <= statuses.count("ok") <= 4 and len(statuses) == 6, (statuses, why)
     assert "skipped" in statuses, (statuses, why)
-    assert any(
-        "stopped after" in e["message"] or e["code"] in ("server", "unreachable") for e in env["errors"]
-    )
+    assert any("stopped after" in e["message"] or e["code"] in ("server", "unreachable") for e in env["errors"])
     # the text form says it too, and still prints the finished cells
     r2 = invoke("compare", "creative", "--prompt", "a", host=built_double.url, cwd=chef_dir)
     assert r2.returncode == 4 and "cannot reach Ollama" in r2.stderr

@@ -68,11 +68,7 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
     assert all(c["built"] is True for c in data["columns"])
 
     base = _cell(data, "from", "chef-creative")
-    assert (
-        base["value"] == "llama3.2:3b"
-        and base["origin"] == "extends"
-        and base["source"].endswith("base.yaml")
-    )
+    assert base["value"] == "llama3.2:3b" and base["origin"] == "extends" and base["source"].endswith("base.yaml")
     assert _cell(data, "from", "qwen-plain")["origin"] == "profile"
     # temperature: set by every profile except wide (Ollama's default for the server's version there)
     assert _cell(data, "parameters.temperature", "chef-creative")["value"] == 1.1
@@ -117,14 +113,10 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
 def test_version_specific_default_in_the_table(chef_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(chef_dir)
     t = resolve_target("qwen", None, check_built=False)
-    old = build_table(
-        [t], server={"host": "h", "reachable": True, "version": "0.32.9"}, shows=[None], all_params=True
-    )
+    old = build_table([t], server={"host": "h", "reachable": True, "version": "0.32.9"}, shows=[None], all_params=True)
     cell = _cell(old.to_dict(), "parameters.repeat_penalty", "qwen-plain")
     assert (cell["value"], cell["origin"]) == (1.1, "default") and "0.32.9" in cell["source"]
-    new = build_table(
-        [t], server={"host": "h", "reachable": True, "version": "0.33.0"}, shows=[None], all_params=True
-    )
+    new = build_table([t], server={"host": "h", "reachable": True, "version": "0.33.0"}, shows=[None], all_params=True)
     assert _cell(new.to_dict(), "parameters.repeat_penalty", "qwen-plain")["value"] == 1.0
 
 

@@ -118,9 +118,7 @@ def test_go_quote() -> None:
 
 
 def test_human_number_and_names() -> None:
-    assert [
-        human_number(n) for n in (8_000_000_000, 3_212_749_888, 137_000_000, 22_570_000, 512_000, 12)
-    ] == [
+    assert [human_number(n) for n in (8_000_000_000, 3_212_749_888, 137_000_000, 22_570_000, 512_000, 12)] == [
         "8B",
         "3.2B",
         "137M",
@@ -139,9 +137,7 @@ def test_human_number_and_names() -> None:
 def test_fs_valid_path_and_durations() -> None:
     assert fs_valid_path("a.gguf") and fs_valid_path("sub/a.gguf")
     assert not any(fs_valid_path(p) for p in ("./a.gguf", "../a", "/abs", "a//b", "", "a/"))
-    assert (
-        parse_go_duration("1h30m") == 5400 and parse_go_duration("-1m") == -60 and parse_go_duration("0") == 0
-    )
+    assert parse_go_duration("1h30m") == 5400 and parse_go_duration("-1m") == -60 and parse_go_duration("0") == 0
     with pytest.raises(ValueError, match='missing unit in duration "300"'):
         parse_go_duration("300")
 
@@ -157,14 +153,12 @@ def test_root_version_tags(ollama_double: OllamaDouble, http: httpx.Client) -> N
     assert http.get("/api/tags").json() == {"models": []}
     ollama_double.install("llama3.2:1b")
     ollama_double.install("qwen3:8b")
-    ollama_double.state.get("llama3.2:1b").modified_at = ollama_double.state.get(
-        "qwen3:8b"
-    ).modified_at.replace(year=2020)
+    ollama_double.state.get("llama3.2:1b").modified_at = ollama_double.state.get("qwen3:8b").modified_at.replace(
+        year=2020
+    )
     models = http.get("/api/tags").json()["models"]
     assert [m["name"] for m in models] == ["qwen3:8b", "llama3.2:1b"]
-    assert (
-        models[0]["details"]["context_length"] == 40960 and models[0]["details"]["embedding_length"] == 4096
-    )
+    assert models[0]["details"]["context_length"] == 40960 and models[0]["details"]["embedding_length"] == 4096
     assert len(models[0]["digest"]) == 64 and models[0]["capabilities"] == ["completion", "tools", "thinking"]
     assert http.get("/api/nope").status_code == 404
 
@@ -185,10 +179,7 @@ def test_show_registry_model(ollama_double: OllamaDouble, client: OllamaClient) 
     assert info["tokenizer.ggml.tokens"] == []  # arrays longer than 5 only when verbose
     assert len(client.show("llama3.2:3b", verbose=True)["model_info"]["tokenizer.ggml.tokens"]) == 12
     assert {"tensors", "capabilities", "modified_at", "template", "modelfile", "license"} <= set(s)
-    assert (
-        sum(1 if not t["shape"] else math.prod(t["shape"]) for t in s["tensors"])
-        == info["general.parameter_count"]
-    )
+    assert sum(1 if not t["shape"] else math.prod(t["shape"]) for t in s["tensors"]) == info["general.parameter_count"]
     with pytest.raises(ModelNotFound, match="model 'nope:1b' not found"):
         client.show("nope:1b")
 
@@ -293,9 +284,7 @@ def test_create_statuses_and_stream_false(ollama_double: OllamaDouble, client: O
     assert create(client, model="b", **{"from": "llama3.2:3b"}, stream=False) == [{"status": "success"}]
 
 
-def test_create_pulls_missing_base_and_says_success_twice(
-    ollama_double: OllamaDouble, client: OllamaClient
-) -> None:
+def test_create_pulls_missing_base_and_says_success_twice(ollama_double: OllamaDouble, client: OllamaClient) -> None:
     events = create(client, model="chef", **{"from": "llama3.2:3b"}, system="x")
     st = statuses(events)
     assert st[0] == "pulling manifest" and st.count("success") == 2 and st[-1] == "success"
@@ -332,24 +321,18 @@ def test_create_from_unknown_model_fails_in_stream(ollama_double: OllamaDouble, 
         ),
     ],
 )
-def test_create_errors_before_streaming(
-    http: httpx.Client, body: dict[str, Any], status: int, error: str
-) -> None:
+def test_create_errors_before_streaming(http: httpx.Client, body: dict[str, Any], status: int, error: str) -> None:
     r = http.post("/api/create", content=json.dumps(body) if body else b"")
     assert (r.status_code, r.json()) == (status, {"error": error})
 
 
-def test_create_from_files_checks_blobs(
-    ollama_double: OllamaDouble, http: httpx.Client, tmp_path: Path
-) -> None:
+def test_create_from_files_checks_blobs(ollama_double: OllamaDouble, http: httpx.Client, tmp_path: Path) -> None:
     missing = "sha256:" + "1" * 64
     r = http.post("/api/create", json={"model": "x", "files": {"a.gguf": missing}})
     assert r.status_code == 200
     assert r.text.splitlines() == [
         '{"status": "parsing GGUF"}',
-        json.dumps(
-            {"error": f"open /root/.ollama/models/blobs/sha256-{'1' * 64}: no such file or directory"}
-        ),
+        json.dumps({"error": f"open /root/.ollama/models/blobs/sha256-{'1' * 64}: no such file or directory"}),
     ]
     not_gguf = ollama_double.state.add_blob(b"hello, not a model")
     r = http.post("/api/create", json={"model": "x", "files": {"a.gguf": not_gguf}})
@@ -360,9 +343,7 @@ def test_create_from_files_checks_blobs(
     assert r.text.splitlines()[-1] == '{"status": "success"}'
 
 
-def test_create_from_gguf_reads_metadata(
-    ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path
-) -> None:
+def test_create_from_gguf_reads_metadata(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path) -> None:
     path = tiny_gguf(tmp_path / "tiny.gguf", context_length=2048)
     digest = upload(client, path)
     events = create(client, model="tiny", files={"tiny.gguf": digest}, parameters={"num_ctx": 8192})
@@ -388,9 +369,7 @@ def test_quantize(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: P
     with pytest.raises(ServerError, match="unsupported quantization type Q5_0 - supported types are"):
         create(client, model="q5", files={"tiny.gguf": digest}, quantize="q5_0")
     ollama_double.install("llama3.2:3b")
-    with pytest.raises(
-        ServerError, match="quantization is only supported for F16, BF16 and F32 models"
-    ) as ei:
+    with pytest.raises(ServerError, match="quantization is only supported for F16, BF16 and F32 models") as ei:
         create(client, model="qq", **{"from": "llama3.2:3b"}, quantize="q8_0")
     assert ei.value.status == 500  # nothing streamed yet: an HTTP status
     create(client, model="f16", **{"from": "smollm2:135m-instruct-fp16"}, quantize="q8_0")
@@ -467,12 +446,7 @@ def test_load_unload_and_ps(ollama_double: OllamaDouble, client: OllamaClient, h
     ollama_double.install("llama3.2:3b")
     assert client.ps() == {"models": []}
     out = gen(client, "llama3.2:3b", "")
-    assert (
-        len(out) == 1
-        and out[0]["done"] is True
-        and out[0]["done_reason"] == "load"
-        and out[0]["response"] == ""
-    )
+    assert len(out) == 1 and out[0]["done"] is True and out[0]["done_reason"] == "load" and out[0]["response"] == ""
     ps = client.ps()["models"]
     assert len(ps) == 1
     m = ps[0]
@@ -678,9 +652,7 @@ def test_generation_is_deterministic_with_a_seed(ollama_double: OllamaDouble, cl
     b = gen(client, "llama3.2:3b", "Tell me", options={"seed": 7})
     assert text_of(a) == text_of(b) and len(a) > 3  # several chunks
     assert text_of(gen(client, "llama3.2:3b", "Tell me", options={"seed": 8})) != text_of(a)
-    assert text_of(gen(client, "llama3.2:3b", "Tell me", options={"seed": 7, "temperature": 0.1})) != text_of(
-        a
-    )
+    assert text_of(gen(client, "llama3.2:3b", "Tell me", options={"seed": 7, "temperature": 0.1})) != text_of(a)
     assert text_of(gen(client, "llama3.2:3b", "Tell me", system="Be odd.", options={"seed": 7})) != text_of(a)
     unseeded = {text_of(gen(client, "llama3.2:3b", "Tell me")) for _ in range(3)}
     assert len(unseeded) == 3  # seed absent = random
@@ -697,10 +669,7 @@ def test_generation_is_deterministic_with_a_seed(ollama_double: OllamaDouble, cl
         "eval_duration",
     ):
         assert isinstance(final[k], int) and final[k] > 0, k
-    assert (
-        final["total_duration"]
-        >= final["load_duration"] + final["prompt_eval_duration"] + final["eval_duration"]
-    )
+    assert final["total_duration"] >= final["load_duration"] + final["prompt_eval_duration"] + final["eval_duration"]
     assert final["created_at"].endswith("Z") and isinstance(final["context"], list)
 
 
@@ -942,9 +911,7 @@ def test_official_python_client_understands_the_double(ollama_double: OllamaDoub
         assert oc.delete("chef2").status == "success"
 
 
-def test_capabilities_follow_the_template(
-    ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path
-) -> None:
+def test_capabilities_follow_the_template(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path) -> None:
     ollama_double.install("qwen3:8b")
     create(client, model="same", **{"from": "qwen3:8b"}, system="x")
     assert client.show("same")["capabilities"] == ["completion", "tools", "thinking"]  # inherited

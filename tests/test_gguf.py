@@ -115,9 +115,17 @@ def test_no_chat_template(tmp_path: Path) -> None:
 
 
 def test_gemma_like_key_value_lengths_differ_from_embedding_over_heads(tmp_path: Path) -> None:
-    path = write_tiny_gguf(tmp_path / "g.gguf", arch="gemma2", embedding_length=64, head_count=4,
-                           head_count_kv=2, key_length=32, value_length=32, sliding_window=128,
-                           context_length=8192)
+    path = write_tiny_gguf(
+        tmp_path / "g.gguf",
+        arch="gemma2",
+        embedding_length=64,
+        head_count=4,
+        head_count_kv=2,
+        key_length=32,
+        value_length=32,
+        sliding_window=128,
+        context_length=8192,
+    )
     f = facts_from_gguf(path)
     assert f.architecture == "gemma2"
     assert (f.key_length, f.value_length) == (32, 32)  # not 64 / 4 = 16
@@ -128,8 +136,7 @@ def test_gemma_like_key_value_lengths_differ_from_embedding_over_heads(tmp_path:
 
 
 def test_per_layer_kv_head_arrays(tmp_path: Path) -> None:
-    path = write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=[4, 4, 4, 4],
-                           head_count_kv=[1, 2, 4, 2])
+    path = write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=[4, 4, 4, 4], head_count_kv=[1, 2, 4, 2])
     f = facts_from_gguf(path)
     assert f.head_count == [4, 4, 4, 4]
     assert f.head_count_kv == [1, 2, 4, 2]
@@ -210,8 +217,7 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "truncated_counts": (b"GGUF" + struct.pack("<I", 3) + b"\1\0\0", "truncated"),
     "metadata_count_2_60": (_header(n_kv=2**60) + b"\0" * 64, "metadata count is 1152921504606846976"),
     "tensor_count_beyond_size": (_header(n_tensors=10**6) + b"\0" * 64, "tensor count is 1000000"),
-    "key_length_2_60": (_header(n_kv=1) + struct.pack("<Q", 2**60) + b"\0" * 64,
-                        "length 1152921504606846976"),
+    "key_length_2_60": (_header(n_kv=1) + struct.pack("<Q", 2**60) + b"\0" * 64, "length 1152921504606846976"),
     "string_value_length_2_60": (
         _header(n_kv=1) + _key("general.name") + struct.pack("<IQ", 8, 2**60) + b"\0" * 32,
         "string value of 'general.name' length 1152921504606846976",
@@ -221,14 +227,20 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         "array length of 'tokenizer.ggml.tokens' is 1152921504606846976",
     ),
     "array_string_item_2_60": (
-        _header(n_kv=1) + _key("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2)
-        + struct.pack("<Q", 1) + b"a" + struct.pack("<Q", 2**60) + b"\0" * 32,
+        _header(n_kv=1)
+        + _key("tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 2)
+        + struct.pack("<Q", 1)
+        + b"a"
+        + struct.pack("<Q", 2**60)
+        + b"\0" * 32,
         "runs past the end of the file",
     ),
-    "unknown_value_type": (_header(n_kv=1) + _key("x") + struct.pack("<I", 99) + b"\0" * 16,
-                           "unknown metadata value type 99"),
-    "too_many_dims": (
-        _header(n_tensors=1) + _key("t") + struct.pack("<I", 9) + b"\0" * 200, "has 9 dimensions"),
+    "unknown_value_type": (
+        _header(n_kv=1) + _key("x") + struct.pack("<I", 99) + b"\0" * 16,
+        "unknown metadata value type 99",
+    ),
+    "too_many_dims": (_header(n_tensors=1) + _key("t") + struct.pack("<I", 9) + b"\0" * 200, "has 9 dimensions"),
 }
 
 
@@ -270,11 +282,8 @@ class _CountingFile:
         self.fh.close()
 
 
-@pytest.mark.parametrize("case", ["wrong_magic", "unknown_version", "metadata_count_2_60",
-                                  "tensor_count_beyond_size"])
-def test_bad_header_is_refused_after_24_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
-) -> None:
+@pytest.mark.parametrize("case", ["wrong_magic", "unknown_version", "metadata_count_2_60", "tensor_count_beyond_size"])
+def test_bad_header_is_refused_after_24_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     import modelctl.gguf as g
 
     data, expected = BAD_FILES[case]
@@ -338,10 +347,26 @@ def test_inspect_json_has_the_shared_keys(tmp_path: Path) -> None:
     env = json.loads(result.output)
     assert env["command"] == "inspect" and env["ok"] is True
     d = env["data"]
-    for key in ("architecture", "parameter_count", "quantization", "context_length", "embedding_length",
-                "block_count", "head_count", "head_count_kv", "key_length", "value_length",
-                "feed_forward_length", "vocab_size", "tokenizer_model", "chat_template", "tensor_types",
-                "bits_per_weight", "size_bytes", "file_type"):
+    for key in (
+        "architecture",
+        "parameter_count",
+        "quantization",
+        "context_length",
+        "embedding_length",
+        "block_count",
+        "head_count",
+        "head_count_kv",
+        "key_length",
+        "value_length",
+        "feed_forward_length",
+        "vocab_size",
+        "tokenizer_model",
+        "chat_template",
+        "tensor_types",
+        "bits_per_weight",
+        "size_bytes",
+        "file_type",
+    ):
         assert key in d
     assert d["context_length"] == {"trained": 2048, "configured": None, "runtime": None}
     assert d["kv_bytes_per_token_f16"] == 2 * 2 * (16 + 16) * 2  # layers x kv heads x (k+v) x 2 bytes

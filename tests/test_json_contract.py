@@ -90,7 +90,15 @@ def test_inspect_contract_shares_report_keys(tiny_llama: Path) -> None:
     code, doc = run_json("inspect", str(tiny_llama))
     assert code == 0
     check_envelope(doc, "inspect", ok=True)
-    shared = {"architecture", "parameter_count", "quantization", "context_length", "embedding_length",
-              "block_count", "head_count", "head_count_kv"}
+    shared = {
+        "architecture",
+        "parameter_count",
+        "quantization",
+        "context_length",
+        "embedding_length",
+        "block_count",
+        "head_count",
+        "head_count_kv",
+    }
     assert shared <= set(doc["data"])
     assert set(doc["data"]["context_length"]) >= {"trained", "configured", "runtime"}

@@ -35,9 +35,17 @@ WEIGHTS_8B = 4_912_898_048
 
 def llama3_8b(**kw: Any) -> ModelFacts:
     base: dict[str, Any] = dict(
-        name="llama3-8b", architecture="llama", block_count=32, head_count=32, head_count_kv=8,
-        embedding_length=4096, key_length=128, value_length=128, key_value_length_source="metadata",
-        weights_bytes=WEIGHTS_8B, context_trained=131072,
+        name="llama3-8b",
+        architecture="llama",
+        block_count=32,
+        head_count=32,
+        head_count_kv=8,
+        embedding_length=4096,
+        key_length=128,
+        value_length=128,
+        key_value_length_source="metadata",
+        weights_bytes=WEIGHTS_8B,
+        context_trained=131072,
     )
     base.update(kw)
     return ModelFacts(**base)
@@ -97,17 +105,26 @@ def test_num_ctx_above_trained_counts_the_capped_context(tiny_llama: Path) -> No
 
 
 def test_per_layer_kv_heads(tmp_path: Path) -> None:
-    f = facts_from_gguf(write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4,
-                                        head_count_kv=[1, 2, 4, 2]))
+    f = facts_from_gguf(write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4, head_count_kv=[1, 2, 4, 2]))
     plan = plan_layers(f)
     assert plan.full_elements_per_token == (1 + 2 + 4 + 2) * (16 + 16)
     assert kv_cache_bytes(plan, 1000, "f16") == 1000 * 9 * 32 * 2
 
 
 def test_gemma_like_uses_stated_key_value_lengths_and_sliding_window(tmp_path: Path) -> None:
-    f = facts_from_gguf(write_tiny_gguf(tmp_path / "g.gguf", arch="gemma2", block_count=4, head_count=4,
-                                        head_count_kv=2, key_length=32, value_length=32,
-                                        sliding_window=128, context_length=8192))
+    f = facts_from_gguf(
+        write_tiny_gguf(
+            tmp_path / "g.gguf",
+            arch="gemma2",
+            block_count=4,
+            head_count=4,
+            head_count_kv=2,
+            key_length=32,
+            value_length=32,
+            sliding_window=128,
+            context_length=8192,
+        )
+    )
     plan = plan_layers(f)
     # gemma2: layers 0 and 2 slide, 1 and 3 are global; per layer 2 heads x (32 + 32).
     assert (plan.full_layers, plan.swa_layers) == (2, 2)
@@ -121,16 +138,23 @@ def test_gemma_like_uses_stated_key_value_lengths_and_sliding_window(tmp_path: P
 
 
 def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
-    f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", block_count=2, sliding_window=64,
-                                        sliding_window_pattern=[True, False]))
+    f = facts_from_gguf(
+        write_tiny_gguf(tmp_path / "s.gguf", block_count=2, sliding_window=64, sliding_window_pattern=[True, False])
+    )
     plan = plan_layers(f)
     assert (plan.full_layers, plan.swa_layers) == (1, 1)
     assert kv_cache_bytes(plan, 2048, "f16", parallel=2) == (2 * 2048 * 64 + (2 * 64 + 512) * 64) * 2
 
 
 def test_sliding_window_period_from_the_file(tmp_path: Path) -> None:
-    f = facts_from_gguf(write_tiny_gguf(tmp_path / "s.gguf", block_count=8, sliding_window=64,
-                                        extra_kv={"llama.attention.sliding_window_pattern": 4}))
+    f = facts_from_gguf(
+        write_tiny_gguf(
+            tmp_path / "s.gguf",
+            block_count=8,
+            sliding_window=64,
+            extra_kv={"llama.attention.sliding_window_pattern": 4},
+        )
+    )
     assert f.sliding_window_pattern == [True, True, True, False] * 2
     plan = plan_layers(f)
     assert (plan.full_layers, plan.swa_layers) == (2, 6)
@@ -144,10 +168,22 @@ def test_unknown_sliding_layout_is_counted_at_full_context(tmp_path: Path) -> No
 
 
 def test_recurrent_and_cacheless_layers(tmp_path: Path) -> None:
-    ssm = {"jamba.ssm.conv_kernel": 4, "jamba.ssm.state_size": 16, "jamba.ssm.inner_size": 128,
-           "jamba.ssm.group_count": 1}
-    f = facts_from_gguf(write_tiny_gguf(tmp_path / "j.gguf", arch="jamba", block_count=3,
-                                        head_count=[0, 4, 0], head_count_kv=[0, 2, 0], extra_kv=ssm))
+    ssm = {
+        "jamba.ssm.conv_kernel": 4,
+        "jamba.ssm.state_size": 16,
+        "jamba.ssm.inner_size": 128,
+        "jamba.ssm.group_count": 1,
+    }
+    f = facts_from_gguf(
+        write_tiny_gguf(
+            tmp_path / "j.gguf",
+            arch="jamba",
+            block_count=3,
+            head_count=[0, 4, 0],
+            head_count_kv=[0, 2, 0],
+            extra_kv=ssm,
+        )
+    )
     plan = plan_layers(f)
     assert (plan.full_layers, plan.recurrent_layers) == (1, 2)
     per_seq = 3 * (128 + 2 * 1 * 16) + 16 * 128
@@ -155,8 +191,7 @@ def test_recurrent_and_cacheless_layers(tmp_path: Path) -> None:
     est = estimate_for_facts(f, 1024, "q8_0", parallel=3)
     assert est.recurrent_state_bytes == 3 * 2 * per_seq * 4  # f32, per slot, independent of num_ctx
     assert est.kv_cache_bytes == 3 * 1024 * 2 * 32 * 34 // 32
-    f2 = facts_from_gguf(write_tiny_gguf(tmp_path / "n.gguf", block_count=2, head_count=[4, 0],
-                                         head_count_kv=[2, 0]))
+    f2 = facts_from_gguf(write_tiny_gguf(tmp_path / "n.gguf", block_count=2, head_count=[4, 0], head_count_kv=[2, 0]))
     plan2 = plan_layers(f2)
     assert (plan2.full_layers, plan2.cacheless_layers, plan2.recurrent_layers) == (1, 1, 0)
 
@@ -200,8 +235,12 @@ def test_budget_capped_by_trained_and_nothing_fits() -> None:
     assert none.num_ctx is None and not none.fits and none.limited_by == "nothing fits"
 
 
-@given(budget=st.integers(min_value=0, max_value=64 * GiB), kv=st.sampled_from(["f16", "q8_0", "q4_0"]),
-       parallel=st.integers(1, 4), window=st.sampled_from([None, 4096]))
+@given(
+    budget=st.integers(min_value=0, max_value=64 * GiB),
+    kv=st.sampled_from(["f16", "q8_0", "q4_0"]),
+    parallel=st.integers(1, 4),
+    window=st.sampled_from([None, 4096]),
+)
 def test_budget_search_is_the_exact_maximum(budget: int, kv: str, parallel: int, window: int | None) -> None:
     f = llama3_8b(architecture="gemma2" if window else "llama", sliding_window=window)
     r = max_num_ctx_for_budget(f, budget, kv, parallel)
@@ -220,11 +259,23 @@ def test_budget_search_is_the_exact_maximum(budget: int, kv: str, parallel: int,
 # sizes and tables
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("12GiB", 12 * GiB), ("12G", 12 * GiB), ("12g", 12 * GiB), ("12000MiB", 12000 * MiB),
-    ("8e9", 8 * 10**9), ("16GB", 16 * 10**9), ("1.5GiB", 3 * GiB // 2), ("512", 512), ("64 KiB", 64 * 1024),
-    ("1TiB", 1 << 40), ("500M", 500 * MiB), ("2.5e3MB", 2500 * 10**6),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12GiB", 12 * GiB),
+        ("12G", 12 * GiB),
+        ("12g", 12 * GiB),
+        ("12000MiB", 12000 * MiB),
+        ("8e9", 8 * 10**9),
+        ("16GB", 16 * 10**9),
+        ("1.5GiB", 3 * GiB // 2),
+        ("512", 512),
+        ("64 KiB", 64 * 1024),
+        ("1TiB", 1 << 40),
+        ("500M", 500 * MiB),
+        ("2.5e3MB", 2500 * 10**6),
+    ],
+)
 def test_parse_size(text: str, expected: int) -> None:
     assert parse_size(text) == expected
 
@@ -262,8 +313,9 @@ def run(*args: str, **kw: Any) -> Any:
 
 
 def test_estimate_gguf_json(tiny_llama: Path) -> None:
-    r = run("estimate", str(tiny_llama), "--num-ctx", "2048", "--kv-cache", "q8_0", "--parallel", "2",
-            "--format", "json")
+    r = run(
+        "estimate", str(tiny_llama), "--num-ctx", "2048", "--kv-cache", "q8_0", "--parallel", "2", "--format", "json"
+    )
     assert r.exit_code == 0, r.output
     env = json.loads(r.output)
     est = env["data"]["estimate"]
@@ -395,8 +447,7 @@ def test_docs_state_the_formula_and_the_worked_numbers(tmp_path: Path) -> None:
     for line in r.output.splitlines()[2:]:  # after model/file lines (the path differs)
         assert line in concepts, line
     assert f"{estimate_for_facts(big, 8192).total_bytes:,} bytes" in memory
-    for word in ("Architecture", "Parameters", "Weights", "LoRA", "Context length", "Embedding length",
-                 "Quantization"):
+    for word in ("Architecture", "Parameters", "Weights", "LoRA", "Context length", "Embedding length", "Quantization"):
         assert f"## {word}" in concepts or word in concepts
 
 
@@ -404,8 +455,7 @@ def test_estimate_profile_counts_its_adapter(tmp_path: Path) -> None:
     _profile(tmp_path, 2048)
     lora = write_tiny_gguf(tmp_path / "lora.gguf", block_count=1, name="lora")
     p = tmp_path / "with-adapter.yaml"
-    p.write_text("from: ./tiny.gguf\nadapters: [./lora.gguf]\nparameters:\n  num_ctx: 2048\n",
-                 encoding="utf-8")
+    p.write_text("from: ./tiny.gguf\nadapters: [./lora.gguf]\nparameters:\n  num_ctx: 2048\n", encoding="utf-8")
     r = run("estimate", str(p), "--format", "json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)["data"]

@@ -39,10 +39,22 @@ from modelctl.modelfile import (
 # --- oracle: Ollama's ParseFile, one rune at a time -----------------------------------------
 
 NIL, NAME, VALUE, PARAM, MSG, COMMENT = range(6)
-GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + \
-    "\u2028\u2029\u202f\u205f\u3000"
-KEYWORDS = {"from", "license", "template", "system", "adapter", "draft", "renderer", "parser", "parameter",
-            "message", "requires"}
+GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+)
+KEYWORDS = {
+    "from",
+    "license",
+    "template",
+    "system",
+    "adapter",
+    "draft",
+    "renderer",
+    "parser",
+    "parameter",
+    "message",
+    "requires",
+}
 _UCD_AFTER_15 = tuple(int(x) for x in unicodedata.unidata_version.split(".")) > (15, 0, 0)
 
 
@@ -173,11 +185,57 @@ def module_parse(text: str | bytes) -> list[tuple[str, str]] | str:
 
 
 TOKENS = [
-    "FROM", "from", "SYSTEM", "system", "TEMPLATE", "PARAMETER", "parameter", "MESSAGE", "LICENSE", "ADAPTER",
-    "REQUIRES", "DRAFT", "RENDERER", "PARSER", "user", "assistant", "tool", "User", "top_k", "stop",
+    "FROM",
+    "from",
+    "SYSTEM",
+    "system",
+    "TEMPLATE",
+    "PARAMETER",
+    "parameter",
+    "MESSAGE",
+    "LICENSE",
+    "ADAPTER",
+    "REQUIRES",
+    "DRAFT",
+    "RENDERER",
+    "PARSER",
+    "user",
+    "assistant",
+    "tool",
+    "User",
+    "top_k",
+    "stop",
     "num_ctx",
-    " ", " ", "  ", "\t", "\n", "\n", "\r", "\r\n", '"', '"', '"""', '""', "#", "x", "7", "_", "-", ".", ":",
-    "\u00a0", "\u200d", "\x00", "\ufeff", "é", "你", "👋", "\\n", "\x7f", "\u2028", "Ä",
+    " ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\n",
+    "\r",
+    "\r\n",
+    '"',
+    '"',
+    '"""',
+    '""',
+    "#",
+    "x",
+    "7",
+    "_",
+    "-",
+    ".",
+    ":",
+    "\u00a0",
+    "\u200d",
+    "\x00",
+    "\ufeff",
+    "é",
+    "你",
+    "👋",
+    "\\n",
+    "\x7f",
+    "\u2028",
+    "Ä",
 ]
 modelfile_text = st.one_of(
     st.lists(st.sampled_from(TOKENS), max_size=40).map("".join),
@@ -200,6 +258,7 @@ def test_parser_matches_ollama_state_machine(text: str) -> None:
 
 # --- totality -------------------------------------------------------------------------------
 
+
 @given(st.one_of(modelfile_text, st.text()))
 def test_parse_is_total_on_text(text: str) -> None:
     try:
@@ -208,12 +267,15 @@ def test_parse_is_total_on_text(text: str) -> None:
         assert e.message and e.file == "Modelfile"
 
 
-@given(st.one_of(
-    st.binary(max_size=80),
-    st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]), st.binary(max_size=60))
-    .map(lambda t: t[0] + t[1]),
-    modelfile_text.map(lambda s: s.encode("utf-16-le", "surrogatepass")).map(lambda b: b"\xff\xfe" + b),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=80),
+        st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]), st.binary(max_size=60)).map(
+            lambda t: t[0] + t[1]
+        ),
+        modelfile_text.map(lambda s: s.encode("utf-16-le", "surrogatepass")).map(lambda b: b"\xff\xfe" + b),
+    )
+)
 def test_parse_is_total_on_bytes(data: bytes) -> None:
     try:
         parse_modelfile(data)
@@ -221,16 +283,42 @@ def test_parse_is_total_on_bytes(data: bytes) -> None:
         assert e.message
 
 
-PARAM_VALUES = st.sampled_from([
-    "1", "-1", "0.5", "1e-3", "nan", "inf", "4096.0", "true", "T", "x", "", "0x1p-2", "9223372036854775808",
-    "1_0", "+.5e+1", "1e99999999999", "0x1p99999999999", "0." + "0" * 400 + "1", "9" * 5000,
-    "0" * 5000 + "1", "0x" + "f" * 5000 + "p0", "1e" + "0" * 5000 + "1",
-])
+PARAM_VALUES = st.sampled_from(
+    [
+        "1",
+        "-1",
+        "0.5",
+        "1e-3",
+        "nan",
+        "inf",
+        "4096.0",
+        "true",
+        "T",
+        "x",
+        "",
+        "0x1p-2",
+        "9223372036854775808",
+        "1_0",
+        "+.5e+1",
+        "1e99999999999",
+        "0x1p99999999999",
+        "0." + "0" * 400 + "1",
+        "9" * 5000,
+        "0" * 5000 + "1",
+        "0x" + "f" * 5000 + "p0",
+        "1e" + "0" * 5000 + "1",
+    ]
+)
 
 
-@given(st.lists(st.tuples(st.sampled_from(sorted(params.BY_NAME) + ["mirostat", "numa", "message",
-                                                                     "requires", "model"]),
-                          PARAM_VALUES), max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(params.BY_NAME) + ["mirostat", "numa", "message", "requires", "model"]), PARAM_VALUES
+        ),
+        max_size=6,
+    )
+)
 def test_to_spec_is_total(items: list[tuple[str, str]]) -> None:
     text = "FROM x\n" + "".join(f"PARAMETER {n} {quote_value(v, field='v')}\n" for n, v in items)
     try:
@@ -240,6 +328,7 @@ def test_to_spec_is_total(items: list[tuple[str, str]]) -> None:
 
 
 # --- decoding -------------------------------------------------------------------------------
+
 
 def _accept(first: int) -> tuple[int, int, int] | None:
     """(size, lo, hi) for a UTF-8 lead byte, None if it cannot start a sequence."""
@@ -286,7 +375,7 @@ def oracle_utf8(data: bytes, per_byte: bool) -> str:
             out.append("\ufffd")
             i += 1 if per_byte else bad
             continue
-        out.append(data[i:i + size].decode("utf-8"))
+        out.append(data[i : i + size].decode("utf-8"))
         i += size
     return "".join(out)
 
@@ -301,9 +390,9 @@ def oracle_decode(data: bytes) -> str:
             if i + 1 >= len(body):
                 out.append("\ufffd")
                 break
-            u = int.from_bytes(body[i:i + 2], "little" if little else "big")
+            u = int.from_bytes(body[i : i + 2], "little" if little else "big")
             if 0xD800 <= u <= 0xDFFF and i + 3 < len(body):
-                u2 = int.from_bytes(body[i + 2:i + 4], "little" if little else "big")
+                u2 = int.from_bytes(body[i + 2 : i + 4], "little" if little else "big")
                 if 0xDC00 <= u2 <= 0xDFFF:
                     pair = chr(0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00)) if u < 0xDC00 else "\ufffd"
                     out.append(pair)
@@ -317,21 +406,37 @@ def oracle_decode(data: bytes) -> str:
     return oracle_utf8(data, per_byte=False)
 
 
-utf8ish = st.lists(st.one_of(
-    st.binary(min_size=1, max_size=3),
-    st.sampled_from([b"\xe2\x82", b"\xf0\x9f\x98", b"\xed\xa0\x80", b"\xc0\x80", b"\xf4\x90\x80\x80",
-                     b"\xe0\x80", b"\xef\xbb\xbf", "é你👋".encode()]),
-), max_size=12).map(b"".join)
+utf8ish = st.lists(
+    st.one_of(
+        st.binary(min_size=1, max_size=3),
+        st.sampled_from(
+            [
+                b"\xe2\x82",
+                b"\xf0\x9f\x98",
+                b"\xed\xa0\x80",
+                b"\xc0\x80",
+                b"\xf4\x90\x80\x80",
+                b"\xe0\x80",
+                b"\xef\xbb\xbf",
+                "é你👋".encode(),
+            ]
+        ),
+    ),
+    max_size=12,
+).map(b"".join)
 
 
-@given(st.one_of(
-    utf8ish,
-    utf8ish.map(lambda b: b"\xef\xbb\xbf" + b),
-    st.binary(max_size=16).map(lambda b: b"\xff\xfe" + b),
-    st.binary(max_size=16).map(lambda b: b"\xfe\xff" + b),
-    st.lists(st.sampled_from([b"\x00\xd8", b"\x00\xdc", b"A\x00", b"=\xd8", b"\x00\xde"]), max_size=6)
-    .map(lambda xs: b"\xff\xfe" + b"".join(xs)),
-))
+@given(
+    st.one_of(
+        utf8ish,
+        utf8ish.map(lambda b: b"\xef\xbb\xbf" + b),
+        st.binary(max_size=16).map(lambda b: b"\xff\xfe" + b),
+        st.binary(max_size=16).map(lambda b: b"\xfe\xff" + b),
+        st.lists(st.sampled_from([b"\x00\xd8", b"\x00\xdc", b"A\x00", b"=\xd8", b"\x00\xde"]), max_size=6).map(
+            lambda xs: b"\xff\xfe" + b"".join(xs)
+        ),
+    )
+)
 def test_decode_matches_go(data: bytes) -> None:
     assert decode(data) == oracle_decode(data)
 
@@ -340,8 +445,29 @@ def test_decode_matches_go(data: bytes) -> None:
 
 NASTY = st.lists(
     st.one_of(
-        st.sampled_from(['"', '"', '"""', " ", "\t", "\r", "\n", "\r\n", "#", "\u00a0", "\u200d", "\x00",
-                         "\x85", "\ufeff", "\u2028", "é", "👋", "x", "\\"]),
+        st.sampled_from(
+            [
+                '"',
+                '"',
+                '"""',
+                " ",
+                "\t",
+                "\r",
+                "\n",
+                "\r\n",
+                "#",
+                "\u00a0",
+                "\u200d",
+                "\x00",
+                "\x85",
+                "\ufeff",
+                "\u2028",
+                "é",
+                "👋",
+                "x",
+                "\\",
+            ]
+        ),
         st.characters(),
     ),
     max_size=30,
@@ -413,8 +539,9 @@ def oracle_f32(q: Fraction) -> float | None:
         return None
     x = float(q)
     c = f32(x) if abs(x) <= F32_MAX else math.copysign(F32_MAX, x)
-    best = min(f32_neighbours(c), key=lambda y: (abs(Fraction(y) - q),
-                                                struct.unpack("<I", struct.pack("<f", y))[0] & 1))
+    best = min(
+        f32_neighbours(c), key=lambda y: (abs(Fraction(y) - q), struct.unpack("<I", struct.pack("<f", y))[0] & 1)
+    )
     return best
 
 
@@ -450,16 +577,22 @@ def spec_value(name: str, value: object) -> object:
     return parse_modelfile(text).parameters[name]
 
 
-@given(st.sampled_from([p.name for p in params.CATALOGUE if p.type == "int"]),
-       st.integers(params.INT64_MIN, params.INT64_MAX))
+@given(
+    st.sampled_from([p.name for p in params.CATALOGUE if p.type == "int"]),
+    st.integers(params.INT64_MIN, params.INT64_MAX),
+)
 def test_int_roundtrip(name: str, value: int) -> None:
     assert spec_value(name, value) == value
 
 
-@given(st.sampled_from([p.name for p in params.CATALOGUE if p.type == "float"]),
-       st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32),
-                 st.floats(allow_nan=False, allow_infinity=False, min_value=-3.5e38, max_value=3.5e38),
-                 st.integers(-(10**40), 10**40)))
+@given(
+    st.sampled_from([p.name for p in params.CATALOGUE if p.type == "float"]),
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False, width=32),
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-3.5e38, max_value=3.5e38),
+        st.integers(-(10**40), 10**40),
+    ),
+)
 @example("temperature", 1.0000000596046448)
 @example("temperature", 2.0**-150 * 3)
 def test_float_roundtrip(name: str, value: float) -> None:
@@ -493,8 +626,10 @@ def test_stop_list_roundtrip(values: list[str]) -> None:
 # --- whole spec round trip ------------------------------------------------------------------
 
 text_value = st.lists(
-    st.one_of(st.characters(whitelist_categories=("L", "M", "N", "P", "S")),
-              st.sampled_from([" ", "\t", "\n", "\r", '"', '"""'])),
+    st.one_of(
+        st.characters(whitelist_categories=("L", "M", "N", "P", "S")),
+        st.sampled_from([" ", "\t", "\n", "\r", '"', '"""']),
+    ),
     max_size=20,
 ).map("".join)
 
@@ -502,25 +637,38 @@ text_value = st.lists(
 @settings(max_examples=100)
 @given(
     st.lists(text_value.filter(bool), min_size=1, max_size=2),
-    st.dictionaries(st.sampled_from(["num_ctx", "top_k", "temperature", "top_p", "use_mmap", "stop"]),
-                    st.none(), max_size=6),
+    st.dictionaries(
+        st.sampled_from(["num_ctx", "top_k", "temperature", "top_p", "use_mmap", "stop"]), st.none(), max_size=6
+    ),
     st.one_of(st.none(), text_value),
     st.one_of(st.none(), text_value),
     st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), text_value), max_size=3),
     st.lists(text_value, max_size=2),
     st.data(),
 )
-def test_command_lines_roundtrip(froms: list[str], keys: dict[str, None], system: str | None,
-                                 template: str | None, msgs: list[tuple[str, str]], lic: list[str],
-                                 data: st.DataObject) -> None:
-    values = {"num_ctx": st.integers(1, 2**20), "top_k": st.integers(0, 100),
-              "temperature": st.floats(0, 2, width=32), "top_p": st.floats(0, 1, width=32),
-              "use_mmap": st.booleans(), "stop": st.lists(text_value, min_size=1, max_size=3)}
+def test_command_lines_roundtrip(
+    froms: list[str],
+    keys: dict[str, None],
+    system: str | None,
+    template: str | None,
+    msgs: list[tuple[str, str]],
+    lic: list[str],
+    data: st.DataObject,
+) -> None:
+    values = {
+        "num_ctx": st.integers(1, 2**20),
+        "top_k": st.integers(0, 100),
+        "temperature": st.floats(0, 2, width=32),
+        "top_p": st.floats(0, 1, width=32),
+        "use_mmap": st.booleans(),
+        "stop": st.lists(text_value, min_size=1, max_size=3),
+    }
     parameters = {k: data.draw(values[k]) for k in keys}
     messages = [{"role": r, "content": c} for r, c in msgs]
     try:
-        lines = command_lines(froms=froms, parameters=parameters, system=system, template=template,
-                              messages=messages, license=lic)
+        lines = command_lines(
+            froms=froms, parameters=parameters, system=system, template=template, messages=messages, license=lic
+        )
     except ModelfileError:
         assume(False)
         return

@@ -56,10 +56,15 @@ def test_example_profiles_are_valid(name: str) -> None:
 
 
 def test_extends_merges_parameters_key_by_key_and_records_origins(tmp_path: Path) -> None:
-    write(tmp_path, "base.yaml", "from: llama3\nsystem: base sys\nparameters: {num_ctx: 8192, top_k: 10}\n"
-                                 "messages: [{role: user, content: hi}]\n")
-    child = write(tmp_path, "child.yaml", "extends: base.yaml\nparameters: {top_k: 20, temperature: 0.5}\n"
-                                          "messages: []\n")
+    write(
+        tmp_path,
+        "base.yaml",
+        "from: llama3\nsystem: base sys\nparameters: {num_ctx: 8192, top_k: 10}\n"
+        "messages: [{role: user, content: hi}]\n",
+    )
+    child = write(
+        tmp_path, "child.yaml", "extends: base.yaml\nparameters: {top_k: 20, temperature: 0.5}\nmessages: []\n"
+    )
     loaded = load_profile(str(child))
     assert loaded.profile.parameters.as_dict() == {"num_ctx": 8192, "top_k": 20, "temperature": 0.5}
     assert loaded.profile.messages == []  # lists replace, they do not merge
@@ -139,8 +144,13 @@ BAD = [
     ("list.yaml", "- from: x\n", None, 1, "mapping of keys, not a list"),
     ("scalar.yaml", "just text\n", None, 1, "not a single value"),
     ("unknown.yaml", "from: x\nsytem: hi\n", "sytem", 2, "did you mean 'system'"),
-    ("unknown_param.yaml", "from: x\nparameters:\n  temprature: 0.5\n", "parameters.temprature", 3,
-     "did you mean 'temperature'"),
+    (
+        "unknown_param.yaml",
+        "from: x\nparameters:\n  temprature: 0.5\n",
+        "parameters.temprature",
+        3,
+        "did you mean 'temperature'",
+    ),
     ("lots.yaml", "from: x\nparameters:\n  num_ctx: lots\n", "parameters.num_ctx", 3, "expected an integer"),
     ("frac.yaml", "from: x\nparameters:\n  num_ctx: 4096.5\n", "parameters.num_ctx", 3, "expected an integer"),
     ("stop5.yaml", "from: x\nparameters:\n  stop: 5\n", "parameters.stop", 3, "string or a list of strings"),

@@ -34,8 +34,14 @@ def test_parses_every_field_with_positions() -> None:
     first, second = cases
     assert (first.name, first.prompt, first.system, first.line) == ("one", "Hello", "Be brief.", 1)
     kinds = [(a.kind, a.value) for a in first.assertions]
-    assert kinds == [("contains", "a"), ("contains", "b"), ("not_contains", "sorry"), ("regex", r"\d+"),
-                     ("max_tokens", 10), ("json", True)]
+    assert kinds == [
+        ("contains", "a"),
+        ("contains", "b"),
+        ("not_contains", "sorry"),
+        ("regex", r"\d+"),
+        ("max_tokens", 10),
+        ("json", True),
+    ]
     assert second.prompt == "just a string" and second.line == 10 and second.assertions == []
     assert second.label == "prompt 2" and first.label == "one"
     assert first.where() == "p.yaml:1"

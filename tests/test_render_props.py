@@ -18,8 +18,27 @@ from modelctl.render import render
 
 # Text that stresses the quoting rules: quotes, triple quotes, outer whitespace, CR/LF, tabs,
 # characters Ollama drops (NBSP, ZWJ, control), and ordinary Unicode.
-SPECIAL = ['"', '"""', " ", "\t", "\r", "\n", "\r\n", "#", "\u00a0", "\u200d", "\x07", "\ufeff", "é", "日本",
-           "😀", "\\n", "{{ .Prompt }}", "PARAMETER", "SYSTEM"]
+SPECIAL = [
+    '"',
+    '"""',
+    " ",
+    "\t",
+    "\r",
+    "\n",
+    "\r\n",
+    "#",
+    "\u00a0",
+    "\u200d",
+    "\x07",
+    "\ufeff",
+    "é",
+    "日本",
+    "😀",
+    "\\n",
+    "{{ .Prompt }}",
+    "PARAMETER",
+    "SYSTEM",
+]
 texts = st.lists(st.one_of(st.sampled_from(SPECIAL), st.text(max_size=6)), max_size=8).map("".join)
 
 
@@ -33,8 +52,11 @@ def param_values() -> st.SearchStrategy[dict[str, object]]:
         elif p.type == "float":
             fields[p.name] = st.floats(
                 min_value=p.minimum, max_value=p.maximum, allow_nan=False, allow_infinity=False, width=32
-            ) | st.floats(min_value=p.minimum if p.minimum is not None else -1e6,
-                          max_value=p.maximum if p.maximum is not None else 1e6, allow_nan=False)
+            ) | st.floats(
+                min_value=p.minimum if p.minimum is not None else -1e6,
+                max_value=p.maximum if p.maximum is not None else 1e6,
+                allow_nan=False,
+            )
         elif p.type == "bool":
             fields[p.name] = st.booleans()
         else:
@@ -50,8 +72,10 @@ def profiles(draw: st.DrawFn) -> LoadedProfile:
         system=draw(st.none() | texts),
         template=draw(st.none() | texts),
         parameters=Parameters(**draw(param_values())),
-        messages=[Message(role=r, content=c) for r, c in draw(
-            st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), texts), max_size=3))],
+        messages=[
+            Message(role=r, content=c)
+            for r, c in draw(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), texts), max_size=3))
+        ],
         license=draw(st.lists(texts, max_size=2)),
         requires=draw(st.none() | st.sampled_from(["0.14.0", "v0.5.5", "1.2.3-rc1"])),
         base_dir=Path("/nonexistent"),

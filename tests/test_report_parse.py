@@ -53,18 +53,24 @@ def line(key: str, value: str) -> str:
 
 
 def test_parse_go_syntax_random_order_and_repeated_stop() -> None:
-    text = "\n".join([
-        line("temperature", "0.7"),
-        line("stop", '"<|im_end|>"'),
-        line("num_ctx", "1.048576e+06"),
-        line("use_mmap", "false"),
-        line("stop", '"say \\"hi\\"\\n"'),
-        line("seed", "-1"),
-        line("top_p", "1e-05"),
-    ])
+    text = "\n".join(
+        [
+            line("temperature", "0.7"),
+            line("stop", '"<|im_end|>"'),
+            line("num_ctx", "1.048576e+06"),
+            line("use_mmap", "false"),
+            line("stop", '"say \\"hi\\"\\n"'),
+            line("seed", "-1"),
+            line("top_p", "1e-05"),
+        ]
+    )
     params = parse_parameters(text)
     assert params == {
-        "num_ctx": 1048576, "use_mmap": False, "seed": -1, "top_p": 1e-05, "temperature": 0.7,
+        "num_ctx": 1048576,
+        "use_mmap": False,
+        "seed": -1,
+        "top_p": 1e-05,
+        "temperature": 0.7,
         "stop": ["<|im_end|>", 'say "hi"\n'],
     }
     assert isinstance(params["num_ctx"], int) and isinstance(params["temperature"], float)
@@ -124,17 +130,43 @@ def test_runtime_reasons() -> None:
 
 def test_render_text_shows_every_fact() -> None:
     data: dict[str, Any] = {
-        "name": "chef", "host": "http://127.0.0.1:11434", "base": "llama3.2:3b", "architecture": "llama",
-        "parameter_count": 3212749888, "parameter_size": "3.2B", "quantization": "Q4_K_M",
+        "name": "chef",
+        "host": "http://127.0.0.1:11434",
+        "base": "llama3.2:3b",
+        "architecture": "llama",
+        "parameter_count": 3212749888,
+        "parameter_size": "3.2B",
+        "quantization": "Q4_K_M",
         "context_length": {"trained": 131072, "configured": None, "runtime": None},
-        "embedding_length": 3072, "block_count": 28, "head_count": 24, "head_count_kv": 8,
-        "capabilities": ["completion", "tools"], "parameters": {"temperature": 1.1, "stop": ["x"]},
-        "size_bytes": 2019393189, "system_set": True, "system_length": 12, "template_set": False,
+        "embedding_length": 3072,
+        "block_count": 28,
+        "head_count": 24,
+        "head_count_kv": 8,
+        "capabilities": ["completion", "tools"],
+        "parameters": {"temperature": 1.1, "stop": ["x"]},
+        "size_bytes": 2019393189,
+        "system_set": True,
+        "system_length": 12,
+        "template_set": False,
     }
     text = render_text(data)
-    for needle in ("chef", "llama3.2:3b", "3.2B (3,212,749,888)", "Q4_K_M", "131,072", "server default",
-                   "3,072", "28", "24 (KV heads 8)", "completion, tools", "1.88 GiB", "set (12 characters)",
-                   "temperature", "1.1", '["x"]'):
+    for needle in (
+        "chef",
+        "llama3.2:3b",
+        "3.2B (3,212,749,888)",
+        "Q4_K_M",
+        "131,072",
+        "server default",
+        "3,072",
+        "28",
+        "24 (KV heads 8)",
+        "completion, tools",
+        "1.88 GiB",
+        "set (12 characters)",
+        "temperature",
+        "1.1",
+        '["x"]',
+    ):
         assert needle in text, needle
 
 
@@ -156,8 +188,9 @@ def test_progress_draws_status_lines_and_bars() -> None:
     job = p.job("chef")
     job.stream_event({"status": "pulling manifest"})
     job.stream_event({"status": "pulling manifest"})  # repeated: printed once
-    job.stream_event({"status": "pulling 3f1a2b3c4d5e", "digest": "sha256:" + "3" * 64, "total": 2048,
-                      "completed": 2048})
+    job.stream_event(
+        {"status": "pulling 3f1a2b3c4d5e", "digest": "sha256:" + "3" * 64, "total": 2048, "completed": 2048}
+    )
     job.stream_event({"status": "success"})
     p.close()
     text = out.getvalue()
@@ -179,7 +212,8 @@ def test_remaining_keep_alive_reads_go_rfc3339() -> None:
     now = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
     # Nanoseconds and a local offset, as Ollama writes them.
     assert parse_rfc3339("2026-11-26T09:10:00.123456789+02:00") == datetime(
-        2026, 11, 26, 7, 10, 0, 123456, tzinfo=timezone.utc)
+        2026, 11, 26, 7, 10, 0, 123456, tzinfo=timezone.utc
+    )
     assert remaining_keep_alive("2026-11-26T07:10:00.5Z", default="30s", now=now) == 601
     assert remaining_keep_alive("2318-01-01T00:00:00Z", default="30s", now=now) == -1
     assert remaining_keep_alive("2026-11-26T06:59:00Z", default="30s", now=now) == "30s"
@@ -190,7 +224,8 @@ def test_remaining_keep_alive_reads_go_rfc3339() -> None:
 def test_render_text_memory_names_the_context_it_was_estimated_at() -> None:
     """num_ctx above the trained length: the estimate is for the capped context; say which."""
     data: dict[str, Any] = {
-        "name": "m", "context_length": {"trained": 131072, "configured": 200000, "runtime": None},
+        "name": "m",
+        "context_length": {"trained": 131072, "configured": 200000, "runtime": None},
         "memory": {"num_ctx": 200000, "effective_num_ctx": 131072, "total_bytes": 17682983168},
     }
     text = render_text(data)

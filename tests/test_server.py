@@ -97,9 +97,7 @@ def test_parse_host_agrees_with_official_client_where_defined() -> None:
     from ollama._client import _parse_host
 
     for value, expected in HOSTS:
-        if value and (
-            "0.0.0.0" in value or "[::]" in value or "@" in value or value in ("::1", "  example.com  ")
-        ):
+        if value and ("0.0.0.0" in value or "[::]" in value or "@" in value or value in ("::1", "  example.com  ")):
             continue
         assert _parse_host(value) == expected == parse_host(value)
 
@@ -385,9 +383,7 @@ def test_create_stream_success_twice_judged_at_end(mock: respx.MockRouter, clien
     assert json.loads(route.calls.last.request.content) == req
 
 
-def test_create_stream_ending_after_embedded_pull_is_incomplete(
-    mock: respx.MockRouter, client: OllamaClient
-) -> None:
+def test_create_stream_ending_after_embedded_pull_is_incomplete(mock: respx.MockRouter, client: OllamaClient) -> None:
     # the embedded pull said success, then the stream stopped: the create did not finish
     mock.post("/api/create").respond(
         200,
@@ -553,9 +549,7 @@ def test_blob_exists(mock: respx.MockRouter, client: OllamaClient) -> None:
         client.blob_exists("sha256:" + "A" * 64)
 
 
-def test_upload_blob_streams_with_content_length(
-    mock: respx.MockRouter, client: OllamaClient, tmp_path: Path
-) -> None:
+def test_upload_blob_streams_with_content_length(mock: respx.MockRouter, client: OllamaClient, tmp_path: Path) -> None:
     data = b"GGUF" + b"x" * (3 * (1 << 20) + 17)
     p = tmp_path / "m.gguf"
     p.write_bytes(data)
@@ -678,14 +672,17 @@ def test_upload_read_error_mid_file_is_invalid_input(
         client.upload_blob(p, "sha256:" + "d" * 64)
 
 
-@pytest.mark.parametrize("host", [
-    "http://alice:Qz/wv-91@127.0.0.1:11590",
-    "alice:Qz/wv-91@127.0.0.1:11590",
-    "http://alice:Qz#wv-91@127.0.0.1:11590",
-    "http://alice:Qz?wv-91@127.0.0.1:11590",
-    "http://alice:12/wv-91@127.0.0.1:11590",
-    "http://alice:Qz:wv-91@127.0.0.1:x",
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http://alice:Qz/wv-91@127.0.0.1:11590",
+        "alice:Qz/wv-91@127.0.0.1:11590",
+        "http://alice:Qz#wv-91@127.0.0.1:11590",
+        "http://alice:Qz?wv-91@127.0.0.1:11590",
+        "http://alice:12/wv-91@127.0.0.1:11590",
+        "http://alice:Qz:wv-91@127.0.0.1:x",
+    ],
+)
 def test_unparseable_host_with_credentials_leaks_no_part_of_them(host: str) -> None:
     """A password with an unescaped / # ? makes the host unparseable: say so, print none of it."""
     with pytest.raises(InvalidInput) as ei:

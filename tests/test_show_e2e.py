@@ -14,9 +14,21 @@ from tests.ollama_double import OllamaDouble
 
 # The keys the report shares with `inspect` (the issue's JSON contract).
 CONTRACT_KEYS = {
-    "name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
-    "context_length", "embedding_length", "block_count", "head_count", "head_count_kv", "capabilities",
-    "parameters", "size_bytes",
+    "name",
+    "host",
+    "base",
+    "architecture",
+    "parameter_count",
+    "parameter_size",
+    "quantization",
+    "context_length",
+    "embedding_length",
+    "block_count",
+    "head_count",
+    "head_count_kv",
+    "capabilities",
+    "parameters",
+    "size_bytes",
 }
 
 
@@ -44,8 +56,13 @@ def test_json_contract_of_the_report(ollama_double: OllamaDouble) -> None:
     assert data["size_bytes"] == 5225376047
     assert data["capabilities"] == ["completion", "tools", "thinking"]
     # Stored parameters parsed from the Go-syntax text, typed, in catalogue order.
-    assert data["parameters"] == {"top_k": 20, "top_p": 0.95, "temperature": 0.6, "repeat_penalty": 1.0,
-                                  "stop": ["<|im_start|>", "<|im_end|>"]}
+    assert data["parameters"] == {
+        "top_k": 20,
+        "top_p": 0.95,
+        "temperature": 0.6,
+        "repeat_penalty": 1.0,
+        "stop": ["<|im_start|>", "<|im_end|>"],
+    }
     assert data["system_set"] is False and data["template_set"] is True
 
 
@@ -54,24 +71,37 @@ def test_show_text_of_a_model(ollama_double: OllamaDouble) -> None:
     proc = run_cli("show", "llama3.2:3b", host=ollama_double.url)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for needle in ("llama3.2:3b", "architecture", "llama", "3.2B (3,212,749,888)", "Q4_K_M",
-                   "context trained", "131,072", "not set: server default", "embedding length",
-                   "3,072", "24 (KV heads 8)", "completion, tools", "1.88 GiB", "stored parameters:",
-                   '"<|eot_id|>"'):
+    for needle in (
+        "llama3.2:3b",
+        "architecture",
+        "llama",
+        "3.2B (3,212,749,888)",
+        "Q4_K_M",
+        "context trained",
+        "131,072",
+        "not set: server default",
+        "embedding length",
+        "3,072",
+        "24 (KV heads 8)",
+        "completion, tools",
+        "1.88 GiB",
+        "stored parameters:",
+        '"<|eot_id|>"',
+    ):
         assert needle in out, needle
 
 
-def test_show_of_a_profile_warns_where_the_server_differs(
-    ollama_double: OllamaDouble, tmp_path: Path
-) -> None:
+def test_show_of_a_profile_warns_where_the_server_differs(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     (tmp_path / "w").mkdir()
     write_tiny_llama(tmp_path / "w" / "t.gguf", context_length=2048)
     prof = tmp_path / "tiny.yaml"
-    prof.write_text(textwrap.dedent("""
+    prof.write_text(
+        textwrap.dedent("""
         name: tiny-chef
         from: ./w/t.gguf
         parameters: {num_ctx: 8192, temperature: 0.7}
-    """))
+    """)
+    )
     env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
     assert run_cli("build", str(prof), host=ollama_double.url, env=env, cwd=tmp_path).returncode == 0
     # Someone changed the deployed model behind the profile's back.
@@ -120,8 +150,7 @@ def test_show_verify_fills_runtime_and_unloads(ollama_double: OllamaDouble) -> N
     assert doc["data"]["runtime"]["loaded_before"] is True and len(ollama_double.state.runners) == 1
 
 
-def test_show_missing_model_and_unreachable(ollama_double: OllamaDouble, closed_port_url: str,
-                                            tmp_path: Path) -> None:
+def test_show_missing_model_and_unreachable(ollama_double: OllamaDouble, closed_port_url: str, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     proc = run_cli("show", "nope:1b", "-o", str(out), host=ollama_double.url)
     assert proc.returncode == 5 and "nope:1b is not on the server" in proc.stderr
@@ -174,7 +203,8 @@ def test_show_of_a_gguf_file_points_to_inspect(tmp_path: Path) -> None:
 
 
 def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
-        ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
     """Ollama keys runners by weights: a model on the same base with the same load-time options
     reuses the runner another model loaded, and /api/ps lists it under that other model."""
     ollama_double.install("llama3.2:3b")

@@ -12,8 +12,9 @@ HEAVY = ("pydantic", "jinja2", "httpx", "ollama", "yaml", "ruamel", "numpy", "gg
 def imported_modules(*argv: str) -> set[str]:
     code = "import sys; from modelctl.cli import main; sys.argv = ['modelctl', *sys.argv[1:]]; main()"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *argv],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *argv], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     mods = set()
     for line in proc.stderr.splitlines():

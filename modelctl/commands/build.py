@@ -17,17 +17,23 @@ from modelctl.output import Result
 
 @click.command("build")
 @click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
-@click.option("--dry-run", is_flag=True,
-              help="Print the exact /api/create request and blob plan; send nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the exact /api/create request and blob plan; send nothing.")
 @click.option("--force", is_flag=True, help="Re-create the model even when the deployed one is up to date.")
 @click.option("--no-pull", is_flag=True, help="Fail instead of pulling a base model the server lacks.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Build this many profiles at once.")
-@click.option("--verify", is_flag=True,
-              help="Load the model and fail (exit 1) if the runtime context differs from num_ctx.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Build this many profiles at once."
+)
+@click.option(
+    "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
+)
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
-@click.option("--template", "template", default=None, metavar="FILE",
-              help="Jinja template for the Modelfile (default: the built-in one).")
+@click.option(
+    "--template",
+    "template",
+    default=None,
+    metavar="FILE",
+    help="Jinja template for the Modelfile (default: the built-in one).",
+)
 @server_options
 @format_option("text", "json")
 @output_option

@@ -14,8 +14,13 @@ from modelctl.output import Result
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
 _SUFFIX_FORMAT = {
-    ".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
-    ".json": "json", ".xml": "junit", ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".xml": "junit",
+    ".txt": "text",
 }
 
 PARALLEL_HELP = (
@@ -47,8 +52,9 @@ def _parse_seeds(text: str | None) -> list[int | None]:
         try:
             seeds.append(int(part))
         except ValueError:
-            raise click.BadParameter(f"{part!r} is not an integer (use e.g. --seeds 1,2,3)",
-                                     param_hint="--seeds") from None
+            raise click.BadParameter(
+                f"{part!r} is not an integer (use e.g. --seeds 1,2,3)", param_hint="--seeds"
+            ) from None
     if not seeds:
         raise click.BadParameter("give at least one seed, e.g. --seeds 1,2,3", param_hint="--seeds")
     return seeds
@@ -56,26 +62,46 @@ def _parse_seeds(text: str | None) -> list[int | None]:
 
 @click.command("compare")
 @click.argument("refs", nargs=-1, required=True, metavar="PROFILE...")
-@click.option("--prompt", "prompt_texts", multiple=True, metavar="TEXT",
-              help="Run the matrix with this prompt (repeatable).")
-@click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False), metavar="FILE.yaml",
-              help="A YAML list of {prompt, name?, system?, expect?}; expect holds contains, not_contains, "
-                   "regex, max_tokens, json: true (see docs/compare.md).")
+@click.option(
+    "--prompt", "prompt_texts", multiple=True, metavar="TEXT", help="Run the matrix with this prompt (repeatable)."
+)
+@click.option(
+    "--prompts",
+    "prompts_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.yaml",
+    help="A YAML list of {prompt, name?, system?, expect?}; expect holds contains, not_contains, "
+    "regex, max_tokens, json: true (see docs/compare.md).",
+)
 @click.option("--seeds", "seeds_text", metavar="1,2,3", help="Run every prompt once per seed.")
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Run every (profile, prompt, seed) N times; with a fixed seed this checks determinism.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run every (profile, prompt, seed) N times; with a fixed seed this checks determinism.",
+)
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True, help=PARALLEL_HELP)
-@click.option("--all", "all_params", is_flag=True,
-              help="Table: list every catalogue parameter, not only the set ones.")
-@click.option("--no-server", is_flag=True,
-              help="Table: do not ask a server what it built (quantization, context, embedding length).")
-@click.option("--ephemeral", is_flag=True,
-              help="Run without builds, sending each profile's settings to its base model (the table "
-                   "then reports the base models).")
+@click.option("--all", "all_params", is_flag=True, help="Table: list every catalogue parameter, not only the set ones.")
+@click.option(
+    "--no-server",
+    is_flag=True,
+    help="Table: do not ask a server what it built (quantization, context, embedding length).",
+)
+@click.option(
+    "--ephemeral",
+    is_flag=True,
+    help="Run without builds, sending each profile's settings to its base model (the table "
+    "then reports the base models).",
+)
 @set_option("Override a key or parameter in every profile (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format (default: from the -o suffix .html/.md/.json/.xml, else text). "
-                   "junit needs prompts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format (default: from the -o suffix .html/.md/.json/.xml, else text). junit needs prompts.",
+)
 @output_option
 @quiet_option
 @server_options
@@ -132,10 +158,21 @@ def compare(
 
     def body() -> Result:
         if matrix_mode:
-            return _matrix(refs, prompt_texts, prompts_file, seeds, repeat, parallel, ephemeral, overrides,
-                           out_fmt, quiet, host, timeout)
-        color = (out_fmt == "text" and not output and sys.stdout.isatty()
-                 and not os.environ.get("NO_COLOR"))
+            return _matrix(
+                refs,
+                prompt_texts,
+                prompts_file,
+                seeds,
+                repeat,
+                parallel,
+                ephemeral,
+                overrides,
+                out_fmt,
+                quiet,
+                host,
+                timeout,
+            )
+        color = out_fmt == "text" and not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         return _table(refs, all_params, no_server, ephemeral, overrides, out_fmt, host, timeout, color)
 
     execute("compare", envelope_fmt, body, output=output, quiet=quiet)
@@ -181,7 +218,10 @@ def _server_info(client: object, no_server: bool) -> dict:  # type: ignore[type-
     from modelctl.errors import ModelctlError
 
     info: dict[str, Any] = {
-        "host": getattr(client, "display_host", None), "reachable": False, "version": None, "reason": None,
+        "host": getattr(client, "display_host", None),
+        "reachable": False,
+        "version": None,
+        "reason": None,
     }
     if no_server:
         info["reason"] = "--no-server"
@@ -194,9 +234,17 @@ def _server_info(client: object, no_server: bool) -> dict:  # type: ignore[type-
     return info
 
 
-def _table(refs: tuple[str, ...], all_params: bool, no_server: bool, ephemeral: bool,
-           overrides: tuple[str, ...], fmt: str, host: str | None, timeout: float | None,
-           color: bool = False) -> Result:
+def _table(
+    refs: tuple[str, ...],
+    all_params: bool,
+    no_server: bool,
+    ephemeral: bool,
+    overrides: tuple[str, ...],
+    fmt: str,
+    host: str | None,
+    timeout: float | None,
+    color: bool = False,
+) -> Result:
     from modelctl import reports
     from modelctl.compare import build_table
     from modelctl.errors import Diagnostic, ModelctlError
@@ -234,10 +282,20 @@ def _table(refs: tuple[str, ...], all_params: bool, no_server: bool, ephemeral: 
     return Result(data=table.to_dict(), text=renderers[fmt], warnings=warnings)
 
 
-def _matrix(refs: tuple[str, ...], prompt_texts: tuple[str, ...], prompts_file: str | None,
-            seeds: list[int | None], repeat: int, parallel: int, ephemeral: bool,
-            overrides: tuple[str, ...], fmt: str, quiet: bool, host: str | None,
-            timeout: float | None) -> Result:
+def _matrix(
+    refs: tuple[str, ...],
+    prompt_texts: tuple[str, ...],
+    prompts_file: str | None,
+    seeds: list[int | None],
+    repeat: int,
+    parallel: int,
+    ephemeral: bool,
+    overrides: tuple[str, ...],
+    fmt: str,
+    quiet: bool,
+    host: str | None,
+    timeout: float | None,
+) -> Result:
     from modelctl import reports
     from modelctl.compare import build_table, run_matrix
     from modelctl.errors import Diagnostic, ModelctlError
@@ -256,16 +314,25 @@ def _matrix(refs: tuple[str, ...], prompt_texts: tuple[str, ...], prompts_file: 
         version = client.version()  # unreachable -> exit 4 before anything runs
         server = {"host": client.display_host, "reachable": True, "version": version, "reason": None}
         targets = _resolve_all(
-            lambda ref, i: resolve_target(ref, client, overrides=overrides, ephemeral=ephemeral,
-                                          loaded=loaded_targets[i].loaded),
+            lambda ref, i: resolve_target(
+                ref, client, overrides=overrides, ephemeral=ephemeral, loaded=loaded_targets[i].loaded
+            ),
             refs,
         )
         bar = None
         if fmt != "json" and not quiet and sys.stderr.isatty():
             bar = reports.ProgressBar(len(targets) * len(cases) * len(seeds) * repeat)
         try:
-            matrix = run_matrix(client, targets, cases, seeds=seeds, repeat=repeat, parallel=parallel,
-                                server=server, progress=bar.update if bar else None)
+            matrix = run_matrix(
+                client,
+                targets,
+                cases,
+                seeds=seeds,
+                repeat=repeat,
+                parallel=parallel,
+                server=server,
+                progress=bar.update if bar else None,
+            )
         finally:
             if bar is not None:
                 bar.close()

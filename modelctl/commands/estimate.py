@@ -19,8 +19,9 @@ from modelctl.output import Result, human_bytes, table
 DEFAULT_NUM_CTX = 4096  # Ollama's default below ~24 GiB of VRAM (docs/memory.md)
 
 
-def resolve_target(target: str, overrides: tuple[str, ...], host: str | None, timeout: float | None
-                   ) -> tuple[Any, dict[str, Any], int | None]:
+def resolve_target(
+    target: str, overrides: tuple[str, ...], host: str | None, timeout: float | None
+) -> tuple[Any, dict[str, Any], int | None]:
     """TARGET -> (facts, {"kind", "ref", ...}, the profile's num_ctx or None).
 
     Order: a .yaml/.yml path or a profile name found by the profile search -> profile;
@@ -58,8 +59,9 @@ def _profile_name(ref: str) -> bool:
     return True
 
 
-def _from_profile(ref: str, overrides: tuple[str, ...], host: str | None, timeout: float | None
-                  ) -> tuple[Any, dict[str, Any], int | None]:
+def _from_profile(
+    ref: str, overrides: tuple[str, ...], host: str | None, timeout: float | None
+) -> tuple[Any, dict[str, Any], int | None]:
     from modelctl.facts import facts_from_gguf, facts_from_server
     from modelctl.profile import load_profile
 
@@ -72,7 +74,10 @@ def _from_profile(ref: str, overrides: tuple[str, ...], host: str | None, timeou
         if base.is_dir():
             raise InvalidInput(
                 f"`from` is a directory ({base}); estimate reads GGUF files (convert or build it first, "
-                "then estimate the built model)", file=str(loaded.path), field="from")
+                "then estimate the built model)",
+                file=str(loaded.path),
+                field="from",
+            )
         facts = facts_from_gguf(base)
         source["base"] = "gguf"
     else:
@@ -112,8 +117,11 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
     if est.get("adapter_bytes"):
         rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
     rows += [
-        ("KV cache", human_bytes(est["kv_cache_bytes"]),
-         f"{human_bytes(per_tok)} per token x {est['effective_num_ctx']:,} tokens x {slots}"),
+        (
+            "KV cache",
+            human_bytes(est["kv_cache_bytes"]),
+            f"{human_bytes(per_tok)} per token x {est['effective_num_ctx']:,} tokens x {slots}",
+        ),
     ]
     if est["recurrent_state_bytes"]:
         rows.append(("recurrent state", human_bytes(est["recurrent_state_bytes"]), "fixed per slot (f32)"))
@@ -129,28 +137,67 @@ def _estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
 
 @click.command()
 @click.argument("target", metavar="PROFILE|MODEL|FILE.gguf")
-@click.option("--num-ctx", type=click.IntRange(min=1), default=None,
-              help=f"Context length per slot (default: the profile's num_ctx, else the server model's, "
-                   f"else {DEFAULT_NUM_CTX}).")
-@click.option("--kv-cache", "kv_type", type=click.Choice(["f16", "q8_0", "q4_0", "f32"]), default="f16",
-              show_default=True, help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE).")
-@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL); the cache holds num_ctx x parallel tokens.")
-@click.option("--budget", default=None, metavar="SIZE",
-              help="Find the largest num_ctx whose total fits in SIZE: 12GiB, 12G (= GiB), 12000MiB, "
-                   "16GB (10^9 bytes), 8e9 (bytes).")
-@click.option("--table", "show_table", is_flag=True,
-              help="Also print totals for 2K, 4K, ... up to the trained context x f16/q8_0/q4_0.")
-@click.option("--overhead", default="512MiB", show_default=True, metavar="SIZE",
-              help="The fixed runtime allowance added to weights and cache (docs/memory.md).")
+@click.option(
+    "--num-ctx",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Context length per slot (default: the profile's num_ctx, else the server model's, else {DEFAULT_NUM_CTX}).",
+)
+@click.option(
+    "--kv-cache",
+    "kv_type",
+    type=click.Choice(["f16", "q8_0", "q4_0", "f32"]),
+    default="f16",
+    show_default=True,
+    help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE).",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL); the cache holds num_ctx x parallel tokens.",
+)
+@click.option(
+    "--budget",
+    default=None,
+    metavar="SIZE",
+    help="Find the largest num_ctx whose total fits in SIZE: 12GiB, 12G (= GiB), 12000MiB, "
+    "16GB (10^9 bytes), 8e9 (bytes).",
+)
+@click.option(
+    "--table",
+    "show_table",
+    is_flag=True,
+    help="Also print totals for 2K, 4K, ... up to the trained context x f16/q8_0/q4_0.",
+)
+@click.option(
+    "--overhead",
+    default="512MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="The fixed runtime allowance added to weights and cache (docs/memory.md).",
+)
 @set_option("Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
 @server_options
 @format_option("text", "json")
 @output_option
 @quiet_option
-def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budget: str | None,
-             show_table: bool, overhead: str, overrides: tuple[str, ...], host: str | None,
-             timeout: float | None, fmt: str, output: str | None, quiet: bool) -> None:
+def estimate(
+    target: str,
+    num_ctx: int | None,
+    kv_type: str,
+    parallel: int,
+    budget: str | None,
+    show_table: bool,
+    overhead: str,
+    overrides: tuple[str, ...],
+    host: str | None,
+    timeout: float | None,
+    fmt: str,
+    output: str | None,
+    quiet: bool,
+) -> None:
     """Memory a model needs: weights + KV cache + a fixed overhead, for a GGUF file, a profile
     (its `from` and num_ctx) or a model on the server. Units are binary (GiB = 2^30 bytes).
 
@@ -176,49 +223,65 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
         n = num_ctx or profile_ctx or facts.context_configured
         if n is None:
             n = DEFAULT_NUM_CTX
-            ctx_note = (f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
-                        "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)")
+            ctx_note = (
+                f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
+                "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)"
+            )
         adapter_bytes = int(source.get("adapter_bytes") or 0)
-        est = estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes,
-                                 adapter_bytes=adapter_bytes)
+        est = estimate_for_facts(
+            facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes
+        )
         if ctx_note:
             est.assumptions.insert(0, ctx_note)
         for a in source.get("adapters") or []:
             if a.get("not_counted"):
                 est.assumptions.append(f"adapter {a['path']} not counted: {a['not_counted']}")
         if est.exceeds_trained:
-            warnings.append(Diagnostic("num_ctx_above_trained",
-                                       f"num_ctx {n} exceeds the trained context {facts.context_trained}; "
-                                       "Ollama caps it there", field="num_ctx"))
+            warnings.append(
+                Diagnostic(
+                    "num_ctx_above_trained",
+                    f"num_ctx {n} exceeds the trained context {facts.context_trained}; Ollama caps it there",
+                    field="num_ctx",
+                )
+            )
         facts_d = facts.to_dict()
-        data: dict[str, Any] = {"target": source, "model": facts_d, "estimate": est.to_dict(),
-                                "budget": None, "table": None}
+        data: dict[str, Any] = {
+            "target": source,
+            "model": facts_d,
+            "estimate": est.to_dict(),
+            "budget": None,
+            "table": None,
+        }
         text = _estimate_text(data["estimate"], facts_d)
         ok, code, errors = True, ExitCode.OK, []
         if budget_bytes is not None:
-            res = max_num_ctx_for_budget(facts, budget_bytes, kv_type, parallel,
-                                         overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes)
+            res = max_num_ctx_for_budget(
+                facts, budget_bytes, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes
+            )
             data["budget"] = res.to_dict()
-            text += (f"\nbudget {human_bytes(budget_bytes)} ({budget_bytes:,} bytes), KV {kv_type}, "
-                     f"{parallel} slot(s):\n")
+            text += (
+                f"\nbudget {human_bytes(budget_bytes)} ({budget_bytes:,} bytes), KV {kv_type}, {parallel} slot(s):\n"
+            )
             if res.num_ctx is None:
                 ok, code = False, ExitCode.INVALID
-                msg = (f"does not fit in {human_bytes(budget_bytes)}: even num_ctx 1 needs "
-                       f"{human_bytes(res.minimum_total_bytes)} (weights + overhead)")
+                msg = (
+                    f"does not fit in {human_bytes(budget_bytes)}: even num_ctx 1 needs "
+                    f"{human_bytes(res.minimum_total_bytes)} (weights + overhead)"
+                )
                 errors.append(Diagnostic("budget", msg, field="--budget"))
                 text += f"  {msg}\n"
             else:
                 assert res.estimate is not None
-                text += (f"  largest num_ctx that fits: {res.num_ctx:,} "
-                         f"(total {human_bytes(res.estimate.total_bytes)}")
+                text += f"  largest num_ctx that fits: {res.num_ctx:,} (total {human_bytes(res.estimate.total_bytes)}"
                 if res.limited_by == "budget" and res.next_total_bytes is not None:
                     text += f"; {res.num_ctx + 1:,} would need {res.next_total_bytes:,} bytes)\n"
                 else:
                     text += f"; capped by the {res.limited_by} {res.search_limit:,})\n"
         if show_table:
             sizes = context_sizes(facts.context_trained, n)
-            rows = estimate_table(facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes,
-                                  adapter_bytes=adapter_bytes)
+            rows = estimate_table(
+                facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes
+            )
             data["table"] = rows
             kvs = ("f16", "q8_0", "q4_0")
 
@@ -231,8 +294,10 @@ def estimate(target: str, num_ctx: int | None, kv_type: str, parallel: int, budg
 
             unknown = "; trained context unknown, table stops at 131072" if not facts.context_trained else ""
             text += f"\ntotal memory (weights + KV cache + overhead), {parallel} slot(s){unknown}:\n"
-            text += table(("num_ctx", *(f"{kv} KV" for kv in kvs)),
-                          [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in kvs)) for r in rows])
+            text += table(
+                ("num_ctx", *(f"{kv} KV" for kv in kvs)),
+                [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in kvs)) for r in rows],
+            )
         return Result(data=data, text=text, ok=ok, exit_code=code, warnings=warnings, errors=errors)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)

@@ -10,8 +10,13 @@ from modelctl.output import Result
 
 @click.command("import")
 @click.argument("modelfile", type=click.Path(dir_okay=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the profile YAML to FILE (atomically); local paths become relative to it.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the profile YAML to FILE (atomically); local paths become relative to it.",
+)
 @click.option("--name", default=None, help="The `name` to put in the profile (default: the file's stem).")
 @format_option("text", "json")
 @quiet_option
@@ -25,7 +30,10 @@ def import_cmd(modelfile: Path, output: Path | None, name: str | None, fmt: str,
         from modelctl.importer import import_modelfile
 
         text, warnings = import_modelfile(modelfile, output=output, name=name)
-        return Result(data={"modelfile": str(modelfile), "profile": text, "output": str(output) if output else None},
-                      text=text, warnings=warnings)
+        return Result(
+            data={"modelfile": str(modelfile), "profile": text, "output": str(output) if output else None},
+            text=text,
+            warnings=warnings,
+        )
 
     execute("import", fmt, body, output=str(output) if output else None, quiet=quiet)

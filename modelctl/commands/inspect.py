@@ -37,8 +37,7 @@ def render_facts_text(d: dict[str, Any], kv_per_token: float | None = None) -> s
         ("blocks (layers)", str(d.get("block_count") or "-")),
         ("attention heads", _fmt_heads(d.get("head_count"))),
         ("KV heads", _fmt_heads(d.get("head_count_kv"))),
-        ("key/value length", f"{d.get('key_length')}/{d.get('value_length')}"
-         + (f" ({kv_src})" if kv_src else "")),
+        ("key/value length", f"{d.get('key_length')}/{d.get('value_length')}" + (f" ({kv_src})" if kv_src else "")),
         ("feed-forward length", _fmt_heads(d.get("feed_forward_length"))),
         ("vocabulary", f"{d['vocab_size']:,} tokens" if d.get("vocab_size") else "-"),
         ("tokenizer", d.get("tokenizer_model") or "-"),

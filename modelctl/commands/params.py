@@ -23,15 +23,24 @@ def params(name: str | None, removed: bool, fmt: str) -> None:
         if name:
             if name in P.REMOVED_BY_NAME:
                 r = P.REMOVED_BY_NAME[name]
-                data = {"name": r.name, "removed_in": r.removed_in, "instead": r.instead,
-                        "ollama_create": r.cli_behaviour}
-                text = (f"{r.name}: removed in Ollama {r.removed_in}\n  use instead: {r.instead}\n"
-                        f"  ollama create today: {r.cli_behaviour}\n")
+                data = {
+                    "name": r.name,
+                    "removed_in": r.removed_in,
+                    "instead": r.instead,
+                    "ollama_create": r.cli_behaviour,
+                }
+                text = (
+                    f"{r.name}: removed in Ollama {r.removed_in}\n  use instead: {r.instead}\n"
+                    f"  ollama create today: {r.cli_behaviour}\n"
+                )
                 return Result(data=data, text=text)
             if name not in P.BY_NAME:
                 hint = P.suggest(name, [*P.BY_NAME, *P.REMOVED_BY_NAME])
-                raise InvalidInput(f"unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
-                                   field=name, code="unknown_parameter")
+                raise InvalidInput(
+                    f"unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+                    field=name,
+                    code="unknown_parameter",
+                )
             p = P.BY_NAME[name]
             level = "load-time: changing it reloads the model" if p.level == "load" else "per request"
             text = (
@@ -42,14 +51,20 @@ def params(name: str | None, removed: bool, fmt: str) -> None:
             return Result(data=p.to_dict(), text=text)
         if removed:
             rows = [(r.name, r.removed_in, r.instead, r.cli_behaviour) for r in P.REMOVED]
-            return Result(data=[{"name": r.name, "removed_in": r.removed_in, "instead": r.instead,
-                                 "ollama_create": r.cli_behaviour} for r in P.REMOVED],
-                          text=table(("name", "removed in", "use instead", "ollama create"), rows))
+            return Result(
+                data=[
+                    {"name": r.name, "removed_in": r.removed_in, "instead": r.instead, "ollama_create": r.cli_behaviour}
+                    for r in P.REMOVED
+                ],
+                text=table(("name", "removed in", "use instead", "ollama create"), rows),
+            )
         prows = [(p.name, p.type, p.default_note, p.range_text, p.level, p.meaning) for p in P.CATALOGUE]
         import shutil
 
         width = shutil.get_terminal_size((120, 24)).columns
-        return Result(data=[p.to_dict() for p in P.CATALOGUE],
-                      text=table(("name", "type", "default", "range", "level", "meaning"), prows, max_width=width))
+        return Result(
+            data=[p.to_dict() for p in P.CATALOGUE],
+            text=table(("name", "type", "default", "range", "level", "meaning"), prows, max_width=width),
+        )
 
     execute("params", fmt, body)

@@ -10,15 +10,26 @@ from modelctl.output import Result
 
 @click.command()
 @click.argument("profile", metavar="PROFILE")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.")
-@click.option("--template", "template", type=click.Path(dir_okay=False), default=None,
-              help="A Jinja template to use instead of the shipped templates/Modelfile.j2.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.",
+)
+@click.option(
+    "--template",
+    "template",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A Jinja template to use instead of the shipped templates/Modelfile.j2.",
+)
 @set_option()
 @format_option("text", "json")
 @quiet_option
-def render(profile: str, output: str | None, template: str | None, overrides: tuple[str, ...], fmt: str,
-           quiet: bool) -> None:
+def render(
+    profile: str, output: str | None, template: str | None, overrides: tuple[str, ...], fmt: str, quiet: bool
+) -> None:
     """Render PROFILE to a Modelfile, exactly as `ollama create -f` will read it.
 
     The result is parsed back with Ollama's grammar and must equal the profile; values Ollama
@@ -31,8 +42,9 @@ def render(profile: str, output: str | None, template: str | None, overrides: tu
 
         loaded = load_profile(profile, overrides)
         target_dir = Path(output).resolve().parent if output else None
-        rendered = do_render(loaded, template=template, paths="relative" if output else "absolute",
-                             target_dir=target_dir)
+        rendered = do_render(
+            loaded, template=template, paths="relative" if output else "absolute", target_dir=target_dir
+        )
         data = {"profile": profile, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
         return Result(data=data, text=rendered.text, warnings=loaded.warnings)
 

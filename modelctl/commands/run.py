@@ -14,15 +14,21 @@ from modelctl.output import Result
 @click.command("run")
 @click.argument("ref", metavar="PROFILE|MODEL")
 @click.argument("prompt", required=False)
-@click.option("--ephemeral", is_flag=True,
-              help="Do not use a built model: send the profile's system, template, messages and "
-                   "parameters with the request to its base model (not for a local-file base).")
-@set_option("Override a profile key or parameter for this run (repeatable), "
-                   "e.g. --set temperature=0.2.")
+@click.option(
+    "--ephemeral",
+    is_flag=True,
+    help="Do not use a built model: send the profile's system, template, messages and "
+    "parameters with the request to its base model (not for a local-file base).",
+)
+@set_option("Override a profile key or parameter for this run (repeatable), e.g. --set temperature=0.2.")
 @click.option("--seed", type=int, default=None, help="Random seed for this run (overrides the profile's).")
-@click.option("-v", "--verbose", is_flag=True,
-              help="After the answer, print to stderr what `ollama run --verbose` prints, plus time to "
-                   "first token and done_reason.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="After the answer, print to stderr what `ollama run --verbose` prints, plus time to "
+    "first token and done_reason.",
+)
 @server_options
 @format_option("text", "json")
 @quiet_option
@@ -90,10 +96,12 @@ def run(
                 raise
         warnings: list[Diagnostic] = [] if streaming else list(target.warnings)
         if res.done_reason == "length":
-            warnings.append(Diagnostic(
-                "truncated",
-                "the answer stopped at the token limit (done_reason=length; see num_predict/num_ctx)",
-            ))
+            warnings.append(
+                Diagnostic(
+                    "truncated",
+                    "the answer stopped at the token limit (done_reason=length; see num_predict/num_ctx)",
+                )
+            )
         if streaming:
             if res.text and not res.text.endswith("\n"):
                 out.write("\n")

@@ -10,8 +10,9 @@ from modelctl.output import Result
 
 @click.command("show")
 @click.argument("ref", metavar="MODEL|PROFILE")
-@click.option("--verify", is_flag=True,
-              help="Load the model and fail (exit 1) if the runtime context differs from num_ctx.")
+@click.option(
+    "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
+)
 @server_options
 @format_option("text", "json")
 @output_option
