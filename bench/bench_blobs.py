@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from modelctl.build import sha256_stream
+from modelctl.files import sha256_file as sha256_stream
 from modelctl.server import OllamaClient
 
 path, host = Path(sys.argv[1]), sys.argv[2]

@@ -1,4 +1,4 @@
-"""`modelctl build`: rendered Modelfile -> /api/create request -> blobs, pull, create -> report.
+"""``build``: rendered Modelfile -> /api/create request -> blobs, pull, create -> report.
 
 The request is assembled the way Ollama's own CLI does it (``parser.CreateRequest`` plus
 ``cmd.CreateHandler``): local FROM/ADAPTER paths are hashed (SHA-256, streaming) and sent
@@ -10,12 +10,12 @@ name and goes to ``from``. Parameters are sent with their catalogue types only (
 sent: the server would keep the inherited value anyway.
 
 Before creating, a model that is already deployed and *matches* the request is reported
-"up to date" (see :func:`differences` for the exact rule, and docs/build.md).
+"up to date" (see :func:`differences` for the exact rule, and docs/build.md). Progress is
+reported as :mod:`modelctl.events`; the result is a :class:`BuildResult`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import json
@@ -25,28 +25,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
-from modelctl.output import Result
-from modelctl.params import BY_NAME, CLI_DEPRECATED, ORDER, REMOVED_BY_NAME
-from modelctl.progress import NULL_PROGRESS, JobProgress, Progress
-from modelctl.report import (
-    Report,
-    find_entry,
-    modelfile_blobs,
-    parse_parameters,
-    same_value,
-)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from modelctl.profile import LoadedProfile
-    from modelctl.server import OllamaClient
+from modelctl.errors import Diagnostic, ErrorGroup, InvalidInput, ModelctlError, ModelfileError, ServerError
+from modelctl.events import EventSink, Status, Transfer, ignore, progress_event
+from modelctl.files import sha256_file, write_atomic
+from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.params import typed_parameters
+from modelctl.profile import LoadedProfile, load_profile, local_path
+from modelctl.render import Rendered, render
+from modelctl.server import OllamaClient
+from modelctl.show import ModelReport, Verification, build_report, runtime_if_loaded, verify_runtime
+from modelctl.wire import find_entry, modelfile_blobs, older_than, parse_parameters, same_value
 
 BlobKind = Literal["files", "adapters"]
-Status = Literal["created", "up_to_date", "planned"]
-
-_HASH_CHUNK = 1 << 20
+Status_ = Literal["created", "up_to_date", "planned"]
 
 # -------------------------------------------------------------------------------------------
 # Local files: Ollama's filesForModel, file keys, fs.ValidPath
@@ -180,35 +173,6 @@ def request_file_names(paths: Sequence[Path]) -> dict[Path, str]:
 
 
 # -------------------------------------------------------------------------------------------
-# Hashing (streaming)
-# -------------------------------------------------------------------------------------------
-
-
-def sha256_stream(path: Path, progress: Callable[[int], None] | None = None) -> str:
-    """``sha256:<hex>`` of a file read in 1 MiB chunks into one reused buffer (flat memory)."""
-    h = hashlib.sha256()
-    buf = bytearray(_HASH_CHUNK)
-    view = memoryview(buf)
-    done = 0
-    try:
-        with open(path, "rb", buffering=0) as fh:
-            if hasattr(os, "posix_fadvise"):
-                with contextlib.suppress(OSError):
-                    os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            while True:
-                n = fh.readinto(view)
-                if not n:
-                    break
-                h.update(view[:n])
-                done += n
-                if progress is not None:
-                    progress(done)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
-    return "sha256:" + h.hexdigest()
-
-
-# -------------------------------------------------------------------------------------------
 # The plan: request + blobs
 # -------------------------------------------------------------------------------------------
 
@@ -250,97 +214,20 @@ class BuildPlan:
     profile_parameters: dict[str, Any]
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def blob_plan_text(self) -> str:
-        if not self.blobs:
-            return "blobs: none (no local files)\n"
-        lines = ["blobs:"]
-        for b in self.blobs:
-            state = {None: "HEAD, upload if absent", True: "present", False: "upload"}[b.present]
-            lines.append(f"  {b.kind}[{b.key}]  {b.digest}  {b.size} bytes  {b.path}  ({state})")
-        return "\n".join(lines) + "\n"
+
+HashProgress = Callable[[Path, int, int], None]
 
 
-def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | None = None) -> dict[str, Any]:
-    """Catalogue-typed values only: ints as ints, floats as floats, bools, ``stop`` as a list.
-
-    Names the Ollama CLI drops are dropped with a warning; unknown or removed names and
-    values of the wrong type are refused (the server would store them and fail later).
-    """
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        param = BY_NAME.get(name)
-        if param is None:
-            if name in CLI_DEPRECATED:
-                if warnings is not None:
-                    warnings.append(
-                        Diagnostic(
-                            "deprecated_parameter",
-                            f"parameter {name} is deprecated; not sent",
-                            field=f"parameters.{name}",
-                        )
-                    )
-                continue
-            if name in REMOVED_BY_NAME:
-                raise InvalidInput(f"unknown parameter '{name}' (removed from Ollama)", field=f"parameters.{name}")
-            raise InvalidInput(f"unknown parameter '{name}'", field=f"parameters.{name}")
-        where = f"parameters.{name}"
-        if param.type == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
-                else:
-                    raise InvalidInput(f"invalid int value [{value}]", field=where)
-            out[name] = int(value)
-        elif param.type == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidInput(f"invalid float value [{value}]", field=where)
-            out[name] = float(value)
-        elif param.type == "bool":
-            if not isinstance(value, bool):
-                raise InvalidInput(f"invalid bool value [{value}]", field=where)
-            out[name] = value
-        else:
-            items = [value] if isinstance(value, str) else list(value)
-            if not all(isinstance(s, str) for s in items):
-                raise InvalidInput("stop must be a list of strings", field=where)
-            out[name] = items
-    return {k: out[k] for k in sorted(out, key=lambda k: ORDER[k])}
-
-
-def _is_local(value: str, base_dir: Path) -> Path | None:
-    from modelctl.profile import local_path
-
-    return local_path(value, base_dir)
-
-
-def _spec_get(spec: Any, name: str, default: Any = None) -> Any:
-    if isinstance(spec, Mapping):
-        return spec.get(name, default)
-    return getattr(spec, name, default)
-
-
-def assemble(
-    spec: Any,
-    *,
-    name: str,
-    base_dir: Path,
-    quantize: str | None = None,
-    profile_path: Path | None = None,
-    modelfile: str = "",
-    hash_progress: Callable[[Path, int, int], None] | None = None,
-) -> BuildPlan:
-    """Turn a parsed Modelfile (ModelSpec) into the /api/create request and its blob plan.
-
-    ``base_dir`` is where relative paths resolve (the profile's directory). Local files
-    are hashed here, streaming. Nothing is sent.
-    """
-    warnings: list[Diagnostic] = []
+def _local_files(
+    spec: ModelSpec, base_dir: Path, profile_path: Path | None
+) -> tuple[str | None, list[Path], list[Path]]:
+    """(the FROM model name, the model files, the adapter files) as Ollama's CLI resolves them."""
     from_name: str | None = None
     model_files: list[Path] = []
-    for value in _spec_get(spec, "froms", []) or []:
-        local = _is_local(str(value), base_dir)
+    for value in spec.froms:
+        local = local_path(value, base_dir)
         if local is None:
-            from_name = str(value)  # the last name wins, like Ollama's CLI
+            from_name = value  # the last name wins, like Ollama's CLI
             continue
         if not local.exists():
             raise InvalidInput(f"local model not found: {local}", file=str(profile_path or ""), field="from")
@@ -348,26 +235,18 @@ def assemble(
         # download cache is sent under its own name, not the cache's hash-named target.
         model_files += files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
     adapter_files: list[Path] = []
-    for value in _spec_get(spec, "adapters", []) or []:
-        local = _is_local(str(value), base_dir) or (base_dir / str(value))
+    for value in spec.adapters:
+        local = local_path(value, base_dir) or (base_dir / value)
         if not local.exists():
             raise InvalidInput(f"adapter not found: {local}", file=str(profile_path or ""), field="adapters")
         # Each ADAPTER line replaces the previous one (Ollama's CLI), so only the last counts.
         adapter_files = files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
-    if _spec_get(spec, "draft"):
-        raise InvalidInput("DRAFT models are not supported by modelctl build", field="draft")
-    if from_name is not None and model_files:
-        warnings.append(
-            Diagnostic(
-                "from_and_files",
-                f"both a model name ({from_name}) and local files are given; "
-                "the server uses the model name and ignores the files",
-                field="from",
-            )
-        )
+    return from_name, model_files, adapter_files
 
+
+def _hashed_blobs(groups: Mapping[BlobKind, list[Path]], progress: HashProgress | None) -> list[Blob]:
     blobs: list[Blob] = []
-    for kind, paths in (("files", model_files), ("adapters", adapter_files)):
+    for kind, paths in groups.items():
         names = request_file_names(paths)
         for p in paths:
             key = names[p]
@@ -377,28 +256,30 @@ def assemble(
                 size = p.stat().st_size
             except OSError as exc:
                 raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
-            blobs.append(Blob(kind, key, p, size))  # type: ignore[arg-type]
+            blobs.append(Blob(kind, key, p, size))
     for b in blobs:
-        cb = None
-        if hash_progress is not None:
+        b.digest = sha256_file(b.path, _hash_callback(b, progress) if progress is not None else None)
+    return blobs
 
-            def cb(done: int, _b: Blob = b) -> None:
-                hash_progress(_b.path, done, _b.size)
 
-        b.digest = sha256_stream(b.path, cb)
+def _hash_callback(blob: Blob, progress: HashProgress) -> Callable[[int], None]:
+    return lambda done: progress(blob.path, done, blob.size)
 
-    params = typed_parameters(_spec_get(spec, "parameters", {}) or {}, warnings)
+
+def _create_request(
+    spec: ModelSpec, name: str, from_name: str | None, blobs: list[Blob], quantize: str | None,
+    warnings: list[Diagnostic],
+) -> dict[str, Any]:  # fmt: skip
+    """The /api/create JSON, field by field as Ollama's CLI fills it."""
     request: dict[str, Any] = {"model": name}
     if from_name is not None:
         request["from"] = from_name
-    files = {b.key: b.digest for b in blobs if b.kind == "files"}
-    adapters = {b.key: b.digest for b in blobs if b.kind == "adapters"}
-    if files:
-        request["files"] = files
-    if adapters:
-        request["adapters"] = adapters
+    for kind in ("files", "adapters"):
+        digests = {b.key: b.digest for b in blobs if b.kind == kind}
+        if digests:
+            request[kind] = digests
     for key in ("template", "system"):
-        value = _spec_get(spec, key)
+        value = getattr(spec, key)
         if value:
             request[key] = value
         elif value == "":
@@ -409,24 +290,54 @@ def assemble(
                     field=key,
                 )
             )
+    params = typed_parameters(spec.parameters, warnings)
     if params:
         request["parameters"] = params
-    messages = [
-        {"role": _spec_get(m, "role"), "content": _spec_get(m, "content")}
-        for m in (_spec_get(spec, "messages", []) or [])
-    ]
-    if messages:
-        request["messages"] = messages
-    licenses = [str(x) for x in (_spec_get(spec, "license", []) or [])]
-    if licenses:
-        request["license"] = licenses
+    if spec.messages:
+        request["messages"] = [{"role": m["role"], "content": m["content"]} for m in spec.messages]
+    if spec.license:
+        request["license"] = list(spec.license)
     if quantize:
         request["quantize"] = quantize
-    for key in ("requires", "renderer", "parser"):
-        value = _spec_get(spec, key)
-        if value:
-            request[key] = str(value)[1:] if key == "requires" and str(value).startswith("v") else value
+    if spec.requires:
+        request["requires"] = spec.requires.removeprefix("v")
+    for key in ("renderer", "parser"):
+        if getattr(spec, key):
+            request[key] = getattr(spec, key)
     request["stream"] = True
+    return request
+
+
+def assemble(
+    spec: ModelSpec,
+    *,
+    name: str,
+    base_dir: Path,
+    quantize: str | None = None,
+    profile_path: Path | None = None,
+    modelfile: str = "",
+    hash_progress: HashProgress | None = None,
+) -> BuildPlan:
+    """Turn a parsed Modelfile into the /api/create request and its blob plan.
+
+    ``base_dir`` is where relative paths resolve (the profile's directory). Local files
+    are hashed here, streaming. Nothing is sent.
+    """
+    if spec.draft:
+        raise InvalidInput("DRAFT models are not supported by modelctl build", field="draft")
+    warnings: list[Diagnostic] = []
+    from_name, model_files, adapter_files = _local_files(spec, base_dir, profile_path)
+    if from_name is not None and model_files:
+        warnings.append(
+            Diagnostic(
+                "from_and_files",
+                f"both a model name ({from_name}) and local files are given; "
+                "the server uses the model name and ignores the files",
+                field="from",
+            )
+        )
+    blobs = _hashed_blobs({"files": model_files, "adapters": adapter_files}, hash_progress)
+    request = _create_request(spec, name, from_name, blobs, quantize, warnings)
     if "from" not in request and "files" not in request:
         raise InvalidInput("no FROM: neither a model name nor local model files", field="from")
     return BuildPlan(
@@ -436,32 +347,17 @@ def assemble(
         request=request,
         blobs=blobs,
         base_model=from_name,
-        profile_parameters=params,
+        profile_parameters=dict(request.get("parameters") or {}),
         warnings=warnings,
     )
 
 
-def plan_profile(
-    loaded: LoadedProfile,
-    *,
-    template: str | None = None,
-    progress: JobProgress | None = None,
-    rendered: Any = None,
-) -> BuildPlan:
-    """Render and check the profile (foundation), then assemble the request and blob plan.
-
-    ``rendered``: the profile's render.Rendered when the caller already rendered it.
-    """
-    if rendered is None:
-        from modelctl.render import render
-
-        rendered = render(loaded, template=template, paths="absolute")
+def plan_profile(loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSink = ignore) -> BuildPlan:
+    """Assemble the request and blob plan of a rendered (and round-trip checked) profile."""
     prof = loaded.profile
-    job = progress
 
     def hashing(path: Path, done: int, total: int) -> None:
-        if job is not None:
-            job.bar(f"hash:{path}", f"hashing {path.name}", done, total)
+        on_event(Transfer(f"hash:{path}", f"hashing {path.name}", done, total))
 
     plan = assemble(
         rendered.spec,
@@ -474,10 +370,7 @@ def plan_profile(
     )
     seen = {(w.code, w.field) for w in loaded.warnings}
     plan.warnings = list(loaded.warnings) + [w for w in plan.warnings if (w.code, w.field) not in seen]
-    spec_warnings = _spec_get(rendered.spec, "warnings", []) or []
-    for w in spec_warnings:
-        if isinstance(w, Diagnostic):
-            plan.warnings.append(w)
+    plan.warnings += rendered.spec.warnings
     return plan
 
 
@@ -526,34 +419,55 @@ def differences(
     * messages: ours when any, else the base's, in order;
     * license: the base's followed by ours; requires: equal when set.
     """
-    diffs: list[str] = []
+    return (
+        _weight_differences(request, deployed, base)
+        + _parameter_differences(request, deployed, base)
+        + _text_differences(request, deployed, base)
+    )
+
+
+def _weight_differences(
+    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> list[str]:
     from_name = request.get("from")
     dep_froms, dep_adapters = modelfile_blobs(deployed)
     base_froms, base_adapters = modelfile_blobs(base or {})
     quantize = request.get("quantize")
-    if from_name:
-        if base is None:
-            diffs.append(f"the base model {from_name} is not on the server: the weights cannot be compared")
-        elif quantize:
-            diffs.append("the server quantized the weights: they cannot be compared with the base's")
-        elif not dep_froms or sorted(dep_froms) != sorted(base_froms):
-            diffs.append(f"the weights differ from the base model {from_name}'s (was the base updated?)")
-    else:
-        want = sorted(request.get("files", {}).values())
-        if quantize:
-            diffs.append("the server quantized the weights: they cannot be compared with the files")
-        elif sorted(dep_froms) != want:
-            diffs.append("the deployed weights are not the local files (changed, or rewritten by the server)")
+    weights = _weights_difference(request, dep_froms, base_froms if base is not None else None)
+    diffs = [weights] if weights else []
     if quantize:
         want_q = QUANT_ALIASES.get(str(quantize).upper(), str(quantize).upper())
         have_q = str(((deployed.get("details") or {}).get("quantization_level")) or "").upper()
         if have_q != want_q:
             diffs.append(f"quantization is {have_q or 'unknown'}, the profile asks for {want_q}")
     ours = list((request.get("adapters") or {}).values())
-    want_adapters = sorted((base_adapters if from_name else []) + ours)
-    if sorted(dep_adapters) != want_adapters:
+    if sorted(dep_adapters) != sorted((base_adapters if from_name else []) + ours):
         diffs.append("the adapters differ")
+    return diffs
 
+
+def _weights_difference(request: Mapping[str, Any], deployed: list[str], base: list[str] | None) -> str | None:
+    """Why the deployed FROM blobs are not the ones the request makes (None when they are)."""
+    from_name, quantize = request.get("from"), request.get("quantize")
+    if from_name:
+        if base is None:
+            return f"the base model {from_name} is not on the server: the weights cannot be compared"
+        if quantize:
+            return "the server quantized the weights: they cannot be compared with the base's"
+        if not deployed or sorted(deployed) != sorted(base):
+            return f"the weights differ from the base model {from_name}'s (was the base updated?)"
+        return None
+    if quantize:
+        return "the server quantized the weights: they cannot be compared with the files"
+    if sorted(deployed) != sorted(request.get("files", {}).values()):
+        return "the deployed weights are not the local files (changed, or rewritten by the server)"
+    return None
+
+
+def _parameter_differences(
+    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> list[str]:
+    diffs: list[str] = []
     stored = parse_parameters(deployed.get("parameters"))
     expected = expected_parameters(request, base)
     for key in sorted(set(stored) | set(expected)):
@@ -563,21 +477,26 @@ def differences(
             diffs.append(f"parameter {key} is stored ({stored[key]!r}) but not in the profile")
         elif not same_value(key, stored[key], expected[key]):
             diffs.append(f"parameter {key} is {stored[key]!r}, the profile says {expected[key]!r}")
+    return diffs
 
+
+def _text_differences(
+    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> list[str]:
+    diffs: list[str] = []
+    from_name = request.get("from")
     for key in ("system", "template"):
         want_text: str | None = request.get(key) or ((base or {}).get(key) if from_name else None)
-        have = deployed.get(key) or ""
         if want_text is None:
             continue  # file-based model, nothing set: the server's choice
+        have = deployed.get(key) or ""
         if want_text != have and not (key == "template" and _modelfile_template(deployed) == want_text):
             diffs.append(f"the {key} differs")
-
     want_msgs = [(m["role"], m["content"]) for m in request.get("messages") or []] or (
         _messages(base) if from_name else []
     )
     if _messages(deployed) != want_msgs:
         diffs.append("the messages differ")
-
     base_license = str((base or {}).get("license") or "") if from_name else ""
     want_license = "\n".join([x for x in [base_license] if x] + list(request.get("license") or []))
     if str(deployed.get("license") or "") != want_license:
@@ -593,13 +512,9 @@ def _modelfile_template(show: Mapping[str, Any]) -> str | None:
     if not isinstance(text, str):
         return None
     try:
-        from modelctl.modelfile import parse_modelfile
-
-        spec = parse_modelfile(text)
-    except Exception:  # a generated Modelfile may be unparseable (ollama.md §1.12): no match then
+        return parse_modelfile(text).template
+    except ModelfileError:  # a generated Modelfile may be unparseable (ollama.md §1.12): no match then
         return None
-    value = _spec_get(spec, "template")
-    return value if isinstance(value, str) else None
 
 
 # -------------------------------------------------------------------------------------------
@@ -651,7 +566,6 @@ class BuildRecords:
     def put(self, manifest_digest: str | None, entry: dict[str, Any]) -> None:
         if not manifest_digest:
             return
-        from modelctl.output import write_atomic
 
         def age(k: str) -> float:
             try:
@@ -682,14 +596,16 @@ class BuildRecords:
 @dataclass
 class BuildOutcome:
     plan: BuildPlan
-    status: Status
+    status: Status_
     reasons: list[str] = field(default_factory=list)
     pulled: bool = False
     statuses: list[str] = field(default_factory=list)  # pull/create status lines, repeats collapsed
-    report: Report | None = None
-    verify_problem: str | None = None
-    verified: bool = False  # --verify ran (loaded the model and read /api/ps)
+    report: ModelReport | None = None
     host: str = ""
+
+    @property
+    def verification(self) -> Verification | None:
+        return self.report.verification if self.report is not None else None
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -712,63 +628,19 @@ class BuildOutcome:
             "request": self.plan.request,
             "blobs": [b.to_dict() for b in self.plan.blobs],
             "uploaded_bytes": sum(b.uploaded_bytes for b in self.plan.blobs),
-            "report": self.report.data if self.report is not None else None,
-            "verify": {"ok": self.verify_problem is None, "problem": self.verify_problem} if self.verified else None,
+            "report": self.report.to_dict() if self.report is not None else None,
+            "verify": self.verification.to_dict() if self.verification is not None else None,
         }
-
-    def text(self) -> str:
-        if self.status == "planned":
-            return (
-                f"# {self.plan.name}: dry run, nothing sent\n"
-                + f"POST /api/create\n{json.dumps(self.plan.request, indent=2, ensure_ascii=False)}\n"
-                + self.plan.blob_plan_text()
-            )
-        head = {"created": "created", "up_to_date": "up to date"}[self.status]
-        lines = [f"{self.plan.name}: {head}"]
-        if self.status == "created" and self.reasons:
-            lines += [f"  rebuilt because {r}" for r in self.reasons]
-        if self.pulled:
-            lines.append(f"  pulled the base model {self.plan.base_model}")
-        if self.plan.blobs:
-            sent = sum(b.uploaded_bytes for b in self.plan.blobs)
-            lines.append(f"  blobs: {len(self.plan.blobs)} file(s), {sent} bytes uploaded")
-        out = "\n".join(lines) + "\n"
-        if self.report is not None:
-            out += self.report.text()
-        if self.verify_problem:
-            out += f"  verify: FAILED: {self.verify_problem}\n"
-        elif self.verified:
-            out += "  verify: ok\n"
-        return out
 
 
 REQUIRES_SINCE = "0.14.0"  # the first Ollama that stores REQUIRES (reference/ollama.md §8)
 
 
-def _older(version: str, minimum: str) -> bool:
-    from modelctl.server import compare_versions
-
-    try:
-        return version not in ("", "0.0.0") and compare_versions(version, minimum) < 0
-    except ValueError:
-        return False
-
-
-def _show_or_none(client: OllamaClient, model: str) -> dict[str, Any] | None:
-    from modelctl.server import ModelNotFound
-
-    try:
-        return client.show(model)
-    except ModelNotFound:
-        return None
-
-
-def _drain(events: Iterator[dict[str, Any]], job: JobProgress, statuses: list[str]) -> None:
-    for event in events:
-        job.stream_event(event)
-        status = event.get("status")
-        if isinstance(status, str) and status and (not statuses or statuses[-1] != status):
-            statuses.append(status)
+@dataclass
+class BuildOptions:
+    force: bool = False  # re-create even when up to date
+    no_pull: bool = False  # fail instead of pulling a missing base
+    verify: bool = False  # load the model and check its runtime context
 
 
 class Builder:
@@ -778,36 +650,54 @@ class Builder:
         self,
         host: str | None,
         timeout: float | None,
+        options: BuildOptions | None = None,
         *,
-        force: bool = False,
-        no_pull: bool = False,
-        verify: bool = False,
-        progress: Progress = NULL_PROGRESS,
+        on_event: EventSink = ignore,
         records: BuildRecords | None = None,
     ) -> None:
         self.host = host
         self.timeout = timeout
-        self.force = force
-        self.no_pull = no_pull
-        self.verify = verify
-        self.progress = progress
+        self.options = options or BuildOptions()
+        self.on_event = on_event
         self.records = records if records is not None else BuildRecords()
 
     def client(self) -> OllamaClient:
-        from modelctl.server import OllamaClient
-
         return OllamaClient(self.host, timeout=self.timeout)
 
-    def run(self, plan: BuildPlan, job: JobProgress | None = None) -> BuildOutcome:
-        job = job or self.progress.job(None)
+    def run(self, plan: BuildPlan, job: str | None = None) -> BuildOutcome:
         with self.client() as client:
-            return self._run(client, plan, job)
+            return _BuildJob(self, client, plan, job).run()
 
-    def _run(self, client: OllamaClient, plan: BuildPlan, job: JobProgress) -> BuildOutcome:
-        outcome = BuildOutcome(plan, "created", host=client.display_host)
+
+class _BuildJob:
+    """One profile's build against one server."""
+
+    def __init__(self, builder: Builder, client: OllamaClient, plan: BuildPlan, job: str | None) -> None:
+        self.builder = builder
+        self.options = builder.options
+        self.client = client
+        self.plan = plan
+        self.job = job
+        self.outcome = BuildOutcome(plan, "created", host=client.display_host)
+
+    def status(self, text: str) -> None:
+        self.builder.on_event(Status(text, self.job))
+
+    def drain(self, events: Iterator[dict[str, Any]]) -> None:
+        statuses = self.outcome.statuses
+        for obj in events:
+            event = progress_event(obj, self.job)
+            if event is not None:
+                self.builder.on_event(event)
+            status = obj.get("status")
+            if isinstance(status, str) and status and (not statuses or statuses[-1] != status):
+                statuses.append(status)
+
+    def run(self) -> BuildOutcome:
+        client, plan, outcome = self.client, self.plan, self.outcome
         version = client.require_version()
         requires = plan.request.get("requires")
-        if requires and _older(version, str(requires)):
+        if requires and older_than(version, str(requires)):
             # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
             plan.warnings.append(
                 Diagnostic(
@@ -816,77 +706,65 @@ class Builder:
                     field="requires",
                 )
             )
-        name = plan.name
-        deployed = _show_or_none(client, name)
-        base_show: dict[str, Any] | None = None
-        if plan.base_model:
-            base_show = _show_or_none(client, plan.base_model)
-
-        tags: dict[str, Any] | None = None
+        deployed = client.show_or_none(plan.name)
+        base_show = client.show_or_none(plan.base_model) if plan.base_model else None
         if deployed is not None:
             tags = client.tags()
-            if not self.force:
-                reasons = self._mismatch(plan, deployed, base_show, tags, version)
-                if not reasons:
-                    outcome.status = "up_to_date"
-                    job.status("up to date")
-                    outcome.report = self._report(client, plan, deployed, tags, base_show, job, outcome)
-                    return outcome
-                outcome.reasons = reasons
-            else:
-                outcome.reasons = ["--force"]
-
-        if plan.base_model and base_show is None:
-            if self.no_pull:
-                raise ServerError(
-                    f"base model {plan.base_model} is not on the server at {client.display_host} and "
-                    f"--no-pull was given (pull it with `ollama pull {plan.base_model}`, or drop --no-pull)",
-                    code="base_missing",
-                )
-            job.status(f"pulling {plan.base_model}")
-            try:
-                _drain(client.pull(plan.base_model), job, outcome.statuses)
-            except ServerError as exc:
-                raise ServerError(
-                    f"cannot pull the base model {plan.base_model}: {exc.message}",
-                    status=exc.status,
-                    code="pull_failed",
-                ) from None
-            outcome.pulled = True
-            base_show = client.show(plan.base_model)
-
+            reasons = ["--force"] if self.options.force else self.mismatch(deployed, base_show, tags, version)
+            if not reasons:
+                outcome.status = "up_to_date"
+                self.status("up to date")
+                outcome.report = self.report(deployed, tags, base_show)
+                return outcome
+            outcome.reasons = reasons
+        base_show = self.ensure_base(base_show)
         for blob in plan.blobs:
-            self._ensure_blob(client, blob, job)
-
-        job.status("creating model")
-        _drain(client.create(plan.request), job, outcome.statuses)
-        job.status("success")
-
-        deployed = client.show(name)
+            self.ensure_blob(blob)
+        self.status("creating model")
+        self.drain(client.create(plan.request))
+        self.status("success")
+        deployed = client.show(plan.name)
         tags = client.tags()
-        entry = find_entry(tags, name)
-        self.records.put(
-            (entry or {}).get("digest"),
+        self.builder.records.put(
+            (find_entry(tags, plan.name) or {}).get("digest"),
             {
-                "name": name,
+                "name": plan.name,
                 "host": client.display_host,
                 "fingerprint": request_fingerprint(plan.request),
                 "base_blobs": modelfile_blobs(base_show)[0] if base_show else [],
             },
         )
-        outcome.report = self._report(client, plan, deployed, tags, base_show, job, outcome)
+        outcome.report = self.report(deployed, tags, base_show)
         return outcome
 
-    def _mismatch(
-        self,
-        plan: BuildPlan,
-        deployed: dict[str, Any],
-        base_show: dict[str, Any] | None,
-        tags: dict[str, Any],
-        version: str = "0.0.0",
+    def ensure_base(self, base_show: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Pull a base model the server lacks (unless --no-pull); its /api/show after."""
+        base = self.plan.base_model
+        if not base or base_show is not None:
+            return base_show
+        where = self.client.display_host
+        if self.options.no_pull:
+            raise ServerError(
+                f"base model {base} is not on the server at {where} and --no-pull was given "
+                f"(pull it with `ollama pull {base}`, or drop --no-pull)",
+                code="base_missing",
+            )
+        self.status(f"pulling {base}")
+        try:
+            self.drain(self.client.pull(base))
+        except ServerError as exc:
+            raise ServerError(
+                f"cannot pull the base model {base}: {exc.message}", status=exc.status, code="pull_failed"
+            ) from None
+        self.outcome.pulled = True
+        return self.client.show(base)
+
+    def mismatch(
+        self, deployed: dict[str, Any], base_show: dict[str, Any] | None, tags: dict[str, Any], version: str
     ) -> list[str]:
+        plan = self.plan
         entry = find_entry(tags, plan.name)
-        record = self.records.get((entry or {}).get("digest"))
+        record = self.builder.records.get((entry or {}).get("digest"))
         if record is not None and record.get("fingerprint") == request_fingerprint(plan.request):
             # Exactly what we created. Only a base model re-pulled since then makes it stale.
             if base_show is None or not plan.base_model:
@@ -895,100 +773,67 @@ class Builder:
                 return []
             return [f"the base model {plan.base_model} changed since the last build"]
         request: Mapping[str, Any] = plan.request
-        if _older(version, REQUIRES_SINCE):
+        if older_than(version, REQUIRES_SINCE):
             # Servers before REQUIRES existed drop the field: comparing it would rebuild forever.
             request = {k: v for k, v in request.items() if k != "requires"}
         return differences(request, deployed, base_show)
 
-    def _ensure_blob(self, client: OllamaClient, blob: Blob, job: JobProgress) -> None:
-        blob.present = client.blob_exists(blob.digest)
+    def ensure_blob(self, blob: Blob) -> None:
+        blob.present = self.client.blob_exists(blob.digest)
         if blob.present:
-            job.status(f"using existing blob {blob.key} ({blob.digest[:19]})")
+            self.status(f"using existing blob {blob.key} ({blob.digest[:19]})")
             return
         label = f"uploading {blob.key}"
 
         def sent(n: int) -> None:
             blob.uploaded_bytes = n
-            job.bar(f"upload:{blob.digest}", label, n, blob.size)
+            self.builder.on_event(Transfer(f"upload:{blob.digest}", label, n, blob.size, self.job))
 
-        client.upload_blob(blob.path, blob.digest, sent)
+        self.client.upload_blob(blob.path, blob.digest, sent)
         blob.uploaded_bytes = max(blob.uploaded_bytes, blob.size)
 
-    def _report(
-        self,
-        client: OllamaClient,
-        plan: BuildPlan,
-        deployed: dict[str, Any],
-        tags: dict[str, Any] | None,
-        base_show: dict[str, Any] | None,
-        job: JobProgress,
-        outcome: BuildOutcome,
-    ) -> Report:
-        from modelctl.report import build_report, runtime_if_loaded, verify_runtime
-
+    def report(
+        self, deployed: dict[str, Any], tags: dict[str, Any] | None, base_show: dict[str, Any] | None
+    ) -> ModelReport:
+        plan = self.plan
         report = build_report(
             deployed,
             name=plan.name,
-            host=client.display_host,
+            host=self.client.display_host,
             tags_entry=find_entry(tags, plan.name),
             profile_parameters=plan.request.get("parameters") or {},
             base_show=base_show if plan.base_model else None,
-            profile_known=True,
         )
-        if self.verify:
-            job.status("loading the model to verify")
-            outcome.verify_problem = verify_runtime(client, report)
-            outcome.verified = True
+        if self.options.verify:
+            self.status("loading the model to verify")
+            report.verification = Verification(verify_runtime(self.client, report))
         else:
-            runtime_if_loaded(client, report)
+            runtime_if_loaded(self.client, report)
         return report
 
 
-def run_builds(
-    plans: Sequence[BuildPlan],
-    builder: Builder,
-    *,
-    jobs: int = 1,
-) -> list[BuildOutcome | ModelctlError]:
+def run_builds(plans: Sequence[BuildPlan], builder: Builder, *, jobs: int = 1) -> list[BuildOutcome | ModelctlError]:
     """Run several builds, ``jobs`` at a time; results (or errors) in input order.
 
     Workers are daemon threads, so Ctrl-C stops the command at once instead of waiting for
-    running uploads or creates to finish.
+    running uploads or creates to finish. A bug in a worker is re-raised here.
     """
     multi = len(plans) > 1
     results: list[BuildOutcome | ModelctlError | BaseException | None] = [None] * len(plans)
 
     def one(i: int, plan: BuildPlan) -> None:
-        job = builder.progress.job(plan.name if multi else None)
         try:
-            results[i] = builder.run(plan, job)
+            results[i] = builder.run(plan, plan.name if multi else None)
         except ModelctlError as exc:
             results[i] = exc
-        except Exception as exc:  # a bug: re-raised in the main thread (one line, exit 1)
+        except BaseException as exc:  # handed to the main thread, which raises it
             results[i] = exc
 
-    try:
-        if jobs <= 1 or len(plans) <= 1:
-            for i, plan in enumerate(plans):
-                one(i, plan)
-        else:
-            slots = threading.Semaphore(jobs)
-
-            def worker(i: int, plan: BuildPlan) -> None:
-                with slots:
-                    one(i, plan)
-
-            threads = [
-                threading.Thread(target=worker, args=(i, p), name=f"modelctl-build-{i}", daemon=True)
-                for i, p in enumerate(plans)
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
-    finally:
-        builder.progress.close()
+    if jobs <= 1 or len(plans) <= 1:
+        for i, plan in enumerate(plans):
+            one(i, plan)
+    else:
+        _in_threads(one, plans, jobs)
     out: list[BuildOutcome | ModelctlError] = []
     for r in results:
         if isinstance(r, (BuildOutcome, ModelctlError)):
@@ -1000,12 +845,79 @@ def run_builds(
     return out
 
 
+def _in_threads(one: Callable[[int, BuildPlan], None], plans: Sequence[BuildPlan], jobs: int) -> None:
+    slots = threading.Semaphore(jobs)
+
+    def worker(i: int, plan: BuildPlan) -> None:
+        with slots:
+            one(i, plan)
+
+    threads = [
+        threading.Thread(target=worker, args=(i, p), name=f"modelctl-build-{i}", daemon=True)
+        for i, p in enumerate(plans)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+
+
 # -------------------------------------------------------------------------------------------
-# The command body (click-free, so library users and tests can call it)
+# The job
 # -------------------------------------------------------------------------------------------
 
 
-def run_build(
+@dataclass
+class BuildFailure:
+    """A profile whose build failed while others finished."""
+
+    name: str
+    profile: Path | None
+    error: ModelctlError
+
+    def diagnostic(self) -> Diagnostic:
+        d = self.error.diagnostic()
+        return Diagnostic(d.code, f"{self.name}: {d.message}", d.file, d.line, d.column, d.field)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "profile": str(self.profile) if self.profile else None,
+            "error": self.error.diagnostic().to_dict(),
+        }
+
+
+@dataclass
+class BuildResult:
+    """What ``build`` did for each profile: outcomes (in order) and the builds that failed."""
+
+    dry_run: bool
+    outcomes: list[BuildOutcome]
+    failures: list[BuildFailure] = field(default_factory=list)
+
+    @property
+    def verify_failures(self) -> list[BuildOutcome]:
+        return [o for o in self.outcomes if o.verification is not None and not o.verification.ok]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """Every outcome's warnings, named by model when there are several."""
+        out: list[Diagnostic] = []
+        for o in self.outcomes:
+            prefix = f"{o.plan.name}: " if len(self.outcomes) > 1 else ""
+            out += [Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field) for w in o.warnings]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "builds": [o.to_dict() for o in self.outcomes],
+            "failed": [f.to_dict() for f in self.failures],
+        }
+
+
+def build(
     refs: Sequence[str],
     *,
     dry_run: bool = False,
@@ -1017,106 +929,34 @@ def run_build(
     template: str | None = None,
     host: str | None = None,
     timeout: float | None = None,
-    fmt: str = "text",
-    quiet: bool = False,
-) -> Result:
-    """Everything `modelctl build` does; returns an output.Result. Raises ModelctlError on failure."""
-    from modelctl.profile import load_profile
-    from modelctl.progress import should_show
+    on_event: EventSink = ignore,
+) -> BuildResult:
+    """Build each profile on the server and report what it made.
 
-    progress = Progress(should_show(fmt, quiet))
+    Every profile is loaded, rendered and checked first (ProfileError & co name the problem),
+    then the server is asked for its version, failing fast (ServerUnreachable) before
+    gigabytes of local files are hashed. When every build fails, their errors are raised
+    together; when some finish, the failures are in ``BuildResult.failures``.
+    """
     loaded = [load_profile(ref, overrides) for ref in refs]
     names = [lp.profile.name for lp in loaded]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InvalidInput(f"several profiles create the same model: {', '.join(dupes)}", field="name")
-    from modelctl.render import render
-
-    # Every profile is rendered and checked first (exit 1 names the problem), then the server
-    # is asked for its version, failing fast (exit 4) before gigabytes of local files are hashed.
     rendered = [render(lp, template=template, paths="absolute") for lp in loaded]
     if not dry_run:
-        from modelctl.server import OllamaClient
-
         with OllamaClient(host, timeout=timeout) as client:
             client.require_version()
-    plans = [
-        plan_profile(lp, template=template, progress=progress.job(None), rendered=r)
-        for lp, r in zip(loaded, rendered, strict=True)
-    ]
-
+    plans = [plan_profile(lp, r, on_event=on_event) for lp, r in zip(loaded, rendered, strict=True)]
     if dry_run:
-        outcomes: list[BuildOutcome] = [BuildOutcome(p, "planned") for p in plans]
-    else:
-        builder = Builder(host, timeout, force=force, no_pull=no_pull, verify=verify, progress=progress)
-        results = run_builds(plans, builder, jobs=jobs)
-        failures = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, ModelctlError)]
-        outcomes = [r for r in results if isinstance(r, BuildOutcome)]
-        if failures and not outcomes:
-            raise _combined_failure(failures, [], fmt, quiet)
-
-    warnings: list[Diagnostic] = []
-    for o in outcomes:
-        prefix = f"{o.plan.name}: " if len(outcomes) > 1 else ""
-        for w in o.warnings:
-            warnings.append(Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field))
-    problems = [o for o in outcomes if o.verify_problem]
-    errors = [
-        Diagnostic("verify_failed", f"{o.plan.name}: {o.verify_problem}", field="parameters.num_ctx") for o in problems
-    ]
-    failed: list[dict[str, Any]] = []
-    if not dry_run:
-        # Some builds failed while others finished: report both, so CI knows what is deployed.
-        for plan, err in failures:
-            d = err.diagnostic()
-            errors.append(Diagnostic(d.code, f"{plan.name}: {d.message}", d.file, d.line, d.column, d.field))
-            failed.append(
-                {
-                    "name": plan.name,
-                    "profile": str(plan.profile_path) if plan.profile_path else None,
-                    "error": d.to_dict(),
-                }
-            )
-
-    def text() -> str:
-        return "\n".join(o.text() for o in outcomes)
-
-    from modelctl.errors import ExitCode
-
-    if failed:  # noqa: SIM108 - a nested conditional expression reads worse
-        exit_code = failures[0][1].exit_code
-    else:
-        exit_code = ExitCode.INVALID if problems else ExitCode.OK
-    return Result(
-        data={"dry_run": dry_run, "builds": [o.to_dict() for o in outcomes], "failed": failed},
-        text=text,
-        ok=not problems and not failed,
-        exit_code=exit_code,
-        warnings=warnings,
-        errors=errors,
-    )
-
-
-def _combined_failure(
-    failures: list[tuple[BuildPlan, ModelctlError]],
-    successes: list[BuildOutcome],
-    fmt: str,
-    quiet: bool,
-) -> ModelctlError:
-    """One error for the command: the first failure's exit code, a line per failed profile."""
-    import sys
-
-    first = failures[0][1]
-    if len(failures) == 1 and not successes:
-        return first
-    if fmt == "text" and not quiet:
-        for o in successes:
-            sys.stderr.write(f"{o.plan.name}: {'up to date' if o.status == 'up_to_date' else 'created'}\n")
-    diags = []
-    for plan, err in failures:
-        d = err.diagnostic()
-        diags.append(Diagnostic(d.code, f"{plan.name}: {d.message}", d.file, d.line, d.column, d.field))
-    combined = ModelctlError(diags[0].message, diagnostics=diags)
-    combined.exit_code = first.exit_code
-    combined.code = first.code
-    return combined
+        return BuildResult(True, [BuildOutcome(p, "planned") for p in plans])
+    builder = Builder(host, timeout, BuildOptions(force, no_pull, verify), on_event=on_event)
+    results = run_builds(plans, builder, jobs=jobs)
+    outcomes = [r for r in results if isinstance(r, BuildOutcome)]
+    errors = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, ModelctlError)]
+    failures = [BuildFailure(p.name, p.profile_path, e) for p, e in errors]
+    if len(failures) == 1 and not outcomes:
+        raise failures[0].error
+    if failures and not outcomes:
+        raise ErrorGroup([f.error for f in failures], [f.diagnostic() for f in failures])
+    return BuildResult(False, outcomes, failures)

@@ -1,33 +1,37 @@
 """The ``modelctl`` command group.
 
-Commands live in ``modelctl/commands/<name>.py`` and are imported only when invoked (or
-when ``--help`` needs their one-line summary; those modules import click and the
-standard library only). Keep it so: ``modelctl --help`` must not import pydantic,
-jinja2, httpx or ollama (tests/test_startup.py checks).
+Commands live in ``modelctl/commands/<name>.py`` and are imported only when invoked: the
+command table below holds each command's one-line summary, so ``modelctl --help`` lists
+them without importing any. Keep it so: ``--help`` imports click, the standard library and
+this module only (tests/test_startup.py pins the set).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import click
 
 from modelctl import __version__
 
-# name -> "module:attribute"; order is the order of `modelctl --help`.
-COMMANDS: dict[str, str] = {
-    "validate": "modelctl.commands.validate:validate",
-    "render": "modelctl.commands.render:render",
-    "import": "modelctl.commands.import_:import_cmd",
-    "params": "modelctl.commands.params:params",
-    "schema": "modelctl.commands.schema:schema",
-    "inspect": "modelctl.commands.inspect:inspect",
-    "estimate": "modelctl.commands.estimate:estimate",
-    "build": "modelctl.commands.build:build",
-    "show": "modelctl.commands.show:show",
-    "run": "modelctl.commands.run:run",
-    "compare": "modelctl.commands.compare:compare",
+# name -> ("module:attribute", one-line summary); the order is the order of `modelctl --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("modelctl.commands.validate:validate", "Check profiles without a server: schema, ranges, round trip."),
+    "render": (
+        "modelctl.commands.render:render",
+        "Render PROFILE to a Modelfile, exactly as `ollama create -f` reads it.",
+    ),
+    "import": ("modelctl.commands.import_:import_cmd", "Turn a Modelfile into a profile (YAML)."),
+    "params": ("modelctl.commands.params:params", "The Ollama parameter reference: type, default, range, level."),
+    "schema": ("modelctl.commands.schema:schema", "Print the JSON Schema of the profile format, for editors."),
+    "inspect": ("modelctl.commands.inspect:inspect", "Model facts from a local GGUF file, without a server."),
+    "estimate": ("modelctl.commands.estimate:estimate", "Memory a model needs: weights + KV cache + overhead."),
+    "build": ("modelctl.commands.build:build", "Build PROFILE(s) on the Ollama server and report what it made."),
+    "show": ("modelctl.commands.show:show", "Report what the server made of MODEL (or of PROFILE's model)."),
+    "run": ("modelctl.commands.run:run", "Generate an answer to PROMPT with PROFILE's model and stream it."),
+    "compare": ("modelctl.commands.compare:compare", "Compare PROFILEs side by side; with prompts, the run matrix."),
 }
 
 
@@ -38,16 +42,40 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module_name, attr = spec.split(":", 1)
-        module = importlib.import_module(module_name)
-        cmd: Any = getattr(module, attr)
+        module_name, attr = entry[0].split(":", 1)
+        cmd: Any = getattr(importlib.import_module(module_name), attr)
+        cmd.short_help = cmd.short_help or entry[1]
         return cmd  # type: ignore[no-any-return]
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table: listing the commands imports none of them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def help_width(max_width: int = 100) -> int:
+    """The width click's help formatter would choose (``shutil.get_terminal_size`` with an 80
+    column fallback, capped at ``max_width``, minus 2, at least 50), read without importing
+    ``shutil`` and the compression modules it loads: ``--help`` stays light."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size().columns
+        except (OSError, ValueError):
+            columns = 80
+    return max(min(columns, max_width) - 2, 50)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="modelctl")
 def cli() -> None:
     """Keep Ollama parameter profiles in git: validate, render, build, report, compare.
@@ -58,4 +86,4 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="modelctl")
+    cli(prog_name="modelctl", terminal_width=help_width())

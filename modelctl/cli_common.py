@@ -1,23 +1,24 @@
 """What every command shares: options, error handling, output. click and the stdlib only.
 
-A command's body builds a :class:`modelctl.output.Result` (importing the heavy core
-modules inside the body); :func:`execute` prints it as text or as the JSON envelope,
-maps :class:`~modelctl.errors.ModelctlError` to its exit code and keeps tracebacks
-away from users unless ``MODELCTL_DEBUG=1``.
+A command's body imports the job it runs and that job's writer, makes one call and hands
+the typed result to the writer, which gives a :class:`modelctl.output.Result`;
+:func:`execute` prints it as text or as the JSON envelope, maps
+:class:`~modelctl.errors.ModelctlError` to its exit code and keeps tracebacks away from
+users unless ``MODELCTL_DEBUG=1``. This is the one place that turns exceptions into exit codes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
-from modelctl.output import Result, dumps, envelope, write_atomic
+from modelctl.files import write_atomic
+from modelctl.output import Result, dumps, envelope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +82,13 @@ def debug_enabled() -> bool:
     return os.environ.get("MODELCTL_DEBUG", "") not in ("", "0")
 
 
+def _print_traceback() -> None:
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exc()
+
+
 def _print_diag(kind: str, d: Diagnostic) -> None:
     click.echo(f"{kind}: {d.format()}", err=True)
 
@@ -120,8 +128,7 @@ def execute(
         else:
             for d in diags:
                 _print_diag("error", d)
-        if debug_enabled():
-            traceback.print_exc()
+        _print_traceback()
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -138,8 +145,7 @@ def execute(
             pass
         sys.exit(int(ExitCode.OK))
     except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
-        if debug_enabled():
-            traceback.print_exc()
+        _print_traceback()
         msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
         if fmt == "json":
             click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)

@@ -137,6 +137,19 @@ class ModelfileError(InvalidInput):
     code = "modelfile"
 
 
+class UnrepresentableValue(ModelfileError):
+    """A value no Modelfile can carry; ``value_line``/``value_column`` point inside the value,
+    ``char`` is the character Ollama's parser would drop (None for a line ending in three quotes)."""
+
+    code = "unrepresentable"
+
+    def __init__(self, message: str, *, field: str, value_line: int, value_column: int, char: str | None) -> None:
+        super().__init__(message, field=field)
+        self.value_line = value_line
+        self.value_column = value_column
+        self.char = char
+
+
 class TemplateError(InvalidInput):
     code = "template"
 
@@ -168,3 +181,23 @@ class ServerError(ModelctlError):
     def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.status = status
+
+
+class ErrorGroup(ModelctlError):
+    """Several failures reported at once (every invalid profile, every failed build).
+
+    The first error decides the exit code and the code; every error's diagnostics are listed.
+    """
+
+    def __init__(self, errors: list[ModelctlError], diagnostics: list[Diagnostic] | None = None) -> None:
+        if not errors:
+            raise ValueError("an ErrorGroup needs at least one error")
+        diags = diagnostics if diagnostics is not None else [d for e in errors for d in e.diagnostics()]
+        super().__init__(diags[0].message if diags else errors[0].message, code=errors[0].code, diagnostics=diags)
+        self.errors = list(errors)
+        self.exit_code = errors[0].exit_code
+
+
+def combine(errors: list[ModelctlError]) -> ModelctlError:
+    """One error to raise for ``errors``: the error itself when there is one, else a group."""
+    return errors[0] if len(errors) == 1 else ErrorGroup(errors)

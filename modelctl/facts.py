@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from modelctl.errors import GGUFError, InvalidInput
+from modelctl.errors import GGUFError, ServerError
+from modelctl.gguf import FILE_TYPES, GGML_TYPE_IDS, ArrayRef, SkippedString, file_type_name, read_gguf, tensor_nbytes
+from modelctl.units import human_number
+from modelctl.wire import parse_parameters
 
 
 @dataclass
@@ -111,21 +114,6 @@ class ModelFacts:
 # helpers shared by both sources
 
 
-def human_number(n: int | None) -> str | None:
-    """Parameter count in Ollama's short form: 8B, 7.6B, 137M, 22.57M, 512K."""
-    if n is None:
-        return None
-    for scale, unit, digits in ((1e9, "B", 1), (1e6, "M", 2), (1e3, "K", 0)):
-        if n >= scale:
-            v = n / scale
-            if v == int(v):
-                return f"{int(v)}{unit}"
-            if digits == 0:
-                return f"{round(v)}{unit}"
-            return f"{v:.{digits}f}{unit}"
-    return str(n)
-
-
 def _int(v: Any) -> int | None:
     if isinstance(v, bool):
         return int(v)
@@ -211,8 +199,6 @@ def _swa_pattern(get: Any, block_count: int | None) -> list[bool] | None:
 
 def facts_from_gguf(path: str | Path) -> ModelFacts:
     """Facts from a local GGUF file's metadata and tensor infos (no tensor data is read)."""
-    from modelctl.gguf import ArrayRef, SkippedString, file_type_name, read_gguf
-
     info = read_gguf(path)
     md = info.metadata
     arch = info.architecture
@@ -275,14 +261,55 @@ def _guess_quant(info: Any) -> str | None:
 # Ollama /api/show
 
 
-def parse_show_parameters(text: str | None) -> dict[str, Any]:
-    """Parse /api/show ``parameters`` (Go-quoted strings, ``%g`` numbers, repeated ``stop``).
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
-    One parser serves the whole project: :func:`modelctl.report.parse_parameters`.
-    """
-    from modelctl.report import parse_parameters
 
-    return parse_parameters(text)
+@dataclass
+class _Tensors:
+    """What the ``tensors`` list of /api/show says: counts, bytes and shapes."""
+
+    count: int = 0
+    params: int = 0
+    bytes: int = 0
+    bytes_known: bool = False
+    types: dict[str, int] = field(default_factory=dict)
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _valid_shape(shape: Any) -> TypeGuard[list[int]]:
+    return isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+
+
+def _add_tensor(out: _Tensors, t: dict[str, Any], shape: list[int]) -> None:
+    n = math.prod(shape)
+    out.params += n
+    tname = str(t.get("type", "?"))
+    out.types[tname] = out.types.get(tname, 0) + 1
+    tid = GGML_TYPE_IDS.get(tname.upper())
+    nb = tensor_nbytes(tid, n) if tid is not None else None
+    if nb is None:
+        out.bytes_known = False
+    else:
+        out.bytes += nb
+    if isinstance(t.get("name"), str):
+        out.shapes[t["name"]] = shape
+
+
+def _read_tensors(tensors: Any) -> _Tensors:
+    out = _Tensors()
+    if not isinstance(tensors, list):
+        return out
+    out.count = len(tensors)
+    out.bytes_known = bool(tensors)
+    for t in tensors:
+        shape = t.get("shape") or [] if isinstance(t, dict) else None
+        if not isinstance(t, dict) or not _valid_shape(shape):
+            out.bytes_known = False
+            continue
+        _add_tensor(out, t, shape)
+    out.types = dict(sorted(out.types.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 def facts_from_show(
@@ -299,121 +326,89 @@ def facts_from_show(
     does), ``details.quantization_level`` and ``details.parameter_size``. Per-layer arrays that
     ``/api/show`` truncated to ``[]`` are rebuilt from the tensor shapes when ``tensors`` is
     present. ``weights_bytes`` is the sum of the tensors' bytes when the tensor list is there,
-    else the model's size from ``/api/tags``.
+    else the model's size from ``/api/tags``. Fields of the wrong type count as unknown.
     """
     if not isinstance(show_json, dict):
-        raise InvalidInput("the server's /api/show answer is not a JSON object")
-    from modelctl.gguf import FILE_TYPES, GGML_TYPE_IDS, tensor_nbytes
-
-    mi = show_json.get("model_info") or show_json.get("modelinfo") or {}
-    if not isinstance(mi, dict):
-        mi = {}
-    details = show_json.get("details") or {}
-    if not isinstance(details, dict):
-        details = {}
-    tags_entry = tags_entry if isinstance(tags_entry, dict) else None
-    tag_details = (tags_entry or {}).get("details") or {}
-    if not isinstance(tag_details, dict):
-        tag_details = {}
-
-    arch = mi.get("general.architecture") or details.get("family") or tag_details.get("family")
+        raise ServerError("/api/show: the answer is not a JSON object")
+    mi = _mapping(show_json.get("model_info") or show_json.get("modelinfo"))
+    tags = _mapping(tags_entry)
+    # /api/show's details first, the /api/tags entry's where show leaves a field empty
+    details = {k: v for src in (tags.get("details"), show_json.get("details")) for k, v in _mapping(src).items() if v}
+    arch = mi.get("general.architecture") or details.get("family")
     arch = arch if isinstance(arch, str) and arch else None
 
     def get(suffix: str) -> Any:
         return mi.get(f"{arch}.{suffix}") if arch else None
 
-    facts = ModelFacts(source="server", host=host)
-    facts.name = name or (tags_entry or {}).get("model") or (tags_entry or {}).get("name") or None
-    parent = details.get("parent_model") or tag_details.get("parent_model")
+    facts = ModelFacts(source="server", host=host, architecture=arch)
+    facts.name = name or tags.get("model") or tags.get("name") or None
+    parent = details.get("parent_model")
     facts.base = parent if isinstance(parent, str) and parent else None
-    facts.architecture = arch
+    tensors = _read_tensors(show_json.get("tensors"))
+    facts.tensor_types = tensors.types
+    facts.tensor_count = tensors.count or None
+    _fill_model_details(facts, mi, details, tensors)
+    _fill_architecture(facts, get, details, tensors)
+    _fill_vocabulary(facts, mi, get, tensors)
+    facts.size_bytes = _pos(tags.get("size"))
+    exact = tensors.bytes if tensors.bytes_known and tensors.bytes else None
+    facts.weights_bytes = exact or facts.size_bytes
+    facts.bits_per_weight = _bits_per_weight(exact, facts.parameter_count)
+    caps = show_json.get("capabilities")
+    if caps is None:
+        caps = tags.get("capabilities")
+    facts.capabilities = [str(c) for c in caps] if isinstance(caps, list) else None
+    params = show_json.get("parameters")
+    facts.parameters = parse_parameters(params if isinstance(params, str) else None)
+    nc = facts.parameters.get("num_ctx")
+    facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None
+    if isinstance(ps_entry, dict):
+        facts.context_runtime = _int(ps_entry.get("context_length"))
+    _fill_layout(facts, get)
+    return facts
 
-    tensors = show_json.get("tensors")
-    tensors = tensors if isinstance(tensors, list) else []
-    tensor_params = 0
-    tensor_bytes = 0
-    bytes_known = bool(tensors)
-    hist: dict[str, int] = {}
-    shapes: dict[str, list[int]] = {}
-    for t in tensors:
-        if not isinstance(t, dict):
-            bytes_known = False
-            continue
-        shape = t.get("shape") or []
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
-            bytes_known = False
-            continue
-        n = 1
-        for d in shape:
-            n *= d
-        tensor_params += n
-        tname = str(t.get("type", "?"))
-        hist[tname] = hist.get(tname, 0) + 1
-        tid = GGML_TYPE_IDS.get(tname.upper())
-        nb = tensor_nbytes(tid, n) if tid is not None else None
-        if nb is None:
-            bytes_known = False
-        else:
-            tensor_bytes += nb
-        if isinstance(t.get("name"), str):
-            shapes[t["name"]] = shape
-    facts.tensor_types = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
-    facts.tensor_count = len(tensors) or None
 
+def _fill_model_details(facts: ModelFacts, mi: dict[str, Any], details: dict[str, Any], tensors: _Tensors) -> None:
+    """Parameter count and size, file type and quantization."""
     pc = _pos(mi.get("general.parameter_count"))
-    facts.parameter_count = pc if pc is not None else (tensor_params or None)
-    ps = details.get("parameter_size") or tag_details.get("parameter_size")
+    facts.parameter_count = pc if pc is not None else (tensors.params or None)
+    ps = details.get("parameter_size")
     facts.parameter_size = ps if isinstance(ps, str) and ps else human_number(facts.parameter_count)
-    ft = _int(mi.get("general.file_type"))
-    facts.file_type = ft
-    ql = details.get("quantization_level") or tag_details.get("quantization_level")
+    facts.file_type = _int(mi.get("general.file_type"))
+    ql = details.get("quantization_level")
     if isinstance(ql, str) and ql and ql.lower() != "unknown":
         facts.quantization = ql
-    elif ft is not None:
-        facts.quantization = FILE_TYPES.get(ft)
+    elif facts.file_type is not None:
+        facts.quantization = FILE_TYPES.get(facts.file_type)
 
-    facts.context_trained = _pos(get("context_length")) or _pos(tag_details.get("context_length"))
-    facts.embedding_length = _pos(get("embedding_length")) or _pos(tag_details.get("embedding_length"))
+
+def _fill_architecture(facts: ModelFacts, get: Any, details: dict[str, Any], tensors: _Tensors) -> None:
+    """Context and embedding lengths, layers, heads, key/value lengths."""
+    facts.context_trained = _pos(get("context_length")) or _pos(details.get("context_length"))
+    facts.embedding_length = _pos(get("embedding_length")) or _pos(details.get("embedding_length"))
     facts.block_count = _pos(get("block_count"))
     facts.head_count = _int_or_list(get("attention.head_count"))
     facts.head_count_kv = _int_or_list(get("attention.head_count_kv"))
     if facts.head_count_kv is None and get("attention.head_count_kv") is None:
         facts.head_count_kv = facts.head_count
     _key_value_lengths(facts, _pos(get("attention.key_length")), _pos(get("attention.value_length")))
-    _fill_from_tensor_shapes(facts, shapes)
+    _fill_from_tensor_shapes(facts, tensors.shapes)
     facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
+
+
+def _fill_vocabulary(facts: ModelFacts, mi: dict[str, Any], get: Any, tensors: _Tensors) -> None:
     vocab = _pos(get("vocab_size"))
     toks = mi.get("tokenizer.ggml.tokens")
     if vocab is None and isinstance(toks, list) and toks:
         vocab = len(toks)
-    if vocab is None and "token_embd.weight" in shapes and len(shapes["token_embd.weight"]) == 2:
-        vocab = shapes["token_embd.weight"][1]
+    embd = tensors.shapes.get("token_embd.weight")
+    if vocab is None and embd is not None and len(embd) == 2:
+        vocab = embd[1]
     facts.vocab_size = vocab
     tok = mi.get("tokenizer.ggml.model")
     facts.tokenizer_model = tok if isinstance(tok, str) else None
     ct = mi.get("tokenizer.chat_template")  # Ollama removes it from model_info; unknown then
     facts.chat_template = bool(ct) if isinstance(ct, str) else None
-
-    size = _pos((tags_entry or {}).get("size"))
-    facts.size_bytes = size
-    facts.weights_bytes = tensor_bytes if bytes_known and tensor_bytes else size
-    facts.bits_per_weight = _bits_per_weight(
-        tensor_bytes if bytes_known and tensor_bytes else None, facts.parameter_count
-    )
-    caps = show_json.get("capabilities")
-    if caps is None and tags_entry:
-        caps = tags_entry.get("capabilities")
-    facts.capabilities = [str(c) for c in caps] if isinstance(caps, list) else None
-    params = show_json.get("parameters")
-    facts.parameters = parse_show_parameters(params if isinstance(params, str) else None)
-    nc = facts.parameters.get("num_ctx")
-    facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None
-    if ps_entry and isinstance(ps_entry, dict):
-        facts.context_runtime = _int(ps_entry.get("context_length"))
-    _fill_layout(facts, get)
-    return facts
 
 
 def _fill_layout(facts: ModelFacts, get: Any) -> None:
@@ -446,34 +441,3 @@ def _fill_from_tensor_shapes(facts: ModelFacts, shapes: dict[str, list[int]]) ->
                 per_layer.append(0)  # no attention (e.g. a recurrent layer)
         if any(per_layer):
             facts.head_count_kv = per_layer[0] if len(set(per_layer)) == 1 else per_layer
-
-
-# ---------------------------------------------------------------------------------------------
-# a server model, behind one narrow function
-
-
-def facts_from_server(model: str, *, host: str | None = None, timeout: float | None = None) -> ModelFacts:
-    """/api/show + the model's /api/tags entry -> facts. The only place estimate talks to a server."""
-    from modelctl.server import OllamaClient
-
-    with OllamaClient(host, timeout=timeout) as client:
-        show = client.show(model)
-        tags = client.tags()
-        display = client.display_host
-    return facts_from_show(show, find_tags_entry(tags, model), name=model, host=display)
-
-
-def find_tags_entry(tags: Any, model: str) -> dict[str, Any] | None:
-    """The /api/tags entry of ``model`` (``name`` and ``name:latest`` are the same model).
-
-    Matched as Ollama matches names: case-insensitively, and a ``host:port/`` prefix is not a tag.
-    """
-    from modelctl.report import same_model_name
-
-    models = tags.get("models") if isinstance(tags, dict) else None
-    for m in models if isinstance(models, list) else []:
-        if isinstance(m, dict) and any(
-            isinstance(m.get(k), str) and same_model_name(m[k], model) for k in ("name", "model")
-        ):
-            return m
-    return None

@@ -9,6 +9,7 @@ The YAML written renders back to an equivalent Modelfile (tests check the round 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,21 @@ def _block_safe(value: str) -> bool:
     return all(ch in "\n\t" or ch.isprintable() for ch in value)
 
 
-def import_modelfile(path: Path, *, output: Path | None, name: str | None) -> tuple[str, list[Diagnostic]]:
+@dataclass
+class ImportedProfile:
+    """A Modelfile turned into profile YAML."""
+
+    modelfile: Path
+    yaml: str
+    data: dict[str, Any]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def import_modelfile(path: Path, *, output: Path | None = None, name: str | None = None) -> ImportedProfile:
+    """Read a Modelfile as ``ollama create`` does and write it as a profile.
+
+    Local paths are written relative to ``output``'s folder (absolute without ``output``).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -129,4 +144,4 @@ def import_modelfile(path: Path, *, output: Path | None, name: str | None) -> tu
         filename=str(path),
     )
     header = f"# Imported by modelctl from {path.name}\n"
-    return dump_yaml(data, header=header), list(spec.warnings)
+    return ImportedProfile(path, dump_yaml(data, header=header), data, list(spec.warnings))

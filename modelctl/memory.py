@@ -473,13 +473,13 @@ def parse_size(text: str, *, what: str = "--budget", allow_zero: bool = False) -
     return n
 
 
-def estimate_or_none(facts: ModelFacts, num_ctx: int | None, kv_type: str = "f16") -> dict[str, Any] | None:
-    """The estimate's dict at ``num_ctx``, or None when there is no num_ctx or the facts are too
+def estimate_or_none(facts: ModelFacts, num_ctx: int | None, kv_type: str = "f16") -> MemoryEstimate | None:
+    """The estimate at ``num_ctx``, or None when there is no num_ctx or the facts are too
     incomplete to estimate (e.g. a server model that lists no tensors). For reports and tables,
     where a missing estimate is shown as such rather than failing the command."""
     if num_ctx is None:
         return None
     try:
-        return estimate_for_facts(facts, num_ctx, kv_type).to_dict()
-    except (InvalidInput, ValueError, TypeError, KeyError, ArithmeticError):
+        return estimate_for_facts(facts, num_ctx, kv_type)
+    except InvalidInput:
         return None

@@ -22,15 +22,23 @@ from __future__ import annotations
 import codecs
 import math
 import re
-import struct
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from modelctl import params as _params
-from modelctl.errors import Diagnostic, ModelfileError
+from modelctl.errors import Diagnostic, ModelfileError, UnrepresentableValue
+from modelctl.wire import (
+    F32_MAX,
+    float32_shortest,
+    go_parse_bool,
+    go_parse_float32,
+    go_parse_int,
+    go_semver_valid,
+    is_f32_tie,
+)
 
 __all__ = [
     "Command",
@@ -43,11 +51,6 @@ __all__ = [
     "parameter_lines",
     "command_lines",
     "decode",
-    "go_parse_int",
-    "go_parse_float32",
-    "go_parse_bool",
-    "go_semver_valid",
-    "float32_shortest",
     "is_go_printable",
     "go_print_ranges",
     "INVALID_COMMAND",
@@ -467,260 +470,6 @@ def _parse(t: str) -> list[Command]:
     raise _Fail(MISSING_FROM, -1)
 
 
-# --- Go number and version parsing ----------------------------------------------------------
-
-_GO_INT = re.compile(r"[+-]?[0-9]+")
-_GO_DEC = re.compile(r"[+-]?([0-9_]*\.?[0-9_]*)(?:[eE]([+-]?[0-9][0-9_]*))?")
-_GO_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F_]*\.?[0-9a-fA-F_]*)[pP]([+-]?[0-9][0-9_]*)")
-_HAS_DIGIT = re.compile(r"[0-9]")
-_HAS_HEXDIGIT = re.compile(r"[0-9a-fA-F]")
-_F32 = struct.Struct("<f")
-F32_MAX = _F32.unpack(b"\xff\xff\x7f\x7f")[0]
-
-
-def go_parse_int(s: str) -> int | None:
-    """``strconv.ParseInt(s, 10, 64)``; None where Go returns an error."""
-    if _GO_INT.fullmatch(s) is None:
-        return None
-    digits = s.lstrip("+-").lstrip("0")
-    if len(digits) > 19:
-        return None
-    v = int(digits or "0")  # never int(s): Python refuses > 4300-digit strings, zeros included
-    if s.startswith("-"):
-        v = -v
-    return v if _params.INT64_MIN <= v <= _params.INT64_MAX else None
-
-
-def go_parse_bool(s: str) -> bool | None:
-    """``strconv.ParseBool``."""
-    if s in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if s in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
-
-
-def _underscore_ok(s: str) -> bool:
-    # strconv.underscoreOK: '_' only between digits (a base prefix counts as a digit).
-    saw = "^"
-    if s[:1] in ("+", "-"):
-        s = s[1:]
-    hexd = False
-    i = 0
-    if len(s) >= 2 and s[0] == "0" and s[1] in "bBoOxX":
-        i = 2
-        saw = "0"
-        hexd = s[1] in "xX"
-    for ch in s[i:]:
-        if "0" <= ch <= "9" or (hexd and ch in "abcdefABCDEF"):
-            saw = "0"
-            continue
-        if ch == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-            continue
-        if saw == "_":
-            return False
-        saw = "!"
-    return saw != "_"
-
-
-def _f32_from_ratio(num: int, den: int) -> float | None:
-    """Round num/den (> 0) to the nearest float32, ties to even; None on overflow."""
-    e = num.bit_length() - den.bit_length()
-    if (num << max(0, -e)) < (den << max(0, e)):
-        e -= 1  # now 2**e <= num/den < 2**(e+1)
-    shift = max(e, -126) - 23  # the float32 ulp at that magnitude
-    if shift >= 0:
-        q, r = divmod(num, den << shift)
-        half = den << shift
-    else:
-        q, r = divmod(num << -shift, den)
-        half = den
-    if 2 * r > half or (2 * r == half and q & 1):
-        q += 1
-    if q.bit_length() + shift > 128:
-        return None
-    v = math.ldexp(q, shift)
-    return None if v > F32_MAX else v
-
-
-def _is_f32_tie(ax: float) -> bool:
-    """True when the (positive, finite) float64 ``ax`` lies exactly halfway between floats32."""
-    if ax < 2.0**-126:
-        k = ax * 2.0**150
-    else:
-        m, e = math.frexp(ax)
-        k = m * 2.0**25
-    return k.is_integer() and int(k) & 1 == 1
-
-
-def _f32_round(x: float) -> float | None:
-    """float64 -> nearest float32 (None on overflow). Not for ties (see _is_f32_tie)."""
-    try:
-        return float(_F32.unpack(_F32.pack(x))[0])
-    except OverflowError:
-        return None
-
-
-_MAX_DIGITS = 800  # plenty to decide float32 rounding exactly; the rest becomes a sticky digit
-
-
-def _exact_decimal_f32(mant: str, exp: int, neg: bool) -> float | None:
-    intpart, _, frac = mant.partition(".")
-    digits = (intpart + frac).lstrip("0")
-    e10 = exp - len(frac)
-    if not digits:
-        return -0.0 if neg else 0.0
-    if len(digits) > _MAX_DIGITS:
-        tail = digits[_MAX_DIGITS:]
-        e10 += len(tail)
-        digits = digits[:_MAX_DIGITS]
-        if tail.strip("0"):
-            digits += "1"
-            e10 -= 1
-    mag = e10 + len(digits) - 1
-    if mag > 39:
-        return None
-    if mag < -47:
-        return -0.0 if neg else 0.0
-    m = int(digits)
-    v = _f32_from_ratio(m * 10**e10, 1) if e10 >= 0 else _f32_from_ratio(m, 10**-e10)
-    if v is None:
-        return None
-    return -v if neg else v
-
-
-def _exp_value(s: str | None) -> int:
-    if not s:
-        return 0
-    s = s.replace("_", "")
-    sign = -1 if s.startswith("-") else 1
-    d = s.lstrip("+-").lstrip("0") or "0"
-    if len(d) > 7:
-        return sign * 10**7  # far beyond any float; keeps the arithmetic small
-    return sign * int(d)
-
-
-def go_parse_float32(s: str) -> float | None:
-    """``strconv.ParseFloat(s, 32)`` -> the float32 value as a Python float.
-
-    None where Go returns an error (bad syntax, or out of float32 range: ErrRange).
-    Accepts Go's forms: sign, ``.5``, ``5.``, exponents, ``_`` between digits, hex
-    floats with a mandatory ``p`` exponent, and case-insensitive ``nan``, ``inf``,
-    ``infinity`` (signed, except nan). Underflow rounds to zero without error.
-    """
-    if len(s) <= 48:  # profiles repeat the same few numbers: remember short texts
-        return _go_parse_float32_cached(s)
-    return _go_parse_float32(s)
-
-
-@lru_cache(maxsize=4096)
-def _go_parse_float32_cached(s: str) -> float | None:
-    return _go_parse_float32(s)
-
-
-def _go_parse_float32(s: str) -> float | None:
-    """The work behind :func:`go_parse_float32`."""
-    low = s.lower()
-    if low == "nan":
-        return math.nan
-    if low.lstrip("+-") in ("inf", "infinity") and len(low) - len(low.lstrip("+-")) <= 1:
-        return -math.inf if low.startswith("-") else math.inf
-    neg = s.startswith("-")
-    mh = _GO_HEX.fullmatch(s)
-    if mh is not None:
-        mant = mh.group(1)
-        if _HAS_HEXDIGIT.search(mant) is None or ("_" in s and not _underscore_ok(s)):
-            return None
-        mant = mant.replace("_", "")
-        intpart, _, frac = mant.partition(".")
-        digits = (intpart + frac).lstrip("0")
-        if not digits:
-            return -0.0 if neg else 0.0
-        m = int(digits, 16)
-        p = _exp_value(mh.group(2)) - 4 * len(frac)
-        top = p + m.bit_length() - 1
-        if top > 128:
-            return None
-        if top < -151:
-            return -0.0 if neg else 0.0
-        v = _f32_from_ratio(m << p, 1) if p >= 0 else _f32_from_ratio(m, 1 << -p)
-        if v is None:
-            return None
-        return -v if neg else v
-    md = _GO_DEC.fullmatch(s)
-    if md is None or _HAS_DIGIT.search(md.group(1)) is None:
-        return None
-    if "_" in s:
-        if not _underscore_ok(s):
-            return None
-        s = s.replace("_", "")
-    x = float(s)  # correctly rounded float64 (inf/0 on over/underflow)
-    ax = abs(x)
-    if ax == math.inf:
-        return None
-    if ax == 0.0:
-        return x
-    if _is_f32_tie(ax):
-        # Double rounding could differ from Go's direct rounding: decide exactly.
-        mant = s.lstrip("+-").split("e")[0].split("E")[0]
-        return _exact_decimal_f32(mant, _exp_value(md.group(2)), neg)
-    return _f32_round(x)
-
-
-def float32_shortest(y: float) -> float:
-    """The Python float of the shortest decimal that reads back as float32 ``y``.
-
-    That decimal is what Go's JSON encoder writes for a float32, so it is the number
-    Ollama's server receives for a PARAMETER float.
-    """
-    if y == 0.0 or not math.isfinite(y) or abs(y) > F32_MAX:
-        return y
-    return math.copysign(_shortest_positive(abs(y)), y)
-
-
-@lru_cache(maxsize=4096)
-def _shortest_positive(ay: float) -> float:
-    m32 = _F32.pack(ay)
-    power_of_two = (int.from_bytes(m32, "little") & 0x7FFFFF) == 0
-    for p in range(1, 10):
-        s = f"{ay:.{p - 1}e}"
-        if _go_parse_float32(s) == ay:
-            return float(s)
-        if power_of_two:
-            # The rounding interval is wider above a power of two: the next p-digit
-            # decimal up may fit although the nearest does not.
-            mant, _, ex = s.partition("e")
-            up = f"{int(mant.replace('.', '')) + 1}e{int(ex) - (p - 1)}"
-            if _go_parse_float32(up) == ay:
-                return float(up)
-    return ay
-
-
-_SEMVER = re.compile(
-    r"v(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)"
-    r"(?:-(?:[0-9A-Za-z-]+)(?:\.[0-9A-Za-z-]+)*)?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?)?"
-)
-_BAD_NUM = re.compile(r"0[0-9]+")
-
-
-def go_semver_valid(v: str) -> bool:
-    """``golang.org/x/mod/semver.IsValid`` (``v`` prefix required)."""
-    if _SEMVER.fullmatch(v) is None:
-        return False
-    # Numeric pre-release identifiers must not have leading zeros.
-    core, plus, _build = v.partition("+")
-    _, dash, pre = core.partition("-")
-    if dash:
-        for ident in pre.split("."):
-            if _BAD_NUM.fullmatch(ident):
-                return False
-    return True
-
-
 # --- commands -> spec -----------------------------------------------------------------------
 
 
@@ -889,12 +638,8 @@ def _char_text(ch: str) -> str:
     return f"U+{ord(ch):04X} {name}"
 
 
-def _value_refusal(msg: str, field_: str, vline: int, vcol: int, ch: str | None) -> ModelfileError:
-    err = ModelfileError(msg, field=field_, code="unrepresentable")
-    err.value_line = vline  # type: ignore[attr-defined]
-    err.value_column = vcol  # type: ignore[attr-defined]
-    err.char = ch  # type: ignore[attr-defined]
-    return err
+def _value_refusal(msg: str, field_: str, vline: int, vcol: int, ch: str | None) -> UnrepresentableValue:
+    return UnrepresentableValue(msg, field=field_, value_line=vline, value_column=vcol, char=ch)
 
 
 def quote_value(value: str, *, field: str) -> str:
@@ -950,7 +695,7 @@ def _float_text(name: str, x: float) -> str:
         raise ModelfileError(f"{x!r} cannot be sent to Ollama (JSON has no NaN or Inf)", field=f"parameters.{name}")
     r = repr(x)
     ax = abs(x)
-    if ax != 0.0 and _is_f32_tie(ax):
+    if ax != 0.0 and is_f32_tie(ax):
         # repr(x) could sit on either side of the tie and round to the other float32;
         # the exact decimal expansion of x rounds (ties to even) as Python's float32 does.
         from decimal import Decimal

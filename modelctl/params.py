@@ -5,14 +5,17 @@ are all generated from this table. Facts come from Ollama's ``api/types.go``
 (``Options``, ``Runner``, ``DefaultOptions``, ``deprecatedParameters``) as summarised in
 the project's reference notes; versions name the Ollama release that changed them.
 
-Standard library only: ``modelctl params`` must not import pydantic.
+Standard library only (and errors.py): ``modelctl params`` must not import pydantic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from modelctl.errors import Diagnostic, InvalidInput
 
 ParamType = Literal["int", "float", "bool", "list[str]"]
 Level = Literal["load", "request"]
@@ -20,6 +23,8 @@ Level = Literal["load", "request"]
 FLOAT32_MAX = 3.4028234663852886e38  # Ollama parses PARAMETER floats with ParseFloat(v, 32)
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: The num_ctx Ollama picks when nothing sets it, on a machine with less than ~24 GiB of VRAM.
+DEFAULT_NUM_CTX = 4096
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,14 @@ class RemovedParam:
     removed_in: str
     instead: str  # what to use instead
     cli_behaviour: str  # what `ollama create` does with it today
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "removed_in": self.removed_in,
+            "instead": self.instead,
+            "ollama_create": self.cli_behaviour,
+        }
 
 
 def _num(x: float) -> str:
@@ -278,6 +291,20 @@ REMOVED_BY_NAME: dict[str, RemovedParam] = {r.name: r for r in REMOVED}
 CLI_DEPRECATED: frozenset[str] = frozenset(r.name for r in REMOVED if r.cli_behaviour.startswith("warns"))
 
 
+def lookup(name: str) -> Param | RemovedParam:
+    """A current or removed parameter by name; InvalidInput with a did-you-mean otherwise."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    if name in REMOVED_BY_NAME:
+        return REMOVED_BY_NAME[name]
+    hint = suggest(name, [*BY_NAME, *REMOVED_BY_NAME])
+    raise InvalidInput(
+        f"unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+        field=name,
+        code="unknown_parameter",
+    )
+
+
 def removed_message(name: str) -> str:
     r = REMOVED_BY_NAME[name]
     return f"'{name}' was removed in Ollama {r.removed_in}; use {r.instead} instead"
@@ -315,3 +342,52 @@ def risk(param: Param, value: Any) -> str | None:
         if param.warn_below is not None and value < param.warn_below:
             return f"{_num(value)} is unusually low (below {_num(param.warn_below)})"
     return None
+
+
+def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | None = None) -> dict[str, Any]:
+    """Catalogue-typed values only, in catalogue order: ints, floats, bools, ``stop`` as a list.
+
+    What the server receives must have these types: ``/api/create`` stores anything, and a
+    string ``num_ctx`` breaks every later request to the model. Names Ollama's CLI drops are
+    dropped with a warning; unknown or removed names and values of the wrong type are refused.
+    """
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        param = BY_NAME.get(name)
+        if param is None:
+            if name not in CLI_DEPRECATED:
+                removed = " (removed from Ollama)" if name in REMOVED_BY_NAME else ""
+                raise InvalidInput(f"unknown parameter '{name}'{removed}", field=f"parameters.{name}")
+            if warnings is not None:
+                warnings.append(
+                    Diagnostic(
+                        "deprecated_parameter",
+                        f"parameter {name} is deprecated; not sent",
+                        field=f"parameters.{name}",
+                    )
+                )
+            continue
+        out[name] = _typed_value(param, value)
+    return {k: out[k] for k in sorted(out, key=lambda k: ORDER[k])}
+
+
+def _typed_value(param: Param, value: Any) -> Any:
+    where = f"parameters.{param.name}"
+    if param.type == "int":
+        if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"invalid int value [{value}]", field=where)
+        return int(value)
+    if param.type == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"invalid float value [{value}]", field=where)
+        return float(value)
+    if param.type == "bool":
+        if not isinstance(value, bool):
+            raise InvalidInput(f"invalid bool value [{value}]", field=where)
+        return value
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(s, str) for s in items):
+        raise InvalidInput("stop must be a list of strings", field=where)
+    return items

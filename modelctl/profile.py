@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +30,9 @@ from pydantic import (
 
 from modelctl import params as P
 from modelctl import yamlio
-from modelctl.errors import Diagnostic, ProfileError
+from modelctl.errors import Diagnostic, ModelctlError, ProfileError
+from modelctl.facts import facts_from_gguf
+from modelctl.wire import as_sent
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -220,22 +222,32 @@ def local_path(value: str, base_dir: Path) -> Path | None:
     return None
 
 
-@dataclass
-class LoadedProfile:
+@dataclass(kw_only=True)
+class ProfileSources:
+    """The files a profile was read from and where each field came from."""
+
     path: Path
-    profile: Profile
-    origins: dict[str, str]
-    warnings: list[Diagnostic] = field(default_factory=list)
+    origins: dict[str, str]  # dotted field -> the file (as displayed) or --set that set it
     documents: dict[str, yamlio.Document] = field(default_factory=dict, repr=False)
 
-    def position(self, dotted_field: str) -> tuple[str, int | None, int | None]:
-        """Where a field's value was written: (file, line, column)."""
-        source = self.origins.get(dotted_field) or self.origins.get(dotted_field.split(".")[0])
-        if source is None or source == SET_SOURCE or source not in self.documents:
-            return (SET_SOURCE if source == SET_SOURCE else str(self.path), None, None)
-        doc = self.documents[source]
-        line, col = doc.position(_parse_dotted(dotted_field))
+    def where(self, dotted_field: str, *, key: bool = False) -> tuple[str, int | None, int | None]:
+        """Where a field was written: (file, line, column); the key's position with ``key``."""
+        top = dotted_field.split(".")[0].split("[")[0]
+        source = self.origins.get(dotted_field) or self.origins.get(top)
+        if source == SET_SOURCE:
+            return (SET_SOURCE, None, None)
+        if source is None or source not in self.documents:
+            return (_display(self.path), None, None)
+        line, col = self.documents[source].position(_parse_dotted(dotted_field), prefer_key=key)
         return (source, line, col)
+
+
+@dataclass(kw_only=True)
+class LoadedProfile(ProfileSources):
+    """A validated profile with its sources and the warnings its values deserve."""
+
+    profile: Profile
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 def _parse_dotted(dotted: str) -> tuple[str | int, ...]:
@@ -269,6 +281,36 @@ def resolve_ref(ref: str) -> Path:
         looked = ", ".join(str(d) for d in search_dirs())
         raise ProfileError(f"no profile named '{ref}' (looked in {looked})", file=ref)
     raise ProfileError("profile file not found", file=ref)
+
+
+def is_profile_ref(ref: str) -> bool:
+    """Whether ``ref`` names a profile rather than a model on a server or a GGUF file.
+
+    A ``.yaml``/``.yml`` path, an existing file that is not a GGUF, or a bare name found among
+    the profiles (``./profiles``, ``$MODELCTL_PROFILES``). ``namespace/model`` and ``model:tag``
+    are model names.
+    """
+    low = ref.lower()
+    if low.endswith((".yaml", ".yml")):
+        return True
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return not low.endswith(".gguf") and not _has_gguf_magic(path)
+    if "/" in ref or ":" in ref or os.sep in ref:
+        return False
+    try:
+        resolve_ref(ref)
+    except ProfileError:
+        return False
+    return True
+
+
+def _has_gguf_magic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"GGUF"
+    except OSError:
+        return False
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -398,32 +440,33 @@ def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
     own_name = _display(path)
     merged.setdefault("name", _default_name(path))
     origins.setdefault("name", own_name)
-    loaded_stub = LoadedProfile(path=path, profile=None, origins=origins, documents=docs)  # type: ignore[arg-type]
-    _precheck(merged, loaded_stub)
+    sources = ProfileSources(path=path, origins=origins, documents=docs)
+    _precheck(merged, sources)
     try:
         profile = Profile.model_validate({**merged, "base_dir": path.parent})
     except ValidationError as exc:
-        diags = []
-        seen: set[tuple[str | None, int | None, int | None, str | None]] = set()
-        for err in exc.errors(include_url=False):
-            d = _diagnostic_for(err, loaded_stub)
-            key = (d.file, d.line, d.column, d.field)
-            if key not in seen:  # a float field is int | float: one problem, not one per member
-                seen.add(key)
-                diags.append(d)
-        diags.sort(key=lambda d: (d.file or "", d.line or 0, d.column or 0))
-        head = diags[0]
-        raise ProfileError(
-            head.message, file=head.file, line=head.line, column=head.column, field=head.field, diagnostics=diags
-        ) from None
+        raise _validation_error(exc, sources) from None
     loaded = LoadedProfile(path=path, profile=profile, origins=origins, documents=docs)
     _post_checks(loaded)
     loaded.warnings = collect_warnings(loaded)
     return loaded
 
 
-def load_profiles(refs: Sequence[str], overrides: Sequence[str] = ()) -> list[LoadedProfile]:
-    return [load_profile(r, overrides) for r in refs]
+def _validation_error(exc: ValidationError, sources: ProfileSources) -> ProfileError:
+    """pydantic's errors as one ProfileError listing each problem once, in file order."""
+    diags = []
+    seen: set[tuple[str | None, int | None, int | None, str | None]] = set()
+    for err in exc.errors(include_url=False):
+        d = _diagnostic_for(err, sources)
+        key = (d.file, d.line, d.column, d.field)
+        if key not in seen:  # a float field is int | float: one problem, not one per member
+            seen.add(key)
+            diags.append(d)
+    diags.sort(key=lambda d: (d.file or "", d.line or 0, d.column or 0))
+    head = diags[0]
+    return ProfileError(
+        head.message, file=head.file, line=head.line, column=head.column, field=head.field, diagnostics=diags
+    )
 
 
 def _default_name(path: Path) -> str:
@@ -431,17 +474,7 @@ def _default_name(path: Path) -> str:
     return stem
 
 
-def _where(loaded: LoadedProfile, dotted_field: str, *, key: bool = False) -> tuple[str, int | None, int | None]:
-    source = loaded.origins.get(dotted_field) or loaded.origins.get(dotted_field.split(".")[0].split("[")[0])
-    if source == SET_SOURCE:
-        return (SET_SOURCE, None, None)
-    if source is None or source not in loaded.documents:
-        return (_display(loaded.path), None, None)
-    line, col = loaded.documents[source].position(_parse_dotted(dotted_field), prefer_key=key)
-    return (source, line, col)
-
-
-def _precheck(merged: dict[str, Any], loaded: LoadedProfile) -> None:
+def _precheck(merged: dict[str, Any], loaded: ProfileSources) -> None:
     """Unknown and removed keys, with did-you-mean, before pydantic sees the data."""
     problems: list[Diagnostic] = []
     for key in merged:
@@ -451,13 +484,13 @@ def _precheck(merged: dict[str, Any], loaded: LoadedProfile) -> None:
                 msg = f"unknown key '{key}' (parameters go under `parameters:`)"
             else:
                 msg = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
-            f, line, col = _where(loaded, str(key), key=True)
+            f, line, col = loaded.where(str(key), key=True)
             problems.append(Diagnostic("unknown_key", msg, f, line, col, str(key)))
     params = merged.get("parameters")
     if isinstance(params, dict):
         for pk in params:
             dotted_field = f"parameters.{pk}"
-            f, line, col = _where(loaded, dotted_field, key=True)
+            f, line, col = loaded.where(dotted_field, key=True)
             if pk in P.REMOVED_BY_NAME:
                 problems.append(Diagnostic("removed_parameter", P.removed_message(pk), f, line, col, dotted_field))
             elif pk not in P.BY_NAME:
@@ -505,7 +538,7 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _diagnostic_for(err: Any, loaded: LoadedProfile) -> Diagnostic:
+def _diagnostic_for(err: Any, loaded: ProfileSources) -> Diagnostic:
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-", "strict-")))]
     # pydantic adds union-member names to the loc (e.g. 'int', 'float', 'list[str]'); keep real keys.
     cleaned: list[str | int] = []
@@ -535,7 +568,7 @@ def _diagnostic_for(err: Any, loaded: LoadedProfile) -> Diagnostic:
         msg = f"unknown key '{cleaned[-1] if cleaned else ''}'"
     else:
         msg = err["msg"]
-    f, line, col = _where(loaded, dotted_field, key=etype in ("extra_forbidden", "missing"))
+    f, line, col = loaded.where(dotted_field, key=etype in ("extra_forbidden", "missing"))
     return Diagnostic(etype, msg, f, line, col, dotted_field or None)
 
 
@@ -543,11 +576,11 @@ def _post_checks(loaded: LoadedProfile) -> None:
     prof = loaded.profile
     base = prof.base_path()
     if base is not None and not base.exists():
-        f, line, col = _where(loaded, "from")
+        f, line, col = loaded.where("from")
         raise ProfileError(f"local model not found: {base}", file=f, line=line, column=col, field="from")
     for i, adapter in enumerate(prof.adapter_paths()):
         if not adapter.exists():
-            f, line, col = _where(loaded, f"adapters[{i}]")
+            f, line, col = loaded.where(f"adapters[{i}]")
             raise ProfileError(f"adapter not found: {adapter}", file=f, line=line, column=col, field=f"adapters[{i}]")
 
 
@@ -557,31 +590,10 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
     def warn(code: str, dotted_field: str, message: str) -> None:
-        f, line, col = _where(loaded, dotted_field)
+        f, line, col = loaded.where(dotted_field)
         out.append(Diagnostic(code, message, f, line, col, dotted_field))
 
-    for name, value in prof.parameters.as_dict().items():
-        param = P.BY_NAME[name]
-        r = P.risk(param, value)
-        if r:
-            warn("risky_value", f"parameters.{name}", r)
-        if isinstance(value, float):
-            from modelctl.render import as_sent
-
-            stored = as_sent(value)
-            if stored != value:
-                warn(
-                    "float32_precision",
-                    f"parameters.{name}",
-                    f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}",
-                )
-    set_values = prof.parameters.as_dict()
-    if "stop" in set_values:
-        warn(
-            "custom_stop",
-            "parameters.stop",
-            "a custom stop list replaces the model's own stop tokens; include them if you still need them",
-        )
+    _parameter_warnings(prof, warn)
     for key in ("system", "template"):
         if getattr(prof, key) == "":
             warn(
@@ -595,32 +607,50 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
             "quantize",
             "quantize only works on F16/BF16/F32 weights; a library model is usually already quantized",
         )
-    num_ctx = set_values.get("num_ctx")
-    if num_ctx is not None and num_ctx < 4:
-        warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
-    base = prof.base_path()
-    if num_ctx is not None and base is not None and base.is_file() and base.suffix.lower() == ".gguf":
-        trained = _trained_context(base)
-        if trained is not None and num_ctx > trained:
-            warn(
-                "num_ctx_above_trained",
-                "parameters.num_ctx",
-                f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}",
-            )
+    num_ctx = prof.parameters.as_dict().get("num_ctx")
+    trained = _trained_context(prof.base_path()) if num_ctx is not None else None
+    if num_ctx is not None and trained is not None and num_ctx > trained:
+        warn(
+            "num_ctx_above_trained",
+            "parameters.num_ctx",
+            f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}",
+        )
     return out
 
 
-def _trained_context(path: Path) -> int | None:
-    try:
-        from modelctl.facts import facts_from_gguf
-    except ImportError:  # pragma: no cover - the facts module ships with the package
+def _parameter_warnings(prof: Profile, warn: Callable[[str, str, str], None]) -> None:
+    values = prof.parameters.as_dict()
+    for name, value in values.items():
+        r = P.risk(P.BY_NAME[name], value)
+        if r:
+            warn("risky_value", f"parameters.{name}", r)
+        stored = as_sent(value)
+        if isinstance(value, float) and stored != value:
+            warn(
+                "float32_precision",
+                f"parameters.{name}",
+                f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}",
+            )
+    if "stop" in values:
+        warn(
+            "custom_stop",
+            "parameters.stop",
+            "a custom stop list replaces the model's own stop tokens; include them if you still need them",
+        )
+    num_ctx = values.get("num_ctx")
+    if num_ctx is not None and num_ctx < 4:
+        warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
+
+
+def _trained_context(base: Path | None) -> int | None:
+    """The trained context of a local GGUF base, or None (a model name, or an unreadable file:
+    ``inspect`` reports that; here it only costs the warning)."""
+    if base is None or base.suffix.lower() != ".gguf" or not base.is_file():
         return None
     try:
-        ctx = facts_from_gguf(path).context_length
-    except Exception:  # an unreadable GGUF is reported by `inspect`; here it only costs the warning
+        return facts_from_gguf(base).context_trained
+    except ModelctlError:
         return None
-    trained = ctx.get("trained") if isinstance(ctx, dict) else getattr(ctx, "trained", None)
-    return int(trained) if isinstance(trained, int) else None
 
 
 def json_schema() -> dict[str, Any]:

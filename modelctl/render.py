@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.errors import CheckFailed, ModelfileError, TemplateError
+from modelctl.errors import CheckFailed, ModelfileError, ProfileError, TemplateError
 from modelctl.modelfile import (
     ModelSpec,
-    float32_shortest,
     format_parameter_value,
     parse_modelfile,
     quote_value,
 )
-from modelctl.profile import LoadedProfile, _where
+from modelctl.profile import LoadedProfile, load_profile
+from modelctl.wire import as_sent
+from modelctl.yamlio import decode_text
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _ENV_CACHE: dict[tuple[str, float], Any] = {}
@@ -48,9 +49,12 @@ def _param_line(name: str, value: Any, field: str) -> dict[str, Any]:
 
 @dataclass
 class Rendered:
+    """A rendered Modelfile, its parsed form (proven equal to the profile) and the profile."""
+
     text: str
     spec: ModelSpec
     from_: str
+    loaded: LoadedProfile
     adapters: list[str] = field(default_factory=list)
     template_path: str = ""
 
@@ -112,19 +116,12 @@ def _load_template(path: Path) -> Any:
     cached = _ENV_CACHE.get(key)
     if cached is not None:
         return cached
-    from modelctl.yamlio import decode_text
-
     try:
         source = decode_text(path.read_bytes(), str(path), what="template")
     except OSError as exc:
         raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
-    except Exception as exc:  # ProfileError from decode_text: re-badge as a template problem
-        raise TemplateError(
-            getattr(exc, "message", str(exc)),
-            file=str(path),
-            line=getattr(exc, "line", None),
-            column=getattr(exc, "column", None),
-        ) from None
+    except ProfileError as exc:  # decode_text speaks of profiles: re-badge as a template problem
+        raise TemplateError(exc.message, file=str(path), line=exc.line, column=exc.column) from None
     env = _environment()
     try:
         tmpl = env.from_string(source)
@@ -202,7 +199,7 @@ def render(
     try:
         text = tmpl.render(**ctx)
     except _QuoteError as qe:
-        f, line, col = _where(loaded, qe.field)
+        f, line, col = loaded.where(qe.field)
         raise ModelfileError(
             qe.err.message, file=f, line=line, column=col, field=qe.field, code="unrepresentable"
         ) from None
@@ -229,20 +226,20 @@ def render(
             code="round_trip",
         ) from None
     check_round_trip(loaded, spec, ctx, template_file=str(tpath))
-    return Rendered(text=text, spec=spec, from_=ctx["from_"], adapters=ctx["adapters"], template_path=str(tpath))
+    return Rendered(
+        text=text, spec=spec, from_=ctx["from_"], loaded=loaded, adapters=ctx["adapters"], template_path=str(tpath)
+    )
 
 
-@lru_cache(maxsize=4096)
-def _f32_sent(value: float) -> float:
-    return float32_shortest(struct.unpack("<f", struct.pack("<f", value))[0])
-
-
-def as_sent(value: Any) -> Any:
-    """A parameter value as Ollama's CLI sends it: floats go through float32 (ParseFloat(v, 32),
-    then Go's JSON encoder writes the shortest decimal of that float32)."""
-    if isinstance(value, float):
-        return _f32_sent(value)
-    return value
+def render_profile(
+    ref: str, overrides: Sequence[str] = (), *, template: str | None = None, target_dir: Path | None = None
+) -> Rendered:
+    """Load the profile ``ref`` and render it. Local paths are written relative to
+    ``target_dir`` (where the Modelfile will be written), or absolute without it."""
+    loaded = load_profile(ref, overrides)
+    return render(
+        loaded, template=template, paths="absolute" if target_dir is None else "relative", target_dir=target_dir
+    )
 
 
 def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +317,7 @@ def _short(v: Any) -> str:
 
 
 def _mismatch(loaded: LoadedProfile, field_name: str, detail: str, template_file: str) -> None:
-    f, line, col = _where(loaded, field_name)
+    f, line, col = loaded.where(field_name)
     raise CheckFailed(
         f"round-trip check failed: {detail} (template {template_file})",
         file=f,

@@ -7,10 +7,9 @@
   travels with each request (only the ``--set``/``--seed`` overrides for a built model;
   the whole profile for ``--ephemeral``).
 * :func:`build_request` makes the JSON body for one prompt.
-* :func:`execute` streams it through :class:`modelctl.server.OllamaClient`, measuring time
-  to first token from the request start to the first non-empty chunk.
-
-Heavy modules (httpx via server.py, pydantic via profile.py) are imported lazily.
+* :func:`run_request` streams it through :class:`modelctl.server.OllamaClient`, measuring
+  time to first token from the request start to the first non-empty chunk.
+* :func:`run` is the ``run`` command's job: one prompt, tokens reported as events.
 """
 
 from __future__ import annotations
@@ -19,14 +18,13 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput, ServerError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from modelctl.profile import LoadedProfile
-    from modelctl.server import OllamaClient
+from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.events import EventSink, Notice, Token, ignore
+from modelctl.params import BY_NAME, check_value, suggest
+from modelctl.profile import SET_SOURCE, LoadedProfile, is_profile_ref, load_profile
+from modelctl.server import ModelNotFound, OllamaClient
 
 METRIC_KEYS = (
     "total_duration",
@@ -36,44 +34,6 @@ METRIC_KEYS = (
     "eval_count",
     "eval_duration",
 )
-
-
-# --------------------------------------------------------------------------- durations
-
-
-def go_duration(ns: int | float | None) -> str:
-    """Format nanoseconds the way Go's ``time.Duration.String`` does (``1.5s``, ``12.3ms``, ``1m2s``).
-
-    ``ollama run --verbose`` prints durations with it; ``run --verbose`` mirrors that.
-    """
-    if ns is None:
-        return "-"
-    n = int(ns)
-    if n == 0:
-        return "0s"
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    if n < 1_000:
-        return f"{sign}{n}ns"
-    if n < 1_000_000:
-        return f"{sign}{_trim(n / 1_000)}µs"
-    if n < 1_000_000_000:
-        return f"{sign}{_trim(n / 1_000_000)}ms"
-    hours, rem = divmod(n, 3_600 * 10**9)
-    minutes, rem = divmod(rem, 60 * 10**9)
-    secs, frac = divmod(rem, 10**9)
-    sec_text = str(secs) + (("." + f"{frac:09d}".rstrip("0")) if frac else "")
-    if hours:
-        return f"{sign}{hours}h{minutes}m{sec_text}s"
-    if minutes:
-        return f"{sign}{minutes}m{sec_text}s"
-    return f"{sign}{sec_text}s"
-
-
-def _trim(x: float) -> str:
-    text = f"{x:.9f}".rstrip("0").rstrip(".")
-    # Go prints at most the digits the integer nanoseconds carry; 9 decimals is plenty here.
-    return text
 
 
 # --------------------------------------------------------------------------- targets
@@ -127,28 +87,12 @@ class Target:
         }
 
 
-def looks_like_profile(ref: str) -> bool:
-    """True when ``ref`` names a profile (a YAML path, or a name found by ``resolve_ref``)."""
-    p = Path(ref)
-    if p.suffix.lower() in (".yaml", ".yml") or p.is_file():
-        return True
-    try:
-        from modelctl.profile import resolve_ref
-
-        resolved = resolve_ref(ref)
-    except Exception:  # noqa: BLE001 - any failure to resolve means "not a profile name"
-        return False
-    return Path(resolved).is_file()
-
-
 def parse_model_overrides(overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
     """``--set`` for a plain model name: ``[parameters.]NAME=VALUE``, ``system=...``, ``template=...``.
 
     Values are read as YAML-ish scalars (``0.2``, ``true``, ``[a, b]`` for stop) and checked
     against the parameter catalogue. Returns (options, text fields).
     """
-    from modelctl.params import BY_NAME, check_value, suggest
-
     options: dict[str, Any] = {}
     texts: dict[str, str] = {}
     for item in overrides:
@@ -196,9 +140,7 @@ def _scalar(raw: str, kind: str, key: str) -> Any:
         raise InvalidInput(f"{raw!r} is not a valid {kind}", field=f"--set {key}") from None
 
 
-def not_built_error(target_ref: str, model: str, host: str) -> ServerError:
-    from modelctl.server import ModelNotFound
-
+def not_built_error(target_ref: str, model: str, host: str) -> ModelNotFound:
     return ModelNotFound(
         f"model '{model}' is not built on {host}: run `modelctl build {target_ref}` first, "
         f"or add --ephemeral to send the profile's settings with each request",
@@ -218,113 +160,106 @@ def resolve_target(
 ) -> Target:
     """Work out where requests for ``ref`` go. Raises ProfileError, InvalidInput or ModelNotFound.
 
-    ``loaded`` skips loading when the caller already has the profile (compare).
+    ``loaded`` skips loading when the caller already has the profile (compare). With a
+    ``client`` and ``check_built``, the model is looked up (``Target.show``).
     """
-    from modelctl.server import ModelNotFound
-
-    if loaded is None and looks_like_profile(ref):
-        from modelctl.profile import load_profile
-
+    if loaded is None and is_profile_ref(ref):
         loaded = load_profile(ref, overrides)
     if loaded is None:
-        # A plain model name.
-        if ephemeral:
-            raise InvalidInput(f"--ephemeral needs a profile; {ref!r} is a model name", field="--ephemeral")
-        options, texts = parse_model_overrides(overrides)
-        if seed is not None:
-            options["seed"] = seed
-        show = None
-        if client is not None and check_built:
-            try:
-                show = client.show(ref)
-            except ModelNotFound:
-                raise ModelNotFound(
-                    f"model '{ref}' not found on {client.display_host}: pull it (`ollama pull {ref}`) "
-                    f"or name a profile",
-                    model=ref,
-                ) from None
-        use_chat = bool(show and show.get("messages"))
-        return Target(
-            ref, ref, ref, False, use_chat, None, texts.get("system"), texts.get("template"), [], options, [], show
-        )
+        target = _model_target(ref, overrides, seed, ephemeral)
+    elif ephemeral:
+        target = _ephemeral_target(ref, loaded, seed)
+    else:
+        target = _built_target(ref, loaded, seed)
+    if client is not None and check_built:
+        try:
+            target.show = client.show(target.model)
+        except ModelNotFound:
+            raise _missing(ref, target, client.display_host) from None
+        if loaded is None:  # a model with stored messages is asked through /api/chat
+            target.use_chat = bool(target.show.get("messages"))
+    return target
 
-    prof = loaded.profile
-    warnings = list(loaded.warnings)
-    params = prof.parameters.as_dict()
+
+def _missing(ref: str, target: Target, host: str) -> ModelNotFound:
+    if target.loaded is None:
+        return ModelNotFound(
+            f"model '{ref}' not found on {host}: pull it (`ollama pull {ref}`) or name a profile", model=ref
+        )
+    if target.ephemeral:
+        return ModelNotFound(
+            f"base model '{target.model}' of {ref} is not on {host}: "
+            f"pull it (`ollama pull {target.model}`) or build the profile",
+            model=target.model,
+        )
+    return not_built_error(ref, target.model, host)
+
+
+def _model_target(ref: str, overrides: Sequence[str], seed: int | None, ephemeral: bool) -> Target:
+    """A plain model name: only the ``--set``/``--seed`` overrides travel with the requests."""
     if ephemeral:
-        base_path = prof.base_path()
-        if base_path is not None:
-            raise InvalidInput(
-                f"cannot run --ephemeral: the base model is a local file ({base_path}), which only a "
-                f"build can upload; run `modelctl build {ref}` and drop --ephemeral",
-                file=str(loaded.path),
-                field="from",
-            )
-        if prof.adapters:
-            raise InvalidInput(
-                "cannot run --ephemeral: adapters are applied only when the model is built; "
-                f"run `modelctl build {ref}` and drop --ephemeral",
-                file=str(loaded.path),
-                field="adapters",
-            )
-        options = dict(params)
-        if seed is not None:
-            options["seed"] = seed
-        messages = [{"role": m.role, "content": m.content} for m in prof.messages]
-        use_chat = bool(messages)
-        if use_chat and prof.template:
-            warnings.append(
-                Diagnostic(
-                    "ephemeral_template",
-                    "/api/chat takes no template: the profile's template is not applied with --ephemeral "
-                    "(build the profile to use it)",
-                    str(loaded.path),
-                    field="template",
-                )
-            )
-        target = Target(
-            ref,
-            prof.name,
-            str(prof.from_),
-            True,
-            use_chat,
-            loaded,
-            prof.system,
-            prof.template,
-            messages,
-            options,
-            warnings,
-        )
-        if client is not None and check_built:
-            try:
-                target.show = client.show(target.model)
-            except ModelNotFound:
-                raise ModelNotFound(
-                    f"base model '{target.model}' of {ref} is not on {client.display_host}: "
-                    f"pull it (`ollama pull {target.model}`) or build the profile",
-                    model=target.model,
-                ) from None
-        return target
-
-    # A built model: the server already holds the profile's settings; send only overrides.
-    origins = loaded.origins
-    options = {k: v for k, v in params.items() if origins.get(f"parameters.{k}") == "--set"}
+        raise InvalidInput(f"--ephemeral needs a profile; {ref!r} is a model name", field="--ephemeral")
+    options, texts = parse_model_overrides(overrides)
     if seed is not None:
         options["seed"] = seed
-    system = prof.system if origins.get("system") == "--set" else None
-    template = prof.template if origins.get("template") == "--set" else None
+    return Target(ref, ref, ref, False, False, None, texts.get("system"), texts.get("template"), [], options)
+
+
+def _ephemeral_target(ref: str, loaded: LoadedProfile, seed: int | None) -> Target:
+    """The whole profile travels with each request to its base model."""
+    prof = loaded.profile
+    base_path = prof.base_path()
+    if base_path is not None:
+        raise InvalidInput(
+            f"cannot run --ephemeral: the base model is a local file ({base_path}), which only a "
+            f"build can upload; run `modelctl build {ref}` and drop --ephemeral",
+            file=str(loaded.path),
+            field="from",
+        )
+    if prof.adapters:
+        raise InvalidInput(
+            "cannot run --ephemeral: adapters are applied only when the model is built; "
+            f"run `modelctl build {ref}` and drop --ephemeral",
+            file=str(loaded.path),
+            field="adapters",
+        )
+    options = prof.parameters.as_dict()
+    if seed is not None:
+        options["seed"] = seed
+    messages = [{"role": m.role, "content": m.content} for m in prof.messages]
+    warnings = list(loaded.warnings)
+    if messages and prof.template:
+        warnings.append(
+            Diagnostic(
+                "ephemeral_template",
+                "/api/chat takes no template: the profile's template is not applied with --ephemeral "
+                "(build the profile to use it)",
+                str(loaded.path),
+                field="template",
+            )
+        )
+    return Target(
+        ref, prof.name, str(prof.from_), True, bool(messages), loaded, prof.system, prof.template, messages,
+        options, warnings,
+    )  # fmt: skip
+
+
+def _built_target(ref: str, loaded: LoadedProfile, seed: int | None) -> Target:
+    """A built model: the server already holds the profile's settings; send only overrides."""
+    prof = loaded.profile
+    origins = loaded.origins
+    options = {k: v for k, v in prof.parameters.as_dict().items() if origins.get(f"parameters.{k}") == SET_SOURCE}
+    if seed is not None:
+        options["seed"] = seed
+    system = prof.system if origins.get("system") == SET_SOURCE else None
+    template = prof.template if origins.get("template") == SET_SOURCE else None
     use_chat = bool(prof.messages)
+    warnings = list(loaded.warnings)
     if use_chat and template is not None:
         warnings.append(
             Diagnostic("chat_template", "/api/chat takes no template: --set template is ignored", field="template")
         )
-    target = Target(ref, prof.name, prof.name, False, use_chat, loaded, system, template, [], options, warnings)
-    if client is not None and check_built:
-        try:
-            target.show = client.show(prof.name)
-        except ModelNotFound:
-            raise not_built_error(ref, prof.name, client.display_host) from None
-    return target
+    return Target(ref, prof.name, prof.name, False, use_chat, loaded, system, template, [], options, warnings)
 
 
 # --------------------------------------------------------------------------- one request
@@ -423,7 +358,7 @@ def _round(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(x, nd)
 
 
-def execute(
+def run_request(
     client: OllamaClient,
     body: dict[str, Any],
     *,
@@ -446,13 +381,7 @@ def execute(
     try:
         for chunk in stream:
             res.chunks += 1
-            if chat:
-                msg = chunk.get("message") or {}
-                piece = msg.get("content") or ""
-                thought = msg.get("thinking") or ""
-            else:
-                piece = chunk.get("response") or ""
-                thought = chunk.get("thinking") or ""
+            piece, thought = _pieces(chunk, chat)
             if (piece or thought) and res.ttft_s is None:
                 res.ttft_s = clock() - start
             if piece:
@@ -462,12 +391,7 @@ def execute(
             if thought:
                 think_parts.append(thought)
             if chunk.get("done"):
-                res.done = True
-                res.done_reason = chunk.get("done_reason") or None
-                for k in METRIC_KEYS:
-                    v = chunk.get(k)
-                    if isinstance(v, (int, float)) and not isinstance(v, bool):
-                        res.metrics[k] = int(v)
+                _finish(res, chunk)
     finally:
         res.wall_s = clock() - start
         res.text = "".join(text_parts)
@@ -478,27 +402,67 @@ def execute(
     return res
 
 
-def verbose_lines(res: RunResult) -> list[str]:
-    """What ``ollama run --verbose`` prints (same labels and formats), plus TTFT and done_reason."""
-    m = res.metrics
-    out: list[str] = []
-    if m.get("total_duration"):
-        out.append(f"total duration:       {go_duration(m['total_duration'])}")
-    if m.get("load_duration"):
-        out.append(f"load duration:        {go_duration(m['load_duration'])}")
-    if m.get("prompt_eval_count"):
-        out.append(f"prompt eval count:    {m['prompt_eval_count']} token(s)")
-    if m.get("prompt_eval_duration"):
-        out.append(f"prompt eval duration: {go_duration(m['prompt_eval_duration'])}")
-        rate = (m.get("prompt_eval_count") or 0) / (m["prompt_eval_duration"] / 1e9)
-        out.append(f"prompt eval rate:     {rate:.2f} tokens/s")
-    if m.get("eval_count"):
-        out.append(f"eval count:           {m['eval_count']} token(s)")
-    if m.get("eval_duration"):
-        out.append(f"eval duration:        {go_duration(m['eval_duration'])}")
-        rate = (m.get("eval_count") or 0) / (m["eval_duration"] / 1e9)
-        out.append(f"eval rate:            {rate:.2f} tokens/s")
-    ttft = "-" if res.ttft_s is None else go_duration(round(res.ttft_s * 1e9))
-    out.append(f"time to first token:  {ttft}")
-    out.append(f"done reason:          {res.done_reason or '-'}")
-    return out
+def _pieces(chunk: dict[str, Any], chat: bool) -> tuple[str, str]:
+    """(answer text, thinking text) of one streamed chunk (server.py checked their types)."""
+    source = (chunk.get("message") or {}) if chat else chunk
+    return source.get("content" if chat else "response") or "", source.get("thinking") or ""
+
+
+def _finish(res: RunResult, chunk: dict[str, Any]) -> None:
+    res.done = True
+    res.done_reason = chunk.get("done_reason") or None
+    for k in METRIC_KEYS:
+        v = chunk.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            res.metrics[k] = int(v)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+@dataclass
+class RunReport:
+    """One ``run``: where the prompt went, the exact request, and what came back."""
+
+    target: Target
+    request: dict[str, Any]
+    result: RunResult
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target.to_dict(), "request": self.request, **self.result.to_dict()}
+
+
+def run(
+    ref: str,
+    prompt: str,
+    *,
+    ephemeral: bool = False,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    host: str | None = None,
+    timeout: float | None = None,
+    on_event: EventSink = ignore,
+) -> RunReport:
+    """Generate an answer to ``prompt`` with PROFILE's model (or a plain model), streaming
+    ``Token`` events. The target's warnings come first as ``Notice`` events (and in the report).
+
+    KeyboardInterrupt propagates; what streamed until then was already reported as tokens.
+    """
+    if not prompt.strip():
+        raise InvalidInput("the prompt is empty", field="PROMPT")
+    with OllamaClient(host, timeout=timeout) as client:
+        target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
+        request = build_request(target, prompt)
+        for w in target.warnings:
+            on_event(Notice(w))
+        result = RunResult(target.endpoint, target.model)
+        run_request(client, request, on_token=lambda piece: on_event(Token(piece)), result=result)
+    report = RunReport(target, request, result, list(target.warnings))
+    if result.done_reason == "length":
+        report.warnings.append(
+            Diagnostic(
+                "truncated", "the answer stopped at the token limit (done_reason=length; see num_predict/num_ctx)"
+            )
+        )
+    return report

@@ -18,7 +18,6 @@ level, so only commands that talk to a server import it, inside their body.
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 import json
 import math
@@ -27,13 +26,15 @@ import re
 import ssl
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from modelctl.errors import InvalidInput, ServerError, ServerUnreachable
+from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
+from modelctl.wire import MalformedAnswer, compare_versions, is_digest, parse_parameters, parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
     import ollama
@@ -45,12 +46,11 @@ __all__ = [
     "ModelNotFound",
     "OllamaClient",
     "STREAM_TIMEOUT",
+    "ServerInfo",
     "UNARY_TIMEOUT",
-    "compare_versions",
     "parse_headers",
     "parse_host",
     "redact",
-    "sha256_file",
 ]
 
 DEFAULT_PORT = 11434
@@ -69,7 +69,6 @@ STREAM_TIMEOUT = 600.0
 #: Servers before v0.5.5 do not accept the JSON form of /api/create.
 MIN_CREATE_VERSION = "0.5.5"
 
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _UNREACHABLE_HINT = 'is "ollama serve" running?'
 
 
@@ -200,39 +199,6 @@ def parse_headers(text: str | None) -> dict[str, str]:
     return headers
 
 
-# --------------------------------------------------------------------------- versions, digests
-
-
-def _version_tuple(version: str) -> tuple[int, ...] | None:
-    m = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", version)
-    if not m:
-        return None
-    return tuple(int(g) if g is not None else 0 for g in m.groups())
-
-
-def compare_versions(a: str, b: str) -> int:
-    """-1, 0 or 1 comparing the numeric ``major.minor.patch`` cores (pre-release tags ignored)."""
-    ta, tb = _version_tuple(a), _version_tuple(b)
-    if ta is None or tb is None:
-        raise ValueError(f"not a version: {a if ta is None else b!r}")
-    return (ta > tb) - (ta < tb)
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """``sha256:<lowercase hex>`` of a file, read in chunks (memory independent of size)."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while True:
-                block = f.read(chunk)
-                if not block:
-                    break
-                h.update(block)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {exc.filename or path}: {exc.strerror or exc}", file=str(path)) from None
-    return "sha256:" + h.hexdigest()
-
-
 # --------------------------------------------------------------------------- the client
 
 
@@ -260,12 +226,105 @@ def _ndjson_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield bytes(buf)
 
 
+# -- the shapes modelctl reads: anything else is the server's fault (exit 5), never a crash later
+
+_SHOW_FIELDS: dict[str, type] = {
+    "parameters": str, "template": str, "system": str, "license": str, "modelfile": str, "requires": str,
+    "details": dict, "model_info": dict, "tensors": list, "capabilities": list, "messages": list,
+}  # fmt: skip
+_ENTRY_FIELDS: dict[str, type] = {
+    "name": str, "model": str, "digest": str, "details": dict, "expires_at": str, "capabilities": list,
+    "size": int, "size_vram": int, "context_length": int,
+}  # fmt: skip
+_CHUNK_FIELDS: dict[str, type] = {
+    "response": str, "thinking": str, "message": dict, "done": bool, "done_reason": str,
+    "total_duration": int, "load_duration": int, "prompt_eval_count": int, "prompt_eval_duration": int,
+    "eval_count": int, "eval_duration": int,
+}  # fmt: skip
+_PROGRESS_FIELDS: dict[str, type] = {"status": str, "digest": str, "total": int, "completed": int}
+
+
+def _wrong_field(obj: Mapping[str, Any], fields: Mapping[str, type]) -> str | None:
+    """The first field whose value is not of the expected JSON type (null counts as absent)."""
+    for key, kind in fields.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{key!r} is {_json_type(value)}, expected a number"
+        if kind is not int and not isinstance(value, kind):
+            return f"{key!r} is {_json_type(value)}, expected {_json_type(kind())}"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number" if isinstance(value, (int, float)) else "null"
+
+
+def _check_show(obj: dict[str, Any]) -> str | None:
+    problem = _wrong_field(obj, _SHOW_FIELDS)
+    if problem is None:
+        for m in obj.get("messages") or []:
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+                return "'messages' holds an entry that is not {role, content} strings"
+    if problem is None:
+        try:
+            parse_parameters(obj.get("parameters"))
+        except MalformedAnswer as exc:
+            return f"'parameters' cannot be read: {exc}"
+    return problem
+
+
+def _check_listing(obj: dict[str, Any]) -> str | None:
+    models = obj.get("models")
+    if models is None:
+        return None
+    if not isinstance(models, list):
+        return f"'models' is {_json_type(models)}, expected an array"
+    for entry in models:
+        if not isinstance(entry, dict):
+            return "'models' holds an entry that is not an object"
+        problem = _wrong_field(entry, _ENTRY_FIELDS)
+        if problem is not None:
+            return f"a model entry's {problem}"
+    return None
+
+
+def _check_chunk(obj: dict[str, Any]) -> str | None:
+    problem = _wrong_field(obj, _CHUNK_FIELDS)
+    message = obj.get("message")
+    if problem is None and isinstance(message, dict):
+        problem = _wrong_field(message, {"role": str, "content": str, "thinking": str})
+    return problem
+
+
+def _check_progress(obj: dict[str, Any]) -> str | None:
+    return _wrong_field(obj, _PROGRESS_FIELDS)
+
+
 def _is_final_progress(obj: dict[str, Any]) -> bool:
     return obj.get("status") == "success"
 
 
 def _is_final_generation(obj: dict[str, Any]) -> bool:
     return obj.get("done") is True
+
+
+@dataclass
+class ServerInfo:
+    """Who answered: the host (credentials redacted), whether it answered, its version, and why not."""
+
+    host: str | None
+    reachable: bool = False
+    version: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "reachable": self.reachable, "version": self.version, "reason": self.reason}
 
 
 class OllamaClient:
@@ -468,16 +527,26 @@ class OllamaClient:
             raise self._redirect_error(resp, path)
         return resp
 
-    def _json(self, resp: httpx.Response, path: str) -> dict[str, Any]:
+    def _json(
+        self, resp: httpx.Response, path: str, check: Callable[[dict[str, Any]], str | None] | None = None
+    ) -> dict[str, Any]:
+        """The answer as a JSON object of the shape ``check`` expects; ServerError otherwise."""
         try:
-            obj = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = json.loads(resp.content)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise ServerError(
                 self.scrub(f"{path}: Ollama answered with something that is not JSON: {resp.text[:200]!r}"),
                 status=resp.status_code,
             ) from None
         if not isinstance(obj, dict):
-            raise ServerError(f"{path}: expected a JSON object from Ollama, got {type(obj).__name__}")
+            raise ServerError(f"{path}: expected a JSON object from Ollama, got {_json_type(obj)}")
+        err = obj.get("error")
+        if err:
+            # No successful Ollama answer carries "error": a proxy or a broken server said no.
+            raise ServerError(self.scrub(f"{path} failed: {str(err)[:500]}"), status=resp.status_code)
+        problem = check(obj) if check is not None else None
+        if problem is not None:
+            raise ServerError(self.scrub(f"{path}: malformed answer from Ollama: {problem}"), status=resp.status_code)
         return obj
 
     def _stream(
@@ -486,10 +555,12 @@ class OllamaClient:
         body: dict[str, Any],
         is_final: Callable[[dict[str, Any]], bool],
         *,
+        check: Callable[[dict[str, Any]], str | None],
         model: str | None = None,
         default_read: float = STREAM_TIMEOUT,
     ) -> Iterator[dict[str, Any]]:
-        """POST and yield each NDJSON object; check the stream really finished at its end."""
+        """POST and yield each NDJSON object of the shape ``check`` expects; check the stream
+        really finished at its end."""
         last: dict[str, Any] | None = None
         count = 0
         try:
@@ -504,7 +575,7 @@ class OllamaClient:
                         continue
                     try:
                         obj = json.loads(line)
-                    except json.JSONDecodeError:
+                    except (json.JSONDecodeError, RecursionError):
                         shown = line if len(line) <= 120 else line[:120] + "…"
                         raise ServerError(
                             self.scrub(f"{path}: malformed NDJSON line from Ollama after {count} line(s): {shown!r}"),
@@ -518,6 +589,12 @@ class OllamaClient:
                     err = obj.get("error")
                     if err:
                         raise ServerError(self.scrub(f"{path} failed: {err}"), status=resp.status_code)
+                    problem = check(obj)
+                    if problem is not None:
+                        raise ServerError(
+                            self.scrub(f"{path}: malformed line from Ollama after {count} line(s): {problem}"),
+                            status=resp.status_code,
+                        )
                     count += 1
                     last = obj
                     yield obj
@@ -548,7 +625,7 @@ class OllamaClient:
         ``0.0.0`` (a development build) and unparseable versions count as new enough.
         """
         v = self.version()
-        core = _version_tuple(v)
+        core = parse_version(v)
         if core is None or core == (0, 0, 0):
             return v
         if compare_versions(v, minimum) < 0:
@@ -560,22 +637,36 @@ class OllamaClient:
 
     def tags(self) -> dict[str, Any]:
         """``GET /api/tags``: ``{"models": [...]}`` (every field kept)."""
-        return self._json(self._request("GET", "/api/tags"), "/api/tags")
+        return self._json(self._request("GET", "/api/tags"), "/api/tags", _check_listing)
 
     def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
         """``POST /api/show``, every field kept (system, messages, tensors...). 404 -> ModelNotFound."""
         body: dict[str, Any] = {"model": model}
         if verbose:
             body["verbose"] = True
-        return self._json(self._request("POST", "/api/show", json_body=body, model=model), "/api/show")
+        return self._json(self._request("POST", "/api/show", json_body=body, model=model), "/api/show", _check_show)
+
+    def show_or_none(self, model: str) -> dict[str, Any] | None:
+        """``show``, or None when the server has no such model."""
+        try:
+            return self.show(model)
+        except ModelNotFound:
+            return None
 
     def ps(self) -> dict[str, Any]:
         """``GET /api/ps``: the loaded models (with ``context_length``, ``size_vram``, ``expires_at``)."""
-        return self._json(self._request("GET", "/api/ps"), "/api/ps")
+        return self._json(self._request("GET", "/api/ps"), "/api/ps", _check_listing)
+
+    def info(self) -> ServerInfo:
+        """Whether the server answers, and its version; never raises for an unreachable server."""
+        try:
+            return ServerInfo(self.display_host, True, self.version())
+        except ModelctlError as exc:
+            return ServerInfo(self.display_host, False, None, exc.message)
 
     def blob_exists(self, digest: str) -> bool:
         """``HEAD /api/blobs/<digest>``: True on 200, False on 404."""
-        if not _DIGEST_RE.match(digest):
+        if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
         resp = self._request("HEAD", f"/api/blobs/{digest}", ok_statuses=(404,))
         return resp.status_code == 200
@@ -594,7 +685,7 @@ class OllamaClient:
         (cumulative). A digest mismatch (the file changed, or a wrong digest) is the
         server's 400 ``digest mismatch, ...`` -> ServerError.
         """
-        if not _DIGEST_RE.match(digest):
+        if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
         p = Path(path)
         try:
@@ -641,7 +732,7 @@ class OllamaClient:
         body: dict[str, Any] = {"model": model, "stream": True}
         if insecure:
             body["insecure"] = True
-        return self._stream("/api/pull", body, _is_final_progress, model=model)
+        return self._stream("/api/pull", body, _is_final_progress, check=_check_progress, model=model)
 
     def create(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/create`` (JSON form) streaming progress.
@@ -649,19 +740,19 @@ class OllamaClient:
         Completion is judged at the END of the stream: with an embedded pull of the base
         model ``success`` appears twice. With ``stream: false`` the single answer is yielded.
         """
-        return self._stream("/api/create", dict(request), _is_final_progress)
+        return self._stream("/api/create", dict(request), _is_final_progress, check=_check_progress)
 
     def generate(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/generate``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
         body = dict(request)
         body.setdefault("stream", True)
-        return self._stream("/api/generate", body, _is_final_generation, model=body.get("model"))
+        return self._stream("/api/generate", body, _is_final_generation, check=_check_chunk, model=body.get("model"))
 
     def chat(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/chat``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
         body = dict(request)
         body.setdefault("stream", True)
-        return self._stream("/api/chat", body, _is_final_generation, model=body.get("model"))
+        return self._stream("/api/chat", body, _is_final_generation, check=_check_chunk, model=body.get("model"))
 
     def delete(self, model: str) -> None:
         """``DELETE /api/delete``. 404 -> ModelNotFound."""

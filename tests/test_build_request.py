@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,13 +15,14 @@ from modelctl.build import (
     files_for_model,
     request_file_names,
     request_fingerprint,
-    typed_parameters,
     valid_path,
 )
 from modelctl.errors import InvalidInput
+from modelctl.modelfile import ModelSpec
+from modelctl.params import typed_parameters
 
 
-def spec(**kw: Any) -> SimpleNamespace:
+def spec(**kw: Any) -> ModelSpec:
     base: dict[str, Any] = {
         "froms": ["llama3.2:3b"],
         "parameters": {},
@@ -38,7 +38,7 @@ def spec(**kw: Any) -> SimpleNamespace:
         "warnings": [],
     }
     base.update(kw)
-    return SimpleNamespace(**base)
+    return ModelSpec(**base)
 
 
 def digest(path: Path) -> str:
@@ -329,7 +329,7 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
         outcome = Builder("http://ollama.test:11434", None, records=records).run(plan)
     assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]
     assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size
-    assert outcome.report is not None and outcome.report.data["context_length"]["trained"] == 4096
+    assert outcome.report is not None and outcome.report.to_dict()["context_length"]["trained"] == 4096
     assert records.get("d" * 64)["fingerprint"] == request_fingerprint(plan.request)  # type: ignore[index]
 
 

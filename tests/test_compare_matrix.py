@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from modelctl.compare import Cell
-from modelctl.reports import ProgressBar
+from modelctl.events import CellDone
+from modelctl.output.progress import Progress
 from tests.fixtures_compare import MATRIX_SHAPE, TABLE_SHAPE, check_junit, check_shape, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble
@@ -150,7 +150,7 @@ def test_reloaded_flag_for_runner_options_on_a_shared_base(built_double: OllamaD
 
 
 def test_reload_after_eviction_is_flagged(built_double: OllamaDouble, chef_dir: Path) -> None:
-    from modelctl.compare import run_matrix
+    from modelctl.matrix import run_matrix
     from modelctl.prompts import inline_prompts
     from modelctl.run import resolve_target
     from modelctl.server import OllamaClient
@@ -161,10 +161,11 @@ def test_reload_after_eviction_is_flagged(built_double: OllamaDouble, chef_dir: 
         with OllamaClient(built_double.url) as client:
             target = resolve_target("precise", client)
 
-            def evict(done: int, total: int, cell: Cell) -> None:
-                built_double.state.runners.clear()  # the model is unloaded between cells
+            def evict(event: object) -> None:
+                if isinstance(event, CellDone):
+                    built_double.state.runners.clear()  # the model is unloaded between cells
 
-            m = run_matrix(client, [target], inline_prompts(["a", "b", "c"]), progress=evict)
+            m = run_matrix(client, [target], inline_prompts(["a", "b", "c"]), on_event=evict)
     finally:
         os.chdir(old)
     assert [c.loaded for c in m.cells] == [True, True, True]
@@ -176,7 +177,7 @@ def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(
 ) -> None:
     # creative (num_ctx 2048), wide (8192), creative again: one runner for the shared weights,
     # replaced at every switch of num_ctx, so the third run loads again and is flagged.
-    from modelctl.compare import run_matrix
+    from modelctl.matrix import run_matrix
     from modelctl.prompts import inline_prompts
     from modelctl.run import resolve_target
     from modelctl.server import OllamaClient
@@ -455,9 +456,9 @@ def test_parallel_bounds_concurrency(built_double: OllamaDouble, chef_dir: Path)
 
 def test_progress_bar_draws_eta() -> None:
     buf = io.StringIO()
-    bar = ProgressBar(4, stream=buf, width=8)
-    bar.update(1, 4, Cell(0, 0, 0, None, 1, status="ok"))
-    bar.update(2, 4, Cell(1, 0, 1, None, 1, status="error"))
+    bar = Progress(True, buf, cell_bar_width=8)
+    bar(CellDone(1, 4, failed=False))
+    bar(CellDone(2, 4, failed=True))
     bar.close()
     text = buf.getvalue()
     assert "\rcompare [##......] 1/4  ETA" in text and "2/4" in text and "1 failing" in text
@@ -518,8 +519,8 @@ def test_ctrl_c_reports_what_finished(built_double: OllamaDouble, chef_dir: Path
 def test_text_stacks_columns_that_would_not_fit(
     built_double: OllamaDouble, chef_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelctl import reports
-    from modelctl.compare import run_matrix
+    from modelctl.matrix import run_matrix
+    from modelctl.output import compare as reports
     from modelctl.prompts import inline_prompts
     from modelctl.run import resolve_target
     from modelctl.server import OllamaClient

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from modelctl import params as P
-from modelctl.compare import build_table, ollama_default
 from modelctl.run import resolve_target
+from modelctl.server import ServerInfo
+from modelctl.table import build_table, ollama_default
 from tests.fixtures_compare import TABLE_SHAPE, check_shape, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble, closed_port_url
@@ -113,10 +114,10 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
 def test_version_specific_default_in_the_table(chef_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(chef_dir)
     t = resolve_target("qwen", None, check_built=False)
-    old = build_table([t], server={"host": "h", "reachable": True, "version": "0.32.9"}, shows=[None], all_params=True)
+    old = build_table([t], server=ServerInfo("h", True, "0.32.9"), shows=[None], all_params=True)
     cell = _cell(old.to_dict(), "parameters.repeat_penalty", "qwen-plain")
     assert (cell["value"], cell["origin"]) == (1.1, "default") and "0.32.9" in cell["source"]
-    new = build_table([t], server={"host": "h", "reachable": True, "version": "0.33.0"}, shows=[None], all_params=True)
+    new = build_table([t], server=ServerInfo("h", True, "0.33.0"), shows=[None], all_params=True)
     assert _cell(new.to_dict(), "parameters.repeat_penalty", "qwen-plain")["value"] == 1.0
 
 

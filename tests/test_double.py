@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from modelctl.errors import ServerError, ServerUnreachable
-from modelctl.server import ModelNotFound, OllamaClient, sha256_file
+from modelctl.files import sha256_file
+from modelctl.server import ModelNotFound, OllamaClient
 from tests.ollama_double import (
     OllamaDouble,
     closed_port_url,

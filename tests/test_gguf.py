@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from modelctl.cli import cli
 from modelctl.errors import GGUFError
-from modelctl.facts import facts_from_gguf, human_number
+from modelctl.facts import facts_from_gguf
 from modelctl.gguf import FILE_TYPES, GGML_TYPES, ArrayRef, read_gguf
+from modelctl.units import human_number
 from tests.fixtures_gguf import (
     F16,
     F32,

@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelctl.facts import facts_from_show, find_tags_entry, human_number, parse_show_parameters
+from modelctl.facts import facts_from_show
 from modelctl.memory import estimate_for_facts
+from modelctl.units import human_number
+from modelctl.wire import find_entry as find_tags_entry
+from modelctl.wire import parse_parameters as parse_show_parameters
 
 
 def llama31_tensors() -> list[dict[str, Any]]:
@@ -214,9 +217,9 @@ def test_garbage_show_json_does_not_crash() -> None:
     show = {"model_info": "nope", "details": [], "tensors": [1, {"shape": "x"}]}
     f = facts_from_show(show, {"size": "big"})
     assert f.architecture is None and f.weights_bytes is None
-    from modelctl.errors import InvalidInput
+    from modelctl.errors import ServerError
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(ServerError):  # a malformed server answer is the server's fault (exit 5)
         facts_from_show([], None)  # type: ignore[arg-type]
 
 

@@ -21,13 +21,8 @@ from modelctl.modelfile import (
     ModelSpec,
     command_lines,
     decode,
-    float32_shortest,
     format_parameter_value,
-    go_parse_bool,
-    go_parse_float32,
-    go_parse_int,
     go_print_ranges,
-    go_semver_valid,
     is_go_printable,
     parameter_lines,
     parse,
@@ -35,6 +30,7 @@ from modelctl.modelfile import (
     quote_value,
     to_spec,
 )
+from modelctl.wire import float32_shortest, go_parse_bool, go_parse_float32, go_parse_int, go_semver_valid
 
 
 def pairs(text: str | bytes) -> list[tuple[str, str]]:

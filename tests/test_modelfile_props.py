@@ -688,7 +688,7 @@ NUMBERISH = st.text(alphabet="0123456789+-._eEpPxXabcdfinINFtyAn \u0661", max_si
 
 @given(NUMBERISH)
 def test_number_parsers_are_total(s: str) -> None:
-    from modelctl.modelfile import go_parse_bool, go_parse_int, go_semver_valid
+    from modelctl.wire import go_parse_bool, go_parse_int, go_semver_valid
 
     go_parse_int(s)
     go_parse_bool(s)
@@ -705,7 +705,7 @@ def significant_digits(x: float) -> int:
 @given(st.integers(0, 0x7F7FFFFF), st.booleans())
 @example(0x6E800000, False)  # 2**92: a power of two that needs 8 digits
 def test_float32_shortest_roundtrips_and_is_shortest(bits: int, negative: bool) -> None:
-    from modelctl.modelfile import float32_shortest
+    from modelctl.wire import float32_shortest
 
     y = struct.unpack("<f", struct.pack("<I", bits | (0x80000000 if negative else 0)))[0]
     short = float32_shortest(y)

@@ -9,18 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.progress import Progress, render_bar, should_show
-from modelctl.report import (
-    f32,
-    find_entry,
-    format_value,
-    go_unquote,
-    parse_parameters,
-    processor_text,
-    render_text,
-    runtime_reason,
-    same_value,
-)
+from modelctl.events import progress_event
+from modelctl.output.progress import Progress, render_bar, should_show
+from modelctl.output.show import report_text as render_text
+from modelctl.show import processor_text, runtime_reason
+from modelctl.units import format_value
+from modelctl.wire import f32, find_entry, go_unquote, parse_parameters, same_value
 
 
 def go_quote(s: str) -> str:
@@ -185,13 +179,16 @@ def test_progress_only_on_a_tty_and_in_text_mode() -> None:
 def test_progress_draws_status_lines_and_bars() -> None:
     out = FakeTTY()
     p = Progress(True, out)
-    job = p.job("chef")
-    job.stream_event({"status": "pulling manifest"})
-    job.stream_event({"status": "pulling manifest"})  # repeated: printed once
-    job.stream_event(
-        {"status": "pulling 3f1a2b3c4d5e", "digest": "sha256:" + "3" * 64, "total": 2048, "completed": 2048}
-    )
-    job.stream_event({"status": "success"})
+
+    def stream_event(obj: dict[str, Any]) -> None:
+        event = progress_event(obj, "chef")
+        assert event is not None
+        p(event)
+
+    stream_event({"status": "pulling manifest"})
+    stream_event({"status": "pulling manifest"})  # repeated: printed once
+    stream_event({"status": "pulling 3f1a2b3c4d5e", "digest": "sha256:" + "3" * 64, "total": 2048, "completed": 2048})
+    stream_event({"status": "success"})
     p.close()
     text = out.getvalue()
     assert text.count("chef: pulling manifest") == 1
@@ -200,14 +197,17 @@ def test_progress_draws_status_lines_and_bars() -> None:
     assert render_bar("x", 512, 1024).startswith("x  50% [")
     silent = io.StringIO()
     q = Progress(False, silent)
-    q.job(None).stream_event({"status": "pulling manifest"})
+    event = progress_event({"status": "pulling manifest"})
+    assert event is not None
+    q(event)
     assert silent.getvalue() == ""
 
 
 def test_remaining_keep_alive_reads_go_rfc3339() -> None:
     from datetime import datetime, timezone
 
-    from modelctl.report import parse_rfc3339, remaining_keep_alive
+    from modelctl.show import remaining_keep_alive
+    from modelctl.wire import parse_rfc3339
 
     now = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
     # Nanoseconds and a local offset, as Ollama writes them.

@@ -13,18 +13,18 @@ import pytest
 import respx
 
 from modelctl.errors import ExitCode, InvalidInput, ServerError, ServerUnreachable
+from modelctl.files import sha256_file
 from modelctl.server import (
     CONNECT_TIMEOUT,
     STREAM_TIMEOUT,
     UNARY_TIMEOUT,
     ModelNotFound,
     OllamaClient,
-    compare_versions,
     parse_headers,
     parse_host,
     redact,
-    sha256_file,
 )
+from modelctl.wire import compare_versions
 
 BASE = "http://ollama.test:11434"
 

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from modelctl.report import REPORT_KEYS
+from modelctl.show import REPORT_KEYS
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble
@@ -185,7 +185,7 @@ def test_show_verify_keeps_the_keep_alive_of_a_loaded_model(ollama_double: Ollam
 
 def test_find_tags_entry_matches_names_as_ollama_does() -> None:
     """Names match case-insensitively; a registry host's port is not a tag."""
-    from modelctl.facts import find_tags_entry
+    from modelctl.wire import find_entry as find_tags_entry
 
     entry = {"name": "reg.io:5000/ns/chef:latest", "model": "reg.io:5000/ns/chef:latest", "size": 7}
     tags = {"models": [entry]}

@@ -43,6 +43,6 @@ def test_every_registered_command_imports() -> None:
 
     from modelctl.cli import COMMANDS
 
-    for spec in COMMANDS.values():
+    for spec, _summary in COMMANDS.values():
         module, attr = spec.split(":")
         assert getattr(importlib.import_module(module), attr) is not None

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from modelctl.cli_common import (
-    execute,
-    format_option,
-    output_option,
-    quiet_option,
-    server_options,
-    set_option,
-)
+from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.errors import ExitCode
 from modelctl.output import Result
+
+if TYPE_CHECKING:
+    from modelctl.build import BuildResult
 
 
 @click.command("build")
@@ -69,21 +68,25 @@ def build(
     """
 
     def body() -> Result:
-        from modelctl.build import run_build
+        from modelctl.build import build as run_build
+        from modelctl.output.build import build_result
+        from modelctl.output.progress import Progress, should_show
 
-        return run_build(
-            profiles,
-            dry_run=dry_run,
-            force=force,
-            no_pull=no_pull,
-            jobs=jobs,
-            verify=verify,
-            overrides=overrides,
-            template=template,
-            host=host,
-            timeout=timeout,
-            fmt=fmt,
-            quiet=quiet,
-        )
+        progress = Progress(should_show(fmt, quiet))
+        try:
+            result = run_build(
+                profiles, dry_run=dry_run, force=force, no_pull=no_pull, jobs=jobs, verify=verify,
+                overrides=overrides, template=template, host=host, timeout=timeout, on_event=progress,
+            )  # fmt: skip
+        finally:
+            progress.close()
+        return build_result(result, exit_code(result))
 
     execute("build", fmt, body, output=output, quiet=quiet)
+
+
+def exit_code(result: BuildResult) -> ExitCode:
+    """The first failed build's code; else 1 when a --verify check failed; else 0."""
+    if result.failures:
+        return result.failures[0].error.exit_code
+    return ExitCode.INVALID if result.verify_failures else ExitCode.OK

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from modelctl.cli_common import execute, output_option, quiet_option, server_options, set_option
-from modelctl.errors import InvalidInput
+from modelctl.errors import ExitCode, ServerUnreachable
 from modelctl.output import Result
+
+if TYPE_CHECKING:
+    from modelctl.matrix import Matrix
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
 _SUFFIX_FORMAT = {
@@ -154,208 +157,38 @@ def compare(
     if not matrix_mode and (seeds_text or repeat != 1):
         raise click.UsageError("--seeds and --repeat need prompts (--prompt or --prompts)")
     seeds = _parse_seeds(seeds_text)
-    envelope_fmt = "json" if out_fmt == "json" else "text"
 
     def body() -> Result:
-        if matrix_mode:
-            return _matrix(
-                refs,
-                prompt_texts,
-                prompts_file,
-                seeds,
-                repeat,
-                parallel,
-                ephemeral,
-                overrides,
-                out_fmt,
-                quiet,
-                host,
-                timeout,
-            )
-        color = out_fmt == "text" and not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        return _table(refs, all_params, no_server, ephemeral, overrides, out_fmt, host, timeout, color)
+        from modelctl.compare import CompareOptions
+        from modelctl.compare import compare as run_compare
+        from modelctl.matrix import Matrix
+        from modelctl.output.compare import matrix_result, table_result
+        from modelctl.output.progress import Progress, should_show
 
-    execute("compare", envelope_fmt, body, output=output, quiet=quiet)
-
-
-def _resolve_all(resolve: Any, refs: tuple[str, ...]) -> list[Any]:
-    """``resolve(ref, index)`` for every ref; every failure is reported at once (first one's exit code)."""
-    from modelctl.errors import Diagnostic, ModelctlError
-
-    out: list[Any] = []
-    problems: list[Diagnostic] = []
-    first: ModelctlError | None = None
-    for i, ref in enumerate(refs):
-        try:
-            out.append(resolve(ref, i))
-        except ModelctlError as exc:
-            first = first or exc
-            problems += exc.diagnostics()
-    if first is not None:
-        first.extra = problems
-        raise first
-    return out
-
-
-def _load_targets(refs: tuple[str, ...], overrides: tuple[str, ...], ephemeral: bool) -> list:  # type: ignore[type-arg]
-    """Load every profile first and report every invalid one at once (exit 1)."""
-    from modelctl.run import resolve_target
-
-    targets = _resolve_all(
-        lambda ref, _i: resolve_target(ref, None, overrides=overrides, ephemeral=ephemeral, check_built=False),
-        refs,
-    )
-    labels = [t.label for t in targets]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise InvalidInput(
-            f"two columns would have the same name: {', '.join(dupes)} (each profile needs its own name)"
+        options = CompareOptions(
+            prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides
         )
-    return targets
-
-
-def _server_info(client: object, no_server: bool) -> dict:  # type: ignore[type-arg]
-    from modelctl.errors import ModelctlError
-
-    info: dict[str, Any] = {
-        "host": getattr(client, "display_host", None),
-        "reachable": False,
-        "version": None,
-        "reason": None,
-    }
-    if no_server:
-        info["reason"] = "--no-server"
-        return info
-    try:
-        info["version"] = client.version()  # type: ignore[attr-defined]
-        info["reachable"] = True
-    except ModelctlError as exc:
-        info["reason"] = exc.message
-    return info
-
-
-def _table(
-    refs: tuple[str, ...],
-    all_params: bool,
-    no_server: bool,
-    ephemeral: bool,
-    overrides: tuple[str, ...],
-    fmt: str,
-    host: str | None,
-    timeout: float | None,
-    color: bool = False,
-) -> Result:
-    from modelctl import reports
-    from modelctl.compare import build_table
-    from modelctl.errors import Diagnostic, ModelctlError
-    from modelctl.server import ModelNotFound, OllamaClient
-
-    targets = _load_targets(refs, overrides, ephemeral)
-    warnings: list[Diagnostic] = [w for t in targets for w in t.warnings]
-    with OllamaClient(host, timeout=timeout) as client:
-        server = _server_info(client, no_server)
-        shows: list[dict[str, Any] | None] = []
-        for t in targets:
-            if not server["reachable"]:
-                shows.append(None)
-                continue
-            try:
-                shows.append(client.show(t.model))
-            except ModelNotFound:
-                shows.append(None)
-            except ModelctlError as exc:
-                warnings.append(Diagnostic("server", f"{t.label}: {exc.message}"))
-                shows.append(None)
-        ps = None
-        if server["reachable"]:
-            try:
-                ps = client.ps()
-            except ModelctlError:
-                ps = None
-    table = build_table(targets, all_params=all_params, server=server, shows=shows, ps=ps)
-    renderers = {
-        "text": lambda: reports.table_text(table, color=color),
-        "markdown": lambda: reports.table_markdown(table),
-        "html": lambda: reports.table_html(table),
-        "json": lambda: "",
-    }
-    return Result(data=table.to_dict(), text=renderers[fmt], warnings=warnings)
-
-
-def _matrix(
-    refs: tuple[str, ...],
-    prompt_texts: tuple[str, ...],
-    prompts_file: str | None,
-    seeds: list[int | None],
-    repeat: int,
-    parallel: int,
-    ephemeral: bool,
-    overrides: tuple[str, ...],
-    fmt: str,
-    quiet: bool,
-    host: str | None,
-    timeout: float | None,
-) -> Result:
-    from modelctl import reports
-    from modelctl.compare import build_table, run_matrix
-    from modelctl.errors import Diagnostic, ModelctlError
-    from modelctl.prompts import inline_prompts, load_prompts
-    from modelctl.run import resolve_target
-    from modelctl.server import OllamaClient
-
-    cases = inline_prompts(prompt_texts)
-    if prompts_file:
-        cases += load_prompts(prompts_file)
-        for i, c in enumerate(cases, 1):
-            c.index = i
-    loaded_targets = _load_targets(refs, overrides, ephemeral)
-    warnings: list[Diagnostic] = [w for t in loaded_targets for w in t.warnings]
-    with OllamaClient(host, timeout=timeout) as client:
-        version = client.version()  # unreachable -> exit 4 before anything runs
-        server = {"host": client.display_host, "reachable": True, "version": version, "reason": None}
-        targets = _resolve_all(
-            lambda ref, i: resolve_target(
-                ref, client, overrides=overrides, ephemeral=ephemeral, loaded=loaded_targets[i].loaded
-            ),
-            refs,
-        )
-        bar = None
-        if fmt != "json" and not quiet and sys.stderr.isatty():
-            bar = reports.ProgressBar(len(targets) * len(cases) * len(seeds) * repeat)
+        progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
         try:
-            matrix = run_matrix(
-                client,
-                targets,
-                cases,
-                seeds=seeds,
-                repeat=repeat,
-                parallel=parallel,
-                server=server,
-                progress=bar.update if bar else None,
-            )
+            result = run_compare(refs, options, host=host, timeout=timeout, on_event=progress)
         finally:
-            if bar is not None:
-                bar.close()
-        ps = None
-        if matrix.aborted is None:
-            try:
-                ps = client.ps()  # the models are loaded now: the context they really run with
-            except ModelctlError:
-                ps = None
-    matrix.table = build_table(targets, server=server, shows=[t.show for t in targets], ps=ps)
-    code = matrix.exit_code()
-    renderers = {
-        "text": lambda: reports.matrix_text(matrix),
-        "markdown": lambda: reports.matrix_markdown(matrix),
-        "html": lambda: reports.matrix_html(matrix),
-        "junit": lambda: reports.matrix_junit(matrix),
-        "json": lambda: "",
-    }
-    return Result(
-        data=matrix.to_dict(),
-        text=renderers[fmt],
-        ok=int(code) == 0,
-        exit_code=code,
-        warnings=warnings + matrix.warnings,
-        errors=matrix.errors(),
-    )
+            progress.close()
+        if isinstance(result, Matrix):
+            return matrix_result(result, out_fmt, exit_code(result))
+        color = out_fmt == "text" and not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        return table_result(result, out_fmt, color=color)
+
+    execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)
+
+
+def exit_code(m: Matrix) -> ExitCode:
+    """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
+    4 (unreachable) or 5; an assertion failed: 1; else 0."""
+    if m.interrupted:
+        return ExitCode.INTERRUPTED
+    if m.aborted is not None:
+        return m.aborted.exit_code
+    codes = {c.error.code for c in m.server_errors if c.error is not None}
+    if m.server_errors:
+        return ExitCode.UNREACHABLE if ServerUnreachable.code in codes else ExitCode.SERVER
+    return ExitCode.INVALID if m.failed_assertions else ExitCode.OK

@@ -28,12 +28,9 @@ def import_cmd(modelfile: Path, output: Path | None, name: str | None, fmt: str,
 
     def body() -> Result:
         from modelctl.importer import import_modelfile
+        from modelctl.output.profiles import import_result
 
-        text, warnings = import_modelfile(modelfile, output=output, name=name)
-        return Result(
-            data={"modelfile": str(modelfile), "profile": text, "output": str(output) if output else None},
-            text=text,
-            warnings=warnings,
-        )
+        imported = import_modelfile(modelfile, output=output, name=name)
+        return import_result(imported, str(output) if output else None)
 
     execute("import", fmt, body, output=str(output) if output else None, quiet=quiet)

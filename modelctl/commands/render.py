@@ -37,15 +37,11 @@ def render(
     On stdout local paths are absolute, so the Modelfile works from any folder."""
 
     def body() -> Result:
-        from modelctl.profile import load_profile
-        from modelctl.render import render as do_render
+        from modelctl.output.profiles import render_result
+        from modelctl.render import render_profile
 
-        loaded = load_profile(profile, overrides)
         target_dir = Path(output).resolve().parent if output else None
-        rendered = do_render(
-            loaded, template=template, paths="relative" if output else "absolute", target_dir=target_dir
-        )
-        data = {"profile": profile, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
-        return Result(data=data, text=rendered.text, warnings=loaded.warnings)
+        rendered = render_profile(profile, overrides, template=template, target_dir=target_dir)
+        return render_result(rendered, profile, output)
 
     execute("render", fmt, body, output=output, quiet=quiet)

@@ -7,7 +7,6 @@ import sys
 import click
 
 from modelctl.cli_common import execute, format_option, quiet_option, server_options, set_option
-from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.output import Result
 
 
@@ -65,57 +64,17 @@ def run(
     text = prompt
 
     def body() -> Result:
-        from modelctl.run import RunResult, build_request, resolve_target, verbose_lines
-        from modelctl.run import execute as run_once
-        from modelctl.server import OllamaClient
+        from modelctl.output.run import AnswerPrinter, run_result
+        from modelctl.run import run as run_prompt
 
-        if not text.strip():
-            raise InvalidInput("the prompt is empty", field="PROMPT")
-        with OllamaClient(host, timeout=timeout) as client:
-            target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
-            req = build_request(target, text)
-            if fmt == "text" and not quiet:
-                for w in target.warnings:
-                    click.echo(f"warning: {w.format()}", err=True)
-            streaming = fmt == "text"
-            out = sys.stdout
-            wrote = [False]
-
-            def on_token(piece: str) -> None:
-                out.write(piece)
-                out.flush()
-                wrote[0] = True
-
-            res = RunResult(target.endpoint, target.model)
-            try:
-                run_once(client, req, on_token=on_token if streaming else None, result=res)
-            except KeyboardInterrupt:
-                if streaming and wrote[0]:
-                    out.write("\n")
-                    out.flush()
-                raise
-        warnings: list[Diagnostic] = [] if streaming else list(target.warnings)
-        if res.done_reason == "length":
-            warnings.append(
-                Diagnostic(
-                    "truncated",
-                    "the answer stopped at the token limit (done_reason=length; see num_predict/num_ctx)",
-                )
-            )
-        if streaming:
-            if res.text and not res.text.endswith("\n"):
-                out.write("\n")
-                out.flush()
-            if verbose:
-                click.echo("", err=True)
-                for line in verbose_lines(res):
-                    click.echo(line, err=True)
-            return Result(data=None, text="", warnings=warnings)
-        data = {
-            "target": target.to_dict(),
-            "request": req,
-            **res.to_dict(),
-        }
-        return Result(data=data, text="", warnings=warnings)
+        printer = AnswerPrinter(stream=fmt == "text", quiet=quiet)
+        try:
+            report = run_prompt(
+                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout,
+                on_event=printer,
+            )  # fmt: skip
+        finally:
+            printer.end_line()
+        return run_result(report, streamed=fmt == "text", verbose=verbose)
 
     execute("run", fmt, body, quiet=quiet)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from modelctl.cli_common import execute, output_option
-from modelctl.output import Result, dumps
+from modelctl.output import Result
 
 
 @click.command()
@@ -14,9 +14,9 @@ def schema(output: str | None) -> None:
     Point yaml-language-server at it: `# yaml-language-server: $schema=profile.schema.json`."""
 
     def body() -> Result:
+        from modelctl.output.profiles import schema_result
         from modelctl.profile import json_schema
 
-        s = json_schema()
-        return Result(data=s, text=dumps(s))
+        return schema_result(json_schema())
 
     execute("schema", "text", body, output=output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.errors import ExitCode
 from modelctl.output import Result
 
 
@@ -41,8 +42,11 @@ def show(
     """
 
     def body() -> Result:
-        from modelctl.report import run_show
+        from modelctl.output.show import show_result
+        from modelctl.show import show as run_show
 
-        return run_show(ref, verify=verify, host=host, timeout=timeout)
+        report = run_show(ref, verify=verify, host=host, timeout=timeout)
+        failed = report.verification is not None and not report.verification.ok
+        return show_result(report, ExitCode.INVALID if failed else ExitCode.OK)
 
     execute("show", fmt, body, output=output, quiet=quiet)

@@ -1,28 +1,25 @@
 """Writers for ``compare``: text, markdown, JUnit XML and a self-contained HTML report.
 
 JSON goes through the common envelope (``ParamTable.to_dict`` / ``Matrix.to_dict``); the
-shapes are documented in docs/compare.md. Standard library only. The HTML report loads
-nothing from the network: inline CSS, inline SVG charts, no scripts.
+shapes are documented in docs/compare.md. The HTML report loads nothing from the network:
+inline CSS, inline SVG charts, no scripts.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import shutil
-import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from typing import IO
+from collections.abc import Callable, Sequence
 
-from modelctl.compare import FLAG_HELP, FLAGS, Cell, Matrix, ParamTable, ProfileSummary, TableCell
-from modelctl.output import table as text_table
-
-
-def terminal_width(default: int = 100) -> int:
-    return max(60, shutil.get_terminal_size((default, 24)).columns)
+from modelctl.errors import ExitCode
+from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
+from modelctl.output import Result
+from modelctl.output.text import table as text_table
+from modelctl.output.text import terminal_width
+from modelctl.table import ParamTable, TableCell
 
 
 def _fmt_num(x: float | None, nd: int = 1, unit: str = "") -> str:
@@ -49,7 +46,7 @@ def _cell_text(c: TableCell) -> str:
 
 
 def _default_note(t: ParamTable) -> str:
-    version = t.server.get("version")
+    version = t.server.version
     if version:
         return f"(default) = Ollama {version}'s default (the server's version)"
     return "(default) = Ollama's current default (server version unknown; repeat_penalty was 1.1 before 0.32.10)"
@@ -67,8 +64,8 @@ def _legend(t: ParamTable) -> list[str]:
             "context length = trained (GGUF) / configured (num_ctx; auto = the server's default)"
             " / running (what the loaded model uses, from /api/ps)"
         )
-    if not t.server.get("reachable"):
-        lines.append("server rows skipped: " + (t.server.get("reason") or "no server"))
+    if not t.server.reachable:
+        lines.append("server rows skipped: " + (t.server.reason or "no server"))
     return lines
 
 
@@ -284,86 +281,74 @@ def _md_output(text: str, limit: int = 2000) -> str:
 
 
 def matrix_markdown(m: Matrix) -> str:
-    out = ["# modelctl compare", ""]
-    out.append(_verdict(m))
-    out.append("")
-    out.append("## Summary")
-    out.append("")
+    out = ["# modelctl compare", "", _verdict(m), "", "## Summary", ""]
     out.append("| " + " | ".join(SUMMARY_HEADERS) + " |")
     out.append("|" + "---|" * len(SUMMARY_HEADERS))
     for row in summary_rows(m.summaries()):
         out.append("| " + " | ".join(_md_escape(x) for x in row) + " |")
     out.append("")
     for q, s, r, cells in _groups(m):
-        out.append(f"## {_md_escape(_group_title(m, q, s, r))}")
-        out.append("")
-        for line in m.cases[q].prompt.strip().splitlines():
-            out.append(f"> {_md_escape(line)}")
-        out.append("")
-        out.append("| | " + " | ".join(_md_escape(t.label) for t in m.targets) + " |")
-        out.append("|---|" + "---|" * len(m.targets))
-
-        def add_row(label: str, values: list[str]) -> None:
-            out.append(f"| {label} | " + " | ".join(values) + " |")
-
-        def val(c: Cell, fn: str) -> str:
-            res = c.result
-            if res is None:
-                return "-"
-            if fn == "tps":
-                return _fmt_num(res.tokens_per_s, 1)
-            if fn == "ttft":
-                return _ms(None if res.ttft_s is None else res.ttft_s * 1000)
-            if fn == "load":
-                return _ms(None if res.load_s is None else res.load_s * 1000)
-            if fn == "eval":
-                return str(res.eval_count) if res.eval_count is not None else "-"
-            return _md_escape(res.done_reason or "-")
-
-        add_row(
-            "output",
-            [
-                _md_output(c.result.text)
-                if c.result is not None
-                else ("**error:** " + _md_escape(c.error.message) if c.error else "*(not run)*")
-                for c in cells
-            ],
-        )
-        add_row("eval count", [val(c, "eval") for c in cells])
-        add_row("tokens/s", [val(c, "tps") for c in cells])
-        add_row("TTFT", [val(c, "ttft") for c in cells])
-        add_row("load", [val(c, "load") for c in cells])
-        add_row("done", [val(c, "done") for c in cells])
-        if any(c.assertions for c in cells):
-            add_row(
-                "assertions",
-                [
-                    "<br>".join(
-                        ("✅ " if a.passed else "❌ ")
-                        + _md_escape(a.assertion.label() + ("" if a.passed else f": {a.message}"))
-                        for a in c.assertions
-                    )
-                    or "-"
-                    for c in cells
-                ],
-            )
-        if any(c.flags for c in cells):
-            add_row("flags", [", ".join(f"⚠ {f.replace('_', '-')}" for f in c.flags) or "-" for c in cells])
-        out.append("")
+        out += _md_group(m, q, s, r, cells)
     used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
     if used or m.warnings:
-        out.append("## Notes")
-        out.append("")
-        for f in used:
-            out.append(f"- **{f.replace('_', '-')}**: {FLAG_HELP[f]}")
-        for w in m.warnings:
-            out.append(f"- {_md_escape(w.message)}")
+        out += ["## Notes", ""]
+        out += [f"- **{f.replace('_', '-')}**: {FLAG_HELP[f]}" for f in used]
+        out += [f"- {_md_escape(w.message)}" for w in m.warnings]
         out.append("")
     if m.table is not None:
-        out.append("## Parameters")
-        out.append("")
-        out.append(table_markdown(m.table))
+        out += ["## Parameters", "", table_markdown(m.table)]
     return "\n".join(out)
+
+
+def _md_value(c: Cell, fn: str) -> str:
+    res = c.result
+    if res is None:
+        return "-"
+    values = {
+        "tps": lambda: _fmt_num(res.tokens_per_s, 1),
+        "ttft": lambda: _ms(None if res.ttft_s is None else res.ttft_s * 1000),
+        "load": lambda: _ms(None if res.load_s is None else res.load_s * 1000),
+        "eval": lambda: str(res.eval_count) if res.eval_count is not None else "-",
+        "done": lambda: _md_escape(res.done_reason or "-"),
+    }
+    return values[fn]()
+
+
+def _md_cell_output(c: Cell) -> str:
+    if c.result is not None:
+        return _md_output(c.result.text)
+    return "**error:** " + _md_escape(c.error.message) if c.error else "*(not run)*"
+
+
+def _md_assertions(c: Cell) -> str:
+    items = [
+        ("✅ " if a.passed else "❌ ") + _md_escape(a.assertion.label() + ("" if a.passed else f": {a.message}"))
+        for a in c.assertions
+    ]
+    return "<br>".join(items) or "-"
+
+
+def _md_group(m: Matrix, q: int, s: int | None, r: int, cells: list[Cell]) -> list[str]:
+    """One prompt (x seed x repeat): the prompt quoted, then a row per measure, a column per profile."""
+    out = [f"## {_md_escape(_group_title(m, q, s, r))}", ""]
+    out += [f"> {_md_escape(line)}" for line in m.cases[q].prompt.strip().splitlines()]
+    out += ["", "| | " + " | ".join(_md_escape(t.label) for t in m.targets) + " |"]
+    out.append("|---|" + "---|" * len(m.targets))
+    rows: list[tuple[str, list[str]]] = [
+        ("output", [_md_cell_output(c) for c in cells]),
+        ("eval count", [_md_value(c, "eval") for c in cells]),
+        ("tokens/s", [_md_value(c, "tps") for c in cells]),
+        ("TTFT", [_md_value(c, "ttft") for c in cells]),
+        ("load", [_md_value(c, "load") for c in cells]),
+        ("done", [_md_value(c, "done") for c in cells]),
+    ]
+    if any(c.assertions for c in cells):
+        rows.append(("assertions", [_md_assertions(c) for c in cells]))
+    if any(c.flags for c in cells):
+        rows.append(("flags", [", ".join(f"⚠ {f.replace('_', '-')}" for f in c.flags) or "-" for c in cells]))
+    out += [f"| {label} | " + " | ".join(values) + " |" for label, values in rows]
+    out.append("")
+    return out
 
 
 # =========================================================================== matrix: JUnit
@@ -379,80 +364,81 @@ def matrix_junit(m: Matrix) -> str:
     """One testsuite per profile; one testcase per cell assertion (a cell without assertions
     is one ``completes`` testcase; a failed cell is an ``<error>``; a cell not run is ``<skipped>``)."""
     root = ET.Element("testsuites", name="modelctl compare")
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = 0.0
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for p, t in enumerate(m.targets):
         suite = ET.SubElement(root, "testsuite", name=_xml_text(t.label))
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        counts = dict.fromkeys(totals, 0)
         suite_time = 0.0
         for c in (c for c in m.cells if c.profile == p):
-            case = m.cases[c.prompt]
-            base = case.label
-            if c.seed is not None:
-                base += f" [seed {c.seed}]"
-            if m.repeat > 1:
-                base += f" [run {c.repeat}]"
-            secs = c.result.wall_s if c.result is not None else 0.0
-            classname = f"modelctl.compare.{t.label}"
-            props: list[tuple[str, str]] = []
-            if c.result is not None:
-                props = [
-                    (k, str(v))
-                    for k, v in (
-                        ("eval_count", c.result.eval_count),
-                        ("tokens_per_s", _fmt_num(c.result.tokens_per_s, 2)),
-                        ("ttft_ms", _fmt_num(None if c.result.ttft_s is None else c.result.ttft_s * 1000, 1)),
-                        ("done_reason", c.result.done_reason),
-                        ("flags", ",".join(c.flags)),
-                    )
-                ]
-            entries: list[tuple[str, str | None, str | None]] = []  # (name, kind, message)
-            if c.status == "error":
-                entries.append((f"{base}: completes", "error", c.error.message if c.error else "failed"))
-            elif c.status == "skipped":
-                entries.append((f"{base}: completes", "skipped", "not run"))
-            elif not c.assertions:
-                entries.append((f"{base}: completes", None, None))
-            else:
-                for a in c.assertions:
-                    kind = None if a.passed else "failure"
-                    entries.append((f"{base}: {a.assertion.label()}", kind, a.message))
-            share = secs / len(entries) if entries else 0.0
-            for name, kind, message in entries:
-                tc = ET.SubElement(
-                    suite, "testcase", classname=_xml_text(classname), name=_xml_text(name), time=f"{share:.6f}"
-                )
-                counts["tests"] += 1
-                if props:
-                    pe = ET.SubElement(tc, "properties")
-                    for k, v in props:
-                        ET.SubElement(pe, "property", name=k, value=_xml_text(v))
-                if kind == "failure":
-                    counts["failures"] += 1
-                    fe = ET.SubElement(tc, "failure", message=_xml_text(message or ""), type="assertion")
-                    fe.text = _xml_text(
-                        f"prompt ({case.where()}): {case.prompt}\n\noutput:\n" + (c.result.text if c.result else "")
-                    )
-                elif kind == "error":
-                    counts["errors"] += 1
-                    ET.SubElement(tc, "error", message=_xml_text(message or ""), type="server")
-                elif kind == "skipped":
-                    counts["skipped"] += 1
-                    ET.SubElement(tc, "skipped", message="not run")
-                if c.result is not None:
-                    so = ET.SubElement(tc, "system-out")
-                    so.text = _xml_text(c.result.text)
-            suite_time += secs
+            suite_time += _junit_cell(suite, m, c, f"modelctl.compare.{t.label}", counts)
         for key, count in counts.items():
             suite.set(key, str(count))
             totals[key] += count
         suite.set("time", f"{suite_time:.6f}")
-        total_time += suite_time
     for key, count in totals.items():
         root.set(key, str(count))
     root.set("time", f"{m.wall_s:.6f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_entries(c: Cell, base: str) -> list[tuple[str, str | None, str | None]]:
+    """(test name, kind, message) per testcase of one cell; kind None is a pass."""
+    if c.status == "error":
+        return [(f"{base}: completes", "error", c.error.message if c.error else "failed")]
+    if c.status == "skipped":
+        return [(f"{base}: completes", "skipped", "not run")]
+    if not c.assertions:
+        return [(f"{base}: completes", None, None)]
+    return [(f"{base}: {a.assertion.label()}", None if a.passed else "failure", a.message) for a in c.assertions]
+
+
+def _junit_properties(c: Cell) -> list[tuple[str, str]]:
+    r = c.result
+    if r is None:
+        return []
+    return [
+        ("eval_count", str(r.eval_count)),
+        ("tokens_per_s", _fmt_num(r.tokens_per_s, 2)),
+        ("ttft_ms", _fmt_num(None if r.ttft_s is None else r.ttft_s * 1000, 1)),
+        ("done_reason", str(r.done_reason)),
+        ("flags", ",".join(c.flags)),
+    ]
+
+
+def _junit_cell(suite: ET.Element, m: Matrix, c: Cell, classname: str, counts: dict[str, int]) -> float:
+    """The testcases of one cell; returns its seconds."""
+    case = m.cases[c.prompt]
+    base = (
+        case.label
+        + (f" [seed {c.seed}]" if c.seed is not None else "")
+        + (f" [run {c.repeat}]" if m.repeat > 1 else "")
+    )
+    secs = c.result.wall_s if c.result is not None else 0.0
+    props = _junit_properties(c)
+    entries = _junit_entries(c, base)
+    share = secs / len(entries)
+    for name, kind, message in entries:
+        tc = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name), time=f"{share:.6f}")
+        counts["tests"] += 1
+        if props:
+            pe = ET.SubElement(tc, "properties")
+            for k, v in props:
+                ET.SubElement(pe, "property", name=k, value=_xml_text(v))
+        if kind == "failure":
+            counts["failures"] += 1
+            fe = ET.SubElement(tc, "failure", message=_xml_text(message or ""), type="assertion")
+            output = c.result.text if c.result else ""
+            fe.text = _xml_text(f"prompt ({case.where()}): {case.prompt}\n\noutput:\n" + output)
+        elif kind == "error":
+            counts["errors"] += 1
+            ET.SubElement(tc, "error", message=_xml_text(message or ""), type="server")
+        elif kind == "skipped":
+            counts["skipped"] += 1
+            ET.SubElement(tc, "skipped", message="not run")
+        if c.result is not None:
+            ET.SubElement(tc, "system-out").text = _xml_text(c.result.text)
+    return secs
 
 
 # =========================================================================== HTML
@@ -555,10 +541,9 @@ def _page(title: str, body: str) -> str:
 
 
 def table_html(t: ParamTable) -> str:
-    server = t.server
-    meta = f"server: {_e(server.get('host') or 'none')}"
-    if server.get("version"):
-        meta += f" (Ollama {_e(server['version'])})"
+    meta = f"server: {_e(t.server.host or 'none')}"
+    if t.server.version:
+        meta += f" (Ollama {_e(t.server.version)})"
     body = (
         f'<h1>modelctl compare — parameters</h1><div class="meta">{meta} · generated '
         f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>" + _html_table(t)
@@ -570,8 +555,8 @@ def matrix_html(m: Matrix) -> str:
     sums = m.summaries()
     labels = [t.label for t in m.targets]
     body: list[str] = ["<h1>modelctl compare</h1>"]
-    host = m.server.get("host") or ""
-    version = m.server.get("version")
+    host = m.server.host or ""
+    version = m.server.version
     body.append(
         f'<div class="meta">{_e(_verdict(m))}<br>server {_e(host)}'
         f"{' (Ollama ' + _e(version) + ')' if version else ''} · generated "
@@ -650,33 +635,26 @@ def matrix_html(m: Matrix) -> str:
     return _page("modelctl compare", "\n".join(body))
 
 
-# =========================================================================== progress
+# =========================================================================== results
 
 
-class ProgressBar:
-    """``[#####.....] 12/40 ETA 0:05`` redrawn on one stderr line (TTY only)."""
+def table_result(t: ParamTable, fmt: str, *, color: bool = False) -> Result:
+    writers: dict[str, Callable[[], str]] = {
+        "text": lambda: table_text(t, color=color),
+        "markdown": lambda: table_markdown(t),
+        "html": lambda: table_html(t),
+        "json": lambda: "",
+    }
+    return Result(data=t.to_dict(), text=writers[fmt], warnings=t.warnings)
 
-    def __init__(self, total: int, stream: IO[str] | None = None, width: int = 28) -> None:
-        self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.start = time.monotonic()
-        self.failed = 0
 
-    def update(self, done: int, total: int, cell: Cell) -> None:
-        if cell.status == "error" or (cell.passed is False):
-            self.failed += 1
-        elapsed = time.monotonic() - self.start
-        frac = done / total if total else 1.0
-        filled = int(frac * self.width)
-        eta = elapsed / done * (total - done) if done else 0.0
-        mins, secs = divmod(int(eta + 0.5), 60)
-        fail = f"  {self.failed} failing" if self.failed else ""
-        bar = "#" * filled + "." * (self.width - filled)
-        line = f"\rcompare [{bar}] {done}/{total}  ETA {mins}:{secs:02d}{fail}"
-        self.stream.write(line)
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\r\033[K")
-        self.stream.flush()
+def matrix_result(m: Matrix, fmt: str, exit_code: ExitCode) -> Result:
+    writers: dict[str, Callable[[], str]] = {
+        "text": lambda: matrix_text(m),
+        "markdown": lambda: matrix_markdown(m),
+        "html": lambda: matrix_html(m),
+        "junit": lambda: matrix_junit(m),
+        "json": lambda: "",
+    }
+    warnings = [w for t in m.targets for w in t.warnings] + m.warnings
+    return Result(data=m.to_dict(), text=writers[fmt], exit_code=exit_code, warnings=warnings, errors=m.errors())

@@ -1,0 +1,119 @@
+"""modelctl as a library: every command's job as a function that returns a typed result.
+
+    from modelctl import api
+
+    facts = api.inspect("model.gguf")
+    memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
+    print(memory.total_bytes)
+
+Each function here is the one the command line calls: it returns data (dataclasses and
+pydantic models, with ``to_dict()`` giving the JSON the CLI prints), raises
+:class:`ModelctlError` subclasses (each carrying the CLI's exit code), never prints and never
+imports click. Long jobs (``build``, ``run``, ``compare`` with prompts) report progress and
+streamed tokens through the ``on_event`` callable they take (see :mod:`modelctl.events`).
+docs/api.md has a walk-through; tests/test_api.py pins the names below.
+
+Importing this module loads everything the jobs need (pydantic, jinja2, httpx); the CLI
+imports each job on its own instead, so one command pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelctl.build import BuildOutcome, BuildResult, build
+from modelctl.compare import CompareOptions, compare
+from modelctl.errors import (
+    CheckFailed,
+    Diagnostic,
+    ExitCode,
+    GGUFError,
+    InvalidInput,
+    ModelctlError,
+    ModelfileError,
+    ProfileError,
+    ServerError,
+    ServerUnreachable,
+    TemplateError,
+)
+from modelctl.estimate import EstimateReport, FactsSource, estimate, facts_for
+from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
+from modelctl.facts import ModelFacts, facts_from_gguf
+from modelctl.importer import ImportedProfile, import_modelfile
+from modelctl.matrix import Matrix
+from modelctl.memory import BudgetResult, MemoryEstimate
+from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
+from modelctl.render import Rendered, render, render_profile
+from modelctl.run import RunReport, RunResult, run
+from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
+from modelctl.show import ModelReport, show
+from modelctl.table import ParamTable
+from modelctl.validate import Validation, validate
+
+__all__ = [
+    # jobs
+    "build",
+    "compare",
+    "estimate",
+    "facts_for",
+    "import_modelfile",
+    "inspect",
+    "json_schema",
+    "load_profile",
+    "parse_modelfile",
+    "render",
+    "render_profile",
+    "run",
+    "show",
+    "validate",
+    # results
+    "BudgetResult",
+    "BuildOutcome",
+    "BuildResult",
+    "CompareOptions",
+    "EstimateReport",
+    "FactsSource",
+    "ImportedProfile",
+    "LoadedProfile",
+    "Matrix",
+    "MemoryEstimate",
+    "ModelFacts",
+    "ModelReport",
+    "ModelSpec",
+    "ParamTable",
+    "Profile",
+    "Rendered",
+    "RunReport",
+    "RunResult",
+    "ServerInfo",
+    "Validation",
+    # events
+    "CellDone",
+    "Event",
+    "EventSink",
+    "Notice",
+    "Status",
+    "Token",
+    "Transfer",
+    # errors
+    "CheckFailed",
+    "Diagnostic",
+    "ExitCode",
+    "GGUFError",
+    "InvalidInput",
+    "ModelNotFound",
+    "ModelctlError",
+    "ModelfileError",
+    "ProfileError",
+    "ServerError",
+    "ServerUnreachable",
+    "TemplateError",
+    # the HTTP client, for what the jobs do not cover
+    "OllamaClient",
+]
+
+
+def inspect(path: str | Path) -> ModelFacts:
+    """Facts from a local GGUF file (no tensor data read); the object :func:`estimate` takes."""
+    return facts_from_gguf(path)

@@ -1,0 +1,83 @@
+"""Typed events that long jobs report while they run.
+
+The core never prints: ``build``, ``run`` and ``compare`` take an ``on_event`` callable and
+call it with these objects; the command line shows them (modelctl.output.progress), a
+library user may log them, collect them or ignore them. Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelctl.errors import Diagnostic
+
+
+@dataclass(frozen=True)
+class Status:
+    """A step of one job: ``pulling llama3.2:3b``, ``creating model``, ``up to date``."""
+
+    text: str
+    job: str | None = None  # the model being built, when several run at once
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Bytes moved so far (hashing, uploading, pulling, quantizing); ``key`` names one transfer."""
+
+    key: str
+    label: str
+    completed: int
+    total: int | None
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of a streamed answer, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning worth showing before the job ends (e.g. before an answer streams)."""
+
+    diagnostic: Diagnostic
+
+
+@dataclass(frozen=True)
+class CellDone:
+    """One cell of a compare matrix finished (``failed``: a server error or a failed assertion)."""
+
+    done: int
+    total: int
+    failed: bool
+
+
+Event = Status | Transfer | Token | Notice | CellDone
+EventSink = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """The default sink: a library call that passes no ``on_event`` sees nothing."""
+
+
+def progress_event(obj: Mapping[str, Any], job: str | None = None) -> Event | None:
+    """One NDJSON object of ``/api/pull`` or ``/api/create`` as an event.
+
+    Objects with a byte count (layer downloads, quantization, GGUF validation) are transfers,
+    keyed by their digest; the others are status lines.
+    """
+    status = obj.get("status")
+    status = status if isinstance(status, str) else ""
+    total = obj.get("total")
+    completed = obj.get("completed")
+    digest = obj.get("digest")
+    digest = digest if isinstance(digest, str) else ""
+    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        label = status or (f"pulling {digest[7:19]}" if digest.startswith("sha256:") else "working")
+        done = completed if isinstance(completed, int) and not isinstance(completed, bool) else 0
+        return Transfer(digest or status, label, done, total, job)
+    return Status(status, job) if status else None

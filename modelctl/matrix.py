@@ -1,0 +1,503 @@
+"""The ``compare`` run matrix: profiles x prompts x seeds (x repeats).
+
+Cells run on a thread pool (``parallel``), profile by profile so that a model is not
+reloaded more than needed. Each cell keeps the output, metrics, time to first token and
+assertion results; flags mark non-deterministic outputs, reloads and truncation. If the
+server goes away mid-matrix the remaining cells are skipped and what finished is still
+reported; a finished cell is reported as a :class:`~modelctl.events.CellDone` event.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelctl import params as P
+from modelctl.errors import Diagnostic, ModelctlError, ServerUnreachable
+from modelctl.events import CellDone, EventSink, ignore
+from modelctl.prompts import AssertionResult, PromptCase, evaluate
+from modelctl.run import RunResult, Target, build_request, run_request
+from modelctl.server import OllamaClient, ServerInfo
+from modelctl.table import ParamTable
+from modelctl.units import format_value
+from modelctl.wire import parse_parameters
+
+#: A load longer than this counts as "a load happened" (a warm model reports a few ms of
+#: scheduling as load_duration; a real load takes hundreds of ms or more).
+RELOAD_THRESHOLD_NS = 100_000_000
+
+#: Runner options: a different value between two requests to the same weights reloads them.
+RUNNER_OPTIONS = tuple(p.name for p in P.CATALOGUE if p.level == "load")
+
+FLAG_NON_DETERMINISTIC = "non_deterministic"
+FLAG_RELOADED = "reloaded"
+FLAG_TRUNCATED = "truncated"
+FLAGS = (FLAG_NON_DETERMINISTIC, FLAG_RELOADED, FLAG_TRUNCATED)
+FLAG_HELP = {
+    FLAG_NON_DETERMINISTIC: "same profile, prompt and seed gave different text",
+    FLAG_RELOADED: "the model was loaded again after the first run (runner options differ between "
+    "profiles sharing a base, or it was evicted)",
+    FLAG_TRUNCATED: "generation stopped at the token limit (done_reason = length)",
+}
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(statistics.median(vals)) if vals else None
+
+
+@dataclass
+class Cell:
+    """One request of the matrix: profile x prompt x seed x repeat."""
+
+    id: int
+    profile: int  # index into the matrix's targets
+    prompt: int  # index into the matrix's cases
+    seed: int | None  # the --seeds value (None: the profile's own)
+    repeat: int  # 1-based
+    status: str = "pending"  # pending | ok | error | skipped
+    result: RunResult | None = None
+    error: Diagnostic | None = None
+    assertions: list[AssertionResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    order: int | None = None  # execution order (0-based) among cells that ran
+    loaded: bool = False  # the server (re)loaded the model for this cell
+    started: float | None = None  # seconds since the matrix started
+    finished: float | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        if not self.assertions:
+            return None
+        return all(a.passed for a in self.assertions)
+
+    def to_dict(self, targets: Sequence[Target], cases: Sequence[PromptCase]) -> dict[str, Any]:
+        r = self.result
+        return {
+            "id": self.id,
+            "profile": targets[self.profile].label,
+            "prompt": cases[self.prompt].index,
+            "prompt_label": cases[self.prompt].label,
+            "seed": self.seed,
+            "repeat": self.repeat,
+            "status": self.status,
+            "output": r.text if r else None,
+            "eval_count": r.eval_count if r else None,
+            "prompt_eval_count": r.metrics.get("prompt_eval_count") if r else None,
+            "tokens_per_s": None if r is None or r.tokens_per_s is None else round(r.tokens_per_s, 2),
+            "ttft_ms": None if r is None or r.ttft_s is None else round(r.ttft_s * 1000, 3),
+            "load_ms": None if r is None or r.load_s is None else round(r.load_s * 1000, 3),
+            "total_ms": None
+            if r is None or "total_duration" not in r.metrics
+            else round(r.metrics["total_duration"] / 1e6, 3),
+            "wall_ms": None if r is None else round(r.wall_s * 1000, 3),
+            "done_reason": r.done_reason if r else None,
+            "assertions": [a.to_dict() for a in self.assertions],
+            "passed": self.passed,
+            "flags": list(self.flags),
+            "loaded": self.loaded,
+            "error": self.error.to_dict() if self.error else None,
+            "order": self.order,
+            "started_ms": None if self.started is None else round(self.started * 1000, 3),
+        }
+
+
+@dataclass
+class ProfileSummary:
+    label: str
+    cells: int
+    ok: int
+    errors: int
+    skipped: int
+    median_tokens_per_s: float | None
+    median_ttft_ms: float | None
+    median_load_ms: float | None
+    assertions_passed: int
+    assertions_total: int
+    flags: dict[str, int]
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.assertions_passed / self.assertions_total if self.assertions_total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.label,
+            "cells": self.cells,
+            "ok": self.ok,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "median_tokens_per_s": None if self.median_tokens_per_s is None else round(self.median_tokens_per_s, 2),
+            "median_ttft_ms": None if self.median_ttft_ms is None else round(self.median_ttft_ms, 3),
+            "median_load_ms": None if self.median_load_ms is None else round(self.median_load_ms, 3),
+            "assertions_passed": self.assertions_passed,
+            "assertions_total": self.assertions_total,
+            "pass_rate": None if self.pass_rate is None else round(self.pass_rate, 4),
+            "flags": self.flags,
+        }
+
+
+@dataclass
+class Matrix:
+    targets: list[Target]
+    cases: list[PromptCase]
+    seeds: list[int | None]
+    repeat: int
+    parallel: int
+    cells: list[Cell]
+    server: ServerInfo
+    wall_s: float = 0.0
+    aborted: ModelctlError | None = None  # the error that stopped the matrix early
+    interrupted: bool = False
+    warnings: list[Diagnostic] = field(default_factory=list)
+    table: ParamTable | None = None
+
+    # -- verdicts
+    def summaries(self) -> list[ProfileSummary]:
+        out = []
+        for i, t in enumerate(self.targets):
+            cells = [c for c in self.cells if c.profile == i]
+            ok = [c for c in cells if c.status == "ok" and c.result is not None]
+            results = [c.result for c in ok if c.result is not None]
+            asserts = [a for c in ok for a in c.assertions]
+            out.append(
+                ProfileSummary(
+                    t.label,
+                    len(cells),
+                    len(ok),
+                    sum(1 for c in cells if c.status == "error"),
+                    sum(1 for c in cells if c.status == "skipped"),
+                    median([r.tokens_per_s for r in results]),
+                    median([None if r.ttft_s is None else r.ttft_s * 1000 for r in results]),
+                    median([None if r.load_s is None else r.load_s * 1000 for r in results]),
+                    sum(1 for a in asserts if a.passed),
+                    len(asserts),
+                    {f: sum(1 for c in cells if f in c.flags) for f in FLAGS},
+                )
+            )
+        return out
+
+    @property
+    def failed_assertions(self) -> int:
+        return sum(1 for c in self.cells for a in c.assertions if not a.passed)
+
+    @property
+    def server_errors(self) -> list[Cell]:
+        return [c for c in self.cells if c.status == "error"]
+
+    def errors(self) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        if self.aborted is not None:
+            done = sum(1 for c in self.cells if c.status == "ok")
+            out.append(
+                Diagnostic(
+                    self.aborted.code,
+                    f"{self.aborted.message} — stopped after {done} of {len(self.cells)} cells; "
+                    "the finished cells are reported",
+                )
+            )
+        seen = set()
+        for c in self.cells:
+            if c.status == "error" and c.error is not None and c.error.message not in seen:
+                seen.add(c.error.message)
+                if self.aborted is None or c.error.message != self.aborted.message:
+                    out.append(c.error)
+        if self.interrupted:
+            out.append(Diagnostic("interrupted", "interrupted (Ctrl-C): the finished cells are reported"))
+        failed = self.failed_assertions
+        if failed:
+            total = sum(len(c.assertions) for c in self.cells)
+            cells = sum(1 for c in self.cells if c.passed is False)
+            msg = f"{failed} of {total} assertions failed in {cells} cell(s)"
+            out.append(Diagnostic("check_failed", msg))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "matrix",
+            "server": self.server.to_dict(),
+            "profiles": [t.to_dict() for t in self.targets],
+            "prompts": [c.to_dict() for c in self.cases],
+            "seeds": self.seeds,
+            "repeat": self.repeat,
+            "parallel": self.parallel,
+            "wall_ms": round(self.wall_s * 1000, 3),
+            "complete": self.aborted is None
+            and not self.interrupted
+            and all(c.status != "skipped" for c in self.cells),
+            "cells": [c.to_dict(self.targets, self.cases) for c in self.cells],
+            "summary": [s.to_dict() for s in self.summaries()],
+            "flags": {f: FLAG_HELP[f] for f in FLAGS},
+            "table": self.table.to_dict() if self.table is not None else None,
+        }
+
+
+def plan_cells(n_targets: int, n_cases: int, seeds: Sequence[int | None], repeat: int) -> list[Cell]:
+    """Profile-major order: all of one profile's cells run before the next profile's."""
+    cells: list[Cell] = []
+    for p in range(n_targets):
+        for q in range(n_cases):
+            for s in seeds:
+                for r in range(1, repeat + 1):
+                    cells.append(Cell(len(cells), p, q, s, r))
+    return cells
+
+
+def effective_seed(target: Target, cell_seed: int | None) -> int | None:
+    """The seed a cell ran with, when known (an explicit seed, the profile's, or the model's)."""
+    if cell_seed is not None:
+        return cell_seed
+    if "seed" in target.options:
+        return int(target.options["seed"])
+    if target.loaded is not None:
+        s = target.loaded.profile.parameters.as_dict().get("seed")
+        if s is not None:
+            return int(s)
+    if target.show:
+        s = parse_parameters(target.show.get("parameters")).get("seed")
+        if s is not None:
+            return int(s)
+    return None
+
+
+def runner_group(target: Target) -> str:
+    """Targets in one group share weights on the server (same base), hence one runner."""
+    if target.ephemeral:
+        return target.model
+    return target.base or target.model
+
+
+def runner_conflicts(targets: Sequence[Target]) -> list[Diagnostic]:
+    """Profiles sharing a base whose runner options differ: Ollama reloads between them."""
+    groups: dict[str, list[Target]] = {}
+    for t in targets:
+        groups.setdefault(runner_group(t), []).append(t)
+    out = []
+    for base, ts in groups.items():
+        if len(ts) < 2:
+            continue
+        for name in RUNNER_OPTIONS:
+            vals = [runner_options(t)[name] for t in ts]
+            if len({json.dumps(v) for v in vals}) > 1:
+                shown = ", ".join(
+                    f"{t.label}={format_value(v) if v is not None else 'default'}"
+                    for t, v in zip(ts, vals, strict=True)
+                )
+                out.append(
+                    Diagnostic(
+                        "runner_options",
+                        f"profiles sharing base {base} differ in the runner option {name} ({shown}): "
+                        "Ollama reloads the model when requests switch between them",
+                        field=f"parameters.{name}",
+                    )
+                )
+    return out
+
+
+def runner_options(target: Target) -> dict[str, Any]:
+    """The runner (load-time) options a target's requests run with, as far as modelctl knows."""
+    params: dict[str, Any] = {}
+    if target.loaded is not None:
+        params.update(target.loaded.profile.parameters.as_dict())
+    params.update(target.options)
+    return {k: params.get(k) for k in RUNNER_OPTIONS}
+
+
+def flag_cells(matrix: Matrix) -> None:
+    """Set the reloaded, truncated and non-deterministic flags on finished cells."""
+    ran = sorted(
+        (c for c in matrix.cells if c.status == "ok" and c.result is not None),
+        key=lambda c: c.order if c.order is not None else 0,
+    )
+    for c in ran:
+        if _reloaded(matrix, c, ran):
+            c.flags.append(FLAG_RELOADED)
+        if c.result is not None and c.result.done_reason == "length":
+            c.flags.append(FLAG_TRUNCATED)
+    by_key: dict[tuple[int, int, int], list[Cell]] = {}
+    for c in ran:
+        seed = effective_seed(matrix.targets[c.profile], c.seed)
+        if seed is not None and seed >= 0:
+            by_key.setdefault((c.profile, c.prompt, seed), []).append(c)
+    for group_cells in by_key.values():
+        if len({c.result.text for c in group_cells if c.result is not None}) > 1:
+            for c in group_cells:
+                c.flags.append(FLAG_NON_DETERMINISTIC)
+    for c in matrix.cells:
+        c.flags.sort(key=FLAGS.index)
+
+
+def _reloaded(matrix: Matrix, c: Cell, ran: Sequence[Cell]) -> bool:
+    """Whether cell ``c`` loaded the model again.
+
+    A cell *loaded* when its load_duration reached RELOAD_THRESHOLD_NS. The load is a
+    *reload* when the same profile ran before (the model was evicted or its runner
+    replaced), or when another profile on the same base ran before with different
+    runner options (Ollama keys runners by weights and reloads on a runner-option change).
+    A profile's first load on a base nobody used yet is a cold start, not a reload.
+    """
+    assert c.result is not None
+    c.loaded = (c.result.metrics.get("load_duration") or 0) >= RELOAD_THRESHOLD_NS
+    if not c.loaded:
+        return False
+    start = c.started if c.started is not None else 0.0
+    target = matrix.targets[c.profile]
+    group, opts = runner_group(target), runner_options(target)
+    for o in ran:
+        if o is c:
+            continue
+        if o.profile == c.profile:
+            # The model was ready (an earlier cell had finished) and yet loaded again.
+            if o.finished is not None and o.finished <= start:
+                return True
+            continue
+        other = matrix.targets[o.profile]
+        same_runner = runner_group(other) == group and runner_options(other) != opts
+        if same_runner and o.started is not None and o.started < start:
+            return True
+    return False
+
+
+class Cancelled(Exception):
+    """A cell stopped because the matrix was interrupted or aborted."""
+
+
+class _MatrixRun:
+    """Runs the cells of one matrix against one server, serially or on a pool."""
+
+    def __init__(self, client: OllamaClient, matrix: Matrix, on_event: EventSink, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.matrix = matrix
+        self.on_event = on_event
+        self.clock = clock
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.started = 0
+        self.done = 0
+        self.start = clock()
+
+    def run_cell(self, cell: Cell) -> Cell:
+        if self.stop.is_set():
+            cell.status = "skipped"
+            return cell
+        target = self.matrix.targets[cell.profile]
+        case = self.matrix.cases[cell.prompt]
+        body = build_request(target, case.prompt, system=case.system, seed=cell.seed)
+        with self.lock:
+            cell.order = self.started
+            self.started += 1
+            cell.started = self.clock() - self.start
+        res = RunResult(target.endpoint, target.model)
+        try:
+            try:
+                run_request(self.client, body, on_token=self.check_stop, clock=self.clock, result=res)
+            finally:
+                cell.finished = self.clock() - self.start
+        except Cancelled:
+            cell.status = "skipped"
+            return cell
+        except ModelctlError as exc:
+            cell.status = "error"
+            cell.error = exc.diagnostic()
+            self.abort_if_gone(exc)
+            return cell
+        cell.result = res
+        cell.status = "ok"
+        cell.assertions = evaluate(case.assertions, res.text, res.eval_count)
+        return cell
+
+    def check_stop(self, _piece: str) -> None:
+        if self.stop.is_set():
+            raise Cancelled()
+
+    def abort_if_gone(self, exc: ModelctlError) -> None:
+        """One request failing is the request's problem; a server that no longer answers at
+        all is everybody's: ask it, and stop the matrix if it is gone."""
+        gone: ModelctlError | None = exc if isinstance(exc, ServerUnreachable) else None
+        if gone is None:
+            try:
+                self.client.version()
+            except ModelctlError as err:
+                gone = err
+        if gone is not None:
+            with self.lock:
+                if self.matrix.aborted is None:
+                    self.matrix.aborted = gone
+            self.stop.set()
+
+    def finish(self, cell: Cell) -> None:
+        with self.lock:
+            self.done += 1
+            event = CellDone(self.done, len(self.matrix.cells), cell.status == "error" or cell.passed is False)
+        self.on_event(event)
+
+    def run_serial(self) -> None:
+        # No pool: a thread hand-off per cell costs more than the cell's own bookkeeping.
+        for cell in self.matrix.cells:
+            if self.stop.is_set():
+                break
+            self.finish(self.run_cell(cell))
+
+    def run_pool(self, parallel: int) -> None:
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="compare")
+        futures = [pool.submit(lambda c: self.finish(self.run_cell(c)), cell) for cell in self.matrix.cells]
+        try:
+            # Workers report progress themselves; the main thread only wakes to notice Ctrl-C.
+            while wait(futures, timeout=0.5).not_done:
+                pass
+            for fut in futures:
+                fut.result()  # re-raise a bug in a worker instead of hiding it
+        finally:
+            self.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_matrix(
+    client: OllamaClient,
+    targets: Sequence[Target],
+    cases: Sequence[PromptCase],
+    *,
+    seeds: Sequence[int | None] = (None,),
+    repeat: int = 1,
+    parallel: int = 1,
+    server: ServerInfo | None = None,
+    on_event: EventSink = ignore,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Matrix:
+    """Run every cell; never raises for a server failure (the matrix records it).
+
+    KeyboardInterrupt stops scheduling, lets running cells end at their next chunk, and
+    returns the matrix with ``interrupted`` set.
+    """
+    seeds = list(seeds) or [None]
+    matrix = Matrix(
+        list(targets),
+        list(cases),
+        seeds,
+        repeat,
+        parallel,
+        plan_cells(len(targets), len(cases), seeds, repeat),
+        server or ServerInfo(client.display_host, True),
+    )
+    matrix.warnings.extend(runner_conflicts(targets))
+    run = _MatrixRun(client, matrix, on_event, clock)
+    try:
+        if parallel <= 1:
+            run.run_serial()
+        else:
+            run.run_pool(parallel)
+    except KeyboardInterrupt:
+        matrix.interrupted = True
+        run.stop.set()
+    for c in matrix.cells:
+        if c.status == "pending":
+            c.status = "skipped"
+    matrix.wall_s = clock() - run.start
+    flag_cells(matrix)
+    return matrix

@@ -1,0 +1,66 @@
+"""The writers: every text, JSON, markdown, HTML and JUnit output modelctl prints or writes.
+
+A command hands a job's typed result to the writer of its module here (``output.build``,
+``output.compare``, ...), which returns a :class:`Result`: the JSON ``data``, a text
+rendering, the diagnostics and the exit code the command chose. ``cli_common.execute``
+prints it. This package's ``__init__`` is standard library only: ``--help`` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from modelctl.errors import Diagnostic, ExitCode
+
+SCHEMA_VERSION = 1
+
+
+def envelope(
+    command: str,
+    data: Any,
+    *,
+    ok: bool = True,
+    warnings: Iterable[Diagnostic] = (),
+    errors: Iterable[Diagnostic] = (),
+) -> dict[str, Any]:
+    """The one JSON shape every command prints with ``--format json`` (docs/json.md)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "ok": ok,
+        "data": data,
+        "warnings": [w.to_dict() for w in warnings],
+        "errors": [e.to_dict() for e in errors],
+    }
+
+
+def dumps(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+class Result:
+    """What a command prints: data for JSON, a text rendering for humans, diagnostics, exit code."""
+
+    def __init__(
+        self,
+        data: Any = None,
+        text: str | Callable[[], str] = "",
+        exit_code: ExitCode = ExitCode.OK,
+        warnings: Iterable[Diagnostic] = (),
+        errors: Iterable[Diagnostic] = (),
+    ) -> None:
+        self.data = data
+        self.text = text
+        self.exit_code = exit_code
+        self.warnings: list[Diagnostic] = list(warnings)
+        self.errors: list[Diagnostic] = list(errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def render_text(self) -> str:
+        return self.text() if callable(self.text) else self.text

@@ -1,0 +1,152 @@
+"""Writers for ``inspect`` and ``estimate``: model facts and memory, sizes in binary units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelctl.errors import Diagnostic, ExitCode, ModelctlError
+from modelctl.estimate import EstimateReport
+from modelctl.facts import ModelFacts
+from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
+from modelctl.output import Result
+from modelctl.output.text import table
+from modelctl.units import human_bytes
+
+
+def _fmt_heads(v: Any) -> str:
+    if isinstance(v, list):
+        distinct = sorted(set(v))
+        return f"per layer {v}" if len(v) <= 16 else f"per layer ({len(v)} layers, values {distinct})"
+    return "-" if v is None else str(v)
+
+
+def render_facts_text(d: dict[str, Any], kv_per_token: float | None = None) -> str:
+    """Facts as aligned ``label  value`` lines (sizes in binary units, labelled)."""
+    ctx = d.get("context_length") or {}
+    pc = d.get("parameter_count")
+    quant = d.get("quantization") or "-"
+    if d.get("file_type") is not None:
+        quant += f" (general.file_type {d['file_type']})"
+    if d.get("bits_per_weight"):
+        quant += f", {d['bits_per_weight']:.2f} bits per weight"
+    kv_src = d.get("key_value_length_source")
+    rows: list[tuple[str, str]] = [
+        ("model", f"{d.get('name') or '-'}"),
+        ("file", d.get("path") or "-"),
+        ("architecture", d.get("architecture") or "-"),
+        ("parameters", f"{pc:,} ({d.get('parameter_size')})" if pc else "-"),
+        ("quantization", quant),
+        ("tensor types", ", ".join(f"{k} x{v}" for k, v in (d.get("tensor_types") or {}).items()) or "-"),
+        ("context length", f"{ctx.get('trained'):,} tokens (trained)" if ctx.get("trained") else "-"),
+        ("embedding length", str(d.get("embedding_length") or "-")),
+        ("blocks (layers)", str(d.get("block_count") or "-")),
+        ("attention heads", _fmt_heads(d.get("head_count"))),
+        ("KV heads", _fmt_heads(d.get("head_count_kv"))),
+        ("key/value length", f"{d.get('key_length')}/{d.get('value_length')}" + (f" ({kv_src})" if kv_src else "")),
+        ("feed-forward length", _fmt_heads(d.get("feed_forward_length"))),
+        ("vocabulary", f"{d['vocab_size']:,} tokens" if d.get("vocab_size") else "-"),
+        ("tokenizer", d.get("tokenizer_model") or "-"),
+        ("chat template", {True: "embedded", False: "none", None: "unknown"}[d.get("chat_template")]),
+    ]
+    if d.get("sliding_window"):
+        rows.append(("sliding window", f"{d['sliding_window']:,} tokens"))
+    if d.get("expert_count"):
+        rows.append(("experts", f"{d['expert_count']} ({d.get('expert_used_count') or '?'} used per token)"))
+    rows.append(("weights", f"{human_bytes(d.get('weights_bytes'))} (sum of tensor sizes)"))
+    rows.append(("file size", f"{human_bytes(d.get('size_bytes'))} ({d.get('size_bytes') or 0:,} bytes)"))
+    if kv_per_token is not None:
+        rows.append(("KV cache per token", f"{human_bytes(kv_per_token)} at f16 (see `modelctl estimate`)"))
+    width = max(len(k) for k, _ in rows)
+    return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
+
+
+def inspect_result(facts: ModelFacts) -> Result:
+    data = facts.to_dict()
+    data["gguf_version"] = facts.gguf_version
+    try:
+        per_token: float | None = estimate_for_facts(facts, 1).kv_bytes_per_token
+    except ModelctlError:  # the layout is incomplete: the facts are still worth showing
+        per_token = None
+    data["kv_bytes_per_token_f16"] = per_token
+    return Result(data=data, text=lambda: render_facts_text(data, per_token))
+
+
+def estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
+    slots = est["parallel"]
+    per_tok = est["kv_bytes_per_token"]
+    lines = [
+        f"model     {facts.get('name') or '-'} ({facts.get('architecture') or '?'}, "
+        f"{facts.get('parameter_size') or '?'} parameters, {facts.get('quantization') or '?'})",
+        f"context   num_ctx {est['num_ctx']:,} x {slots} parallel slot{'s' if slots != 1 else ''}"
+        + (f" (trained: {est['context_trained']:,})" if est.get("context_trained") else ""),
+        f"KV type   {est['kv_type']} ({est['kv_bytes_per_element']:g} bytes per element)",
+        "",
+    ]
+    rows = [
+        ("weights", human_bytes(est["weights_bytes"]), est["weights_source"]),
+    ]
+    if est.get("adapter_bytes"):
+        rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
+    rows += [
+        (
+            "KV cache",
+            human_bytes(est["kv_cache_bytes"]),
+            f"{human_bytes(per_tok)} per token x {est['effective_num_ctx']:,} tokens x {slots}",
+        ),
+    ]
+    if est["recurrent_state_bytes"]:
+        rows.append(("recurrent state", human_bytes(est["recurrent_state_bytes"]), "fixed per slot (f32)"))
+    rows.append(("overhead", human_bytes(est["overhead_bytes"]), "fixed runtime allowance"))
+    rows.append(("total", human_bytes(est["total_bytes"]), f"{est['total_bytes']:,} bytes"))
+    width = max(len(r[0]) for r in rows)
+    vw = max(len(r[1]) for r in rows)
+    lines += [f"{a.ljust(width)}  {b.rjust(vw)}  {c}" for a, b, c in rows]
+    if est["assumptions"]:
+        lines += ["", "assumptions:"] + [f"  - {a}" for a in est["assumptions"]]
+    return "\n".join(lines) + "\n"
+
+
+def budget_text(res: BudgetResult, kv_type: str, parallel: int) -> str:
+    budget = res.budget_bytes
+    text = f"\nbudget {human_bytes(budget)} ({budget:,} bytes), KV {kv_type}, {parallel} slot(s):\n"
+    if res.estimate is None or res.num_ctx is None:
+        return text + f"  {budget_problem(res)}\n"
+    text += f"  largest num_ctx that fits: {res.num_ctx:,} (total {human_bytes(res.estimate.total_bytes)}"
+    if res.limited_by == "budget" and res.next_total_bytes is not None:
+        return text + f"; {res.num_ctx + 1:,} would need {res.next_total_bytes:,} bytes)\n"
+    return text + f"; capped by the {res.limited_by} {res.search_limit:,})\n"
+
+
+def budget_problem(res: BudgetResult) -> str:
+    return (
+        f"does not fit in {human_bytes(res.budget_bytes)}: even num_ctx 1 needs "
+        f"{human_bytes(res.minimum_total_bytes)} (weights + overhead)"
+    )
+
+
+def table_text(rows: list[dict[str, Any]], report: EstimateReport) -> str:
+    budget = report.budget.budget_bytes if report.budget is not None else None
+
+    def cell(r: dict[str, Any], kv: str) -> str:
+        total = r[kv]["total_bytes"]
+        return human_bytes(total) + (" (over)" if budget is not None and total > budget else "")
+
+    unknown = "; trained context unknown, table stops at 131072" if not report.facts.context_trained else ""
+    text = f"\ntotal memory (weights + KV cache + overhead), {report.memory.parallel} slot(s){unknown}:\n"
+    return text + table(
+        ("num_ctx", *(f"{kv} KV" for kv in TABLE_KV_TYPES)),
+        [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
+    )
+
+
+def estimate_result(report: EstimateReport, exit_code: ExitCode) -> Result:
+    data = report.to_dict()
+    text = estimate_text(data["estimate"], data["model"])
+    errors = []
+    if report.budget is not None:
+        text += budget_text(report.budget, report.memory.kv_type, report.memory.parallel)
+        if not report.budget.fits:
+            errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
+    if report.table is not None:
+        text += table_text(report.table, report)
+    return Result(data=data, text=text, exit_code=exit_code, warnings=report.warnings, errors=errors)

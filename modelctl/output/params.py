@@ -1,0 +1,39 @@
+"""Writer for ``params``: the parameter reference."""
+
+from __future__ import annotations
+
+from modelctl.output import Result
+from modelctl.output.text import table, terminal_width
+from modelctl.params import CATALOGUE, REMOVED, Param, RemovedParam
+
+
+def parameter_result(p: Param | RemovedParam) -> Result:
+    if isinstance(p, RemovedParam):
+        text = (
+            f"{p.name}: removed in Ollama {p.removed_in}\n  use instead: {p.instead}\n"
+            f"  ollama create today: {p.cli_behaviour}\n"
+        )
+        return Result(data=p.to_dict(), text=text)
+    level = "load-time: changing it reloads the model" if p.level == "load" else "per request"
+    text = f"{p.name}  ({p.type}, {level})\n  {p.meaning}\n  default: {p.default_note}\n  range:   {p.range_text}\n" + (
+        f"  since:   Ollama {p.since}\n" if p.since else ""
+    )
+    return Result(data=p.to_dict(), text=text)
+
+
+def removed_result() -> Result:
+    rows = [(r.name, r.removed_in, r.instead, r.cli_behaviour) for r in REMOVED]
+    return Result(
+        data=[r.to_dict() for r in REMOVED],
+        text=table(("name", "removed in", "use instead", "ollama create"), rows),
+    )
+
+
+def catalogue_result() -> Result:
+    rows = [(p.name, p.type, p.default_note, p.range_text, p.level, p.meaning) for p in CATALOGUE]
+    return Result(
+        data=[p.to_dict() for p in CATALOGUE],
+        text=lambda: table(
+            ("name", "type", "default", "range", "level", "meaning"), rows, max_width=terminal_width(120, minimum=1)
+        ),
+    )

@@ -1,0 +1,122 @@
+"""Writers for ``show`` and the report part of ``build``: one fact per line, aligned."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelctl.errors import Diagnostic, ExitCode
+from modelctl.output import Result
+from modelctl.show import ModelReport
+from modelctl.units import format_value, human_bytes
+
+# What the server uses when no num_ctx is stored (reference: Ollama's server/routes.go Serve).
+SERVER_DEFAULT_CONTEXT = "server default (OLLAMA_CONTEXT_LENGTH, else 4096 / 32768 / 262144 by total VRAM)"
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def report_text(d: Mapping[str, Any]) -> str:
+    """The human report: one fact per line, aligned."""
+    ctx = d.get("context_length") or {}
+    rows: list[tuple[str, str]] = []
+    rows.append(("host", str(d.get("host") or "-")))
+    rows.append(("base", str(d.get("base") or "-")))
+    rows.append(("architecture", str(d.get("architecture") or "-")))
+    size = d.get("parameter_size")
+    count = d.get("parameter_count")
+    params_text = size or "-"
+    if count:
+        params_text = f"{params_text} ({_num(count)})"
+    rows.append(("parameters", str(params_text)))
+    rows.append(("quantization", str(d.get("quantization") or "-")))
+    configured = ctx.get("configured")
+    conf_text = _num(configured) if configured is not None else "not set: " + SERVER_DEFAULT_CONTEXT
+    rows.append(("context trained", _num(ctx.get("trained"))))
+    rows.append(("context configured", conf_text))
+    runtime = ctx.get("runtime")
+    rows.append(("context runtime", _num(runtime) if runtime is not None else "- (not loaded; use --verify)"))
+    rows.append(("embedding length", _num(d.get("embedding_length"))))
+    rows.append(("layers", _num(d.get("block_count"))))
+    heads = _num(d.get("head_count"))
+    kv = d.get("head_count_kv")
+    rows.append(("attention heads", f"{heads} (KV heads {_num(kv)})" if kv is not None else heads))
+    caps = d.get("capabilities") or []
+    rows.append(("capabilities", ", ".join(caps) if caps else "-"))
+    rows.append(("size on disk", human_bytes(d.get("size_bytes")) if d.get("size_bytes") else "-"))
+    mem = d.get("memory")
+    if isinstance(mem, Mapping):
+        total = mem.get("total_bytes") or mem.get("total")
+        at = mem.get("num_ctx")
+        effective = mem.get("effective_num_ctx")
+        at_text = _num(at)
+        if isinstance(effective, int) and isinstance(at, int) and effective != at:
+            # The estimate counts the KV cache for the context Ollama really allocates.
+            at_text = f"{_num(effective)} (capped from {_num(at)})"
+        if total is not None:
+            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}"))
+    rt = d.get("runtime")
+    if isinstance(rt, Mapping) and rt.get("size") is not None:
+        rows.append(
+            (
+                "loaded",
+                f"{human_bytes(rt.get('size'))} in memory, {human_bytes(rt.get('size_vram') or 0)} in VRAM"
+                f" ({rt.get('processor') or '-'})",
+            )
+        )
+    rows.append(("system", _set_text(d.get("system_set"), d.get("system_length"))))
+    rows.append(("template", _set_text(d.get("template_set"), d.get("template_length"))))
+    width = max(len(k) for k, _ in rows)
+    lines = [str(d.get("name") or "?")]
+    lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    params = d.get("parameters") or {}
+    if params:
+        lines.append("  stored parameters:")
+        pw = max(len(k) for k in params)
+        inherited = set(d.get("inherited_parameters") or ())
+        for k, v in params.items():
+            mark = "  (inherited from the base)" if k in inherited else ""
+            lines.append(f"    {k.ljust(pw)}  {format_value(v)}{mark}")
+    else:
+        lines.append("  stored parameters: none")
+    return "\n".join(lines) + "\n"
+
+
+def _set_text(flag: Any, length: Any) -> str:
+    if flag:
+        return f"set ({length} characters)" if length is not None else "set"
+    return "not set"
+
+
+def verify_text(report: ModelReport) -> str:
+    """The ``verify:`` line after a report (empty when nothing was verified)."""
+    v = report.verification
+    if v is None:
+        return ""
+    return f"  verify: FAILED: {v.problem}\n" if v.problem else "  verify: ok\n"
+
+
+def verify_errors(reports: list[ModelReport]) -> list[Diagnostic]:
+    """One error per report whose runtime context is not the configured one."""
+    return [
+        Diagnostic("verify_failed", f"{r.name}: {r.verification.problem}", field="parameters.num_ctx")
+        for r in reports
+        if r.verification is not None and r.verification.problem
+    ]
+
+
+def show_result(report: ModelReport, exit_code: ExitCode) -> Result:
+    data = report.to_dict()
+    return Result(
+        data=data,
+        text=lambda: report_text(data) + verify_text(report),
+        exit_code=exit_code,
+        warnings=report.warnings,
+        errors=verify_errors([report]),
+    )

@@ -1,0 +1,385 @@
+"""``show``: the report of a deployed model, and what it really runs with.
+
+Sources: ``/api/show`` (facts, stored parameters, system, template), ``/api/tags`` (size on
+disk), and ``/api/ps`` (the context length the runner really uses, size in memory, CPU/GPU
+split) when the model is loaded — or, with ``verify``, after loading it. :class:`ModelReport`
+is the typed result; its ``to_dict()`` is the JSON shape shared with ``inspect`` and ``build``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
+from modelctl.facts import ModelFacts, facts_from_show
+from modelctl.memory import MemoryEstimate, estimate_or_none
+from modelctl.params import typed_parameters
+from modelctl.profile import is_profile_ref, load_profile
+from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.units import format_value
+from modelctl.wire import find_entry, modelfile_blobs, parse_parameters, parse_rfc3339, same_value
+
+#: The keys the report shares with ``inspect`` (docs/concepts.md; a contract test pins them).
+REPORT_KEYS = (
+    "name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
+    "context_length", "embedding_length", "block_count", "head_count", "head_count_kv",
+    "capabilities", "parameters", "size_bytes",
+)  # fmt: skip
+
+#: How long a model loaded only to verify it stays loaded (it is unloaded right after anyway).
+VERIFY_KEEP_ALIVE = "30s"
+
+
+@dataclass
+class RuntimeInfo:
+    """What /api/ps says about a loaded runner."""
+
+    context_length: int | None
+    size: int | None
+    size_vram: int | None
+    loaded_before: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        cpu = None
+        if self.size is not None and self.size_vram is not None:
+            cpu = max(self.size - self.size_vram, 0)
+        return {
+            "context_length": self.context_length,
+            "size": self.size,
+            "size_vram": self.size_vram,
+            "size_cpu": cpu,
+            "processor": processor_text(self.size, self.size_vram),
+            "loaded_before": self.loaded_before,
+        }
+
+
+def processor_text(size: int | None, size_vram: int | None) -> str | None:
+    """As ``ollama ps`` shows it: ``100% GPU``, ``100% CPU`` or ``48%/52% CPU/GPU``."""
+    if not size:
+        return None
+    vram = size_vram or 0
+    if vram <= 0:
+        return "100% CPU"
+    if vram >= size:
+        return "100% GPU"
+    gpu = round(vram * 100 / size)
+    return f"{100 - gpu}%/{gpu}% CPU/GPU"
+
+
+@dataclass
+class Verification:
+    """``--verify``: the model was loaded and its runtime context compared with num_ctx."""
+
+    problem: str | None  # why the runtime context differs; None when it matches
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problem": self.problem}
+
+
+@dataclass
+class ModelReport:
+    """One deployed model as modelctl reports it."""
+
+    name: str
+    host: str
+    facts: ModelFacts  # context_configured: the stored num_ctx; context_runtime: /api/ps
+    system: str = ""
+    template: str = ""
+    memory: MemoryEstimate | None = None
+    inherited_parameters: list[str] | None = None  # set when a profile was compared with the model
+    runtime: RuntimeInfo | None = None
+    verification: Verification | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.facts.parameters
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.facts.to_dict()
+        data["name"] = self.name
+        data["host"] = self.host
+        data["context_length_source"] = "model" if self.facts.context_configured is not None else "server default"
+        data["system_set"] = bool(self.system)
+        data["system_length"] = len(self.system) if self.system else None
+        data["template_set"] = bool(self.template)
+        data["template_length"] = len(self.template) if self.template else None
+        data["memory"] = self.memory.to_dict() if self.memory is not None else None
+        if self.inherited_parameters is not None:
+            data["inherited_parameters"] = list(self.inherited_parameters)
+        if self.runtime is not None:
+            data["runtime"] = self.runtime.to_dict()
+        if self.verification is not None:
+            data["verify"] = self.verification.to_dict()
+        return data
+
+
+def build_report(
+    show: Mapping[str, Any],
+    *,
+    name: str,
+    host: str,
+    tags_entry: Mapping[str, Any] | None = None,
+    profile_parameters: Mapping[str, Any] | None = None,
+    base_show: Mapping[str, Any] | None = None,
+) -> ModelReport:
+    """The report of a deployed model, with warnings.
+
+    ``profile_parameters`` (what the profile sends) enables the profile warnings: values the
+    server stored differently, and parameters inherited from the base that the profile does
+    not set (the base's stored parameters when ``base_show`` is given; otherwise every stored
+    parameter the profile does not set).
+    """
+    facts = facts_from_show(dict(show), dict(tags_entry) if tags_entry is not None else None, name=name, host=host)
+    facts.name = name
+    report = ModelReport(name, host, facts, str(show.get("system") or ""), str(show.get("template") or ""))
+    report.memory = estimate_or_none(facts, facts.context_configured)
+    trained, configured = facts.context_trained, facts.context_configured
+    if trained is not None and configured is not None and configured > trained:
+        report.warnings.append(
+            Diagnostic(
+                "num_ctx_above_trained",
+                f"num_ctx {configured} is above the trained context {trained}; Ollama will clamp it to {trained}",
+                field="parameters.num_ctx",
+            )
+        )
+    if profile_parameters is not None:
+        _compare_with_profile(report, profile_parameters, base_show)
+    return report
+
+
+def _compare_with_profile(report: ModelReport, ours: Mapping[str, Any], base_show: Mapping[str, Any] | None) -> None:
+    stored = report.parameters
+    inherited = {k: v for k, v in stored.items() if k not in ours}
+    if base_show is not None:
+        base_params = parse_parameters(base_show.get("parameters"))
+        inherited = {k: v for k, v in inherited.items() if k in base_params}
+    if inherited:
+        listing = ", ".join(f"{k}={format_value(v)}" for k, v in inherited.items())
+        report.warnings.append(
+            Diagnostic(
+                "inherited_parameters",
+                f"parameters inherited from the base that the profile does not set: {listing}",
+                field="parameters",
+            )
+        )
+    for key, want in ours.items():
+        if key not in stored:
+            report.warnings.append(
+                Diagnostic(
+                    "not_stored",
+                    f"the server did not store {key} (the profile sets {format_value(want)})",
+                    field=f"parameters.{key}",
+                )
+            )
+        elif not same_value(key, stored[key], want):
+            report.warnings.append(
+                Diagnostic(
+                    "stored_differently",
+                    f"the server stored {key} = {format_value(stored[key])}, the profile says {format_value(want)}",
+                    field=f"parameters.{key}",
+                )
+            )
+    report.inherited_parameters = sorted(inherited)
+
+
+# -- what the runner really uses ---------------------------------------------------------------
+
+
+def apply_runtime(report: ModelReport, entry: Mapping[str, Any], *, loaded_before: bool) -> RuntimeInfo:
+    """Put an /api/ps entry into the report."""
+    rt_ctx, size, vram = entry.get("context_length"), entry.get("size"), entry.get("size_vram")
+    runtime = RuntimeInfo(
+        context_length=int(rt_ctx) if isinstance(rt_ctx, (int, float)) and math.isfinite(rt_ctx) else None,
+        size=size if isinstance(size, int) else None,
+        size_vram=vram if isinstance(vram, int) else None,
+        loaded_before=loaded_before,
+    )
+    report.runtime = runtime
+    report.facts.context_runtime = runtime.context_length
+    return runtime
+
+
+def runtime_if_loaded(client: OllamaClient, report: ModelReport) -> None:
+    """Fill the runtime facts from /api/ps when the model is already loaded (no load, no check)."""
+    entry = find_entry(client.ps(), report.name)
+    if entry is not None:
+        apply_runtime(report, entry, loaded_before=True)
+
+
+def remaining_keep_alive(expires_at: Any, *, default: str | float, now: datetime | None = None) -> str | float:
+    """The ``keep_alive`` that leaves a loaded runner's expiry (an /api/ps ``expires_at``) as it is.
+
+    ``-1`` (forever) when it expires more than a century from now (Ollama stores a negative
+    keep_alive as the largest duration, about 292 years); whole seconds otherwise;
+    ``default`` when the time cannot be read or has passed.
+    """
+    when = parse_rfc3339(expires_at)
+    if when is None:
+        return default
+    left = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if left > 100 * 365 * 86400:
+        return -1
+    if left <= 0:
+        return default
+    return int(math.ceil(left))
+
+
+def verify_runtime(client: OllamaClient, report: ModelReport, *, keep_alive: str = VERIFY_KEEP_ALIVE) -> str | None:
+    """Load the model, read /api/ps, fill the runtime facts; unload it if it was not loaded.
+
+    Returns why the runtime context differs from the configured one (None when it does not,
+    or when nothing is configured: then the runtime value is the server default).
+
+    Ollama keys loaded runners by the weights file: when another model on the same weights
+    is loaded with the same load-time options, the load reuses that runner and /api/ps lists
+    it under the other model's name. That runner is then read, and never unloaded here.
+    """
+    name = report.name
+    before = find_entry(client.ps(), name)
+    # Any request resets the runner's expiry: keep the one its user chose (e.g. 10m, -1).
+    load_keep_alive = (
+        keep_alive if before is None else remaining_keep_alive(before.get("expires_at"), default=keep_alive)
+    )
+    entry: dict[str, Any] | None = None
+    shared_with: str | None = None
+    try:
+        for _ in client.generate({"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}):
+            pass
+        after = client.ps()
+        entry = find_entry(after, name)
+        if entry is None:
+            entry, shared_with = _shared_runner(client, name, after)
+    finally:
+        if before is None and shared_with is None:
+            _unload(client, name)
+    if entry is None:
+        return f"{name} did not show up in /api/ps after loading it"
+    runtime = apply_runtime(report, entry, loaded_before=before is not None or shared_with is not None)
+    configured = report.facts.context_configured
+    if runtime.context_length is None:
+        return "the server did not report the runner's context length (Ollama before 0.9.7?)"
+    if configured is None or runtime.context_length == configured:
+        return None
+    return runtime_reason(configured, runtime.context_length, report.facts.context_trained)
+
+
+def _unload(client: OllamaClient, name: str) -> None:
+    """Unloading is a courtesy: a failure leaves the verify result as it is."""
+    try:
+        for _ in client.generate({"model": name, "keep_alive": 0, "stream": True}):
+            pass
+    except ModelctlError:
+        pass
+
+
+def _shared_runner(client: OllamaClient, name: str, ps: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The /api/ps entry of another model whose weights (FROM blobs) and adapters are ours."""
+    try:
+        mine = modelfile_blobs(client.show(name))
+    except ModelctlError:
+        return None, None
+    if not mine[0]:
+        return None, None
+    for e in ps.get("models") or []:
+        other = e.get("name") or e.get("model")
+        if not isinstance(other, str):
+            continue
+        try:
+            theirs = modelfile_blobs(client.show(other))
+        except ModelctlError:
+            continue
+        if sorted(theirs[0]) == sorted(mine[0]) and sorted(theirs[1]) == sorted(mine[1]):
+            return dict(e), other
+    return None, None
+
+
+def runtime_reason(configured: int, runtime: int, trained: int | None) -> str:
+    """Why Ollama runs the model with ``runtime`` tokens of context instead of ``configured``."""
+    head = f"runtime context {runtime} differs from the configured num_ctx {configured}"
+    if trained is not None and configured > trained and runtime <= trained:
+        return f"{head}: Ollama clamped it to the model's trained context length {trained}"
+    if runtime < configured:
+        return (
+            f"{head}: Ollama lowered it, most likely because the KV cache for {configured} tokens "
+            "did not fit in memory (see `modelctl estimate`), or a server setting "
+            "(OLLAMA_CONTEXT_LENGTH, parallel slots) limits it"
+        )
+    if configured > 0 and runtime % configured == 0:
+        return (
+            f"{head}: the runner holds {runtime // configured} parallel slots of {configured} tokens "
+            "(OLLAMA_NUM_PARALLEL)"
+        )
+    return f"{head}: Ollama raised it (a minimum for this model, e.g. 2048 for vision models)"
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _ProfileView:
+    """What ``show PROFILE`` knows from the profile before asking the server."""
+
+    name: str
+    parameters: dict[str, Any] | None = None  # None: a plain model name, no profile warnings
+    base: str | None = None  # the base model by name (None for a local-file base)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _profile_view(ref: str) -> _ProfileView:
+    if ref.lower().endswith(".gguf") and Path(ref).expanduser().is_file():
+        raise InvalidInput(
+            "a local GGUF file, not a deployed model or a profile: "
+            f"`modelctl inspect {ref}` reads its facts, `modelctl estimate {ref}` its memory",
+            file=ref,
+        )
+    if not is_profile_ref(ref):
+        return _ProfileView(ref)
+    loaded = load_profile(ref)
+    view = _ProfileView(loaded.profile.name)
+    view.parameters = typed_parameters(loaded.profile.parameters.as_dict(), view.warnings)
+    if loaded.profile.base_path() is None:
+        view.base = loaded.profile.from_
+    return view
+
+
+def show(ref: str, *, verify: bool = False, host: str | None = None, timeout: float | None = None) -> ModelReport:
+    """The report of MODEL, or of PROFILE's model (with warnings where the server differs from it).
+
+    ``verify`` loads the model and checks the context it really runs with (the result is in
+    ``report.verification``). Raises ModelNotFound when the model is not on the server.
+    """
+    view = _profile_view(ref)
+    with OllamaClient(host, timeout=timeout) as client:
+        try:
+            deployed = client.show(view.name)
+        except ModelNotFound as exc:
+            hint = f" (build it with `modelctl build {ref}`)" if view.parameters is not None else ""
+            raise ModelNotFound(
+                f"model {view.name} is not on the server at {client.display_host}{hint}", model=view.name
+            ) from exc
+        tags = client.tags()
+        base_show = client.show_or_none(view.base) if view.base else None
+        report = build_report(
+            deployed,
+            name=view.name,
+            host=client.display_host,
+            tags_entry=find_entry(tags, view.name),
+            profile_parameters=view.parameters,
+            base_show=base_show,
+        )
+        report.warnings[:0] = view.warnings
+        if verify:
+            report.verification = Verification(verify_runtime(client, report))
+        else:
+            runtime_if_loaded(client, report)
+    return report
