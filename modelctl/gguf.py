@@ -435,27 +435,33 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFInfo:
         fh.close()
 
 
-def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
-    r = _Reader(fh, where, size)
-    # The fixed header (magic, version, two counts) is read on its own, so a file that is not
-    # GGUF, or has impossible counts, is refused after reading 24 bytes.
+def _read_version(r: _Reader) -> tuple[int, str]:
+    """The version, and the byte order it reveals (a big-endian file reads as a huge little-endian number)."""
+    raw_version = r.read(4, "version")
+    version = struct.unpack("<I", raw_version)[0]
+    if version in SUPPORTED_VERSIONS:
+        return version, "<"
+    swapped = struct.unpack(">I", raw_version)[0]
+    if swapped in SUPPORTED_VERSIONS:
+        return swapped, ">"
+    if version == 1:
+        raise r.fail("unsupported GGUF version 1 (an obsolete format; modelctl reads versions 2 and 3)")
+    raise r.fail(f"unsupported GGUF version {version} (modelctl reads versions 2 and 3)")
+
+
+def _read_header(r: _Reader, size: int) -> tuple[int, str, int, int]:
+    """Magic, version and the two counts: (version, byte order, tensor count, metadata count).
+
+    The fixed header is read on its own, so a file that is not GGUF, or has impossible
+    counts, is refused after reading 24 bytes.
+    """
     r.chunk = 24
     if size < 4:
         raise r.fail(f"not a GGUF file: only {size} bytes, too short for the GGUF magic")
     magic = r.read(4, "magic")
     if magic != MAGIC:
         raise r.fail(f"not a GGUF file: it starts with {magic!r}, not {MAGIC!r}")
-    raw_version = r.read(4, "version")
-    version = struct.unpack("<I", raw_version)[0]
-    order = "<"
-    if version not in SUPPORTED_VERSIONS:
-        swapped = struct.unpack(">I", raw_version)[0]
-        if swapped in SUPPORTED_VERSIONS:
-            version, order = swapped, ">"
-        elif version == 1:
-            raise r.fail("unsupported GGUF version 1 (an obsolete format; modelctl reads versions 2 and 3)")
-        else:
-            raise r.fail(f"unsupported GGUF version {version} (modelctl reads versions 2 and 3)")
+    version, order = _read_version(r)
     r.set_order(order)
     n_tensors = r.u64("tensor count")
     n_kv = r.u64("metadata count")
@@ -469,7 +475,10 @@ def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
             f"the {r.remaining()} bytes that remain"
         )
     r.chunk = _CHUNK
+    return version, order, n_tensors, n_kv
 
+
+def _read_metadata(r: _Reader, n_kv: int) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     for i in range(n_kv):
         key = r.string(f"metadata key #{i}", limit=MAX_KEY_LENGTH)
@@ -477,11 +486,18 @@ def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
         if vtype not in VALUE_TYPE_NAMES:
             raise r.fail(f"corrupt file: unknown metadata value type {vtype} for key {key!r}")
         metadata[key] = _read_value(r, vtype, key)
+    return metadata
 
+
+def _alignment(r: _Reader, metadata: dict[str, Any]) -> int:
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment <= 0 or (alignment & (alignment - 1)):
         raise r.fail(f"corrupt file: general.alignment must be a power of two, got {alignment!r}")
+    return alignment
 
+
+def _read_tensor_infos(r: _Reader, n_tensors: int) -> list[tuple[str, tuple[int, ...], int, int]]:
+    """The raw tensor-info table: (name, shape, ggml type, offset) per tensor."""
     infos: list[tuple[str, tuple[int, ...], int, int]] = []
     for i in range(n_tensors):
         name = r.string(f"name of tensor #{i}", limit=MAX_NAME_LENGTH)
@@ -492,32 +508,44 @@ def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
         type_id = r.u32(f"type of tensor {name!r}")
         offset = r.u64(f"offset of tensor {name!r}")
         infos.append((name, dims, type_id, offset))
+    return infos
+
+
+def _tensor_info(r: _Reader, info: tuple[str, tuple[int, ...], int, int], data_offset: int, size: int) -> TensorInfo:
+    """One tensor's element count and byte size, checked against its type's block size and the file's end."""
+    name, dims, type_id, offset = info
+    n_el = 1
+    for d in dims:
+        n_el *= d
+    entry = GGML_TYPES.get(type_id)
+    nbytes: int | None = None
+    if entry is not None:
+        if dims and dims[0] % entry[1]:
+            raise r.fail(
+                f"corrupt file: tensor {name!r} of type {entry[0]} has a first dimension {dims[0]} "
+                f"that is not a multiple of its block size {entry[1]}"
+            )
+        nbytes = tensor_nbytes(type_id, n_el)
+    end = offset + (nbytes or 0)
+    if end > size - data_offset:
+        raise r.fail(
+            f"truncated or corrupt file: tensor {name!r} needs bytes up to {data_offset + end}, "
+            f"but the file ends at {size}"
+        )
+    return TensorInfo(name, dims, type_id, offset, n_el, nbytes)
+
+
+def _parse(fh: BinaryIO, where: str, path: Path, size: int) -> GGUFInfo:
+    r = _Reader(fh, where, size)
+    version, order, n_tensors, n_kv = _read_header(r, size)
+    metadata = _read_metadata(r, n_kv)
+    alignment = _alignment(r, metadata)
+    infos = _read_tensor_infos(r, n_tensors)
 
     header_bytes = r.tell()
     data_offset = -(-header_bytes // alignment) * alignment
-    data_size = size - data_offset
-    tensors: list[TensorInfo] = []
-    for name, dims, type_id, offset in infos:
-        n_el = 1
-        for d in dims:
-            n_el *= d
-        entry = GGML_TYPES.get(type_id)
-        nbytes: int | None = None
-        if entry is not None:
-            if dims and dims[0] % entry[1]:
-                raise r.fail(
-                    f"corrupt file: tensor {name!r} of type {entry[0]} has a first dimension {dims[0]} "
-                    f"that is not a multiple of its block size {entry[1]}"
-                )
-            nbytes = tensor_nbytes(type_id, n_el)
-        end = offset + (nbytes or 0)
-        if end > data_size:
-            raise r.fail(
-                f"truncated or corrupt file: tensor {name!r} needs bytes up to {data_offset + end}, "
-                f"but the file ends at {size}"
-            )
-        tensors.append(TensorInfo(name, dims, type_id, offset, n_el, nbytes))
-    _fill_unknown_sizes(tensors, data_size)
+    tensors = [_tensor_info(r, info, data_offset, size) for info in infos]
+    _fill_unknown_sizes(tensors, size - data_offset)
 
     return GGUFInfo(
         path=path,

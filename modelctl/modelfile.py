@@ -23,7 +23,7 @@ import codecs
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -392,6 +392,60 @@ def _parser_error(msg: str, t: str, j: int) -> _Fail:
     return _Fail(f"(line {_ollama_line(t, j)}): {msg}", j)
 
 
+def _skip_comment(t: str, i: int) -> int:
+    """Index of the line break ending the comment at ``i``, or -1 when the comment runs to the end."""
+    m = _NEWLINE.search(t, i)
+    return -1 if m is None else m.start()
+
+
+def _read_keyword(t: str, i: int, n: int) -> tuple[str, int]:
+    """Read the instruction keyword at ``i``; return its lower-case name and the index after its separator."""
+    start = i
+    c = t[i]
+    # The first rune starts the keyword whatever it is; it is kept only if printable.
+    kw = c if is_go_printable(c) else ""
+    m = _ALPHA.match(t, i + 1)
+    assert m is not None
+    kw += m.group()
+    i = m.end()
+    if i >= n:
+        raise _Fail(UNEXPECTED_EOF, start)
+    c = t[i]
+    if c != " " and c != "\t":
+        raise _parser_error(INVALID_COMMAND, t, i)
+    name = kw.lower()
+    if name not in _KEYWORDS:
+        raise _parser_error(INVALID_COMMAND, t, i)
+    return name, i + 1
+
+
+def _read_second_word(t: str, name: str, i: int, n: int, start: int) -> tuple[str, str, int]:
+    """The word after PARAMETER (its name) or MESSAGE (its role): (command name, role, index after it)."""
+    pat = _PNAME if name == "parameter" else _ALPHA
+    m = pat.match(t, i)
+    assert m is not None
+    word = m.group()
+    i = m.end()
+    if i >= n:
+        raise _Fail(UNEXPECTED_EOF, start)
+    c = t[i]
+    if c != " " and c != "\t":
+        raise _Fail(f"{UNEXPECTED_EOF}: {word}", i)
+    if name == "parameter":
+        return word, "", i + 1
+    if word not in _ROLES:
+        raise _parser_error(INVALID_ROLE, t, i)
+    return "message", word, i + 1
+
+
+def _require_from(cmds: list[Command]) -> None:
+    """Ollama refuses a Modelfile without a FROM line (checked once the whole text is read)."""
+    for cmd in cmds:
+        if cmd.name == "model":
+            return
+    raise _Fail(MISSING_FROM, -1)
+
+
 def _parse(t: str) -> list[Command]:
     n = len(t)
     i = 0
@@ -402,53 +456,18 @@ def _parse(t: str) -> list[Command]:
         i = _SKIP.match(t, i).end()  # type: ignore[union-attr]
         if i >= n:
             break
-        c = t[i]
-        if c == "#":
-            m = _NEWLINE.search(t, i)
-            if m is None:
+        if t[i] == "#":
+            i = _skip_comment(t, i)
+            if i < 0:
                 break
-            i = m.start()
             continue
         start = i
-        # The first rune starts the keyword whatever it is; it is kept only if printable.
-        kw = c if is_go_printable(c) else ""
-        m2 = _ALPHA.match(t, i + 1)
-        assert m2 is not None
-        kw += m2.group()
-        i = m2.end()
-        if i >= n:
-            raise _Fail(UNEXPECTED_EOF, start)
-        c = t[i]
-        if c != " " and c != "\t":
-            raise _parser_error(INVALID_COMMAND, t, i)
-        name = kw.lower()
-        if name not in _KEYWORDS:
-            raise _parser_error(INVALID_COMMAND, t, i)
-        i += 1
+        name, i = _read_keyword(t, i, n)
         role = ""
         if name == "parameter" or name == "message":
-            pat = _PNAME if name == "parameter" else _ALPHA
-            m3 = pat.match(t, i)
-            assert m3 is not None
-            word = m3.group()
-            i = m3.end()
-            if i >= n:
-                raise _Fail(UNEXPECTED_EOF, start)
-            c = t[i]
-            if c != " " and c != "\t":
-                raise _Fail(f"{UNEXPECTED_EOF}: {word}", i)
-            if name == "parameter":
-                cname = word
-            else:
-                if word not in _ROLES:
-                    raise _parser_error(INVALID_ROLE, t, i)
-                role = word
-                cname = "message"
-            i += 1
-        elif name == "from":
-            cname = "model"
+            cname, role, i = _read_second_word(t, name, i, n, start)
         else:
-            cname = name
+            cname = "model" if name == "from" else name
         value, i = _read_value(t, i, n)
         if role:
             value = role + ": " + value
@@ -464,10 +483,8 @@ def _parse(t: str) -> list[Command]:
             line_start = brk + 1
         lc_pos = start
         cmds.append(Command(cname, value, lc_line, start - line_start + 1))
-    for cmd in cmds:
-        if cmd.name == "model":
-            return cmds
-    raise _Fail(MISSING_FROM, -1)
+    _require_from(cmds)
+    return cmds
 
 
 # --- commands -> spec -----------------------------------------------------------------------
@@ -517,6 +534,115 @@ def _convert(cmd: Command, filename: str | None) -> Any:
     return [v]  # stop: []string, the raw text
 
 
+def _set_parameter(spec: ModelSpec, cmd: Command, filename: str | None) -> None:
+    """A PARAMETER line: convert its value; a list-valued parameter (stop) accumulates."""
+    value = _convert(cmd, filename)
+    old = spec.parameters.get(cmd.name)
+    if isinstance(old, list):
+        old.extend(value)
+    else:
+        spec.parameters[cmd.name] = value
+
+
+def _on_model(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.froms.append(cmd.args)
+
+
+def _on_draft(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    if spec.draft is not None:
+        _warn(
+            spec,
+            "several_drafts",
+            "several DRAFT lines: Ollama merges their files; only this last path is kept here",
+            cmd,
+            filename,
+            "draft",
+        )
+    spec.draft = cmd.args
+
+
+def _on_adapter(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.adapters.append(cmd.args)
+    if len(spec.adapters) == 2:
+        _warn(
+            spec, "several_adapters", "several ADAPTER lines: Ollama uses only the last one", cmd, filename, "adapters"
+        )
+
+
+def _on_template(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.template = cmd.args
+    last["template"] = cmd
+
+
+def _on_system(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.system = cmd.args
+    last["system"] = cmd
+
+
+def _on_license(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.license.append(cmd.args)
+
+
+def _on_renderer(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.renderer = cmd.args
+
+
+def _on_parser(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    spec.parser = cmd.args
+
+
+def _on_requires(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    a = cmd.args
+    req = a if a.startswith("v") else "v" + a
+    if not go_semver_valid(req):
+        raise _cmd_error(INVALID_REQUIRES, cmd, filename, "requires")
+    spec.requires = req[1:]
+
+
+def _on_message(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
+    role, _, content = cmd.args.partition(": ")
+    spec.messages.append({"role": role, "content": content})
+    if role not in _ROLES:
+        _warn(
+            spec,
+            "message_role",
+            f"message role '{role}' (set through PARAMETER message) is sent unchecked",
+            cmd,
+            filename,
+            "messages",
+        )
+
+
+_CommandHandler = Callable[[ModelSpec, Command, str | None, dict[str, Command]], None]
+
+# Ollama's internal command names (FROM is "model") -> what each does to the request.
+_COMMAND_HANDLERS: dict[str, _CommandHandler] = {
+    "model": _on_model,
+    "draft": _on_draft,
+    "adapter": _on_adapter,
+    "template": _on_template,
+    "system": _on_system,
+    "license": _on_license,
+    "renderer": _on_renderer,
+    "parser": _on_parser,
+    "requires": _on_requires,
+    "message": _on_message,
+}
+
+
+def _warn_empty_prompts(spec: ModelSpec, last: dict[str, Command], filename: str | None) -> None:
+    for key in ("system", "template"):
+        if getattr(spec, key) == "":
+            _warn(
+                spec,
+                f"empty_{key}",
+                f"empty {key.upper()} is not sent: Ollama keeps the base model's {key}",
+                last.get(key),
+                filename,
+                key,
+            )
+
+
 def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> ModelSpec:
     """Ollama's ``CreateRequest`` semantics over parsed commands (no file access).
 
@@ -528,87 +654,20 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
     spec = ModelSpec()
     last: dict[str, Command] = {}
     by_name = _params.BY_NAME
+    handlers = _COMMAND_HANDLERS
     for cmd in commands:
-        n, a = cmd.name, cmd.args
+        n = cmd.name
         if n in by_name:  # the common case first; no catalogue name is a command name
-            value = _convert(cmd, filename)
-            old = spec.parameters.get(n)
-            if isinstance(old, list):
-                old.extend(value)
-            else:
-                spec.parameters[n] = value
-        elif n == "model":
-            spec.froms.append(a)
-        elif n == "draft":
-            if spec.draft is not None:
-                _warn(
-                    spec,
-                    "several_drafts",
-                    "several DRAFT lines: Ollama merges their files; only this last path is kept here",
-                    cmd,
-                    filename,
-                    "draft",
-                )
-            spec.draft = a
-        elif n == "adapter":
-            spec.adapters.append(a)
-            if len(spec.adapters) == 2:
-                _warn(
-                    spec,
-                    "several_adapters",
-                    "several ADAPTER lines: Ollama uses only the last one",
-                    cmd,
-                    filename,
-                    "adapters",
-                )
-        elif n == "template":
-            spec.template = a
-            last[n] = cmd
-        elif n == "system":
-            spec.system = a
-            last[n] = cmd
-        elif n == "license":
-            spec.license.append(a)
-        elif n == "renderer":
-            spec.renderer = a
-        elif n == "parser":
-            spec.parser = a
-        elif n == "requires":
-            req = a if a.startswith("v") else "v" + a
-            if not go_semver_valid(req):
-                raise _cmd_error(INVALID_REQUIRES, cmd, filename, "requires")
-            spec.requires = req[1:]
-        elif n == "message":
-            role, _, content = a.partition(": ")
-            spec.messages.append({"role": role, "content": content})
-            if role not in _ROLES:
-                _warn(
-                    spec,
-                    "message_role",
-                    f"message role '{role}' (set through PARAMETER message) is sent unchecked",
-                    cmd,
-                    filename,
-                    "messages",
-                )
+            _set_parameter(spec, cmd, filename)
+            continue
+        handler = handlers.get(n)
+        if handler is not None:
+            handler(spec, cmd, filename, last)
         elif n in _params.CLI_DEPRECATED:
             _warn(spec, "deprecated_parameter", f"parameter {n} is deprecated", cmd, filename, n)
         else:
-            value = _convert(cmd, filename)
-            old = spec.parameters.get(n)
-            if isinstance(old, list):
-                old.extend(value)
-            else:
-                spec.parameters[n] = value
-    for key in ("system", "template"):
-        if getattr(spec, key) == "":
-            _warn(
-                spec,
-                f"empty_{key}",
-                f"empty {key.upper()} is not sent: Ollama keeps the base model's {key}",
-                last.get(key),
-                filename,
-                key,
-            )
+            _set_parameter(spec, cmd, filename)
+    _warn_empty_prompts(spec, last, filename)
     return spec
 
 

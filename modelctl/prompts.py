@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,77 @@ def _strings(value: Any) -> list[str] | None:
     return None
 
 
+def _unknown_key_message(what: str, key: Any, known: Sequence[str]) -> str:
+    from modelctl.params import suggest
+
+    hint = suggest(str(key), known)
+    extra = f"; did you mean '{hint}'?" if hint else f" (known: {', '.join(known)})"
+    return f"unknown {what} '{key}'{extra}"
+
+
+def _string_assertion(
+    key: str, text: str, line: int | None, column: int | None, fld: str, col: _Collector
+) -> Assertion | None:
+    """One string of contains/not_contains/regex, or None (reported) when it cannot be used."""
+    if key == "regex":
+        try:
+            re.compile(text)
+        except re.error as exc:
+            col.add(f"bad regular expression {text!r}: {exc}", line, column, fld)
+            return None
+    elif text == "":
+        col.add("must not be empty", line, column, fld)
+        return None
+    return Assertion(key, text, line)
+
+
+def _expect_strings(
+    key: str, value: Any, vline: int | None, vcol: int | None, fld: str, col: _Collector
+) -> list[Assertion]:
+    """contains / not_contains / regex: a string or a non-empty list of strings."""
+    items = _strings(value)
+    if items is None:
+        col.add("must be a string or a non-empty list of strings", vline, vcol, fld)
+        return []
+    out: list[Assertion] = []
+    for i, text in enumerate(items):
+        iline, icol = _pos(value, i) if isinstance(value, list) else (vline, vcol)
+        assertion = _string_assertion(key, text, iline, icol, fld, col)
+        if assertion is not None:
+            out.append(assertion)
+    return out
+
+
+def _expect_max_tokens(
+    key: str, value: Any, vline: int | None, vcol: int | None, fld: str, col: _Collector
+) -> list[Assertion]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        col.add("must be a positive integer", vline, vcol, fld)
+        return []
+    return [Assertion("max_tokens", int(value), vline)]
+
+
+def _expect_json(
+    key: str, value: Any, vline: int | None, vcol: int | None, fld: str, col: _Collector
+) -> list[Assertion]:
+    if not isinstance(value, bool):
+        col.add("must be true or false", vline, vcol, fld)
+        return []
+    return [Assertion("json", True, vline)] if value else []
+
+
+_ExpectCheck = Callable[[str, Any, int | None, int | None, str, _Collector], list[Assertion]]
+
+# One check per EXPECT_KEYS entry: (key, value, value line, value column, field, collector) -> assertions.
+_EXPECT_CHECKS: dict[str, _ExpectCheck] = {
+    "contains": _expect_strings,
+    "not_contains": _expect_strings,
+    "regex": _expect_strings,
+    "max_tokens": _expect_max_tokens,
+    "json": _expect_json,
+}
+
+
 def _parse_expect(expect: Any, item_field: str, parent: Any, col: _Collector) -> list[Assertion]:
     out: list[Assertion] = []
     if expect is None:
@@ -156,55 +227,20 @@ def _parse_expect(expect: Any, item_field: str, parent: Any, col: _Collector) ->
         return out
     for key in expect:
         fld = f"{item_field}.expect.{key}"
-        line, column = _pos(expect, key)
-        vline, vcol = _pos(expect, key, value=True)
-        value = expect[key]
         if key not in EXPECT_KEYS:
-            from modelctl.params import suggest
-
-            hint = suggest(str(key), EXPECT_KEYS)
-            extra = f"; did you mean '{hint}'?" if hint else f" (known: {', '.join(EXPECT_KEYS)})"
-            col.add(f"unknown assertion '{key}'{extra}", line, column, fld)
+            line, column = _pos(expect, key)
+            col.add(_unknown_key_message("assertion", key, EXPECT_KEYS), line, column, fld)
             continue
-        if key in ("contains", "not_contains", "regex"):
-            items = _strings(value)
-            if items is None:
-                col.add("must be a string or a non-empty list of strings", vline, vcol, fld)
-                continue
-            for i, text in enumerate(items):
-                iline, icol = (vline, vcol)
-                if isinstance(value, list):
-                    iline, icol = _pos(value, i)
-                if key == "regex":
-                    try:
-                        re.compile(text)
-                    except re.error as exc:
-                        col.add(f"bad regular expression {text!r}: {exc}", iline, icol, fld)
-                        continue
-                elif text == "":
-                    col.add("must not be empty", iline, icol, fld)
-                    continue
-                out.append(Assertion(str(key), text, iline))
-        elif key == "max_tokens":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                col.add("must be a positive integer", vline, vcol, fld)
-                continue
-            out.append(Assertion("max_tokens", int(value), vline))
-        elif key == "json":
-            if not isinstance(value, bool):
-                col.add("must be true or false", vline, vcol, fld)
-                continue
-            if value:
-                out.append(Assertion("json", True, vline))
+        vline, vcol = _pos(expect, key, value=True)
+        out.extend(_EXPECT_CHECKS[key](str(key), expect[key], vline, vcol, fld, col))
     return out
 
 
-def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
-    """Parse the text of a prompts file. Raises InvalidInput listing every problem found."""
+def _load_list(text: str, file: str) -> list[Any]:
+    """The YAML document of a prompts file, which must be a list."""
     from modelctl.errors import ProfileError
     from modelctl.yamlio import load_positioned
 
-    col = _Collector(file)
     try:
         data = load_positioned(text, file)
     except ProfileError as exc:  # the YAML layer speaks of profiles; here it is a prompts file
@@ -222,56 +258,78 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
             column=column,
             code="prompts",
         )
-    cases: list[PromptCase] = []
-    for i, item in enumerate(data):
-        item_field = f"[{i}]"
-        line, column = _pos(data, i)
-        if isinstance(item, str):
-            if not item.strip():
-                col.add("prompt must not be empty", line, column, item_field)
-                continue
-            cases.append(PromptCase(len(cases) + 1, str(item), file=file, line=line))
-            continue
-        if not isinstance(item, dict):
-            col.add("each item must be a prompt string or a mapping with 'prompt'", line, column, item_field)
-            continue
-        bad = False
-        for key in item:
-            if key not in ITEM_KEYS:
-                kline, kcol = _pos(item, key)
-                from modelctl.params import suggest
+    return data
 
-                hint = suggest(str(key), ITEM_KEYS)
-                extra = f"; did you mean '{hint}'?" if hint else f" (known: {', '.join(ITEM_KEYS)})"
-                col.add(f"unknown key '{key}'{extra}", kline, kcol, f"{item_field}.{key}")
-                bad = True
-        prompt = item.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            if "prompt" in item:
-                pline, pcol = _pos(item, "prompt", value=True)
-                col.add("must be a non-empty string", pline, pcol, f"{item_field}.prompt")
-            else:
-                col.add("missing 'prompt'", line, column, f"{item_field}.prompt")
+
+def _check_item_keys(item: dict[Any, Any], item_field: str, col: _Collector) -> bool:
+    """Report the keys of an item that are not ITEM_KEYS; True when there was one."""
+    bad = False
+    for key in item:
+        if key not in ITEM_KEYS:
+            kline, kcol = _pos(item, key)
+            col.add(_unknown_key_message("key", key, ITEM_KEYS), kline, kcol, f"{item_field}.{key}")
             bad = True
-        for key in ("name", "system"):
-            if key in item and not isinstance(item[key], str):
-                kline, kcol = _pos(item, key, value=True)
-                col.add("must be a string", kline, kcol, f"{item_field}.{key}")
-                bad = True
-        assertions = _parse_expect(item.get("expect"), item_field, item, col)
-        if bad:
-            continue
-        cases.append(
-            PromptCase(
-                len(cases) + 1,
-                str(prompt),
-                name=str(item["name"]) if item.get("name") is not None else None,
-                system=str(item["system"]) if item.get("system") is not None else None,
-                assertions=assertions,
-                file=file,
-                line=line,
-            )
-        )
+    return bad
+
+
+def _check_item_prompt(
+    item: dict[Any, Any], item_field: str, line: int | None, column: int | None, col: _Collector
+) -> bool:
+    """Report a missing or empty 'prompt'; True when there was a problem."""
+    prompt = item.get("prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return False
+    if "prompt" in item:
+        pline, pcol = _pos(item, "prompt", value=True)
+        col.add("must be a non-empty string", pline, pcol, f"{item_field}.prompt")
+    else:
+        col.add("missing 'prompt'", line, column, f"{item_field}.prompt")
+    return True
+
+
+def _check_item_strings(item: dict[Any, Any], item_field: str, col: _Collector) -> bool:
+    """Report a 'name' or 'system' that is not a string; True when there was one."""
+    bad = False
+    for key in ("name", "system"):
+        if key in item and not isinstance(item[key], str):
+            kline, kcol = _pos(item, key, value=True)
+            col.add("must be a string", kline, kcol, f"{item_field}.{key}")
+            bad = True
+    return bad
+
+
+def _parse_item(data: list[Any], i: int, item: Any, index: int, file: str, col: _Collector) -> PromptCase | None:
+    """Item ``i`` of the list as prompt number ``index``, or None (its problems reported) when unusable."""
+    item_field = f"[{i}]"
+    line, column = _pos(data, i)
+    if isinstance(item, str):
+        if not item.strip():
+            col.add("prompt must not be empty", line, column, item_field)
+            return None
+        return PromptCase(index, str(item), file=file, line=line)
+    if not isinstance(item, dict):
+        col.add("each item must be a prompt string or a mapping with 'prompt'", line, column, item_field)
+        return None
+    # Every check runs (and reports) even when an earlier one failed.
+    bad_keys = _check_item_keys(item, item_field, col)
+    bad_prompt = _check_item_prompt(item, item_field, line, column, col)
+    bad_strings = _check_item_strings(item, item_field, col)
+    assertions = _parse_expect(item.get("expect"), item_field, item, col)
+    if bad_keys or bad_prompt or bad_strings:
+        return None
+    return PromptCase(
+        index,
+        str(item.get("prompt")),
+        name=str(item["name"]) if item.get("name") is not None else None,
+        system=str(item["system"]) if item.get("system") is not None else None,
+        assertions=assertions,
+        file=file,
+        line=line,
+    )
+
+
+def _raise_collected(col: _Collector) -> None:
+    """Raise every problem collected, the first as the headline."""
     if col.diags:
         first = col.diags[0]
         raise InvalidInput(
@@ -283,6 +341,18 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
             code="prompts",
             diagnostics=col.diags,
         )
+
+
+def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
+    """Parse the text of a prompts file. Raises InvalidInput listing every problem found."""
+    col = _Collector(file)
+    data = _load_list(text, file)
+    cases: list[PromptCase] = []
+    for i, item in enumerate(data):
+        case = _parse_item(data, i, item, len(cases) + 1, file, col)
+        if case is not None:
+            cases.append(case)
+    _raise_collected(col)
     if not cases:
         raise InvalidInput("the prompts file holds no prompts", file=file, line=1, code="prompts")
     names = [c.name for c in cases if c.name]
