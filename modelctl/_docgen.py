@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from modelctl import params as P
+from modelctl.cli import COMMANDS, cli
 from modelctl.errors import EXIT_CODE_MEANINGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -31,8 +32,6 @@ def _help(cmd: click.Command, name: str, parent: click.Context | None) -> str:
 
 
 def cli_reference() -> str:
-    from modelctl.cli import COMMANDS, cli
-
     root = _context(cli, "modelctl", None)
     out = [
         "# CLI reference",

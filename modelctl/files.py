@@ -21,7 +21,7 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
 
     A reader never sees half a file, and a failure leaves the old file (or none) in place.
     """
-    import tempfile
+    import tempfile  # here, not at the top: every command's --help imports this module
 
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")

@@ -20,6 +20,7 @@ then the tensor data.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -410,8 +411,6 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
         raise GGUFError("no such file", file=where) from None
     except OSError as exc:
         raise GGUFError(f"cannot read: {exc.strerror or exc}", file=where) from None
-    import stat
-
     if stat.S_ISDIR(st.st_mode):
         raise GGUFError("is a directory, not a GGUF file", file=where)
     if not stat.S_ISREG(st.st_mode):

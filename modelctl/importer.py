@@ -16,6 +16,7 @@ from typing import Any
 from modelctl.errors import Diagnostic, ModelfileError
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.profile import local_path
+from modelctl.yamlio import resolve_plain
 
 
 def spec_to_profile_data(
@@ -81,8 +82,6 @@ def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
 
     class Dumper(yaml.SafeDumper):
         pass
-
-    from modelctl.yamlio import resolve_plain
 
     def str_rep(dumper: Any, value: str) -> Any:
         if "\n" in value and _block_safe(value):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -455,8 +456,6 @@ SIZE_HELP = "e.g. 12GiB, 12G (read as GiB), 12000MiB, 16GB (10^9 bytes) or 8e9 (
 
 def parse_size(text: str, *, what: str = "--budget", allow_zero: bool = False) -> int:
     """Bytes from a size: binary units (KiB/MiB/GiB/TiB, and bare K/M/G/T), decimal KB/MB/GB/TB, or bytes."""
-    from decimal import Decimal, InvalidOperation
-
     m = _SIZE.match(text or "")
     if not m:
         raise InvalidInput(f"cannot read {text!r} as a size; {SIZE_HELP}", field=what)

@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -757,8 +758,6 @@ def _float_text(name: str, x: float) -> str:
     if ax != 0.0 and is_f32_tie(ax):
         # repr(x) could sit on either side of the tie and round to the other float32;
         # the exact decimal expansion of x rounds (ties to even) as Python's float32 does.
-        from decimal import Decimal
-
         r = format(Decimal(x), "e") if ax < 1e-4 or ax >= 1e16 else format(Decimal(x), "f")
     if go_parse_float32(r) is None:
         raise ModelfileError(

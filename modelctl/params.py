@@ -312,7 +312,7 @@ def removed_message(name: str) -> str:
 
 def suggest(name: str, candidates: Any = None) -> str | None:
     """A did-you-mean for a misspelt name (``temprature`` -> ``temperature``)."""
-    import difflib
+    import difflib  # here, not at the top: `estimate --help` imports this module
 
     pool = list(candidates) if candidates is not None else list(BY_NAME)
     found = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.errors import Diagnostic, InvalidInput, ProfileError
+from modelctl.params import suggest
+from modelctl.yamlio import load_positioned
 
 ITEM_KEYS = ("prompt", "name", "system", "expect")
 EXPECT_KEYS = ("contains", "not_contains", "regex", "max_tokens", "json")
@@ -147,8 +149,6 @@ def _strings(value: Any) -> list[str] | None:
 
 
 def _unknown_key_message(what: str, key: Any, known: Sequence[str]) -> str:
-    from modelctl.params import suggest
-
     hint = suggest(str(key), known)
     extra = f"; did you mean '{hint}'?" if hint else f" (known: {', '.join(known)})"
     return f"unknown {what} '{key}'{extra}"
@@ -238,9 +238,6 @@ def _parse_expect(expect: Any, item_field: str, parent: Any, col: _Collector) ->
 
 def _load_list(text: str, file: str) -> list[Any]:
     """The YAML document of a prompts file, which must be a list."""
-    from modelctl.errors import ProfileError
-    from modelctl.yamlio import load_positioned
-
     try:
         data = load_positioned(text, file)
     except ProfileError as exc:  # the YAML layer speaks of profiles; here it is a prompts file

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from modelctl import __version__
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
 from modelctl.wire import MalformedAnswer, compare_versions, is_digest, parse_parameters, parse_version
 
@@ -378,8 +379,6 @@ class OllamaClient:
         self._secrets = sorted({s for s in self._secrets if len(s) >= 3}, key=len, reverse=True)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        from modelctl import __version__
-
         self._headers = {"User-Agent": f"modelctl/{__version__}", "Accept": "application/json", **merged}
         # Plain-http hosts (the usual local server) skip loading the CA bundle (~0.1 s per
         # client): they get a TLS context that trusts nothing and redirects are not

@@ -6,8 +6,6 @@ The server is ``--ollama-host`` or ``$OLLAMA_HOST``; when nothing answers
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 
@@ -37,7 +35,9 @@ def probe(host: str | None, timeout: float = 2.0) -> tuple[str, str | None, str 
 @pytest.fixture(scope="session")
 def live_host(request: pytest.FixtureRequest) -> str:
     """The URL of a reachable Ollama server, or skip."""
-    host = request.config.getoption("--ollama-host") or os.environ.get("OLLAMA_HOST")
+    from tests.conftest import LIVE_OLLAMA_HOST
+
+    host = request.config.getoption("--ollama-host") or LIVE_OLLAMA_HOST
     url, version, error = probe(host)
     if version is None:
         from modelctl.server import redact

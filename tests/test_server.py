@@ -29,12 +29,6 @@ from modelctl.wire import compare_versions
 BASE = "http://ollama.test:11434"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in ("OLLAMA_HOST", "OLLAMA_API_KEY", "MODELCTL_HEADERS"):
-        monkeypatch.delenv(k, raising=False)
-
-
 @pytest.fixture
 def mock() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False) as m:

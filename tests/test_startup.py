@@ -9,20 +9,38 @@ import sys
 HEAVY = ("pydantic", "jinja2", "httpx", "ollama", "yaml", "ruamel", "numpy", "gguf", "rich", "httpcore")
 
 
-def imported_modules(*argv: str) -> set[str]:
-    code = "import sys; from modelctl.cli import main; sys.argv = ['modelctl', *sys.argv[1:]]; main()"
+CLI = "import sys; from modelctl.cli import main; sys.argv = ['modelctl', *sys.argv[1:]]; main()"
+
+#: What `modelctl --help` may import beyond `import click`: the group module, and what click
+#: itself loads to format help (textwrap, and locale through gettext).
+HELP_EXTRA = {"modelctl", "modelctl.cli", "textwrap", "click._textwrap", "locale", "_locale"}
+
+
+def full_module_names(code: str, *argv: str) -> set[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code, *argv], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    mods = set()
-    for line in proc.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            mods.add(name.split(".")[0])
+    mods = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
     assert "click" in mods  # the parse found real import lines, so an empty set cannot pass
     return mods
+
+
+def imported_modules(*argv: str) -> set[str]:
+    return {name.split(".")[0] for name in full_module_names(CLI, *argv)}
+
+
+def test_help_imports_only_click_and_the_command_table() -> None:
+    """`--help` lists the commands from cli.py's table: no command module, no shutil."""
+    baseline = full_module_names("import click")
+    extra = full_module_names(CLI, "--help") - baseline
+    assert extra <= HELP_EXTRA, sorted(extra - HELP_EXTRA)
+    assert {"modelctl", "modelctl.cli"} <= extra
 
 
 def test_help_imports_no_heavy_dependency() -> None:

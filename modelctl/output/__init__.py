@@ -36,7 +36,7 @@ def envelope(
 
 
 def dumps(obj: Any) -> str:
-    import json
+    import json  # here, not at the top: --help imports this package
 
     return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 

@@ -1,0 +1,162 @@
+"""The package's layering (design.md §3), read from the code's own imports.
+
+Three layers, imports only downward: the face (``cli``, ``cli_common``, ``commands/``), the
+writers (``output/``) and the core (every other module, importable without click). Imports
+made inside functions count: a cycle hidden behind a function-level import is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "modelctl"
+
+FACE = ("modelctl.cli", "modelctl.cli_common", "modelctl.commands", "modelctl._docgen", "modelctl.__main__")
+WRITERS = ("modelctl.output",)
+
+#: Imports a core or writer module may make inside a function: the heavy third-party packages
+#: (they would slow down every command that imports the module), and standard-library modules
+#: that modules on the ``--help`` path load only when they are used.
+LAZY_IMPORTS_ALLOWED = {
+    "modelctl.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.yamlio": {"yaml"},
+    "modelctl.importer": {"yaml"},
+    "modelctl.server": {"ollama"},
+    "modelctl.cli_common": {"traceback"},
+    "modelctl.files": {"tempfile"},
+    "modelctl.output": {"json"},
+    "modelctl.params": {"difflib"},
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(name: str) -> str | None:
+    """The package module an import names (``modelctl.errors.Diagnostic`` -> ``modelctl.errors``)."""
+    while name:
+        if name in MODULES:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def imports(module: str) -> tuple[set[str], list[tuple[str, bool]]]:
+    """(package modules imported anywhere, [(any module imported, inside a function?)])."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    inner: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner.update(id(sub) for sub in ast.walk(node) if isinstance(sub, (ast.Import, ast.ImportFrom)))
+    package: set[str] = set()
+    every: list[tuple[str, bool]] = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for n in names:
+            every.append((n, id(node) in inner))
+            target = _resolve(n) if n.startswith("modelctl") else None
+            if target is not None and target != module and target != "modelctl":
+                package.add(target)
+    return package, every
+
+
+GRAPH = {m: imports(m)[0] for m in MODULES}
+
+
+def _in(module: str, layer: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in layer)
+
+
+def test_no_import_cycle() -> None:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in GRAPH:
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_core_never_imports_the_command_line_or_the_writers() -> None:
+    for module, deps in GRAPH.items():
+        if _in(module, FACE) or _in(module, WRITERS) or module == "modelctl.api":
+            continue
+        bad = {d for d in deps if _in(d, FACE) or _in(d, WRITERS) or d == "modelctl.api"}
+        assert not bad, f"{module} (core) imports {sorted(bad)}"
+        assert not any(n == "click" or n.startswith("click.") for n, _ in imports(module)[1]), module
+
+
+def test_writers_never_import_the_command_line() -> None:
+    for module, deps in GRAPH.items():
+        if _in(module, WRITERS):
+            assert not {d for d in deps if _in(d, FACE)}, module
+
+
+def test_function_level_imports_only_where_they_keep_startup_fast() -> None:
+    """Inside commands/, a command imports the job and writer it calls in its body; everywhere
+    else a function-level import is a heavy third-party package or a listed exception."""
+    for module in MODULES:
+        lazy = {n for n, inner in imports(module)[1] if inner}
+        if _in(module, ("modelctl.commands",)):
+            assert all(n.startswith("modelctl.") for n in lazy), (module, lazy)
+            continue
+        if module == "modelctl.cli":
+            continue  # the lazy command group imports commands by name
+        allowed = LAZY_IMPORTS_ALLOWED.get(module, set())
+        extra = {n for n in lazy if n not in allowed and n.rpartition(".")[0] not in allowed}
+        assert not extra, f"{module} imports inside functions: {sorted(extra)}"
+
+
+def test_commands_import_only_the_light_shared_modules_at_module_level() -> None:
+    light = {"modelctl.cli_common", "modelctl.errors", "modelctl.output", "modelctl.params"}
+    for module in MODULES:
+        if not _in(module, ("modelctl.commands",)):
+            continue
+        tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("modelctl"):
+                assert _resolve(node.module) in light, (module, node.module)
+
+
+def test_every_module_is_in_the_architecture_page() -> None:
+    """docs/architecture.md names every core module (no module appears without a stated job)."""
+    design = (Path(__file__).resolve().parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for module in MODULES:
+        short = module.removeprefix("modelctl.").replace(".", "/")
+        if MODULES[module].name == "__init__.py" or short.startswith(("commands/", "output/")):
+            continue
+        assert f"{short}.py" in design, f"docs/architecture.md does not mention {short}.py"
