@@ -11,7 +11,7 @@ Standard library only (and errors.py): ``modelctl params`` must not import pydan
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -310,7 +310,7 @@ def removed_message(name: str) -> str:
     return f"'{name}' was removed in Ollama {r.removed_in}; use {r.instead} instead"
 
 
-def suggest(name: str, candidates: Any = None) -> str | None:
+def suggest(name: str, candidates: Iterable[str] | None = None) -> str | None:
     """A did-you-mean for a misspelt name (``temprature`` -> ``temperature``)."""
     import difflib  # here, not at the top: `estimate --help` imports this module
 

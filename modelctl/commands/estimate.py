@@ -83,7 +83,7 @@ def estimate(
 
     def body() -> Result:
         from modelctl.estimate import estimate as run_estimate
-        from modelctl.output.estimate import estimate_result
+        from modelctl.output.facts import estimate_result
 
         report = run_estimate(
             target, num_ctx=num_ctx, kv_type=kv_type, parallel=parallel, overhead=overhead, budget=budget,

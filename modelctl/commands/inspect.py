@@ -23,7 +23,7 @@ def inspect(file: str, fmt: str, output: str | None, quiet: bool) -> None:
 
     def body() -> Result:
         from modelctl.facts import facts_from_gguf
-        from modelctl.output.estimate import inspect_result
+        from modelctl.output.facts import inspect_result
 
         return inspect_result(facts_from_gguf(file))
 
