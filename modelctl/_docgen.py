@@ -15,6 +15,8 @@ import click
 from modelctl import params as P
 from modelctl.cli import COMMANDS, cli
 from modelctl.errors import EXIT_CODE_MEANINGS
+from modelctl.limits import LIMITS, Limit
+from modelctl.units import human_bytes
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 WIDTH = 100
@@ -114,10 +116,35 @@ def exit_codes_reference() -> str:
     return "\n".join(out)
 
 
+def _limit_text(limit: Limit) -> str:
+    if limit.unit != "bytes":
+        return f"{limit.default:,} {limit.unit}"
+    return f"{human_bytes(limit.default)} ({limit.default:,} bytes)"
+
+
+def limits_reference() -> str:
+    out = [
+        "# Limits",
+        "",
+        "Generated from `modelctl/limits.py` by `python -m modelctl._docgen`. modelctl bounds everything it",
+        "reads, so a file that never ends or a server that answers forever cannot hang it or exhaust memory.",
+        "Each default is far above any legitimate input; set the environment variable to raise a limit",
+        "(sizes may be written `64MiB`, `1GB` or in bytes). Going over a limit is an error with the documented",
+        "exit code (1 for local input, 4 or 5 for a server), naming the limit and its variable.",
+        "",
+        "| variable | default | bounds | why |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| `{lim.env}` | {_limit_text(lim)} | {lim.what} | {lim.why} |" for lim in LIMITS]
+    out.append("")
+    return "\n".join(out)
+
+
 PAGES = {
     "cli.md": cli_reference,
     "parameters.md": parameters_reference,
     "exit-codes.md": exit_codes_reference,
+    "limits.md": limits_reference,
 }
 
 

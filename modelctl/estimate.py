@@ -23,11 +23,11 @@ from modelctl.memory import (
     estimate_for_facts,
     estimate_table,
     max_num_ctx_for_budget,
-    parse_size,
 )
 from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import OllamaClient
+from modelctl.units import parse_size
 from modelctl.wire import find_entry
 
 _LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")

@@ -1,4 +1,4 @@
-"""How quantities and values are written for people: one home for each format.
+"""How quantities and values are written for people (and read back): one home for each format.
 
 Sizes in binary units (memory is counted in GiB), parameter counts as Ollama shows them
 (``8B``, ``7.6B``, ``137M``), parameter values as Ollama stores them (floats at float32
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from modelctl.errors import InvalidInput
 from modelctl.wire import f32
 
 
@@ -97,3 +100,49 @@ def go_duration(ns: float | None) -> str:
 
 def _trim(x: float) -> str:
     return f"{x:.9f}".rstrip("0").rstrip(".")
+
+
+# --- sizes people write ----------------------------------------------------------------------
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    # binary; a bare K/M/G/T is read as binary too, as memory sizes usually are (documented)
+    "k": 1 << 10,
+    "ki": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mi": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gi": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "ti": 1 << 40,
+    "tib": 1 << 40,
+    # decimal, only when spelled with B
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+}
+SIZE_HELP = "e.g. 12GiB, 12G (read as GiB), 12000MiB, 16GB (10^9 bytes) or 8e9 (bytes)"
+
+
+def parse_size(text: str, *, what: str = "--budget", allow_zero: bool = False) -> int:
+    """Bytes from a size: binary units (KiB/MiB/GiB/TiB, and bare K/M/G/T), decimal KB/MB/GB/TB, or bytes."""
+    m = _SIZE.match(text or "")
+    if not m:
+        raise InvalidInput(f"cannot read {text!r} as a size; {SIZE_HELP}", field=what)
+    number, unit = m.group(1), m.group(2).lower()
+    if unit not in _UNITS:
+        raise InvalidInput(f"unknown unit {m.group(2)!r} in {text!r}; {SIZE_HELP}", field=what)
+    try:
+        value = Decimal(number) * _UNITS[unit]
+    except InvalidOperation:
+        raise InvalidInput(f"cannot read {text!r} as a size; {SIZE_HELP}", field=what) from None
+    n = int(value)  # whole bytes, rounded down
+    if n < 0 or (n == 0 and not allow_zero):
+        raise InvalidInput(f"{text!r} is not a positive size", field=what)
+    return n

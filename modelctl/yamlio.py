@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.errors import ProfileError
-
-MAX_BYTES = 2 * 1024 * 1024  # a profile is a few KB; anything near this size is a mistake
-MAX_NODES = 200_000  # bounds alias expansion ("billion laughs")
+from modelctl.limits import PROFILE_BYTES, YAML_NODES
 
 Path_ = tuple[str | int, ...]
 
@@ -106,18 +104,19 @@ def read_text(path: Path, *, what: str = "profile") -> str:
         raise ProfileError(f"cannot read {what}: {exc.strerror}", file=name) from None
     if path.is_dir():
         raise ProfileError(f"is a directory, not a {what} file", file=name)
-    if st.st_size > MAX_BYTES:
+    cap = PROFILE_BYTES.value()
+    if st.st_size > cap:
         raise ProfileError(
-            f"file is {st.st_size:,} bytes; a {what} larger than {MAX_BYTES // (1024 * 1024)} MiB is refused",
+            f"file is {st.st_size:,} bytes; a {what} larger than {cap:,} bytes is refused ({PROFILE_BYTES.env})",
             file=name,
         )
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+            raw = fh.read(cap + 1)
     except OSError as exc:
         raise ProfileError(f"cannot read {what}: {exc.strerror}", file=name) from None
-    if len(raw) > MAX_BYTES:
-        raise ProfileError(f"a {what} larger than {MAX_BYTES // (1024 * 1024)} MiB is refused", file=name)
+    if len(raw) > cap:
+        raise ProfileError(f"a {what} larger than {cap:,} bytes is refused ({PROFILE_BYTES.env})", file=name)
     return decode_text(raw, name, what=what)
 
 
@@ -194,6 +193,7 @@ class _Builder:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.count = 0
+        self.max_nodes = YAML_NODES.value()
 
     def _err(self, message: str, node: Any, path: Path_) -> ProfileError:
         return ProfileError(
@@ -209,7 +209,7 @@ class _Builder:
         import yaml
 
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.count > self.max_nodes:
             raise self._err("document too large (too many nodes after alias expansion)", node, path)
         self.doc.value_pos.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         self.doc.value_end.setdefault(path, (node.end_mark.line + 1, node.end_mark.column + 1))

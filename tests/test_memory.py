@@ -25,9 +25,9 @@ from modelctl.memory import (
     estimate_table,
     kv_cache_bytes,
     max_num_ctx_for_budget,
-    parse_size,
     plan_layers,
 )
+from modelctl.units import parse_size
 from tests.fixtures_gguf import write_big_header_gguf, write_tiny_gguf, write_tiny_llama
 
 WEIGHTS_8B = 4_912_898_048
