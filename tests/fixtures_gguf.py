@@ -18,9 +18,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from gguf import GGUFWriter
 
 F32, F16, Q8_0 = "F32", "F16", "Q8_0"
 _FILE_TYPE_FOR = {F32: 0, F16: 1, Q8_0: 7}
@@ -59,22 +62,13 @@ def write_tiny_gguf(
     seed: int = 0,
 ) -> Path:
     """Write a small but complete model of the given shape and return its path."""
-    import numpy as np
-    from gguf import GGMLQuantizationType, GGUFWriter
-    from gguf.quants import quantize
+    from gguf import GGUFWriter
 
     path = Path(path)
-    rng = np.random.default_rng(seed)
-    n_layers = block_count
-    heads = list(head_count) if not isinstance(head_count, int) else [head_count] * n_layers
-    kv_heads = (
-        heads
-        if head_count_kv is None
-        else (list(head_count_kv) if not isinstance(head_count_kv, int) else [head_count_kv] * n_layers)
-    )
-    max_heads = max(heads)
-    k_len = key_length or embedding_length // max_heads
-    v_len = value_length or embedding_length // max_heads
+    heads = _per_layer(head_count, block_count)
+    kv_heads = heads if head_count_kv is None else _per_layer(head_count_kv, block_count)
+    k_len = key_length or embedding_length // max(heads)
+    v_len = value_length or embedding_length // max(heads)
 
     w = GGUFWriter(str(path), arch)
     w.add_name(name)
@@ -82,19 +76,7 @@ def write_tiny_gguf(
     w.add_uint32(f"{arch}.embedding_length", embedding_length)
     w.add_uint32(f"{arch}.block_count", block_count)
     w.add_uint32(f"{arch}.feed_forward_length", feed_forward_length)
-    if isinstance(head_count, int):
-        w.add_uint32(f"{arch}.attention.head_count", head_count)
-    else:
-        w.add_array(f"{arch}.attention.head_count", [int(x) for x in head_count])
-    if head_count_kv is not None:
-        if isinstance(head_count_kv, int):
-            w.add_uint32(f"{arch}.attention.head_count_kv", head_count_kv)
-        else:
-            w.add_array(f"{arch}.attention.head_count_kv", [int(x) for x in head_count_kv])
-    if key_length is not None:
-        w.add_uint32(f"{arch}.attention.key_length", key_length)
-    if value_length is not None:
-        w.add_uint32(f"{arch}.attention.value_length", value_length)
+    _add_attention_kv(w, arch, head_count, head_count_kv, key_length, value_length)
     w.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5)
     w.add_float32(f"{arch}.rope.freq_base", 10000.0)
     w.add_uint32(f"{arch}.rope.dimension_count", k_len)
@@ -104,6 +86,55 @@ def write_tiny_gguf(
         w.add_array(f"{arch}.attention.sliding_window_pattern", [bool(x) for x in sliding_window_pattern])
     w.add_uint32("general.file_type", file_type if file_type is not None else _FILE_TYPE_FOR[tensor_type])
     w.add_uint32("general.quantization_version", 2)
+    _add_tokenizer_kv(w, chat_template)
+    _add_extra_kv(w, extra_kv or {})
+
+    tensors = _TinyTensors(w, tensor_type, seed)
+    tensors.matrix("token_embd.weight", TINY_VOCAB, embedding_length)
+    for i in range(block_count):
+        _add_block_tensors(tensors, i, embedding_length, feed_forward_length, heads[i], kv_heads[i], k_len, v_len)
+    tensors.vector("output_norm.weight", embedding_length)
+    tensors.matrix("output.weight", TINY_VOCAB, embedding_length)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def _per_layer(value: int | Sequence[int], n_layers: int) -> list[int]:
+    """A head count as one number per layer."""
+    return list(value) if not isinstance(value, int) else [value] * n_layers
+
+
+def _add_uint32_or_array(w: GGUFWriter, key: str, value: int | Sequence[int]) -> None:
+    if isinstance(value, int):
+        w.add_uint32(key, value)
+    else:
+        w.add_array(key, [int(x) for x in value])
+
+
+def _add_attention_kv(
+    w: GGUFWriter,
+    arch: str,
+    head_count: int | Sequence[int],
+    head_count_kv: int | Sequence[int] | None,
+    key_length: int | None,
+    value_length: int | None,
+) -> None:
+    """Head counts (one number, or an array per layer) and the optional key/value lengths."""
+    _add_uint32_or_array(w, f"{arch}.attention.head_count", head_count)
+    if head_count_kv is not None:
+        _add_uint32_or_array(w, f"{arch}.attention.head_count_kv", head_count_kv)
+    if key_length is not None:
+        w.add_uint32(f"{arch}.attention.key_length", key_length)
+    if value_length is not None:
+        w.add_uint32(f"{arch}.attention.value_length", value_length)
+
+
+def _add_tokenizer_kv(w: GGUFWriter, chat_template: str | None) -> None:
+    """The 260-token byte-fallback vocabulary, its special tokens and the chat template (if any)."""
     tokens, scores, types = tiny_vocab()
     w.add_string("tokenizer.ggml.model", "llama")
     w.add_array("tokenizer.ggml.tokens", tokens)
@@ -114,7 +145,11 @@ def write_tiny_gguf(
     w.add_uint32("tokenizer.ggml.unknown_token_id", 0)
     if chat_template:
         w.add_string("tokenizer.chat_template", chat_template)
-    for key, value in (extra_kv or {}).items():
+
+
+def _add_extra_kv(w: GGUFWriter, extra_kv: dict[str, Any]) -> None:
+    """Extra keys, typed by their Python value: bool, uint32, float32, string, else an array."""
+    for key, value in extra_kv.items():
         if isinstance(value, bool):
             w.add_bool(key, value)
         elif isinstance(value, int):
@@ -126,41 +161,56 @@ def write_tiny_gguf(
         else:
             w.add_array(key, list(value))
 
-    qtype = {F32: GGMLQuantizationType.F32, F16: GGMLQuantizationType.F16, Q8_0: GGMLQuantizationType.Q8_0}[tensor_type]
 
-    def matrix(tname: str, rows: int, cols: int) -> None:
+class _TinyTensors:
+    """Adds tensors to a writer: seeded random matrices in the model's tensor type, F32 norm vectors."""
+
+    def __init__(self, w: GGUFWriter, tensor_type: str, seed: int) -> None:
+        import numpy as np
+        from gguf import GGMLQuantizationType
+
+        self.w = w
+        self.rng = np.random.default_rng(seed)
+        self.qtype = {
+            F32: GGMLQuantizationType.F32,
+            F16: GGMLQuantizationType.F16,
+            Q8_0: GGMLQuantizationType.Q8_0,
+        }[tensor_type]
+
+    def matrix(self, tname: str, rows: int, cols: int) -> None:
+        import numpy as np
+        from gguf import GGMLQuantizationType
+        from gguf.quants import quantize
+
         # numpy shape (rows, cols) is ggml [cols, rows]: cols is the contiguous dimension.
-        data = (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
-        if qtype == GGMLQuantizationType.F32:
-            w.add_tensor(tname, data)
-        elif qtype == GGMLQuantizationType.F16:
-            w.add_tensor(tname, data.astype(np.float16))
+        data = (self.rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
+        if self.qtype == GGMLQuantizationType.F32:
+            self.w.add_tensor(tname, data)
+        elif self.qtype == GGMLQuantizationType.F16:
+            self.w.add_tensor(tname, data.astype(np.float16))
         else:
-            w.add_tensor(tname, quantize(data, qtype), raw_dtype=qtype)
+            self.w.add_tensor(tname, quantize(data, self.qtype), raw_dtype=self.qtype)
 
-    def vector(tname: str, n: int) -> None:
-        w.add_tensor(tname, np.ones(n, dtype=np.float32))  # norms stay F32, as llama.cpp writes them
+    def vector(self, tname: str, n: int) -> None:
+        import numpy as np
 
-    matrix("token_embd.weight", TINY_VOCAB, embedding_length)
-    for i in range(n_layers):
-        vector(f"blk.{i}.attn_norm.weight", embedding_length)
-        if heads[i] > 0 and kv_heads[i] > 0:
-            matrix(f"blk.{i}.attn_q.weight", heads[i] * k_len, embedding_length)
-            matrix(f"blk.{i}.attn_k.weight", kv_heads[i] * k_len, embedding_length)
-            matrix(f"blk.{i}.attn_v.weight", kv_heads[i] * v_len, embedding_length)
-            matrix(f"blk.{i}.attn_output.weight", embedding_length, heads[i] * v_len)
-        vector(f"blk.{i}.ffn_norm.weight", embedding_length)
-        matrix(f"blk.{i}.ffn_gate.weight", feed_forward_length, embedding_length)
-        matrix(f"blk.{i}.ffn_up.weight", feed_forward_length, embedding_length)
-        matrix(f"blk.{i}.ffn_down.weight", embedding_length, feed_forward_length)
-    vector("output_norm.weight", embedding_length)
-    matrix("output.weight", TINY_VOCAB, embedding_length)
+        self.w.add_tensor(tname, np.ones(n, dtype=np.float32))  # norms stay F32, as llama.cpp writes them
 
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+
+def _add_block_tensors(
+    t: _TinyTensors, i: int, embedding: int, feed_forward: int, heads: int, kv_heads: int, k_len: int, v_len: int
+) -> None:
+    """Block ``i``: attention (left out when it has no heads) and a SwiGLU feed-forward, each after its norm."""
+    t.vector(f"blk.{i}.attn_norm.weight", embedding)
+    if heads > 0 and kv_heads > 0:
+        t.matrix(f"blk.{i}.attn_q.weight", heads * k_len, embedding)
+        t.matrix(f"blk.{i}.attn_k.weight", kv_heads * k_len, embedding)
+        t.matrix(f"blk.{i}.attn_v.weight", kv_heads * v_len, embedding)
+        t.matrix(f"blk.{i}.attn_output.weight", embedding, heads * v_len)
+    t.vector(f"blk.{i}.ffn_norm.weight", embedding)
+    t.matrix(f"blk.{i}.ffn_gate.weight", feed_forward, embedding)
+    t.matrix(f"blk.{i}.ffn_up.weight", feed_forward, embedding)
+    t.matrix(f"blk.{i}.ffn_down.weight", embedding, feed_forward)
 
 
 def write_tiny_llama(

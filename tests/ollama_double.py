@@ -38,11 +38,11 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 # --------------------------------------------------------------------------------------------
 # Ollama facts the double reproduces
@@ -1548,10 +1548,37 @@ def _version_before(version: str, since: tuple[int, int, int]) -> bool:
     return nums != (0, 0, 0) and nums < since
 
 
+_T = TypeVar("_T")
+
+#: ``emit(event)``: one event into the /api/create stream (or the injected ``faults.create_error``)
+_Emit = Callable[[dict[str, Any]], dict[str, Any]]
+#: a step of /api/create: yields stream events, returns its result
+_CreateStep = Generator[dict[str, Any], None, _T]
+
+
 def create_events(
     state: DoubleState, req: dict[str, Any], name: Name, sleep: Callable[[float], None]
 ) -> Iterator[dict[str, Any]]:
-    faults = state.faults
+    """The /api/create stream (server/create.go), one step per helper.
+
+    The new model starts as a copy of ``from`` or is read from ``files``; its weights may be
+    rewritten (quantize, or the copy of user GGUFs); adapters and the request's fields go on
+    top; the manifest stores it under ``name``. Errors are ``HTTPFail``: before the first
+    event the handler answers with the status, after it the error goes in-stream.
+    """
+    emit = _create_emitter(state.faults)
+    base, new = yield from _create_base(state, req, name, emit)
+    yield from _rewrite_weights(new, req, from_files=base is None, emit=emit)
+    _add_adapters(state, new, req.get("adapters") or {})
+    layers = _merge_request(state, new, req)
+    new.capabilities = _capabilities(new, base.capabilities if base is not None else None, "template" in layers)
+    new.modified_at = datetime.now(timezone.utc)
+    yield from _write_manifest(state, name, new, layers, req, emit)
+
+
+def _create_emitter(faults: Faults) -> _Emit:
+    """Passes events through, counting them: once ``faults.create_error_after`` have gone out,
+    the next one raises ``faults.create_error`` instead (read at each event, so tests may flip it)."""
     sent = 0
 
     def emit(ev: dict[str, Any]) -> dict[str, Any]:
@@ -1561,147 +1588,246 @@ def create_events(
             raise HTTPFail(500, faults.create_error)
         return ev
 
+    return emit
+
+
+# -- the model to start from: ``from`` or ``files`` ----------------------------------------------
+
+
+def _create_base(
+    state: DoubleState, req: dict[str, Any], name: Name, emit: _Emit
+) -> _CreateStep[tuple[Model | None, Model]]:
+    """(base, new): ``new`` is a copy of the ``from`` model, or read from ``files`` (then base is None)."""
     from_ = req.get("from") or ""
     files: dict[str, str] = req.get("files") or {}
-    base: Model | None = None
-    weights_rewritten = False
     if from_:
-        fn = parse_name(from_)
-        if fn is None:
-            raise HTTPFail(400, "invalid model name")
-        with state.lock:
-            base = state.models.get(fn.key)
-        if base is None:
-            for ev in pull_events(state, fn):
-                yield emit(ev)
-            base = state.models[fn.key]
+        base = yield from _resolve_from(state, from_, emit)
         new = base.copy_as(name)
         new.details["parent_model"] = base.name.short
-        new_layers: list[str] = []
-    elif files:
-        gguf_keys = sorted(files)
-        for key in gguf_keys:
-            if not key.endswith(".gguf"):
-                raise HTTPFail(400, "unknown type")  # the double handles GGUF only
-        infos = []
-        for key in gguf_keys:
-            yield emit({"status": "parsing GGUF"})
-            digest = files[key]
-            if not _BLOB_DIGEST_RE.match(digest):
-                raise HTTPFail(500, "invalid digest format")
-            path = state.blob_path(digest)
-            if not os.path.exists(path):
-                raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
-            with open(path, "rb") as f:
-                if f.read(4) != b"GGUF":
-                    raise HTTPFail(400, "supplied file was not in GGUF format")
-            try:
-                infos.append((key, digest, *read_gguf(path), os.path.getsize(path)))
-            except Exception as exc:  # a truncated or odd GGUF
-                raise HTTPFail(500, f"failed to decode GGUF: {exc}") from None
-        # A projector GGUF (general.type projector/mmproj, or a clip encoder) is a separate
-        # layer the runner loads next to the weights (create.go isProjectorGGUF).
-        projectors = [i for i in infos if _is_projector(i[2])]
-        weights = [i for i in infos if not _is_projector(i[2])] or infos
-        key, digest, info, tensors, count, size = weights[0]
-        arch = str(info.get("general.architecture", ""))
-        ftype = info.get("general.file_type")
-        new = Model(
-            name=name,
-            model_info=info,
-            details={
-                "parent_model": key,
-                "format": "gguf",
-                "family": arch,
-                "families": [arch],
-                "parameter_size": human_number(count),
-                "quantization_level": FILE_TYPES.get(int(ftype), "unknown") if ftype is not None else "unknown",
-            },
-            size=sum(i[-1] for i in infos),
-            tensors=tensors,
-            weights_digest=digest,
-            layer_digests=[i[1] for i in infos],
-            projectors=[i[1] for i in projectors if i[1] != digest],
-        )
-        new_layers = []
-    else:
-        raise HTTPFail(400, "neither 'from' or 'files' was specified")
+        return base, new
+    if files:
+        new = yield from _model_from_files(state, files, name, emit)
+        return None, new
+    raise HTTPFail(400, "neither 'from' or 'files' was specified")
 
-    # quantize (createModel): accepted types, F16/BF16/F32 sources only, no-op when equal
-    quant = str(req.get("quantize") or req.get("quantization") or "").upper()
-    if quant:
-        if quant not in QUANTIZE_TYPES:
-            raise HTTPFail(
-                500,
-                f"unsupported quantization type {quant} - supported types are F32, F16, Q4_K_S, Q4_K_M, Q8_0",
-            )
-        src_type = new.details.get("quantization_level")
-        if src_type not in ("F16", "BF16", "F32"):
-            raise HTTPFail(500, "quantization is only supported for F16, BF16 and F32 models")
-        want = FILE_TYPES[QUANTIZE_TYPES[quant]]
-        if src_type != want:
-            total = new.size
-            for frac in (0.0, 0.5, 1.0):
-                status = f"quantizing {src_type} model to {quant}"
-                yield emit({"status": status, "digest": "0000000000000000000",
-                            "total": total, "completed": int(total * frac)})  # fmt: skip
-            yield emit({"status": "verifying conversion"})
-            new.details["quantization_level"] = want
-            new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
-            new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
-            new.weights_digest = "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
-            weights_rewritten = True
-    if files and not from_ and not weights_rewritten:
+
+def _resolve_from(state: DoubleState, from_: str, emit: _Emit) -> _CreateStep[Model]:
+    """The ``from`` model: a local one, or pulled first (its pull events go into the stream)."""
+    fn = parse_name(from_)
+    if fn is None:
+        raise HTTPFail(400, "invalid model name")
+    with state.lock:
+        base = state.models.get(fn.key)
+    if base is None:
+        for ev in pull_events(state, fn):
+            yield emit(ev)
+        base = state.models[fn.key]
+    return base
+
+
+class _GGUFBlob(NamedTuple):
+    """One of the request's ``files``, read from its blob."""
+
+    key: str  # the file name in ``files``
+    digest: str
+    info: dict[str, Any]  # model_info
+    tensors: list[dict[str, Any]]
+    parameter_count: int
+    size: int
+
+
+def _model_from_files(state: DoubleState, files: dict[str, str], name: Name, emit: _Emit) -> _CreateStep[Model]:
+    """``files``: every name must be a GGUF; each blob is read in name order, one event each."""
+    keys = sorted(files)
+    for key in keys:
+        if not key.endswith(".gguf"):
+            raise HTTPFail(400, "unknown type")  # the double handles GGUF only
+    blobs: list[_GGUFBlob] = []
+    for key in keys:
+        yield emit({"status": "parsing GGUF"})
+        blobs.append(_read_gguf_blob(state, key, files[key]))
+    return _model_from_ggufs(name, blobs)
+
+
+def _read_gguf_blob(state: DoubleState, key: str, digest: str) -> _GGUFBlob:
+    """Check a ``files`` digest and its blob, then read its GGUF metadata."""
+    if not _BLOB_DIGEST_RE.match(digest):
+        raise HTTPFail(500, "invalid digest format")
+    path = state.blob_path(digest)
+    if not os.path.exists(path):
+        raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise HTTPFail(400, "supplied file was not in GGUF format")
+    try:
+        return _GGUFBlob(key, digest, *read_gguf(path), os.path.getsize(path))
+    except Exception as exc:  # a truncated or odd GGUF
+        raise HTTPFail(500, f"failed to decode GGUF: {exc}") from None
+
+
+def _model_from_ggufs(name: Name, blobs: list[_GGUFBlob]) -> Model:
+    """A new model from the read ``files``: the weights are the first non-projector GGUF.
+
+    A projector GGUF (general.type projector/mmproj, or a clip encoder) is a separate layer
+    the runner loads next to the weights (create.go isProjectorGGUF).
+    """
+    projectors = [b for b in blobs if _is_projector(b.info)]
+    weights = next((b for b in blobs if not _is_projector(b.info)), blobs[0])
+    arch = str(weights.info.get("general.architecture", ""))
+    ftype = weights.info.get("general.file_type")
+    return Model(
+        name=name,
+        model_info=weights.info,
+        details={
+            "parent_model": weights.key,
+            "format": "gguf",
+            "family": arch,
+            "families": [arch],
+            "parameter_size": human_number(weights.parameter_count),
+            "quantization_level": FILE_TYPES.get(int(ftype), "unknown") if ftype is not None else "unknown",
+        },
+        size=sum(b.size for b in blobs),
+        tensors=weights.tensors,
+        weights_digest=weights.digest,
+        layer_digests=[b.digest for b in blobs],
+        projectors=[b.digest for b in projectors if b.digest != weights.digest],
+    )
+
+
+# -- the weights: quantize, or copy user GGUFs -----------------------------------------------------
+
+
+def _rewrite_weights(new: Model, req: dict[str, Any], *, from_files: bool, emit: _Emit) -> _CreateStep[None]:
+    """Quantize the weights, or else (from ``files``) validate and copy them; a rewritten
+    weights file has no parent model."""
+    rewritten = yield from _quantize(new, req, emit)
+    if from_files and not rewritten:
         # v0.30+: user GGUFs are validated and copied with llama-quantize (parent_model becomes empty)
         total = new.size
         yield emit({"status": "validating GGUF model", "digest": "0000000000000000000", "total": total,
                     "completed": total})  # fmt: skip
-        weights_rewritten = True
-    if weights_rewritten:
+        rewritten = True
+    if rewritten:
         new.details["parent_model"] = ""
 
-    adapters = req.get("adapters") or {}
-    if adapters:
-        if len(adapters) > 1:
-            raise HTTPFail(400, "only one adapter is currently supported")
-        for digest in adapters.values():
-            if not state.has_blob(digest):
-                raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
-            new.adapters.append(digest)
 
-    # the from-merge semantics (setTemplate, setSystem, setParameters, setMessages, setLicense)
-    template = req.get("template") or ""
-    if template:
-        _check_template(template)
-        new.template = template
-        new_layers.append("template")
-    if req.get("system"):
-        new.system = req["system"]
-        new_layers.append("system")
-    params = req.get("parameters")
-    if isinstance(params, dict) and params:
-        merged = dict(new.parameters)
-        merged.update(params)
-        new.parameters = merged
-        new_layers.append("params")
-    msgs = req.get("messages") or []
-    if msgs:
-        new.messages = [{**x, "role": str(x.get("role", "")).lower()} for x in msgs]
-        new_layers.append("messages")
-    lic = req.get("license")
-    if lic:
-        new.license = new.license + ([lic] if isinstance(lic, str) else [str(x) for x in lic])
-        new_layers.append("license")
-    for k in ("requires", "renderer", "parser"):
-        # REQUIRES arrived in 0.14.0, RENDERER/PARSER in 0.12.0: older servers ignore the fields
-        since = (0, 14, 0) if k == "requires" else (0, 12, 0)
-        if req.get(k) and not _version_before(state.version, since):
-            setattr(new, k, str(req[k]))
-    new.capabilities = _capabilities(new, base.capabilities if base is not None else None, bool(template))
-    new.modified_at = datetime.now(timezone.utc)
+def _quantize(new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[bool]:
+    """``quantize`` (createModel): accepted types, F16/BF16/F32 sources only, no-op when equal.
 
+    Returns whether the weights were rewritten.
+    """
+    quant = str(req.get("quantize") or req.get("quantization") or "").upper()
+    if not quant:
+        return False
+    if quant not in QUANTIZE_TYPES:
+        raise HTTPFail(
+            500,
+            f"unsupported quantization type {quant} - supported types are F32, F16, Q4_K_S, Q4_K_M, Q8_0",
+        )
+    src_type = new.details.get("quantization_level")
+    if src_type not in ("F16", "BF16", "F32"):
+        raise HTTPFail(500, "quantization is only supported for F16, BF16 and F32 models")
+    want = FILE_TYPES[QUANTIZE_TYPES[quant]]
+    if src_type == want:
+        return False
+    total = new.size
+    for frac in (0.0, 0.5, 1.0):
+        status = f"quantizing {src_type} model to {quant}"
+        yield emit({"status": status, "digest": "0000000000000000000",
+                    "total": total, "completed": int(total * frac)})  # fmt: skip
+    yield emit({"status": "verifying conversion"})
+    new.details["quantization_level"] = want
+    new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
+    new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
+    new.weights_digest = "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
+    return True
+
+
+def _add_adapters(state: DoubleState, new: Model, adapters: dict[str, str]) -> None:
+    """``adapters``: at most one, and its blob must exist."""
+    if len(adapters) > 1:
+        raise HTTPFail(400, "only one adapter is currently supported")
+    for digest in adapters.values():
+        if not state.has_blob(digest):
+            raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
+        new.adapters.append(digest)
+
+
+# -- the from-merge: request fields on top of the base ----------------------------------------------
+
+
+def _set_template(m: Model, template: str) -> None:
+    _check_template(template)
+    m.template = template
+
+
+def _set_system(m: Model, system: str) -> None:
+    m.system = system
+
+
+def _merge_parameters(m: Model, params: dict[str, Any]) -> None:
+    merged = dict(m.parameters)
+    merged.update(params)
+    m.parameters = merged
+
+
+def _set_messages(m: Model, msgs: list[dict[str, Any]]) -> None:
+    m.messages = [{**x, "role": str(x.get("role", "")).lower()} for x in msgs]
+
+
+def _add_license(m: Model, lic: str | list[Any]) -> None:
+    m.license = m.license + ([lic] if isinstance(lic, str) else [str(x) for x in lic])
+
+
+class _MergedField(NamedTuple):
+    """A request field that, when given, changes the new model and makes a new layer."""
+
+    key: str  # the CreateRequest field
+    layer: str  # the layer's name (its digest hashes ``req[layer]``)
+    apply: Callable[[Model, Any], None]
+    given: Callable[[Any], bool] = bool  # absent or empty: the base's value stays
+
+
+#: setTemplate, setSystem, setParameters, setMessages, setLicense; in layer order
+_MERGED_FIELDS: tuple[_MergedField, ...] = (
+    _MergedField("template", "template", _set_template),
+    _MergedField("system", "system", _set_system),
+    _MergedField("parameters", "params", _merge_parameters, given=lambda v: isinstance(v, dict) and bool(v)),
+    _MergedField("messages", "messages", _set_messages),
+    _MergedField("license", "license", _add_license),
+)
+
+#: fields set without a layer, by servers from this version on (older ones ignore them)
+_VERSIONED_FIELDS: dict[str, tuple[int, int, int]] = {
+    "requires": (0, 14, 0),  # REQUIRES arrived in 0.14.0
+    "renderer": (0, 12, 0),  # RENDERER and PARSER in 0.12.0
+    "parser": (0, 12, 0),
+}
+
+
+def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> list[str]:
+    """Apply the request's fields to ``new``; returns the new layers, in order."""
+    layers = []
+    for f in _MERGED_FIELDS:
+        value = req.get(f.key)
+        if f.given(value):
+            f.apply(new, value)
+            layers.append(f.layer)
+    for key, since in _VERSIONED_FIELDS.items():
+        if req.get(key) and not _version_before(state.version, since):
+            setattr(new, key, str(req[key]))
+    return layers
+
+
+# -- the manifest ---------------------------------------------------------------------------------
+
+
+def _write_manifest(
+    state: DoubleState, name: Name, new: Model, layers: list[str], req: dict[str, Any], emit: _Emit
+) -> Iterator[dict[str, Any]]:
+    """Report the weights layer as reused and each new layer as created, then store ``new``."""
     yield emit({"status": f"using existing layer {new.weights_digest}"})
-    for layer in new_layers:
+    for layer in layers:
         digest = (
             "sha256:" + hashlib.sha256(f"{layer}:{json.dumps(req.get(layer), sort_keys=True)}".encode()).hexdigest()
         )
