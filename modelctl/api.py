@@ -23,6 +23,7 @@ from pathlib import Path
 
 from modelctl.build import BuildOutcome, BuildResult, build
 from modelctl.compare import CompareOptions, compare
+from modelctl.drift import Difference
 from modelctl.errors import (
     CheckFailed,
     Diagnostic,
@@ -42,11 +43,14 @@ from modelctl.facts import ModelFacts, facts_from_gguf
 from modelctl.importer import ImportedProfile, import_modelfile
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
+from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.plan import PlanResult, plan
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
+from modelctl.session import HostSession
 from modelctl.show import ModelReport, show
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
@@ -57,11 +61,13 @@ __all__ = [
     "compare",
     "estimate",
     "facts_for",
+    "import_model",
     "import_modelfile",
     "inspect",
     "json_schema",
     "load_profile",
     "parse_modelfile",
+    "plan",
     "render",
     "render_profile",
     "run",
@@ -72,6 +78,7 @@ __all__ = [
     "BuildOutcome",
     "BuildResult",
     "CompareOptions",
+    "Difference",
     "EstimateReport",
     "FactsSource",
     "ImportedProfile",
@@ -82,6 +89,7 @@ __all__ = [
     "ModelReport",
     "ModelSpec",
     "ParamTable",
+    "PlanResult",
     "Profile",
     "Rendered",
     "RunReport",
@@ -109,7 +117,8 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "TemplateError",
-    # the HTTP client, for what the jobs do not cover
+    # the HTTP client, for what the jobs do not cover; a host session (one server, one run)
+    "HostSession",
     "OllamaClient",
 ]
 

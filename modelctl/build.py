@@ -17,7 +17,6 @@ reported as :mod:`modelctl.events`; the result is a :class:`BuildResult`.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import threading
@@ -27,18 +26,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.errors import Diagnostic, ErrorGroup, InvalidInput, ModelctlError, ModelfileError, ServerError
+from modelctl.drift import (
+    FEATURE_SINCE,
+    Difference,
+    differences,
+    inherited_parameters,
+    request_fingerprint,
+    unsupported_fields,
+)
+from modelctl.errors import Diagnostic, ErrorGroup, InvalidInput, ModelctlError, ServerError
 from modelctl.events import EventSink, Status, Transfer, ignore, progress_event
 from modelctl.files import sha256_file, write_atomic
-from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.lock import Lock, make_entry, read_lock
+from modelctl.modelfile import ModelSpec
 from modelctl.params import typed_parameters
-from modelctl.profile import LoadedProfile, load_profile, local_path
+from modelctl.profile import LoadedProfile, load_profile, local_path, resolve_path, same_local_path, split_abstract
 from modelctl.render import Rendered, render
-from modelctl.server import OllamaClient
-from modelctl.show import ModelReport, Verification, build_report, runtime_if_loaded, verify_runtime
-from modelctl.wire import find_entry, modelfile_blobs, older_than, parse_parameters, same_value
+from modelctl.session import HostSession
+from modelctl.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
+from modelctl.wire import find_entry, modelfile_blobs, older_than
 
-BlobKind = Literal["files", "adapters"]
+BlobKind = Literal["files", "adapters", "draft_files"]
 Status_ = Literal["created", "up_to_date", "planned"]
 
 # -------------------------------------------------------------------------------------------
@@ -218,30 +226,51 @@ class BuildPlan:
 HashProgress = Callable[[Path, int, int], None]
 
 
-def _local_files(
-    spec: ModelSpec, base_dir: Path, profile_path: Path | None
-) -> tuple[str | None, list[Path], list[Path]]:
-    """(the FROM model name, the model files, the adapter files) as Ollama's CLI resolves them."""
-    from_name: str | None = None
-    model_files: list[Path] = []
+@dataclass
+class _LocalFiles:
+    """What a Modelfile's paths resolve to, as Ollama's CLI resolves them."""
+
+    from_name: str | None = None  # the FROM model name (the last one wins)
+    model: list[Path] = field(default_factory=list)  # every FROM file: weights, projectors
+    adapters: list[Path] = field(default_factory=list)
+    draft: list[Path] = field(default_factory=list)
+
+
+def _files_of(local: Path) -> list[Path]:
+    # A single file keeps the path as given (Ollama's fileDigestMap), so a link into a
+    # download cache is sent under its own name, not the cache's hash-named target.
+    return files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
+
+
+def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> _LocalFiles:
+    out = _LocalFiles()
+    where = str(profile_path or "")
+    from_paths: list[Path] = []
     for value in spec.froms:
         local = local_path(value, base_dir)
         if local is None:
-            from_name = value  # the last name wins, like Ollama's CLI
+            out.from_name = value  # the last name wins, like Ollama's CLI
             continue
         if not local.exists():
-            raise InvalidInput(f"local model not found: {local}", file=str(profile_path or ""), field="from")
-        # A single file keeps the path as given (Ollama's fileDigestMap), so a link into a
-        # download cache is sent under its own name, not the cache's hash-named target.
-        model_files += files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
-    adapter_files: list[Path] = []
+            raise InvalidInput(f"local model not found: {local}", file=where, field="from")
+        from_paths.append(local)
+        out.model += _files_of(local)
     for value in spec.adapters:
         local = local_path(value, base_dir) or (base_dir / value)
         if not local.exists():
-            raise InvalidInput(f"adapter not found: {local}", file=str(profile_path or ""), field="adapters")
+            raise InvalidInput(f"adapter not found: {local}", file=where, field="adapters")
         # Each ADAPTER line replaces the previous one (Ollama's CLI), so only the last counts.
-        adapter_files = files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
-    return from_name, model_files, adapter_files
+        out.adapters = _files_of(local)
+    if spec.draft is not None:
+        local = resolve_path(spec.draft, base_dir)
+        if not local.exists():
+            raise InvalidInput(f"draft model not found: {local}", file=where, field="draft")
+        if any(same_local_path(local, p) for p in from_paths):
+            raise InvalidInput(
+                f"DRAFT must not reference the same local path as FROM: {local}", file=where, field="draft"
+            )
+        out.draft = _files_of(local)
+    return out
 
 
 def _hashed_blobs(groups: Mapping[BlobKind, list[Path]], progress: HashProgress | None) -> list[Blob]:
@@ -267,14 +296,14 @@ def _hash_callback(blob: Blob, progress: HashProgress) -> Callable[[int], None]:
 
 
 def _create_request(
-    spec: ModelSpec, name: str, from_name: str | None, blobs: list[Blob], quantize: str | None,
+    spec: ModelSpec, name: str, from_name: str | None, blobs: list[Blob], quantize: tuple[str | None, str | None],
     warnings: list[Diagnostic],
 ) -> dict[str, Any]:  # fmt: skip
     """The /api/create JSON, field by field as Ollama's CLI fills it."""
     request: dict[str, Any] = {"model": name}
     if from_name is not None:
         request["from"] = from_name
-    for kind in ("files", "adapters"):
+    for kind in ("files", "adapters", "draft_files"):
         digests = {b.key: b.digest for b in blobs if b.kind == kind}
         if digests:
             request[kind] = digests
@@ -297,8 +326,10 @@ def _create_request(
         request["messages"] = [{"role": m["role"], "content": m["content"]} for m in spec.messages]
     if spec.license:
         request["license"] = list(spec.license)
-    if quantize:
-        request["quantize"] = quantize
+    if quantize[0]:
+        request["quantize"] = quantize[0]
+    if quantize[1]:
+        request["draft_quantize"] = quantize[1]
     if spec.requires:
         request["requires"] = spec.requires.removeprefix("v")
     for key in ("renderer", "parser"):
@@ -314,6 +345,7 @@ def assemble(
     name: str,
     base_dir: Path,
     quantize: str | None = None,
+    draft_quantize: str | None = None,
     profile_path: Path | None = None,
     modelfile: str = "",
     hash_progress: HashProgress | None = None,
@@ -321,13 +353,12 @@ def assemble(
     """Turn a parsed Modelfile into the /api/create request and its blob plan.
 
     ``base_dir`` is where relative paths resolve (the profile's directory). Local files
-    are hashed here, streaming. Nothing is sent.
+    (FROM, ADAPTER, DRAFT) are hashed here, streaming. Nothing is sent.
     """
-    if spec.draft:
-        raise InvalidInput("DRAFT models are not supported by modelctl build", field="draft")
     warnings: list[Diagnostic] = []
-    from_name, model_files, adapter_files = _local_files(spec, base_dir, profile_path)
-    if from_name is not None and model_files:
+    local = _local_files(spec, base_dir, profile_path)
+    from_name = local.from_name
+    if from_name is not None and local.model:
         warnings.append(
             Diagnostic(
                 "from_and_files",
@@ -336,8 +367,11 @@ def assemble(
                 field="from",
             )
         )
-    blobs = _hashed_blobs({"files": model_files, "adapters": adapter_files}, hash_progress)
-    request = _create_request(spec, name, from_name, blobs, quantize, warnings)
+    if draft_quantize and not local.draft:
+        raise InvalidInput("draft_quantize needs a DRAFT model", field="draft_quantize")
+    groups: dict[BlobKind, list[Path]] = {"files": local.model, "adapters": local.adapters, "draft_files": local.draft}
+    blobs = _hashed_blobs(groups, hash_progress)
+    request = _create_request(spec, name, from_name, blobs, (quantize, draft_quantize), warnings)
     if "from" not in request and "files" not in request:
         raise InvalidInput("no FROM: neither a model name nor local model files", field="from")
     return BuildPlan(
@@ -364,6 +398,7 @@ def plan_profile(loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSi
         name=prof.name,
         base_dir=loaded.path.parent,
         quantize=prof.quantize,
+        draft_quantize=prof.draft_quantize,
         profile_path=loaded.path,
         modelfile=rendered.text,
         hash_progress=hashing,
@@ -375,156 +410,8 @@ def plan_profile(loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSi
 
 
 # -------------------------------------------------------------------------------------------
-# "Up to date": the exact rule
-# -------------------------------------------------------------------------------------------
-
-QUANT_ALIASES = {"Q4_K": "Q4_K_M"}
-
-
-def _messages(show: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    return [
-        (str(m.get("role")), str(m.get("content") or ""))
-        for m in ((show or {}).get("messages") or [])
-        if isinstance(m, Mapping)
-    ]
-
-
-def expected_parameters(request: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What the server stores: the base's parameters, then ours key by key (lists replace)."""
-    merged: dict[str, Any] = {}
-    if request.get("from") and base is not None:
-        merged.update(parse_parameters(base.get("parameters")))
-    merged.update(request.get("parameters") or {})
-    return merged
-
-
-def differences(
-    request: Mapping[str, Any],
-    deployed: Mapping[str, Any],
-    base: Mapping[str, Any] | None,
-) -> list[str]:
-    """Why the deployed model (its /api/show) does not match ``request``; empty = it matches.
-
-    The rule (docs/build.md, "up to date"):
-
-    * weights: for ``from``, the deployed FROM blob(s) equal the base model's current ones
-      (a re-pulled base changes them); for local files, the deployed FROM blobs are exactly
-      the uploaded digests. With ``quantize`` or converted files the server rewrites the
-      weights, so only a build record (see :class:`BuildRecords`) can prove a match.
-    * quantization level equals the requested ``quantize`` (Q4_K means Q4_K_M);
-    * adapters: the deployed ADAPTER blobs are the base's plus ours;
-    * parameters: the stored set equals the base's merged with ours, key by key, floats
-      compared at float32 precision, ints exactly, ``stop`` as a set;
-    * system, template: ours when set, else the base's (an empty value cannot clear it);
-    * messages: ours when any, else the base's, in order;
-    * license: the base's followed by ours; requires: equal when set.
-    """
-    return (
-        _weight_differences(request, deployed, base)
-        + _parameter_differences(request, deployed, base)
-        + _text_differences(request, deployed, base)
-    )
-
-
-def _weight_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> list[str]:
-    from_name = request.get("from")
-    dep_froms, dep_adapters = modelfile_blobs(deployed)
-    base_froms, base_adapters = modelfile_blobs(base or {})
-    quantize = request.get("quantize")
-    weights = _weights_difference(request, dep_froms, base_froms if base is not None else None)
-    diffs = [weights] if weights else []
-    if quantize:
-        want_q = QUANT_ALIASES.get(str(quantize).upper(), str(quantize).upper())
-        have_q = str(((deployed.get("details") or {}).get("quantization_level")) or "").upper()
-        if have_q != want_q:
-            diffs.append(f"quantization is {have_q or 'unknown'}, the profile asks for {want_q}")
-    ours = list((request.get("adapters") or {}).values())
-    if sorted(dep_adapters) != sorted((base_adapters if from_name else []) + ours):
-        diffs.append("the adapters differ")
-    return diffs
-
-
-def _weights_difference(request: Mapping[str, Any], deployed: list[str], base: list[str] | None) -> str | None:
-    """Why the deployed FROM blobs are not the ones the request makes (None when they are)."""
-    from_name, quantize = request.get("from"), request.get("quantize")
-    if from_name:
-        if base is None:
-            return f"the base model {from_name} is not on the server: the weights cannot be compared"
-        if quantize:
-            return "the server quantized the weights: they cannot be compared with the base's"
-        if not deployed or sorted(deployed) != sorted(base):
-            return f"the weights differ from the base model {from_name}'s (was the base updated?)"
-        return None
-    if quantize:
-        return "the server quantized the weights: they cannot be compared with the files"
-    if sorted(deployed) != sorted(request.get("files", {}).values()):
-        return "the deployed weights are not the local files (changed, or rewritten by the server)"
-    return None
-
-
-def _parameter_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> list[str]:
-    diffs: list[str] = []
-    stored = parse_parameters(deployed.get("parameters"))
-    expected = expected_parameters(request, base)
-    for key in sorted(set(stored) | set(expected)):
-        if key not in stored:
-            diffs.append(f"parameter {key} is not stored (expected {expected[key]!r})")
-        elif key not in expected:
-            diffs.append(f"parameter {key} is stored ({stored[key]!r}) but not in the profile")
-        elif not same_value(key, stored[key], expected[key]):
-            diffs.append(f"parameter {key} is {stored[key]!r}, the profile says {expected[key]!r}")
-    return diffs
-
-
-def _text_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> list[str]:
-    diffs: list[str] = []
-    from_name = request.get("from")
-    for key in ("system", "template"):
-        want_text: str | None = request.get(key) or ((base or {}).get(key) if from_name else None)
-        if want_text is None:
-            continue  # file-based model, nothing set: the server's choice
-        have = deployed.get(key) or ""
-        if want_text != have and not (key == "template" and _modelfile_template(deployed) == want_text):
-            diffs.append(f"the {key} differs")
-    want_msgs = [(m["role"], m["content"]) for m in request.get("messages") or []] or (
-        _messages(base) if from_name else []
-    )
-    if _messages(deployed) != want_msgs:
-        diffs.append("the messages differ")
-    base_license = str((base or {}).get("license") or "") if from_name else ""
-    want_license = "\n".join([x for x in [base_license] if x] + list(request.get("license") or []))
-    if str(deployed.get("license") or "") != want_license:
-        diffs.append("the license differs")
-    if request.get("requires") and str(deployed.get("requires") or "").lstrip("v") != request["requires"]:
-        diffs.append("requires differs")
-    return diffs
-
-
-def _modelfile_template(show: Mapping[str, Any]) -> str | None:
-    """The TEMPLATE of /api/show's generated Modelfile (the one that may differ from ``template``)."""
-    text = show.get("modelfile")
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_modelfile(text).template
-    except ModelfileError:  # a generated Modelfile may be unparseable (ollama.md §1.12): no match then
-        return None
-
-
-# -------------------------------------------------------------------------------------------
 # Build records: proof that a manifest came from a request (when the server rewrote weights)
 # -------------------------------------------------------------------------------------------
-
-
-def request_fingerprint(request: Mapping[str, Any]) -> str:
-    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def state_dir() -> Path:
@@ -589,6 +476,49 @@ class BuildRecords:
 
 
 # -------------------------------------------------------------------------------------------
+# The verdict: the one rule (modelctl.drift) applied to what the server says
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """A profile's request against the model of its name: ``build``'s up-to-date check and
+    ``plan``'s diff are this one value, so they cannot disagree."""
+
+    deployed: dict[str, Any] | None  # the model's /api/show; None: not on the server
+    base: dict[str, Any] | None  # the base model's /api/show (None: no `from`, or not on the server)
+    version: str
+    differences: list[Difference]
+    inherited: dict[str, Any]  # parameters in force only because the base has them: not drift
+    manifest_digest: str | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.deployed is not None and not self.differences
+
+
+def verdict(plan: BuildPlan, session: HostSession, *, records: BuildRecords, lock: Lock | None = None) -> Verdict:
+    """Ask the server (each question once per run, see :class:`HostSession`) and apply the rule.
+
+    A build record of this machine, or else the lock file's entry for this host, proves a
+    match where the server rewrote the weights (both are about one manifest digest).
+    """
+    version = session.version()
+    deployed = session.show(plan.name)
+    base = session.show(plan.base_model) if plan.base_model else None
+    if deployed is None:
+        source = plan.base_model or ", ".join(b.key for b in plan.blobs if b.kind == "files") or "its files"
+        missing = Difference("model", "+", plan.name, None, f"not on the server: it will be created from {source}")
+        return Verdict(None, base, version, [missing], {})
+    digest = (find_entry(session.tags(), plan.name) or {}).get("digest")
+    record = records.get(digest)
+    if record is None and lock is not None:
+        record = lock.record_for(session.key, plan.name, digest)
+    diffs = differences(plan.request, deployed, base, record=record, version=version)
+    return Verdict(deployed, base, version, diffs, inherited_parameters(plan.request, deployed, base), digest)
+
+
+# -------------------------------------------------------------------------------------------
 # Running a build
 # -------------------------------------------------------------------------------------------
 
@@ -602,6 +532,8 @@ class BuildOutcome:
     statuses: list[str] = field(default_factory=list)  # pull/create status lines, repeats collapsed
     report: ModelReport | None = None
     host: str = ""
+    verdict: Verdict | None = None  # what the server had before (None in a dry run)
+    base_show: dict[str, Any] | None = None
 
     @property
     def verification(self) -> Verification | None:
@@ -617,12 +549,14 @@ class BuildOutcome:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        diffs = self.verdict.differences if self.verdict is not None and self.status == "created" else []
         return {
             "profile": str(self.plan.profile_path) if self.plan.profile_path else None,
             "name": self.plan.name,
             "host": self.host,
             "status": self.status,
             "reasons": self.reasons,
+            "differences": [d.to_dict() for d in diffs],
             "pulled": self.pulled,
             "statuses": self.statuses,
             "request": self.plan.request,
@@ -633,52 +567,124 @@ class BuildOutcome:
         }
 
 
-REQUIRES_SINCE = "0.14.0"  # the first Ollama that stores REQUIRES (reference/ollama.md §8)
-
-
 @dataclass
 class BuildOptions:
     force: bool = False  # re-create even when up to date
     no_pull: bool = False  # fail instead of pulling a missing base
     verify: bool = False  # load the model and check its runtime context
+    only_changed: bool = False  # models in sync get no report (no show, tags or ps for them)
 
 
 class Builder:
-    """Runs plans against one server. Each job uses its own HTTP client (thread safety)."""
+    """Runs plans against one server through one :class:`HostSession` (shared by the jobs)."""
 
     def __init__(
         self,
-        host: str | None,
-        timeout: float | None,
+        session: HostSession,
         options: BuildOptions | None = None,
         *,
         on_event: EventSink = ignore,
         records: BuildRecords | None = None,
+        lock: Lock | None = None,
     ) -> None:
-        self.host = host
-        self.timeout = timeout
+        self.session = session
         self.options = options or BuildOptions()
         self.on_event = on_event
         self.records = records if records is not None else BuildRecords()
-
-    def client(self) -> OllamaClient:
-        return OllamaClient(self.host, timeout=self.timeout)
+        self.lock = lock
 
     def run(self, plan: BuildPlan, job: str | None = None) -> BuildOutcome:
-        with self.client() as client:
-            return _BuildJob(self, client, plan, job).run()
+        """Create the model unless it is in sync; the report comes later, from :meth:`finish`."""
+        return _BuildJob(self, plan, job).run()
+
+    def finish(self, outcomes: Sequence[BuildOutcome]) -> dict[int, ModelctlError]:
+        """After every create: one fresh /api/tags, the build records, the reports (and
+        ``--verify``), the lock entries. Returns the outcomes (by index) that failed here."""
+        session = self.session
+        created = [o for o in outcomes if o.status == "created"]
+        failed: dict[int, ModelctlError] = {}
+        if not outcomes:
+            return failed
+        tags = session.tags(refresh=bool(created))
+        ps: dict[str, Any] | None = None
+        for i, o in enumerate(outcomes):
+            try:
+                if o.status == "created":
+                    self._record(o, tags)
+                if o.status == "created" or not self.options.only_changed:
+                    ps = self._report(o, tags, ps)
+                if self.lock is not None:
+                    self._lock_entry(o, tags)
+            except ModelctlError as exc:
+                failed[i] = exc
+        return failed
+
+    def _record(self, o: BuildOutcome, tags: dict[str, Any]) -> None:
+        plan = o.plan
+        self.records.put(
+            (find_entry(tags, plan.name) or {}).get("digest"),
+            {
+                "name": plan.name,
+                "host": self.session.display_host,
+                "fingerprint": request_fingerprint(plan.request),
+                "base_blobs": modelfile_blobs(o.base_show)[0] if o.base_show else [],
+            },
+        )
+
+    def _report(self, o: BuildOutcome, tags: dict[str, Any], ps: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Compose ``o.report``; returns the /api/ps answer (asked once, when a report needs it)."""
+        plan, session = o.plan, self.session
+        deployed = session.show(plan.name)
+        if deployed is None:
+            raise ServerError(f"{plan.name} is not on the server at {session.display_host} after creating it")
+        base_show = o.base_show if o.status == "created" else (o.verdict.base if o.verdict else None)
+        report = build_report(
+            deployed,
+            name=plan.name,
+            host=session.display_host,
+            tags_entry=find_entry(tags, plan.name),
+            profile_parameters=plan.request.get("parameters") or {},
+            base_show=base_show if plan.base_model else None,
+        )
+        o.report = report
+        if self.options.verify:
+            self.on_event(Status("loading the model to verify", plan.name))
+            report.verification = Verification(verify_runtime(session.client, report))
+            return None  # loading changed what /api/ps says
+        if ps is None:
+            ps = session.client.ps()
+        entry = find_entry(ps, plan.name)
+        if entry is not None:
+            apply_runtime(report, entry, loaded_before=True)
+        return ps
+
+    def _lock_entry(self, o: BuildOutcome, tags: dict[str, Any]) -> None:
+        assert self.lock is not None
+        plan, session = o.plan, self.session
+        deployed = session.show(plan.name)
+        if deployed is None:
+            return
+        base_show = o.base_show if o.status == "created" else (o.verdict.base if o.verdict else None)
+        runtime = o.report.facts.context_runtime if o.report is not None else None
+        entry = make_entry(
+            model=plan.name, profile=plan.profile_path, lock_dir=self.lock.path.parent, request=plan.request,
+            fingerprint=request_fingerprint(plan.request), deployed=deployed, tags=tags, base_show=base_show,
+            runtime_context=runtime,
+        )  # fmt: skip
+        self.lock.put(session.key, session.version(), entry)
 
 
 class _BuildJob:
     """One profile's build against one server."""
 
-    def __init__(self, builder: Builder, client: OllamaClient, plan: BuildPlan, job: str | None) -> None:
+    def __init__(self, builder: Builder, plan: BuildPlan, job: str | None) -> None:
         self.builder = builder
         self.options = builder.options
-        self.client = client
+        self.session = builder.session
+        self.client = builder.session.client
         self.plan = plan
         self.job = job
-        self.outcome = BuildOutcome(plan, "created", host=client.display_host)
+        self.outcome = BuildOutcome(plan, "created", host=self.session.display_host)
 
     def status(self, text: str) -> None:
         self.builder.on_event(Status(text, self.job))
@@ -694,47 +700,26 @@ class _BuildJob:
                 statuses.append(status)
 
     def run(self) -> BuildOutcome:
-        client, plan, outcome = self.client, self.plan, self.outcome
-        version = client.require_version()
-        requires = plan.request.get("requires")
-        if requires and older_than(version, str(requires)):
-            # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
-            plan.warnings.append(
-                Diagnostic(
-                    "requires_newer",
-                    f"the profile requires Ollama {requires}, the server at {client.display_host} is {version}",
-                    field="requires",
-                )
-            )
-        deployed = client.show_or_none(plan.name)
-        base_show = client.show_or_none(plan.base_model) if plan.base_model else None
-        if deployed is not None:
-            tags = client.tags()
-            reasons = ["--force"] if self.options.force else self.mismatch(deployed, base_show, tags, version)
-            if not reasons:
+        plan, outcome = self.plan, self.outcome
+        version = self.session.require_version()
+        check_server_version(plan, version, self.session.display_host)
+        v = outcome.verdict = verdict(plan, self.session, records=self.builder.records, lock=self.builder.lock)
+        if v.deployed is not None:
+            if self.options.force:
+                outcome.reasons = ["--force"]
+            elif v.in_sync:
                 outcome.status = "up_to_date"
                 self.status("up to date")
-                outcome.report = self.report(deployed, tags, base_show)
                 return outcome
-            outcome.reasons = reasons
-        base_show = self.ensure_base(base_show)
+            else:
+                outcome.reasons = [d.reason() for d in v.differences]
+        outcome.base_show = self.ensure_base(v.base)
         for blob in plan.blobs:
             self.ensure_blob(blob)
         self.status("creating model")
-        self.drain(client.create(plan.request))
+        self.drain(self.client.create(plan.request))
+        self.session.forget(plan.name)
         self.status("success")
-        deployed = client.show(plan.name)
-        tags = client.tags()
-        self.builder.records.put(
-            (find_entry(tags, plan.name) or {}).get("digest"),
-            {
-                "name": plan.name,
-                "host": client.display_host,
-                "fingerprint": request_fingerprint(plan.request),
-                "base_blobs": modelfile_blobs(base_show)[0] if base_show else [],
-            },
-        )
-        outcome.report = self.report(deployed, tags, base_show)
         return outcome
 
     def ensure_base(self, base_show: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -742,7 +727,7 @@ class _BuildJob:
         base = self.plan.base_model
         if not base or base_show is not None:
             return base_show
-        where = self.client.display_host
+        where = self.session.display_host
         if self.options.no_pull:
             raise ServerError(
                 f"base model {base} is not on the server at {where} and --no-pull was given "
@@ -757,26 +742,8 @@ class _BuildJob:
                 f"cannot pull the base model {base}: {exc.message}", status=exc.status, code="pull_failed"
             ) from None
         self.outcome.pulled = True
+        self.session.forget(base)
         return self.client.show(base)
-
-    def mismatch(
-        self, deployed: dict[str, Any], base_show: dict[str, Any] | None, tags: dict[str, Any], version: str
-    ) -> list[str]:
-        plan = self.plan
-        entry = find_entry(tags, plan.name)
-        record = self.builder.records.get((entry or {}).get("digest"))
-        if record is not None and record.get("fingerprint") == request_fingerprint(plan.request):
-            # Exactly what we created. Only a base model re-pulled since then makes it stale.
-            if base_show is None or not plan.base_model:
-                return []
-            if sorted(record.get("base_blobs") or []) == sorted(modelfile_blobs(base_show)[0]):
-                return []
-            return [f"the base model {plan.base_model} changed since the last build"]
-        request: Mapping[str, Any] = plan.request
-        if older_than(version, REQUIRES_SINCE):
-            # Servers before REQUIRES existed drop the field: comparing it would rebuild forever.
-            request = {k: v for k, v in request.items() if k != "requires"}
-        return differences(request, deployed, base_show)
 
     def ensure_blob(self, blob: Blob) -> None:
         blob.present = self.client.blob_exists(blob.digest)
@@ -792,24 +759,46 @@ class _BuildJob:
         self.client.upload_blob(blob.path, blob.digest, sent)
         blob.uploaded_bytes = max(blob.uploaded_bytes, blob.size)
 
-    def report(
-        self, deployed: dict[str, Any], tags: dict[str, Any] | None, base_show: dict[str, Any] | None
-    ) -> ModelReport:
-        plan = self.plan
-        report = build_report(
-            deployed,
-            name=plan.name,
-            host=self.client.display_host,
-            tags_entry=find_entry(tags, plan.name),
-            profile_parameters=plan.request.get("parameters") or {},
-            base_show=base_show if plan.base_model else None,
+
+def check_server_version(plan: BuildPlan, version: str, where: str) -> None:
+    """What a server of ``version`` does not store: DRAFT is refused (the model would be built
+    without it), the others are warned about (they are not compared either, see drift)."""
+    request = plan.request
+    unsupported = unsupported_fields(request, version)
+    drafts = [k for k in unsupported if k.startswith("draft")]
+    if drafts:
+        raise ServerError(
+            f"{plan.name}: DRAFT needs Ollama {FEATURE_SINCE['draft_files']} or newer; the server at {where} is "
+            f"{version} and would build the model without its draft (upgrade Ollama, or drop `draft`)",
+            code="server_too_old",
         )
-        if self.options.verify:
-            self.status("loading the model to verify")
-            report.verification = Verification(verify_runtime(self.client, report))
-        else:
-            runtime_if_loaded(self.client, report)
-        return report
+    requires = request.get("requires")
+    if requires and older_than(version, str(requires)):
+        # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
+        _warn_once(
+            plan,
+            Diagnostic(
+                "requires_newer",
+                f"the profile requires Ollama {requires}, the server at {where} is {version}",
+                field="requires",
+            ),
+        )
+    for key in unsupported:
+        if key in ("renderer", "parser"):
+            _warn_once(
+                plan,
+                Diagnostic(
+                    "unsupported_field",
+                    f"the server at {where} is {version}: {key.upper()} needs Ollama {FEATURE_SINCE[key]} "
+                    "and is ignored (neither stored nor compared)",
+                    field=key,
+                ),
+            )
+
+
+def _warn_once(plan: BuildPlan, d: Diagnostic) -> None:
+    if all((w.code, w.field, w.message) != (d.code, d.field, d.message) for w in plan.warnings):
+        plan.warnings.append(d)
 
 
 def run_builds(plans: Sequence[BuildPlan], builder: Builder, *, jobs: int = 1) -> list[BuildOutcome | ModelctlError]:
@@ -890,11 +879,14 @@ class BuildFailure:
 
 @dataclass
 class BuildResult:
-    """What ``build`` did for each profile: outcomes (in order) and the builds that failed."""
+    """What ``build`` did for each profile: outcomes (in order), the builds that failed, and
+    the profiles skipped (abstract ones, with a note each)."""
 
     dry_run: bool
     outcomes: list[BuildOutcome]
     failures: list[BuildFailure] = field(default_factory=list)
+    skipped: list[Diagnostic] = field(default_factory=list)
+    lock: str | None = None  # the lock file written
 
     @property
     def verify_failures(self) -> list[BuildOutcome]:
@@ -902,8 +894,8 @@ class BuildResult:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        """Every outcome's warnings, named by model when there are several."""
-        out: list[Diagnostic] = []
+        """The skip notes, then every outcome's warnings, named by model when there are several."""
+        out: list[Diagnostic] = list(self.skipped)
         for o in self.outcomes:
             prefix = f"{o.plan.name}: " if len(self.outcomes) > 1 else ""
             out += [Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field) for w in o.warnings]
@@ -914,6 +906,8 @@ class BuildResult:
             "dry_run": self.dry_run,
             "builds": [o.to_dict() for o in self.outcomes],
             "failed": [f.to_dict() for f in self.failures],
+            "skipped": [{"profile": d.file, "reason": d.message} for d in self.skipped],
+            "lock": self.lock,
         }
 
 
@@ -923,40 +917,68 @@ def build(
     dry_run: bool = False,
     force: bool = False,
     no_pull: bool = False,
+    only_changed: bool = False,
     jobs: int = 1,
     verify: bool = False,
     overrides: Sequence[str] = (),
     template: str | None = None,
     host: str | None = None,
     timeout: float | None = None,
+    lock: str | os.PathLike[str] | None = None,
+    session: HostSession | None = None,
     on_event: EventSink = ignore,
 ) -> BuildResult:
     """Build each profile on the server and report what it made.
 
-    Every profile is loaded, rendered and checked first (ProfileError & co name the problem),
-    then the server is asked for its version, failing fast (ServerUnreachable) before
-    gigabytes of local files are hashed. When every build fails, their errors are raised
-    together; when some finish, the failures are in ``BuildResult.failures``.
+    Every profile is loaded, rendered and checked first (ProfileError & co name the problem);
+    abstract profiles are skipped with a note. Then the server is asked for its version,
+    failing fast (ServerUnreachable) before gigabytes of local files are hashed. A model in
+    sync with its profile is left alone (``only_changed``: and not even reported). When every
+    build fails, their errors are raised together; when some finish, the failures are in
+    ``BuildResult.failures``. ``lock`` names a lock file to write (docs/lock.md); ``session``
+    is a host session to use (one is opened on ``host`` otherwise).
     """
-    loaded = [load_profile(ref, overrides) for ref in refs]
+    loaded, skipped = split_abstract([load_profile(ref, overrides) for ref in refs])
     names = [lp.profile.name for lp in loaded]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InvalidInput(f"several profiles create the same model: {', '.join(dupes)}", field="name")
+    the_lock = read_lock(lock, missing_ok=True) if lock is not None and not dry_run else None
     rendered = [render(lp, template=template, paths="absolute") for lp in loaded]
-    if not dry_run:
-        with OllamaClient(host, timeout=timeout) as client:
-            client.require_version()
-    plans = [plan_profile(lp, r, on_event=on_event) for lp, r in zip(loaded, rendered, strict=True)]
-    if dry_run:
-        return BuildResult(True, [BuildOutcome(p, "planned") for p in plans])
-    builder = Builder(host, timeout, BuildOptions(force, no_pull, verify), on_event=on_event)
-    results = run_builds(plans, builder, jobs=jobs)
+    own = session is None
+    s = session if session is not None else HostSession(host, timeout=timeout)
+    try:
+        if not dry_run and loaded:
+            s.require_version()
+        plans = [plan_profile(lp, r, on_event=on_event) for lp, r in zip(loaded, rendered, strict=True)]
+        if dry_run:
+            return BuildResult(True, [BuildOutcome(p, "planned") for p in plans], skipped=skipped)
+        s.prefetch([m for p in plans for m in (p.name, p.base_model)])
+        builder = Builder(s, BuildOptions(force, no_pull, verify, only_changed), on_event=on_event, lock=the_lock)
+        return _run_all(plans, builder, skipped, jobs)
+    finally:
+        if own:
+            s.close()
+
+
+def _run_all(plans: Sequence[BuildPlan], builder: Builder, skipped: list[Diagnostic], jobs: int) -> BuildResult:
+    results: list[BuildOutcome | ModelctlError] = list(run_builds(plans, builder, jobs=jobs))
+    late = builder.finish([r for r in results if isinstance(r, BuildOutcome)])
+    done = [i for i, r in enumerate(results) if isinstance(r, BuildOutcome)]
+    for k, err in late.items():
+        results[done[k]] = err
     outcomes = [r for r in results if isinstance(r, BuildOutcome)]
-    errors = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, ModelctlError)]
-    failures = [BuildFailure(p.name, p.profile_path, e) for p, e in errors]
-    if len(failures) == 1 and not outcomes:
-        raise failures[0].error
+    failures = [
+        BuildFailure(p.name, p.profile_path, r)
+        for p, r in zip(plans, results, strict=True)
+        if isinstance(r, ModelctlError)
+    ]
+    lock = builder.lock
+    if lock is not None and outcomes:
+        lock.write()
+    result = BuildResult(False, outcomes, failures, skipped, str(lock.path) if lock is not None else None)
     if failures and not outcomes:
+        if len(failures) == 1:
+            raise failures[0].error
         raise ErrorGroup([f.error for f in failures], [f.diagnostic() for f in failures])
-    return BuildResult(False, outcomes, failures)
+    return result

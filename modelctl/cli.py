@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("modelctl.commands.inspect:inspect", "Model facts from a local GGUF file, without a server."),
     "estimate": ("modelctl.commands.estimate:estimate", "Memory a model needs: weights + KV cache + overhead."),
     "build": ("modelctl.commands.build:build", "Build PROFILE(s) on the Ollama server and report what it made."),
+    "plan": ("modelctl.commands.plan:plan", "Show how deployed models differ from PROFILE(s); exit 3 on drift."),
     "show": ("modelctl.commands.show:show", "Report what the server made of MODEL (or of PROFILE's model)."),
     "run": ("modelctl.commands.run:run", "Generate an answer to PROMPT with PROFILE's model and stream it."),
     "compare": ("modelctl.commands.compare:compare", "Compare PROFILEs side by side; with prompts, the run matrix."),
@@ -80,8 +81,8 @@ def help_width(max_width: int = 100) -> int:
 def cli() -> None:
     """Keep Ollama parameter profiles in git: validate, render, build, report, compare.
 
-    Exit codes: 0 ok, 1 invalid input or failed check, 2 usage, 3 drift,
-    4 server unreachable, 5 server refused. See docs/exit-codes.md.
+    Exit codes: 0 ok, 1 invalid input or failed check, 2 usage, 3 drift (plan,
+    render --check), 4 server unreachable, 5 server refused. See docs/exit-codes.md.
     """
 
 

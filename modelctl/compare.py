@@ -14,6 +14,7 @@ from typing import Any
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, combine
 from modelctl.events import EventSink, ignore
 from modelctl.matrix import Matrix, run_matrix
+from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_abstract
 from modelctl.prompts import PromptCase, inline_prompts, load_prompts
 from modelctl.run import Target, resolve_target
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
@@ -36,10 +37,48 @@ def _resolve_all(resolve: Callable[[str, int], Target], refs: Sequence[str]) -> 
     return out
 
 
-def load_targets(refs: Sequence[str], overrides: Sequence[str] = (), ephemeral: bool = False) -> list[Target]:
+def skip_abstract(
+    refs: Sequence[str], overrides: Sequence[str] = ()
+) -> tuple[list[str], list[LoadedProfile | None], list[Diagnostic]]:
+    """The refs without abstract profiles (only extended by others: never a column), each
+    with its loaded profile (None for a model name), and a note per profile skipped."""
+    keep: list[str] = []
+    loaded: list[LoadedProfile | None] = []
+    notes: list[Diagnostic] = []
+    errors: list[ModelctlError] = []
+    for ref in refs:
+        try:
+            lp = load_profile(ref, overrides) if is_profile_ref(ref) else None
+        except ModelctlError as exc:
+            errors.append(exc)
+            continue
+        if lp is not None and lp.profile.abstract:
+            notes += split_abstract([lp])[1]
+            continue
+        keep.append(ref)
+        loaded.append(lp)
+    if errors:
+        raise combine(errors)
+    return keep, loaded, notes
+
+
+def load_targets(
+    refs: Sequence[str],
+    overrides: Sequence[str] = (),
+    ephemeral: bool = False,
+    preloaded: Sequence[LoadedProfile | None] | None = None,
+) -> list[Target]:
     """Load every profile first and report every invalid one at once (no server asked)."""
     targets = _resolve_all(
-        lambda ref, _i: resolve_target(ref, None, overrides=overrides, ephemeral=ephemeral, check_built=False), refs
+        lambda ref, i: resolve_target(
+            ref,
+            None,
+            overrides=overrides,
+            ephemeral=ephemeral,
+            check_built=False,
+            loaded=preloaded[i] if preloaded is not None else None,
+        ),
+        refs,
     )
     labels = [t.label for t in targets]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
@@ -79,16 +118,28 @@ def compare(
 ) -> ParamTable | Matrix:
     """Profiles side by side: the parameter table, or with prompts the run matrix."""
     options = options or CompareOptions()
+    kept, loaded, notes = skip_abstract(refs, options.overrides)
+    if not kept:
+        raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
+    result: ParamTable | Matrix
     if options.runs_prompts:
-        return compare_runs(refs, options, host=host, timeout=timeout, on_event=on_event)
-    return compare_table(refs, options, host=host, timeout=timeout)
+        result = compare_runs(kept, options, host=host, timeout=timeout, on_event=on_event, preloaded=loaded)
+    else:
+        result = compare_table(kept, options, host=host, timeout=timeout, preloaded=loaded)
+    result.warnings[:0] = notes
+    return result
 
 
 def compare_table(
-    refs: Sequence[str], options: CompareOptions, *, host: str | None = None, timeout: float | None = None
+    refs: Sequence[str],
+    options: CompareOptions,
+    *,
+    host: str | None = None,
+    timeout: float | None = None,
+    preloaded: Sequence[LoadedProfile | None] | None = None,
 ) -> ParamTable:
     """The parameter table; what the server made where it answers (its failures become warnings)."""
-    targets = load_targets(refs, options.overrides, options.ephemeral)
+    targets = load_targets(refs, options.overrides, options.ephemeral, preloaded)
     warnings: list[Diagnostic] = [w for t in targets for w in t.warnings]
     with OllamaClient(host, timeout=timeout) as client:
         server = ServerInfo(client.display_host, reason="--no-server") if options.no_server else client.info()
@@ -134,10 +185,11 @@ def compare_runs(
     host: str | None = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
+    preloaded: Sequence[LoadedProfile | None] | None = None,
 ) -> Matrix:
     """The run matrix: every profile x prompt x seed x repeat; server failures are recorded in it."""
     cases = prompt_cases(options)
-    loaded = load_targets(refs, options.overrides, options.ephemeral)
+    loaded = load_targets(refs, options.overrides, options.ephemeral, preloaded)
     with OllamaClient(host, timeout=timeout) as client:
         version = client.version()  # unreachable -> exit 4 before anything runs
         server = ServerInfo(client.display_host, True, version)

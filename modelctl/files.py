@@ -75,3 +75,20 @@ def sha256_file(
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
     return "sha256:" + h.hexdigest()
+
+
+def read_capped(path: str | os.PathLike[str], limit: int, *, what: str, env: str) -> bytes:
+    """A file's bytes, refusing (InvalidInput naming ``env``) one larger than ``limit`` bytes;
+    never reads more than ``limit + 1`` bytes (a FIFO or a device cannot hang it)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise InvalidInput(f"is a directory, not a {what}", file=str(path)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the {what}: {exc.strerror or exc}", file=str(path)) from None
+    if len(data) > limit:
+        raise InvalidInput(f"the {what} is larger than {limit} bytes (raise the limit with {env})", file=str(path))
+    return data

@@ -50,5 +50,14 @@ YAML_NODES = Limit(
     "bounds alias expansion (\"billion laughs\") while allowing any real profile",
 )  # fmt: skip
 
+LOCK_BYTES = Limit(
+    "MODELCTL_MAX_LOCK_BYTES", 16 << 20, "bytes", "a lock file (`build --lock`, `plan --lock`)",
+    "an entry is about 1 KB: this is thousands of models on hundreds of hosts",
+)  # fmt: skip
+MODELFILE_CHECK_BYTES = Limit(
+    "MODELCTL_MAX_MODELFILE_BYTES", 16 << 20, "bytes", "a committed Modelfile compared by `render --check`",
+    "a Modelfile is a few KB (a long TEMPLATE or SYSTEM at most a few hundred)",
+)  # fmt: skip
+
 #: Every limit, in the order docs/limits.md lists them.
-LIMITS: tuple[Limit, ...] = (PROFILE_BYTES, YAML_NODES)
+LIMITS: tuple[Limit, ...] = (PROFILE_BYTES, YAML_NODES, LOCK_BYTES, MODELFILE_CHECK_BYTES)

@@ -36,7 +36,9 @@ from modelctl.wire import as_sent
 
 TOP_LEVEL_KEYS = (
     "name",
+    "abstract",
     "from",
+    "projector",
     "extends",
     "description",
     "system",
@@ -46,8 +48,14 @@ TOP_LEVEL_KEYS = (
     "adapters",
     "license",
     "requires",
+    "renderer",
+    "parser",
+    "draft",
     "quantize",
+    "draft_quantize",
 )
+#: Keys a profile does not pass on to the profiles that extend it.
+NOT_INHERITED = ("abstract",)
 QUANTIZE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K")
 LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pth")
 SET_SOURCE = "--set"
@@ -124,12 +132,18 @@ class Message(BaseModel):
 
 
 class Profile(BaseModel):
-    """A validated profile. ``from_`` is the `from` value as written; paths resolve against ``base_dir``."""
+    """A validated profile. ``from_`` is the `from` value as written; paths resolve against ``base_dir``.
+
+    An ``abstract`` profile exists only to be extended: it may omit `from`, and build, plan and
+    compare skip it.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     name: StrictStr
-    from_: StrictStr = Field(alias="from")
+    abstract: StrictBool = False
+    from_value: StrictStr | None = Field(default=None, alias="from")
+    projector: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
     description: StrictStr | None = None
     system: StrictStr | None = None
     template: StrictStr | None = None
@@ -138,7 +152,11 @@ class Profile(BaseModel):
     adapters: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
     license: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
     requires: StrictStr | None = None
+    renderer: StrictStr | None = None
+    parser: StrictStr | None = None
+    draft: StrictStr | None = None
     quantize: StrictStr | None = None
+    draft_quantize: StrictStr | None = None
     base_dir: Path = Field(default=Path("."), exclude=True, repr=False)
 
     @field_validator("name")
@@ -151,11 +169,19 @@ class Profile(BaseModel):
             )
         return v
 
-    @field_validator("from_")
+    @field_validator("from_value", "renderer", "parser", "draft")
     @classmethod
-    def _from(cls, v: str) -> str:
-        if not v.strip():
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("projector")
+    @classmethod
+    def _projector_paths(cls, v: list[str]) -> list[str]:
+        for i, p in enumerate(v):
+            if not p.strip():
+                raise ValueError(f"projector[{i}] is empty")
         return v
 
     @field_validator("adapters")
@@ -172,17 +198,26 @@ class Profile(BaseModel):
             raise ValueError("requires must be a valid semver (e.g. 0.14.0)")
         return v
 
-    @field_validator("quantize")
+    @field_validator("quantize", "draft_quantize")
     @classmethod
     def _quantize(cls, v: str | None) -> str | None:
         if v is not None and v.upper() not in QUANTIZE_TYPES:
             raise ValueError(f"unsupported quantization type {v}; Ollama accepts {', '.join(QUANTIZE_TYPES)}")
         return v
 
+    @property
+    def from_(self) -> str:
+        """The `from` value as written; an abstract profile without one is refused here."""
+        if self.from_value is None:
+            raise ProfileError(
+                f"profile {self.name} is abstract and has no `from`: it only exists to be extended", field="from"
+            )
+        return self.from_value
+
     # -- paths (computed once: each costs file-system calls) --------------------------------------
     @cached_property
     def _base_path(self) -> Path | None:
-        return local_path(self.from_, self.base_dir)
+        return local_path(self.from_value, self.base_dir) if self.from_value is not None else None
 
     @cached_property
     def _adapter_paths(self) -> tuple[Path, ...]:
@@ -194,6 +229,14 @@ class Profile(BaseModel):
 
     def adapter_paths(self) -> list[Path]:
         return list(self._adapter_paths)
+
+    def projector_paths(self) -> list[Path]:
+        """The extra FROM files (a vision model's projector), absolute, in order."""
+        return [resolve_path(p, self.base_dir) for p in self.projector]
+
+    def draft_path(self) -> Path | None:
+        """The DRAFT model (a local file or directory), absolute; None without one."""
+        return resolve_path(self.draft, self.base_dir) if self.draft is not None else None
 
 
 def resolve_path(value: str, base_dir: Path) -> Path:
@@ -367,8 +410,13 @@ def _load_raw(
                     f"extended profile not found: {ref}", file=name, line=line, column=col, field="extends"
                 )
             parent = _load_raw(target, (*chain, path), docs, origins)
+            for key in NOT_INHERITED:
+                parent.pop(key, None)
             _merge(merged, parent, origins, None)
     own = {k: v for k, v in data.items() if k != "extends"}
+    for key in NOT_INHERITED:
+        if key not in own:
+            origins.pop(key, None)  # set by a file this one extends: not passed on
     _merge(merged, own, origins, name)
     return merged
 
@@ -452,6 +500,29 @@ def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
     return loaded
 
 
+def split_abstract(loaded: Sequence[LoadedProfile]) -> tuple[list[LoadedProfile], list[Diagnostic]]:
+    """(the profiles that make models, a note for each abstract one): build, plan and compare
+    skip profiles that exist only to be extended."""
+    keep: list[LoadedProfile] = []
+    notes: list[Diagnostic] = []
+    for lp in loaded:
+        if lp.profile.abstract:
+            f, line, col = lp.where("abstract")
+            notes.append(
+                Diagnostic(
+                    "abstract_skipped",
+                    f"{_display(lp.path)} is abstract (only extended by other profiles): skipped",
+                    f,
+                    line,
+                    col,
+                    "abstract",
+                )
+            )
+        else:
+            keep.append(lp)
+    return keep, notes
+
+
 def _validation_error(exc: ValidationError, sources: ProfileSources) -> ProfileError:
     """pydantic's errors as one ProfileError listing each problem once, in file order."""
     diags = []
@@ -497,7 +568,7 @@ def _precheck(merged: dict[str, Any], loaded: ProfileSources) -> None:
                 hint = P.suggest(str(pk))
                 msg = f"unknown parameter '{pk}'" + (f" (did you mean '{hint}'?)" if hint else "")
                 problems.append(Diagnostic("unknown_parameter", msg, f, line, col, dotted_field))
-    if "from" not in merged:
+    if "from" not in merged and merged.get("abstract") is not True:
         f = _display(loaded.path)
         problems.append(
             Diagnostic("missing", "`from` is required (a model name or a path to a .gguf file)", f, 1, 1, "from")
@@ -547,7 +618,7 @@ def _diagnostic_for(err: Any, loaded: ProfileSources) -> Diagnostic:
             part in ("int", "float", "str", "bool") or "[" in part or part in ("constrained-int", "constrained-float")
         ):
             continue
-        cleaned.append("from" if part == "from_" else part)
+        cleaned.append("from" if part in ("from_", "from_value") else part)
     dotted_field = yamlio.dotted(tuple(cleaned))
     etype = err["type"]
     if etype == "list_type" and cleaned[-1:] == ["stop"]:
@@ -572,16 +643,59 @@ def _diagnostic_for(err: Any, loaded: ProfileSources) -> Diagnostic:
     return Diagnostic(etype, msg, f, line, col, dotted_field or None)
 
 
+def _fail(loaded: ProfileSources, dotted_field: str, message: str) -> ProfileError:
+    f, line, col = loaded.where(dotted_field)
+    return ProfileError(message, file=f, line=line, column=col, field=dotted_field)
+
+
 def _post_checks(loaded: LoadedProfile) -> None:
     prof = loaded.profile
     base = prof.base_path()
     if base is not None and not base.exists():
-        f, line, col = loaded.where("from")
-        raise ProfileError(f"local model not found: {base}", file=f, line=line, column=col, field="from")
+        raise _fail(loaded, "from", f"local model not found: {base}")
     for i, adapter in enumerate(prof.adapter_paths()):
         if not adapter.exists():
-            f, line, col = loaded.where(f"adapters[{i}]")
-            raise ProfileError(f"adapter not found: {adapter}", file=f, line=line, column=col, field=f"adapters[{i}]")
+            raise _fail(loaded, f"adapters[{i}]", f"adapter not found: {adapter}")
+    _check_projectors(loaded)
+    _check_draft(loaded)
+
+
+def _check_projectors(loaded: LoadedProfile) -> None:
+    """Extra FROM files go with local weights: with a model name the server ignores files."""
+    prof = loaded.profile
+    if prof.projector and prof.from_value is not None and prof.base_path() is None:
+        raise _fail(
+            loaded,
+            "projector",
+            f"a projector needs `from` to be a local file too: with the model name {prof.from_value} "
+            "the server ignores files (build the vision model from its weights and projector files)",
+        )
+    for i, p in enumerate(prof.projector_paths()):
+        if not p.exists():
+            raise _fail(loaded, f"projector[{i}]", f"projector not found: {p}")
+
+
+def _check_draft(loaded: LoadedProfile) -> None:
+    """DRAFT: a local file or directory, never one of the FROM paths (Ollama's own rule)."""
+    prof = loaded.profile
+    draft = prof.draft_path()
+    if draft is None:
+        if prof.draft_quantize is not None:
+            raise _fail(loaded, "draft_quantize", "draft_quantize needs a `draft` model")
+        return
+    if not draft.exists():
+        raise _fail(loaded, "draft", f"draft model not found: {draft}")
+    froms = [p for p in [prof.base_path(), *prof.projector_paths()] if p is not None]
+    if any(same_local_path(draft, p) for p in froms):
+        raise _fail(loaded, "draft", f"DRAFT must not reference the same local path as FROM: {draft}")
+
+
+def same_local_path(a: Path, b: Path) -> bool:
+    """Ollama's sameLocalPath: equal after making absolute and resolving symbolic links."""
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except OSError:
+        return False
 
 
 def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
@@ -678,6 +792,7 @@ def json_schema() -> dict[str, Any]:
         s["description"] = f"{p.meaning}{default} ({'load-time' if p.level == 'load' else 'per request'})"
         props[p.name] = s
     str_or_list = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    quantize = {"type": "string", "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://modelctl.dev/schema/profile-v1.json",
@@ -687,10 +802,19 @@ def json_schema() -> dict[str, Any]:
         # `from` is required after `extends` is resolved, so a file that extends another may omit it.
         "properties": {
             "name": {"type": "string", "description": "Model name to create; default: the file's stem."},
+            "abstract": {
+                "type": "boolean",
+                "description": "Only extended by other profiles: never built, planned or compared; "
+                "may omit `from`. Not inherited.",
+            },
             "from": {
                 "type": "string",
                 "description": "Base model name, or a path to a .gguf file or "
                 "safetensors directory relative to this file.",
+            },
+            "projector": {
+                **str_or_list,
+                "description": "More FROM files after `from` (a vision model's projector): local paths.",
             },
             "extends": {**str_or_list, "description": "Profile(s) this one builds on; later wins."},
             "description": {"type": "string", "description": "Free text; never sent to the server."},
@@ -712,10 +836,13 @@ def json_schema() -> dict[str, Any]:
             "adapters": {**str_or_list, "description": "LoRA adapter path (Ollama applies one)."},
             "license": {**str_or_list, "description": "License text(s); appended to the base's."},
             "requires": {"type": "string", "description": "Minimum Ollama version (semver)."},
-            "quantize": {
+            "renderer": {"type": "string", "description": "A built-in prompt renderer (RENDERER, Ollama 0.12+)."},
+            "parser": {"type": "string", "description": "A built-in output parser (PARSER, Ollama 0.12+)."},
+            "draft": {
                 "type": "string",
-                "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$",
-                "description": "Quantize F16/BF16/F32 weights at build time (case-insensitive).",
+                "description": "A draft model for speculative decoding (DRAFT, Ollama 0.30+): a local path.",
             },
+            "quantize": {**quantize, "description": "Quantize F16/BF16/F32 weights at build time (case-insensitive)."},
+            "draft_quantize": {**quantize, "description": "Quantize the draft model at build time (Ollama 0.30+)."},
         },
     }

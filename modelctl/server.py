@@ -410,6 +410,11 @@ class OllamaClient:
     def __repr__(self) -> str:
         return f"OllamaClient({self.display_host!r})"
 
+    @property
+    def base_url(self) -> str:
+        """The server's URL without credentials (what lock files key a host by)."""
+        return self._base
+
     # -- helpers ------------------------------------------------------------------------
 
     def _timeout(self, default_read: float) -> httpx.Timeout:
@@ -623,7 +628,10 @@ class OllamaClient:
 
         ``0.0.0`` (a development build) and unparseable versions count as new enough.
         """
-        v = self.version()
+        return self.check_version(self.version(), minimum)
+
+    def check_version(self, v: str, minimum: str = MIN_CREATE_VERSION) -> str:
+        """``v`` (this server's version) when it is ``minimum`` or newer; ServerError otherwise."""
         core = parse_version(v)
         if core is None or core == (0, 0, 0):
             return v

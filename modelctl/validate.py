@@ -1,7 +1,8 @@
 """``validate``: load, resolve and check profiles without a server.
 
 Each profile is loaded (schema, ranges, ``extends``) and rendered, which proves that Ollama
-reads the Modelfile back exactly as the profile says. Every profile is checked, so one run
+reads the Modelfile back exactly as the profile says (an abstract profile without `from` is
+checked without rendering). Every profile is checked, so one run
 reports every invalid profile.
 """
 
@@ -46,7 +47,8 @@ class ProfileCheck:
             "profile": self.ref,
             "ok": self.ok,
             "name": self.loaded.profile.name,
-            "from": self.loaded.profile.from_,
+            "from": self.loaded.profile.from_value,
+            "abstract": self.loaded.profile.abstract,
             "errors": [],
             "warnings": [w.to_dict() for w in self.warnings],
         }
@@ -79,7 +81,8 @@ def validate(refs: Sequence[str], overrides: Sequence[str] = (), *, strict: bool
     for ref in refs:
         try:
             loaded = load_profile(ref, overrides)
-            render(loaded)
+            if loaded.profile.from_value is not None:  # an abstract profile may have no `from` to render
+                render(loaded)
         except ModelctlError as exc:
             checks.append(ProfileCheck(ref, None, exc.diagnostics(), strict))
             continue

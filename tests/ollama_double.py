@@ -338,6 +338,7 @@ class Model:
     license: list[str] = field(default_factory=list)
     adapters: list[str] = field(default_factory=list)
     projectors: list[str] = field(default_factory=list)  # digests of projector GGUFs (vision encoders)
+    drafts: list[str] = field(default_factory=list)  # digests of draft-model layers (DRAFT; the last is used)
     requires: str = ""
     renderer: str = ""
     parser: str = ""
@@ -364,7 +365,8 @@ class Model:
     @property
     def digest(self) -> str:
         payload = json.dumps([self.weights_digest, self.layer_digests, self.parameters, self.system,
-                              self.template, self.messages, self.license], sort_keys=True)  # fmt: skip
+                              self.template, self.messages, self.license, self.adapters, self.projectors,
+                              self.drafts, self.requires, self.renderer, self.parser], sort_keys=True)  # fmt: skip
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def copy_as(self, name: Name) -> Model:
@@ -380,6 +382,7 @@ class Model:
             license=list(self.license),
             adapters=list(self.adapters),
             projectors=list(self.projectors),
+            drafts=list(self.drafts),
             requires=self.requires,
             renderer=self.renderer,
             parser=self.parser,
@@ -465,6 +468,7 @@ class DoubleState:
     max_queue: int = 512  # OLLAMA_MAX_QUEUE: more waiting requests than this get 503
     vram_fraction: float = 1.0  # size_vram = size * vram_fraction in /api/ps
     shuffle_parameters: bool = True  # /api/show parameters/modelfile in random order, like Go maps
+    api_latency: float = 0.0  # seconds slept before answering any request (every endpoint)
     # generation knobs
     latency: float = 0.0  # seconds slept at the start of each generate/chat request
     token_delay: float = 0.0  # seconds slept between streamed tokens
@@ -518,6 +522,23 @@ class DoubleState:
 
     def calls(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
+
+    def repull(self, name: str) -> Model:
+        """Publish a new version of registry model ``name`` (new weights, so a new digest) and
+        pull it, as ``ollama pull`` after an upstream update does; returns the local model."""
+        n = parse_name(name)
+        assert n is not None
+        with self.lock:
+            old = self.registry[n.key]
+            new = old.copy_as(old.name)
+            new.weights_digest = "sha256:" + hashlib.sha256(f"{old.weights_digest}:next".encode()).hexdigest()
+            new.layer_digests = [new.weights_digest] + new.layer_digests[1:]
+            new.modified_at = datetime.now(timezone.utc)
+            self.registry[n.key] = new
+            local = new.copy_as(n)
+            local.modified_at = datetime.now(timezone.utc)
+            self.models[n.key] = local
+        return local
 
     def runner_of(self, name: str) -> Runner | None:
         """The runner a request for ``name`` would find (the one of its weights), if loaded."""
@@ -921,7 +942,7 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.state.faults
         fail = faults.fail.get(path) or faults.fail.get(key)
         try:
-            self._sleep(faults.delay.get(path, faults.delay.get(key, 0.0)))
+            self._sleep(self.state.api_latency + faults.delay.get(path, faults.delay.get(key, 0.0)))
             if fail is not None:
                 if blob_post_unread:
                     self._body()
@@ -1120,11 +1141,31 @@ class _Handler(BaseHTTPRequestHandler):
         for digest in adapters.values():
             if not digest:
                 raise HTTPFail(400, "invalid digest format")
+        self._check_drafts(req)
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
         stream = req.get("stream") is not False
         self._stream("/api/create", create_events(self.state, req, name, self._sleep), stream)
+
+    def _check_drafts(self, req: dict[str, Any]) -> None:
+        """``draft_files``/``draft_quantize`` (v0.30+; older servers do not know the fields)."""
+        if _version_before(self.state.version, DRAFT_SINCE):
+            return
+        drafts = req.get("draft_files")
+        if drafts is not None and not isinstance(drafts, dict):
+            raise HTTPFail(
+                400,
+                f"json: cannot unmarshal {_json_kind(drafts)} into Go struct field CreateRequest.draft_files "
+                "of type map[string]string",
+            )
+        for path, digest in (drafts or {}).items():
+            if not fs_valid_path(path):
+                raise HTTPFail(400, "file path must be relative")
+            if not digest:
+                raise HTTPFail(400, "invalid digest format")
+        if req.get("draft_quantize") and not drafts:
+            raise HTTPFail(400, "--draft-quantize requires a DRAFT model")
 
     # -- pull ---------------------------------------------------------------------------------
 
@@ -1462,6 +1503,9 @@ def modelfile_text(m: Model, params: list[tuple[str, Any]], system: str) -> str:
         f"FROM {MODELS_DIR}/blobs/{m.weights_digest.replace(':', '-')}",
     ]
     out += [f"ADAPTER {MODELS_DIR}/blobs/{a.replace(':', '-')}" for a in m.adapters]
+    if m.drafts:  # Model.DraftPath: the last draft layer
+        out.append(f"DRAFT {MODELS_DIR}/blobs/{m.drafts[-1].replace(':', '-')}")
+    out += [f"FROM {MODELS_DIR}/blobs/{p.replace(':', '-')}" for p in m.projectors]
     out.append(f"TEMPLATE {modelfile_quote(m.template)}")
     if system:
         out.append(f"SYSTEM {modelfile_quote(system)}")
@@ -1570,8 +1614,11 @@ def create_events(
     base, new = yield from _create_base(state, req, name, emit)
     yield from _rewrite_weights(new, req, from_files=base is None, emit=emit)
     _add_adapters(state, new, req.get("adapters") or {})
+    yield from _add_drafts(state, new, req, emit)
     layers = _merge_request(state, new, req)
-    new.capabilities = _capabilities(new, base.capabilities if base is not None else None, "template" in layers)
+    new.capabilities = _capabilities(
+        new, base.capabilities if base is not None else None, any(name == "template" for name, _ in layers)
+    )
     new.modified_at = datetime.now(timezone.utc)
     yield from _write_manifest(state, name, new, layers, req, emit)
 
@@ -1753,6 +1800,33 @@ def _add_adapters(state: DoubleState, new: Model, adapters: dict[str, str]) -> N
         new.adapters.append(digest)
 
 
+DRAFT_SINCE = (0, 30, 0)  # draft_files and draft_quantize
+
+
+def _add_drafts(state: DoubleState, new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[None]:
+    """``draft_files`` (v0.30+): GGUF blobs become a draft layer after the base's layers;
+    ``draft_quantize`` rewrites it (only from an unquantized draft)."""
+    drafts: dict[str, str] = req.get("draft_files") or {}
+    if not drafts or _version_before(state.version, DRAFT_SINCE):
+        return
+    quant = str(req.get("draft_quantize") or "").upper()
+    for key in sorted(drafts):
+        if not key.endswith(".gguf"):
+            raise HTTPFail(400, "unknown type")
+        yield emit({"status": "parsing GGUF"})
+        blob = _read_gguf_blob(state, key, drafts[key])
+        digest = blob.digest
+        if quant:
+            if quant not in QUANTIZE_TYPES:
+                raise HTTPFail(500, f"unsupported quantization type {quant}")
+            ftype = blob.info.get("general.file_type")
+            if FILE_TYPES.get(int(ftype) if ftype is not None else -1) not in ("F16", "BF16", "F32"):
+                raise HTTPFail(500, "draft quantization requires an unquantized draft model")
+            yield emit({"status": f"quantizing draft model to {quant}"})
+            digest = "sha256:" + hashlib.sha256(f"{digest}:{quant}".encode()).hexdigest()
+        new.drafts.append(digest)
+
+
 # -- the from-merge: request fields on top of the base ----------------------------------------------
 
 
@@ -1783,7 +1857,7 @@ class _MergedField(NamedTuple):
     """A request field that, when given, changes the new model and makes a new layer."""
 
     key: str  # the CreateRequest field
-    layer: str  # the layer's name (its digest hashes ``req[layer]``)
+    layer: str  # the layer's name (its digest hashes the layer name and ``req[key]``)
     apply: Callable[[Model, Any], None]
     given: Callable[[Any], bool] = bool  # absent or empty: the base's value stays
 
@@ -1805,14 +1879,14 @@ _VERSIONED_FIELDS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> list[str]:
-    """Apply the request's fields to ``new``; returns the new layers, in order."""
+def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> list[tuple[str, str]]:
+    """Apply the request's fields to ``new``; returns the new layers (name, request field), in order."""
     layers = []
     for f in _MERGED_FIELDS:
         value = req.get(f.key)
         if f.given(value):
             f.apply(new, value)
-            layers.append(f.layer)
+            layers.append((f.layer, f.key))
     for key, since in _VERSIONED_FIELDS.items():
         if req.get(key) and not _version_before(state.version, since):
             setattr(new, key, str(req[key]))
@@ -1823,14 +1897,13 @@ def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> list[
 
 
 def _write_manifest(
-    state: DoubleState, name: Name, new: Model, layers: list[str], req: dict[str, Any], emit: _Emit
+    state: DoubleState, name: Name, new: Model, layers: list[tuple[str, str]], req: dict[str, Any], emit: _Emit
 ) -> Iterator[dict[str, Any]]:
     """Report the weights layer as reused and each new layer as created, then store ``new``."""
     yield emit({"status": f"using existing layer {new.weights_digest}"})
-    for layer in layers:
-        digest = (
-            "sha256:" + hashlib.sha256(f"{layer}:{json.dumps(req.get(layer), sort_keys=True)}".encode()).hexdigest()
-        )
+    for layer, key in layers:
+        content = json.dumps(req.get(key), sort_keys=True)
+        digest = "sha256:" + hashlib.sha256(f"{layer}:{content}".encode()).hexdigest()
         new.layer_digests.append(digest)
         yield emit({"status": f"creating new layer {digest}"})
     yield emit({"status": "writing manifest"})

@@ -14,15 +14,15 @@ from tests.ollama_double import OllamaDouble
 REPO = Path(__file__).resolve().parent.parent
 
 EXPORTED = {
-    "build", "compare", "estimate", "facts_for", "import_modelfile", "inspect", "json_schema",
-    "load_profile", "parse_modelfile", "render", "render_profile", "run", "show", "validate",
-    "BudgetResult", "BuildOutcome", "BuildResult", "CompareOptions", "EstimateReport", "FactsSource",
+    "build", "compare", "estimate", "facts_for", "import_model", "import_modelfile", "inspect", "json_schema",
+    "load_profile", "parse_modelfile", "plan", "render", "render_profile", "run", "show", "validate",
+    "BudgetResult", "BuildOutcome", "BuildResult", "CompareOptions", "Difference", "EstimateReport", "FactsSource",
     "ImportedProfile", "LoadedProfile", "Matrix", "MemoryEstimate", "ModelFacts", "ModelReport", "ModelSpec",
-    "ParamTable", "Profile", "Rendered", "RunReport", "RunResult", "ServerInfo", "Validation",
+    "ParamTable", "PlanResult", "Profile", "Rendered", "RunReport", "RunResult", "ServerInfo", "Validation",
     "CellDone", "Event", "EventSink", "Notice", "Status", "Token", "Transfer",
     "CheckFailed", "Diagnostic", "ExitCode", "GGUFError", "InvalidInput", "ModelNotFound", "ModelctlError",
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",
-    "OllamaClient",
+    "HostSession", "OllamaClient",
 }  # fmt: skip
 
 

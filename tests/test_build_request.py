@@ -11,12 +11,11 @@ import pytest
 
 from modelctl.build import (
     assemble,
-    differences,
     files_for_model,
     request_file_names,
-    request_fingerprint,
     valid_path,
 )
+from modelctl.drift import Difference, differences, request_fingerprint
 from modelctl.errors import InvalidInput
 from modelctl.modelfile import ModelSpec
 from modelctl.params import typed_parameters
@@ -235,6 +234,10 @@ def test_matching_model_has_no_differences() -> None:
     assert differences(request(), deployed, base) == []
 
 
+def fields(diffs: list[Difference]) -> dict[str, Difference]:
+    return {d.field: d for d in diffs}
+
+
 def test_each_difference_is_named() -> None:
     base = show("top_k                          40", license="L")
     deployed = show(
@@ -243,21 +246,34 @@ def test_each_difference_is_named() -> None:
         license="L",
         messages=[{"role": "user", "content": "x"}],
     )
-    diffs = differences(request(), deployed, base)
-    assert any("temperature" in d for d in diffs)
-    assert "the system differs" in diffs and "the messages differ" in diffs
+    diffs = fields(differences(request(), deployed, base))
+    t = diffs["parameters.temperature"]
+    assert (t.action, t.wanted, t.found) == ("~", 0.7, 0.71)
+    assert diffs["system"].action == "~" and diffs["system"].wanted == "Be brief."
+    assert diffs["messages"].action == "-" and diffs["messages"].found == [{"role": "user", "content": "x"}]
     # An inherited parameter the base no longer has is a difference too.
     deployed2 = show(DEPLOYED_PARAMS, system="Be brief.", license="L")
-    diffs2 = differences(request(), deployed2, show("", license="L"))
-    assert any("top_k" in d for d in diffs2)
+    diffs2 = fields(differences(request(), deployed2, show("", license="L")))
+    assert diffs2["parameters.top_k"].action == "-" and diffs2["parameters.top_k"].found == 40
+    assert "top_k is on the deployed model (40)" in diffs2["parameters.top_k"].reason()
+
+
+def test_stop_lists_compare_as_sets_and_show_the_profiles_order() -> None:
+    base = show("top_k                          40")
+    deployed = show(DEPLOYED_PARAMS.replace('"a"', '"z"'), system="Be brief.")
+    d = fields(differences(request(), deployed, base))["parameters.stop"]
+    assert d.wanted == ["a", "b"] and d.found == ["b", "z"]
+    assert differences(request(), show(DEPLOYED_PARAMS, system="Be brief."), base) == []
 
 
 def test_weights_must_come_from_the_current_base() -> None:
     base = show("top_k                          40")
     base["modelfile"] = base["modelfile"].replace("a" * 64, "b" * 64)
     deployed = show(DEPLOYED_PARAMS, system="Be brief.")
-    assert any("weights differ" in d for d in differences(request(), deployed, base))
-    assert any("not on the server" in d for d in differences(request(), deployed, None))
+    d = fields(differences(request(), deployed, base))["from"]
+    assert "weights differ" in d.note and d.wanted == ["sha256:" + "b" * 64]
+    missing = fields(differences(request(), deployed, None))["from"]
+    assert missing.action == "+" and "not on the server" in missing.note
 
 
 def test_file_model_compares_blob_digests() -> None:
@@ -265,7 +281,50 @@ def test_file_model_compares_blob_digests() -> None:
     deployed = show("")
     assert differences(req, deployed, None) == []
     req2 = {"model": "m", "files": {"tiny.gguf": "sha256:" + "c" * 64}, "stream": True}
-    assert any("not the local files" in d for d in differences(req2, deployed, None))
+    assert "not the local files" in fields(differences(req2, deployed, None))["from"].note
+
+
+def test_a_record_proves_a_match_until_the_base_changes() -> None:
+    req = {**request(), "quantize": "q8_0"}
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.")
+    base = show("")
+    assert differences(req, deployed, base)  # quantized: cannot be compared field by field
+    record = {"fingerprint": request_fingerprint(req), "base_blobs": [BASE_BLOB]}
+    assert differences(req, deployed, base, record=record) == []
+    moved = show("")
+    moved["modelfile"] = moved["modelfile"].replace("a" * 64, "b" * 64)
+    assert "changed since the last build" in differences(req, deployed, moved, record=record)[0].note
+
+
+def test_fields_an_old_server_does_not_store_are_not_compared() -> None:
+    req = {**request(), "renderer": "qwen3", "parser": "qwen3", "requires": "0.14.0"}
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.")
+    base = show("top_k                          40\nstop                           \"x\"")
+    # 0.13 stores RENDERER and PARSER (0.12+) but not REQUIRES (0.14+)
+    assert {d.field for d in differences(req, deployed, base, version="0.13.0")} == {"renderer", "parser"}
+    assert differences(req, deployed, base, version="0.11.0") == []
+    assert {d.field for d in differences(req, deployed, base, version="0.14.0")} == {"renderer", "parser", "requires"}
+
+
+def test_renderer_and_parser_come_from_the_modelfile_lines() -> None:
+    req = {**request(), "renderer": "qwen3"}
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.")
+    deployed["modelfile"] += "RENDERER qwen3\nPARSER qwen3\n"
+    base = show("top_k                          40\nstop                           \"x\"")
+    base["modelfile"] += "PARSER qwen3\n"
+    assert differences(req, deployed, base) == []  # the parser is the base's, inherited
+    d = fields(differences({**req, "parser": "other"}, deployed, base))["parser"]
+    assert (d.action, d.wanted, d.found) == ("~", "other", "qwen3")
+
+
+def test_draft_compares_the_draft_blob() -> None:
+    draft = "sha256:" + "d" * 64
+    req = {**request(), "draft_files": {"draft.gguf": draft}}
+    deployed = show(DEPLOYED_PARAMS, system="Be brief.")
+    base = show("top_k                          40\nstop                           \"x\"")
+    assert fields(differences(req, deployed, base))["draft"].action == "+"
+    deployed["modelfile"] += f"DRAFT /models/blobs/sha256-{'d' * 64}\n"
+    assert differences(req, deployed, base) == []
 
 
 def test_fingerprint_is_order_independent() -> None:
@@ -284,6 +343,7 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
     import respx
 
     from modelctl.build import Builder, BuildRecords
+    from modelctl.session import HostSession
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF" + b"\x00" * 4096)
@@ -317,8 +377,8 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
         return httpx.Response(200, content="".join(json.dumps(x) + "\n" for x in lines).encode())
 
     with respx.mock(base_url="http://ollama.test:11434", assert_all_called=True) as mock:
-        mock.get("/api/version").respond(json={"version": "0.12.6"})
-        mock.post("/api/show").mock(side_effect=show)
+        version = mock.get("/api/version").respond(json={"version": "0.12.6"})
+        shows = mock.post("/api/show").mock(side_effect=show)
         mock.head(f"/api/blobs/{dig}").respond(404)
         mock.post(f"/api/blobs/{dig}").mock(side_effect=upload)
         mock.post("/api/create").mock(side_effect=create)
@@ -326,11 +386,37 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
         mock.get("/api/tags").respond(json=tags)
         mock.get("/api/ps").respond(json={"models": []})
         records = BuildRecords(tmp_path / "builds.json")
-        outcome = Builder("http://ollama.test:11434", None, records=records).run(plan)
+        with HostSession("http://ollama.test:11434") as session:
+            builder = Builder(session, records=records)
+            outcome = builder.run(plan)
+            assert builder.finish([outcome]) == {}
+    assert version.call_count == 1 and shows.call_count == 2  # before and after the create
     assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]
     assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size
     assert outcome.report is not None and outcome.report.to_dict()["context_length"]["trained"] == 4096
     assert records.get("d" * 64)["fingerprint"] == request_fingerprint(plan.request)  # type: ignore[index]
+
+
+def test_draft_is_hashed_and_sent_as_draft_files(tmp_path: Path) -> None:
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"GGUF" + b"\x01" * 64)
+    draft = tmp_path / "d.gguf"
+    draft.write_bytes(b"GGUF" + b"\x02" * 64)
+    plan = assemble(spec(froms=["./m.gguf"], draft="./d.gguf"), name="m", base_dir=tmp_path, draft_quantize="q8_0")
+    assert plan.request["draft_files"] == {"d.gguf": digest(draft)}
+    assert plan.request["draft_quantize"] == "q8_0" and plan.request["files"] == {"m.gguf": digest(weights)}
+    assert [b.kind for b in plan.blobs] == ["files", "draft_files"]
+    with pytest.raises(InvalidInput, match="DRAFT must not reference the same local path as FROM"):
+        assemble(spec(froms=["./m.gguf"], draft="./m.gguf"), name="m", base_dir=tmp_path)
+    with pytest.raises(InvalidInput, match="draft_quantize needs a DRAFT"):
+        assemble(spec(froms=["./m.gguf"]), name="m", base_dir=tmp_path, draft_quantize="q8_0")
+
+
+def test_several_from_files_merge_into_files(tmp_path: Path) -> None:
+    (tmp_path / "m.gguf").write_bytes(b"GGUF" + b"\x01" * 64)
+    (tmp_path / "mmproj.gguf").write_bytes(b"GGUF" + b"\x03" * 64)
+    plan = assemble(spec(froms=["./m.gguf", "./mmproj.gguf"]), name="m", base_dir=tmp_path)
+    assert set(plan.request["files"]) == {"m.gguf", "mmproj.gguf"}
 
 
 def test_directory_symlink_outside_is_refused(tmp_path: Path) -> None:

@@ -213,9 +213,13 @@ def test_import_unknown_parameter(tmp_path: Path) -> None:
 
 
 def test_import_refuses_what_a_profile_cannot_hold(tmp_path: Path) -> None:
-    mf = write(tmp_path, "Modelfile", "FROM a\nFROM b\n")
+    (tmp_path / "w.gguf").write_bytes(b"GGUF")
+    mf = write(tmp_path, "Modelfile", "FROM a\nFROM ./w.gguf\n")
     code, _, err = invoke("import", str(mf))
-    assert code == 1 and "has 2 FROM lines" in err
+    assert code == 1 and "mix a model name (a) and local files" in err
+    mf = write(tmp_path, "Modelfile", "FROM a\nFROM b\n")
+    code, out, err = invoke("import", str(mf))
+    assert code == 0 and "from: b" in out and "Ollama uses the last one, b" in err
 
 
 # -- params and schema ----------------------------------------------------------------------------

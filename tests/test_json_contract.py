@@ -43,7 +43,7 @@ def test_validate_contract(tmp_path: Path) -> None:
     assert code == 0
     check_envelope(doc, "validate", ok=True)
     item = doc["data"]["profiles"][0]
-    assert set(item) == {"profile", "ok", "name", "from", "errors", "warnings"}
+    assert set(item) == {"profile", "ok", "name", "from", "abstract", "errors", "warnings"}
 
 
 def test_render_contract() -> None:

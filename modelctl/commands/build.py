@@ -20,6 +20,20 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Re-create the model even when the deployed one is up to date.")
 @click.option("--no-pull", is_flag=True, help="Fail instead of pulling a base model the server lacks.")
 @click.option(
+    "--only-changed",
+    is_flag=True,
+    help="Build only what `plan` reports as drift; models in sync get no pull, upload or report.",
+)
+@click.option(
+    "--lock",
+    "lock",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write (or refresh) the lock file: per host and model, base digest, server version, "
+    "parameters, digests, context (docs/lock.md).",
+)
+@click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Build this many profiles at once."
 )
 @click.option(
@@ -42,6 +56,8 @@ def build(
     dry_run: bool,
     force: bool,
     no_pull: bool,
+    only_changed: bool,
+    lock: str | None,
     jobs: int,
     verify: bool,
     overrides: tuple[str, ...],
@@ -57,13 +73,15 @@ def build(
     Renders each profile to a Modelfile, turns it into an /api/create request as
     Ollama's CLI does (local files hashed and uploaded only when the server lacks
     them), pulls a missing base model, creates the model and prints the report. A
-    model that already matches its profile is reported "up to date" and left alone.
+    model that already matches its profile is reported "up to date" and left alone
+    (the rule `modelctl plan` shows); abstract profiles are skipped.
 
     \b
     Examples:
       modelctl build profiles/creative.yaml
       modelctl build creative precise --jobs 2
       modelctl build creative --dry-run
+      modelctl build profiles/*.yaml --only-changed --lock modelctl.lock
       modelctl build creative --verify --format json -o report.json
     """
 
@@ -75,8 +93,9 @@ def build(
         progress = Progress(should_show(fmt, quiet))
         try:
             result = run_build(
-                profiles, dry_run=dry_run, force=force, no_pull=no_pull, jobs=jobs, verify=verify,
-                overrides=overrides, template=template, host=host, timeout=timeout, on_event=progress,
+                profiles, dry_run=dry_run, force=force, no_pull=no_pull, only_changed=only_changed, jobs=jobs,
+                verify=verify, overrides=overrides, template=template, host=host, timeout=timeout, lock=lock,
+                on_event=progress,
             )  # fmt: skip
         finally:
             progress.close()

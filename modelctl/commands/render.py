@@ -9,13 +9,22 @@ from modelctl.output import Result
 
 
 @click.command()
-@click.argument("profile", metavar="PROFILE")
+@click.argument("profile", metavar="PROFILE", required=False)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     default=None,
     help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.",
+)
+@click.option(
+    "--check",
+    "check",
+    type=click.Path(exists=True),
+    default=None,
+    metavar="MODELFILE|DIR",
+    help="Compare a committed Modelfile with what PROFILE renders (exit 3 and a unified diff when they "
+    "differ); a DIR pairs each Modelfile under it with the profile its generated header names.",
 )
 @click.option(
     "--template",
@@ -28,18 +37,49 @@ from modelctl.output import Result
 @format_option("text", "json")
 @quiet_option
 def render(
-    profile: str, output: str | None, template: str | None, overrides: tuple[str, ...], fmt: str, quiet: bool
+    profile: str | None,
+    output: str | None,
+    check: str | None,
+    template: str | None,
+    overrides: tuple[str, ...],
+    fmt: str,
+    quiet: bool,
 ) -> None:
     """Render PROFILE to a Modelfile, exactly as `ollama create -f` will read it.
 
     The result is parsed back with Ollama's grammar and must equal the profile; values Ollama
     cannot carry (e.g. non-breaking spaces, a line ending in three quotes) are refused (exit 1).
-    On stdout local paths are absolute, so the Modelfile works from any folder."""
+    On stdout local paths are absolute, so the Modelfile works from any folder.
+
+    With --check, nothing is written: a committed Modelfile is compared with the rendering
+    (local paths relative to its folder); exit 0 when equal, 3 with a unified diff when not.
+
+    \b
+    Examples:
+      modelctl render creative -o Modelfile
+      modelctl render creative --check Modelfile
+      modelctl render --check modelfiles/
+    """
+    is_dir = check is not None and Path(check).is_dir()
+    if check is not None and output is not None:
+        raise click.UsageError("--check compares and writes nothing: drop -o")
+    if profile is None and not is_dir:
+        raise click.UsageError("give a PROFILE (or --check DIR, which finds each Modelfile's profile)")
+    if profile is not None and is_dir:
+        raise click.UsageError("--check DIR finds each Modelfile's profile itself: drop PROFILE, or name one Modelfile")
 
     def body() -> Result:
-        from modelctl.output.profiles import render_result
-        from modelctl.render import render_profile
+        from modelctl.output.profiles import check_result, render_result
+        from modelctl.render import RenderCheck, check_directory, check_modelfile, render_profile
 
+        if check is not None:
+            if is_dir:
+                result = check_directory(check, overrides, template=template)
+            else:
+                assert profile is not None
+                result = RenderCheck([check_modelfile(profile, check, overrides, template=template)])
+            return check_result(result)
+        assert profile is not None
         target_dir = Path(output).resolve().parent if output else None
         rendered = render_profile(profile, overrides, template=template, target_dir=target_dir)
         return render_result(rendered, profile, output)

@@ -26,6 +26,8 @@ def outcome_text(o: BuildOutcome) -> str:
         request = json.dumps(plan.request, indent=2, ensure_ascii=False)
         return f"# {plan.name}: dry run, nothing sent\nPOST /api/create\n{request}\n" + blob_plan_text(plan)
     head = {"created": "created", "up_to_date": "up to date"}[o.status]
+    if o.status == "up_to_date" and o.report is None:
+        head = "up to date (in sync with the profile: not rebuilt)"
     lines = [f"{plan.name}: {head}"]
     if o.status == "created":
         lines += [f"  rebuilt because {r}" for r in o.reasons]

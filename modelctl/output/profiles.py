@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelctl.errors import ExitCode
 from modelctl.importer import ImportedProfile
 from modelctl.output import Result, dumps
-from modelctl.render import Rendered
+from modelctl.render import RenderCheck, Rendered
 
 
 def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:
@@ -16,9 +17,32 @@ def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:
 
 
 def import_result(imported: ImportedProfile, output: str | None) -> Result:
-    data = {"modelfile": str(imported.modelfile), "profile": imported.yaml, "output": output}
-    return Result(data=data, text=imported.yaml, warnings=imported.warnings)
+    return Result(data=imported.to_dict(output), text=imported.yaml, warnings=imported.warnings)
 
 
 def schema_result(schema: dict[str, Any]) -> Result:
     return Result(data=schema, text=dumps(schema))
+
+
+def check_text(result: RenderCheck) -> str:
+    out = []
+    for c in result.checks:
+        if c.equal:
+            out.append(f"{c.modelfile}: up to date with {c.profile}\n")
+        elif c.note:
+            out.append(f"{c.modelfile}: {c.note}\n")
+        else:
+            out.append(c.diff)
+    n = sum(1 for c in result.checks if not c.equal)
+    out.append(f"{len(result.checks)} Modelfile(s) checked, {n} differ{'s' if n == 1 else ''} from the profiles\n")
+    return "".join(out)
+
+
+def check_result(result: RenderCheck) -> Result:
+    """``render --check``: exit 3 (drift) when a committed Modelfile differs from its rendering."""
+    return Result(
+        data=result.to_dict(),
+        text=lambda: check_text(result),
+        exit_code=ExitCode.DRIFT if result.drift else ExitCode.OK,
+        warnings=result.skipped,
+    )

@@ -11,7 +11,9 @@ def validation_result(v: Validation, exit_code: ExitCode, *, quiet: bool = False
     lines = []
     for c in v.checks:
         if c.ok and c.loaded is not None:
-            lines.append(f"ok      {c.ref} ({c.loaded.profile.name} from {c.loaded.profile.from_})")
+            prof = c.loaded.profile
+            what = f"from {prof.from_value}" if prof.from_value is not None else "no `from`"
+            lines.append(f"ok      {c.ref} ({prof.name} {what}{', abstract' if prof.abstract else ''})")
         else:
             lines.append(f"invalid {c.ref}")
     text = "" if quiet else "\n".join(lines) + "\n"

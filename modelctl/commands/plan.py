@@ -1,0 +1,78 @@
+"""``modelctl plan PROFILE...``: drift between profiles and what the server runs."""
+
+from __future__ import annotations
+
+import click
+
+from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.output import Result
+
+
+@click.command("plan")
+@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.option(
+    "--lock",
+    "lock",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also report upstream drift against this lock file (written by `build --lock`).",
+)
+@click.option("--strict", is_flag=True, help="With --lock: a server version that differs from the lock's is drift too.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    default=8,
+    show_default=True,
+    help="Requests sent to the server at once.",
+)
+@set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
+@click.option("--template", "template", default=None, metavar="FILE", help="Jinja template for the Modelfile.")
+@server_options
+@format_option("text", "json")
+@output_option
+@quiet_option
+def plan(
+    profiles: tuple[str, ...],
+    lock: str | None,
+    strict: bool,
+    concurrency: int,
+    overrides: tuple[str, ...],
+    template: str | None,
+    host: str | None,
+    timeout: float | None,
+    fmt: str,
+    output: str | None,
+    quiet: bool,
+) -> None:
+    """Show how the models on the server differ from PROFILE(s); exit 3 on drift.
+
+    Each profile is compared, field by field, with the model of its name: base model
+    (a local file by digest), parameters (floats at the 32-bit precision Ollama keeps),
+    system, template (when the profile sets one), messages, license, adapters, draft,
+    requires, renderer, parser. `+` the model will get it, `-` it will lose it, `~` it
+    changes (found → wanted). Parameters the base model passes on are listed as
+    inherited, never as drift; a model that does not exist will be created. This is the
+    rule `build` uses to leave a model alone: `build --only-changed` builds exactly what
+    `plan` reports. Abstract profiles are skipped.
+
+    Exit 0 when nothing differs, 3 on drift, 4/5 when the server is unreachable or fails.
+
+    \b
+    Examples:
+      modelctl plan profiles/*.yaml
+      modelctl plan creative --format json
+      modelctl plan profiles/*.yaml --lock modelctl.lock
+    """
+
+    def body() -> Result:
+        from modelctl.output.plan import plan_result
+        from modelctl.plan import plan as run_plan
+
+        result = run_plan(
+            profiles, overrides=overrides, template=template, host=host, timeout=timeout, lock=lock,
+            strict=strict, concurrency=concurrency,
+        )  # fmt: skip
+        return plan_result(result, result.exit_code())
+
+    execute("plan", fmt, body, output=output, quiet=quiet)

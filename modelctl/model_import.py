@@ -1,0 +1,194 @@
+"""``import --model NAME``: a deployed model -> the profile ``plan`` reports in sync with it.
+
+The base is the model's ``details.parent_model``; a model without one (built from files, or
+whose weights the server rewrote) builds on itself, as the ``# FROM`` hint of ``ollama show
+--modelfile`` says. Only what the model does not inherit from its base is written:
+parameters (read from ``/api/show``'s Go-syntax text, floats at float32 precision),
+system, template, messages, the licenses after the base's, requires, renderer and parser
+(from the generated Modelfile's lines), adapters and a draft. The last two are files on the
+server; the profile names local files with the same SHA-256 (looked for under ``--files``)
+and never a path into the server's blob store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelctl.drift import read_deployed
+from modelctl.errors import Diagnostic
+from modelctl.files import sha256_file
+from modelctl.importer import ImportedProfile, dump_yaml
+from modelctl.params import BY_NAME
+from modelctl.server import ModelNotFound
+from modelctl.session import HostSession
+from modelctl.wire import as_sent, parse_parameters, same_model_name, same_value
+
+_LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin")
+
+
+def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+    """``sha256:<hex>`` -> path of every model-like file under ``dirs`` (for blobs to find locally)."""
+    found: dict[str, Path] = {}
+    for d in dirs:
+        for root, _subdirs, names in os.walk(d):
+            for n in sorted(names):
+                if n.lower().endswith(_LOCAL_SUFFIXES):
+                    p = Path(root) / n
+                    found.setdefault(sha256_file(p), p)
+    return found
+
+
+@dataclass
+class _Deployed:
+    """A model's /api/show, as import needs it."""
+
+    show: dict[str, Any]
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return parse_parameters(self.show.get("parameters"))
+
+    def text(self, key: str) -> str:
+        return str(self.show.get(key) or "")
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [
+            {"role": str(m.get("role")), "content": str(m.get("content") or "")}
+            for m in self.show.get("messages") or []
+        ]
+
+
+def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
+    """``details.parent_model`` when it names another model (not a file key); None otherwise."""
+    parent = str((show.get("details") or {}).get("parent_model") or "")
+    if not parent or parent.lower().endswith(_LOCAL_SUFFIXES) or same_model_name(parent, model):
+        return None
+    return parent
+
+
+def import_model(
+    model: str,
+    *,
+    host: str | None = None,
+    timeout: float | None = None,
+    output: Path | None = None,
+    name: str | None = None,
+    files: Sequence[str | os.PathLike[str]] = (),
+    session: HostSession | None = None,
+) -> ImportedProfile:
+    """The profile of a deployed model, such that ``plan`` reports it in sync with that model.
+
+    The base is ``details.parent_model`` (the model's own name when there is none: a model
+    from files, or one whose weights the server rewrote, builds on itself). Only what differs
+    from the base is written: parameters, system, template, messages, the licenses after the
+    base's, adapters and draft (found by digest among the files under ``files``; the server's
+    blobs are never named), requires, renderer, parser.
+    """
+    own = session is None
+    s = session if session is not None else HostSession(host, timeout=timeout)
+    try:
+        return _import(s, model, output=output, name=name, files=files)
+    finally:
+        if own:
+            s.close()
+
+
+def _import(
+    s: HostSession, model: str, *, output: Path | None, name: str | None, files: Sequence[str | os.PathLike[str]]
+) -> ImportedProfile:
+    show = s.show(model)
+    if show is None:
+        raise ModelNotFound(f"model {model} is not on the server at {s.display_host}", model=model)
+    warnings: list[Diagnostic] = []
+    base = _base_name(model, show)
+    base_show = s.show(base) if base else None
+    if base and base_show is None:
+        warnings.append(
+            Diagnostic("base_missing", f"the base model {base} is not on the server: the profile builds on {model}")
+        )
+        base = None
+    me, parent = _Deployed(show), _Deployed(base_show or show)
+    data: dict[str, Any] = {"name": name or model, "from": base or model}
+    _differing(me, parent, data, warnings)
+    if base is not None:
+        _local_layers(show, base_show or {}, data, files, output, warnings)
+    text = dump_yaml(data, header=f"# Imported by modelctl from the model {model} on {s.display_host}\n")
+    return ImportedProfile(None, text, data, warnings, model=model, host=s.display_host)
+
+
+def _differing(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings: list[Diagnostic]) -> None:
+    """Parameters, texts, messages, licenses, requires, renderer, parser that the base does not give."""
+    base_params = parent.parameters
+    params = {k: v for k, v in me.parameters.items() if k not in base_params or not same_value(k, v, base_params[k])}
+    for key in ("system", "template"):
+        if me.text(key) and me.text(key) != parent.text(key):
+            data[key] = me.text(key)
+    if params:
+        data["parameters"] = {k: as_sent(v) for k, v in params.items() if k in BY_NAME}
+        for k in params:
+            if k not in BY_NAME:
+                warnings.append(
+                    Diagnostic("unknown_parameter", f"stored parameter {k} is not one modelctl knows: left out")
+                )
+    if me.messages and me.messages != parent.messages:
+        data["messages"] = me.messages
+    lic, base_lic = me.text("license"), parent.text("license")
+    if lic != base_lic:
+        if base_lic and lic.startswith(base_lic + "\n"):
+            data["license"] = lic[len(base_lic) + 1 :]
+        elif not base_lic:
+            data["license"] = lic
+        else:
+            warnings.append(Diagnostic("license", "the model's licenses do not start with its base's: left out"))
+    for key in ("requires",):
+        if me.text(key) and me.text(key) != parent.text(key):
+            data[key] = me.text(key)
+    mine, theirs = read_deployed(me.show), read_deployed(parent.show)
+    for key in ("renderer", "parser"):
+        if getattr(mine, key) and getattr(mine, key) != getattr(theirs, key):
+            data[key] = getattr(mine, key)
+    if "parameters" in data and not data["parameters"]:
+        del data["parameters"]
+
+
+def _local_layers(
+    show: Mapping[str, Any],
+    base_show: Mapping[str, Any],
+    data: dict[str, Any],
+    files: Sequence[str | os.PathLike[str]],
+    output: Path | None,
+    warnings: list[Diagnostic],
+) -> None:
+    """Adapters and draft the model adds to its base: local files with the same digest, or a warning."""
+    mine, theirs = read_deployed(show), read_deployed(base_show)
+    extra = {
+        "adapters": [d for d in mine.adapters if d not in theirs.adapters],
+        "draft": [d for d in mine.drafts if d not in theirs.drafts],
+    }
+    if not any(extra.values()):
+        return
+    index = _local_index(files)
+    out_dir = output.resolve().parent if output is not None else None
+    for key, digests in extra.items():
+        for digest in digests:
+            path = index.get(digest)
+            if path is None:
+                warnings.append(
+                    Diagnostic(
+                        "blob_only_on_server",
+                        f"{key}: {digest} is only on the server (no file with that digest under --files): "
+                        "not in the profile, so `plan` reports it",
+                        field=key,
+                    )
+                )
+                continue
+            form = str(path.resolve())
+            if out_dir is not None:  # relative to the profile's folder, as `render -o` writes paths
+                rel = os.path.relpath(path.resolve(), out_dir)
+                form = rel if rel.startswith("..") else "./" + rel
+            data[key] = [form] if key == "adapters" else form
