@@ -15,7 +15,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     INVALID = 1  # invalid input or a failed check (profile, Modelfile, template, assertion)
     USAGE = 2  # command-line usage (click)
-    DRIFT = 3  # drift found by `plan`
+    DRIFT = 3  # drift found by `plan` or `render --check`
     UNREACHABLE = 4  # Ollama server unreachable or timed out
     SERVER = 5  # Ollama server refused or failed the request
     INTERRUPTED = 130  # Ctrl-C
@@ -25,7 +25,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
     ExitCode.INVALID: "invalid input or a failed check (profile, Modelfile, template, assertion)",
     ExitCode.USAGE: "command-line usage error (unknown option, missing argument)",
-    ExitCode.DRIFT: "drift found by `plan`: what is deployed differs from the profile",
+    ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`), or a committed Modelfile "
+    "from what its profile renders (`render --check`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
     ExitCode.SERVER: "the Ollama server refused or failed the request",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",

@@ -381,6 +381,11 @@ def import_modelfile(path: Path, *, output: Path | None = None, name: str | None
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ModelfileError("binary data (a NUL byte): not a Modelfile", file=str(path))
     src = read_source(decode(raw), filename=str(path))
+    if src.export_of is None:
+        for cmd in src.commands:
+            if cmd.name in ("model", "adapter", "draft") and _is_blob(cmd.args):
+                field_name = {"model": "from", "adapter": "adapters", "draft": "draft"}[cmd.name]
+                raise _refuse_blob(cmd.args, str(path), field_name)
     commands = _export_ints(src.commands) if src.is_export else src.commands
     spec = to_spec(commands, filename=str(path))
     warnings = list(spec.warnings)

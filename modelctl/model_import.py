@@ -13,6 +13,7 @@ and never a path into the server's blob store.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,13 @@ class _Deployed:
             {"role": str(m.get("role")), "content": str(m.get("content") or "")}
             for m in self.show.get("messages") or []
         ]
+
+
+def _own_name(model: str, show: Mapping[str, Any]) -> str:
+    """The name the generated Modelfile's ``# FROM`` hint gives the model (``model`` without one)."""
+    text = show.get("modelfile") if isinstance(show.get("modelfile"), str) else ""
+    m = re.search(r"^# FROM (\S+)\s*$", text or "", re.MULTILINE)
+    return m.group(1) if m and same_model_name(m.group(1), model) else model
 
 
 def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
@@ -113,7 +121,7 @@ def _import(
         )
         base = None
     me, parent = _Deployed(show), _Deployed(base_show or show)
-    data: dict[str, Any] = {"name": name or model, "from": base or model}
+    data: dict[str, Any] = {"name": name or model, "from": base or _own_name(model, show)}
     _differing(me, parent, data, warnings)
     if base is not None:
         _local_layers(show, base_show or {}, data, files, output, warnings)

@@ -484,6 +484,8 @@ class DoubleState:
     inflight: dict[str, int] = field(default_factory=dict)  # Name.key -> requests running
     waiting: int = 0
     max_inflight: dict[str, int] = field(default_factory=dict)  # Name.key -> most at once
+    active: int = 0  # requests being handled now (every endpoint)
+    max_active: int = 0  # the most handled at once
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     cond: threading.Condition = field(init=False, repr=False)
 
@@ -939,6 +941,16 @@ class _Handler(BaseHTTPRequestHandler):
                 {"method": method, "path": path, "json": parsed, "headers": dict(self.headers.items())}
             )
         key = "/api/blobs" if path.startswith("/api/blobs/") else path
+        with self.state.lock:
+            self.state.active += 1
+            self.state.max_active = max(self.state.max_active, self.state.active)
+        try:
+            self._route(method, path, key, raw, blob_post_unread)
+        finally:
+            with self.state.lock:
+                self.state.active -= 1
+
+    def _route(self, method: str, path: str, key: str, raw: bytes, blob_post_unread: bool) -> None:
         faults = self.state.faults
         fail = faults.fail.get(path) or faults.fail.get(key)
         try:

@@ -299,7 +299,7 @@ def test_a_record_proves_a_match_until_the_base_changes() -> None:
 def test_fields_an_old_server_does_not_store_are_not_compared() -> None:
     req = {**request(), "renderer": "qwen3", "parser": "qwen3", "requires": "0.14.0"}
     deployed = show(DEPLOYED_PARAMS, system="Be brief.")
-    base = show("top_k                          40\nstop                           \"x\"")
+    base = show('top_k                          40\nstop                           "x"')
     # 0.13 stores RENDERER and PARSER (0.12+) but not REQUIRES (0.14+)
     assert {d.field for d in differences(req, deployed, base, version="0.13.0")} == {"renderer", "parser"}
     assert differences(req, deployed, base, version="0.11.0") == []
@@ -310,7 +310,7 @@ def test_renderer_and_parser_come_from_the_modelfile_lines() -> None:
     req = {**request(), "renderer": "qwen3"}
     deployed = show(DEPLOYED_PARAMS, system="Be brief.")
     deployed["modelfile"] += "RENDERER qwen3\nPARSER qwen3\n"
-    base = show("top_k                          40\nstop                           \"x\"")
+    base = show('top_k                          40\nstop                           "x"')
     base["modelfile"] += "PARSER qwen3\n"
     assert differences(req, deployed, base) == []  # the parser is the base's, inherited
     d = fields(differences({**req, "parser": "other"}, deployed, base))["parser"]
@@ -321,7 +321,7 @@ def test_draft_compares_the_draft_blob() -> None:
     draft = "sha256:" + "d" * 64
     req = {**request(), "draft_files": {"draft.gguf": draft}}
     deployed = show(DEPLOYED_PARAMS, system="Be brief.")
-    base = show("top_k                          40\nstop                           \"x\"")
+    base = show('top_k                          40\nstop                           "x"')
     assert fields(differences(req, deployed, base))["draft"].action == "+"
     deployed["modelfile"] += f"DRAFT /models/blobs/sha256-{'d' * 64}\n"
     assert differences(req, deployed, base) == []

@@ -855,6 +855,7 @@ def test_every_switch_is_documented() -> None:
         "vram_fraction",
         "shuffle_parameters",
         "latency",
+        "api_latency",
         "token_delay",
         "load_delay",
         "nondeterministic",
@@ -937,3 +938,73 @@ def test_servers_before_0_14_drop_requires(ollama_double: OllamaDouble, client: 
     shown = client.show("old")
     assert "requires" not in shown
     assert ollama_double.state.get("old").renderer == "r"  # RENDERER is stored from 0.12.0 on
+
+
+# --------------------------------------------------------------------------- drift support
+
+
+def test_draft_files_from_0_30(
+    ollama_double: OllamaDouble, client: OllamaClient, http: httpx.Client, tmp_path: Path
+) -> None:
+    ollama_double.install("llama3.2:3b")
+    draft = upload(client, tiny_gguf(tmp_path / "draft.gguf"))
+    create(client, model="old", **{"from": "llama3.2:3b"}, draft_files={"d.gguf": draft})
+    assert ollama_double.state.get("old").drafts == []  # 0.12.6 does not know the field
+    ollama_double.state.version = "0.30.0"
+    r = http.post("/api/create", json={"model": "x", "from": "llama3.2:3b", "draft_quantize": "q8_0"})
+    assert (r.status_code, r.json()) == (400, {"error": "--draft-quantize requires a DRAFT model"})
+    r = http.post("/api/create", json={"model": "x", "from": "llama3.2:3b", "draft_files": {"./d.gguf": draft}})
+    assert (r.status_code, r.json()) == (400, {"error": "file path must be relative"})
+    create(client, model="new", **{"from": "llama3.2:3b"}, draft_files={"d.gguf": draft})
+    shown = client.show("new")["modelfile"]
+    assert f"DRAFT /root/.ollama/models/blobs/{draft.replace(':', '-')}" in shown
+    create(client, model="q", **{"from": "llama3.2:3b"}, draft_files={"d.gguf": draft}, draft_quantize="q8_0")
+    quantized = ollama_double.state.get("q").drafts[-1]
+    assert quantized != draft
+    assert f"DRAFT /root/.ollama/models/blobs/{quantized.replace(':', '-')}" in client.show("q")["modelfile"]
+
+
+def test_projector_renderer_parser_and_inheritance(
+    ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path
+) -> None:
+    from tests.fixtures_gguf import write_tiny_gguf
+
+    weights = upload(client, tiny_gguf(tmp_path / "w.gguf"))
+    proj = upload(client, write_tiny_gguf(tmp_path / "mmproj.gguf", arch="clip", extra_kv={"general.type": "mmproj"}))
+    create(client, model="vision", files={"w.gguf": weights, "mmproj.gguf": proj}, renderer="r1", parser="p1")
+    s = client.show("vision")
+    lines = s["modelfile"].splitlines()
+    assert lines[2] == "# FROM vision:latest"
+    assert [ln for ln in lines if ln.startswith("FROM ")] == [
+        f"FROM /root/.ollama/models/blobs/{weights.replace(':', '-')}",
+        f"FROM /root/.ollama/models/blobs/{proj.replace(':', '-')}",
+    ]
+    assert "RENDERER r1" in lines and "PARSER p1" in lines
+    assert "renderer" not in s and "parser" not in s  # Ollama leaves the fields empty
+    create(client, model="child", **{"from": "vision"}, parser="p2")
+    child = ollama_double.state.get("child")
+    assert (child.renderer, child.parser, child.projectors) == ("r1", "p2", [proj])
+
+
+def test_params_layer_digest_follows_the_values(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    ollama_double.install("llama3.2:3b")
+    a = create(client, model="a", **{"from": "llama3.2:3b"}, parameters={"temperature": 0.1})
+    b = create(client, model="b", **{"from": "llama3.2:3b"}, parameters={"temperature": 0.2})
+    new_a = [e["status"] for e in a if e["status"].startswith("creating new layer")]
+    new_b = [e["status"] for e in b if e["status"].startswith("creating new layer")]
+    assert new_a and new_b and new_a != new_b
+
+
+def test_api_latency_and_repull(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+    import time
+
+    ollama_double.install("llama3.2:3b")
+    old = ollama_double.state.get("llama3.2:3b")
+    ollama_double.state.repull("llama3.2:3b")
+    after = ollama_double.state.get("llama3.2:3b")
+    assert after.digest != old.digest and after.weights_digest != old.weights_digest
+    assert after.weights_digest == ollama_double.state.registry[after.name.key].weights_digest  # a pull gets it too
+    ollama_double.state.api_latency = 0.05
+    t = time.perf_counter()
+    client.version()
+    assert time.perf_counter() - t >= 0.05
