@@ -760,40 +760,46 @@ class _BuildJob:
         blob.uploaded_bytes = max(blob.uploaded_bytes, blob.size)
 
 
-def check_server_version(plan: BuildPlan, version: str, where: str) -> None:
-    """What a server of ``version`` does not store: DRAFT is refused (the model would be built
-    without it), the others are warned about (they are not compared either, see drift)."""
+def version_notes(plan: BuildPlan, version: str, where: str) -> list[Diagnostic]:
+    """What a server of ``version`` does not store, one warning each (those fields are not compared
+    either, see modelctl.drift); ``build`` refuses DRAFT on such a server (:func:`check_server_version`)."""
     request = plan.request
-    unsupported = unsupported_fields(request, version)
-    drafts = [k for k in unsupported if k.startswith("draft")]
-    if drafts:
+    notes: list[Diagnostic] = []
+    requires = request.get("requires")
+    if requires and older_than(version, str(requires)):
+        # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
+        notes.append(
+            Diagnostic(
+                "requires_newer",
+                f"the profile requires Ollama {requires}, the server at {where} is {version}",
+                field="requires",
+            )
+        )
+    for key in unsupported_fields(request, version):
+        name = "DRAFT" if key.startswith("draft") else key.upper()
+        if key == "draft_quantize":
+            continue
+        notes.append(
+            Diagnostic(
+                "unsupported_field",
+                f"the server at {where} is {version}: {name} needs Ollama {FEATURE_SINCE[key]} "
+                "and is ignored there (neither stored nor compared)",
+                field="draft" if key == "draft_files" else key,
+            )
+        )
+    return notes
+
+
+def check_server_version(plan: BuildPlan, version: str, where: str) -> None:
+    """Refuse DRAFT on a server that would build the model without it; warn about the rest."""
+    if any(k.startswith("draft") for k in unsupported_fields(plan.request, version)):
         raise ServerError(
             f"{plan.name}: DRAFT needs Ollama {FEATURE_SINCE['draft_files']} or newer; the server at {where} is "
             f"{version} and would build the model without its draft (upgrade Ollama, or drop `draft`)",
             code="server_too_old",
         )
-    requires = request.get("requires")
-    if requires and older_than(version, str(requires)):
-        # Ollama stores REQUIRES but does not enforce it; say so rather than fail.
-        _warn_once(
-            plan,
-            Diagnostic(
-                "requires_newer",
-                f"the profile requires Ollama {requires}, the server at {where} is {version}",
-                field="requires",
-            ),
-        )
-    for key in unsupported:
-        if key in ("renderer", "parser"):
-            _warn_once(
-                plan,
-                Diagnostic(
-                    "unsupported_field",
-                    f"the server at {where} is {version}: {key.upper()} needs Ollama {FEATURE_SINCE[key]} "
-                    "and is ignored (neither stored nor compared)",
-                    field=key,
-                ),
-            )
+    for note in version_notes(plan, version, where):
+        _warn_once(plan, note)
 
 
 def _warn_once(plan: BuildPlan, d: Diagnostic) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.build import BuildPlan, BuildRecords, Verdict, plan_profile, verdict
+from modelctl.build import BuildPlan, BuildRecords, Verdict, plan_profile, verdict, version_notes
 from modelctl.drift import Difference
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError, combine
 from modelctl.events import EventSink, ignore
@@ -195,6 +195,7 @@ def _plan_one(p: BuildPlan, session: HostSession, records: BuildRecords, lock: L
     except ModelctlError as exc:  # about this model only: the other profiles are still planned
         out.error = exc
         return out
+    out.warnings += version_notes(p, v.version, session.display_host)
     out.differences = v.differences
     out.inherited = v.inherited
     out.status = "missing" if v.deployed is None else ("in_sync" if v.in_sync else "changed")

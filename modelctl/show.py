@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from modelctl.drift import read_deployed
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_none
@@ -94,6 +95,10 @@ class ModelReport:
     facts: ModelFacts  # context_configured: the stored num_ctx; context_runtime: /api/ps
     system: str = ""
     template: str = ""
+    renderer: str = ""  # RENDERER / PARSER lines of the generated Modelfile
+    parser: str = ""
+    draft: str | None = None  # the draft model's blob digest (DRAFT)
+    projectors: list[str] = field(default_factory=list)  # blob digests of the FROM lines after the weights
     memory: MemoryEstimate | None = None
     inherited_parameters: list[str] | None = None  # set when a profile was compared with the model
     runtime: RuntimeInfo | None = None
@@ -113,6 +118,10 @@ class ModelReport:
         data["system_length"] = len(self.system) if self.system else None
         data["template_set"] = bool(self.template)
         data["template_length"] = len(self.template) if self.template else None
+        data["renderer"] = self.renderer or None
+        data["parser"] = self.parser or None
+        data["draft"] = self.draft
+        data["projectors"] = list(self.projectors)
         data["memory"] = self.memory.to_dict() if self.memory is not None else None
         if self.inherited_parameters is not None:
             data["inherited_parameters"] = list(self.inherited_parameters)
@@ -142,6 +151,10 @@ def build_report(
     facts = facts_from_show(dict(show), dict(tags_entry) if tags_entry is not None else None, name=name, host=host)
     facts.name = name
     report = ModelReport(name, host, facts, str(show.get("system") or ""), str(show.get("template") or ""))
+    layers = read_deployed(show)
+    report.renderer, report.parser = layers.renderer, layers.parser
+    report.draft = layers.drafts[-1] if layers.drafts else None
+    report.projectors = layers.froms[1:]
     report.memory = estimate_or_none(facts, facts.context_configured)
     trained, configured = facts.context_trained, facts.context_configured
     if trained is not None and configured is not None and configured > trained:

@@ -99,6 +99,12 @@ def test_import_model_then_plan_is_in_sync(ollama_double: OllamaDouble, tmp_path
     ollama_double.state.add_model(copied.copy_as(parse_name("copied")))  # type: ignore[arg-type]
 
     runner = CliRunner()
+    shown = {
+        n: json.loads(runner.invoke(cli, ["show", n, "--format", "json", "--host", ollama_double.url]).stdout)["data"]
+        for n in ("rendered", "drafted", "vision")
+    }
+    assert shown["rendered"]["renderer"] == shown["rendered"]["parser"] == "qwen3-coder"
+    assert shown["drafted"]["draft"].startswith("sha256:") and len(shown["vision"]["projectors"]) == 1
     for name in [*BUILT, "copied"]:
         args = ["import", "--model", name, "-o", str(out / f"{name}.yaml"), "--host", ollama_double.url]
         res = runner.invoke(cli, [*args, "--files", str(files)], catch_exceptions=False)

@@ -102,3 +102,32 @@ def test_inspect_contract_shares_report_keys(tiny_llama: Path) -> None:
     }
     assert shared <= set(doc["data"])
     assert set(doc["data"]["context_length"]) >= {"trained", "configured", "runtime"}
+
+
+def test_plan_contract(ollama_double: Any, tmp_path: Path) -> None:
+    ollama_double.install("llama3.2:3b")
+    prof = tmp_path / "p.yaml"
+    prof.write_text("from: llama3.2:3b\nparameters: {temperature: 0.5}\n", encoding="utf-8")
+    code, doc = run_json("plan", str(prof), "--host", ollama_double.url)
+    assert code == 3
+    check_envelope(doc, "plan", ok=False)  # drift: not ok, and the error says which models differ
+    assert doc["errors"][0]["code"] == "drift" and "(p)" in doc["errors"][0]["message"]
+    data = doc["data"]
+    assert set(data) == {
+        "host", "server_version", "lock", "locked_server_version", "server_version_changed", "drift", "summary",
+        "profiles", "differences", "skipped",
+    }  # fmt: skip
+    assert set(data["differences"][0]) == {"profile", "model", "field", "action", "wanted", "found", "note"}
+    code, doc = run_json("plan", str(prof), "--host", "http://127.0.0.1:1")
+    assert code == 4
+    check_envelope(doc, "plan", ok=False)
+
+
+def test_render_check_contract(tmp_path: Path) -> None:
+    out = tmp_path / "Modelfile"
+    assert CliRunner().invoke(cli, ["render", str(REPO / "profiles" / "coder.yaml"), "-o", str(out)]).exit_code == 0
+    code, doc = run_json("render", str(REPO / "profiles" / "coder.yaml"), "--check", str(out))
+    assert code == 0
+    check_envelope(doc, "render", ok=True)
+    assert set(doc["data"]) == {"drift", "checks", "skipped"}
+    assert set(doc["data"]["checks"][0]) == {"modelfile", "profile", "equal", "diff", "note"}

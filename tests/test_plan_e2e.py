@@ -227,3 +227,22 @@ def test_lock_server_version_is_drift_only_when_strict(ollama_double: OllamaDoub
     lock.write_text("{not json", encoding="utf-8")
     proc = run_cli("plan", str(prof), "--lock", str(lock), host=ollama_double.url, cwd=tmp_path)
     assert proc.returncode == 1 and "m.lock:1:2: the lock file is not valid JSON" in proc.stderr
+
+
+def test_older_servers_are_gated(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    from tests.fixtures_gguf import write_tiny_llama
+
+    ollama_double.install("llama3.2:3b")
+    ollama_double.state.version = "0.11.0"  # before RENDERER/PARSER (0.12) and DRAFT (0.30)
+    write_tiny_llama(tmp_path / "draft.gguf")
+    drafted = write(tmp_path, "drafted", "from: llama3.2:3b\ndraft: ./draft.gguf\n")
+    rendered = write(tmp_path, "rendered", "from: llama3.2:3b\nrenderer: qwen3\n")
+    code, doc, err = cli_json(ollama_double, tmp_path, "build", str(drafted))
+    assert code == 5 and "DRAFT needs Ollama 0.30.0 or newer; the server at" in doc["errors"][0]["message"]
+    assert not ollama_double.state.calls("/api/create")
+    code, doc, err = cli_json(ollama_double, tmp_path, "build", str(rendered), "-q")
+    assert code == 0 and any("RENDERER needs Ollama 0.12.0" in w["message"] for w in doc["warnings"])
+    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(rendered), str(drafted))
+    assert [p["status"] for p in doc["data"]["profiles"]] == ["in_sync", "missing"]
+    codes = [(w["code"], w["field"]) for w in doc["warnings"]]
+    assert ("unsupported_field", "renderer") in codes and ("unsupported_field", "draft") in codes

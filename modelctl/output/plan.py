@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import Difference
-from modelctl.errors import ExitCode
+from modelctl.errors import Diagnostic, ExitCode
 from modelctl.output import Result
 from modelctl.plan import PlanResult, ProfilePlan
 from modelctl.units import format_value
@@ -113,6 +113,12 @@ def plan_result(result: PlanResult, exit_code: ExitCode) -> Result:
             d = p.error.diagnostic()
             d.message = f"{p.model}: {d.message}"
             errors.append(d)
+    drifted = [p.model for p in result.profiles if p.drift and p.error is None]
+    if drifted or (result.strict and result.version_changed):
+        what = f"{len(drifted)} of {len(result.profiles)} model(s) differ from their profiles ({', '.join(drifted)})"
+        if not drifted:
+            what = "the server's version changed since the lock (--strict)"
+        errors.append(Diagnostic("drift", f"drift on {result.host}: {what}"))
     return Result(
         data=result.to_dict(),
         text=lambda: plan_text(result),

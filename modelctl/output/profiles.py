@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelctl.errors import ExitCode
+from modelctl.errors import Diagnostic, ExitCode
 from modelctl.importer import ImportedProfile
 from modelctl.output import Result, dumps
 from modelctl.render import RenderCheck, Rendered
@@ -40,9 +40,15 @@ def check_text(result: RenderCheck) -> str:
 
 def check_result(result: RenderCheck) -> Result:
     """``render --check``: exit 3 (drift) when a committed Modelfile differs from its rendering."""
+    errors = [
+        Diagnostic("drift", c.note or f"differs from what {c.profile} renders", str(c.modelfile))
+        for c in result.checks
+        if not c.equal
+    ]
     return Result(
         data=result.to_dict(),
         text=lambda: check_text(result),
         exit_code=ExitCode.DRIFT if result.drift else ExitCode.OK,
         warnings=result.skipped,
+        errors=errors,
     )

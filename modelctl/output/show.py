@@ -72,6 +72,13 @@ def report_text(d: Mapping[str, Any]) -> str:
         )
     rows.append(("system", _set_text(d.get("system_set"), d.get("system_length"))))
     rows.append(("template", _set_text(d.get("template_set"), d.get("template_length"))))
+    for key in ("renderer", "parser"):
+        if d.get(key):
+            rows.append((key, str(d[key])))
+    if d.get("draft"):
+        rows.append(("draft", f"{str(d['draft'])[:19]} (speculative decoding)"))
+    if d.get("projectors"):
+        rows.append(("projector", ", ".join(str(p)[:19] for p in d["projectors"])))
     width = max(len(k) for k, _ in rows)
     lines = [str(d.get("name") or "?")]
     lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
