@@ -8,6 +8,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+
+from modelctl.cli import cli
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble, closed_port_url
 
@@ -45,6 +48,13 @@ def cli_json(double: OllamaDouble | str, tmp_path: Path, *args: str, state: str 
     proc = run_cli(*args, "--format", "json", host=host, env=env, cwd=tmp_path)
     doc = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, doc, proc.stderr
+
+
+def runner_json(double: OllamaDouble, tmp_path: Path, *args: str) -> tuple[int, Any]:
+    """The same command through click's runner, in this process (for the checks that need no subprocess)."""
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state"), "OLLAMA_HOST": double.url}
+    res = CliRunner().invoke(cli, [*args, "--format", "json"], env=env, catch_exceptions=False)
+    return res.exit_code, json.loads(res.stdout)
 
 
 def by_model(doc: Any) -> dict[str, Any]:
@@ -125,13 +135,13 @@ def test_text_diff_reads_at_a_glance(ollama_double: OllamaDouble, tmp_path: Path
 
 def test_server_trouble_exit_codes(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     prof = write(tmp_path, "p", "from: llama3.2:3b\n")
-    code, doc, err = cli_json(closed_port_url(), tmp_path, "plan", str(prof))
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), "--host", closed_port_url())
     assert code == 4 and "cannot reach Ollama" in doc["errors"][0]["message"] and doc["ok"] is False
     ollama_double.install("llama3.2:3b")
     other = write(tmp_path, "q", "from: llama3.2:3b\n")
     ollama_double.state.faults.fail["/api/show"] = (500, "boom")
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(prof), str(other))
-    assert code == 5, err
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), str(other))
+    assert code == 5
     plans = by_model(doc)
     assert plans["p"]["status"] == "failed" and "boom" in plans["p"]["error"]["message"]
     assert doc["errors"][0]["message"].startswith("p: ") and "boom" in doc["errors"][0]["message"]
@@ -181,12 +191,12 @@ def test_abstract_profiles_are_skipped_but_validated(ollama_double: OllamaDouble
     code, doc, err = cli_json(ollama_double, tmp_path, "build", str(base), str(child), "-q")
     assert code == 0 and [x["name"] for x in doc["data"]["builds"]] == ["child"]
     assert [r["json"]["model"] for r in ollama_double.state.calls("/api/create")] == ["child"]
-    code, doc, err = cli_json(ollama_double, tmp_path, "validate", str(base), str(child))
+    code, doc = runner_json(ollama_double, tmp_path, "validate", str(base), str(child))
     assert code == 0 and [p["abstract"] for p in doc["data"]["profiles"]] == [True, False]
-    code, doc, err = cli_json(ollama_double, tmp_path, "compare", str(base), str(child), "--no-server")
-    assert code == 0 and any(w["code"] == "abstract_skipped" for w in doc["warnings"]), err
-    proc = run_cli("render", str(base), cwd=tmp_path)
-    assert proc.returncode == 1 and "abstract and has no `from`" in proc.stderr
+    code, doc = runner_json(ollama_double, tmp_path, "compare", str(base), str(child), "--no-server")
+    assert code == 0 and any(w["code"] == "abstract_skipped" for w in doc["warnings"])
+    code, doc = runner_json(ollama_double, tmp_path, "render", str(base))
+    assert code == 1 and "abstract and has no `from`" in doc["errors"][0]["message"]
 
 
 def test_lock_reports_a_re_pulled_base(ollama_double: OllamaDouble, tmp_path: Path) -> None:
@@ -202,10 +212,10 @@ def test_lock_reports_a_re_pulled_base(ollama_double: OllamaDouble, tmp_path: Pa
     assert entry["parameters"]["temperature"] == 0.2 and entry["profile"] == "chef.yaml"
     assert entry["quantization"] == "Q4_K_M" and entry["context"]["trained"] == 131072
     assert lock.read_text(encoding="utf-8") == json.dumps(data, indent=2, sort_keys=True) + "\n"  # sorted, stable
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
-    assert code == 0, err
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
+    assert code == 0
     ollama_double.state.repull("llama3.2:3b")
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
     assert code == 3
     up = doc["data"]["profiles"][0]["upstream"][0]
     assert up["field"] == "base" and "llama3.2:3b changed on the server since the lock" in up["note"]
@@ -219,9 +229,9 @@ def test_lock_server_version_is_drift_only_when_strict(ollama_double: OllamaDoub
     lock = tmp_path / "m.lock"
     assert cli_json(ollama_double, tmp_path, "build", str(prof), "--lock", str(lock), "-q")[0] == 0
     ollama_double.state.version = "0.13.1"
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
     assert code == 0 and doc["data"]["server_version_changed"] is True
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock), "--strict")
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock), "--strict")
     assert code == 3 and doc["data"]["locked_server_version"] == "0.12.6"
     # a damaged lock file is invalid input, with the file named
     lock.write_text("{not json", encoding="utf-8")
@@ -240,9 +250,9 @@ def test_older_servers_are_gated(ollama_double: OllamaDouble, tmp_path: Path) ->
     code, doc, err = cli_json(ollama_double, tmp_path, "build", str(drafted))
     assert code == 5 and "DRAFT needs Ollama 0.30.0 or newer; the server at" in doc["errors"][0]["message"]
     assert not ollama_double.state.calls("/api/create")
-    code, doc, err = cli_json(ollama_double, tmp_path, "build", str(rendered), "-q")
+    code, doc = runner_json(ollama_double, tmp_path, "build", str(rendered), "-q")
     assert code == 0 and any("RENDERER needs Ollama 0.12.0" in w["message"] for w in doc["warnings"])
-    code, doc, err = cli_json(ollama_double, tmp_path, "plan", str(rendered), str(drafted))
+    code, doc = runner_json(ollama_double, tmp_path, "plan", str(rendered), str(drafted))
     assert [p["status"] for p in doc["data"]["profiles"]] == ["in_sync", "missing"]
     codes = [(w["code"], w["field"]) for w in doc["warnings"]]
     assert ("unsupported_field", "renderer") in codes and ("unsupported_field", "draft") in codes
