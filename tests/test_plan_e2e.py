@@ -4,6 +4,7 @@ Ollama API double — the drift scenarios, exit codes, and the requests the serv
 from __future__ import annotations
 
 import json
+import struct
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ def setup_drift(double: OllamaDouble, tmp_path: Path) -> list[str]:
     write(tmp_path, "system", "from: llama3.2:3b\nsystem: You are a baker.\n")
     (tmp_path / "lora.gguf").write_bytes(b"GGUF\x03\x00\x00\x00lora-v2")
     double.state.repull("llama3.2:1b")
+    # the server holds 0.1 as a float32: Go prints it back as 0.10000000149011612, still 0.1
+    same = double.state.get("same")
+    assert same is not None
+    same.parameters["temperature"] = struct.unpack("<f", struct.pack("<f", 0.1))[0]
     # the server keeps the stop strings in another order: still the same set
     stop_model = double.state.get("stop")
     assert stop_model is not None
@@ -90,6 +95,8 @@ def test_drift_scenarios(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     code, doc, err = cli_json(ollama_double, tmp_path, "plan", *paths, state="ci")  # no build records: CI
     assert code == 3, err
     assert "Traceback" not in err
+    shown = ollama_double.state.get("same")
+    assert shown is not None and repr(shown.parameters["temperature"]) == "0.10000000149011612"
     plans = by_model(doc)
     for name in ("same", "stop", "bigctx", "inherit"):
         assert plans[name]["status"] == "in_sync", (name, plans[name]["differences"])
