@@ -36,13 +36,14 @@ from modelctl.errors import (
     ServerUnreachable,
     TemplateError,
 )
-from modelctl.estimate import EstimateReport, FactsSource, estimate, facts_for
+from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
 from modelctl.facts import ModelFacts, facts_from_gguf
 from modelctl.importer import ImportedProfile, import_modelfile
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.offload import GpuPlacement
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
@@ -74,6 +75,8 @@ __all__ = [
     "CompareOptions",
     "EstimateReport",
     "FactsSource",
+    "GpuOptions",
+    "GpuPlacement",
     "ImportedProfile",
     "LoadedProfile",
     "Matrix",
