@@ -299,7 +299,7 @@ def estimate(
         limit = facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
         report.gpu.max_num_ctx = max_num_ctx_on_gpu(facts, at, device, source.num_gpu, limit)
     if table:
-        sizes = context_sizes(facts.context_trained, n)
+        sizes = context_sizes(facts.context_trained, est.effective_num_ctx)
         report.table = estimate_table(
             facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes,
             runtime=runtime,

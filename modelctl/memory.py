@@ -331,21 +331,29 @@ def _ceil_mul(elements: int, per: Fraction) -> int:
     return -(-(elements * per.numerator) // per.denominator)
 
 
+def cells_per_layer(plan: LayerPlan, layout: CacheLayout) -> list[int]:
+    """Cells each layer's KV cache holds per slot (0: the layer has no KV cache)."""
+    out = []
+    for i, kind in enumerate(plan.kinds):
+        if not plan.has_kv(i):
+            out.append(0)
+        elif kind in ("swa", "none-swa") and layout.swa_cells_per_slot:
+            out.append(layout.swa_cells_per_slot)
+        else:
+            out.append(layout.cells_per_slot)
+    return out
+
+
 def kv_layer_bytes(plan: LayerPlan, layout: CacheLayout) -> list[int]:
     """Bytes of each layer's K and V cache (all slots): K at the layer's width; V at the layer's
     width with flash attention on, at the widest layer's width (transposed) with it off."""
     per = KV_BYTES_PER_ELEMENT[layout.kv_type]
     v_max = plan.v_width_max
     out = []
-    for i, kind in enumerate(plan.kinds):
-        if not plan.has_kv(i):
-            out.append(0)
-            continue
-        sliding = kind in ("swa", "none-swa") and layout.swa_cells_per_slot
-        per_slot = layout.swa_cells_per_slot if sliding and layout.swa_cells_per_slot else layout.cells_per_slot
+    for i, per_slot in enumerate(cells_per_layer(plan, layout)):
         cells = per_slot * layout.parallel
         v_width = plan.v_widths[i] if layout.flash_attention else v_max
-        out.append(_ceil_mul(plan.k_widths[i] * cells, per) + _ceil_mul(v_width * cells, per))
+        out.append(_ceil_mul(plan.k_widths[i] * cells, per) + _ceil_mul(v_width * cells, per) if cells else 0)
     return out
 
 

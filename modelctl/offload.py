@@ -76,6 +76,8 @@ class GpuPlacement:
     def answer(self) -> str:
         if self.fits:
             return "fits"
+        if self.num_gpu == 0:
+            return "CPU only (num_gpu 0)"
         return "partial offload" if self.layers_on_gpu else "does not fit"
 
     def to_dict(self) -> dict[str, Any]:

@@ -122,33 +122,6 @@ def test_per_layer_kv_heads(tmp_path: Path) -> None:
     assert kv_cache_bytes(plan, 1000, "f16") == 1024 * 9 * 32 * 2  # 1000 cells padded to 1024
 
 
-def test_gemma_like_uses_stated_key_value_lengths_and_sliding_window(tmp_path: Path) -> None:
-    f = facts_from_gguf(
-        write_tiny_gguf(
-            tmp_path / "g.gguf",
-            arch="gemma2",
-            block_count=4,
-            head_count=4,
-            head_count_kv=2,
-            key_length=32,
-            value_length=32,
-            sliding_window=128,
-            context_length=8192,
-        )
-    )
-    plan = plan_layers(f)
-    # gemma2: layers 0 and 2 slide, 1 and 3 are global; per layer 2 heads x (32 + 32).
-    assert (plan.full_layers, plan.swa_layers) == (2, 2)
-    assert plan.full_elements_per_token == plan.swa_elements_per_token == 2 * 2 * 64
-    est = estimate_for_facts(f, 4096, "f16")
-    # sliding layers: PAD(min(4096, 128 + 512), 256) = 768 cells
-    assert est.kv_cache_bytes == (4096 * 256 + 768 * 256) * 2
-    # Short contexts: 300 is padded to 512 cells, which the sliding layers hold whole.
-    assert estimate_for_facts(f, 300, "f16").kv_cache_bytes == 512 * 512 * 2
-    # gollama's H/A assumption would give 16 + 16 per head instead of 64.
-    assert f.key_length != f.embedding_length // 4  # type: ignore[operator]
-
-
 def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
     f = facts_from_gguf(
         write_tiny_gguf(tmp_path / "s.gguf", block_count=2, sliding_window=64, sliding_window_pattern=[True, False])
