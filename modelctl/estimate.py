@@ -31,7 +31,7 @@ from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import OllamaClient
 from modelctl.units import parse_size
-from modelctl.wire import find_entry
+from modelctl.wire import find_entry, parse_version
 
 _LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")
 
@@ -261,6 +261,8 @@ def estimate(
     """
     overhead_bytes = _bytes(overhead, "--overhead", allow_zero=True) or 0
     budget_bytes = _bytes(budget, "--budget")
+    if ollama_version is not None and parse_version(ollama_version) is None:
+        raise InvalidInput(f"{ollama_version!r} is not an Ollama version (e.g. 0.12.6)", field="--ollama-version")
     device = gpu.gpu() if gpu is not None else None
     if device is not None:
         device.check()

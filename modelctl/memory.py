@@ -40,7 +40,7 @@ MiB = 1 << 20
 GiB = 1 << 30
 DEFAULT_OVERHEAD_BYTES = 0  # an extra allowance on top of the modelled buffers (--overhead)
 DEFAULT_BATCH = 512  # Ollama's num_batch; it starts llama-server with -b and -ub both set to it
-UBATCH = DEFAULT_BATCH
+MAX_PARALLEL = 256  # llama.cpp's LLAMA_MAX_SEQ: llama_context refuses more sequences
 CELL_PAD = 256  # llama.cpp pads the context (and each slot's share) to a multiple of 256 cells
 GEMMA2_DEFAULT_WINDOW = 4096  # llama.cpp's window for gemma2 files that do not state one
 SEARCH_LIMIT_UNKNOWN_TRAINED = 1 << 24  # upper end of the budget search when the trained length is unknown
@@ -538,8 +538,11 @@ class Runtime:
 def _check_inputs(num_ctx: int, parallel: int, overhead_bytes: int) -> None:
     if num_ctx < 1:
         raise InvalidInput(f"num_ctx must be at least 1, got {num_ctx}", field="--num-ctx")
-    if parallel < 1:
-        raise InvalidInput(f"parallel must be at least 1, got {parallel}", field="--parallel")
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise InvalidInput(
+            f"parallel must be between 1 and {MAX_PARALLEL} (llama.cpp's limit on sequences), got {parallel}",
+            field="--parallel",
+        )
     if overhead_bytes < 0:
         raise InvalidInput("the overhead cannot be negative", field="--overhead")
 

@@ -348,6 +348,22 @@ def test_estimate_bad_budget_is_a_clear_error(tiny_llama: Path) -> None:
     assert "Traceback" not in r.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--ollama-version", "banana"), "--ollama-version: 'banana' is not an Ollama version"),
+        (("--parallel", "300"), "--parallel: parallel must be between 1 and 256"),
+        (("--gpu-memory", "0"), "--gpu-memory"),
+        (("--gpu-memory", "8GiB", "--gpu-overhead", "-1G"), "--gpu-overhead"),
+    ],
+)
+def test_estimate_bad_options_are_one_clear_line(tiny_llama: Path, args: tuple[str, ...], message: str) -> None:
+    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), *args])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert len([line for line in r.output.splitlines() if line.startswith("error:")]) == 1
+
+
 def test_estimate_overhead_option_and_set_only_for_profiles(tiny_llama: Path) -> None:
     def est(*extra: str) -> dict[str, Any]:
         r = run("estimate", str(tiny_llama), "--num-ctx", "1000", "--format", "json", *extra)

@@ -31,7 +31,7 @@ from modelctl.params import DEFAULT_NUM_CTX
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL); each slot has its own cache stream.",
+    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL), at most 256; each slot has its own cache stream.",
 )
 @click.option(
     "--flash-attention",
