@@ -37,7 +37,7 @@ from modelctl.errors import (
     ServerUnreachable,
     TemplateError,
 )
-from modelctl.estimate import EstimateReport, FactsSource, estimate, facts_for
+from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
 from modelctl.facts import ModelFacts, facts_from_gguf
 from modelctl.importer import ImportedProfile, import_modelfile
@@ -45,6 +45,7 @@ from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.offload import GpuPlacement
 from modelctl.plan import PlanResult, plan
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
@@ -81,6 +82,8 @@ __all__ = [
     "Difference",
     "EstimateReport",
     "FactsSource",
+    "GpuOptions",
+    "GpuPlacement",
     "ImportedProfile",
     "LoadedProfile",
     "Matrix",

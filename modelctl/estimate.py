@@ -13,22 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, GGUFError, InvalidInput
+from modelctl.errors import Diagnostic, GGUFError, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_gguf, facts_from_show
 from modelctl.memory import (
     DEFAULT_OVERHEAD_BYTES,
+    SEARCH_LIMIT_UNKNOWN_TRAINED,
     BudgetResult,
     MemoryEstimate,
+    Runtime,
     context_sizes,
     estimate_for_facts,
     estimate_table,
     max_num_ctx_for_budget,
 )
+from modelctl.offload import Gpu, GpuPlacement, max_num_ctx_on_gpu, place
 from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import OllamaClient
 from modelctl.units import parse_size
-from modelctl.wire import find_entry
+from modelctl.wire import find_entry, parse_version
 
 _LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")
 
@@ -57,13 +60,16 @@ class FactsSource:
     base: str | None = None  # for a profile: "gguf" or "server"
     num_ctx: int | None = None  # the profile's num_ctx
     adapters: list[AdapterSize] = field(default_factory=list)
+    server_version: str | None = None  # the Ollama version of the server the facts came from
+    num_gpu: int | None = None  # the profile's or model's num_gpu (layers on the GPU), if set
+    num_batch: int | None = None  # the profile's or model's num_batch, if set
 
     @property
     def adapter_bytes(self) -> int:
         return sum(a.weights_bytes for a in self.adapters)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "ref": self.ref}
+        out: dict[str, Any] = {"kind": self.kind, "ref": self.ref, "server_version": self.server_version}
         if self.profile is not None:
             out.update(profile=str(self.profile.path), **{"from": self.profile.profile.from_})
             out["base"] = self.base
@@ -89,15 +95,37 @@ def facts_for(
         raise InvalidInput(f"--set applies to a PROFILE; {ref} is {what}", field="--set")
     if local:
         return FactsSource(facts_from_gguf(ref), "gguf", ref)
-    return FactsSource(server_facts(ref, host=host, timeout=timeout), "server", ref)
+    facts, version = _server_facts(ref, host, timeout)
+    source = FactsSource(facts, "server", ref, server_version=version)
+    source.num_gpu, source.num_batch = _load_params(facts.parameters)
+    return source
 
 
 def server_facts(model: str, *, host: str | None = None, timeout: float | None = None) -> ModelFacts:
     """/api/show + the model's /api/tags entry -> facts."""
+    return _server_facts(model, host, timeout)[0]
+
+
+def _server_facts(model: str, host: str | None, timeout: float | None) -> tuple[ModelFacts, str | None]:
+    """Facts, and the server's version (None when it does not say: the current rules apply)."""
     with OllamaClient(host, timeout=timeout) as client:
         show = client.show(model)
         entry = find_entry(client.tags(), model)
-        return facts_from_show(show, entry, name=model, host=client.display_host)
+        facts = facts_from_show(show, entry, name=model, host=client.display_host)
+        try:
+            version: str | None = client.version()
+        except ModelctlError:
+            version = None
+        return facts, version
+
+
+def _load_params(params: dict[str, Any]) -> tuple[int | None, int | None]:
+    """num_gpu and num_batch where they are set (ints only: anything else is not what the runner got)."""
+    out: list[int | None] = []
+    for name in ("num_gpu", "num_batch"):
+        v = params.get(name)
+        out.append(v if isinstance(v, int) and not isinstance(v, bool) else None)
+    return out[0], out[1]
 
 
 def _profile_facts(
@@ -114,12 +142,18 @@ def _profile_facts(
             file=str(loaded.path),
             field="from",
         )
-    facts = facts_from_gguf(base) if base is not None else server_facts(prof.from_, host=host, timeout=timeout)
+    version = None
+    if base is not None:
+        facts = facts_from_gguf(base)
+    else:
+        facts, version = _server_facts(prof.from_, host, timeout)
     if num_ctx is not None:  # else the base model's own num_ctx (inherited) stays
         facts.context_configured = num_ctx
     if not facts.name or base is not None:
         facts.name = prof.name
     source = FactsSource(facts, "profile", ref, loaded, "gguf" if base is not None else "server", num_ctx)
+    source.server_version = version
+    source.num_gpu, source.num_batch = _load_params({**facts.parameters, **prof.parameters.as_dict()})
     source.adapters = [_adapter_size(p) for p in prof.adapter_paths()]
     return source
 
@@ -133,12 +167,14 @@ def _adapter_size(path: Path) -> AdapterSize:
 
 @dataclass
 class EstimateReport:
-    """``estimate``'s result: the facts, the estimate, and optionally a budget search and a table."""
+    """``estimate``'s result: the facts, the estimate, and optionally a budget search, a GPU
+    placement and a table."""
 
     source: FactsSource
     memory: MemoryEstimate
     budget: BudgetResult | None = None
     table: list[dict[str, Any]] | None = None
+    gpu: GpuPlacement | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -156,6 +192,7 @@ class EstimateReport:
             "model": self.facts.to_dict(),
             "estimate": self.memory.to_dict(),
             "budget": self.budget.to_dict() if self.budget is not None else None,
+            "gpu": self.gpu.to_dict() if self.gpu is not None else None,
             "table": self.table,
         }
 
@@ -164,6 +201,37 @@ def _bytes(value: int | str | None, what: str, *, allow_zero: bool = False) -> i
     if value is None or isinstance(value, int):
         return value
     return parse_size(value, what=what, allow_zero=allow_zero)
+
+
+@dataclass(frozen=True)
+class GpuOptions:
+    """``--gpu-memory`` and what the server keeps free on the GPU (sizes or bytes)."""
+
+    memory: int | str
+    backend: str = "cuda"
+    overhead: int | str = 0  # OLLAMA_GPU_OVERHEAD
+
+    def gpu(self) -> Gpu:
+        mem = _bytes(self.memory, "--gpu-memory") or 0
+        return Gpu(mem, self.backend.lower(), _bytes(self.overhead, "--gpu-overhead", allow_zero=True) or 0)
+
+
+def _source(
+    target: ModelFacts | str, overrides: tuple[str, ...] | list[str], host: str | None, timeout: float | None
+) -> FactsSource:
+    if isinstance(target, ModelFacts):
+        return FactsSource(target, "facts", target.name or target.path or "")
+    return facts_for(target, overrides=overrides, host=host, timeout=timeout)
+
+
+def _num_ctx(source: FactsSource, num_ctx: int | None) -> tuple[int, str | None]:
+    n = num_ctx or source.num_ctx or source.facts.context_configured
+    if n is not None:
+        return n, None
+    return DEFAULT_NUM_CTX, (
+        f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
+        "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)"
+    )
 
 
 def estimate(
@@ -178,29 +246,39 @@ def estimate(
     overrides: tuple[str, ...] | list[str] = (),
     host: str | None = None,
     timeout: float | None = None,
+    flash_attention: bool | None = None,
+    batch: int | None = None,
+    ubatch: int | None = None,
+    ollama_version: str | None = None,
+    gpu: GpuOptions | None = None,
 ) -> EstimateReport:
     """Memory for ``target`` (facts from :func:`modelctl.api.inspect`, or a reference for
     :func:`facts_for`) at ``num_ctx`` (default: the profile's, else the model's, else 4096).
 
-    ``overhead`` and ``budget`` are bytes or sizes such as ``"12GiB"``.
+    ``overhead`` (an extra allowance), ``budget`` and the GPU's sizes are bytes or sizes such
+    as ``"12GiB"``. ``flash_attention``, ``batch`` and ``ubatch`` default to what Ollama does;
+    ``ollama_version`` to the server's when the facts come from one, else the current rules.
     """
     overhead_bytes = _bytes(overhead, "--overhead", allow_zero=True) or 0
     budget_bytes = _bytes(budget, "--budget")
-    if isinstance(target, ModelFacts):
-        source = FactsSource(target, "facts", target.name or target.path or "")
-    else:
-        source = facts_for(target, overrides=overrides, host=host, timeout=timeout)
+    if ollama_version is not None and parse_version(ollama_version) is None:
+        raise InvalidInput(f"{ollama_version!r} is not an Ollama version (e.g. 0.12.6)", field="--ollama-version")
+    device = gpu.gpu() if gpu is not None else None
+    if device is not None:
+        device.check()
+    source = _source(target, overrides, host, timeout)
     facts = source.facts
-    n = num_ctx or source.num_ctx or facts.context_configured
-    ctx_note = None
-    if n is None:
-        n = DEFAULT_NUM_CTX
-        ctx_note = (
-            f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
-            "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)"
-        )
+    n, ctx_note = _num_ctx(source, num_ctx)
+    n_batch = batch or source.num_batch
+    runtime = Runtime(flash_attention, n_batch, ubatch or n_batch, ollama_version or source.server_version)
     adapter_bytes = source.adapter_bytes
-    est = estimate_for_facts(facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes)
+
+    def at(size: int, kv: str = kv_type) -> MemoryEstimate:
+        return estimate_for_facts(
+            facts, size, kv, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes, runtime=runtime
+        )
+
+    est = at(n)
     if ctx_note:
         est.assumptions.insert(0, ctx_note)
     est.assumptions += [f"adapter {a.path} not counted: {a.not_counted}" for a in source.adapters if a.not_counted]
@@ -215,11 +293,17 @@ def estimate(
         )
     if budget_bytes is not None:
         report.budget = max_num_ctx_for_budget(
-            facts, budget_bytes, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes
-        )
+            facts, budget_bytes, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes,
+            runtime=runtime,
+        )  # fmt: skip
+    if device is not None:
+        report.gpu = place(facts, est, device, source.num_gpu)
+        limit = facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
+        report.gpu.max_num_ctx = max_num_ctx_on_gpu(facts, at, device, source.num_gpu, limit)
     if table:
-        sizes = context_sizes(facts.context_trained, n)
+        sizes = context_sizes(facts.context_trained, est.effective_num_ctx)
         report.table = estimate_table(
-            facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes
-        )
+            facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes,
+            runtime=runtime,
+        )  # fmt: skip
     return report

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -63,6 +64,11 @@ class ModelFacts:
     expert_count: int | None = None
     expert_used_count: int | None = None
     gguf_version: int | None = None
+    # Where the weights sit, for placing layers on a GPU (from the tensor names; None = unknown):
+    layer_weights_bytes: list[int] | None = None  # blk.<i>.* per layer
+    output_weights_bytes: int | None = None  # output_norm + output (token_embd when the output is tied)
+    projector_bytes: int | None = None  # a vision/audio projector: inline v./mm./a. tensors, or projector_info
+    projector_source: str | None = None
 
     @property
     def context_length(self) -> dict[str, int | None]:
@@ -246,6 +252,7 @@ def facts_from_gguf(path: str | Path) -> ModelFacts:
     facts.bits_per_weight = _bits_per_weight(facts.weights_bytes, facts.parameter_count)
     facts.size_bytes = info.file_size
     _fill_layout(facts, get)
+    _fill_weight_groups(facts, [(t.name, t.n_bytes) for t in info.tensors])
     return facts
 
 
@@ -275,6 +282,7 @@ class _Tensors:
     bytes_known: bool = False
     types: dict[str, int] = field(default_factory=dict)
     shapes: dict[str, list[int]] = field(default_factory=dict)
+    named_bytes: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 def _valid_shape(shape: Any) -> TypeGuard[list[int]]:
@@ -294,6 +302,7 @@ def _add_tensor(out: _Tensors, t: dict[str, Any], shape: list[int]) -> None:
         out.bytes += nb
     if isinstance(t.get("name"), str):
         out.shapes[t["name"]] = shape
+        out.named_bytes.append((t["name"], nb))
 
 
 def _read_tensors(tensors: Any) -> _Tensors:
@@ -365,6 +374,9 @@ def facts_from_show(
     if isinstance(ps_entry, dict):
         facts.context_runtime = _int(ps_entry.get("context_length"))
     _fill_layout(facts, get)
+    _fill_weight_groups(facts, tensors.named_bytes if tensors.bytes_known else [])
+    if facts.projector_bytes is None:
+        _projector_from_info(facts, _mapping(show_json.get("projector_info")))
     return facts
 
 
@@ -418,6 +430,54 @@ def _fill_layout(facts: ModelFacts, get: Any) -> None:
     facts.ssm = _ssm(get)
     facts.expert_count = _pos(get("expert_count"))
     facts.expert_used_count = _pos(get("expert_used_count"))
+
+
+_PROJECTOR_PREFIXES = ("v.", "mm.", "a.")  # Ollama's inline projector tensors (llm/llama_server.go)
+
+
+def _fill_weight_groups(facts: ModelFacts, named: list[tuple[str, int | None]]) -> None:
+    """Per-layer weight bytes, the output layer, and projector tensors stored in the same file."""
+    n = facts.block_count
+    if not named or not n or n > 1 << 16 or any(nb is None for _, nb in named):
+        return
+    layers = [0] * n
+    output = embd = projector = 0
+    tied = True
+    for name, nb in named:
+        size = nb or 0
+        parts = name.split(".")
+        if parts[0] == "blk" and len(parts) > 2 and parts[1].isdigit() and int(parts[1]) < n:
+            layers[int(parts[1])] += size
+        elif name.startswith(_PROJECTOR_PREFIXES):
+            projector += size
+        elif name in ("output.weight", "output_norm.weight", "output_norm.bias", "output.bias"):
+            output += size
+            tied = tied and name != "output.weight"
+        elif name == "token_embd.weight":
+            embd = size
+    facts.layer_weights_bytes = layers
+    facts.output_weights_bytes = output + (embd if tied else 0)
+    if projector:
+        facts.projector_bytes = projector
+        facts.projector_source = "projector tensors (v., mm., a.) in the model file"
+
+
+# bytes per parameter of a projector by general.file_type (F32, F16, Q8_0, BF16): /api/show's
+# projector_info gives the projector's parameter count and file type, not its tensors.
+_PROJECTOR_BYTES_PER_PARAM: dict[int, Fraction] = {0: Fraction(4), 1: Fraction(2), 7: Fraction(34, 32), 32: Fraction(2)}
+
+
+def _projector_from_info(facts: ModelFacts, info: dict[str, Any]) -> None:
+    count = _pos(info.get("general.parameter_count"))
+    ft = _int(info.get("general.file_type"))
+    if count is None:
+        return
+    per = _PROJECTOR_BYTES_PER_PARAM.get(ft if ft is not None else 1)
+    if per is None:
+        return
+    facts.projector_bytes = -(-count * per.numerator // per.denominator)
+    type_name = FILE_TYPES.get(ft if ft is not None else 1, "F16")
+    facts.projector_source = f"projector_info: {count:,} parameters x {float(per):g} bytes ({type_name})"
 
 
 def _fill_from_tensor_shapes(facts: ModelFacts, shapes: dict[str, list[int]]) -> None:

@@ -1,28 +1,30 @@
-"""Memory estimate: weights + KV cache (+ recurrent state) + a stated runtime overhead.
+"""Memory estimate: what llama.cpp allocates for a model under Ollama, to the byte where it can be.
 
-    total = weights + kv_cache + recurrent_state + overhead
+    total = weights + projector + adapters + kv_cache + recurrent_state + compute + output + overhead
 
-    kv_cache = ceil( parallel x num_ctx x sum over full-attention layers l of
-                     [ kv_heads(l) x (key_length + value_length) ] x bytes_per_element(kv_type) )
-             + the same for sliding-window layers, with their cells capped (see below)
+The KV cache is laid out as llama.cpp lays it out when Ollama starts ``llama-server -c
+num_ctx*P -np P``: the context is padded to 256 cells per slot, every slot has its own stream
+(the cache is not unified), sliding-window layers keep ``PAD(min(n_ctx_seq, window +
+n_ubatch), 256)`` cells per slot, and with flash attention off V is stored transposed at the
+widest layer's width for every layer. Bytes per element are GGML's block costs (q8_0 34/32,
+q4_0 18/32). The compute buffer is modelled from the architecture, context, batch and flash
+attention (see :func:`compute_bytes`); ``overhead`` is only an extra allowance (0 by default).
+docs/memory.md states every rule with its source in llama.cpp and Ollama.
 
-bytes per element are GGML's real block costs: f32 4, f16 2, q8_0 34/32 (32 values in a
-34-byte block), q4_0 18/32. ``key_length``/``value_length`` come from the file when it
-gives them, else embedding_length / head_count. docs/memory.md states every assumption;
-each estimate also lists the ones that applied to it.
-
-Everything is integer arithmetic (fractions for the block costs, rounded up once), so the
-result is exact and monotone in num_ctx and the budget search is an exact binary search.
+Everything is integer arithmetic (fractions for the block costs, rounded up once per tensor),
+so the result is exact and monotone in num_ctx and the budget search is an exact binary search.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from modelctl.errors import InvalidInput
 from modelctl.facts import ModelFacts
+from modelctl.wire import older_than
 
 KV_BYTES_PER_ELEMENT: dict[str, Fraction] = {
     "f32": Fraction(4),
@@ -31,27 +33,97 @@ KV_BYTES_PER_ELEMENT: dict[str, Fraction] = {
     "q4_0": Fraction(18, 32),
 }
 KV_TYPES = tuple(KV_BYTES_PER_ELEMENT)
+QUANTIZED_KV_TYPES = ("q8_0", "q4_0")
 TABLE_KV_TYPES = ("f16", "q8_0", "q4_0")
 
 MiB = 1 << 20
 GiB = 1 << 30
-# A fixed allowance for what the runner needs besides weights and cache: the compute-graph
-# scratch buffers (sized by the 512-token batch when flash attention is on), the output
-# (logits) buffer for one batch, and the backend/runtime context. It does NOT grow with
-# num_ctx; see docs/memory.md for when that is wrong.
-DEFAULT_OVERHEAD_BYTES = 512 * MiB
-UBATCH = 512  # llama.cpp's default micro-batch; sliding-window caches keep window + one batch
+DEFAULT_OVERHEAD_BYTES = 0  # an extra allowance on top of the modelled buffers (--overhead)
+DEFAULT_BATCH = 512  # Ollama's num_batch; it starts llama-server with -b and -ub both set to it
+MAX_PARALLEL = 256  # llama.cpp's LLAMA_MAX_SEQ: llama_context refuses more sequences
+CELL_PAD = 256  # llama.cpp pads the context (and each slot's share) to a multiple of 256 cells
+GEMMA2_DEFAULT_WINDOW = 4096  # llama.cpp's window for gemma2 files that do not state one
 SEARCH_LIMIT_UNKNOWN_TRAINED = 1 << 24  # upper end of the budget search when the trained length is unknown
 MAX_LAYERS = 1 << 16  # a corrupt block_count must not become a 2^40-entry list
+FIT_RULE_SINCE = "0.30.0"  # Ollama starts llama-server and lets its --fit place layers from this version
 
 # Architectures whose sliding-window layout is fixed in llama.cpp rather than written in the
 # file: every p-th layer is global, the others slide (layer i slides when i % p < p - 1).
 SWA_PERIOD: dict[str, int] = {"gemma2": 2, "gemma3": 6, "cohere2": 4, "gpt-oss": 2}
+# Ollama before 0.30 turned flash attention on by default only for these architectures
+# (fs/ggml/ggml.go FlashAttention() at v0.24.0) and never for these (SupportsFlashAttention()).
+OLLAMA_FA_DEFAULT = frozenset(
+    {
+        "bert", "gemma3", "gemma4", "glm4moelite", "glmocr", "gptoss", "gpt-oss", "lfm2", "lfm2moe", "mistral3",
+        "nemotron_h", "nemotron_h_moe", "nemotron_h_omni", "olmo3", "qwen3", "qwen3moe", "qwen35", "qwen35moe",
+        "qwen3next", "qwen3vl", "qwen3vlmoe",
+    }
+)  # fmt: skip
+OLLAMA_FA_UNSUPPORTED = frozenset({"gemma2", "grok"})
+LLAMA_FA_UNSUPPORTED = frozenset({"grok"})  # llama.cpp forces flash attention off (llama_init_from_model)
+
+
+def pad(n: int, to: int = CELL_PAD) -> int:
+    """GGML_PAD: ``n`` rounded up to a multiple of ``to``."""
+    return -(-n // to) * to
+
+
+# ---------------------------------------------------------------------------------------------
+# the Ollama version whose rules an estimate follows
+
+
+@dataclass(frozen=True)
+class OllamaRule:
+    """Which Ollama's behaviour is modelled: 0.30 and later (llama-server, ``--fit``), or before."""
+
+    fit: bool  # True: llama-server's --fit places layers; False: Ollama's own estimator (llm/memory.go)
+    version: str | None = None  # the server's version when known
+
+    @property
+    def name(self) -> str:
+        return "ollama>=0.30" if self.fit else "ollama<0.30"
+
+    def describe(self) -> str:
+        ver = f"Ollama {self.version}" if self.version else "current Ollama"
+        if self.fit:
+            return f"{ver} (0.30 or later: llama-server places the layers with --fit)"
+        return f"{ver} (before 0.30: Ollama's own estimator places the layers, llm/memory.go)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.name, "version": self.version, "description": self.describe()}
+
+
+def ollama_rule(version: str | None) -> OllamaRule:
+    """The rule for a server of ``version``: before 0.30 the estimator, else (or unknown) --fit."""
+    return OllamaRule(fit=not older_than(version, FIT_RULE_SINCE), version=version)
+
+
+def default_flash_attention(facts: ModelFacts, rule: OllamaRule) -> tuple[bool, str]:
+    """Whether Ollama runs this model with flash attention when OLLAMA_FLASH_ATTENTION is unset."""
+    arch = facts.architecture or ""
+    if rule.fit:
+        if arch in LLAMA_FA_UNSUPPORTED:
+            return False, f"llama.cpp turns flash attention off for {arch}"
+        return True, (
+            "Ollama 0.30+ starts llama-server with --flash-attn auto, which turns it on where the backend "
+            "supports it (CPU, Metal, CUDA compute 6.0+, ROCm, Vulkan)"
+        )
+    same_kv = facts.key_length is not None and facts.key_length == facts.value_length
+    if arch in OLLAMA_FA_DEFAULT and arch not in OLLAMA_FA_UNSUPPORTED and same_kv:
+        return True, f"Ollama before 0.30 turns flash attention on by default for {arch}"
+    return False, (
+        f"Ollama before 0.30 leaves flash attention off for {arch or 'this architecture'} "
+        "unless OLLAMA_FLASH_ATTENTION=1"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the layers: which keep a cache, of what width
 
 
 @dataclass
 class LayerPlan:
-    """How many layers of each kind there are and what they cost per token (in elements)."""
+    """Per layer: what kind of cache it keeps and how wide its K and V rows are (elements)."""
 
     block_count: int
     full_layers: int = 0
@@ -61,10 +133,25 @@ class LayerPlan:
     full_elements_per_token: int = 0  # sum of kv_heads x (key_length + value_length) over full layers
     swa_elements_per_token: int = 0
     sliding_window: int | None = None
+    window_assumed: bool = False  # the window is llama.cpp's default, not the file's
     recurrent_elements_per_sequence: int = 0  # f32 state elements, per sequence (parallel slot)
     key_length: int | None = None
     value_length: int | None = None
+    hybrid: bool = False  # recurrent + attention: only attention layers have a KV cache
+    kinds: list[str] = field(default_factory=list)  # per layer: full | swa | recurrent | none | none-swa
+    k_widths: list[int] = field(default_factory=list)  # K elements per cell, per layer
+    v_widths: list[int] = field(default_factory=list)  # V elements per cell, per layer (flash attention on)
+    recurrent_elements: list[int] = field(default_factory=list)  # f32 elements per sequence, per layer
+    head_count_max: int = 0
     assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def v_width_max(self) -> int:
+        return max(self.v_widths, default=0)
+
+    def has_kv(self, i: int) -> bool:
+        """llama.cpp gives every layer a KV slot, except the non-attention layers of a hybrid model."""
+        return self.kinds[i] in ("full", "swa") or (self.kinds[i] in ("none", "none-swa") and not self.hybrid)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +162,7 @@ class LayerPlan:
             "layers_without_cache": self.cacheless_layers,
             "kv_elements_per_token": self.full_elements_per_token + self.swa_elements_per_token,
             "sliding_window": self.sliding_window,
+            "sliding_window_assumed": self.window_assumed,
             "key_length": self.key_length,
             "value_length": self.value_length,
         }
@@ -88,6 +176,12 @@ def _per_layer(value: int | list[int] | None, n: int, what: str, model: str) -> 
             raise InvalidInput(f"{model}: {what} has {len(value)} entries but the model has {n} layers")
         return list(value)
     return [value] * n
+
+
+def _recurrent_elements(ssm: dict[str, int]) -> int:
+    width = ssm["inner_size"] + 2 * ssm.get("group_count", 0) * ssm["state_size"]
+    conv = max(ssm.get("conv_kernel", 0) - 1, 0) * width
+    return conv + ssm["state_size"] * ssm["inner_size"]
 
 
 def plan_layers(facts: ModelFacts) -> LayerPlan:
@@ -104,64 +198,88 @@ def plan_layers(facts: ModelFacts) -> LayerPlan:
         kv_heads = heads
     if kv_heads is None:
         raise InvalidInput(f"{model}: the attention head counts are unknown; cannot estimate the KV cache")
+    plan.head_count_max = max(heads if heads is not None else kv_heads, default=0)
     if facts.key_value_length_source and facts.key_value_length_source != "metadata":
         plan.assumptions.append(
             f"key/value length {facts.key_length}/{facts.value_length} taken as "
             "embedding_length / head_count (the file does not state them)"
         )
-
+    recurrent = facts.ssm if facts.ssm.get("state_size") and facts.ssm.get("inner_size") else None
+    plan.hybrid = recurrent is not None
     swa = _swa_layers(facts, n, plan)
-    kv_len = (facts.key_length or 0) + (facts.value_length or 0)
     for i in range(n):
-        has_attention = kv_heads[i] > 0 and (heads is None or heads[i] > 0)
-        if has_attention:
-            if not kv_len:
-                raise InvalidInput(
-                    f"{model}: key/value length unknown (needs attention.key_length or embedding_length and head_count)"
-                )
-            if swa[i]:
-                plan.swa_layers += 1
-                plan.swa_elements_per_token += kv_heads[i] * kv_len
-            else:
-                plan.full_layers += 1
-                plan.full_elements_per_token += kv_heads[i] * kv_len
-        elif facts.ssm.get("state_size") and facts.ssm.get("inner_size"):
-            plan.recurrent_layers += 1
-            s = facts.ssm
-            conv = max(s.get("conv_kernel", 0) - 1, 0) * (
-                s["inner_size"] + 2 * s.get("group_count", 0) * s["state_size"]
-            )
-            plan.recurrent_elements_per_sequence += conv + s["state_size"] * s["inner_size"]
-        else:
-            plan.cacheless_layers += 1
+        _add_layer(plan, facts, model, kv_heads[i], heads[i] if heads is not None else None, swa[i], recurrent)
     if plan.recurrent_layers:
         plan.assumptions.append(
             f"{plan.recurrent_layers} recurrent (SSM) layers keep a fixed f32 state per parallel slot, "
             "independent of num_ctx and of the KV type"
         )
     if plan.cacheless_layers:
-        plan.assumptions.append(f"{plan.cacheless_layers} layers have no attention heads and no SSM state: no cache")
+        plan.assumptions.append(
+            f"{plan.cacheless_layers} layers have no attention heads and no SSM state: no K/V rows "
+            "(with flash attention off llama.cpp still gives them a V cache at the widest layer's width)"
+        )
     return plan
+
+
+def _add_layer(
+    plan: LayerPlan, facts: ModelFacts, model: str, kv: int, h: int | None, swa: bool, recurrent: dict[str, int] | None
+) -> None:
+    k_len, v_len = facts.key_length or 0, facts.value_length or 0
+    if kv > 0 and (h is None or h > 0):
+        if not k_len + v_len:
+            raise InvalidInput(
+                f"{model}: key/value length unknown (needs attention.key_length or embedding_length and head_count)"
+            )
+        kind = "swa" if swa else "full"
+        plan.kinds.append(kind)
+        plan.k_widths.append(kv * k_len)
+        plan.v_widths.append(kv * v_len)
+        plan.recurrent_elements.append(0)
+        if swa:
+            plan.swa_layers += 1
+            plan.swa_elements_per_token += kv * (k_len + v_len)
+        else:
+            plan.full_layers += 1
+            plan.full_elements_per_token += kv * (k_len + v_len)
+        return
+    plan.k_widths.append(0)
+    plan.v_widths.append(0)
+    if recurrent is not None:
+        plan.kinds.append("recurrent")
+        plan.recurrent_layers += 1
+        elements = _recurrent_elements(recurrent)
+        plan.recurrent_elements.append(elements)
+        plan.recurrent_elements_per_sequence += elements
+    else:
+        plan.kinds.append("none-swa" if swa else "none")  # an iswa cache files it by the layer's swa flag
+        plan.recurrent_elements.append(0)
+        plan.cacheless_layers += 1
 
 
 def _swa_layers(facts: ModelFacts, n: int, plan: LayerPlan) -> list[bool]:
     window = facts.sliding_window
+    arch = facts.architecture or ""
+    if not window and arch == "gemma2":
+        window = GEMMA2_DEFAULT_WINDOW
+        plan.window_assumed = True
+        plan.assumptions.append(
+            f"gemma2: the file states no sliding window; llama.cpp assumes {GEMMA2_DEFAULT_WINDOW} tokens, "
+            "and so does this estimate"
+        )
     if not window:
         return [False] * n
     pattern = facts.sliding_window_pattern
     if pattern is not None and len(pattern) == n:
         plan.sliding_window = window
-        plan.assumptions.append(
-            f"sliding-window layers (per-layer pattern from the file) keep at most window {window} "
-            f"x parallel + {UBATCH} cells"
-        )
+        plan.assumptions.append(f"sliding-window layers (per-layer pattern from the file) over {window} tokens")
         return list(pattern)
-    period = SWA_PERIOD.get(facts.architecture or "")
+    period = SWA_PERIOD.get(arch)
     if period:
         plan.sliding_window = window
         plan.assumptions.append(
-            f"{facts.architecture}: every {period}th layer is global, the others slide over {window} tokens "
-            f"(llama.cpp's fixed layout); sliding layers keep at most {window} x parallel + {UBATCH} cells"
+            f"{arch}: every {period}th layer is global, the others slide over {window} tokens "
+            "(llama.cpp's fixed layout)"
         )
         return [i % period < period - 1 for i in range(n)]
     plan.assumptions.append(
@@ -171,30 +289,163 @@ def _swa_layers(facts: ModelFacts, n: int, plan: LayerPlan) -> list[bool]:
     return [False] * n
 
 
+# ---------------------------------------------------------------------------------------------
+# the cache layout: cells per slot, bytes per layer
+
+
+@dataclass(frozen=True)
+class CacheLayout:
+    """How many cells llama.cpp allocates, and with which types, for one load."""
+
+    num_ctx: int  # the context per slot the runner is asked for (after Ollama's cap)
+    parallel: int
+    n_batch: int
+    n_ubatch: int  # the micro-batch llama.cpp really uses (min of n_ubatch, n_batch, n_ctx)
+    cells_per_slot: int  # n_ctx_seq
+    swa_cells_per_slot: int | None
+    flash_attention: bool
+    kv_type: str  # the type really stored (f16 when a quantized type needs flash attention that is off)
+
+
+def layout_for(
+    plan: LayerPlan,
+    num_ctx: int,
+    parallel: int = 1,
+    *,
+    kv_type: str = "f16",
+    flash_attention: bool = True,
+    n_batch: int = DEFAULT_BATCH,
+    n_ubatch: int = DEFAULT_BATCH,
+) -> CacheLayout:
+    """llama_context's padding and llama_kv_cache_iswa's sliding-window size, for ``-c num_ctx*P -np P``."""
+    n_ctx = pad(num_ctx * parallel)
+    cells = pad(n_ctx // parallel)
+    batch = min(n_ctx, n_batch)
+    ubatch = min(batch, n_ubatch)
+    swa = pad(min(cells, plan.sliding_window + ubatch)) if plan.sliding_window and plan.swa_layers else None
+    effective = kv_type if flash_attention or kv_type not in QUANTIZED_KV_TYPES else "f16"
+    return CacheLayout(num_ctx, parallel, batch, ubatch, cells, swa, flash_attention, effective)
+
+
+def _ceil_mul(elements: int, per: Fraction) -> int:
+    return -(-(elements * per.numerator) // per.denominator)
+
+
+def cells_per_layer(plan: LayerPlan, layout: CacheLayout) -> list[int]:
+    """Cells each layer's KV cache holds per slot (0: the layer has no KV cache)."""
+    out = []
+    for i, kind in enumerate(plan.kinds):
+        if not plan.has_kv(i):
+            out.append(0)
+        elif kind in ("swa", "none-swa") and layout.swa_cells_per_slot:
+            out.append(layout.swa_cells_per_slot)
+        else:
+            out.append(layout.cells_per_slot)
+    return out
+
+
+def kv_layer_bytes(plan: LayerPlan, layout: CacheLayout) -> list[int]:
+    """Bytes of each layer's K and V cache (all slots): K at the layer's width; V at the layer's
+    width with flash attention on, at the widest layer's width (transposed) with it off."""
+    per = KV_BYTES_PER_ELEMENT[layout.kv_type]
+    v_max = plan.v_width_max
+    out = []
+    for i, per_slot in enumerate(cells_per_layer(plan, layout)):
+        cells = per_slot * layout.parallel
+        v_width = plan.v_widths[i] if layout.flash_attention else v_max
+        out.append(_ceil_mul(plan.k_widths[i] * cells, per) + _ceil_mul(v_width * cells, per) if cells else 0)
+    return out
+
+
+def kv_cache_bytes(plan: LayerPlan, num_ctx: int, kv_type: str = "f16", parallel: int = 1) -> int:
+    """Attention KV cache in bytes with Ollama's defaults (flash attention on, batch 512)."""
+    _check_kv_type(kv_type)
+    return sum(kv_layer_bytes(plan, layout_for(plan, num_ctx, parallel, kv_type=kv_type)))
+
+
+def compute_bytes(facts: ModelFacts, plan: LayerPlan, layout: CacheLayout) -> tuple[int, list[str]]:
+    """llama.cpp's compute buffer (the graph reserved for one micro-batch), modelled.
+
+    The buffer holds the intermediate tensors of the worst-case graph for ``n_ubatch`` tokens;
+    ggml's allocator reuses memory, so its size is the largest of three phases (fitted to
+    llama.cpp's measured CPU buffers, docs/memory.md; all f32, T = n_ubatch, E = n_embd x T x 4):
+
+    - output: the logits, n_vocab x T x 4, plus 3E;
+    - attention: flash attention on, the f16 masks (cells x T x 2) plus 5E; off, the scores
+      n_head x cells x T x 4 and the f32 masks (cells x T x 4) plus 5.5E;
+    - feed-forward: 4 x n_ff x T x 4 (times the experts used per token) plus E/2.
+
+    It does not grow with the number of slots: each slot's stream sees T / P of the tokens.
+    """
+    notes = []
+    t = layout.n_ubatch
+    e = facts.embedding_length
+    if not e:
+        return 0, ["compute buffer not modelled: the embedding length is unknown"]
+    emb = e * t * 4
+    vocab = facts.vocab_size or 0
+    if not vocab:
+        notes.append("the vocabulary size is unknown: the logits are left out of the compute buffer")
+    output = vocab * t * 4 + 3 * emb
+    ff = facts.feed_forward_length
+    n_ff = max(ff) if isinstance(ff, list) and ff else (ff if isinstance(ff, int) else 0)
+    ffn = 4 * n_ff * max(facts.expert_used_count or 1, 1) * t * 4 + emb // 2
+    cells = [layout.cells_per_slot] if plan.full_layers or "none" in plan.kinds else []
+    if plan.swa_layers and layout.swa_cells_per_slot:
+        cells.append(layout.swa_cells_per_slot)
+    if layout.flash_attention:
+        attention = sum(c * t * 2 for c in cells) + 5 * emb
+    else:
+        widest = max(cells, default=0)
+        attention = plan.head_count_max * widest * t * 4 + sum(c * t * 4 for c in cells) + 11 * emb // 2
+    extra = emb if layout.flash_attention and layout.kv_type in QUANTIZED_KV_TYPES else 0
+    return max(output, attention, ffn) + extra, notes
+
+
+def output_bytes(facts: ModelFacts, parallel: int) -> int:
+    """llama_context's output buffer: logits for one token per slot (n_vocab x P x 4 bytes)."""
+    return (facts.vocab_size or 0) * max(parallel, 1) * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# the estimate
+
+
 @dataclass
 class MemoryEstimate:
     model: str | None
     num_ctx: int
-    kv_type: str
+    kv_type: str  # the type the cache really has (see kv_type_requested)
     parallel: int
     weights_bytes: int
     kv_cache_bytes: int
     recurrent_state_bytes: int
     overhead_bytes: int
-    kv_bytes_per_token: float  # per token of one slot, full-attention layers, at this KV type
+    kv_bytes_per_token: float  # per token of one slot, attention layers, at this KV type
     context_trained: int | None
     weights_source: str
     plan: LayerPlan
     assumptions: list[str] = field(default_factory=list)
     adapter_bytes: int = 0  # LoRA adapters (ADAPTER), loaded beside the weights
+    compute_bytes: int = 0
+    output_bytes: int = 0
+    projector_bytes: int = 0
+    layout: CacheLayout | None = None
+    kv_type_requested: str | None = None
+    flash_attention_source: str = "default"  # "default" (Ollama's choice) | "option"
+    rule: OllamaRule = field(default_factory=lambda: OllamaRule(fit=True))
+    layer_kv_bytes: list[int] = field(default_factory=list)  # KV + recurrent state per layer
 
     @property
     def total_bytes(self) -> int:
         return (
             self.weights_bytes
+            + self.projector_bytes
             + self.adapter_bytes
             + self.kv_cache_bytes
             + self.recurrent_state_bytes
+            + self.compute_bytes
+            + self.output_bytes
             + self.overhead_bytes
         )
 
@@ -204,21 +455,37 @@ class MemoryEstimate:
 
     @property
     def effective_num_ctx(self) -> int:
-        """What the runner really allocates: Ollama caps num_ctx at the trained length."""
+        """What the runner is asked for: Ollama caps num_ctx at the trained length."""
         return min(self.num_ctx, self.context_trained) if self.context_trained else self.num_ctx
 
+    @property
+    def flash_attention(self) -> bool:
+        return self.layout.flash_attention if self.layout is not None else True
+
     def to_dict(self) -> dict[str, Any]:
+        lay = self.layout
         return {
             "model": self.model,
             "num_ctx": self.num_ctx,
             "effective_num_ctx": self.effective_num_ctx,
             "kv_type": self.kv_type,
+            "kv_type_requested": self.kv_type_requested or self.kv_type,
             "parallel": self.parallel,
-            "context_cells": self.effective_num_ctx * self.parallel,
+            "cells_per_slot": lay.cells_per_slot if lay else self.effective_num_ctx,
+            "swa_cells_per_slot": lay.swa_cells_per_slot if lay else None,
+            "context_cells": (lay.cells_per_slot if lay else self.effective_num_ctx) * self.parallel,
+            "n_batch": lay.n_batch if lay else DEFAULT_BATCH,
+            "n_ubatch": lay.n_ubatch if lay else DEFAULT_BATCH,
+            "flash_attention": self.flash_attention,
+            "flash_attention_source": self.flash_attention_source,
+            "ollama": self.rule.to_dict(),
             "weights_bytes": self.weights_bytes,
+            "projector_bytes": self.projector_bytes,
             "adapter_bytes": self.adapter_bytes,
             "kv_cache_bytes": self.kv_cache_bytes,
             "recurrent_state_bytes": self.recurrent_state_bytes,
+            "compute_bytes": self.compute_bytes,
+            "output_bytes": self.output_bytes,
             "overhead_bytes": self.overhead_bytes,
             "total_bytes": self.total_bytes,
             "total_gib": round(self.total_bytes / GiB, 3),
@@ -241,29 +508,58 @@ def _check_kv_type(kv_type: str) -> Fraction:
         ) from None
 
 
-def _ceil_mul(elements: int, per: Fraction) -> int:
-    return -(-(elements * per.numerator) // per.denominator)
-
-
-def kv_cache_bytes(plan: LayerPlan, num_ctx: int, kv_type: str = "f16", parallel: int = 1) -> int:
-    """Attention KV cache in bytes (exact; rounded up once)."""
-    per = _check_kv_type(kv_type)
-    cells = parallel * num_ctx
-    elements = cells * plan.full_elements_per_token
-    if plan.swa_elements_per_token:
-        window = plan.sliding_window or num_ctx
-        swa_cells = min(cells, parallel * window + UBATCH)
-        elements += swa_cells * plan.swa_elements_per_token
-    return _ceil_mul(elements, per)
-
-
-def _weights(facts: ModelFacts) -> tuple[int, str]:
+def _weights(facts: ModelFacts) -> tuple[int, int, str]:
+    """(text-model weights, projector, where the weights come from)."""
+    projector = facts.projector_bytes or 0
     if facts.weights_bytes:
         from_tensors = facts.source == "gguf" or facts.tensor_count
-        return facts.weights_bytes, "tensor bytes" if from_tensors else "model size"
+        inline = projector if facts.projector_source and facts.projector_source.startswith("projector tensors") else 0
+        return facts.weights_bytes - inline, projector, "tensor bytes" if from_tensors else "model size"
     if facts.size_bytes:
-        return facts.size_bytes, "model size"
+        return facts.size_bytes, projector, "model size"
     raise InvalidInput(f"{facts.name or facts.path or 'model'}: the size of the weights is unknown")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How the runner is started, as far as memory is concerned (Ollama's defaults when None)."""
+
+    flash_attention: bool | None = None
+    n_batch: int | None = None
+    n_ubatch: int | None = None
+    ollama_version: str | None = None
+
+    def check(self) -> None:
+        for value, what in ((self.n_batch, "--batch"), (self.n_ubatch, "--ubatch")):
+            if value is not None and value < 1:
+                raise InvalidInput(f"{what} must be at least 1, got {value}", field=what)
+
+
+def _check_inputs(num_ctx: int, parallel: int, overhead_bytes: int) -> None:
+    if num_ctx < 1:
+        raise InvalidInput(f"num_ctx must be at least 1, got {num_ctx}", field="--num-ctx")
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise InvalidInput(
+            f"parallel must be between 1 and {MAX_PARALLEL} (llama.cpp's limit on sequences), got {parallel}",
+            field="--parallel",
+        )
+    if overhead_bytes < 0:
+        raise InvalidInput("the overhead cannot be negative", field="--overhead")
+
+
+def _flash_notes(facts: ModelFacts, runtime: Runtime, rule: OllamaRule, kv_type: str) -> tuple[bool, list[str]]:
+    if runtime.flash_attention is None:
+        fa, why = default_flash_attention(facts, rule)
+        notes = [f"flash attention {'on' if fa else 'off'}: {why} (change it with --flash-attention)"]
+    else:
+        fa = runtime.flash_attention
+        notes = [f"flash attention {'on' if fa else 'off'} (--flash-attention)"]
+    if not fa and kv_type in QUANTIZED_KV_TYPES:
+        notes.append(
+            f"a {kv_type} KV cache needs flash attention, which is off: counted as f16, as Ollama before 0.30 falls "
+            "back to it (Ollama 0.30+ passes the type on and llama-server refuses to load)"
+        )
+    return fa, notes
 
 
 def estimate_for_facts(
@@ -275,24 +571,20 @@ def estimate_for_facts(
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     plan: LayerPlan | None = None,
     adapter_bytes: int = 0,
+    runtime: Runtime | None = None,
 ) -> MemoryEstimate:
     """The memory a model needs at ``num_ctx`` tokens per slot, ``parallel`` slots and a KV type."""
     per = _check_kv_type(kv_type)
-    if num_ctx < 1:
-        raise InvalidInput(f"num_ctx must be at least 1, got {num_ctx}", field="--num-ctx")
-    if parallel < 1:
-        raise InvalidInput(f"parallel must be at least 1, got {parallel}", field="--parallel")
-    if overhead_bytes < 0:
-        raise InvalidInput("the overhead cannot be negative", field="--overhead")
+    _check_inputs(num_ctx, parallel, overhead_bytes)
+    runtime = runtime or Runtime()
+    runtime.check()
     plan = plan or plan_layers(facts)
-    weights, source = _weights(facts)
-    assumptions = list(plan.assumptions)
+    weights, projector, source = _weights(facts)
+    rule = ollama_rule(runtime.ollama_version)
+    fa, fa_notes = _flash_notes(facts, runtime, rule, kv_type)
+    assumptions = list(plan.assumptions) + fa_notes
     if source == "model size":
         assumptions.append("weights taken as the model's size on the server (/api/tags), not its tensors")
-    assumptions.append(
-        f"runtime overhead: a fixed {overhead_bytes / MiB:.0f} MiB for compute buffers and the runtime "
-        "(flash attention assumed; vision projectors not counted)"
-    )
     effective = num_ctx
     if facts.context_trained is not None and num_ctx > facts.context_trained:
         effective = facts.context_trained
@@ -300,14 +592,27 @@ def estimate_for_facts(
             f"num_ctx {num_ctx} exceeds the trained context {facts.context_trained}; Ollama caps the "
             f"context there, so the KV cache is counted for {effective} tokens"
         )
+    batch = runtime.n_batch or DEFAULT_BATCH
+    ubatch = runtime.n_ubatch or batch
+    layout = layout_for(plan, effective, parallel, kv_type=kv_type, flash_attention=fa, n_batch=batch, n_ubatch=ubatch)
+    layers = kv_layer_bytes(plan, layout)
+    recurrent = [parallel * r * 4 for r in plan.recurrent_elements]
+    compute, compute_notes = compute_bytes(facts, plan, layout)
+    assumptions += compute_notes
+    if overhead_bytes:
+        assumptions.append(f"an extra allowance of {overhead_bytes / MiB:.0f} MiB (--overhead) is added")
+    if projector:
+        assumptions.append(
+            f"projector weights from {facts.projector_source}; its image encoder's buffers are not counted"
+        )
     return MemoryEstimate(
         model=facts.name or facts.path,
         num_ctx=num_ctx,
-        kv_type=kv_type,
+        kv_type=layout.kv_type,
         parallel=parallel,
         weights_bytes=weights,
-        kv_cache_bytes=kv_cache_bytes(plan, effective, kv_type, parallel),
-        recurrent_state_bytes=parallel * plan.recurrent_elements_per_sequence * 4,
+        kv_cache_bytes=sum(layers),
+        recurrent_state_bytes=sum(recurrent),
         overhead_bytes=overhead_bytes,
         kv_bytes_per_token=float((plan.full_elements_per_token + plan.swa_elements_per_token) * per),
         context_trained=facts.context_trained,
@@ -315,7 +620,19 @@ def estimate_for_facts(
         plan=plan,
         assumptions=assumptions,
         adapter_bytes=adapter_bytes,
+        compute_bytes=compute,
+        output_bytes=output_bytes(facts, parallel),
+        projector_bytes=projector,
+        layout=layout,
+        kv_type_requested=kv_type,
+        flash_attention_source="default" if runtime.flash_attention is None else "option",
+        rule=rule,
+        layer_kv_bytes=[k + r for k, r in zip(layers, recurrent, strict=True)],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the largest num_ctx that fits
 
 
 @dataclass
@@ -346,6 +663,27 @@ class BudgetResult:
         }
 
 
+def largest_num_ctx(
+    at: Callable[[int], MemoryEstimate], ok: Callable[[MemoryEstimate], bool], hi: int
+) -> tuple[int | None, MemoryEstimate | None]:
+    """The largest n in [1, hi] with ``ok(at(n))``, for a predicate that holds up to some n and
+    never after (an exact integer binary search); (None, None) when even n = 1 fails."""
+    first = at(1)
+    if not ok(first):
+        return None, None
+    top = at(hi)
+    if ok(top):
+        return hi, top
+    lo = 1  # invariant: ok(at(lo)) and not ok(at(hi))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(at(mid)):
+            lo = mid
+        else:
+            hi = mid
+    return lo, at(lo)
+
+
 def max_num_ctx_for_budget(
     facts: ModelFacts,
     budget_bytes: int,
@@ -355,6 +693,7 @@ def max_num_ctx_for_budget(
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     limit: int | None = None,
     adapter_bytes: int = 0,
+    runtime: Runtime | None = None,
 ) -> BudgetResult:
     """The largest num_ctx whose total fits in ``budget_bytes``: an exact integer binary search.
 
@@ -362,28 +701,22 @@ def max_num_ctx_for_budget(
     there), or 2^24 when the trained context is unknown.
     """
     plan = plan_layers(facts)
-    hi = search_limit = limit or facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
+    search_limit = limit or facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
 
     def at(n: int) -> MemoryEstimate:
         return estimate_for_facts(
-            facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes
-        )
+            facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes,
+            runtime=runtime,
+        )  # fmt: skip
 
     minimum = at(1).total_bytes
-    if minimum > budget_bytes:
-        return BudgetResult(budget_bytes, None, "nothing fits", hi, None, None, minimum)
-    top = at(hi)
-    if top.total_bytes <= budget_bytes:
+    n, est = largest_num_ctx(at, lambda e: e.total_bytes <= budget_bytes, search_limit)
+    if n is None or est is None:
+        return BudgetResult(budget_bytes, None, "nothing fits", search_limit, None, None, minimum)
+    if n == search_limit:
         why = "trained context" if not limit and facts.context_trained else "search limit"
-        return BudgetResult(budget_bytes, hi, why, hi, top, None, minimum)
-    lo = 1  # invariant: total(lo) <= budget < total(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if at(mid).total_bytes <= budget_bytes:
-            lo = mid
-        else:
-            hi = mid
-    return BudgetResult(budget_bytes, lo, "budget", search_limit, at(lo), at(lo + 1).total_bytes, minimum)
+        return BudgetResult(budget_bytes, n, why, search_limit, est, None, minimum)
+    return BudgetResult(budget_bytes, n, "budget", search_limit, est, at(n + 1).total_bytes, minimum)
 
 
 def context_sizes(trained: int | None, extra: int | None = None) -> list[int]:
@@ -408,17 +741,24 @@ def estimate_table(
     *,
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     adapter_bytes: int = 0,
+    runtime: Runtime | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of {num_ctx, <kv type>: {kv_cache_bytes, total_bytes}} for each context size."""
+    """Rows of {num_ctx, <kv type>: {kv_type, kv_cache_bytes, compute_bytes, total_bytes}} per size."""
     plan = plan_layers(facts)
     rows = []
     for n in sizes:
         row: dict[str, Any] = {"num_ctx": n}
         for kv in kv_types:
             est = estimate_for_facts(
-                facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes
-            )
-            row[kv] = {"kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes, "total_bytes": est.total_bytes}
+                facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes,
+                runtime=runtime,
+            )  # fmt: skip
+            row[kv] = {
+                "kv_type": est.kv_type,
+                "kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes,
+                "compute_bytes": est.compute_bytes,
+                "total_bytes": est.total_bytes,
+            }
         rows.append(row)
     return rows
 

@@ -46,9 +46,19 @@ def llama3_8b(**kw: Any) -> ModelFacts:
         key_value_length_source="metadata",
         weights_bytes=WEIGHTS_8B,
         context_trained=131072,
+        vocab_size=128256,
+        feed_forward_length=14336,
     )
     base.update(kw)
     return ModelFacts(**base)
+
+
+# llama.cpp's buffers for this shape with Ollama's batch of 512 (docs/memory.md): the compute
+# buffer with flash attention on is the logits of 512 tokens plus three 512 x 4096 f32 rows
+# (quantized KV adds one more), the output buffer one logits row per slot.
+E_8B = 4096 * 512 * 4
+COMPUTE_8B = 128256 * 512 * 4 + 3 * E_8B  # 274.5 MiB
+OUTPUT_8B = 128256 * 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,8 +76,9 @@ def test_llama3_8b_kv_cache_by_hand() -> None:
     assert estimate_for_facts(f, 8192, "q4_0").kv_cache_bytes == 0.28125 * GiB  # 18/32 bytes, not 0.5
     assert estimate_for_facts(f, 8192, "f32").kv_cache_bytes == 2 * GiB
     assert estimate_for_facts(f, 8192, "f16", parallel=4).kv_cache_bytes == 4 * GiB
-    assert est.total_bytes == WEIGHTS_8B + GiB + DEFAULT_OVERHEAD_BYTES
-    assert est.overhead_bytes == 512 * MiB
+    assert est.compute_bytes == COMPUTE_8B and est.output_bytes == OUTPUT_8B
+    assert est.total_bytes == WEIGHTS_8B + GiB + COMPUTE_8B + OUTPUT_8B
+    assert est.overhead_bytes == DEFAULT_OVERHEAD_BYTES == 0
 
 
 def test_doubling_num_ctx_for_8b_f16_vs_q8_0() -> None:
@@ -108,33 +119,7 @@ def test_per_layer_kv_heads(tmp_path: Path) -> None:
     f = facts_from_gguf(write_tiny_gguf(tmp_path / "p.gguf", block_count=4, head_count=4, head_count_kv=[1, 2, 4, 2]))
     plan = plan_layers(f)
     assert plan.full_elements_per_token == (1 + 2 + 4 + 2) * (16 + 16)
-    assert kv_cache_bytes(plan, 1000, "f16") == 1000 * 9 * 32 * 2
-
-
-def test_gemma_like_uses_stated_key_value_lengths_and_sliding_window(tmp_path: Path) -> None:
-    f = facts_from_gguf(
-        write_tiny_gguf(
-            tmp_path / "g.gguf",
-            arch="gemma2",
-            block_count=4,
-            head_count=4,
-            head_count_kv=2,
-            key_length=32,
-            value_length=32,
-            sliding_window=128,
-            context_length=8192,
-        )
-    )
-    plan = plan_layers(f)
-    # gemma2: layers 0 and 2 slide, 1 and 3 are global; per layer 2 heads x (32 + 32).
-    assert (plan.full_layers, plan.swa_layers) == (2, 2)
-    assert plan.full_elements_per_token == plan.swa_elements_per_token == 2 * 2 * 64
-    est = estimate_for_facts(f, 4096, "f16")
-    assert est.kv_cache_bytes == (4096 * 256 + (128 + 512) * 256) * 2
-    # Short contexts: the sliding layers hold the whole context.
-    assert estimate_for_facts(f, 300, "f16").kv_cache_bytes == 300 * 512 * 2
-    # gollama's H/A assumption would give 16 + 16 per head instead of 64.
-    assert f.key_length != f.embedding_length // 4  # type: ignore[operator]
+    assert kv_cache_bytes(plan, 1000, "f16") == 1024 * 9 * 32 * 2  # 1000 cells padded to 1024
 
 
 def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
@@ -143,7 +128,8 @@ def test_sliding_window_pattern_from_the_file(tmp_path: Path) -> None:
     )
     plan = plan_layers(f)
     assert (plan.full_layers, plan.swa_layers) == (1, 1)
-    assert kv_cache_bytes(plan, 2048, "f16", parallel=2) == (2 * 2048 * 64 + (2 * 64 + 512) * 64) * 2
+    # one stream per slot: the sliding layer keeps PAD(64 + 512, 256) = 768 cells in each
+    assert kv_cache_bytes(plan, 2048, "f16", parallel=2) == (2 * 2048 * 64 + 2 * 768 * 64) * 2
 
 
 def test_sliding_window_period_from_the_file(tmp_path: Path) -> None:
@@ -217,14 +203,16 @@ def test_missing_shape_facts_are_clear_errors() -> None:
 
 def test_budget_exact_for_8b() -> None:
     f = llama3_8b()
-    fixed = WEIGHTS_8B + DEFAULT_OVERHEAD_BYTES
+    fixed = WEIGHTS_8B + COMPUTE_8B + OUTPUT_8B
     r = max_num_ctx_for_budget(f, fixed + GiB, "f16")
     assert r.num_ctx == 8192 and r.limited_by == "budget"
+    # q8_0: 68 KiB per cell, one more E in the compute buffer; whole 256-cell steps
     r8 = max_num_ctx_for_budget(f, fixed + GiB, "q8_0")
-    assert r8.num_ctx == GiB // (65536 * 34 // 32) == 15420
+    assert r8.num_ctx == (GiB - E_8B) // (65536 * 34 // 32) // 256 * 256 == 15104
     assert r8.next_total_bytes is not None and r8.next_total_bytes > fixed + GiB
+    # two slots: twice the cells, and a second row of logits in the output buffer
     r2 = max_num_ctx_for_budget(f, fixed + GiB, "f16", parallel=2)
-    assert r2.num_ctx == 4096
+    assert r2.num_ctx == (GiB - OUTPUT_8B) // (2 * 131072) // 256 * 256 == 3840
 
 
 def test_budget_capped_by_trained_and_nothing_fits() -> None:
@@ -301,7 +289,7 @@ def test_table_rows() -> None:
     assert rows[1]["num_ctx"] == 8192
     assert rows[1]["f16"]["kv_cache_bytes"] == GiB
     assert rows[1]["q8_0"]["kv_cache_bytes"] == 17 * GiB // 32
-    assert rows[1]["q4_0"]["total_bytes"] == WEIGHTS_8B + DEFAULT_OVERHEAD_BYTES + 9 * GiB // 32
+    assert rows[1]["q4_0"]["total_bytes"] == WEIGHTS_8B + COMPUTE_8B + E_8B + OUTPUT_8B + 9 * GiB // 32
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,22 +313,32 @@ def test_estimate_gguf_json(tiny_llama: Path) -> None:
     assert env["data"]["model"]["context_length"]["trained"] == 4096
 
 
+# The tiny llama (64 wide, 2 layers of 2 KV heads x (16 + 16), 260 tokens, FFN 128) at n cells
+# and batch 512: its compute buffer is the flash-attention phase, f16 masks (n x 512 x 2) plus
+# 5 x (64 x 512 x 4), once n passes 448 cells; the output buffer is 260 x 4 bytes.
+def tiny_total(weights: int, cells: int) -> int:
+    return weights + cells * 256 + cells * 512 * 2 + 5 * 64 * 512 * 4 + 260 * 4
+
+
 def test_estimate_budget_and_table_text(tiny_llama: Path) -> None:
-    r = run("estimate", str(tiny_llama), "--budget", "514MiB", "--table")
+    facts = facts_from_gguf(tiny_llama)
+    w = facts.weights_bytes or 0
+    r = run("estimate", str(tiny_llama), "--budget", str(tiny_total(w, 4096)), "--table")
     assert r.exit_code == 0, r.output
     assert "largest num_ctx that fits: 4,096" in r.output  # capped by the trained 4096
-    assert "f16 KV" in r.output and "q8_0 KV" in r.output and "513.21 MiB" in r.output
+    assert "f16 KV" in r.output and "q8_0 KV" in r.output
     assert " GB" not in r.output
-    facts = facts_from_gguf(tiny_llama)
-    budget = facts.weights_bytes + DEFAULT_OVERHEAD_BYTES + 1000 * 256  # type: ignore[operator]
-    r2 = run("estimate", str(tiny_llama), "--budget", str(budget), "--format", "json")
-    assert json.loads(r2.output)["data"]["budget"]["num_ctx"] == 1000
+    # 1000 tokens are 1024 cells; 1025 would be 1280
+    r2 = run("estimate", str(tiny_llama), "--budget", str(tiny_total(w, 1024)), "--format", "json")
+    budget = json.loads(r2.output)["data"]["budget"]
+    assert budget["num_ctx"] == 1024
+    assert budget["next_total_bytes"] == tiny_total(w, 1280)
 
 
 def test_estimate_budget_that_nothing_fits(tiny_llama: Path) -> None:
-    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--budget", "1MiB"])
+    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--budget", "64KiB"])
     assert r.exit_code == 1
-    assert "does not fit in 1.00 MiB" in r.output
+    assert "does not fit in 64.00 KiB" in r.output
 
 
 def test_estimate_bad_budget_is_a_clear_error(tiny_llama: Path) -> None:
@@ -350,11 +348,31 @@ def test_estimate_bad_budget_is_a_clear_error(tiny_llama: Path) -> None:
     assert "Traceback" not in r.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--ollama-version", "banana"), "--ollama-version: 'banana' is not an Ollama version"),
+        (("--parallel", "300"), "--parallel: parallel must be between 1 and 256"),
+        (("--gpu-memory", "0"), "--gpu-memory"),
+        (("--gpu-memory", "8GiB", "--gpu-overhead", "-1G"), "--gpu-overhead"),
+    ],
+)
+def test_estimate_bad_options_are_one_clear_line(tiny_llama: Path, args: tuple[str, ...], message: str) -> None:
+    r = CliRunner().invoke(cli, ["estimate", str(tiny_llama), *args])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert len([line for line in r.output.splitlines() if line.startswith("error:")]) == 1
+
+
 def test_estimate_overhead_option_and_set_only_for_profiles(tiny_llama: Path) -> None:
-    r = run("estimate", str(tiny_llama), "--overhead", "0", "--num-ctx", "100", "--format", "json")
-    est = json.loads(r.output)["data"]["estimate"]
-    assert est["overhead_bytes"] == 0
-    assert est["total_bytes"] == est["weights_bytes"] + 100 * 256
+    def est(*extra: str) -> dict[str, Any]:
+        r = run("estimate", str(tiny_llama), "--num-ctx", "1000", "--format", "json", *extra)
+        return dict(json.loads(r.output)["data"]["estimate"])
+
+    plain, padded = est(), est("--overhead", "1MiB")
+    assert plain["overhead_bytes"] == 0 and padded["overhead_bytes"] == MiB
+    assert padded["total_bytes"] == plain["total_bytes"] + MiB
+    assert plain["total_bytes"] == tiny_total(facts_from_gguf(tiny_llama).weights_bytes or 0, 1024)
     r2 = CliRunner().invoke(cli, ["estimate", str(tiny_llama), "--set", "num_ctx=5"])
     assert r2.exit_code == 1 and "--set applies to a PROFILE" in r2.output
 
@@ -403,21 +421,44 @@ def test_estimate_profile_without_num_ctx_uses_documented_default(tmp_path: Path
     assert "num_ctx not set" in est["assumptions"][0]
 
 
-def test_estimate_server_model() -> None:
+def test_estimate_server_model_follows_the_servers_version() -> None:
+    """An Ollama 0.12.6 server: its estimator's rules, so flash attention is off for llama."""
     from tests.test_gguf_show import SHOW_LLAMA, TAGS_LLAMA
 
     host = "http://ollama.test:11434"
     with respx.mock(base_url=host, assert_all_called=True) as mock:
         mock.post("/api/show").mock(return_value=httpx.Response(200, json=SHOW_LLAMA))
         mock.get("/api/tags").mock(return_value=httpx.Response(200, json={"models": [TAGS_LLAMA]}))
+        mock.get("/api/version").mock(return_value=httpx.Response(200, json={"version": "0.12.6"}))
         r = run("estimate", "chef", "--host", host, "--format", "json", "--budget", "8GiB")
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)["data"]
-    assert d["target"]["kind"] == "server"
-    assert d["estimate"]["num_ctx"] == 16384  # the model's own num_ctx from /api/show parameters
-    assert d["estimate"]["kv_cache_bytes"] == 2 * GiB
+    assert d["target"]["kind"] == "server" and d["target"]["server_version"] == "0.12.6"
+    est = d["estimate"]
+    assert est["num_ctx"] == 16384  # the model's own num_ctx from /api/show parameters
+    assert est["ollama"]["rule"] == "ollama<0.30" and est["flash_attention"] is False
+    assert est["kv_cache_bytes"] == 2 * GiB
+    # flash attention off: the scores, 32 heads x 16384 cells x 512 tokens x 4, and the f32 mask
+    assert est["compute_bytes"] == 32 * 16384 * 512 * 4 + 16384 * 512 * 4 + 11 * E_8B // 2
     assert d["model"]["host"] == host
-    assert d["budget"]["num_ctx"] == (8 * GiB - WEIGHTS_8B - DEFAULT_OVERHEAD_BYTES) // 131072
+    # per cell: 128 KiB of cache and 33 x 512 x 4 of scores and mask
+    cells = (8 * GiB - WEIGHTS_8B - 11 * E_8B // 2 - OUTPUT_8B) // (131072 + 33 * 2048)
+    assert d["budget"]["num_ctx"] == cells // 256 * 256
+
+
+def test_estimate_server_without_a_version_uses_the_current_rules() -> None:
+    from tests.test_gguf_show import SHOW_LLAMA, TAGS_LLAMA
+
+    host = "http://ollama.test:11434"
+    with respx.mock(base_url=host) as mock:
+        mock.post("/api/show").mock(return_value=httpx.Response(200, json=SHOW_LLAMA))
+        mock.get("/api/tags").mock(return_value=httpx.Response(200, json={"models": [TAGS_LLAMA]}))
+        mock.get("/api/version").mock(return_value=httpx.Response(500, text="no"))
+        r = run("estimate", "chef", "--host", host, "--format", "json")
+    assert r.exit_code == 0, r.output
+    est = json.loads(r.output)["data"]["estimate"]
+    assert est["ollama"]["rule"] == "ollama>=0.30" and est["flash_attention"] is True
+    assert est["compute_bytes"] == COMPUTE_8B
 
 
 def test_estimate_server_unreachable_exit_4() -> None:
@@ -436,8 +477,10 @@ def test_docs_state_the_formula_and_the_worked_numbers(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     memory = (root / "docs" / "memory.md").read_text(encoding="utf-8")
     concepts = (root / "docs" / "concepts.md").read_text(encoding="utf-8")
-    for needle in ("34/32", "18/32", "key_length + value_length", "512 MiB", "12G", "binary"):
-        assert needle in memory
+    for needle in ("34/32", "18/32", "PAD(min(n_ctx_seq, window + n_ubatch), 256)", "n_embd_v_gqa_max()", "12G"):
+        assert needle in memory, needle
+    for figure in ("266.5 MiB", "572 MiB", "311 MiB", "1,893 MiB", "457 MiB", "512 MiB", "1024 MiB", "binary"):
+        assert figure in memory, figure
     f = llama3_8b()
     assert f"{max_num_ctx_for_budget(f, 12 * GiB).num_ctx:,}" in memory  # 56,725
     assert f"{max_num_ctx_for_budget(f, 12 * GiB, 'q8_0').num_ctx:,}" in memory
@@ -459,10 +502,10 @@ def test_estimate_profile_counts_its_adapter(tmp_path: Path) -> None:
     r = run("estimate", str(p), "--format", "json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)["data"]
-    lora_bytes = facts_from_gguf(lora).weights_bytes
+    lora_bytes = facts_from_gguf(lora).weights_bytes or 0
     assert d["estimate"]["adapter_bytes"] == lora_bytes
-    base = facts_from_gguf(tmp_path / "tiny.gguf").weights_bytes
-    assert d["estimate"]["total_bytes"] == base + lora_bytes + 2048 * 256 + DEFAULT_OVERHEAD_BYTES
+    base = facts_from_gguf(tmp_path / "tiny.gguf").weights_bytes or 0
+    assert d["estimate"]["total_bytes"] == tiny_total(base, 2048) + lora_bytes
     assert "adapters" in run("estimate", str(p)).output
 
 
@@ -475,6 +518,7 @@ def test_estimate_profile_from_a_server_model_inherits_its_num_ctx(tmp_path: Pat
     with respx.mock(base_url=host) as mock:
         mock.post("/api/show").mock(return_value=httpx.Response(200, json=SHOW_LLAMA))
         mock.get("/api/tags").mock(return_value=httpx.Response(200, json={"models": [TAGS_LLAMA]}))
+        mock.get("/api/version").mock(return_value=httpx.Response(200, json={"version": "0.33.0"}))
         r = run("estimate", str(p), "--host", host, "--format", "json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)["data"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import execute, output_option, quiet_option, server_options, set_option
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 from modelctl.params import DEFAULT_NUM_CTX
@@ -24,14 +24,32 @@ from modelctl.params import DEFAULT_NUM_CTX
     type=click.Choice(["f16", "q8_0", "q4_0", "f32"]),
     default="f16",
     show_default=True,
-    help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE).",
+    help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE). q8_0/q4_0 need flash attention; without it: f16.",
 )
 @click.option(
     "--parallel",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL); the cache holds num_ctx x parallel tokens.",
+    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL), at most 256; each slot has its own cache stream.",
+)
+@click.option(
+    "--flash-attention",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Flash attention (Ollama: OLLAMA_FLASH_ATTENTION). Default: what Ollama does for the model and version.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=1 << 20),
+    default=None,
+    help="num_batch: Ollama starts llama-server with -b and -ub set to it (default: the profile's, else 512).",
+)
+@click.option(
+    "--ubatch",
+    type=click.IntRange(min=1, max=1 << 20),
+    default=None,
+    help="llama.cpp's micro-batch (default: --batch). Sizes the compute buffer and sliding-window caches.",
 )
 @click.option(
     "--budget",
@@ -41,21 +59,56 @@ from modelctl.params import DEFAULT_NUM_CTX
     "16GB (10^9 bytes), 8e9 (bytes).",
 )
 @click.option(
+    "--gpu-memory",
+    default=None,
+    metavar="SIZE",
+    help="A GPU of SIZE: does it fit, how many layers go there, and the largest num_ctx that keeps them all "
+    "there, by the rule of the Ollama version modelled.",
+)
+@click.option(
+    "--gpu-backend",
+    type=click.Choice(["cuda", "rocm", "metal"]),
+    default="cuda",
+    show_default=True,
+    help="The GPU's kind (Ollama before 0.30 kept 457 MiB free on CUDA/ROCm, 512 MiB on Metal).",
+)
+@click.option(
+    "--gpu-overhead",
+    default="0",
+    show_default=True,
+    metavar="SIZE",
+    help="OLLAMA_GPU_OVERHEAD on the server (kept free by Ollama before 0.30).",
+)
+@click.option(
+    "--ollama-version",
+    default=None,
+    metavar="VERSION",
+    help="The Ollama version whose rules to follow (default: the server's when the facts come from one, "
+    "else 0.30 and later).",
+)
+@click.option(
     "--table",
     "show_table",
     is_flag=True,
-    help="Also print totals for 2K, 4K, ... up to the trained context x f16/q8_0/q4_0.",
+    help="Also print totals for 2K, 4K, ... up to the trained context x f16/q8_0/q4_0 (implied by --format html).",
 )
 @click.option(
     "--overhead",
-    default="512MiB",
+    default="0",
     show_default=True,
     metavar="SIZE",
-    help="The fixed runtime allowance added to weights and cache (docs/memory.md).",
+    help="An extra allowance added to the total; the compute buffer is modelled, not this (docs/memory.md).",
 )
 @set_option("Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
 @server_options
-@format_option("text", "json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format. json prints the versioned envelope (docs/json.md); html draws the table as a chart.",
+)
 @output_option
 @quiet_option
 def estimate(
@@ -63,7 +116,14 @@ def estimate(
     num_ctx: int | None,
     kv_type: str,
     parallel: int,
+    flash_attention: str | None,
+    batch: int | None,
+    ubatch: int | None,
     budget: str | None,
+    gpu_memory: str | None,
+    gpu_backend: str,
+    gpu_overhead: str,
+    ollama_version: str | None,
     show_table: bool,
     overhead: str,
     overrides: tuple[str, ...],
@@ -73,22 +133,30 @@ def estimate(
     output: str | None,
     quiet: bool,
 ) -> None:
-    """Memory a model needs: weights + KV cache + a fixed overhead, for a GGUF file, a profile
-    (its `from` and num_ctx) or a model on the server. Units are binary (GiB = 2^30 bytes).
+    """Memory a model needs, as llama.cpp allocates it under Ollama: weights + KV cache + compute
+    and output buffers, for a GGUF file, a profile (its `from` and num_ctx) or a model on the
+    server. Units are binary (GiB = 2^30 bytes).
 
     \b
-    KV cache = parallel x num_ctx x sum over attention layers of
-               KV heads x (key_length + value_length) x bytes per element
+    KV cache   per layer: (K width + V width) x cells x bytes per element,
+               cells = num_ctx padded to 256, per slot; sliding-window layers
+               keep window + n_ubatch (padded); V at the widest layer's width
+               when flash attention is off
+    compute    the graph buffer for one micro-batch (logits, attention, FFN)
     bytes per element: f16 2, q8_0 34/32, q4_0 18/32, f32 4 (docs/memory.md)."""
 
     def body() -> Result:
+        from modelctl.estimate import GpuOptions
         from modelctl.estimate import estimate as run_estimate
         from modelctl.output.facts import estimate_result
 
+        gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
         report = run_estimate(
             target, num_ctx=num_ctx, kv_type=kv_type, parallel=parallel, overhead=overhead, budget=budget,
-            table=show_table, overrides=overrides, host=host, timeout=timeout,
+            table=show_table or fmt == "html", overrides=overrides, host=host, timeout=timeout,
+            flash_attention=None if flash_attention is None else flash_attention == "on", batch=batch,
+            ubatch=ubatch, ollama_version=ollama_version, gpu=gpu,
         )  # fmt: skip
-        return estimate_result(report, ExitCode.OK if report.fits else ExitCode.INVALID)
+        return estimate_result(report, ExitCode.OK if report.fits else ExitCode.INVALID, fmt)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)

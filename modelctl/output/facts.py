@@ -8,7 +8,9 @@ from modelctl.errors import Diagnostic, ExitCode, ModelctlError
 from modelctl.estimate import EstimateReport
 from modelctl.facts import ModelFacts
 from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
+from modelctl.offload import GpuPlacement
 from modelctl.output import Result
+from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import table
 from modelctl.units import human_bytes
 
@@ -71,33 +73,60 @@ def inspect_result(facts: ModelFacts) -> Result:
     return Result(data=data, text=lambda: render_facts_text(data, per_token))
 
 
-def estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
+def _context_line(est: dict[str, Any]) -> str:
     slots = est["parallel"]
-    per_tok = est["kv_bytes_per_token"]
+    line = f"context   num_ctx {est['num_ctx']:,} x {slots} parallel slot{'s' if slots != 1 else ''}"
+    if est.get("context_trained"):
+        line += f" (trained: {est['context_trained']:,})"
+    return line
+
+
+def _layout_lines(est: dict[str, Any]) -> list[str]:
+    kv = f"KV type   {est['kv_type']} ({est['kv_bytes_per_element']:g} bytes per element)"
+    if est.get("kv_type_requested") not in (None, est["kv_type"]):
+        kv += f", {est['kv_type_requested']} asked for"
+    cells = f"cells     {est['cells_per_slot']:,} per slot (padded to 256)"
+    if est.get("swa_cells_per_slot"):
+        cells += f"; sliding-window layers {est['swa_cells_per_slot']:,} per slot"
+    fa = "on" if est.get("flash_attention") else "off"
+    fa += " (Ollama's default)" if est.get("flash_attention_source") == "default" else " (--flash-attention)"
+    ollama = est.get("ollama") or {}
+    return [
+        kv,
+        cells,
+        f"batch     n_batch {est['n_batch']}, n_ubatch {est['n_ubatch']}; flash attention {fa}",
+        f"rules     {ollama.get('description', '-')}",
+    ]
+
+
+def _breakdown_rows(est: dict[str, Any]) -> list[tuple[str, str, str]]:
+    slots = est["parallel"]
+    rows = [("weights", human_bytes(est["weights_bytes"]), est["weights_source"])]
+    if est.get("projector_bytes"):
+        rows.append(("projector", human_bytes(est["projector_bytes"]), "vision/audio projector weights"))
+    if est.get("adapter_bytes"):
+        rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
+    cells = est["context_cells"]
+    rows.append(("KV cache", human_bytes(est["kv_cache_bytes"]), f"{cells:,} cells over {slots} slot(s), all layers"))
+    if est["recurrent_state_bytes"]:
+        rows.append(("recurrent state", human_bytes(est["recurrent_state_bytes"]), "fixed per slot (f32)"))
+    rows.append(("compute", human_bytes(est.get("compute_bytes")), f"graph buffer for {est['n_ubatch']} tokens"))
+    rows.append(("output", human_bytes(est.get("output_bytes")), "logits buffer, one token per slot"))
+    if est["overhead_bytes"]:
+        rows.append(("overhead", human_bytes(est["overhead_bytes"]), "extra allowance (--overhead)"))
+    rows.append(("total", human_bytes(est["total_bytes"]), f"{est['total_bytes']:,} bytes"))
+    return rows
+
+
+def estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:
     lines = [
         f"model     {facts.get('name') or '-'} ({facts.get('architecture') or '?'}, "
         f"{facts.get('parameter_size') or '?'} parameters, {facts.get('quantization') or '?'})",
-        f"context   num_ctx {est['num_ctx']:,} x {slots} parallel slot{'s' if slots != 1 else ''}"
-        + (f" (trained: {est['context_trained']:,})" if est.get("context_trained") else ""),
-        f"KV type   {est['kv_type']} ({est['kv_bytes_per_element']:g} bytes per element)",
+        _context_line(est),
+        *_layout_lines(est),
         "",
     ]
-    rows = [
-        ("weights", human_bytes(est["weights_bytes"]), est["weights_source"]),
-    ]
-    if est.get("adapter_bytes"):
-        rows.append(("adapters", human_bytes(est["adapter_bytes"]), "LoRA adapter tensors"))
-    rows += [
-        (
-            "KV cache",
-            human_bytes(est["kv_cache_bytes"]),
-            f"{human_bytes(per_tok)} per token x {est['effective_num_ctx']:,} tokens x {slots}",
-        ),
-    ]
-    if est["recurrent_state_bytes"]:
-        rows.append(("recurrent state", human_bytes(est["recurrent_state_bytes"]), "fixed per slot (f32)"))
-    rows.append(("overhead", human_bytes(est["overhead_bytes"]), "fixed runtime allowance"))
-    rows.append(("total", human_bytes(est["total_bytes"]), f"{est['total_bytes']:,} bytes"))
+    rows = _breakdown_rows(est)
     width = max(len(r[0]) for r in rows)
     vw = max(len(r[1]) for r in rows)
     lines += [f"{a.ljust(width)}  {b.rjust(vw)}  {c}" for a, b, c in rows]
@@ -120,8 +149,25 @@ def budget_text(res: BudgetResult, kv_type: str, parallel: int) -> str:
 def budget_problem(res: BudgetResult) -> str:
     return (
         f"does not fit in {human_bytes(res.budget_bytes)}: even num_ctx 1 needs "
-        f"{human_bytes(res.minimum_total_bytes)} (weights + overhead)"
+        f"{human_bytes(res.minimum_total_bytes)} (weights and buffers)"
     )
+
+
+def gpu_text(gpu: GpuPlacement) -> str:
+    lines = [
+        f"\nGPU {human_bytes(gpu.gpu_memory_bytes)} ({gpu.backend}), by the rule of {gpu.rule_description}:",
+        f"  {gpu.answer}: {gpu.layers_on_gpu} of {gpu.layers_total} layers on the GPU "
+        f"({human_bytes(gpu.gpu_bytes)} there, {human_bytes(gpu.host_bytes)} in host memory)",
+    ]
+    if gpu.num_gpu is not None:
+        lines.append(f"  num_gpu {gpu.num_gpu} is set in the profile or model")
+    lines += [f"  kept free: {k}" for k in gpu.kept_free]
+    if gpu.max_num_ctx is not None:
+        lines.append(f"  largest num_ctx with every layer on the GPU: {gpu.max_num_ctx:,}")
+    else:
+        lines.append("  no num_ctx puts every layer on the GPU")
+    lines += [f"  note: {n}" for n in gpu.notes]
+    return "\n".join(lines) + "\n"
 
 
 def table_text(rows: list[dict[str, Any]], report: EstimateReport) -> str:
@@ -129,24 +175,30 @@ def table_text(rows: list[dict[str, Any]], report: EstimateReport) -> str:
 
     def cell(r: dict[str, Any], kv: str) -> str:
         total = r[kv]["total_bytes"]
-        return human_bytes(total) + (" (over)" if budget is not None and total > budget else "")
+        text = human_bytes(total) + (" (over)" if budget is not None and total > budget else "")
+        return text + (f" (as {r[kv]['kv_type']})" if r[kv].get("kv_type", kv) != kv else "")
 
     unknown = "; trained context unknown, table stops at 131072" if not report.facts.context_trained else ""
-    text = f"\ntotal memory (weights + KV cache + overhead), {report.memory.parallel} slot(s){unknown}:\n"
+    text = f"\ntotal memory (weights, KV cache and buffers), {report.memory.parallel} slot(s){unknown}:\n"
     return text + table(
         ("num_ctx", *(f"{kv} KV" for kv in TABLE_KV_TYPES)),
         [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
     )
 
 
-def estimate_result(report: EstimateReport, exit_code: ExitCode) -> Result:
+def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "text") -> Result:
     data = report.to_dict()
-    text = estimate_text(data["estimate"], data["model"])
     errors = []
+    if report.budget is not None and not report.budget.fits:
+        errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
+    if fmt == "html":
+        page = lambda: estimate_html(report)  # noqa: E731 - rendered only when printed
+        return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
+    text = estimate_text(data["estimate"], data["model"])
     if report.budget is not None:
         text += budget_text(report.budget, report.memory.kv_type, report.memory.parallel)
-        if not report.budget.fits:
-            errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
+    if report.gpu is not None:
+        text += gpu_text(report.gpu)
     if report.table is not None:
         text += table_text(report.table, report)
     return Result(data=data, text=text, exit_code=exit_code, warnings=report.warnings, errors=errors)
