@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.errors import Diagnostic, ModelfileError
-from modelctl.modelfile import ModelSpec, parse_modelfile
+from modelctl.files import read_bounded
+from modelctl.limits import MODELFILE_BYTES
+from modelctl.modelfile import Command, ModelSpec, parse, to_spec
 from modelctl.profile import local_path
-from modelctl.yamlio import resolve_plain
+from modelctl.yamlio import reads_as_string
+
+#: Ollama's text when a FROM folder holds no model (``parser.ErrModelNotFound``).
+EMPTY_FROM = "no Modelfile or safetensors files found"
 
 
 def spec_to_profile_data(
@@ -89,7 +94,7 @@ def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
         if any(ch in "\r\x85\u2028\u2029\ufeff" or not (ch.isprintable() or ch in "\n\t") for ch in value):
             # YAML folds these line breaks in plain and single-quoted scalars: only escapes keep them
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-        if not isinstance(resolve_plain(value), str):
+        if not reads_as_string(value):
             # PyYAML quotes what YAML 1.1 would misread; YAML 1.2 also reads e.g. 0o17 as a number
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
@@ -109,6 +114,20 @@ def _block_safe(value: str) -> bool:
     return all(ch in "\n\t" or ch.isprintable() for ch in value)
 
 
+def _refuse_empty_from(commands: list[Command], filename: str) -> None:
+    """``FROM`` with nothing after it: Ollama's parser takes it, its create then reads the
+    Modelfile's own folder as the model and fails (``parser.ErrModelNotFound``)."""
+    for cmd in commands:
+        if cmd.name == "model" and not cmd.args.strip():
+            raise ModelfileError(
+                f"{EMPTY_FROM} (FROM is empty, which `ollama create` reads as the Modelfile's own folder)",
+                file=filename,
+                line=cmd.line,
+                column=cmd.column,
+                field="from",
+            )
+
+
 @dataclass
 class ImportedProfile:
     """A Modelfile turned into profile YAML."""
@@ -124,17 +143,12 @@ def import_modelfile(path: Path, *, output: Path | None = None, name: str | None
 
     Local paths are written relative to ``output``'s folder (absolute without ``output``).
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelfileError("Modelfile not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise ModelfileError("is a directory, not a Modelfile", file=str(path)) from None
-    except OSError as exc:
-        raise ModelfileError(f"cannot read Modelfile: {exc.strerror}", file=str(path)) from None
+    raw = read_bounded(path, MODELFILE_BYTES, what="Modelfile", error=ModelfileError)
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ModelfileError("binary data (a NUL byte): not a Modelfile", file=str(path))
-    spec = parse_modelfile(raw, filename=str(path))
+    commands = parse(raw, filename=str(path))
+    _refuse_empty_from(commands, str(path))
+    spec = to_spec(commands, filename=str(path))
     data = spec_to_profile_data(
         spec,
         modelfile_dir=path.resolve().parent,
