@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    confine_option,
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 from modelctl.params import DEFAULT_NUM_CTX
@@ -54,6 +62,7 @@ from modelctl.params import DEFAULT_NUM_CTX
     help="The fixed runtime allowance added to weights and cache (docs/memory.md).",
 )
 @set_option("Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
+@confine_option
 @server_options
 @format_option("text", "json")
 @output_option

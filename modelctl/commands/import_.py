@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option
+from modelctl.cli_common import OUTPUT_HELP, execute, format_option, quiet_option
 from modelctl.output import Result
 
 
@@ -15,7 +15,7 @@ from modelctl.output import Result
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the profile YAML to FILE (atomically); local paths become relative to it.",
+    help="Write the profile YAML to FILE; local paths become relative to it. Written " + OUTPUT_HELP,
 )
 @click.option("--name", default=None, help="The `name` to put in the profile (default: the file's stem).")
 @format_option("text", "json")
