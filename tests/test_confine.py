@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from modelctl.errors import ModelctlError
 from modelctl.files import confinement_root, repository_root
+from modelctl.profile import load_profile
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.fixtures_hostile import HANG, assert_refused
@@ -40,13 +42,25 @@ def check(repo: Path, profile: str, *args: str, env: dict[str, str] | None = Non
         ("from: /etc\n", "p.yaml:1:7: from:"),
     ],
 )
-def test_local_files_outside_the_repository_are_refused(repo: Path, profile: str, where: str) -> None:
+def test_local_files_outside_the_repository_are_refused(
+    repo: Path, profile: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (repo / "profiles" / "p.yaml").write_text(profile)
-    free = run_cli("validate", "profiles/p.yaml", cwd=repo, timeout=HANG)
-    assert "outside" not in free.stderr  # not confined by default
-    for command in ("validate", "render", "estimate"):
-        proc = run_cli(command, "profiles/p.yaml", "--confine", cwd=repo, timeout=HANG)
-        assert_refused(proc, 1, where, f"outside {repo}", "--confine")
+    monkeypatch.chdir(repo)
+    try:
+        load_profile("profiles/p.yaml")
+    except ModelctlError as exc:
+        assert "outside" not in exc.message  # not confined by default
+    proc = run_cli("validate", "profiles/p.yaml", "--confine", cwd=repo, timeout=HANG)
+    assert_refused(proc, 1, where, f"outside {repo}", "--confine")
+
+
+@pytest.mark.parametrize("command", ["render", "estimate", "build", "show", "run", "compare"])
+def test_every_command_that_reads_profiles_confines(repo: Path, command: str) -> None:
+    (repo / "profiles" / "p.yaml").write_text("from: ../../outside.gguf\n")
+    extra = ("a prompt",) if command == "run" else ()
+    proc = run_cli(command, "profiles/p.yaml", *extra, "--confine", cwd=repo, timeout=HANG)
+    assert_refused(proc, 1, "p.yaml:1:7: from:", "--confine")
 
 
 def test_the_environment_variable_confines_too(repo: Path) -> None:
