@@ -221,9 +221,9 @@ def measure(value: Any, limit: int, *, json: bool = False, indent: int = 0, dept
 
     A list holding the same string a million times is a small object whose text is huge; the
     walk adds each item's text, so it sees that. It stops as soon as the bound passes
-    ``limit`` (so it costs at most about ``limit`` steps) and gives ``limit + 1`` for a value
-    nested deeper than ``depth_cap``. ``indent`` adds that many characters per item and level
-    (``pprint``, ``tojson(indent=...)``).
+    ``limit`` (so it costs at most about ``limit`` steps); a value nested deeper than
+    ``depth_cap`` is refused (no real value is; a loop wrapping a list in itself is). ``indent``
+    adds that many characters per item and level (``pprint``, ``tojson(indent=...)``).
     """
     if isinstance(value, str) and not json:
         return len(value)
@@ -245,7 +245,7 @@ def measure(value: Any, limit: int, *, json: bool = False, indent: int = 0, dept
         elif (kids := _children(item)) is not None:
             total += kids[0]
             if len(stack) >= depth_cap:
-                return limit + 1
+                raise TemplateBoundError(f"a value nested deeper than {depth_cap} levels cannot be printed")
             stack.append(kids[1])
             path.append(id(item))
         else:

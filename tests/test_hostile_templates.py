@@ -90,6 +90,10 @@ BOMBS: dict[str, tuple[str, str]] = {
     "repr_conversion": ("{% set s = 'a' * 1000000 %}{{ '{!r}'.format([s] * 100) }}", OUTPUT),
     "self_block": ("{% block b %}{{ self.b() }}{% endblock %}", DEPTH),
     "list_of_characters": ("{{ ('a' * 10000000)|list|length }}", OUTPUT),
+    "deep_nesting": (
+        "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+        "nested deeper than 64 levels",
+    ),
 }
 
 
