@@ -96,8 +96,8 @@ TEMPLATE_WORK = Limit(
 TEMPLATE_STEPS = Limit(
     "MODELCTL_MAX_TEMPLATE_STEPS", 200_000, "count",
     "loop iterations plus calls (macros, methods) in one render (at least 1,000)",
-    "the shipped template takes a few dozen; nested loops or a macro that calls itself twice stop here, in "
-    "about a second",
+    "the shipped template takes a few dozen; nested loops or a macro that calls itself twice stop here, within "
+    "a second or two",
     minimum=1000,
 )  # fmt: skip
 TEMPLATE_DEPTH = Limit(

@@ -264,9 +264,9 @@ def result_size(value: Any) -> int:
     return 0
 
 
-def check_result(value: Any) -> Any:
+def check_result(value: Any, budget: Budget | None = None) -> Any:
     """Count a value an operation built (refusing an oversized one); the value."""
-    budget = current()
+    budget = budget or current()
     if isinstance(value, int) and not isinstance(value, bool):
         budget.check_int(value.bit_length())
         return value
@@ -813,12 +813,10 @@ def _call_depth_error(budget: Budget) -> TemplateBoundError:
 def call_counted(context: Any, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A call from a template (safety already checked): one step, one level deeper, the method's
     arguments and the result checked."""
-    from jinja2.runtime import LoopContext
-
     budget = current()
     budget.step()
     args = check_method(obj, args, kwargs, budget)
-    if isinstance(obj, LoopContext) and args:  # loop(children) in a recursive loop
+    if isinstance(obj, _loop_context_type()) and args:  # loop(children) in a recursive loop
         args = (Counted(args[0], getattr(obj._iterable, "literal", 0)), *args[1:])
     if budget.depth >= budget.max_depth:
         raise _call_depth_error(budget)
@@ -827,7 +825,14 @@ def call_counted(context: Any, obj: Any, args: tuple[Any, ...], kwargs: dict[str
         result = context.call(obj, *args, **kwargs)
     finally:
         budget.depth -= 1
-    return check_result(result)
+    return check_result(result, budget)
+
+
+@lru_cache(maxsize=1)
+def _loop_context_type() -> type[Any]:
+    from jinja2.runtime import LoopContext
+
+    return LoopContext
 
 
 @lru_cache(maxsize=1)
