@@ -16,6 +16,7 @@ reported as :mod:`modelctl.events`; the result is a :class:`BuildResult`.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -36,7 +37,7 @@ from modelctl.drift import (
 )
 from modelctl.errors import Diagnostic, ErrorGroup, InvalidInput, ModelctlError, ServerError
 from modelctl.events import EventSink, Status, Transfer, ignore, progress_event
-from modelctl.files import sha256_file, write_atomic
+from modelctl.files import check_regular, confinement_root, locked, open_regular, outside, sha256_file, write_atomic
 from modelctl.lock import Lock, make_entry, read_lock
 from modelctl.modelfile import ModelSpec
 from modelctl.params import typed_parameters
@@ -63,8 +64,9 @@ def valid_path(key: str) -> bool:
 
 def _sniff(path: Path) -> str:
     """A rough ``http.DetectContentType`` for the only question filesForModel asks: text or binary."""
+    fh, _size = open_regular(path, what="model file")  # a FIFO named *.gguf must not block the read
     try:
-        with open(path, "rb") as fh:
+        with fh:
             head = fh.read(512)
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
@@ -154,6 +156,7 @@ def files_for_model(directory: Path) -> list[Path]:
                 f"insecure path: {f} points outside {directory}{hint}", file=str(f), field="from"
             ) from None
         if real not in seen:
+            check_regular(real, what="model file")  # a FIFO or device among the files would never end
             seen.add(real)
             files.append(real)
     return files
@@ -236,16 +239,11 @@ class _LocalFiles:
     draft: list[Path] = field(default_factory=list)
 
 
-def _files_of(local: Path) -> list[Path]:
-    # A single file keeps the path as given (Ollama's fileDigestMap), so a link into a
-    # download cache is sent under its own name, not the cache's hash-named target.
-    return files_for_model(local) if local.is_dir() else [Path(os.path.abspath(local))]
-
-
 def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> _LocalFiles:
     out = _LocalFiles()
     where = str(profile_path or "")
     from_paths: list[Path] = []
+    root = confinement_root(base_dir)
     for value in spec.froms:
         local = local_path(value, base_dir)
         if local is None:
@@ -254,13 +252,13 @@ def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> 
         if not local.exists():
             raise InvalidInput(f"local model not found: {local}", file=where, field="from")
         from_paths.append(local)
-        out.model += _files_of(local)
+        out.model += _local_model_files(local, root, "from")
     for value in spec.adapters:
         local = local_path(value, base_dir) or (base_dir / value)
         if not local.exists():
             raise InvalidInput(f"adapter not found: {local}", file=where, field="adapters")
         # Each ADAPTER line replaces the previous one (Ollama's CLI), so only the last counts.
-        out.adapters = _files_of(local)
+        out.adapters = _local_model_files(local, root, "adapters")
     if spec.draft is not None:
         local = resolve_path(spec.draft, base_dir)
         if not local.exists():
@@ -269,8 +267,25 @@ def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> 
             raise InvalidInput(
                 f"DRAFT must not reference the same local path as FROM: {local}", file=where, field="draft"
             )
-        out.draft = _files_of(local)
+        out.draft = _local_model_files(local, root, "draft")
     return out
+
+
+def _local_model_files(local: Path, root: Path | None, field_name: str) -> list[Path]:
+    """A FROM/ADAPTER/DRAFT path's files: a folder's model files, or the file itself (a regular
+    file: never a FIFO or a device), all inside ``root`` when confined (--confine).
+
+    A single file keeps the path as given (Ollama's fileDigestMap), so a link into a download
+    cache is sent under its own name, not the cache's hash-named target."""
+    if local.is_dir():
+        files = files_for_model(local)
+    else:
+        check_regular(local, what="model file")
+        files = [Path(os.path.abspath(local))]
+    for f in files:
+        if root is not None and (why := outside(f, root)) is not None:
+            raise InvalidInput(why, file=str(f), field=field_name, code="confined")
+    return files
 
 
 def _hashed_blobs(groups: Mapping[BlobKind, list[Path]], progress: HashProgress | None) -> list[Blob]:
@@ -460,19 +475,20 @@ class BuildRecords:
             except (TypeError, ValueError):
                 return 0.0
 
-        with self._lock:
-            # Entries that are not records (a damaged or hand-edited file) are dropped.
-            data = {k: v for k, v in self._read().items() if isinstance(v, dict)}
-            data[manifest_digest] = {**entry, "recorded_at": time.time()}
-            if len(data) > self.MAX_ENTRIES:
-                oldest = sorted(data, key=age)
-                for k in oldest[: len(data) - self.MAX_ENTRIES]:
-                    del data[k]
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Read, change and write under a lock file beside builds.json, so that two `modelctl
+        # build` processes at once never drop each other's records (the thread lock covers
+        # builds running in threads of this process).
+        with self._lock, contextlib.suppress(OSError):  # a record only saves a rebuild later
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with locked(self.path.with_name(self.path.name + ".lock")):
+                # Entries that are not records (a damaged or hand-edited file) are dropped.
+                data = {k: v for k, v in self._read().items() if isinstance(v, dict)}
+                data[manifest_digest] = {**entry, "recorded_at": time.time()}
+                if len(data) > self.MAX_ENTRIES:
+                    oldest = sorted(data, key=age)
+                    for k in oldest[: len(data) - self.MAX_ENTRIES]:
+                        del data[k]
                 write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-            except OSError:
-                pass  # a record only saves a rebuild later; never fail a build for it
 
 
 # -------------------------------------------------------------------------------------------

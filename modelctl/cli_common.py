@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
-from modelctl.files import write_atomic
+from modelctl.files import CONFINE_ENV, write_atomic
 from modelctl.output import Result, dumps, envelope
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,13 +35,38 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     )
 
 
+#: How -o writes, for every command's help (docs/security.md says more).
+OUTPUT_HELP = (
+    "atomically for a regular file (a symbolic link is followed: its target is replaced, the link stays); "
+    "devices and FIFOs such as /dev/stdout or /dev/null are written straight through, never replaced."
+)
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, writable=True),
         default=None,
-        help="Write the output to FILE (atomically) instead of stdout.",
+        help=f"Write the output to FILE instead of stdout: {OUTPUT_HELP}",
+    )(f)
+
+
+def _confine(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and os.environ.get(CONFINE_ENV, "").strip().lower() in ("", "0", "no", "false", "off"):
+        os.environ[CONFINE_ENV] = "1"  # read where profiles are loaded (files.confinement_root)
+
+
+def confine_option(f: F) -> F:
+    """``--confine``: refuse local files outside the profile's repository ($MODELCTL_CONFINE)."""
+    return click.option(
+        "--confine",
+        is_flag=True,
+        expose_value=False,
+        callback=_confine,
+        help="Refuse local files (extends, FROM, ADAPTER, DRAFT, projector) outside the profile's repository, "
+        "the nearest folder above it holding .git; for profiles you did not write. Also MODELCTL_CONFINE=1, or "
+        "MODELCTL_CONFINE=DIR for another root (docs/security.md).",
     )(f)
 
 

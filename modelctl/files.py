@@ -1,4 +1,11 @@
-"""Local files: atomic writes and streaming SHA-256, shared by the core and the writers.
+"""Local files: bounded reading, atomic writes, streaming SHA-256, a lock across processes and
+confinement to a repository, shared by the core and the writers.
+
+Reading: every file modelctl reads goes through :func:`open_regular` (or :func:`read_bounded`),
+which checks the kind of file before opening it. A FIFO, a device (``/dev/zero``,
+``/dev/urandom``), a socket or a directory where a file is expected is an error, never a hang:
+the kind is checked with ``stat`` first and again on the open descriptor, which is opened with
+``O_NONBLOCK`` so that a FIFO swapped in between cannot block the open.
 
 Standard library only, so the CLI layer can import it without cost.
 """
@@ -7,25 +14,231 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
-from collections.abc import Callable
+import re
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelctl.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from modelctl.limits import Limit
+
 HASH_CHUNK = 1 << 20
+
+#: ``1`` (or ``yes``/``true``/``repo``) confines local paths to the profile's repository; a
+#: folder confines them to that folder; empty or ``0`` does not confine (the default).
+CONFINE_ENV = "MODELCTL_CONFINE"
+
+_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+# -------------------------------------------------------------------------------------------
+# Reading: regular files only, bounded
+# -------------------------------------------------------------------------------------------
+
+
+def kind_of(mode: int) -> str:
+    """What a file of this ``st_mode`` is, for messages (``a FIFO (named pipe)``...)."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "not a regular file"
+
+
+def _file_noun(what: str) -> str:
+    """``profile file``, ``template file``, but ``Modelfile``."""
+    return what if what.endswith((" file", "Modelfile")) else f"{what} file"
+
+
+def _not_regular(mode: int, what: str) -> str:
+    if stat.S_ISDIR(mode):
+        return f"is a directory, not a {_file_noun(what)}"
+    return f"is {kind_of(mode)}, not a regular file: a {what} must be a regular file"
+
+
+def open_regular(
+    path: str | os.PathLike[str], *, what: str, error: type[InvalidInput] = InvalidInput
+) -> tuple[io.FileIO, int]:
+    """Open a regular file for reading: (the unbuffered file, its size at open time).
+
+    Anything else (missing, a directory, a FIFO, a device, a socket, unreadable) raises
+    ``error`` naming the file. Never blocks: the open uses ``O_NONBLOCK`` and the kind is
+    checked again on the descriptor.
+    """
+    name = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{_file_noun(what)} not found", file=name) from None
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise error(_not_regular(st.st_mode, what), file=name)
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # swapped for something else since the stat above
+            raise error(_not_regular(st.st_mode, what), file=name)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return io.FileIO(fd, "rb", closefd=True), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def not_regular(path: str | os.PathLike[str], *, what: str) -> str | None:
+    """Why an existing ``path`` (links followed) cannot be read as a ``what``, without opening it:
+    a FIFO, a device, a socket; None for a regular file, a directory or a missing path."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _not_regular(mode, what)
+
+
+def read_bounded(
+    path: str | os.PathLike[str], limit: Limit, *, what: str, error: type[InvalidInput] = InvalidInput
+) -> bytes:
+    """The whole content of a regular file of at most ``limit`` bytes, else ``error``."""
+    name = str(path)
+    cap = limit.value()
+    fh, size = open_regular(path, what=what, error=error)
+    with fh:
+        if size > cap:
+            raise error(
+                f"file is {size:,} bytes; a {what} larger than {cap:,} bytes is refused ({limit.env})", file=name
+            )
+        try:
+            raw = _read_at_most(fh, cap + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
+    if len(raw) > cap:  # the file grew after it was opened
+        raise error(f"a {what} larger than {cap:,} bytes is refused ({limit.env})", file=name)
+    return raw
+
+
+def _read_at_most(fh: io.FileIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    left = n
+    while left > 0:
+        chunk = fh.read(min(left, HASH_CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def check_regular(path: str | os.PathLike[str], *, what: str, error: type[InvalidInput] = InvalidInput) -> int:
+    """Refuse anything but an existing regular file (following links); its size."""
+    fh, size = open_regular(path, what=what, error=error)
+    fh.close()
+    return size
+
+
+def sha256_file(
+    path: str | os.PathLike[str], progress: Callable[[int], None] | None = None, *, chunk: int = HASH_CHUNK
+) -> str:
+    """``sha256:<lowercase hex>`` of a regular file read in chunks into one reused buffer (flat memory).
+
+    At most the size the file had when it was opened is read, so a file that keeps growing
+    cannot keep the hasher busy; one that changed while it was read is an error.
+    ``progress`` is called after each chunk with the bytes hashed so far.
+    """
+    h = hashlib.sha256()
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    done = 0
+    try:
+        fh, size = open_regular(path, what="model")
+    except InvalidInput as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.message}", file=str(path)) from None
+    try:
+        with fh:
+            if hasattr(os, "posix_fadvise"):
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            while done < size and (n := fh.readinto(view[: min(chunk, size - done)])):
+                h.update(view[:n])
+                done += n
+                if progress is not None:
+                    progress(done)
+            grew = bool(fh.read(1))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
+    if done != size or grew:
+        raise InvalidInput(f"{path} changed while it was hashed (was {size:,} bytes); try again", file=str(path))
+    return "sha256:" + h.hexdigest()
+
+
+# -------------------------------------------------------------------------------------------
+# Writing: atomically for regular files, straight through for devices and FIFOs
+# -------------------------------------------------------------------------------------------
+
+_STD_STREAM = re.compile(r"^/(?:dev/(?:std(?:out|err)|fd/\d+)|proc/self/fd/\d+)$")
+_STREAM_FD = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def writes_through(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`write_atomic` writes ``path`` straight through instead of replacing it:
+    ``/dev/stdout``-like names, and existing character/block devices, FIFOs and sockets."""
+    if _STD_STREAM.match(os.path.abspath(path)):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place.
+    """Write ``text`` to ``path`` so that a reader never sees half a file.
 
-    A reader never sees half a file, and a failure leaves the old file (or none) in place.
+    A regular file (or a new one) is written to a temporary file beside it and renamed into
+    place; a failure leaves the old file (or none). A symbolic link is followed: its final
+    target is replaced the same way and the link stays a link. ``/dev/stdout``, ``/dev/stderr``,
+    ``/dev/fd/N``, devices (``/dev/null``) and FIFOs are written straight through, never replaced.
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    absolute = os.path.abspath(path)
+    if _STD_STREAM.match(absolute):
+        _write_fd(_STREAM_FD.get(absolute) or int(absolute.rsplit("/", 1)[1]), data)
+        return
+    if writes_through(path):
+        with open(path, "wb") as fh:  # a device or FIFO: no temporary file can stand in for it
+            fh.write(data)
+        return
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    _replace(target, data)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _replace(target: Path, data: bytes) -> None:
     import tempfile  # here, not at the top: every command's --help imports this module
 
-    target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -51,44 +264,59 @@ def _copy_mode(tmp: str, target: Path) -> None:
     os.chmod(tmp, 0o666 & ~umask)
 
 
-def sha256_file(
-    path: str | os.PathLike[str], progress: Callable[[int], None] | None = None, *, chunk: int = HASH_CHUNK
-) -> str:
-    """``sha256:<lowercase hex>`` of a file read in chunks into one reused buffer (flat memory).
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the lock file ``path`` (created if needed) across processes.
 
-    ``progress`` is called after each chunk with the bytes hashed so far.
+    ``fcntl.flock`` where it exists; elsewhere (Windows) nothing, and callers keep their
+    in-process lock. The lock goes when the descriptor is closed, even if the process dies.
     """
-    h = hashlib.sha256()
-    buf = bytearray(chunk)
-    view = memoryview(buf)
-    done = 0
     try:
-        with open(path, "rb", buffering=0) as fh:
-            if hasattr(os, "posix_fadvise"):
-                with contextlib.suppress(OSError):
-                    os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            while n := fh.readinto(view):
-                h.update(view[:n])
-                done += n
-                if progress is not None:
-                    progress(done)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
-    return "sha256:" + h.hexdigest()
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
-def read_capped(path: str | os.PathLike[str], limit: int, *, what: str, env: str) -> bytes:
-    """A file's bytes, refusing (InvalidInput naming ``env``) one larger than ``limit`` bytes;
-    never reads more than ``limit + 1`` bytes (a FIFO or a device cannot hang it)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise InvalidInput(f"{what} not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise InvalidInput(f"is a directory, not a {what}", file=str(path)) from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the {what}: {exc.strerror or exc}", file=str(path)) from None
-    if len(data) > limit:
-        raise InvalidInput(f"the {what} is larger than {limit} bytes (raise the limit with {env})", file=str(path))
-    return data
+# -------------------------------------------------------------------------------------------
+# Confinement: local paths must stay inside a root (--confine)
+# -------------------------------------------------------------------------------------------
+
+
+def repository_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding a ``.git`` (a folder, or a worktree's
+    file); ``start`` itself when there is none. Links resolved."""
+    here = Path(os.path.realpath(start))
+    for folder in (here, *here.parents):
+        if os.path.lexists(folder / ".git"):
+            return folder
+    return here
+
+
+def confinement_root(profile_dir: Path) -> Path | None:
+    """Where local paths of a profile in ``profile_dir`` must stay ($MODELCTL_CONFINE), or None."""
+    raw = os.environ.get(CONFINE_ENV, "").strip()
+    if raw.lower() in ("", "0", "no", "false", "off"):
+        return None
+    if raw.lower() in ("1", "yes", "true", "on", "repo"):
+        return repository_root(profile_dir)
+    root = Path(os.path.realpath(os.path.expanduser(raw)))
+    if not root.is_dir():
+        raise InvalidInput(f"{CONFINE_ENV} names {raw!r}, which is not a folder", field=CONFINE_ENV)
+    return root
+
+
+def outside(path: Path, root: Path) -> str | None:
+    """Why ``path`` (links resolved) is not ``root`` or inside it, or None when it is inside."""
+    real = os.path.realpath(path)
+    base = str(root)
+    if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+        return None
+    shown = str(path) if real == os.path.abspath(path) else f"{path} (a link to {real})"
+    return f"{shown} is outside {root} (--confine refuses local files outside the repository)"

@@ -22,6 +22,7 @@ class Limit:
     unit: str  # "bytes" | "count" | "seconds"
     what: str  # what it bounds, for docs/limits.md
     why: str  # why the default is what it is
+    minimum: int = 1  # the lowest value the environment may set
 
     def value(self) -> int:
         """The default, or the environment's override (bytes may be written as 4MiB, 1GB...)."""
@@ -29,15 +30,17 @@ class Limit:
         if not raw:
             return self.default
         if self.unit == "bytes":
-            return parse_size(raw, what=self.env)
-        try:
-            n = int(raw)
-        except ValueError:
-            raise InvalidInput(
-                f"{self.env} must be a whole number of {self.unit}, not {raw!r}", field=self.env
-            ) from None
-        if n <= 0:
-            raise InvalidInput(f"{self.env} must be above 0, not {raw!r}", field=self.env)
+            n = parse_size(raw, what=self.env)
+        else:
+            try:
+                n = int(raw)
+            except ValueError:
+                raise InvalidInput(
+                    f"{self.env} must be a whole number of {self.unit}, not {raw!r}", field=self.env
+                ) from None
+        if n < self.minimum:
+            floor = "above 0" if self.minimum == 1 else f"at least {self.minimum:,}"
+            raise InvalidInput(f"{self.env} must be {floor}, not {raw!r}", field=self.env)
         return n
 
 
@@ -54,10 +57,81 @@ LOCK_BYTES = Limit(
     "MODELCTL_MAX_LOCK_BYTES", 16 << 20, "bytes", "a lock file (`build --lock`, `plan --lock`)",
     "an entry is about 1 KB: this is thousands of models on hundreds of hosts",
 )  # fmt: skip
-MODELFILE_CHECK_BYTES = Limit(
-    "MODELCTL_MAX_MODELFILE_BYTES", 16 << 20, "bytes", "a committed Modelfile compared by `render --check`",
-    "a Modelfile is a few KB (a long TEMPLATE or SYSTEM at most a few hundred)",
+YAML_DEPTH = Limit(
+    "MODELCTL_MAX_YAML_DEPTH", 64, "count", "nesting of mappings and lists in one YAML file",
+    "a profile nests 3 levels and a prompts file a few more; deeper is a mistake or an attack",
+)  # fmt: skip
+INT_DIGITS = Limit(
+    "MODELCTL_MAX_INT_DIGITS", 4300, "count",
+    "decimal digits of an integer in a YAML file, or built by a template",
+    "Python's own limit for turning text into an integer; no parameter needs more than 20 digits",
+)  # fmt: skip
+EXTENDS_DEPTH = Limit(
+    "MODELCTL_MAX_EXTENDS_DEPTH", 32, "count", "files in one chain of `extends` (a extends b extends c...)",
+    "real profiles extend one or two levels",
+)  # fmt: skip
+EXTENDS_FILES = Limit(
+    "MODELCTL_MAX_EXTENDS_FILES", 256, "count",
+    "different files one profile reads through `extends`, each read once however often it is extended",
+    "bounds a wide fan-out (many files each extending many others) to a fixed amount of work",
+)  # fmt: skip
+PROFILE_TOTAL_BYTES = Limit(
+    "MODELCTL_MAX_PROFILE_TOTAL_BYTES", 32 << 20, "bytes", "all the files of one profile together (`extends` included)",
+    "each file is capped; this caps their sum, so one profile cannot make modelctl read gigabytes",
+)  # fmt: skip
+TEMPLATE_BYTES = Limit(
+    "MODELCTL_MAX_TEMPLATE_BYTES", 1 << 20, "bytes", "a Modelfile template (`--template`)",
+    "a template is a few KB; it is compiled to code, so its size bounds compile time",
+)  # fmt: skip
+TEMPLATE_OUTPUT = Limit(
+    "MODELCTL_MAX_TEMPLATE_OUTPUT", 16 << 20, "bytes",
+    "the Modelfile a template renders, and any one string or list it builds while rendering (at least 64 KiB)",
+    "a Modelfile holds a profile's text (each profile file is at most 2 MiB); refusing a huge value "
+    "before it is built stops `'a' * 10**9` and `center(10**9)` without allocating them",
+    minimum=64 << 10,
+)  # fmt: skip
+TEMPLATE_WORK = Limit(
+    "MODELCTL_MAX_TEMPLATE_WORK", 64 << 20, "bytes",
+    "all the text a template builds in one render, counted at every output, filter, operator and call "
+    "(at least 1 MiB)",
+    "four times the largest Modelfile: a template that builds more is looping on itself",
+    minimum=1 << 20,
+)  # fmt: skip
+TEMPLATE_STEPS = Limit(
+    "MODELCTL_MAX_TEMPLATE_STEPS", 200_000, "count",
+    "loop iterations plus calls (macros, methods) in one render (at least 1,000)",
+    "the shipped template takes a few dozen; nested loops or a macro that calls itself twice stop here, within "
+    "a second or two",
+    minimum=1000,
+)  # fmt: skip
+TEMPLATE_DEPTH = Limit(
+    "MODELCTL_MAX_TEMPLATE_DEPTH", 64, "count", "calls nested inside each other (recursive macros and loops)",
+    "deep enough for any real template, and well inside Python's own recursion limit",
+)  # fmt: skip
+PROMPTS_BYTES = Limit(
+    "MODELCTL_MAX_PROMPTS_BYTES", 8 << 20, "bytes", "a prompts file (`compare --prompts`)",
+    "hundreds of test prompts fit in a few hundred KB",
+)  # fmt: skip
+MODELFILE_BYTES = Limit(
+    "MODELCTL_MAX_MODELFILE_BYTES", 4 << 20, "bytes", "a Modelfile read by `import` or compared by `render --check`",
+    "a Modelfile is a few KB, and what it holds must fit in a profile",
 )  # fmt: skip
 
 #: Every limit, in the order docs/limits.md lists them.
-LIMITS: tuple[Limit, ...] = (PROFILE_BYTES, YAML_NODES, LOCK_BYTES, MODELFILE_CHECK_BYTES)
+LIMITS: tuple[Limit, ...] = (
+    PROFILE_BYTES,
+    YAML_NODES,
+    YAML_DEPTH,
+    INT_DIGITS,
+    EXTENDS_DEPTH,
+    EXTENDS_FILES,
+    PROFILE_TOTAL_BYTES,
+    TEMPLATE_BYTES,
+    TEMPLATE_OUTPUT,
+    TEMPLATE_WORK,
+    TEMPLATE_STEPS,
+    TEMPLATE_DEPTH,
+    PROMPTS_BYTES,
+    MODELFILE_BYTES,
+    LOCK_BYTES,
+)

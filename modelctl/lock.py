@@ -24,7 +24,7 @@ from typing import Any
 
 from modelctl.errors import InvalidInput
 from modelctl.facts import facts_from_show
-from modelctl.files import read_capped, write_atomic
+from modelctl.files import read_bounded, write_atomic
 from modelctl.limits import LOCK_BYTES
 from modelctl.wire import find_entry, modelfile_blobs, parse_parameters
 
@@ -153,7 +153,7 @@ def read_lock(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Lock
     p = Path(path)
     if missing_ok and not p.exists():
         return Lock(p)
-    raw = read_capped(p, LOCK_BYTES.value(), what="lock file", env=LOCK_BYTES.env)
+    raw = read_bounded(p, LOCK_BYTES, what="lock file")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -518,15 +518,7 @@ def _convert(cmd: Command, filename: str | None) -> Any:
         fv = go_parse_float32(v)
         if fv is None:
             raise _cmd_error(f"invalid float value [{v}]", cmd, filename, name)
-        if not math.isfinite(fv):
-            g = "NaN" if math.isnan(fv) else ("+Inf" if fv > 0 else "-Inf")
-            raise _cmd_error(
-                f"unsupported float value [{v}]: Ollama parses it but cannot send it (json: unsupported value: {g})",
-                cmd,
-                filename,
-                name,
-            )
-        return float32_shortest(fv)
+        return float32_shortest(fv)  # NaN/Inf: refused by to_spec only if no later line replaces it
     if p.type == "bool":
         bv = go_parse_bool(v)
         if bv is None:
@@ -543,6 +535,22 @@ def _set_parameter(spec: ModelSpec, cmd: Command, filename: str | None) -> None:
         old.extend(value)
     else:
         spec.parameters[cmd.name] = value
+
+
+def _refuse_non_finite(spec: ModelSpec, last: dict[str, Command], filename: str | None) -> None:
+    """A NaN/Inf float still set once every line is read: Ollama parses it, then cannot encode the
+    request. One that a later line for the same parameter replaced never reaches the request."""
+    for name, value in spec.parameters.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            cmd = last["parameter " + name]
+            g = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+            raise _cmd_error(
+                f"unsupported float value [{cmd.args}]: Ollama parses it but cannot send it "
+                f"(json: unsupported value: {g})",
+                cmd,
+                filename,
+                name,
+            )
 
 
 def _on_model(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
@@ -649,8 +657,9 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
 
     Raises :class:`ModelfileError` at the first command Ollama would reject, with its
     text: ``unknown parameter 'x'``, ``invalid int value [v]``, ``invalid float value
-    [v]``, ``invalid bool value [v]``, the REQUIRES message; NaN/Inf floats are refused
-    too (Ollama accepts them here and then fails to encode the request).
+    [v]``, ``invalid bool value [v]``, the REQUIRES message; a NaN/Inf float that is still
+    the parameter's value after the last line is refused too (Ollama accepts it here and then
+    fails to encode the request).
     """
     spec = ModelSpec()
     last: dict[str, Command] = {}
@@ -660,6 +669,7 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
         n = cmd.name
         if n in by_name:  # the common case first; no catalogue name is a command name
             _set_parameter(spec, cmd, filename)
+            last["parameter " + n] = cmd
             continue
         handler = handlers.get(n)
         if handler is not None:
@@ -668,6 +678,7 @@ def to_spec(commands: Iterable[Command], *, filename: str | None = None) -> Mode
             _warn(spec, "deprecated_parameter", f"parameter {n} is deprecated", cmd, filename, n)
         else:
             _set_parameter(spec, cmd, filename)
+    _refuse_non_finite(spec, last, filename)
     _warn_empty_prompts(spec, last, filename)
     return spec
 

@@ -30,9 +30,11 @@ from pydantic import (
 
 from modelctl import params as P
 from modelctl import yamlio
-from modelctl.errors import Diagnostic, ModelctlError, ProfileError
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError
 from modelctl.facts import facts_from_gguf
-from modelctl.wire import as_sent
+from modelctl.files import confinement_root, not_regular, open_regular, outside
+from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_TOTAL_BYTES
+from modelctl.wire import as_sent, go_semver_valid
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -59,17 +61,12 @@ NOT_INHERITED = ("abstract",)
 QUANTIZE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K")
 LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pth")
 SET_SOURCE = "--set"
-MAX_EXTENDS_DEPTH = 32
 
 # Ollama's model-name rule (types/model/name.go): parts start with a letter, digit or `_`, then
 # letters, digits, `_`, `-` or `.`; namespaces have no `.`; model and tag at most 80 characters.
 _NAME_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
 _MODEL_NAME = re.compile(
     rf"^(?:(?:[A-Za-z0-9_.-]+(?::[0-9]+)?/)?(?:[A-Za-z0-9_][A-Za-z0-9_-]*/))?{_NAME_PART}(?::{_NAME_PART})?$"
-)
-_SEMVER = re.compile(
-    r"^v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?(\.(0|[1-9][0-9]*))?"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 )
 
 
@@ -194,7 +191,9 @@ class Profile(BaseModel):
     @field_validator("requires")
     @classmethod
     def _requires(cls, v: str | None) -> str | None:
-        if v is not None and not _SEMVER.match(v):
+        # Ollama's own rule (parser.go: a `v` is added, then semver.IsValid), so a value that
+        # passes here also passes when the rendered Modelfile is read back.
+        if v is not None and not go_semver_valid(v if v.startswith("v") else "v" + v):
             raise ValueError("requires must be a valid semver (e.g. 0.14.0)")
         return v
 
@@ -350,9 +349,10 @@ def is_profile_ref(ref: str) -> bool:
 
 def _has_gguf_magic(path: Path) -> bool:
     try:
-        with open(path, "rb") as fh:
+        fh, _size = open_regular(path, what="file")
+        with fh:
             return fh.read(4) == b"GGUF"
-    except OSError:
+    except (InvalidInput, OSError):
         return False
 
 
@@ -365,60 +365,108 @@ def _display(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
-def _load_raw(
-    path: Path,
-    chain: tuple[Path, ...],
-    docs: dict[str, yamlio.Document],
-    origins: dict[str, str],
-) -> dict[str, Any]:
-    """Load one file and everything it extends; return the merged mapping (later wins)."""
-    name = _display(path)
-    doc = yamlio.load(yamlio.read_text(path), name)
-    docs[name] = doc
-    data = doc.data
-    if data is None:
-        raise ProfileError("empty profile: expected a mapping with at least `from`", file=name, line=1, column=1)
-    if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else "a single value"
-        raise ProfileError(f"a profile must be a mapping of keys, not {kind}", file=name, line=1, column=1)
+@dataclass
+class _Resolved:
+    """One file with everything it extends, merged; ``height``: files in its longest chain below it."""
 
-    merged: dict[str, Any] = {}
-    ext = data.get("extends")
-    if ext is not None:
-        refs = ext if isinstance(ext, list) else [ext]
-        for i, ref in enumerate(refs):
-            loc_path: tuple[str | int, ...] = ("extends", i) if isinstance(ext, list) else ("extends",)
-            line, col = doc.position(loc_path)
-            if not isinstance(ref, str) or not ref:
-                raise ProfileError(
-                    "extends must be a path or a list of paths", file=name, line=line, column=col, field="extends"
-                )
-            target = resolve_path(ref, path.parent)
-            if len(chain) >= MAX_EXTENDS_DEPTH:
-                raise ProfileError(
-                    f"extends nests deeper than {MAX_EXTENDS_DEPTH} files",
-                    file=name,
-                    line=line,
-                    column=col,
-                    field="extends",
-                )
-            if target in chain or target == path:
-                cycle = " -> ".join(_display(p) for p in (*chain, path, target))
-                raise ProfileError(f"extends cycle: {cycle}", file=name, line=line, column=col, field="extends")
-            if not target.is_file():
-                raise ProfileError(
-                    f"extended profile not found: {ref}", file=name, line=line, column=col, field="extends"
-                )
-            parent = _load_raw(target, (*chain, path), docs, origins)
-            for key in NOT_INHERITED:
-                parent.pop(key, None)
-            _merge(merged, parent, origins, None)
-    own = {k: v for k, v in data.items() if k != "extends"}
-    for key in NOT_INHERITED:
-        if key not in own:
-            origins.pop(key, None)  # set by a file this one extends: not passed on
-    _merge(merged, own, origins, name)
-    return merged
+    merged: dict[str, Any]
+    origins: dict[str, str]
+    height: int
+
+
+class _Loader:
+    """Reads a profile and everything it extends, each file once however many files extend it
+    (a wide fan-out costs one read and one merge per file), within the caps of limits.py, and
+    inside the confinement root when there is one (--confine)."""
+
+    def __init__(self, top: Path) -> None:
+        self.docs: dict[str, yamlio.Document] = {}
+        self.done: dict[Path, _Resolved] = {}
+        self.total = 0
+        self.max_depth = EXTENDS_DEPTH.value()
+        self.max_files = EXTENDS_FILES.value()
+        self.max_total = PROFILE_TOTAL_BYTES.value()
+        self.confine = confinement_root(top.parent)
+
+    def read(self, path: Path, name: str) -> dict[str, Any]:
+        text = yamlio.read_text(path)
+        self.total += len(text) if text.isascii() else len(text.encode("utf-8"))
+        if self.total > self.max_total:
+            raise ProfileError(
+                f"the profile and the files it extends pass {self.max_total:,} bytes together "
+                f"({PROFILE_TOTAL_BYTES.env})",
+                file=name,
+            )
+        doc = yamlio.load(text, name)
+        self.docs[name] = doc
+        data = doc.data
+        if data is None:
+            raise ProfileError("empty profile: expected a mapping with at least `from`", file=name, line=1, column=1)
+        if not isinstance(data, dict):
+            kind = "a list" if isinstance(data, list) else "a single value"
+            raise ProfileError(f"a profile must be a mapping of keys, not {kind}", file=name, line=1, column=1)
+        return data
+
+    def resolve(self, path: Path, chain: tuple[Path, ...]) -> _Resolved:
+        """Load one file and everything it extends; the merged mapping (later wins)."""
+        name = _display(path)
+        data = self.read(path, name)
+        doc = self.docs[name]
+        merged: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        height = 0
+        for ref, where in _extends_entries(data.get("extends"), doc, name):
+            parent = self.parent(resolve_path(ref, path.parent), ref, (*chain, path), where)
+            # `abstract` and the like describe the file itself: never passed on through extends
+            _merge(merged, {k: v for k, v in parent.merged.items() if k not in NOT_INHERITED}, origins, None)
+            for key, source in parent.origins.items():
+                if key in NOT_INHERITED:
+                    continue
+                if key == "parameters":
+                    origins.setdefault(key, source)
+                else:
+                    origins[key] = source
+            height = max(height, parent.height + 1)
+        own = {k: v for k, v in data.items() if k != "extends"}
+        _merge(merged, own, origins, name)
+        resolved = _Resolved(merged, origins, height)
+        self.done[path] = resolved
+        return resolved
+
+    def parent(self, target: Path, ref: str, chain: tuple[Path, ...], where: dict[str, Any]) -> _Resolved:
+        """The resolved file ``target`` extended from the last file of ``chain``."""
+        if target in chain:
+            cycle = " -> ".join(_display(p) for p in (*chain, target))
+            raise ProfileError(f"extends cycle: {cycle}", **where)
+        done = self.done.get(target)
+        if len(chain) + 1 + (done.height if done else 0) > self.max_depth:
+            raise ProfileError(f"extends nests deeper than {self.max_depth} files ({EXTENDS_DEPTH.env})", **where)
+        if done is not None:
+            return done
+        if self.confine is not None and (why := outside(target, self.confine)) is not None:
+            raise ProfileError(why, code="confined", **where)
+        if not target.exists():
+            raise ProfileError(f"extended profile not found: {ref}", **where)
+        if len(self.docs) >= self.max_files:
+            raise ProfileError(
+                f"extends reaches more than {self.max_files} files ({EXTENDS_FILES.env})",
+                **where,
+            )
+        return self.resolve(target, chain)
+
+
+def _extends_entries(ext: Any, doc: yamlio.Document, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The `extends` references with where each is written (keyword arguments for ProfileError)."""
+    if ext is None:
+        return []
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, ref in enumerate(ext if isinstance(ext, list) else [ext]):
+        line, col = doc.position(("extends", i) if isinstance(ext, list) else ("extends",))
+        where: dict[str, Any] = {"file": name, "line": line, "column": col, "field": "extends"}
+        if not isinstance(ref, str) or not ref:
+            raise ProfileError("extends must be a path or a list of paths", **where)
+        out.append((ref, where))
+    return out
 
 
 def _merge(into: dict[str, Any], src: dict[str, Any], origins: dict[str, str], source: str | None) -> None:
@@ -481,9 +529,13 @@ def _apply_overrides(merged: dict[str, Any], overrides: Sequence[str], origins: 
 
 def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
     path = resolve_ref(ref)
-    docs: dict[str, yamlio.Document] = {}
-    origins: dict[str, str] = {}
-    merged = _load_raw(path, (), docs, origins)
+    loader = _Loader(path)
+    top = loader.resolve(path, ())
+    docs = loader.docs
+    origins = dict(top.origins)
+    merged = dict(top.merged)
+    if isinstance(merged.get("parameters"), dict):
+        merged["parameters"] = dict(merged["parameters"])  # --set below must not touch the shared mapping
     _apply_overrides(merged, overrides, origins)
     own_name = _display(path)
     merged.setdefault("name", _default_name(path))
@@ -650,6 +702,7 @@ def _fail(loaded: ProfileSources, dotted_field: str, message: str) -> ProfileErr
 
 def _post_checks(loaded: LoadedProfile) -> None:
     prof = loaded.profile
+    _check_confined(loaded)  # first: nothing is said about files outside the repository
     base = prof.base_path()
     if base is not None and not base.exists():
         raise _fail(loaded, "from", f"local model not found: {base}")
@@ -658,6 +711,9 @@ def _post_checks(loaded: LoadedProfile) -> None:
             raise _fail(loaded, f"adapters[{i}]", f"adapter not found: {adapter}")
     _check_projectors(loaded)
     _check_draft(loaded)
+    for dotted_field, path in _local_paths(prof):
+        if (why := not_regular(path, what="model file")) is not None:  # a FIFO would hang the build
+            raise _fail(loaded, dotted_field, f"{path}: {why}")
 
 
 def _check_projectors(loaded: LoadedProfile) -> None:
@@ -696,6 +752,27 @@ def same_local_path(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
     except OSError:
         return False
+
+
+def _local_paths(prof: Profile) -> list[tuple[str, Path]]:
+    """Every local file or folder a profile names, with its dotted field."""
+    base = prof.base_path()
+    local = [("from", base)] if base is not None else []
+    local += [(f"adapters[{i}]", a) for i, a in enumerate(prof.adapter_paths())]
+    local += [(f"projector[{i}]", p) for i, p in enumerate(prof.projector_paths())]
+    draft = prof.draft_path()
+    return local + ([("draft", draft)] if draft is not None else [])
+
+
+def _check_confined(loaded: LoadedProfile) -> None:
+    """With --confine, every local file the profile names stays inside the repository."""
+    root = confinement_root(loaded.path.parent)
+    if root is None:
+        return
+    for dotted_field, path in _local_paths(loaded.profile):
+        if (why := outside(path, root)) is not None:
+            f, line, col = loaded.where(dotted_field)
+            raise ProfileError(why, file=f, line=line, column=col, field=dotted_field, code="confined")
 
 
 def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:

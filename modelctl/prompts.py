@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.errors import Diagnostic, InvalidInput, ProfileError
+from modelctl.files import read_bounded
+from modelctl.limits import PROMPTS_BYTES
 from modelctl.params import suggest
-from modelctl.yamlio import load_positioned
+from modelctl.yamlio import decode_text, load_positioned
 
 ITEM_KEYS = ("prompt", "name", "system", "expect")
 EXPECT_KEYS = ("contains", "not_contains", "regex", "max_tokens", "json")
@@ -361,13 +363,10 @@ def parse_prompts(text: str, file: str = "<prompts>") -> list[PromptCase]:
 
 def load_prompts(path: str | Path) -> list[PromptCase]:
     """Read and parse a prompts file (exit 1 with ``file:line:column`` on any problem)."""
-    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput("prompts file not found", file=str(path), code="prompts") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read prompts file: {exc}", file=str(path), code="prompts") from None
+        text = decode_text(read_bounded(path, PROMPTS_BYTES, what="prompts file"), str(path), what="prompts file")
+    except InvalidInput as exc:  # a FIFO, a device, too large, not UTF-8...: a prompts-file problem
+        raise InvalidInput(exc.message, file=str(path), line=exc.line, column=exc.column, code="prompts") from None
     return parse_prompts(text, str(path))
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelctl.errors import CheckFailed, Diagnostic, ModelfileError, ProfileError, TemplateError
-from modelctl.files import read_capped
-from modelctl.limits import MODELFILE_CHECK_BYTES
+from modelctl.files import read_bounded
+from modelctl.limits import MODELFILE_BYTES, TEMPLATE_BYTES
 from modelctl.modelfile import (
     ModelSpec,
     decode,
@@ -30,6 +30,7 @@ from modelctl.modelfile import (
     quote_value,
 )
 from modelctl.profile import LoadedProfile, load_profile
+from modelctl.sandbox import TemplateBoundError, compile_template, new_environment, render_bounded
 from modelctl.wire import as_sent
 from modelctl.yamlio import decode_text
 
@@ -94,9 +95,8 @@ def _pv(p: Any) -> str:
 
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    env = new_environment(  # Jinja's immutable sandbox, with every render bounded (sandbox.py)
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -120,20 +120,30 @@ def _load_template(path: Path) -> Any:
     cached = _ENV_CACHE.get(key)
     if cached is not None:
         return cached
+    raw = read_bounded(path, TEMPLATE_BYTES, what="template", error=TemplateError)  # no FIFO, no device
     try:
-        source = decode_text(path.read_bytes(), str(path), what="template")
-    except OSError as exc:
-        raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
+        source = decode_text(raw, str(path), what="template")
     except ProfileError as exc:  # decode_text speaks of profiles: re-badge as a template problem
         raise TemplateError(exc.message, file=str(path), line=exc.line, column=exc.column) from None
     env = _environment()
     try:
-        tmpl = env.from_string(source)
+        tmpl = compile_template(env, source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", file=str(path), line=exc.lineno) from None
+    except TemplateBoundError as exc:
+        raise TemplateError(f"template refused: {exc}", file=str(path)) from None
+    except (RecursionError, MemoryError, ValueError, OverflowError, SyntaxError) as exc:  # nesting, huge literals
+        raise TemplateError(f"template cannot be compiled: {type(exc).__name__}: {exc}", file=str(path)) from None
     tmpl.filename_for_errors = str(path)
     _ENV_CACHE[key] = tmpl
     return tmpl
+
+
+# What a template's own operations raise (``truncate(-1)`` asserts, ``range(10**9)`` overflows...):
+# a template error at its line, never an internal error.
+_TEMPLATE_FAILURES = (
+    TypeError, ValueError, AttributeError, LookupError, ArithmeticError, AssertionError, RecursionError, MemoryError,
+)  # fmt: skip
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -212,7 +222,7 @@ def render(
     from jinja2.exceptions import SecurityError
 
     try:
-        text = tmpl.render(**ctx)
+        text = render_bounded(tmpl, ctx)
     except _QuoteError as qe:
         f, line, col = loaded.where(qe.field)
         raise ModelfileError(
@@ -226,9 +236,11 @@ def render(
         ) from None
     except UndefinedError as exc:
         raise TemplateError(f"undefined variable: {exc.message}", file=str(tpath), line=_template_line(exc)) from None
+    except TemplateBoundError as exc:
+        raise TemplateError(f"template refused: {exc}", file=str(tpath), line=_template_line(exc)) from None
     except JinjaError as exc:
         raise TemplateError(f"template error: {exc}", file=str(tpath), line=_template_line(exc)) from None
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, ZeroDivisionError) as exc:
+    except _TEMPLATE_FAILURES as exc:
         raise TemplateError(
             f"template error: {type(exc).__name__}: {exc}", file=str(tpath), line=_template_line(exc)
         ) from None
@@ -395,7 +407,7 @@ def check_modelfile(
 ) -> ModelfileCheck:
     """Render ``ref`` as if written beside ``modelfile`` and compare the texts, byte for byte."""
     path = Path(modelfile)
-    raw = read_capped(path, MODELFILE_CHECK_BYTES.value(), what="Modelfile", env=MODELFILE_CHECK_BYTES.env)
+    raw = read_bounded(path, MODELFILE_BYTES, what="Modelfile")
     committed = decode(raw)
     rendered = render_profile(ref, overrides, template=template, target_dir=path.resolve().parent).text
     if committed == rendered:

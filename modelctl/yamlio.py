@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.errors import ProfileError
-from modelctl.limits import PROFILE_BYTES, YAML_NODES
+from modelctl.files import read_bounded
+from modelctl.limits import INT_DIGITS, PROFILE_BYTES, YAML_DEPTH, YAML_NODES
 
 Path_ = tuple[str | int, ...]
 
@@ -47,7 +48,11 @@ _CORE_TAGS = {
 
 
 def resolve_plain(text: str) -> Any:
-    """A plain (unquoted) scalar under the YAML 1.2 core schema."""
+    """A plain (unquoted) scalar under the YAML 1.2 core schema.
+
+    Raises ValueError for an integer longer than $MODELCTL_MAX_INT_DIGITS decimal digits
+    (or as large in octal or hex): Python cannot even print one.
+    """
     if _NULL.match(text):
         return None
     if _BOOL_TRUE.match(text):
@@ -55,11 +60,11 @@ def resolve_plain(text: str) -> Any:
     if _BOOL_FALSE.match(text):
         return False
     if _INT_DEC.match(text):
-        return int(text, 10)
+        return _bounded_int(text, 10, len(text.lstrip("+-")))
     if _INT_OCT.match(text):
-        return int(text[2:], 8)
+        return _bounded_int(text[2:], 8, math.ceil((len(text) - 2) * math.log10(8)))
     if _INT_HEX.match(text):
-        return int(text[2:], 16)
+        return _bounded_int(text[2:], 16, math.ceil((len(text) - 2) * math.log10(16)))
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -67,6 +72,24 @@ def resolve_plain(text: str) -> Any:
     if _NAN.match(text):
         return math.nan
     return text
+
+
+def reads_as_string(text: str) -> bool:
+    """Whether ``text`` written plain (unquoted) reads back as the same string."""
+    try:
+        return isinstance(resolve_plain(text), str)
+    except ValueError:  # an integer too long to read: a number all the same
+        return False
+
+
+def _bounded_int(digits: str, base: int, decimal_digits: int) -> int:
+    if decimal_digits > 18:  # only a long literal pays for reading the limit
+        cap = INT_DIGITS.value()
+        if decimal_digits > cap:
+            raise ValueError(
+                f"an integer of about {decimal_digits:,} digits; at most {cap:,} are allowed ({INT_DIGITS.env})"
+            )
+    return int(digits, base)
 
 
 @dataclass
@@ -94,30 +117,9 @@ class Document:
 
 
 def read_text(path: Path, *, what: str = "profile") -> str:
-    """Read a small UTF-8 text file, refusing directories, binaries, huge and non-UTF-8 files."""
-    name = str(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ProfileError(f"{what} file not found", file=name) from None
-    except OSError as exc:
-        raise ProfileError(f"cannot read {what}: {exc.strerror}", file=name) from None
-    if path.is_dir():
-        raise ProfileError(f"is a directory, not a {what} file", file=name)
-    cap = PROFILE_BYTES.value()
-    if st.st_size > cap:
-        raise ProfileError(
-            f"file is {st.st_size:,} bytes; a {what} larger than {cap:,} bytes is refused ({PROFILE_BYTES.env})",
-            file=name,
-        )
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(cap + 1)
-    except OSError as exc:
-        raise ProfileError(f"cannot read {what}: {exc.strerror}", file=name) from None
-    if len(raw) > cap:
-        raise ProfileError(f"a {what} larger than {cap:,} bytes is refused ({PROFILE_BYTES.env})", file=name)
-    return decode_text(raw, name, what=what)
+    """Read a small UTF-8 text file, refusing directories, FIFOs, devices, binaries, huge and
+    non-UTF-8 files."""
+    return decode_text(read_bounded(path, PROFILE_BYTES, what=what, error=ProfileError), str(path), what=what)
 
 
 def decode_text(raw: bytes, name: str, *, what: str = "profile") -> str:
@@ -181,6 +183,12 @@ def load(text: str, file: str) -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"invalid YAML: {' '.join(str(exc).split())}", file=file, code="yaml") from None
+    except RecursionError:  # the pure-Python composer on a deeply nested file
+        raise ProfileError(
+            f"invalid YAML: nested too deeply (at most {YAML_DEPTH.value()} levels, {YAML_DEPTH.env})",
+            file=file,
+            code="yaml",
+        ) from None
     doc = Document(file=file, data=None)
     if node is None:
         return doc
@@ -194,6 +202,7 @@ class _Builder:
         self.doc = doc
         self.count = 0
         self.max_nodes = YAML_NODES.value()
+        self.max_depth = YAML_DEPTH.value()
 
     def _err(self, message: str, node: Any, path: Path_) -> ProfileError:
         return ProfileError(
@@ -211,13 +220,18 @@ class _Builder:
         self.count += 1
         if self.count > self.max_nodes:
             raise self._err("document too large (too many nodes after alias expansion)", node, path)
+        if len(path) > self.max_depth:
+            raise self._err(f"nested deeper than {self.max_depth} levels ({YAML_DEPTH.env})", node, path[:8])
         self.doc.value_pos.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         self.doc.value_end.setdefault(path, (node.end_mark.line + 1, node.end_mark.column + 1))
         if node.tag not in _CORE_TAGS:
             raise self._err(f"unsupported YAML tag {node.tag}", node, path)
         if isinstance(node, yaml.ScalarNode):
             if not node.style:  # plain ('' from libyaml, None from PyYAML): YAML 1.2 core rules
-                return resolve_plain(node.value)
+                try:
+                    return resolve_plain(node.value)
+                except ValueError as exc:
+                    raise self._err(str(exc), node, path) from None
             return node.value  # quoted, literal or folded: always a string
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
@@ -226,7 +240,7 @@ class _Builder:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self._err("mapping keys must be plain strings", key_node, path)
-                key = key_node.value if key_node.style else resolve_plain(key_node.value)
+                key = key_node.value if key_node.style else _plain_key(key_node.value)
                 if not isinstance(key, str):
                     key = key_node.value  # `1: x` or `true: x`: keep the text; schema checks will name it
                 if key in out:
@@ -236,6 +250,13 @@ class _Builder:
                 out[key] = self.build(value_node, kp)
             return out
         raise self._err("unsupported YAML node", node, path)  # pragma: no cover
+
+
+def _plain_key(text: str) -> Any:
+    try:
+        return resolve_plain(text)
+    except ValueError:  # a huge number as a key: kept as text, the schema names it
+        return text
 
 
 def _dotted(path: Path_) -> str:

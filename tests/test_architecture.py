@@ -20,11 +20,19 @@ WRITERS = ("modelctl.output",)
 #: that modules on the ``--help`` path load only when they are used.
 LAZY_IMPORTS_ALLOWED = {
     "modelctl.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.sandbox": {
+        "jinja2",
+        "jinja2.sandbox",
+        "jinja2.exceptions",
+        "jinja2.runtime",
+        "jinja2.utils",
+        "jinja2.visitor",
+    },
     "modelctl.yamlio": {"yaml"},
     "modelctl.importer": {"yaml"},
     "modelctl.server": {"ollama"},
     "modelctl.cli_common": {"traceback"},
-    "modelctl.files": {"tempfile"},
+    "modelctl.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
 }

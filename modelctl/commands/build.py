@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    confine_option,
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 
@@ -47,6 +55,7 @@ if TYPE_CHECKING:
     metavar="FILE",
     help="Jinja template for the Modelfile (default: the built-in one).",
 )
+@confine_option
 @server_options
 @format_option("text", "json")
 @output_option

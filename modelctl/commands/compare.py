@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelctl.cli_common import execute, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import confine_option, execute, output_option, quiet_option, server_options, set_option
 from modelctl.errors import ExitCode, ServerUnreachable
 from modelctl.output import Result
 
@@ -105,6 +105,7 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     default=None,
     help="Output format (default: from the -o suffix .html/.md/.json/.xml, else text). junit needs prompts.",
 )
+@confine_option
 @output_option
 @quiet_option
 @server_options

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import confine_option, execute, output_option, quiet_option, server_options, set_option
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 from modelctl.params import DEFAULT_NUM_CTX
@@ -100,6 +100,7 @@ from modelctl.params import DEFAULT_NUM_CTX
     help="An extra allowance added to the total; the compute buffer is modelled, not this (docs/memory.md).",
 )
 @set_option("Override a profile value (PROFILE only), e.g. --set num_ctx=16384.")
+@confine_option
 @server_options
 @click.option(
     "--format",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option, server_options
+from modelctl.cli_common import OUTPUT_HELP, execute, format_option, quiet_option, server_options
 from modelctl.output import Result
 
 
@@ -30,7 +30,7 @@ from modelctl.output import Result
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the profile YAML to FILE (atomically); relative paths become relative to it.",
+    help="Write the profile YAML to FILE; relative paths become relative to it. Written " + OUTPUT_HELP,
 )
 @click.option("--name", default=None, help="The `name` to put in the profile (default: the file's stem, or --model).")
 @server_options

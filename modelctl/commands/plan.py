@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    confine_option,
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.output import Result
 
 
@@ -28,6 +36,7 @@ from modelctl.output import Result
 )
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @click.option("--template", "template", default=None, metavar="FILE", help="Jinja template for the Modelfile.")
+@confine_option
 @server_options
 @format_option("text", "json")
 @output_option

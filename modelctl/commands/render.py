@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option, set_option
+from modelctl.cli_common import OUTPUT_HELP, confine_option, execute, format_option, quiet_option, set_option
 from modelctl.output import Result
 
 
@@ -15,7 +15,7 @@ from modelctl.output import Result
     "--output",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Write the Modelfile to FILE (atomically); local paths become relative to FILE's folder.",
+    help="Write the Modelfile to FILE; local paths become relative to FILE's folder. Written " + OUTPUT_HELP,
 )
 @click.option(
     "--check",
@@ -34,6 +34,7 @@ from modelctl.output import Result
     help="A Jinja template to use instead of the shipped templates/Modelfile.j2.",
 )
 @set_option()
+@confine_option
 @format_option("text", "json")
 @quiet_option
 def render(
@@ -69,6 +70,7 @@ def render(
         raise click.UsageError("--check DIR finds each Modelfile's profile itself: drop PROFILE, or name one Modelfile")
 
     def body() -> Result:
+        from modelctl.files import writes_through
         from modelctl.output.profiles import check_result, render_result
         from modelctl.render import RenderCheck, check_directory, check_modelfile, render_profile
 
@@ -80,7 +82,8 @@ def render(
                 result = RenderCheck([check_modelfile(profile, check, overrides, template=template)])
             return check_result(result)
         assert profile is not None
-        target_dir = Path(output).resolve().parent if output else None
+        # Paths relative to the file's folder; absolute for stdout and devices (-o /dev/stdout).
+        target_dir = Path(output).resolve().parent if output and not writes_through(output) else None
         rendered = render_profile(profile, overrides, template=template, target_dir=target_dir)
         return render_result(rendered, profile, output)
 

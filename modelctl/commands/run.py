@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from modelctl.cli_common import execute, format_option, quiet_option, server_options, set_option
+from modelctl.cli_common import confine_option, execute, format_option, quiet_option, server_options, set_option
 from modelctl.output import Result
 
 
@@ -28,6 +28,7 @@ from modelctl.output import Result
     help="After the answer, print to stderr what `ollama run --verbose` prints, plus time to "
     "first token and done_reason.",
 )
+@confine_option
 @server_options
 @format_option("text", "json")
 @quiet_option

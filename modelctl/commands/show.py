@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, server_options
+from modelctl.cli_common import confine_option, execute, format_option, output_option, quiet_option, server_options
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 
@@ -14,6 +14,7 @@ from modelctl.output import Result
 @click.option(
     "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
 )
+@confine_option
 @server_options
 @format_option("text", "json")
 @output_option

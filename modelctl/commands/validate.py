@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import execute, format_option, output_option, quiet_option, set_option
+from modelctl.cli_common import confine_option, execute, format_option, output_option, quiet_option, set_option
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 
@@ -12,6 +12,7 @@ from modelctl.output import Result
 @click.command()
 @click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
 @set_option()
+@confine_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @format_option("text", "json")
 @output_option
