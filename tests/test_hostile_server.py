@@ -198,7 +198,7 @@ def test_an_upload_slower_than_the_window_in_total_is_fine(server: HostileServer
 
     def slow_reader(req: Request) -> Iterator[Action]:
         left = int(req.headers["content-length"])
-        for _ in range(60):  # 64 KiB every 10 ms for 0.6 s (a MiB in 0.16 s), then the rest at once
+        for _ in range(150):  # 64 KiB every 10 ms for 1.5 s (a MiB in 0.16 s), then the rest at once
             left -= len(req.rfile.read(1 << 16))
             yield 0.01
         while left > 0:
@@ -207,7 +207,7 @@ def test_an_upload_slower_than_the_window_in_total_is_fine(server: HostileServer
 
     server.routes["/api/blobs"] = slow_reader
     sent: list[int] = []
-    with client(server) as c:
+    with OllamaClient(server.url, timeout=1.0) as c:  # each MiB within 1 s, the whole file in more
         c.upload_blob(blob, "sha256:" + "c" * 64, sent.append)
     assert sent[-1] == blob.stat().st_size
 
