@@ -41,12 +41,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from modelctl import reports  # noqa: E402
 from modelctl.compare import Matrix, build_table, run_matrix  # noqa: E402
+from modelctl.output import compare as reports  # noqa: E402
 from modelctl.output import dumps, envelope  # noqa: E402
 from modelctl.prompts import Assertion, PromptCase  # noqa: E402
 from modelctl.run import Target, build_request, resolve_target  # noqa: E402
-from modelctl.server import OllamaClient  # noqa: E402
+from modelctl.server import OllamaClient, ServerInfo  # noqa: E402
 from tests.fixtures_compare import PROFILES, build  # noqa: E402
 
 REFS = ("creative", "precise", "wide", "qwen")
@@ -216,7 +216,7 @@ def main() -> None:
         )
 
         assert last is not None
-        last.table = build_table(ts, server={"host": client.display_host, "reachable": True, "version": "x"})
+        last.table = build_table(ts, server=ServerInfo(client.display_host, True, "x"))
         renderers: tuple[tuple[str, Callable[[], str]], ...] = (
             ("text", lambda: reports.matrix_text(last, width=120)),
             ("markdown", lambda: reports.matrix_markdown(last)),

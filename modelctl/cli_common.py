@@ -92,7 +92,8 @@ def server_options(f: F) -> F:
         "--timeout",
         type=click.FloatRange(min=0.1),
         default=None,
-        help="Seconds to wait for the server to answer a read (default: generous per request kind).",
+        help="Deadline in seconds: a short request must be answered in full, a stream or upload must make "
+        "progress within it (default: 30 s and 600 s; see docs/server.md).",
     )(f)
     f = click.option(
         "--host",

@@ -135,3 +135,39 @@ LIMITS: tuple[Limit, ...] = (
     MODELFILE_BYTES,
     LOCK_BYTES,
 )
+
+# -- what an Ollama server sends (modelctl/server.py). The deadlines are --timeout; see docs/server.md.
+
+ANSWER_BYTES = Limit(
+    "MODELCTL_MAX_ANSWER_BYTES", 32 << 20, "bytes",
+    "one answer of the Ollama server that is not a stream (`/api/show`, `/api/tags`, `/api/ps`, ...), "
+    "after decompression",
+    "the largest real answer, `/api/show` with `verbose` of a model with a 262k-token vocabulary (its tokens, "
+    "scores and types), is about 6 MB; without `verbose` answers are a few KB, a 2,000-tensor list 0.2 MB",
+)  # fmt: skip
+LINE_BYTES = Limit(
+    "MODELCTL_MAX_LINE_BYTES", 16 << 20, "bytes",
+    "one line of a streamed answer (`/api/create`, `/api/pull`, `/api/generate`, `/api/chat`), after "
+    "decompression",
+    "progress and token lines are under 1 KB; the longest real line, the last one of `/api/generate` with "
+    "its `context` of up to a million token ids, is about 7 MB",
+)  # fmt: skip
+GENERATED_BYTES = Limit(
+    "MODELCTL_MAX_GENERATED_BYTES", 16 << 20, "bytes",
+    "the text of one generated answer (`response` or `content`, and `thinking`, added up)",
+    "a million-token context filled with generated text is about 4 MB; a model generating for ever (no "
+    "`num_predict`, context shift) is stopped here",
+)  # fmt: skip
+STREAM_EVENTS = Limit(
+    "MODELCTL_MAX_STREAM_EVENTS", 10_000_000, "count",
+    "lines of one `/api/create` or `/api/pull` stream",
+    "Ollama reports a pull every 60 ms whether bytes arrive or not: 10 million lines are 7 days, a 100 GB "
+    "pull at 170 KB/s",
+)  # fmt: skip
+STREAM_STATUSES = Limit(
+    "MODELCTL_MAX_STREAM_STATUSES", 10_000, "count",
+    "status changes in one `/api/create` or `/api/pull` stream (each is kept for the build report)",
+    "a create or pull reports a few dozen (one per layer and step)",
+)  # fmt: skip
+
+LIMITS += (ANSWER_BYTES, LINE_BYTES, GENERATED_BYTES, STREAM_EVENTS, STREAM_STATUSES)

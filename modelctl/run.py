@@ -20,21 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelctl.answers import METRIC_KEYS
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.events import EventSink, Notice, Token, ignore
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import ModelNotFound, OllamaClient
-
-METRIC_KEYS = (
-    "total_duration",
-    "load_duration",
-    "prompt_eval_count",
-    "prompt_eval_duration",
-    "eval_count",
-    "eval_duration",
-)
-
 
 # --------------------------------------------------------------------------- targets
 

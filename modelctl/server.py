@@ -2,46 +2,79 @@
 
 Everything network-related lives here: host resolution (the official Python client's
 rules, plus ``0.0.0.0`` -> loopback like Ollama's own CLI), credentials and extra
-headers (sent, never printed), timeouts, NDJSON streaming, and the mapping of every
-failure onto modelctl's error hierarchy:
+headers (sent, never printed), deadlines, size caps, NDJSON streaming, and the mapping
+of every failure onto modelctl's error hierarchy:
 
-* cannot connect / connect or read timeout  -> :class:`ServerUnreachable` (exit 4)
-* an HTTP error status, an ``{"error": ...}`` line inside a 200 stream, a malformed
-  NDJSON line, a stream that ends before its final object -> :class:`ServerError` (exit 5)
+* cannot connect / connect timeout -> :class:`ServerUnreachable` (exit 4)
+* a short request not answered in full within the timeout, a stream or an upload that
+  makes no progress within it -> :class:`ServerUnreachable` (exit 4)
+* an HTTP error status, an ``{"error": ...}`` inside a 200, an answer of the wrong shape
+  (modelctl/answers.py), an answer over a cap (modelctl/limits.py), a stream that ends
+  before its final object -> :class:`ServerError` (exit 5)
 * 404 for a model -> :class:`ModelNotFound` (a ServerError)
 
-All requests go through one ``httpx.Client`` (see docs/server.md for why the official
-``ollama`` client is not used on the CLI path). This module imports httpx at module
-level, so only commands that talk to a server import it, inside their body.
+Every message names the host (credentials redacted) and the endpoint, and is scrubbed of
+every form in which a credential is sent. All requests go through one ``httpx.Client``
+(see docs/server.md for why the official ``ollama`` client is not used on the CLI path),
+and every answer is read through one path: streamed, decompressed piece by piece, capped.
+This module imports httpx at module level, so only commands that talk to a server import
+it, inside their body.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
+import html
 import ipaddress
 import json
 import math
 import os
 import re
 import ssl
+import threading
+import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 
 from modelctl import __version__
+from modelctl.answers import (
+    BadNumber,
+    GenerationProgress,
+    OverLimit,
+    TransferProgress,
+    check_chunk,
+    check_progress,
+    check_ps,
+    check_show,
+    check_tags,
+    check_version,
+    is_final_generation,
+    is_final_progress,
+    json_type,
+    loads,
+    loads_line,
+)
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
-from modelctl.wire import MalformedAnswer, compare_versions, is_digest, parse_parameters, parse_version
+from modelctl.limits import ANSWER_BYTES, GENERATED_BYTES, LINE_BYTES, STREAM_EVENTS, STREAM_STATUSES
+from modelctl.units import human_bytes
+from modelctl.wire import compare_versions, is_digest, parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
     import ollama
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "Caps",
     "DEFAULT_HOST",
     "MIN_CREATE_VERSION",
     "ModelNotFound",
@@ -60,11 +93,13 @@ DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
 #: Seconds to establish a TCP (and TLS) connection. A local server answers in
 #: milliseconds; a long wait here only delays the "is ollama serve running?" hint.
 CONNECT_TIMEOUT = 5.0
-#: Default read timeout for short requests (version, tags, show, ps, blob HEAD, delete, copy).
+#: Default deadline of a short request (version, tags, show, ps, blob HEAD, delete, copy):
+#: the whole answer, however slowly it arrives, within this many seconds.
 UNARY_TIMEOUT = 30.0
-#: Default read timeout for streams and uploads (create, pull, generate, chat, blob POST).
-#: It bounds the silence *between* two NDJSON lines, not the whole request: loading a
-#: large model or quantizing can take minutes before the next line arrives.
+#: Default progress deadline of streams and uploads (create, pull, generate, chat, blob POST):
+#: each must make progress within this many seconds (a new status, more bytes completed, a
+#: piece of answer, another MiB uploaded), not finish: loading a large model or quantizing
+#: can take minutes before the next line arrives, a pull hours.
 STREAM_TIMEOUT = 600.0
 
 #: Servers before v0.5.5 do not accept the JSON form of /api/create.
@@ -155,7 +190,7 @@ def parse_host(value: str | None) -> str:
 
 
 # Greedy up to the last @ before a / or a space: a password may hold an unescaped @.
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@")
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<userinfo>[^/\s]*)@")
 
 
 def redact(url_or_text: str) -> str:
@@ -200,119 +235,303 @@ def parse_headers(text: str | None) -> dict[str, str]:
     return headers
 
 
-# --------------------------------------------------------------------------- the client
+# --------------------------------------------------------------------------- secrets
 
 
-@functools.lru_cache(maxsize=1)
-def _no_trust_context() -> ssl.SSLContext:
-    """A client TLS context with no trusted CAs: any https connection through it fails."""
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+def _secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Every form in which a secret may come back in an error text: as sent, percent-encoded,
+    JSON-escaped (also Go's way, which escapes < > &) and HTML-escaped. Longest first."""
+    forms: set[str] = set()
+    for s in secrets:
+        if len(s) < 3:  # too short to tell from ordinary text
+            continue
+        as_json = json.dumps(s, ensure_ascii=False)[1:-1]
+        go_json = as_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        forms |= {
+            s,
+            as_json,
+            go_json,
+            json.dumps(s)[1:-1],
+            urllib.parse.quote(s, safe=""),
+            urllib.parse.quote_plus(s, safe=""),
+            html.escape(s),
+        }
+    return sorted(forms, key=len, reverse=True)
 
 
-def _ndjson_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split a byte stream at LF only.
+def _credentials(split: urllib.parse.SplitResult) -> tuple[httpx.BasicAuth | None, list[str]]:
+    """Basic auth from the URL's user info, and what of it is secret: the password as typed and
+    decoded, and the ``Authorization: Basic`` value it becomes (the user name alone is not secret)."""
+    if split.username is None and split.password is None:
+        return None, []
+    user = urllib.parse.unquote(split.username or "")
+    password = urllib.parse.unquote(split.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")  # what httpx sends
+    secrets = [f"Basic {token}", token] if password else []
+    return httpx.BasicAuth(user, password), secrets + [s for s in (split.password, password) if s]
+
+
+def _header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """Header values are secrets (tokens of gateways and proxies), and so is each credential
+    after an auth scheme (``Bearer <key>``)."""
+    out: list[str] = []
+    for k, v in headers.items():
+        if v and k.lower() not in ("user-agent", "accept", "accept-encoding", "content-type"):
+            out.append(v)
+            if " " in v.strip():
+                out.append(v.strip().split(None, 1)[1])
+    return out
+
+
+def _one_line(text: str) -> str:
+    """Server words made safe for one line of a terminal: line breaks become spaces, other
+    control characters escapes."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else " " if c in "\t\n\r" else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+class _Deadlines(threading.local):
+    """The deadline (``time.monotonic()``) of the request this thread is reading or writing."""
+
+    at: float | None = None
+
+
+def _left(deadlines: _Deadlines, timeout: float | None, expired: type[Exception]) -> float | None:
+    """A socket operation's timeout, cut to the time left before the request's deadline."""
+    at = deadlines.at
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline of the request it serves.
+
+    httpx's timeouts are per socket operation, so a server trickling one byte per second would
+    never trip them; here each operation gets at most the time left.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(self._deadlines, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(self._deadlines, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        left = _left(self._deadlines, timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left), self._deadlines)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _left(self._deadlines, timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.connect_tcp(host, port, left, local_address, socket_options), self._deadlines
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        left = _left(self._deadlines, timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, left, socket_options), self._deadlines)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _install_deadlines(http: httpx.Client, deadlines: _Deadlines) -> int:
+    """Route the connections of ``http`` (and of its proxy transports) through _DeadlineBackend.
+
+    httpx has no public hook for the network backend of the connection pools it builds; they
+    keep it in ``_network_backend``. Returns how many pools were changed (a test holds that it
+    is not 0, so an httpx release that moves it cannot go unnoticed). Without it the deadline
+    is still checked between reads, only less precisely.
+    """
+    transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
+    changed = 0
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        inner = getattr(pool, "_network_backend", None)
+        if isinstance(inner, httpcore.NetworkBackend) and not isinstance(inner, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(inner, deadlines)  # type: ignore[union-attr]
+            changed += 1
+    return changed
+
+
+class _Clock:
+    """One request's deadline. A short request has ``window`` seconds in all; a stream or an
+    upload (``moving``) has ``window`` seconds from its last progress (:meth:`renew`)."""
+
+    __slots__ = ("at", "moving", "window")
+
+    def __init__(self, window: float, *, moving: bool) -> None:
+        self.window = window
+        self.moving = moving
+        self.at = time.monotonic() + window
+
+    def renew(self) -> None:
+        self.at = time.monotonic() + self.window
+
+    def check(self) -> None:
+        if time.monotonic() >= self.at:
+            raise _Expired
+
+
+class _Expired(Exception):
+    """A request's deadline passed."""
+
+
+class _Unreadable(Exception):
+    """An answer in an encoding modelctl does not read, or a broken compressed one."""
+
+
+# --------------------------------------------------------------------------- bounded bodies
+
+#: At most this many decompressed bytes come out of one step, so that a compression bomb is
+#: stopped at the cap instead of being decoded whole.
+_PIECE = 64 << 10
+#: Of an error answer, only this much is read (its first 500 characters are shown).
+_ERROR_BODY_BYTES = 64 << 10
+_ENCODINGS = ("gzip", "x-gzip", "deflate")
+
+
+class _Inflate:
+    """gzip or deflate (with or without its zlib header), decoded piece by piece."""
+
+    def __init__(self) -> None:
+        self._z = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or a zlib header
+        self._started = False
+
+    def run(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            yield from self._feed(chunk)
+            if self._z.eof:  # anything after the end is ignored, as browsers and httpx do
+                return
+        tail = self._z.flush()
+        if tail:
+            yield tail
+
+    def _feed(self, data: bytes) -> Iterator[bytes]:
+        while data and not self._z.eof:
+            try:
+                out = self._z.decompress(data, _PIECE)
+            except zlib.error as exc:
+                if self._started:
+                    raise _Unreadable(f"a compressed answer that cannot be decompressed ({exc})") from None
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its header
+                self._started = True
+                continue
+            self._started = True
+            data = self._z.unconsumed_tail
+            if out:
+                yield out
+
+
+def _decoders(headers: httpx.Headers) -> list[_Inflate]:
+    codings = [c.lower() for c in headers.get_list("content-encoding", split_commas=True) if c]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > 2 or any(c not in _ENCODINGS for c in codings):
+        # Only gzip and deflate are asked for (Accept-Encoding); anything else cannot be capped.
+        raise _Unreadable(f"an answer in an encoding modelctl does not read (Content-Encoding: {', '.join(codings)})")
+    return [_Inflate() for _ in codings]
+
+
+def _content_length(headers: httpx.Headers) -> int | None:
+    try:
+        return int(headers.get("content-length", ""))
+    except ValueError:
+        return None
+
+
+def _ndjson_lines(chunks: Iterator[bytes], cap: int) -> Iterator[bytes]:
+    """Split a byte stream at LF only, refusing a line longer than ``cap`` bytes.
 
     httpx's ``iter_lines`` splits like ``str.splitlines``, also at U+0085, U+2028 and
     U+2029, which Ollama's JSON encoder may leave unescaped inside strings (model output).
     """
     buf = bytearray()
     for chunk in chunks:
+        scan = len(buf)  # the bytes before hold no LF
         buf += chunk
         start = 0
-        while (end := buf.find(b"\n", start)) >= 0:
+        while (end := buf.find(b"\n", scan)) >= 0:
+            if end - start > cap:
+                break
             yield bytes(buf[start:end])
-            start = end + 1
+            start = scan = end + 1
         del buf[:start]
+        if len(buf) > cap:
+            raise OverLimit(LINE_BYTES, f"a line longer than {human_bytes(cap)}")
     if buf:
         yield bytes(buf)
 
 
-# -- the shapes modelctl reads: anything else is the server's fault (exit 5), never a crash later
+@dataclass(frozen=True)
+class Caps:
+    """The caps on what a server may send (modelctl/limits.py), read from the environment."""
 
-_SHOW_FIELDS: dict[str, type] = {
-    "parameters": str, "template": str, "system": str, "license": str, "modelfile": str, "requires": str,
-    "details": dict, "model_info": dict, "tensors": list, "capabilities": list, "messages": list,
-}  # fmt: skip
-_ENTRY_FIELDS: dict[str, type] = {
-    "name": str, "model": str, "digest": str, "details": dict, "expires_at": str, "capabilities": list,
-    "size": int, "size_vram": int, "context_length": int,
-}  # fmt: skip
-_CHUNK_FIELDS: dict[str, type] = {
-    "response": str, "thinking": str, "message": dict, "done": bool, "done_reason": str,
-    "total_duration": int, "load_duration": int, "prompt_eval_count": int, "prompt_eval_duration": int,
-    "eval_count": int, "eval_duration": int,
-}  # fmt: skip
-_PROGRESS_FIELDS: dict[str, type] = {"status": str, "digest": str, "total": int, "completed": int}
+    answer: int
+    line: int
+    generated: int
+    events: int
+    statuses: int
 
-
-def _wrong_field(obj: Mapping[str, Any], fields: Mapping[str, type]) -> str | None:
-    """The first field whose value is not of the expected JSON type (null counts as absent)."""
-    for key, kind in fields.items():
-        value = obj.get(key)
-        if value is None:
-            continue
-        if kind is int and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"{key!r} is {_json_type(value)}, expected a number"
-        if kind is not int and not isinstance(value, kind):
-            return f"{key!r} is {_json_type(value)}, expected {_json_type(kind())}"
-    return None
+    @classmethod
+    def from_env(cls) -> Caps:
+        return cls(
+            ANSWER_BYTES.value(), LINE_BYTES.value(), GENERATED_BYTES.value(), STREAM_EVENTS.value(),
+            STREAM_STATUSES.value(),
+        )  # fmt: skip
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return name
-    return "a number" if isinstance(value, (int, float)) else "null"
+@dataclass(frozen=True)
+class _StreamKind:
+    check: Callable[[dict[str, Any]], str | None]
+    is_final: Callable[[dict[str, Any]], bool]
+    final: str  # what the last line must say, for the message when it does not
+    generating: bool
 
 
-def _check_show(obj: dict[str, Any]) -> str | None:
-    problem = _wrong_field(obj, _SHOW_FIELDS)
-    if problem is None:
-        for m in obj.get("messages") or []:
-            if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-                return "'messages' holds an entry that is not {role, content} strings"
-    if problem is None:
-        try:
-            parse_parameters(obj.get("parameters"))
-        except MalformedAnswer as exc:
-            return f"'parameters' cannot be read: {exc}"
-    return problem
+_TRANSFER = _StreamKind(check_progress, is_final_progress, "success", generating=False)
+_GENERATION = _StreamKind(check_chunk, is_final_generation, "done", generating=True)
 
 
-def _check_listing(obj: dict[str, Any]) -> str | None:
-    models = obj.get("models")
-    if models is None:
-        return None
-    if not isinstance(models, list):
-        return f"'models' is {_json_type(models)}, expected an array"
-    for entry in models:
-        if not isinstance(entry, dict):
-            return "'models' holds an entry that is not an object"
-        problem = _wrong_field(entry, _ENTRY_FIELDS)
-        if problem is not None:
-            return f"a model entry's {problem}"
-    return None
-
-
-def _check_chunk(obj: dict[str, Any]) -> str | None:
-    problem = _wrong_field(obj, _CHUNK_FIELDS)
-    message = obj.get("message")
-    if problem is None and isinstance(message, dict):
-        problem = _wrong_field(message, {"role": str, "content": str, "thinking": str})
-    return problem
-
-
-def _check_progress(obj: dict[str, Any]) -> str | None:
-    return _wrong_field(obj, _PROGRESS_FIELDS)
-
-
-def _is_final_progress(obj: dict[str, Any]) -> bool:
-    return obj.get("status") == "success"
-
-
-def _is_final_generation(obj: dict[str, Any]) -> bool:
-    return obj.get("done") is True
+@functools.lru_cache(maxsize=1)
+def _no_trust_context() -> ssl.SSLContext:
+    """A client TLS context with no trusted CAs: any https connection through it fails."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @dataclass
@@ -332,11 +551,12 @@ class OllamaClient:
     """A small, typed client for the parts of Ollama's REST API modelctl uses.
 
     ``host``: ``--host`` value, else ``$OLLAMA_HOST``, else the default. ``timeout``: the
-    read timeout in seconds for every request (``--timeout``); when ``None`` short
-    requests get :data:`UNARY_TIMEOUT` and streams/uploads :data:`STREAM_TIMEOUT`.
-    ``headers``: extra headers, merged over ``$MODELCTL_HEADERS``; ``$OLLAMA_API_KEY``
-    adds ``Authorization: Bearer`` unless an authorization header is given.
-    ``transport`` is for tests.
+    deadline in seconds (``--timeout``): a short request must be answered in full within it, a
+    stream or an upload must make progress within it; when ``None`` short requests get
+    :data:`UNARY_TIMEOUT` and streams/uploads :data:`STREAM_TIMEOUT`. ``headers``: extra
+    headers, merged over ``$MODELCTL_HEADERS``; ``$OLLAMA_API_KEY`` adds ``Authorization:
+    Bearer`` unless an authorization header is given. ``caps`` (default: from the environment,
+    see docs/limits.md) bounds what the server may send. ``transport`` is for tests.
     """
 
     def __init__(
@@ -346,21 +566,14 @@ class OllamaClient:
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        caps: Caps | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
             raise InvalidInput(f"--timeout must be a finite number of seconds above 0, not {timeout}", field="timeout")
-        raw = host if host else os.environ.get("OLLAMA_HOST")
-        full = parse_host(raw)
+        full = parse_host(host if host else os.environ.get("OLLAMA_HOST"))
         split = urllib.parse.urlsplit(full)
-        self._auth: httpx.BasicAuth | None = None
-        self._secrets: list[str] = []
-        if split.username is not None or split.password is not None:
-            user = urllib.parse.unquote(split.username or "")
-            password = urllib.parse.unquote(split.password or "")
-            self._auth = httpx.BasicAuth(user, password)
-            # Scrub the password from free text; the user name is not secret (and too common a word).
-            self._secrets += [s for s in (split.password, password) if s]
+        self._auth, secrets = _credentials(split)
         self.host: str = full
         self.display_host: str = redact(full)
         # Base URL without credentials: httpx gets them through `auth`, not the URL.
@@ -371,28 +584,37 @@ class OllamaClient:
             key = os.environ.get("OLLAMA_API_KEY")
             if key:
                 merged["Authorization"] = f"Bearer {key}"
-        for k, v in merged.items():
-            if v and k.lower() not in ("user-agent", "accept", "content-type"):
-                self._secrets.append(v)
-                if k.lower() == "authorization" and " " in v:
-                    self._secrets.append(v.split(" ", 1)[1])
-        self._secrets = sorted({s for s in self._secrets if len(s) >= 3}, key=len, reverse=True)
+        self._secrets = _secret_forms(secrets + _header_secrets(merged))
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._headers = {"User-Agent": f"modelctl/{__version__}", "Accept": "application/json", **merged}
-        # Plain-http hosts (the usual local server) skip loading the CA bundle (~0.1 s per
-        # client): they get a TLS context that trusts nothing and redirects are not
-        # followed, so a redirect to https fails loudly instead of going out unverified.
-        plain = split.scheme == "http"
-        self._http = httpx.Client(
+        self.caps = caps if caps is not None else Caps.from_env()
+        # Only what modelctl can decode piece by piece (not br or zstd, which httpx would offer
+        # when their packages are installed).
+        self._headers = {
+            "User-Agent": f"modelctl/{__version__}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            **merged,
+        }
+        self._deadlines = _Deadlines()
+        self._http = self._client(split.scheme == "http", transport)
+
+    def _client(self, plain: bool, transport: httpx.BaseTransport | None) -> httpx.Client:
+        # Redirects are never followed: httpx would send the MODELCTL_HEADERS values on to
+        # wherever they point, and read a redirect's body whole. Plain-http hosts (the usual
+        # local server) skip loading the CA bundle (~0.1 s per client): they get a TLS context
+        # that trusts nothing.
+        http = httpx.Client(
             base_url=self._base,
             headers=self._headers,
             auth=self._auth,
             timeout=self._timeout(UNARY_TIMEOUT),
-            follow_redirects=not plain,
+            follow_redirects=False,
             verify=_no_trust_context() if plain else True,
             transport=transport,
         )
+        _install_deadlines(http, self._deadlines)
+        return http
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -415,103 +637,228 @@ class OllamaClient:
         """The server's URL without credentials (what lock files key a host by)."""
         return self._base
 
-    # -- helpers ------------------------------------------------------------------------
+    # -- messages -----------------------------------------------------------------------
 
     def _timeout(self, default_read: float) -> httpx.Timeout:
-        read = self.timeout if self.timeout is not None else default_read
+        read = self._window(default_read)
         return httpx.Timeout(connect=self.connect_timeout, read=read, write=read, pool=self.connect_timeout)
 
-    def _read_seconds(self, default_read: float) -> float:
-        return self.timeout if self.timeout is not None else default_read
+    def _window(self, default: float) -> float:
+        return self.timeout if self.timeout is not None else default
 
     def scrub(self, text: str) -> str:
-        """Remove credentials and header secrets from a message before anyone sees it."""
-        text = redact(text)
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        """Remove credentials and header secrets, in every form they are sent, from a message."""
+        for s in self._secrets:  # before redact(), which could cut a password with a / or @ in two
+            if s in text:
+                text = text.replace(s, "***")
+        return redact(text)
+
+    def _words(self, text: str, limit: int = 500) -> str:
+        """The server's words for a message: scrubbed first (a cut must not leave half a secret),
+        then cut to ``limit`` characters, on one line."""
+        text = self.scrub(text.strip())
+        if len(text) > limit:
+            text = text[:limit] + "…"
+        return _one_line(text)
+
+    def _at(self, path: str) -> str:
+        return f"Ollama at {self.display_host}: {path}"
 
     def _unreachable(self, exc: Exception, seconds: float) -> ServerUnreachable:
         where = self.display_host
+        msg = f"cannot reach Ollama at {where} — {_UNREACHABLE_HINT}"
+        detail = str(exc)
         if isinstance(exc, httpx.ConnectTimeout):
-            msg = (
-                f'cannot reach Ollama at {where} — is "ollama serve" running? '
-                f"(connection timed out after {seconds:g} s)"
-            )
-        elif isinstance(exc, httpx.TimeoutException):
-            msg = f"Ollama at {where} timed out after {seconds:g} s without answering (raise the limit with --timeout)"
-        else:
-            msg = f"cannot reach Ollama at {where} — {_UNREACHABLE_HINT}"
-            detail = str(exc)
-            if "CERTIFICATE" in detail or "SSL" in detail or "TLS" in detail:
-                msg += f" (TLS error: {detail[:200]})"
-            elif (
-                "Name or service not known" in detail or "nodename nor servname" in detail or ("getaddrinfo" in detail)
-            ):
-                msg += " (the host name does not resolve)"
+            msg += f" (connection timed out after {seconds:g} s)"
+        elif "CERTIFICATE" in detail or "SSL" in detail or "TLS" in detail:
+            msg += f" (TLS error: {self._words(detail, 200)})"
+        elif "Name or service not known" in detail or "nodename nor servname" in detail or "getaddrinfo" in detail:
+            msg += " (the host name does not resolve)"
         return ServerUnreachable(self.scrub(msg))
 
-    def _transport_error(self, exc: httpx.HTTPError, path: str, default_read: float) -> Exception:
+    def _expired(self, path: str, clock: _Clock) -> ServerUnreachable:
+        if clock.moving:
+            msg = (
+                f"{self._at(path)} made no progress for {clock.window:g} s (timed out; raise the limit with --timeout)"
+            )
+        else:
+            msg = f"{self._at(path)} timed out after {clock.window:g} s (raise the limit with --timeout)"
+        return ServerUnreachable(msg)
+
+    def _transport_error(self, exc: httpx.HTTPError, path: str, clock: _Clock) -> ModelctlError:
         if isinstance(exc, httpx.ConnectTimeout):
-            return self._unreachable(exc, self.connect_timeout)
+            return self._unreachable(exc, min(self.connect_timeout, clock.window))
         if isinstance(exc, httpx.TimeoutException):
-            return self._unreachable(exc, self._read_seconds(default_read))
+            return self._expired(path, clock)
         if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
             return self._unreachable(exc, self.connect_timeout)
+        at, detail = self._at(path), self._words(str(exc), 200)
         if isinstance(exc, httpx.RemoteProtocolError):
-            # Connected, then the server hung up mid-answer: it failed the request (exit 5).
-            return ServerError(
-                self.scrub(
-                    f"{path}: the connection to Ollama at {self.display_host} was closed "
-                    f"before the answer was complete ({exc})"
-                ),
-            )
+            if "peer closed" in detail or "disconnected" in detail:
+                # Connected, then the server hung up mid-answer: it failed the request (exit 5).
+                return ServerError(f"{at}: the connection was closed before the answer was complete ({detail})")
+            return ServerError(f"{at}: the answer is not valid HTTP ({detail})")
         if isinstance(exc, httpx.NetworkError):  # ReadError/WriteError after connecting
-            return ServerError(
-                self.scrub(
-                    f"{path}: the connection to Ollama at {self.display_host} failed "
-                    f"mid-request ({type(exc).__name__}: {exc})"
-                ),
-            )
-        return ServerError(self.scrub(f"{path}: request to Ollama failed ({type(exc).__name__}: {exc})"))
+            return ServerError(f"{at}: the connection failed mid-request ({type(exc).__name__}: {detail})")
+        return ServerError(f"{at}: the request failed ({type(exc).__name__}: {detail})")
 
     def _http_error(self, resp: httpx.Response, path: str, body: bytes, model: str | None = None) -> ServerError:
         text = body.decode("utf-8", "replace").strip()
         detail = text
         from_server = False  # Ollama's own {"error": ...} answer (not a router's or a proxy's page)
         try:
-            obj = json.loads(text)
-            if isinstance(obj, dict) and isinstance(obj.get("error"), str):
-                detail = obj["error"]
-                from_server = True
-        except json.JSONDecodeError:
-            pass
-        if not detail:
+            obj = loads(text)
+        except (ValueError, RecursionError):
+            obj = None
+        if isinstance(obj, dict) and isinstance(obj.get("error"), str):
+            detail = obj["error"]
+            from_server = True
+        if not detail.strip():
             detail = resp.reason_phrase or "no error message"
-        if len(detail) > 500:
-            detail = detail[:500] + "…"
-        msg = f"{path} failed (HTTP {resp.status_code}): {detail}"
+        msg = f"{self._at(path)} failed (HTTP {resp.status_code}): {self._words(detail)}"
         if resp.status_code == 404 and model is not None and from_server and "not found" in detail:
-            return ModelNotFound(self.scrub(msg), model=model)
+            return ModelNotFound(msg, model=model)
         if resp.status_code == 404 and not from_server:
             # Gin's plain "404 page not found": no such endpoint at this address.
             msg += (
                 f" (no Ollama API at {self.display_host}{path}: check the path part of "
                 "--host / OLLAMA_HOST, or a proxy in between)"
             )
-        return ServerError(self.scrub(msg), status=resp.status_code)
+        return ServerError(msg, status=resp.status_code)
 
     def _redirect_error(self, resp: httpx.Response, path: str) -> ServerError:
-        where = resp.headers.get("location", "?")
+        where = self._words(resp.headers.get("location", "?"), 200)
         return ServerError(
-            self.scrub(
-                f"{path}: Ollama at {self.display_host} answered with a redirect (HTTP {resp.status_code}) "
-                f"to {where}; use the final address as --host / OLLAMA_HOST"
-            ),
+            f"{self._at(path)} answered with a redirect (HTTP {resp.status_code}) to {where}; "
+            "use the final address as --host / OLLAMA_HOST",
             status=resp.status_code,
         )
 
-    def _request(
+    def _malformed(self, path: str, line: int | None, detail: str, status: int) -> ServerError:
+        kind = "answer" if line is None else f"NDJSON line after {line} line(s)"
+        return ServerError(f"{self._at(path)}: malformed {kind}: {detail}", status=status)
+
+    def _object(
+        self, text: str, path: str, status: int, check: Callable[[dict[str, Any]], str | None], line: int | None
+    ) -> dict[str, Any]:
+        """One JSON answer (or stream line) of the shape ``check`` expects; ServerError otherwise."""
+        try:
+            obj = loads(text) if line is None else loads_line(text)
+        except BadNumber as exc:
+            raise self._malformed(path, line, str(exc), status) from None
+        except (ValueError, RecursionError):
+            raise self._malformed(path, line, f"not JSON: '{self._words(text, 120)}'", status) from None
+        if not isinstance(obj, dict):
+            raise self._malformed(path, line, f"expected a JSON object, got {json_type(obj)}", status)
+        err = obj.get("error")
+        if err:
+            # No successful Ollama answer carries "error": the server or a proxy said no.
+            raise ServerError(f"{self._at(path)} failed: {self._words(str(err))}", status=status)
+        problem = check(obj)
+        if problem is not None:
+            raise self._malformed(path, line, self._words(problem), status)
+        return obj
+
+    # -- one path for every request -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self, path: str, clock: _Clock) -> Iterator[None]:
+        """Turn every way a request can fail into modelctl's errors, naming host and endpoint."""
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, path, clock) from None
+        except _Expired:
+            raise self._expired(path, clock) from None
+        except OverLimit as exc:
+            raise ServerError(
+                f"{self._at(path)} sent {exc.what} (over the limit; raise it with {exc.limit.env})"
+            ) from None
+        except _Unreadable as exc:
+            raise ServerError(f"{self._at(path)} sent {exc}") from None
+
+    @contextlib.contextmanager
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        clock: _Clock,
+        *,
+        json_body: Any = None,
+        content: Iterator[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        model: str | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> Iterator[httpx.Response]:
+        """Send a request and hold its response open (its body unread); errors mapped."""
+        with self._guard(path, clock):
+            request = self._http.build_request(
+                method, path, json=json_body, content=content, headers=headers, timeout=self._timeout(clock.window)
+            )
+            self._deadlines.at = clock.at
+            try:
+                resp = self._http.send(request, stream=True)
+            finally:
+                self._deadlines.at = None
+            try:
+                if resp.status_code >= 400 and resp.status_code not in ok_statuses:
+                    raise self._http_error(resp, path, self._error_body(resp, clock), model)
+                if 300 <= resp.status_code < 400:
+                    raise self._redirect_error(resp, path)
+                yield resp
+            finally:
+                resp.close()
+
+    def _raw(self, resp: httpx.Response, clock: _Clock) -> Iterator[bytes]:
+        """The body as it arrives; no read goes past the deadline."""
+        chunks = resp.iter_raw()
+        deadlines = self._deadlines
+        while True:
+            clock.check()
+            deadlines.at = clock.at
+            try:
+                chunk = next(chunks, None)
+            finally:
+                deadlines.at = None
+            if chunk is None:
+                return
+            yield chunk
+
+    def _body(self, resp: httpx.Response, clock: _Clock) -> Iterator[bytes]:
+        """The body decompressed, at most _PIECE bytes at a time."""
+        if resp.is_stream_consumed:  # a transport that read (and decoded) it already: httpx.MockTransport
+            return iter([resp.content])
+        chunks = self._raw(resp, clock)
+        for decoder in _decoders(resp.headers):
+            chunks = decoder.run(chunks)
+        return chunks
+
+    def _read(self, resp: httpx.Response, clock: _Clock) -> bytes:
+        """A whole answer, at most ``caps.answer`` bytes after decompression."""
+        cap = self.caps.answer
+        over = OverLimit(ANSWER_BYTES, f"an answer larger than {human_bytes(cap)}")
+        if (_content_length(resp.headers) or 0) > cap and not resp.headers.get("content-encoding"):
+            raise over
+        out = bytearray()
+        for piece in self._body(resp, clock):
+            out += piece
+            if len(out) > cap:
+                raise over
+        return bytes(out)
+
+    def _error_body(self, resp: httpx.Response, clock: _Clock) -> bytes:
+        """The start of an error answer; what arrived if reading the rest fails."""
+        out = bytearray()
+        try:
+            for piece in self._body(resp, clock):
+                out += piece
+                if len(out) >= _ERROR_BODY_BYTES:
+                    break
+        except (httpx.HTTPError, _Expired, _Unreadable):
+            pass
+        return bytes(out[:_ERROR_BODY_BYTES])
+
+    def _call(
         self,
         method: str,
         path: str,
@@ -519,118 +866,69 @@ class OllamaClient:
         json_body: Any = None,
         model: str | None = None,
         ok_statuses: tuple[int, ...] = (),
-        default_read: float = UNARY_TIMEOUT,
-    ) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, json=json_body, timeout=self._timeout(default_read))
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, path, default_read) from None
-        if resp.status_code >= 400 and resp.status_code not in ok_statuses:
-            raise self._http_error(resp, path, resp.content, model)
-        if resp.is_redirect:
-            raise self._redirect_error(resp, path)
-        return resp
+    ) -> tuple[int, bytes]:
+        """A short request: its status and whole answer, within the deadline."""
+        clock = _Clock(self._window(UNARY_TIMEOUT), moving=False)
+        with self._exchange(method, path, clock, json_body=json_body, model=model, ok_statuses=ok_statuses) as resp:
+            return resp.status_code, self._read(resp, clock)
 
-    def _json(
-        self, resp: httpx.Response, path: str, check: Callable[[dict[str, Any]], str | None] | None = None
+    def _get_json(
+        self,
+        method: str,
+        path: str,
+        check: Callable[[dict[str, Any]], str | None],
+        *,
+        json_body: Any = None,
+        model: str | None = None,
     ) -> dict[str, Any]:
-        """The answer as a JSON object of the shape ``check`` expects; ServerError otherwise."""
-        try:
-            obj = json.loads(resp.content)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            raise ServerError(
-                self.scrub(f"{path}: Ollama answered with something that is not JSON: {resp.text[:200]!r}"),
-                status=resp.status_code,
-            ) from None
-        if not isinstance(obj, dict):
-            raise ServerError(f"{path}: expected a JSON object from Ollama, got {_json_type(obj)}")
-        err = obj.get("error")
-        if err:
-            # No successful Ollama answer carries "error": a proxy or a broken server said no.
-            raise ServerError(self.scrub(f"{path} failed: {str(err)[:500]}"), status=resp.status_code)
-        problem = check(obj) if check is not None else None
-        if problem is not None:
-            raise ServerError(self.scrub(f"{path}: malformed answer from Ollama: {problem}"), status=resp.status_code)
-        return obj
+        status, body = self._call(method, path, json_body=json_body, model=model)
+        return self._object(body.decode("utf-8", "replace"), path, status, check, None)
 
     def _stream(
-        self,
-        path: str,
-        body: dict[str, Any],
-        is_final: Callable[[dict[str, Any]], bool],
-        *,
-        check: Callable[[dict[str, Any]], str | None],
-        model: str | None = None,
-        default_read: float = STREAM_TIMEOUT,
+        self, path: str, body: dict[str, Any], kind: _StreamKind, *, model: str | None = None
     ) -> Iterator[dict[str, Any]]:
-        """POST and yield each NDJSON object of the shape ``check`` expects; check the stream
-        really finished at its end."""
+        """POST and yield each NDJSON object of the shape ``kind.check`` expects, as long as the
+        stream makes progress within the deadline; check the stream really finished at its end."""
+        clock = _Clock(self._window(STREAM_TIMEOUT), moving=True)
+        caps = self.caps
+        progress = (
+            GenerationProgress(caps.generated) if kind.generating else TransferProgress(caps.events, caps.statuses)
+        )
         last: dict[str, Any] | None = None
         count = 0
-        try:
-            with self._http.stream("POST", path, json=body, timeout=self._timeout(default_read)) as resp:
-                if resp.status_code >= 400:
-                    raise self._http_error(resp, path, resp.read(), model)
-                if resp.is_redirect:
-                    raise self._redirect_error(resp, path)
-                for raw in _ndjson_lines(resp.iter_bytes()):
-                    line = raw.decode("utf-8", "replace")
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except (json.JSONDecodeError, RecursionError):
-                        shown = line if len(line) <= 120 else line[:120] + "…"
-                        raise ServerError(
-                            self.scrub(f"{path}: malformed NDJSON line from Ollama after {count} line(s): {shown!r}"),
-                            status=resp.status_code,
-                        ) from None
-                    if not isinstance(obj, dict):
-                        raise ServerError(
-                            self.scrub(f"{path}: Ollama sent a non-object NDJSON line: {line[:120]!r}"),
-                            status=resp.status_code,
-                        )
-                    err = obj.get("error")
-                    if err:
-                        raise ServerError(self.scrub(f"{path} failed: {err}"), status=resp.status_code)
-                    problem = check(obj)
-                    if problem is not None:
-                        raise ServerError(
-                            self.scrub(f"{path}: malformed line from Ollama after {count} line(s): {problem}"),
-                            status=resp.status_code,
-                        )
-                    count += 1
-                    last = obj
-                    yield obj
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, path, default_read) from None
-        if last is None or not is_final(last):
+        with self._exchange("POST", path, clock, json_body=body, model=model) as resp:
+            status = resp.status_code
+            for raw in _ndjson_lines(self._body(resp, clock), caps.line):
+                if not raw.strip():
+                    continue
+                obj = self._object(raw.decode("utf-8", "replace"), path, status, kind.check, count)
+                count += 1
+                last = obj
+                if progress.step(obj):
+                    clock.renew()
+                else:
+                    clock.check()  # lines that repeat themselves do not keep a stream alive
+                yield obj
+        if last is None or not kind.is_final(last):
             raise ServerError(
-                self.scrub(
-                    f"{path}: the stream from Ollama at {self.display_host} ended before the request "
-                    f"finished ({count} line(s) received, no final "
-                    f"{'done' if is_final is _is_final_generation else 'success'} object)"
-                )
+                f"{self._at(path)}: the stream ended before the request finished ({count} line(s) received, "
+                f"no final {kind.final} object)"
             )
 
     # -- endpoints ----------------------------------------------------------------------
 
     def version(self) -> str:
         """``GET /api/version`` -> e.g. ``"0.12.3"``."""
-        obj = self._json(self._request("GET", "/api/version"), "/api/version")
-        v = obj.get("version")
-        if not isinstance(v, str):
-            raise ServerError("/api/version: the answer has no version string")
-        return v
+        return str(self._get_json("GET", "/api/version", check_version)["version"])
 
     def require_version(self, minimum: str = MIN_CREATE_VERSION) -> str:
         """The server's version; ServerError asking to upgrade Ollama when it is older than ``minimum``.
 
         ``0.0.0`` (a development build) and unparseable versions count as new enough.
         """
-        return self.check_version(self.version(), minimum)
+        return self.check_minimum_version(self.version(), minimum)
 
-    def check_version(self, v: str, minimum: str = MIN_CREATE_VERSION) -> str:
+    def check_minimum_version(self, v: str, minimum: str = MIN_CREATE_VERSION) -> str:
         """``v`` (this server's version) when it is ``minimum`` or newer; ServerError otherwise."""
         core = parse_version(v)
         if core is None or core == (0, 0, 0):
@@ -644,14 +942,14 @@ class OllamaClient:
 
     def tags(self) -> dict[str, Any]:
         """``GET /api/tags``: ``{"models": [...]}`` (every field kept)."""
-        return self._json(self._request("GET", "/api/tags"), "/api/tags", _check_listing)
+        return self._get_json("GET", "/api/tags", check_tags)
 
     def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
         """``POST /api/show``, every field kept (system, messages, tensors...). 404 -> ModelNotFound."""
         body: dict[str, Any] = {"model": model}
         if verbose:
             body["verbose"] = True
-        return self._json(self._request("POST", "/api/show", json_body=body, model=model), "/api/show", _check_show)
+        return self._get_json("POST", "/api/show", check_show, json_body=body, model=model)
 
     def show_or_none(self, model: str) -> dict[str, Any] | None:
         """``show``, or None when the server has no such model."""
@@ -662,7 +960,7 @@ class OllamaClient:
 
     def ps(self) -> dict[str, Any]:
         """``GET /api/ps``: the loaded models (with ``context_length``, ``size_vram``, ``expires_at``)."""
-        return self._json(self._request("GET", "/api/ps"), "/api/ps", _check_listing)
+        return self._get_json("GET", "/api/ps", check_ps)
 
     def info(self) -> ServerInfo:
         """Whether the server answers, and its version; never raises for an unreachable server."""
@@ -675,8 +973,8 @@ class OllamaClient:
         """``HEAD /api/blobs/<digest>``: True on 200, False on 404."""
         if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
-        resp = self._request("HEAD", f"/api/blobs/{digest}", ok_statuses=(404,))
-        return resp.status_code == 200
+        status, _ = self._call("HEAD", f"/api/blobs/{digest}", ok_statuses=(404,))
+        return status == 200
 
     def upload_blob(
         self,
@@ -689,8 +987,9 @@ class OllamaClient:
         """``POST /api/blobs/<digest>`` streaming the file (constant memory).
 
         ``progress`` is called after each chunk with the number of bytes sent so far
-        (cumulative). A digest mismatch (the file changed, or a wrong digest) is the
-        server's 400 ``digest mismatch, ...`` -> ServerError.
+        (cumulative). Each chunk must be sent within the timeout (the upload's progress
+        deadline), however long the whole file takes. A digest mismatch (the file changed,
+        or a wrong digest) is the server's 400 ``digest mismatch, ...`` -> ServerError.
         """
         if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
@@ -700,46 +999,40 @@ class OllamaClient:
             f = open(p, "rb")  # noqa: SIM115 - closed by the generator below
         except OSError as exc:
             raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
+        clock = _Clock(self._window(STREAM_TIMEOUT), moving=True)
+        deadlines = self._deadlines
 
         def body() -> Iterator[bytes]:
             sent = 0
             try:
-                while True:
-                    block = f.read(chunk)
-                    if not block:
-                        break
+                while block := f.read(chunk):
                     sent += len(block)
+                    clock.renew()  # the previous chunk went out: that was progress
+                    deadlines.at = clock.at
                     yield block
                     if progress is not None:
                         progress(sent)
+                clock.renew()  # the last chunk went out: the answer has the whole window
+                deadlines.at = clock.at
             finally:
                 f.close()
 
         url = f"/api/blobs/{digest}"
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         try:
-            resp = self._http.post(
-                url,
-                content=body(),
-                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-                timeout=self._timeout(STREAM_TIMEOUT),
-            )
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, url, STREAM_TIMEOUT) from None
+            with self._exchange("POST", url, clock, content=body(), headers=headers) as resp:
+                self._read(resp, clock)
         except OSError as exc:  # reading the file failed mid-upload
             raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
         finally:
             f.close()
-        if resp.status_code >= 400:
-            raise self._http_error(resp, url, resp.content)
-        if resp.is_redirect:
-            raise self._redirect_error(resp, url)
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
         """``POST /api/pull`` streaming progress; finished only if the last line says ``success``."""
         body: dict[str, Any] = {"model": model, "stream": True}
         if insecure:
             body["insecure"] = True
-        return self._stream("/api/pull", body, _is_final_progress, check=_check_progress, model=model)
+        return self._stream("/api/pull", body, _TRANSFER, model=model)
 
     def create(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/create`` (JSON form) streaming progress.
@@ -747,40 +1040,41 @@ class OllamaClient:
         Completion is judged at the END of the stream: with an embedded pull of the base
         model ``success`` appears twice. With ``stream: false`` the single answer is yielded.
         """
-        return self._stream("/api/create", dict(request), _is_final_progress, check=_check_progress)
+        return self._stream("/api/create", dict(request), _TRANSFER)
 
     def generate(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/generate``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
         body = dict(request)
         body.setdefault("stream", True)
-        return self._stream("/api/generate", body, _is_final_generation, check=_check_chunk, model=body.get("model"))
+        return self._stream("/api/generate", body, _GENERATION, model=body.get("model"))
 
     def chat(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/chat``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
         body = dict(request)
         body.setdefault("stream", True)
-        return self._stream("/api/chat", body, _is_final_generation, check=_check_chunk, model=body.get("model"))
+        return self._stream("/api/chat", body, _GENERATION, model=body.get("model"))
 
     def delete(self, model: str) -> None:
         """``DELETE /api/delete``. 404 -> ModelNotFound."""
-        self._request("DELETE", "/api/delete", json_body={"model": model}, model=model)
+        self._call("DELETE", "/api/delete", json_body={"model": model}, model=model)
 
     def copy(self, source: str, destination: str) -> None:
         """``POST /api/copy``. 404 -> ModelNotFound."""
-        self._request("POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source)
+        self._call("POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source)
 
     def official_client(self) -> ollama.Client:
         """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.
 
         For library users who prefer the official types; modelctl itself does not use it
         (its show()/create() drop fields, see docs/server.md). Importing ``ollama`` costs
-        about 0.4 s, hence the lazy import. Its errors are *not* mapped to modelctl's.
+        about 0.4 s, hence the lazy import. Its errors are *not* mapped to modelctl's, and
+        it has none of the deadlines and caps above.
         """
         import ollama
 
         return ollama.Client(
             host=self._base,
-            headers={k: v for k, v in self._headers.items() if k.lower() != "user-agent"},
+            headers={k: v for k, v in self._headers.items() if k.lower() not in ("user-agent", "accept-encoding")},
             timeout=self._timeout(STREAM_TIMEOUT),
             auth=self._auth,
         )

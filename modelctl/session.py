@@ -162,7 +162,7 @@ class HostSession:
 
     def require_version(self, minimum: str = MIN_CREATE_VERSION) -> str:
         """The version; ServerError when the server is too old for modelctl's create API."""
-        return self.client.check_version(self.version(), minimum)
+        return self.client.check_minimum_version(self.version(), minimum)
 
     def tags(self, *, refresh: bool = False) -> dict[str, Any]:
         """``/api/tags``, once per run (``refresh`` asks again, e.g. after creating models)."""

@@ -153,7 +153,8 @@ def test_server_trouble_exit_codes(ollama_double: OllamaDouble, tmp_path: Path) 
     assert plans["p"]["status"] == "failed" and "boom" in plans["p"]["error"]["message"]
     assert doc["errors"][0]["message"].startswith("p: ") and "boom" in doc["errors"][0]["message"]
     proc = run_cli("plan", str(prof), host=ollama_double.url, cwd=tmp_path)
-    assert proc.returncode == 5 and "p: /api/show failed (HTTP 500): boom" in proc.stderr
+    assert proc.returncode == 5 and proc.stderr.startswith("error: p: Ollama at ")
+    assert ": /api/show failed (HTTP 500): boom" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
