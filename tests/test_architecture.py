@@ -35,6 +35,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
+    "modelctl.output.term": {"rich.console"},
 }
 
 
