@@ -51,6 +51,19 @@ class LazyGroup(click.Group):
         cmd.short_help = cmd.short_help or entry[1]
         return cmd  # type: ignore[no-any-return]
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's resolution, with a did-you-mean for a misspelt command (``biuld`` -> ``build``)."""
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and name not in COMMANDS and not ctx.resilient_parsing and not name.startswith("-"):
+            from modelctl.params import suggest  # only on this error path: --help stays light
+
+            hint = suggest(name, COMMANDS, cutoff=0.6)
+            if hint is not None:
+                ctx.fail(f"No such command {name!r}. (Did you mean {hint!r}?)")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from the table: listing the commands imports none of them."""
         with formatter.section("Commands"):

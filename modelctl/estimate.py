@@ -26,10 +26,11 @@ from modelctl.memory import (
     estimate_table,
     max_num_ctx_for_budget,
 )
+from modelctl.names import model_hint
 from modelctl.offload import Gpu, GpuPlacement, max_num_ctx_on_gpu, place
 from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
-from modelctl.server import OllamaClient
+from modelctl.server import ModelNotFound, OllamaClient
 from modelctl.units import parse_size
 from modelctl.wire import find_entry, parse_version
 
@@ -109,7 +110,13 @@ def server_facts(model: str, *, host: str | None = None, timeout: float | None =
 def _server_facts(model: str, host: str | None, timeout: float | None) -> tuple[ModelFacts, str | None]:
     """Facts, and the server's version (None when it does not say: the current rules apply)."""
     with OllamaClient(host, timeout=timeout) as client:
-        show = client.show(model)
+        try:
+            show = client.show(model)
+        except ModelNotFound as exc:
+            near = model_hint(client, model)
+            if near is None:
+                raise
+            raise ModelNotFound(f"{exc.message}; {near}", model=model, status=exc.status) from None
         entry = find_entry(client.tags(), model)
         facts = facts_from_show(show, entry, name=model, host=client.display_host)
         try:

@@ -23,8 +23,8 @@ from typing import Any
 from modelctl.errors import Diagnostic, ModelfileError
 from modelctl.files import read_bounded
 from modelctl.limits import MODELFILE_BYTES
-from modelctl.modelfile import Command, ModelSpec, decode, parse, to_spec
-from modelctl.params import BY_NAME
+from modelctl.modelfile import INVALID_COMMAND, Command, ModelSpec, decode, parse, to_spec
+from modelctl.params import BY_NAME, REMOVED_BY_NAME, removed_dropped_message, suggest
 from modelctl.profile import local_path
 from modelctl.wire import go_scalar, order_parameters
 from modelctl.yamlio import reads_as_string
@@ -41,7 +41,10 @@ _OWN_QUANTIZE = re.compile(r"^# (quantize|draft_quantize): (\S+) \(not a Modelfi
 _BLOB_PATH = re.compile(r"(?:^|[/\\])blobs[/\\]sha256[-:][0-9a-fA-F]{64}$")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|\\")
 _GO_FLOAT = re.compile(r"^[+-]?[0-9]+(?:\.[0-9]+)?e[+-][0-9]+$")
-END = "_end"  # the comments key of lines after the last instruction
+END = "_end"
+#: The Modelfile instructions, as people write them (for the did-you-mean).
+INSTRUCTIONS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES", "RENDERER",
+                "PARSER", "DRAFT")  # fmt: skip  # the comments key of lines after the last instruction
 
 
 # -------------------------------------------------------------------------------------------
@@ -358,6 +361,40 @@ def _refuse_empty_from(commands: list[Command], filename: str) -> None:
             )
 
 
+def _drop_removed(commands: list[Command], filename: str) -> tuple[list[Command], list[Diagnostic]]:
+    """Parameters Ollama removed are dropped, each with when it was removed and what to use
+    instead (a profile refuses them, so the imported profile would not load otherwise)."""
+    keep: list[Command] = []
+    dropped: list[Diagnostic] = []
+    for cmd in commands:
+        if cmd.name in REMOVED_BY_NAME:
+            message = removed_dropped_message(cmd.name)
+            dropped.append(Diagnostic("removed_parameter", message, filename, cmd.line, cmd.column, cmd.name))
+        else:
+            keep.append(cmd)
+    return keep, dropped
+
+
+_UNKNOWN_PARAMETER = re.compile(r"^unknown parameter '(.*)'$")
+
+
+def _with_hint(exc: ModelfileError, text: str) -> ModelfileError:
+    """Ollama's own error text, then a did-you-mean: ``PARAMETR`` -> ``PARAMETER``,
+    ``temprature`` -> ``temperature``."""
+    hint = None
+    if exc.message.endswith(INVALID_COMMAND) and exc.line is not None:
+        lines = re.split(r"\r\n|\r|\n", text)
+        words = lines[exc.line - 1].split() if exc.line <= len(lines) else []
+        if words:
+            hint = suggest(words[0], INSTRUCTIONS, cutoff=0.6)
+    elif (m := _UNKNOWN_PARAMETER.match(exc.message)) is not None:
+        hint = suggest(m.group(1))
+    if hint is None:
+        return exc
+    exc.message = f"{exc.message} (did you mean '{hint}'?)"
+    return exc
+
+
 @dataclass
 class ImportedProfile:
     """A Modelfile, or a deployed model, turned into profile YAML."""
@@ -393,7 +430,11 @@ def import_modelfile(path: Path, *, output: Path | None = None, name: str | None
     raw = read_bounded(path, MODELFILE_BYTES, what="Modelfile", error=ModelfileError)
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ModelfileError("binary data (a NUL byte): not a Modelfile", file=str(path))
-    src = read_source(decode(raw), filename=str(path))
+    text = decode(raw)
+    try:
+        src = read_source(text, filename=str(path))
+    except ModelfileError as exc:
+        raise _with_hint(exc, text) from None
     if src.export_of is None:
         for cmd in src.commands:
             if cmd.name in ("model", "adapter", "draft") and _is_blob(cmd.args):
@@ -401,8 +442,12 @@ def import_modelfile(path: Path, *, output: Path | None = None, name: str | None
                 raise _refuse_blob(cmd.args, str(path), field_name)
     commands = _export_ints(src.commands) if src.is_export else src.commands
     _refuse_empty_from(commands, str(path))
-    spec = to_spec(commands, filename=str(path))
-    warnings = list(spec.warnings)
+    commands, dropped = _drop_removed(commands, str(path))
+    try:
+        spec = to_spec(commands, filename=str(path))
+    except ModelfileError as exc:
+        raise _with_hint(exc, text) from None
+    warnings = dropped + list(spec.warnings)
     data = spec_to_profile_data(
         spec,
         modelfile_dir=path.resolve().parent,

@@ -79,6 +79,11 @@ PROFILE_TOTAL_BYTES = Limit(
     "MODELCTL_MAX_PROFILE_TOTAL_BYTES", 32 << 20, "bytes", "all the files of one profile together (`extends` included)",
     "each file is capped; this caps their sum, so one profile cannot make modelctl read gigabytes",
 )  # fmt: skip
+PROFILE_DIR_FILES = Limit(
+    "MODELCTL_MAX_PROFILE_DIR_FILES", 10_000, "count",
+    "entries read from one profiles folder (./profiles, $MODELCTL_PROFILES) by `ls`, `ps` and did-you-mean",
+    "a profiles folder holds tens of files; this bounds a mistaken $MODELCTL_PROFILES such as /",
+)  # fmt: skip
 TEMPLATE_BYTES = Limit(
     "MODELCTL_MAX_TEMPLATE_BYTES", 1 << 20, "bytes", "a Modelfile template (`--template`)",
     "a template is a few KB; it is compiled to code, so its size bounds compile time",
@@ -126,6 +131,7 @@ LIMITS: tuple[Limit, ...] = (
     EXTENDS_DEPTH,
     EXTENDS_FILES,
     PROFILE_TOTAL_BYTES,
+    PROFILE_DIR_FILES,
     TEMPLATE_BYTES,
     TEMPLATE_OUTPUT,
     TEMPLATE_WORK,

@@ -23,6 +23,7 @@ from modelctl.drift import read_deployed
 from modelctl.errors import Diagnostic
 from modelctl.files import sha256_file
 from modelctl.importer import ImportedProfile, dump_yaml
+from modelctl.names import model_hint
 from modelctl.params import BY_NAME
 from modelctl.server import ModelNotFound
 from modelctl.session import HostSession
@@ -111,7 +112,9 @@ def _import(
 ) -> ImportedProfile:
     show = s.show(model)
     if show is None:
-        raise ModelNotFound(f"model {model} is not on the server at {s.display_host}", model=model)
+        near = model_hint(s.client, model)
+        hint = f"; {near}" if near is not None else ""
+        raise ModelNotFound(f"model {model} is not on the server at {s.display_host}{hint}", model=model)
     warnings: list[Diagnostic] = []
     base = _base_name(model, show)
     base_show = s.show(base) if base else None

@@ -310,13 +310,31 @@ def removed_message(name: str) -> str:
     return f"'{name}' was removed in Ollama {r.removed_in}; use {r.instead} instead"
 
 
-def suggest(name: str, candidates: Iterable[str] | None = None) -> str | None:
-    """A did-you-mean for a misspelt name (``temprature`` -> ``temperature``)."""
+def removed_dropped_message(name: str) -> str:
+    """What ``import`` says of a removed parameter it drops (``ollama create`` warns or refuses)."""
+    r = REMOVED_BY_NAME[name]
+    refused = "" if name in CLI_DEPRECATED else " (`ollama create` refuses it: unknown parameter)"
+    return f"parameter {name} was removed in Ollama {r.removed_in}, dropped; use {r.instead}{refused}"
+
+
+def suggest(name: str, candidates: Iterable[str] | None = None, *, cutoff: float = 0.7) -> str | None:
+    """A did-you-mean for a misspelt name (``temprature`` -> ``temperature``, ``FROM`` -> ``from``).
+
+    Case is ignored (a candidate differing only in case wins outright); the candidate is
+    returned as written. The one home for did-you-mean: profile keys, parameters, prompts-file
+    keys, profile and model names all ask here.
+    """
     import difflib  # here, not at the top: `estimate --help` imports this module
 
     pool = list(candidates) if candidates is not None else list(BY_NAME)
-    found = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
-    return found[0] if found else None
+    folded: dict[str, str] = {}
+    for c in pool:
+        folded.setdefault(c.casefold(), c)
+    key = name.casefold()
+    if key in folded:
+        return folded[key]
+    found = difflib.get_close_matches(key, list(folded), n=1, cutoff=cutoff)
+    return folded[found[0]] if found else None
 
 
 def check_value(param: Param, value: Any) -> str | None:

@@ -33,7 +33,7 @@ from modelctl import yamlio
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError
 from modelctl.facts import facts_from_gguf
 from modelctl.files import confinement_root, not_regular, open_regular, outside
-from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_TOTAL_BYTES
+from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
 from modelctl.wire import as_sent, go_semver_valid
 
 TOP_LEVEL_KEYS = (
@@ -300,29 +300,112 @@ def _parse_dotted(dotted: str) -> tuple[str | int, ...]:
 
 
 # -- finding profiles ----------------------------------------------------------------------------
+PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
 def search_dirs() -> list[Path]:
     dirs = [Path(d) for d in os.environ.get("MODELCTL_PROFILES", "").split(os.pathsep) if d]
     dirs.append(Path("profiles"))
     return dirs
 
 
+def _abs(p: Path) -> Path:
+    return Path(os.path.normpath(os.path.abspath(p)))
+
+
+def profile_files(dirs: Sequence[Path] | None = None) -> list[Path]:
+    """The ``*.yaml``/``*.yml`` files of the profile folders (``search_dirs()`` by default), sorted
+    within each folder, each file once; at most PROFILE_DIR_FILES entries read per folder."""
+    cap = PROFILE_DIR_FILES.value()
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for d in dirs if dirs is not None else search_dirs():
+        found: list[Path] = []
+        try:
+            with os.scandir(d) as entries:
+                for n, entry in enumerate(entries, 1):
+                    if n > cap:
+                        why = f"more than {cap:,} entries in a profiles folder ({PROFILE_DIR_FILES.env})"
+                        raise InvalidInput(f"{d}: {why}", file=str(d))
+                    if entry.name.lower().endswith(PROFILE_SUFFIXES) and entry.is_file():
+                        found.append(Path(d) / entry.name)
+        except OSError:
+            continue
+        for f in sorted(found):
+            if _abs(f) not in seen:
+                seen.add(_abs(f))
+                out.append(f)
+    return out
+
+
+def profile_names() -> list[str]:
+    """The profile names ``resolve_ref`` finds (file stems in ./profiles and $MODELCTL_PROFILES)."""
+    names: list[str] = []
+    try:
+        files = profile_files()
+    except InvalidInput:
+        return names
+    for f in files:
+        stem = f.name.rsplit(".", 1)[0]
+        if stem not in names:
+            names.append(stem)
+    return names
+
+
 def resolve_ref(ref: str) -> Path:
-    """A profile by path, or by name: ``creative`` -> $MODELCTL_PROFILES/creative.yaml or ./profiles/."""
+    """A profile by path, or by name: ``creative`` -> $MODELCTL_PROFILES/creative.yaml or ./profiles/.
+
+    A file name that is not in the current folder (``creative.yaml``) is looked up there too;
+    what is not found gets a did-you-mean and the folders that were searched.
+    """
     p = Path(ref).expanduser()
     if p.is_file():
-        return Path(os.path.normpath(os.path.abspath(p)))
-    name_like = "/" not in ref and os.sep not in ref and not ref.endswith((".yaml", ".yml"))
-    if p.exists() and not name_like:  # a directory: loading says "is a directory"
-        return Path(os.path.normpath(os.path.abspath(p)))
-    if name_like:
+        return _abs(p)
+    bare = "/" not in ref and os.sep not in ref and not ref.startswith("~")
+    with_suffix = ref.lower().endswith(PROFILE_SUFFIXES)
+    if p.exists() and not (bare and not with_suffix):  # a directory: loading says "is a directory"
+        return _abs(p)
+    if bare:
+        names = [ref] if with_suffix else [f"{ref}{ext}" for ext in PROFILE_SUFFIXES]
         for d in search_dirs():
-            for ext in (".yaml", ".yml"):
-                cand = d / f"{ref}{ext}"
-                if cand.is_file():
-                    return Path(os.path.normpath(os.path.abspath(cand)))
-        looked = ", ".join(str(d) for d in search_dirs())
-        raise ProfileError(f"no profile named '{ref}' (looked in {looked})", file=ref)
-    raise ProfileError("profile file not found", file=ref)
+            for n in names:
+                if (d / n).is_file():
+                    return _abs(d / n)
+    raise ProfileError(_not_found(ref, bare, with_suffix), file=ref, code="profile_not_found")
+
+
+def _looked_in(with_cwd: bool) -> str:
+    """The folders searched, in the order searched: ``the current folder and ./profiles;
+    $MODELCTL_PROFILES is not set``."""
+    env = os.environ.get("MODELCTL_PROFILES", "")
+    places = ["the current folder"] if with_cwd else []
+    if any(env.split(os.pathsep)):
+        places.append(f"$MODELCTL_PROFILES={env}")
+    places.append("./profiles")
+    text = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+    return text if any(env.split(os.pathsep)) else text + "; $MODELCTL_PROFILES is not set"
+
+
+def _not_found(ref: str, bare: bool, with_suffix: bool) -> str:
+    """'no profile named ...' with where it looked, and the closest profile when there is one."""
+    if bare:
+        try:
+            files = profile_files([Path("."), *search_dirs()] if with_suffix else None)
+        except InvalidInput:
+            files = []
+        pool = [f.name for f in files] if with_suffix else [f.name.rsplit(".", 1)[0] for f in files]
+        head = f"profile file not found: {ref}" if with_suffix else f"no profile named '{ref}'"
+        msg = f"{head} (looked in {_looked_in(with_suffix)})"
+    else:
+        parent = os.path.dirname(ref)
+        try:
+            files = profile_files([Path(parent).expanduser()])
+        except InvalidInput:
+            files = []
+        pool = [os.path.join(parent, f.name) for f in files]
+        msg = "profile file not found"
+    hint = P.suggest(ref, pool)
+    return msg + (f"; did you mean '{hint}'?" if hint else "")
 
 
 def is_profile_ref(ref: str) -> bool:
@@ -602,13 +685,8 @@ def _precheck(merged: dict[str, Any], loaded: ProfileSources) -> None:
     problems: list[Diagnostic] = []
     for key in merged:
         if key not in TOP_LEVEL_KEYS:
-            hint = P.suggest(str(key), TOP_LEVEL_KEYS)
-            if hint is None and str(key) in P.BY_NAME:
-                msg = f"unknown key '{key}' (parameters go under `parameters:`)"
-            else:
-                msg = f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
             f, line, col = loaded.where(str(key), key=True)
-            problems.append(Diagnostic("unknown_key", msg, f, line, col, str(key)))
+            problems.append(Diagnostic("unknown_key", unknown_key_message(str(key)), f, line, col, str(key)))
     params = merged.get("parameters")
     if isinstance(params, dict):
         for pk in params:
@@ -620,7 +698,8 @@ def _precheck(merged: dict[str, Any], loaded: ProfileSources) -> None:
                 hint = P.suggest(str(pk))
                 msg = f"unknown parameter '{pk}'" + (f" (did you mean '{hint}'?)" if hint else "")
                 problems.append(Diagnostic("unknown_parameter", msg, f, line, col, dotted_field))
-    if "from" not in merged and merged.get("abstract") is not True:
+    meant_from = any(p.code == "unknown_key" and "'from'" in p.message for p in problems)  # `model:`, `FROM:`
+    if "from" not in merged and merged.get("abstract") is not True and not meant_from:
         f = _display(loaded.path)
         problems.append(
             Diagnostic("missing", "`from` is required (a model name or a path to a .gguf file)", f, 1, 1, "from")
@@ -630,6 +709,35 @@ def _precheck(merged: dict[str, Any], loaded: ProfileSources) -> None:
         raise ProfileError(
             h.message, file=h.file, line=h.line, column=h.column, field=h.field, code=h.code, diagnostics=problems
         )
+
+
+#: What people write for a top-level key (Modelfile habits, other tools' presets) -> the profile's key.
+KEY_ALIASES = {
+    "model": "from",
+    "base": "from",
+    "base_model": "from",
+    "parent": "from",
+    "params": "parameters",
+    "parameter": "parameters",
+    "options": "parameters",
+    "system_prompt": "system",
+    "adapter": "adapters",
+    "message": "messages",
+    "quantization": "quantize",
+    "inherits": "extends",
+}
+
+
+def unknown_key_message(key: str) -> str:
+    """Why a top-level key is unknown, and what was meant: ``model``/``FROM`` -> ``from``; a
+    parameter written at the top level belongs under ``parameters:``."""
+    folded = key.casefold()
+    if key in P.BY_NAME or key in P.REMOVED_BY_NAME or (folded in P.BY_NAME and folded not in TOP_LEVEL_KEYS):
+        name = key if key in P.BY_NAME or key in P.REMOVED_BY_NAME else folded
+        removed = f" ({P.removed_message(name)})" if name in P.REMOVED_BY_NAME else ""
+        return f"unknown key '{key}': '{name}' is a parameter and belongs under `parameters:`{removed}"
+    hint = KEY_ALIASES.get(folded) or P.suggest(key, TOP_LEVEL_KEYS)
+    return f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
 
 
 _TYPE_WORDS = {

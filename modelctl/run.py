@@ -23,6 +23,7 @@ from typing import Any
 from modelctl.answers import METRIC_KEYS
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.events import EventSink, Notice, Token, ignore
+from modelctl.names import missing_model_message, model_hint
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import ModelNotFound, OllamaClient
@@ -166,21 +167,23 @@ def resolve_target(
         try:
             target.show = client.show(target.model)
         except ModelNotFound:
-            raise _missing(ref, target, client.display_host) from None
+            raise _missing(ref, target, client) from None
         if loaded is None:  # a model with stored messages is asked through /api/chat
             target.use_chat = bool(target.show.get("messages"))
     return target
 
 
-def _missing(ref: str, target: Target, host: str) -> ModelNotFound:
+def _missing(ref: str, target: Target, client: OllamaClient) -> ModelNotFound:
+    """Why the model is missing; a did-you-mean instead of pull advice when a name on the server is near."""
+    host = client.display_host
     if target.loaded is None:
-        return ModelNotFound(
-            f"model '{ref}' not found on {host}: pull it (`ollama pull {ref}`) or name a profile", model=ref
-        )
+        advice = f"pull it (`ollama pull {ref}`) or name a profile"
+        return ModelNotFound(missing_model_message(client, ref, pull_advice=advice), model=ref)
     if target.ephemeral:
+        hint = model_hint(client, target.model, profiles=False)
         return ModelNotFound(
             f"base model '{target.model}' of {ref} is not on {host}: "
-            f"pull it (`ollama pull {target.model}`) or build the profile",
+            + (hint or f"pull it (`ollama pull {target.model}`) or build the profile"),
             model=target.model,
         )
     return not_built_error(ref, target.model, host)

@@ -19,6 +19,7 @@ from modelctl.drift import read_deployed
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_none
+from modelctl.names import model_hint
 from modelctl.params import typed_parameters
 from modelctl.profile import is_profile_ref, load_profile
 from modelctl.server import ModelNotFound, OllamaClient
@@ -376,7 +377,11 @@ def show(ref: str, *, verify: bool = False, host: str | None = None, timeout: fl
         try:
             deployed = client.show(view.name)
         except ModelNotFound as exc:
-            hint = f" (build it with `modelctl build {ref}`)" if view.parameters is not None else ""
+            if view.parameters is not None:
+                hint = f" (build it with `modelctl build {ref}`)"
+            else:
+                near = model_hint(client, view.name)
+                hint = f"; {near}" if near is not None else ""
             raise ModelNotFound(
                 f"model {view.name} is not on the server at {client.display_host}{hint}", model=view.name
             ) from exc

@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from modelctl.params import BY_NAME, INT64_MAX, INT64_MIN, ORDER
+from modelctl.params import BY_NAME, INT64_MAX, INT64_MIN, ORDER, suggest
 
 
 class MalformedAnswer(ValueError):
@@ -475,6 +475,36 @@ def find_entry(listing: Mapping[str, Any] | None, name: str) -> dict[str, Any] |
         ):
             return entry
     return None
+
+
+def listed_names(listing: Mapping[str, Any] | None) -> list[str]:
+    """The model names of an /api/tags (or /api/ps) answer, in its order."""
+    models = (listing or {}).get("models")
+    out: list[str] = []
+    for entry in models if isinstance(models, list) else []:
+        if isinstance(entry, dict):
+            n = entry.get("name") or entry.get("model")
+            if isinstance(n, str) and n:
+                out.append(n)
+    return out
+
+
+def near_models(name: str, names: Iterable[str], most: int = 3) -> list[str]:
+    """The models of ``names`` that ``name`` most likely meant, as Ollama matches names: the same
+    model (case and ``:latest`` aside), else the tags of the same model (``llama3.2`` when only
+    ``llama3.2:3b`` is there), else the closest spelling (``llama3.2:3bb``). Empty: nothing near."""
+    keys: dict[str, str] = {}
+    for n in names:
+        keys.setdefault(model_key(n), n)
+    key = model_key(name)
+    if key in keys:
+        return [keys[key]]
+    repo = key.rsplit(":", 1)[0]
+    same = [n for k, n in keys.items() if k.rsplit(":", 1)[0] == repo]
+    if same:
+        return same[:most]
+    close = suggest(key, list(keys), cutoff=0.75)
+    return [keys[close]] if close is not None else []
 
 
 # --- blob digests -----------------------------------------------------------------------------
