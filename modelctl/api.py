@@ -40,6 +40,7 @@ from modelctl.errors import (
 from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
 from modelctl.facts import ModelFacts, facts_from_gguf
+from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
 from modelctl.importer import ImportedProfile, import_modelfile
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
@@ -52,7 +53,7 @@ from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
 from modelctl.session import HostSession
-from modelctl.show import ModelReport, show
+from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
 
@@ -66,34 +67,42 @@ __all__ = [
     "import_modelfile",
     "inspect",
     "json_schema",
+    "list_models",
     "load_profile",
+    "loaded_models",
     "parse_modelfile",
     "plan",
     "render",
+    "remove_models",
     "render_profile",
     "run",
     "show",
+    "show_modelfile",
     "validate",
     # results
     "BudgetResult",
     "BuildOutcome",
     "BuildResult",
     "CompareOptions",
+    "DeployedModelfile",
     "Difference",
     "EstimateReport",
     "FactsSource",
     "GpuOptions",
     "GpuPlacement",
     "ImportedProfile",
+    "LoadedModels",
     "LoadedProfile",
     "Matrix",
     "MemoryEstimate",
     "ModelFacts",
+    "ModelList",
     "ModelReport",
     "ModelSpec",
     "ParamTable",
     "PlanResult",
     "Profile",
+    "RemoveResult",
     "Rendered",
     "RunReport",
     "RunResult",

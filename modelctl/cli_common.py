@@ -18,7 +18,8 @@ import click
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
 from modelctl.files import CONFINE_ENV, write_atomic
-from modelctl.output import Result, dumps, envelope
+from modelctl.output import Result, dumps, envelope, term
+from modelctl.output.text import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,22 +116,49 @@ def _print_traceback() -> None:
         traceback.print_exc()
 
 
+_DIAG_STYLE = {"error": "bold red", "warning": "yellow"}
+
+
 def _print_diag(kind: str, d: Diagnostic) -> None:
+    """``error: file:line:col: field: message`` on stderr; the kind coloured on a terminal that
+    wants colour (rich is imported then only, see output/term.py)."""
+    if term.wants_color(sys.stderr):
+        from rich.text import Text
+
+        line = Text.assemble((kind, _DIAG_STYLE.get(kind, "")), f": {d.format()}")
+        term.console(sys.stderr).print(line, soft_wrap=True)
+        return
     click.echo(f"{kind}: {d.format()}", err=True)
+
+
+def _print_blocks(result: Result) -> None:
+    """A result's blocks drawn on the terminal: tables by rich, text as it is."""
+    from rich.text import Text
+
+    con = term.console()
+    for block in result.blocks() if result.blocks is not None else ():
+        if isinstance(block, Table):
+            con.print(block.renderable())
+        elif block:
+            con.print(Text(block.removesuffix("\n")), soft_wrap=True)
 
 
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
     """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
+    drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
     else:
-        text = result.render_text()
+        drawn = result.blocks is not None and not output and term.is_terminal(sys.stdout)
+        text = "" if drawn else result.render_text()
         if not quiet:
             for w in result.warnings:
                 _print_diag("warning", w)
         for e in result.errors:
             _print_diag("error", e)
-    if output:
+    if drawn:
+        _print_blocks(result)
+    elif output:
         write_atomic(output, text)
     elif text:
         click.echo(text, nl=not text.endswith("\n"))

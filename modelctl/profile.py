@@ -462,7 +462,8 @@ class _Loader:
     (a wide fan-out costs one read and one merge per file), within the caps of limits.py, and
     inside the confinement root when there is one (--confine)."""
 
-    def __init__(self, top: Path) -> None:
+    def __init__(self, top: Path, texts: dict[Path, str] | None = None) -> None:
+        self.texts = texts or {}  # files whose text is in memory (not written yet)
         self.docs: dict[str, yamlio.Document] = {}
         self.done: dict[Path, _Resolved] = {}
         self.total = 0
@@ -472,7 +473,7 @@ class _Loader:
         self.confine = confinement_root(top.parent)
 
     def read(self, path: Path, name: str) -> dict[str, Any]:
-        text = yamlio.read_text(path)
+        text = self.texts[path] if path in self.texts else yamlio.read_text(path)
         self.total += len(text) if text.isascii() else len(text.encode("utf-8"))
         if self.total > self.max_total:
             raise ProfileError(
@@ -610,9 +611,14 @@ def _apply_overrides(merged: dict[str, Any], overrides: Sequence[str], origins: 
             origins[parts[0]] = SET_SOURCE
 
 
-def load_profile(ref: str, overrides: Sequence[str] = ()) -> LoadedProfile:
-    path = resolve_ref(ref)
-    loader = _Loader(path)
+def load_profile(ref: str, overrides: Sequence[str] = (), *, text: str | None = None) -> LoadedProfile:
+    """Load, resolve and validate the profile ``ref`` (a path or a name, see :func:`resolve_ref`).
+
+    With ``text``, the profile is that text as if it were the file at the path ``ref`` (paths
+    and ``extends`` relative to its folder): a profile is checked before it is written.
+    """
+    path = resolve_ref(ref) if text is None else _abs(Path(ref))
+    loader = _Loader(path, {path: text} if text is not None else None)
     top = loader.resolve(path, ())
     docs = loader.docs
     origins = dict(top.origins)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,6 +29,38 @@ def human_bytes(n: float | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
         value /= 1024
     return f"{value:.2f} TiB"
+
+
+def human_duration(seconds: float) -> str:
+    """``About a minute``, ``4 hours``, ``3 weeks``: Ollama's rounding for ``ls`` and ``ps``."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s < 60:
+        return "1 second" if s == 1 else f"{s} seconds"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    for limit, size, unit in ((48, 1, "hours"), (24 * 14, 24, "days"), (24 * 60, 24 * 7, "weeks")):
+        if hours < limit:
+            return f"{hours // size} {unit}"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{hours // (24 * 365)} years"
+
+
+def human_time(when: datetime | None, now: datetime, *, zero: str = "Never") -> str:
+    """``4 minutes from now``, ``2 hours ago``, ``Forever`` (more than 20 years ahead), as ``ollama
+    ls``/``ps`` write times; ``zero`` when there is none."""
+    if when is None:
+        return zero
+    delta = (now - when).total_seconds()
+    if delta < -20 * 365 * 24 * 3600:
+        return "Forever"
+    return human_duration(-delta) + " from now" if delta < 0 else human_duration(delta) + " ago"
 
 
 def human_number(n: int | None) -> str | None:

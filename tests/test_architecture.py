@@ -31,11 +31,12 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.yamlio": {"yaml"},
     "modelctl.importer": {"yaml"},
     "modelctl.server": {"ollama"},
-    "modelctl.cli_common": {"traceback"},
+    "modelctl.cli_common": {"traceback", "rich.text"},
     "modelctl.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
     "modelctl.output.term": {"rich.console"},
+    "modelctl.output.text": {"rich", "rich.table"},
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -176,8 +174,7 @@ def compare(
             progress.close()
         if isinstance(result, Matrix):
             return matrix_result(result, out_fmt, exit_code(result))
-        color = out_fmt == "text" and not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        return table_result(result, out_fmt, color=color)
+        return table_result(result, out_fmt)
 
     execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)
 

@@ -14,6 +14,11 @@ from modelctl.output import Result
 @click.option(
     "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
 )
+@click.option(
+    "--modelfile",
+    is_flag=True,
+    help="Print the model's Modelfile as modelctl renders it: FROM names the base model (not a blob path).",
+)
 @confine_option
 @server_options
 @format_option("text", "json")
@@ -22,6 +27,7 @@ from modelctl.output import Result
 def show(
     ref: str,
     verify: bool,
+    modelfile: bool,
     host: str | None,
     timeout: float | None,
     fmt: str,
@@ -36,13 +42,26 @@ def show(
     name found in ./profiles) also gets warnings where the server differs from it.
 
     \b
+    With --modelfile, the model's Modelfile instead: the model read back as the profile
+    `plan` finds in sync with it (as `import --model` does) and rendered, so FROM names
+    the base model rather than a path into the server's blob store.
+
+    \b
     Examples:
       modelctl show llama3.2:3b
       modelctl show creative --verify
       modelctl show chef-creative --format json
+      modelctl show chef-creative --modelfile
     """
+    if modelfile and verify:
+        raise click.UsageError("--modelfile and --verify do not go together")
 
     def body() -> Result:
+        if modelfile:
+            from modelctl.output.show import modelfile_result
+            from modelctl.show import show_modelfile
+
+            return modelfile_result(show_modelfile(ref, host=host, timeout=timeout))
         from modelctl.output.show import show_result
         from modelctl.show import show as run_show
 

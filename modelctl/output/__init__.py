@@ -8,7 +8,7 @@ prints it. This package's ``__init__`` is standard library only: ``--help`` impo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from modelctl.errors import Diagnostic, ExitCode
@@ -42,7 +42,12 @@ def dumps(obj: Any) -> str:
 
 
 class Result:
-    """What a command prints: data for JSON, a text rendering for humans, diagnostics, exit code."""
+    """What a command prints: data for JSON, a text rendering for humans, diagnostics, exit code.
+
+    ``blocks`` (instead of ``text``) is the text as a list of strings and tables
+    (:class:`modelctl.output.text.Table`): plain for pipes and files, drawn with rich when
+    stdout is a terminal (``cli_common.emit`` decides).
+    """
 
     def __init__(
         self,
@@ -51,16 +56,20 @@ class Result:
         exit_code: ExitCode = ExitCode.OK,
         warnings: Iterable[Diagnostic] = (),
         errors: Iterable[Diagnostic] = (),
+        blocks: Callable[[], Sequence[Any]] | None = None,
     ) -> None:
         self.data = data
         self.text = text
         self.exit_code = exit_code
         self.warnings: list[Diagnostic] = list(warnings)
         self.errors: list[Diagnostic] = list(errors)
+        self.blocks = blocks
 
     @property
     def ok(self) -> bool:
         return self.exit_code == ExitCode.OK
 
     def render_text(self) -> str:
+        if self.blocks is not None:
+            return "".join(b if isinstance(b, str) else b.plain() for b in self.blocks())
         return self.text() if callable(self.text) else self.text

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from modelctl.errors import ExitCode
 from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
+from modelctl.output.text import Table, terminal_width
 from modelctl.output.text import table as text_table
-from modelctl.output.text import terminal_width
 from modelctl.table import ParamTable, TableCell
 
 
@@ -72,20 +72,24 @@ def _legend(t: ParamTable) -> list[str]:
 # =========================================================================== parameter table
 
 
-def table_text(t: ParamTable, width: int | None = None, *, color: bool = False) -> str:
-    """The table fitted to ``width``; ``color`` (a TTY) makes differing rows bold."""
+def table_blocks(t: ParamTable, width: int | None = None) -> list[str | Table]:
+    """The table (fitted to ``width`` as plain text; on a terminal rich makes differing rows bold)
+    and its legend."""
     width = width or terminal_width()
     headers = ["", *[c.label for c in t.columns]]
     rows = []
     for r in t.rows:
         mark = "* " if r.differs else "  "
         rows.append([mark + r.label, *[_cell_text(c) for c in r.cells]])
-    out = text_table(headers, rows, max_width=width)
-    if color:
-        # After layout, so escape codes do not count towards the column widths.
-        out = "".join(f"\033[1m{line}\033[0m\n" if line.startswith("* ") else line + "\n" for line in out.splitlines())
+    differs = {i for i, r in enumerate(t.rows) if r.differs}
     legend = [textwrap.fill(x, width=width, subsequent_indent="  ") for x in _legend(t)]
-    return out + "\n" + "\n".join(legend) + "\n"
+    table = Table(headers, rows, max_width=width, bold_rows=differs, wrap=range(1, len(headers)))
+    return [table, "\n" + "\n".join(legend) + "\n"]
+
+
+def table_text(t: ParamTable, width: int | None = None) -> str:
+    """The table fitted to ``width``, and its legend, as plain text."""
+    return "".join(b if isinstance(b, str) else b.plain() for b in table_blocks(t, width))
 
 
 def _md_escape(text: str) -> str:
@@ -133,17 +137,32 @@ def _group_title(m: Matrix, q: int, s: int | None, r: int) -> str:
     return " · ".join(bits)
 
 
-def _stats_line(c: Cell) -> str:
+def _stats(c: Cell) -> list[str]:
+    """The measures of one cell: ``31 tok``, ``50.0 tok/s``, ``TTFT 1.6 ms``, ``load 0.1 ms``, ``stop``."""
     r = c.result
     if r is None:
-        return ""
+        return []
     tps = _fmt_num(r.tokens_per_s, 1)
     ttft = _ms(None if r.ttft_s is None else r.ttft_s * 1000)
     load = _ms(None if r.load_s is None else r.load_s * 1000)
-    return (
-        f"{r.eval_count if r.eval_count is not None else '-'} tok · {tps} tok/s · TTFT {ttft} · "
-        f"load {load} · {r.done_reason or '-'}"
-    )
+    count = r.eval_count if r.eval_count is not None else "-"
+    return [f"{count} tok", f"{tps} tok/s", f"TTFT {ttft}", f"load {load}", r.done_reason or "-"]
+
+
+def _stats_line(c: Cell) -> str:
+    return " · ".join(_stats(c))
+
+
+def _pack(items: Sequence[str], width: int, sep: str = " · ") -> list[str]:
+    """``items`` joined by ``sep`` in lines of ``width``, breaking only between items (a measure is
+    never split across lines; one longer than the line is wrapped on its own)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(sep) + len(item) <= width:
+            lines[-1] += sep + item
+        else:
+            lines += textwrap.wrap(item, width=width) or [""]
+    return lines
 
 
 def _assert_lines(c: Cell) -> list[str]:
@@ -153,8 +172,8 @@ def _assert_lines(c: Cell) -> list[str]:
     ]
 
 
-def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
-    lines: list[str] = []
+def _cell_parts(c: Cell, width: int, max_lines: int) -> tuple[list[str], list[str]]:
+    """(the answer, then the measures, assertions and flags) of one cell in lines of ``width``."""
     if c.status == "ok" and c.result is not None:
         text = c.result.text.strip("\n")
         wrapped: list[str] = []
@@ -163,18 +182,27 @@ def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
         if len(wrapped) > max_lines:
             extra = len(wrapped) - max_lines + 1
             wrapped = wrapped[: max_lines - 1] + [f"… ({extra} more lines)"]
-        lines += wrapped
-        lines.append("")
-        lines += textwrap.wrap(_stats_line(c), width=width)
+        tail = ["", *_pack(_stats(c), width)]
         for a in _assert_lines(c):
-            lines += textwrap.wrap(a, width=width)
+            tail += textwrap.wrap(a, width=width)
         if c.flags:
-            lines += textwrap.wrap("FLAGS: " + ", ".join(f.replace("_", "-") for f in c.flags), width=width)
-    elif c.status == "error":
-        lines += textwrap.wrap("ERROR: " + (c.error.message if c.error else "failed"), width=width)
-    else:
-        lines.append("(not run)")
-    return lines
+            tail += textwrap.wrap("FLAGS: " + ", ".join(f.replace("_", "-") for f in c.flags), width=width)
+        return wrapped, tail
+    if c.status == "error":
+        return textwrap.wrap("ERROR: " + (c.error.message if c.error else "failed"), width=width), []
+    return ["(not run)"], []
+
+
+def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
+    body, tail = _cell_parts(c, width, max_lines)
+    return body + tail
+
+
+def _side_by_side(cells: Sequence[Cell], colw: int, max_lines: int) -> list[list[str]]:
+    """Each cell's lines, the answers padded to one height so that the measures line up."""
+    parts = [_cell_parts(c, colw, max_lines) for c in cells]
+    height = max((len(body) for body, _tail in parts), default=0)
+    return [body + [""] * (height - len(body)) + tail for body, tail in parts]
 
 
 def summary_rows(summaries: Sequence[ProfileSummary]) -> list[list[str]]:
@@ -235,7 +263,7 @@ def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str
             continue
         out.append(header)
         out.append(sep.join("─" * colw for _ in m.targets))
-        cols = [_cell_lines(c, colw, max_lines) for c in cells]
+        cols = _side_by_side(cells, colw, max_lines)
         height = max((len(c) for c in cols), default=0)
         for i in range(height):
             out.append(sep.join((col[i] if i < len(col) else "").ljust(colw) for col in cols).rstrip())
@@ -638,9 +666,10 @@ def matrix_html(m: Matrix) -> str:
 # =========================================================================== results
 
 
-def table_result(t: ParamTable, fmt: str, *, color: bool = False) -> Result:
+def table_result(t: ParamTable, fmt: str) -> Result:
+    if fmt == "text":
+        return Result(data=t.to_dict(), blocks=lambda: table_blocks(t), warnings=t.warnings)
     writers: dict[str, Callable[[], str]] = {
-        "text": lambda: table_text(t, color=color),
         "markdown": lambda: table_markdown(t),
         "html": lambda: table_html(t),
         "json": lambda: "",

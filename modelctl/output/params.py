@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelctl.output import Result
-from modelctl.output.text import table, terminal_width
+from modelctl.output.text import Table
 from modelctl.params import CATALOGUE, REMOVED, Param, RemovedParam
 
 
@@ -25,15 +25,15 @@ def removed_result() -> Result:
     rows = [(r.name, r.removed_in, r.instead, r.cli_behaviour) for r in REMOVED]
     return Result(
         data=[r.to_dict() for r in REMOVED],
-        text=table(("name", "removed in", "use instead", "ollama create"), rows),
+        blocks=lambda: [Table(("name", "removed in", "use instead", "ollama create"), rows, wrap={2, 3})],
     )
 
 
 def catalogue_result() -> Result:
     rows = [(p.name, p.type, p.default_note, p.range_text, p.level, p.meaning) for p in CATALOGUE]
+    # Piped or written to a file, columns stay whole (a script reads every character); on a
+    # terminal rich wraps the long ones.
     return Result(
         data=[p.to_dict() for p in CATALOGUE],
-        text=lambda: table(
-            ("name", "type", "default", "range", "level", "meaning"), rows, max_width=terminal_width(120, minimum=1)
-        ),
+        blocks=lambda: [Table(("name", "type", "default", "range", "level", "meaning"), rows, wrap={2, 3, 5})],
     )

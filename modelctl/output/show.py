@@ -7,7 +7,7 @@ from typing import Any
 
 from modelctl.errors import Diagnostic, ExitCode
 from modelctl.output import Result
-from modelctl.show import ModelReport
+from modelctl.show import DeployedModelfile, ModelReport
 from modelctl.units import format_value, human_bytes
 
 # What the server uses when no num_ctx is stored (reference: Ollama's server/routes.go Serve).
@@ -127,3 +127,8 @@ def show_result(report: ModelReport, exit_code: ExitCode) -> Result:
         warnings=report.warnings,
         errors=verify_errors([report]),
     )
+
+
+def modelfile_result(m: DeployedModelfile) -> Result:
+    """``show --modelfile``: the Modelfile text; JSON has it under ``modelfile``."""
+    return Result(data=m.to_dict(), text=m.text, warnings=m.warnings)

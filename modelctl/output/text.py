@@ -1,9 +1,9 @@
-"""Plain text tables for terminals and logs."""
+"""Text tables: plain and aligned for pipes, files and logs; drawn by rich on a terminal."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 
@@ -19,6 +19,22 @@ def terminal_width(default: int = 100, minimum: int = 60) -> int:
         except OSError:
             columns = default
     return max(minimum, columns)
+
+
+def _cut(cell: str, width: int) -> str:
+    """``cell`` in ``width`` characters with one ellipsis at most: a value already shortened
+    (``You are a chef. Propose…  (107 characters)``) is shortened further where it was cut,
+    so what follows (its size, its origin) stays whole when there is room for it."""
+    if len(cell) <= width:
+        return cell
+    first = cell.find("…")
+    if first >= 0:
+        tail = cell[first + 1 :]
+        room = width - len(tail) - 1
+        if room >= 4:
+            return cell[: min(room, first)] + "…" + tail
+        return cell[: min(first, max(width - 1, 0))] + "…"
+    return cell[: max(width - 1, 0)] + "…"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, max_width: int | None = None) -> str:
@@ -38,12 +54,48 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, max_width: i
     def fmt(cells: Sequence[str]) -> str:
         out = []
         for i in range(cols):
-            cell = (cells[i] if i < len(cells) else "").split("\n", 1)[0]
-            if len(cell) > widths[i]:
-                cell = cell[: max(widths[i] - 1, 0)] + "…"
+            cell = _cut((cells[i] if i < len(cells) else "").split("\n", 1)[0], widths[i])
             out.append(cell.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
     lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in str_rows]
     return "\n".join(lines) + "\n"
+
+
+class Table:
+    """A table as a writer hands it over: :meth:`plain` for pipes and files (``max_width`` cuts
+    cells; None keeps them whole), :meth:`renderable` for rich on a terminal (cells wrap)."""
+
+    def __init__(
+        self,
+        headers: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        max_width: int | None = None,
+        bold_rows: Collection[int] = (),
+        wrap: Collection[int] = (),
+    ) -> None:
+        self.headers = list(headers)
+        self.rows = [["" if c is None else str(c) for c in row] for row in rows]
+        self.max_width = max_width
+        self.bold_rows = set(bold_rows)
+        self.wrap = set(wrap)  # columns that wrap on a terminal; the others keep their width
+
+    def plain(self) -> str:
+        return table(self.headers, self.rows, max_width=self.max_width)
+
+    def renderable(self) -> Any:
+        from rich import box
+        from rich.table import Table as RichTable
+
+        t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+        for i, h in enumerate(self.headers):
+            if i in self.wrap:
+                t.add_column(h, overflow="fold")
+            else:  # kept whole (up to 40 characters) while the wrapping columns give way
+                longest = max([len(h), *(len(r[i]) for r in self.rows if i < len(r))])
+                t.add_column(h, no_wrap=True, min_width=min(longest, 40), overflow="ellipsis")
+        for n, row in enumerate(self.rows):
+            t.add_row(*row, style="bold" if n in self.bold_rows else None)
+        return t
