@@ -644,6 +644,9 @@ class BudgetResult:
     estimate: MemoryEstimate | None  # at num_ctx
     next_total_bytes: int | None  # the total at num_ctx + 1 (proof that it is the largest)
     minimum_total_bytes: int  # the total at num_ctx = 1
+    #: the largest multiple of 1024 that fits (the round value people set), and its total; None below 1024
+    num_ctx_1024: int | None = None
+    total_1024_bytes: int | None = None
 
     @property
     def fits(self) -> bool:
@@ -659,6 +662,8 @@ class BudgetResult:
             "search_limit": self.search_limit,
             "next_total_bytes": self.next_total_bytes,
             "minimum_total_bytes": self.minimum_total_bytes,
+            "num_ctx_1024": self.num_ctx_1024,
+            "total_1024_bytes": self.total_1024_bytes,
             "estimate": self.estimate.to_dict() if self.estimate else None,
         }
 
@@ -713,10 +718,14 @@ def max_num_ctx_for_budget(
     n, est = largest_num_ctx(at, lambda e: e.total_bytes <= budget_bytes, search_limit)
     if n is None or est is None:
         return BudgetResult(budget_bytes, None, "nothing fits", search_limit, None, None, minimum)
+    # The total only grows with num_ctx, so the largest multiple of 1024 that fits is n rounded down.
+    rounded = n // 1024 * 1024
+    round_total = (est.total_bytes if rounded == n else at(rounded).total_bytes) if rounded else None
+    extra = (rounded or None, round_total)
     if n == search_limit:
         why = "trained context" if not limit and facts.context_trained else "search limit"
-        return BudgetResult(budget_bytes, n, why, search_limit, est, None, minimum)
-    return BudgetResult(budget_bytes, n, "budget", search_limit, est, at(n + 1).total_bytes, minimum)
+        return BudgetResult(budget_bytes, n, why, search_limit, est, None, minimum, *extra)
+    return BudgetResult(budget_bytes, n, "budget", search_limit, est, at(n + 1).total_bytes, minimum, *extra)
 
 
 def context_sizes(trained: int | None, extra: int | None = None) -> list[int]:

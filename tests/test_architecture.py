@@ -37,6 +37,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.params": {"difflib"},
     "modelctl.output.term": {"rich.console"},
     "modelctl.output.text": {"rich", "rich.table"},
+    "modelctl.output.html": {"jinja2", "markupsafe"},
 }
 
 

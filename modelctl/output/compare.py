@@ -10,13 +10,14 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from modelctl.errors import ExitCode
 from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
+from modelctl.output.html import render_page
 from modelctl.output.text import Table, terminal_width
 from modelctl.output.text import table as text_table
 from modelctl.table import ParamTable, TableCell
@@ -470,197 +471,109 @@ def _junit_cell(suite: ET.Element, m: Matrix, c: Cell, classname: str, counts: d
 
 
 # =========================================================================== HTML
+# The markup is modelctl/output/templates/compare.html.j2; here, the data it shows.
 
-_CSS = """
-:root{--fg:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--ok:#1a7f37;--bad:#c62828;
---warn:#9a6700;--accent:#3867d6;--accent2:#20a39e}
-*{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);
-margin:0;padding:24px 32px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
-.meta{color:var(--muted);margin-bottom:16px}
-table{border-collapse:collapse;width:100%;margin:8px 0}
-th,td{border:1px solid var(--line);padding:6px 8px;vertical-align:top;text-align:left}
-th{background:var(--soft);font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.differs th{background:#fff4d6}
-.origin{display:block;color:var(--muted);font-size:11px}
-pre{white-space:pre-wrap;word-break:break-word;margin:0;
-font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
-.prompt{background:var(--soft);border-left:3px solid var(--accent);padding:8px 12px;margin:6px 0 10px}
-.grid{display:grid;gap:12px}
-.cell{border:1px solid var(--line);border-radius:6px;padding:10px;min-width:0;background:#fff}
-.cell h3{font-size:13px;margin:0 0 6px;color:var(--accent)}
-.stats{color:var(--muted);font-size:12px;margin-top:8px}
-.pass{color:var(--ok)}.fail{color:var(--bad);font-weight:600}
-.flag{display:inline-block;background:#fff4d6;color:var(--warn);border-radius:10px;padding:0 8px;
-font-size:11px;margin:4px 4px 0 0}
-.error{color:var(--bad)}
-.charts{display:flex;flex-wrap:wrap;gap:24px}
-.legend{color:var(--muted);font-size:12px}
-"""
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+_BAR_H, _BAR_GAP, _LABEL_W, _CHART_W, _PAD = 22, 8, 150, 260, 60
 
 
 def _bar_chart(
     title: str, labels: Sequence[str], values: Sequence[float | None], *, maximum: float | None, fmt: str, color: str
-) -> str:
-    """A horizontal bar chart as inline SVG (no script, no external resource)."""
-    bar_h, gap, label_w, chart_w, pad = 22, 8, 150, 260, 60
-    height = 30 + len(labels) * (bar_h + gap)
-    width = label_w + chart_w + pad
+) -> dict[str, Any]:
+    """A horizontal bar chart's geometry (the template draws it as inline SVG)."""
     top = maximum if maximum else max([v for v in values if v is not None] or [1.0]) or 1.0
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}" viewBox="0 0 {width} {height}">',
-        f'<text x="0" y="16" font-size="13" font-weight="600" fill="#1d2330">{_e(title)}</text>',
-    ]
+    bars = []
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-        y = 26 + i * (bar_h + gap)
-        short = label if len(label) <= 20 else label[:19] + "…"
-        parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="#1d2330">{_e(short)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{chart_w}" height="{bar_h}" fill="#f5f7fa"/>')
-        if v is not None:
-            w = max(1.0, chart_w * min(v / top, 1.0)) if top else 1.0
-            parts.append(
-                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
-                f"<title>{_e(label)}: {_e(fmt.format(v))}</title></rect>"
-            )
-            parts.append(
-                f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">{_e(fmt.format(v))}</text>'
-            )
-        else:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 15}" font-size="12" fill="#5f6b7a">n/a</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        w = max(1.0, _CHART_W * min(v / top, 1.0)) if v is not None and top else 1.0
+        bars.append(
+            {
+                "y": 26 + i * (_BAR_H + _BAR_GAP),
+                "short": label if len(label) <= 20 else label[:19] + "…",
+                "label": label,
+                "w": w,
+                "value": fmt.format(v) if v is not None else None,
+            }
+        )
+    return {
+        "title": title, "color": color, "bars": bars, "bar_h": _BAR_H, "label_w": _LABEL_W, "chart_w": _CHART_W,
+        "width": _LABEL_W + _CHART_W + _PAD, "height": 30 + len(labels) * (_BAR_H + _BAR_GAP),
+    }  # fmt: skip
 
 
-def _html_table(t: ParamTable) -> str:
-    out = ['<table class="params"><thead><tr><th></th>']
-    out += [f"<th>{_e(c.label)}</th>" for c in t.columns]
-    out.append("</tr></thead><tbody>")
-    for r in t.rows:
-        cls = ' class="differs"' if r.differs else ""
-        out.append(f"<tr{cls}><th>{_e(r.label)}{' ≠' if r.differs else ''}</th>")
-        for c in r.cells:
-            tag = c.tag()
-            origin = f'<span class="origin">{_e(tag)}</span>' if tag else ""
-            title = f' title="{_e(c.source)}"' if c.source else ""
-            out.append(f"<td{title}>{_e(c.display)}{origin}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
+def _blank(text: str) -> bool:
+    return text.strip() in ("", "-")
+
+
+def _table_data(t: ParamTable) -> dict[str, Any]:
+    """The parameter table for the page: rows with nothing to show in any column are left out."""
+    rows = [
+        {
+            "label": r.label,
+            "differs": r.differs,
+            "cells": [{"display": c.display, "tag": c.tag(), "source": c.source} for c in r.cells],
+        }
+        for r in t.rows
+        if not all(_blank(c.display) and not c.tag() for c in r.cells)
+    ]
     legend = [x.replace("* =", "≠ =", 1) for x in _legend(t)]
-    out.append('<p class="legend">' + "<br>".join(_e(x) for x in legend) + "</p>")
-    return "".join(out)
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        # Forbid every fetch: the report must stay self-contained even if edited later.
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
-    )
+    return {"columns": [c.label for c in t.columns], "rows": rows, "legend": legend}
 
 
 def table_html(t: ParamTable) -> str:
-    meta = f"server: {_e(t.server.host or 'none')}"
-    if t.server.version:
-        meta += f" (Ollama {_e(t.server.version)})"
-    body = (
-        f'<h1>modelctl compare — parameters</h1><div class="meta">{meta} · generated '
-        f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>" + _html_table(t)
-    )
-    return _page("modelctl compare — parameters", body)
+    return render_page(
+        "compare.html.j2", title="modelctl compare — parameters", heading="modelctl compare — parameters",
+        verdict=None, host=t.server.host, version=t.server.version, errors=[], table=_table_data(t), matrix=None,
+    )  # fmt: skip
+
+
+def _cell_data(m: Matrix, c: Cell) -> dict[str, Any]:
+    return {
+        "label": m.targets[c.profile].label,
+        "text": c.result.text if c.result is not None else None,
+        "stats": _stats_line(c),
+        "assertions": [
+            {"passed": a.passed, "text": a.assertion.label() + ("" if a.passed else f": {a.message}")}
+            for a in c.assertions
+        ],
+        "flags": [{"name": f.replace("_", "-"), "help": FLAG_HELP[f]} for f in c.flags],
+        "error": (c.error.message if c.error else "failed") if c.status == "error" else None,
+    }
+
+
+def _matrix_data(m: Matrix) -> dict[str, Any]:
+    sums = m.summaries()
+    labels = [t.label for t in m.targets]
+    rates = [None if s.pass_rate is None else s.pass_rate * 100 for s in sums]
+    charts = [
+        _bar_chart("Median tokens/s", labels, [s.median_tokens_per_s for s in sums], maximum=None, fmt="{:.1f}",
+                   color="#3867d6"),
+        _bar_chart("Assertion pass rate", labels, rates, maximum=100.0, fmt="{:.0f}%", color="#20a39e"),
+    ]  # fmt: skip
+    groups = [
+        {
+            "id": f"p{q + 1}-{s}-{r}",
+            "title": _group_title(m, q, s, r),
+            "prompt": m.cases[q].prompt,
+            "system": m.cases[q].system,
+            "cells": [_cell_data(m, c) for c in cells],
+        }
+        for q, s, r, cells in _groups(m)
+    ]
+    used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
+    notes: list[dict[str, str | None]] = [{"name": f.replace("_", "-"), "text": FLAG_HELP[f]} for f in used]
+    notes += [{"name": None, "text": w.message} for w in m.warnings]
+    return {
+        "charts": charts, "summary_headers": SUMMARY_HEADERS, "summary": summary_rows(sums), "groups": groups,
+        "columns": len(m.targets), "notes": notes,
+    }  # fmt: skip
 
 
 def matrix_html(m: Matrix) -> str:
-    sums = m.summaries()
-    labels = [t.label for t in m.targets]
-    body: list[str] = ["<h1>modelctl compare</h1>"]
-    host = m.server.host or ""
-    version = m.server.version
-    body.append(
-        f'<div class="meta">{_e(_verdict(m))}<br>server {_e(host)}'
-        f"{' (Ollama ' + _e(version) + ')' if version else ''} · generated "
-        f"{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))}</div>"
-    )
-    errors = m.errors()
-    if errors:
-        body.append("".join(f'<p class="error">⚠ {_e(d.message)}</p>' for d in errors))
-    body.append('<h2>Summary</h2><div class="charts">')
-    body.append(
-        _bar_chart(
-            "Median tokens/s",
-            labels,
-            [s.median_tokens_per_s for s in sums],
-            maximum=None,
-            fmt="{:.1f}",
-            color="#3867d6",
-        )
-    )
-    body.append(
-        _bar_chart(
-            "Assertion pass rate",
-            labels,
-            [None if s.pass_rate is None else s.pass_rate * 100 for s in sums],
-            maximum=100.0,
-            fmt="{:.0f}%",
-            color="#20a39e",
-        )
-    )
-    body.append("</div>")
-    body.append(
-        '<table class="summary"><thead><tr>'
-        + "".join(f"<th>{_e(h)}</th>" for h in SUMMARY_HEADERS)
-        + "</tr></thead><tbody>"
-    )
-    for row in summary_rows(sums):
-        nums = "".join(f'<td class="num">{_e(x)}</td>' for x in row[1:-1])
-        body.append(f"<tr><th>{_e(row[0])}</th>{nums}<td>{_e(row[-1])}</td></tr>")
-    body.append("</tbody></table>")
-
-    cols = len(m.targets)
-    for q, s, r, cells in _groups(m):
-        body.append(f'<h2 id="p{q + 1}-{s}-{r}">{_e(_group_title(m, q, s, r))}</h2>')
-        case = m.cases[q]
-        sys_note = f'<div class="legend">system: {_e(case.system)}</div>' if case.system else ""
-        body.append(f'<div class="prompt"><pre>{_e(case.prompt)}</pre>{sys_note}</div>')
-        body.append(f'<div class="grid" style="grid-template-columns:repeat({cols},minmax(0,1fr))">')
-        for c in cells:
-            body.append(f'<div class="cell"><h3>{_e(m.targets[c.profile].label)}</h3>')
-            if c.result is not None:
-                body.append(f"<pre>{_e(c.result.text)}</pre>")
-                body.append(f'<div class="stats">{_e(_stats_line(c))}</div>')
-                for a in c.assertions:
-                    cls = "pass" if a.passed else "fail"
-                    mark = "✓" if a.passed else "✗"
-                    msg = "" if a.passed else f": {a.message}"
-                    body.append(f'<div class="{cls}">{mark} {_e(a.assertion.label() + msg)}</div>')
-                for f in c.flags:
-                    name = f.replace("_", "-")
-                    body.append(f'<span class="flag" title="{_e(FLAG_HELP[f])}">{_e(name)}</span>')
-            elif c.status == "error":
-                body.append(f'<div class="error">error: {_e(c.error.message if c.error else "failed")}</div>')
-            else:
-                body.append('<div class="legend">not run</div>')
-            body.append("</div>")
-        body.append("</div>")
-    used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
-    if used or m.warnings:
-        body.append("<h2>Notes</h2><ul>")
-        body += [f"<li><b>{_e(f.replace('_', '-'))}</b>: {_e(FLAG_HELP[f])}</li>" for f in used]
-        body += [f"<li>{_e(w.message)}</li>" for w in m.warnings]
-        body.append("</ul>")
-    if m.table is not None:
-        body.append("<h2>Parameters</h2>")
-        body.append(_html_table(m.table))
-    return _page("modelctl compare", "\n".join(body))
+    """The run matrix, with the parameter table first (what was compared, then how it answered)."""
+    return render_page(
+        "compare.html.j2", title="modelctl compare", heading="modelctl compare", verdict=_verdict(m),
+        host=m.server.host or "", version=m.server.version, errors=[d.message for d in m.errors()],
+        table=_table_data(m.table) if m.table is not None else None, matrix=_matrix_data(m),
+    )  # fmt: skip
 
 
 # =========================================================================== results

@@ -142,8 +142,12 @@ def budget_text(res: BudgetResult, kv_type: str, parallel: int) -> str:
         return text + f"  {budget_problem(res)}\n"
     text += f"  largest num_ctx that fits: {res.num_ctx:,} (total {human_bytes(res.estimate.total_bytes)}"
     if res.limited_by == "budget" and res.next_total_bytes is not None:
-        return text + f"; {res.num_ctx + 1:,} would need {res.next_total_bytes:,} bytes)\n"
-    return text + f"; capped by the {res.limited_by} {res.search_limit:,})\n"
+        text += f"; {res.num_ctx + 1:,} would need {res.next_total_bytes:,} bytes)\n"
+    else:
+        text += f"; capped by the {res.limited_by} {res.search_limit:,})\n"
+    if res.num_ctx_1024 is not None and res.total_1024_bytes is not None:
+        text += f"  largest multiple of 1024: {res.num_ctx_1024:,} (total {human_bytes(res.total_1024_bytes)})\n"
+    return text
 
 
 def budget_problem(res: BudgetResult) -> str:
