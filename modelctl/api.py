@@ -22,7 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelctl.build import BuildOutcome, BuildResult, build
+from modelctl.chat import ChatSession, open_chat
 from modelctl.compare import CompareOptions, compare
+from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.drift import Difference
 from modelctl.errors import (
     CheckFailed,
@@ -61,6 +63,7 @@ __all__ = [
     # jobs
     "build",
     "compare",
+    "derive_profile",
     "estimate",
     "facts_for",
     "import_model",
@@ -70,6 +73,7 @@ __all__ = [
     "list_models",
     "load_profile",
     "loaded_models",
+    "open_chat",
     "parse_modelfile",
     "plan",
     "render",
@@ -83,8 +87,10 @@ __all__ = [
     "BudgetResult",
     "BuildOutcome",
     "BuildResult",
+    "ChatSession",
     "CompareOptions",
     "DeployedModelfile",
+    "DerivedProfile",
     "Difference",
     "EstimateReport",
     "FactsSource",

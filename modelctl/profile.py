@@ -70,6 +70,11 @@ _MODEL_NAME = re.compile(
 )
 
 
+def is_model_name(text: str) -> bool:
+    """Whether ``text`` is a name Ollama accepts for a model (``types/model/name.go``)."""
+    return _MODEL_NAME.match(text) is not None
+
+
 def _range_checker(param: P.Param) -> Any:
     def check(value: Any) -> Any:
         problem = P.check_value(param, value)
@@ -159,7 +164,7 @@ class Profile(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _MODEL_NAME.match(v):
+        if not is_model_name(v):
             raise ValueError(
                 f"'{v}' is not a valid Ollama model name (letters, digits, '_', '-', '.', an optional "
                 "namespace/ and :tag, at most 80 characters a part)"

@@ -17,7 +17,7 @@ EXPORTED = {
     "build", "compare", "estimate", "facts_for", "import_model", "import_modelfile", "inspect", "json_schema",
     "load_profile", "parse_modelfile", "plan", "render", "render_profile", "run", "show", "validate",
     "list_models", "loaded_models", "remove_models", "show_modelfile", "ModelList", "LoadedModels", "RemoveResult",
-    "DeployedModelfile",
+    "DeployedModelfile", "derive_profile", "DerivedProfile", "open_chat", "ChatSession",
     "BudgetResult", "BuildOutcome", "BuildResult", "CompareOptions", "Difference", "EstimateReport", "FactsSource",
     "GpuOptions", "GpuPlacement", "ImportedProfile", "LoadedProfile", "Matrix", "MemoryEstimate", "ModelFacts",
     "ModelReport", "ModelSpec", "ParamTable", "PlanResult", "Profile", "Rendered", "RunReport", "RunResult",

@@ -38,6 +38,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.term": {"rich.console"},
     "modelctl.output.text": {"rich", "rich.table"},
     "modelctl.output.html": {"jinja2", "markupsafe"},
+    "modelctl.output.chat": {"readline"},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -51,6 +52,11 @@ def run(
     /api/chat when the profile has messages, else /api/generate. Ctrl-C stops the
     stream (exit 130). --format json prints the whole response with its metrics.
 
+    Without PROMPT on a terminal, a chat opens, as `ollama run` does: the conversation
+    is kept; /set parameter NAME VALUE, /show parameters, /set system, /clear; /save
+    FILE.yaml writes the chat's settings as a profile that extends PROFILE with only
+    what changed. Ctrl-C stops an answer, Ctrl-D (or /bye) ends the chat.
+
     \b
     Examples:
       modelctl run creative "Give me a dessert idea"
@@ -58,8 +64,13 @@ def run(
       modelctl run creative --ephemeral --set temperature=0.2 --seed 1 "Soup?"
       modelctl run llama3.2:3b "Hello" --format json
     """
+    if prompt is None and sys.stdin is not None and sys.stdin.isatty():
+        if fmt == "json":
+            raise click.UsageError("a chat prints no JSON: give a PROMPT (or pipe it on stdin) for --format json")
+        _chat(ref, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout)
+        return
     if prompt is None:
-        if sys.stdin is None or sys.stdin.isatty():
+        if sys.stdin is None:
             raise click.UsageError("give a PROMPT argument or pipe the prompt on stdin")
         prompt = sys.stdin.read()
     text = prompt
@@ -79,3 +90,16 @@ def run(
         return run_result(report, streamed=fmt == "text", verbose=verbose)
 
     execute("run", fmt, body, quiet=quiet)
+
+
+def _chat(ref: str, **options: Any) -> None:
+    """``run`` on a terminal without a prompt: the chat (its loop is output/chat.py)."""
+
+    def body() -> Result:
+        from modelctl.chat import open_chat
+        from modelctl.output.chat import chat_loop
+
+        with open_chat(ref, **options) as session:
+            return Result(exit_code=chat_loop(session))
+
+    execute("run", "text", body)
