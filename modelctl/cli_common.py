@@ -105,6 +105,17 @@ def server_options(f: F) -> F:
     return f
 
 
+def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for a PROFILE argument: the profile names found in ./profiles and
+    $MODELCTL_PROFILES, and the shell's own file completion when none matches."""
+    from click.shell_completion import CompletionItem
+
+    from modelctl.profile import profile_names  # at completion time only: --help stays light
+
+    names = [CompletionItem(n) for n in profile_names() if n.startswith(incomplete)]
+    return [CompletionItem(incomplete, type="file"), *names]
+
+
 def debug_enabled() -> bool:
     return os.environ.get("MODELCTL_DEBUG", "") not in ("", "0")
 

@@ -31,7 +31,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.yamlio": {"yaml"},
     "modelctl.importer": {"yaml"},
     "modelctl.server": {"ollama"},
-    "modelctl.cli_common": {"traceback", "rich.text"},
+    "modelctl.cli_common": {"traceback", "rich.text", "click.shell_completion", "modelctl.profile"},
     "modelctl.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},

@@ -63,6 +63,20 @@ def test_no_color_keeps_a_terminal_without_colour(tmp_path: Path) -> None:
     assert not _COLOUR.search(out) and "─" in out
 
 
+def test_shell_completion_offers_commands_and_profile_names(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "creative.yaml").write_text("from: llama3.2:3b\n", encoding="utf-8")
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = cli_env(None, {"_MODELCTL_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)})
+        r = subprocess.run([sys.executable, "-m", "modelctl"], env=env, cwd=tmp_path, capture_output=True, text=True)
+        return r.stdout.splitlines()
+
+    assert complete("modelctl bu", 1) == ["plain,build"]
+    assert "plain,creative" in complete("modelctl show cre", 2)
+    assert "plain,--dry-run" in complete("modelctl rm --dr", 2)
+
+
 def test_params_keeps_whole_columns_when_piped(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "modelctl", "params"], env=cli_env(None, {"COLUMNS": "60"}), capture_output=True,

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelctl.cli_common import confine_option, execute, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    complete_profiles,
+    confine_option,
+    execute,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.errors import ExitCode, ServerUnreachable
 from modelctl.output import Result
 
@@ -62,7 +70,7 @@ def _parse_seeds(text: str | None) -> list[int | None]:
 
 
 @click.command("compare")
-@click.argument("refs", nargs=-1, required=True, metavar="PROFILE...")
+@click.argument("refs", nargs=-1, required=True, metavar="PROFILE...", shell_complete=complete_profiles)
 @click.option(
     "--prompt", "prompt_texts", multiple=True, metavar="TEXT", help="Run the matrix with this prompt (repeatable)."
 )

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import confine_option, execute, output_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    complete_profiles,
+    confine_option,
+    execute,
+    output_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 from modelctl.params import DEFAULT_NUM_CTX
 
 
 @click.command()
-@click.argument("target", metavar="PROFILE|MODEL|FILE.gguf")
+@click.argument("target", metavar="PROFILE|MODEL|FILE.gguf", shell_complete=complete_profiles)
 @click.option(
     "--num-ctx",
     type=click.IntRange(min=1),

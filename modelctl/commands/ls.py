@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import confine_option, execute, format_option, output_option, quiet_option, server_options
+from modelctl.cli_common import (
+    complete_profiles,
+    confine_option,
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+)
 from modelctl.output import Result
 
 
 @click.command("ls")
-@click.argument("profiles", nargs=-1, metavar="[PROFILE...]")
+@click.argument("profiles", nargs=-1, metavar="[PROFILE...]", shell_complete=complete_profiles)
 @confine_option
 @server_options
 @format_option("text", "json")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import confine_option, execute, format_option, quiet_option, server_options
+from modelctl.cli_common import complete_profiles, confine_option, execute, format_option, quiet_option, server_options
 from modelctl.output import Result
 
 
 @click.command("rm")
-@click.argument("refs", nargs=-1, required=True, metavar="NAME|PROFILE...")
+@click.argument("refs", nargs=-1, required=True, metavar="NAME|PROFILE...", shell_complete=complete_profiles)
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
 @confine_option
 @server_options

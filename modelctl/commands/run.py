@@ -7,12 +7,20 @@ from typing import Any
 
 import click
 
-from modelctl.cli_common import confine_option, execute, format_option, quiet_option, server_options, set_option
+from modelctl.cli_common import (
+    complete_profiles,
+    confine_option,
+    execute,
+    format_option,
+    quiet_option,
+    server_options,
+    set_option,
+)
 from modelctl.output import Result
 
 
 @click.command("run")
-@click.argument("ref", metavar="PROFILE|MODEL")
+@click.argument("ref", metavar="PROFILE|MODEL", shell_complete=complete_profiles)
 @click.argument("prompt", required=False)
 @click.option(
     "--ephemeral",

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import click
 
-from modelctl.cli_common import confine_option, execute, format_option, output_option, quiet_option, server_options
+from modelctl.cli_common import (
+    complete_profiles,
+    confine_option,
+    execute,
+    format_option,
+    output_option,
+    quiet_option,
+    server_options,
+)
 from modelctl.errors import ExitCode
 from modelctl.output import Result
 
 
 @click.command("show")
-@click.argument("ref", metavar="MODEL|PROFILE")
+@click.argument("ref", metavar="MODEL|PROFILE", shell_complete=complete_profiles)
 @click.option(
     "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
 )

@@ -11,7 +11,7 @@ from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.offload import GpuPlacement
 from modelctl.output import Result
 from modelctl.output.memory_html import estimate_html
-from modelctl.output.text import table
+from modelctl.output.text import Table
 from modelctl.units import human_bytes
 
 
@@ -174,7 +174,7 @@ def gpu_text(gpu: GpuPlacement) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_text(rows: list[dict[str, Any]], report: EstimateReport) -> str:
+def table_blocks(rows: list[dict[str, Any]], report: EstimateReport) -> list[str | Table]:
     budget = report.budget.budget_bytes if report.budget is not None else None
 
     def cell(r: dict[str, Any], kv: str) -> str:
@@ -184,10 +184,13 @@ def table_text(rows: list[dict[str, Any]], report: EstimateReport) -> str:
 
     unknown = "; trained context unknown, table stops at 131072" if not report.facts.context_trained else ""
     text = f"\ntotal memory (weights, KV cache and buffers), {report.memory.parallel} slot(s){unknown}:\n"
-    return text + table(
-        ("num_ctx", *(f"{kv} KV" for kv in TABLE_KV_TYPES)),
-        [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
-    )
+    return [
+        text,
+        Table(
+            ("num_ctx", *(f"{kv} KV" for kv in TABLE_KV_TYPES)),
+            [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
+        ),
+    ]
 
 
 def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "text") -> Result:
@@ -203,6 +206,7 @@ def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "tex
         text += budget_text(report.budget, report.memory.kv_type, report.memory.parallel)
     if report.gpu is not None:
         text += gpu_text(report.gpu)
+    blocks: list[str | Table] = [text]
     if report.table is not None:
-        text += table_text(report.table, report)
-    return Result(data=data, text=text, exit_code=exit_code, warnings=report.warnings, errors=errors)
+        blocks += table_blocks(report.table, report)
+    return Result(data=data, blocks=lambda: blocks, exit_code=exit_code, warnings=report.warnings, errors=errors)
