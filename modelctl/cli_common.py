@@ -19,7 +19,6 @@ import click
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
 from modelctl.files import CONFINE_ENV, write_atomic
 from modelctl.output import Result, dumps, envelope, term
-from modelctl.output.text import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,31 +126,9 @@ def _print_traceback() -> None:
         traceback.print_exc()
 
 
-_DIAG_STYLE = {"error": "bold red", "warning": "yellow"}
-
-
 def _print_diag(kind: str, d: Diagnostic) -> None:
-    """``error: file:line:col: field: message`` on stderr; the kind coloured on a terminal that
-    wants colour (rich is imported then only, see output/term.py)."""
-    if term.wants_color(sys.stderr):
-        from rich.text import Text
-
-        line = Text.assemble((kind, _DIAG_STYLE.get(kind, "")), f": {d.format()}")
-        term.console(sys.stderr).print(line, soft_wrap=True)
-        return
-    click.echo(f"{kind}: {d.format()}", err=True)
-
-
-def _print_blocks(result: Result) -> None:
-    """A result's blocks drawn on the terminal: tables by rich, text as it is."""
-    from rich.text import Text
-
-    con = term.console()
-    for block in result.blocks() if result.blocks is not None else ():
-        if isinstance(block, Table):
-            con.print(block.renderable())
-        elif block:
-            con.print(Text(block.removesuffix("\n")), soft_wrap=True)
+    """``error: file:line:col: field: message`` on stderr, the kind coloured on a terminal."""
+    term.print_diagnostic(kind, d.format())
 
 
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
@@ -167,8 +144,8 @@ def emit(command: str, fmt: str, result: Result, *, output: str | None = None, q
                 _print_diag("warning", w)
         for e in result.errors:
             _print_diag("error", e)
-    if drawn:
-        _print_blocks(result)
+    if drawn and result.blocks is not None:
+        term.draw(result.blocks())
     elif output:
         write_atomic(output, text)
     elif text:

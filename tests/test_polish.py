@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.output.text import _cut
+from modelctl.output.text import Table, _cut
 from tests.fixtures_compare import invoke
 from tests.fixtures_gguf import write_big_header_gguf
 from tests.ollama_double import OllamaDouble
@@ -29,6 +29,19 @@ def test_a_cut_cell_fits_and_has_at_most_one_ellipsis_more(cell: str, width: int
     out = _cut(cell, width)
     assert len(out) <= max(width, 1)
     assert out.count("…") <= max(cell.count("…"), 1)
+
+
+@given(
+    st.lists(st.lists(st.text(alphabet="ab -", max_size=30), min_size=3, max_size=3), max_size=6),
+    st.integers(min_value=13, max_value=120),
+)
+def test_terminal_tables_fit_the_terminal(rows: list[list[str]], width: int) -> None:
+    t = Table(("one", "two", "three"), rows)
+    widths = t.widths(width)
+    natural = [max(len(c) for c in col) for col in zip(("one", "two", "three"), *rows, strict=False)]
+    assert sum(widths) + 4 <= width  # two spaces between columns, as in the plain table
+    if sum(natural) + 4 <= width:
+        assert widths == natural  # the plain layout when it fits
 
 
 def test_the_matrix_lines_up_the_measures_of_every_column(built_double: OllamaDouble, chef_dir: Path) -> None:

@@ -19,7 +19,6 @@ from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
 from modelctl.output.text import Table, terminal_width
-from modelctl.output.text import table as text_table
 from modelctl.table import ParamTable, TableCell
 
 
@@ -242,6 +241,11 @@ MIN_COLUMN = 24
 
 def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str:
     """Outputs side by side, one column per profile; stacked when the columns would be too narrow."""
+    return "".join(b if isinstance(b, str) else b.plain() for b in matrix_blocks(m, width, max_lines))
+
+
+def matrix_blocks(m: Matrix, width: int | None = None, max_lines: int = 20) -> list[str | Table]:
+    """The matrix as text, with its summary as a table (drawn by rich on a terminal)."""
     width = width or terminal_width()
     n = len(m.targets)
     sep = " │ "
@@ -270,17 +274,18 @@ def matrix_text(m: Matrix, width: int | None = None, max_lines: int = 20) -> str
             out.append(sep.join((col[i] if i < len(col) else "").ljust(colw) for col in cols).rstrip())
         out.append("")
     out.append("Summary")
-    out.append(text_table(SUMMARY_HEADERS, summary_rows(m.summaries()), max_width=width).rstrip("\n"))
+    summary = Table(SUMMARY_HEADERS, summary_rows(m.summaries()), max_width=width, wrap={len(SUMMARY_HEADERS) - 1})
+    after: list[str] = []
     used = [f for f in FLAGS if any(f in c.flags for c in m.cells)]
     if used:
-        out.append("")
+        after.append("")
         for f in used:
-            out.append(textwrap.fill(f"{f.replace('_', '-')}: {FLAG_HELP[f]}", width, subsequent_indent="  "))
+            after.append(textwrap.fill(f"{f.replace('_', '-')}: {FLAG_HELP[f]}", width, subsequent_indent="  "))
     for w in m.warnings:
-        out.append(textwrap.fill(f"note: {w.message}", width, subsequent_indent="  "))
-    out.append("")
-    out.append(textwrap.fill(_verdict(m), width))
-    return "\n".join(out) + "\n"
+        after.append(textwrap.fill(f"note: {w.message}", width, subsequent_indent="  "))
+    after.append("")
+    after.append(textwrap.fill(_verdict(m), width))
+    return ["\n".join(out) + "\n", summary, "\n".join(after) + "\n"]
 
 
 def _verdict(m: Matrix) -> str:
@@ -591,12 +596,15 @@ def table_result(t: ParamTable, fmt: str) -> Result:
 
 
 def matrix_result(m: Matrix, fmt: str, exit_code: ExitCode) -> Result:
+    warnings = [w for t in m.targets for w in t.warnings] + m.warnings
+    if fmt == "text":
+        return Result(
+            data=m.to_dict(), blocks=lambda: matrix_blocks(m), exit_code=exit_code, warnings=warnings, errors=m.errors()
+        )
     writers: dict[str, Callable[[], str]] = {
-        "text": lambda: matrix_text(m),
         "markdown": lambda: matrix_markdown(m),
         "html": lambda: matrix_html(m),
         "junit": lambda: matrix_junit(m),
         "json": lambda: "",
     }
-    warnings = [w for t in m.targets for w in t.warnings] + m.warnings
     return Result(data=m.to_dict(), text=writers[fmt], exit_code=exit_code, warnings=warnings, errors=m.errors())

@@ -8,6 +8,7 @@ from typing import IO
 from modelctl.errors import ExitCode
 from modelctl.events import Event, Notice, Token
 from modelctl.output import Result
+from modelctl.output.term import print_diagnostic
 from modelctl.run import RunReport, RunResult
 from modelctl.units import go_duration
 
@@ -25,8 +26,7 @@ class AnswerPrinter:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Notice) and self.stream and not self.quiet:
-            self.err.write(f"warning: {event.diagnostic.format()}\n")
-            self.err.flush()
+            print_diagnostic("warning", event.diagnostic.format(), self.err)
         elif isinstance(event, Token) and self.stream and event.text:
             self.out.write(event.text)
             self.out.flush()

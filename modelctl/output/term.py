@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, TYPE_CHECKING
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from modelctl.output.text import Table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,3 +39,31 @@ def console(stream: IO[str] | None = None) -> Console:
 
     target = stream if stream is not None else sys.stdout
     return Console(file=target, no_color=not wants_color(target), highlight=False, soft_wrap=False)
+
+
+_KIND_STYLE = {"error": "bold red", "warning": "yellow"}
+
+
+def print_diagnostic(kind: str, text: str, stream: IO[str] | None = None) -> None:
+    """``kind: text`` on ``stream`` (stderr by default), the kind coloured when the stream is a
+    terminal that wants colour; plain text otherwise, and rich is not imported for it."""
+    target = stream if stream is not None else sys.stderr
+    if wants_color(target):
+        from rich.text import Text
+
+        console(target).print(Text.assemble((kind, _KIND_STYLE.get(kind, "")), f": {text}"), soft_wrap=True)
+        return
+    target.write(f"{kind}: {text}\n")
+    target.flush()
+
+
+def draw(blocks: Sequence[Any], stream: IO[str] | None = None) -> None:
+    """Text and tables (:class:`modelctl.output.text.Table`) on a terminal: tables drawn by rich."""
+    from rich.text import Text
+
+    con = console(stream)
+    for block in blocks:
+        if isinstance(block, Table):
+            con.print(block.renderable(con.width))
+        elif block:
+            con.print(Text(block.removesuffix("\n")), soft_wrap=True)

@@ -85,17 +85,30 @@ class Table:
     def plain(self) -> str:
         return table(self.headers, self.rows, max_width=self.max_width)
 
-    def renderable(self) -> Any:
+    def widths(self, width: int) -> list[int]:
+        """Column widths for a terminal ``width`` wide: the plain layout when it fits; else the
+        widest columns narrowed first, down to their longest word (up to 24 characters) so
+        that cells wrap between words, and below that only when nothing else fits."""
+        cells = [[h, *(r[i] for r in self.rows if i < len(r))] for i, h in enumerate(self.headers)]
+        out = [max(len(c) for c in col) for col in cells]
+        words = [min(max((len(w) for c in col for w in c.split()), default=1), 24) for col in cells]
+        room = width - 2 * (len(out) - 1)
+        for floor in (words, [3] * len(out)):
+            while sum(out) > room:
+                wider = [i for i, w in enumerate(out) if w > floor[i]]
+                if not wider:
+                    break
+                out[max(wider, key=lambda i: out[i])] -= 1
+        return out
+
+    def renderable(self, width: int) -> Any:
+        """A rich table for a terminal ``width`` columns wide (see :meth:`widths`)."""
         from rich import box
         from rich.table import Table as RichTable
 
-        t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-        for i, h in enumerate(self.headers):
-            if i in self.wrap:
-                t.add_column(h, overflow="fold")
-            else:  # kept whole (up to 40 characters) while the wrapping columns give way
-                longest = max([len(h), *(len(r[i]) for r in self.rows if i < len(r))])
-                t.add_column(h, no_wrap=True, min_width=min(longest, 40), overflow="ellipsis")
+        t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, header_style="bold")
+        for h, w in zip(self.headers, self.widths(width), strict=True):
+            t.add_column(h, overflow="fold", width=w)
         for n, row in enumerate(self.rows):
             t.add_row(*row, style="bold" if n in self.bold_rows else None)
         return t
