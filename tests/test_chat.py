@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelctl.derive import derive_profile
 from modelctl.errors import InvalidInput
 from modelctl.profile import load_profile
+from modelctl.wire import same_value
 from tests.fixtures_pty import PtyProcess, plain
 from tests.ollama_double import OllamaDouble
 
@@ -30,7 +33,7 @@ def _say(p: PtyProcess, line: str, since: int) -> int:
 def test_a_chat_keeps_the_history_sets_parameters_and_saves_a_profile(
     built_double: OllamaDouble, chef_dir: Path
 ) -> None:
-    p = _chat(built_double, chef_dir, "creative")
+    p = _chat(built_double, chef_dir, "creative", "--verbose")
     at = _say(p, "Give me a soup", 0)
     at = _say(p, "And a dessert?", at)
     at = _say(p, "/set parameter temperature 0.3", at)
@@ -42,6 +45,7 @@ def test_a_chat_keeps_the_history_sets_parameters_and_saves_a_profile(
     assert p.wait() == 0
     out = plain(p.output)
     assert "Set parameter 'temperature' to '0.3'" in out
+    assert out.count("\neval count:") == 3  # --verbose: what `ollama run --verbose` prints, after each answer
     assert "unknown parameter 'temprature' (did you mean 'temperature'?)" in out
     shown = out.split("/show parameters", 1)[1]
     assert "Model defined parameters:" in shown and "User defined parameters:" in shown
@@ -96,6 +100,28 @@ def test_derive_writes_only_what_differs(chef_dir: Path) -> None:
         derive_profile(base, chef_dir / "profiles" / "creative.yaml", parameters={"top_k": 1})
     with pytest.raises(InvalidInput, match="not a valid Ollama model name"):
         derive_profile(base, chef_dir / "bad name!.yaml")
+
+
+_VALUES = {
+    "temperature": st.floats(min_value=0, max_value=2, allow_nan=False, width=32),
+    "top_k": st.integers(min_value=1, max_value=200),
+    "seed": st.integers(min_value=-1, max_value=2**31),
+    "stop": st.lists(st.text(alphabet="abc<|>", min_size=1, max_size=5), min_size=1, max_size=3),
+}
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.fixed_dictionaries({}, optional=_VALUES))
+def test_a_derived_profile_loads_as_the_base_with_the_changes(chef_dir: Path, changes: dict[str, object]) -> None:
+    """Whatever changed, the derived profile loads to the base's values updated with the changes,
+    and names only the ones that differ."""
+    base = load_profile(str(chef_dir / "profiles" / "creative.yaml"))
+    d = derive_profile(base, chef_dir / "profiles" / "derived.yaml", parameters=changes)
+    want = {**base.profile.parameters.as_dict(), **changes}
+    got = d.loaded.profile.parameters.as_dict()
+    assert set(got) == set(want)
+    assert all(same_value(k, got[k], want[k]) for k in want)
+    assert set(d.data.get("parameters", {})) <= set(changes)
 
 
 def test_derive_rebases_a_local_base_in_another_folder(chef_dir: Path) -> None:

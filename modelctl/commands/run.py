@@ -75,7 +75,7 @@ def run(
     if prompt is None and sys.stdin is not None and sys.stdin.isatty():
         if fmt == "json":
             raise click.UsageError("a chat prints no JSON: give a PROMPT (or pipe it on stdin) for --format json")
-        _chat(ref, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout)
+        _chat(ref, verbose, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout)
         return
     if prompt is None:
         if sys.stdin is None:
@@ -100,7 +100,7 @@ def run(
     execute("run", fmt, body, quiet=quiet)
 
 
-def _chat(ref: str, **options: Any) -> None:
+def _chat(ref: str, verbose: bool, **options: Any) -> None:
     """``run`` on a terminal without a prompt: the chat (its loop is output/chat.py)."""
 
     def body() -> Result:
@@ -108,6 +108,6 @@ def _chat(ref: str, **options: Any) -> None:
         from modelctl.output.chat import chat_loop
 
         with open_chat(ref, **options) as session:
-            return Result(exit_code=chat_loop(session))
+            return Result(exit_code=chat_loop(session, verbose=verbose))
 
     execute("run", "text", body)

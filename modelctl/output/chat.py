@@ -15,6 +15,7 @@ from typing import IO
 
 from modelctl.chat import ChatSession
 from modelctl.errors import ExitCode, ModelctlError
+from modelctl.output.run import verbose_lines
 from modelctl.units import format_value
 
 HELP = """\
@@ -36,10 +37,18 @@ class ChatLoop:
     """Reads lines with ``read`` (``input``, with readline's editing and history on a terminal)
     and writes to ``out``; one instance per chat."""
 
-    def __init__(self, session: ChatSession, *, read: Callable[[str], str] = input, out: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        *,
+        read: Callable[[str], str] = input,
+        out: IO[str] | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.session = session
         self.read = read
         self.out = out if out is not None else sys.stdout
+        self.verbose = verbose  # after each answer, what `ollama run --verbose` prints
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -93,7 +102,7 @@ class ChatLoop:
             wrote = piece or wrote
 
         try:
-            self.session.send(prompt, on_token=token)
+            result = self.session.send(prompt, on_token=token)
         except KeyboardInterrupt:
             self.say("" if wrote.endswith("\n") else "\n(stopped)")
             return
@@ -101,6 +110,8 @@ class ChatLoop:
             self.say(("\n" if wrote and not wrote.endswith("\n") else "") + f"error: {exc.diagnostic().format()}")
             return
         self.say("" if wrote.endswith("\n") else "\n")
+        if self.verbose:
+            self.say("\n".join(verbose_lines(result)) + "\n")
 
     def command(self, line: str) -> None:
         words = line.split()
@@ -168,10 +179,10 @@ class ChatLoop:
         self.say(f"Saved {args[0]}: {base} with {what or 'nothing changed'} (model name {derived.data['name']})")
 
 
-def chat_loop(session: ChatSession) -> ExitCode:
+def chat_loop(session: ChatSession, *, verbose: bool = False) -> ExitCode:
     """The chat on this terminal (readline's line editing and history when it is there)."""
     try:
         import readline  # noqa: F401 - input() edits lines and keeps history once it is loaded
     except ImportError:  # pragma: no cover - not on every platform
         pass
-    return ChatLoop(session).run()
+    return ChatLoop(session, verbose=verbose).run()
