@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelctl.build import BuildOutcome, BuildResult, build
+from modelctl.build import BuildOptions, BuildOutcome, BuildResult, build
 from modelctl.compare import CompareOptions, compare
 from modelctl.drift import Difference
 from modelctl.errors import (
@@ -30,17 +30,22 @@ from modelctl.errors import (
     ExitCode,
     GGUFError,
     InvalidInput,
+    ModelCheckFailed,
     ModelctlError,
     ModelfileError,
     ProfileError,
     ServerError,
     ServerUnreachable,
     TemplateError,
+    UsageProblem,
 )
 from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
-from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
+from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
 from modelctl.facts import ModelFacts, facts_from_gguf
+from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
 from modelctl.importer import ImportedProfile, import_modelfile
+from modelctl.inventory import Inventory, InventoryError, load_inventory, select_hosts
+from modelctl.lint import validate_hosts
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.model_import import import_model
@@ -51,7 +56,7 @@ from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
-from modelctl.session import HostSession
+from modelctl.session import HostFacts, HostSession, HostSpec
 from modelctl.show import ModelReport, show
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
@@ -59,32 +64,45 @@ from modelctl.validate import Validation, validate
 __all__ = [
     # jobs
     "build",
+    "build_hosts",
     "compare",
+    "compare_hosts",
     "estimate",
     "facts_for",
     "import_model",
     "import_modelfile",
     "inspect",
     "json_schema",
+    "load_inventory",
     "load_profile",
     "parse_modelfile",
     "plan",
+    "plan_hosts",
     "render",
     "render_profile",
     "run",
+    "select_hosts",
     "show",
+    "show_hosts",
     "validate",
+    "validate_hosts",
     # results
     "BudgetResult",
+    "BuildOptions",
     "BuildOutcome",
     "BuildResult",
     "CompareOptions",
     "Difference",
     "EstimateReport",
     "FactsSource",
+    "Fleet",
     "GpuOptions",
     "GpuPlacement",
+    "HostFacts",
+    "HostRun",
+    "HostSpec",
     "ImportedProfile",
+    "Inventory",
     "LoadedProfile",
     "Matrix",
     "MemoryEstimate",
@@ -104,6 +122,7 @@ __all__ = [
     "Event",
     "EventSink",
     "Notice",
+    "ProfileDone",
     "Status",
     "Token",
     "Transfer",
@@ -113,6 +132,8 @@ __all__ = [
     "ExitCode",
     "GGUFError",
     "InvalidInput",
+    "InventoryError",
+    "ModelCheckFailed",
     "ModelNotFound",
     "ModelctlError",
     "ModelfileError",
@@ -120,6 +141,7 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "TemplateError",
+    "UsageProblem",
     # the HTTP client, for what the jobs do not cover; a host session (one server, one run)
     "HostSession",
     "OllamaClient",

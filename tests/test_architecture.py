@@ -36,6 +36,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
     "modelctl.output.term": {"rich.console"},
+    "modelctl.output.progress": {"rich.progress", "rich.text"},
 }
 
 
