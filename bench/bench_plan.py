@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._util import ChildProcess  # noqa: E402
 from modelctl import api  # noqa: E402
 
 CHILD = """
@@ -84,26 +84,20 @@ def write_profiles(directory: Path, n: int) -> list[str]:
     return refs
 
 
-class Child:
+class Child(ChildProcess):
+    """The double with ``n`` deployed models on one base and ``latency`` on every endpoint."""
+
     def __init__(self, n: int, latency: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(REPO), str(n), str(latency)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
+        super().__init__(CHILD, str(REPO), str(n), str(latency))
+        self.url = self.first
 
-    def ask(self, cmd: str) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
 
-    def close(self) -> None:
-        self.ask("quit")
-        self.proc.wait(timeout=10)
+def check_counts(counts: dict[str, Any], n: int, concurrency: int) -> None:
+    """One /api/show per model and one for the base, one version, one model list, within the concurrency."""
+    assert max(counts["shows"].values()) == 1, counts["shows"]
+    assert len(counts["shows"]) == n + 1  # every model, and the one base
+    assert counts["paths"].get("/api/version") == 1 and counts["paths"].get("/api/tags") == 1
+    assert counts["max_active"] <= concurrency, counts["max_active"]
 
 
 def one_round(child: Child, refs: list[str], concurrency: int) -> tuple[float, dict[str, Any]]:
@@ -113,10 +107,7 @@ def one_round(child: Child, refs: list[str], concurrency: int) -> tuple[float, d
     wall = time.perf_counter() - t
     counts = json.loads(child.ask("counts"))
     assert not result.drift, [p.differences for p in result.profiles if p.drift][:2]
-    assert max(counts["shows"].values()) == 1, counts["shows"]
-    assert len(counts["shows"]) == len(refs) + 1  # every model, and the one base
-    assert counts["paths"].get("/api/version") == 1 and counts["paths"].get("/api/tags") == 1
-    assert counts["max_active"] <= concurrency, counts["max_active"]
+    check_counts(counts, len(refs), concurrency)
     return wall, counts
 
 

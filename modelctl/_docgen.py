@@ -14,7 +14,7 @@ import click
 
 from modelctl import params as P
 from modelctl.cli import COMMANDS, cli
-from modelctl.errors import EXIT_CODE_MEANINGS
+from modelctl.errors import EXIT_CODE_MEANINGS, PRECEDENCE
 from modelctl.limits import LIMITS, Limit
 from modelctl.units import human_bytes
 
@@ -110,7 +110,13 @@ def exit_codes_reference() -> str:
     ]
     for code, meaning in EXIT_CODE_MEANINGS.items():
         out.append(f"| {int(code)} | {meaning} |")
+    order = " over ".join(str(int(c)) for c in PRECEDENCE)
     out += [
+        "",
+        "A run over several hosts or profiles (`build`, `plan`, `show`, `compare`, `validate --host`) ends",
+        f"with one code, the first of these that occurred: {order}. Broken input and usage come first (they",
+        "stop a run before any server is asked), then a server that cannot be reached, one that failed, a",
+        "failed check on a model, drift.",
         "",
         "A command prints one line per problem on stderr (`error: file:line:column: field: message`), or, with",
         "`--format json`, the envelope with `ok: false` and the `errors` list (docs/json.md). No traceback",

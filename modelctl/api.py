@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelctl.build import BuildOutcome, BuildResult, build
+from modelctl.build import BuildOptions, BuildOutcome, BuildResult, build
 from modelctl.chat import ChatSession, open_chat
 from modelctl.compare import CompareOptions, compare
 from modelctl.derive import DerivedProfile, derive_profile
@@ -32,18 +32,23 @@ from modelctl.errors import (
     ExitCode,
     GGUFError,
     InvalidInput,
+    ModelCheckFailed,
     ModelctlError,
     ModelfileError,
     ProfileError,
     ServerError,
     ServerUnreachable,
     TemplateError,
+    UsageProblem,
 )
 from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
-from modelctl.events import CellDone, Event, EventSink, Notice, Status, Token, Transfer
+from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
 from modelctl.facts import ModelFacts, facts_from_gguf
+from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
 from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
 from modelctl.importer import ImportedProfile, import_modelfile
+from modelctl.inventory import Inventory, InventoryError, load_inventory, select_hosts
+from modelctl.lint import validate_hosts
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.model_import import import_model
@@ -54,7 +59,7 @@ from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
-from modelctl.session import HostSession
+from modelctl.session import HostFacts, HostSession, HostSpec
 from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
@@ -62,8 +67,10 @@ from modelctl.validate import Validation, validate
 __all__ = [
     # jobs
     "build",
+    "build_hosts",
     "compare",
     "derive_profile",
+    "compare_hosts",
     "estimate",
     "facts_for",
     "import_model",
@@ -71,20 +78,26 @@ __all__ = [
     "inspect",
     "json_schema",
     "list_models",
+    "load_inventory",
     "load_profile",
     "loaded_models",
     "open_chat",
     "parse_modelfile",
     "plan",
+    "plan_hosts",
     "render",
     "remove_models",
     "render_profile",
     "run",
+    "select_hosts",
     "show",
     "show_modelfile",
+    "show_hosts",
     "validate",
+    "validate_hosts",
     # results
     "BudgetResult",
+    "BuildOptions",
     "BuildOutcome",
     "BuildResult",
     "ChatSession",
@@ -94,10 +107,15 @@ __all__ = [
     "Difference",
     "EstimateReport",
     "FactsSource",
+    "Fleet",
     "GpuOptions",
     "GpuPlacement",
+    "HostFacts",
+    "HostRun",
+    "HostSpec",
     "ImportedProfile",
     "LoadedModels",
+    "Inventory",
     "LoadedProfile",
     "Matrix",
     "MemoryEstimate",
@@ -119,6 +137,7 @@ __all__ = [
     "Event",
     "EventSink",
     "Notice",
+    "ProfileDone",
     "Status",
     "Token",
     "Transfer",
@@ -128,6 +147,8 @@ __all__ = [
     "ExitCode",
     "GGUFError",
     "InvalidInput",
+    "InventoryError",
+    "ModelCheckFailed",
     "ModelNotFound",
     "ModelctlError",
     "ModelfileError",
@@ -135,6 +156,7 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "TemplateError",
+    "UsageProblem",
     # the HTTP client, for what the jobs do not cover; a host session (one server, one run)
     "HostSession",
     "OllamaClient",

@@ -35,16 +35,26 @@ from modelctl.drift import (
     request_fingerprint,
     unsupported_fields,
 )
-from modelctl.errors import Diagnostic, ErrorGroup, InvalidInput, ModelctlError, ServerError
-from modelctl.events import EventSink, Status, Transfer, ignore, progress_event
+from modelctl.errors import (
+    Diagnostic,
+    ErrorGroup,
+    ExitCode,
+    InvalidInput,
+    ModelctlError,
+    ServerError,
+    combine,
+    overall_exit_code,
+)
+from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.files import check_regular, confinement_root, locked, open_regular, outside, sha256_file, write_atomic
 from modelctl.lock import Lock, make_entry, read_lock
 from modelctl.modelfile import ModelSpec
 from modelctl.params import typed_parameters
 from modelctl.profile import LoadedProfile, load_profile, local_path, resolve_path, same_local_path, split_abstract
 from modelctl.render import Rendered, render
-from modelctl.session import HostSession
+from modelctl.session import HostRef, HostSession, session_for
 from modelctl.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
+from modelctl.units import download_size
 from modelctl.wire import find_entry, modelfile_blobs, older_than
 
 BlobKind = Literal["files", "adapters", "draft_files"]
@@ -239,6 +249,24 @@ class _LocalFiles:
     draft: list[Path] = field(default_factory=list)
 
 
+#: The digest of a local file that was not read (``plan --no-local-files``): never sent anywhere.
+UNREAD = "unread (--no-local-files)"
+
+
+def _unread_files(spec: ModelSpec, base_dir: Path) -> _LocalFiles:
+    """The local paths as the Modelfile names them, none looked at (``--no-local-files``)."""
+    out = _LocalFiles()
+    for value in spec.froms:
+        local = local_path(value, base_dir)
+        if local is None:
+            out.from_name = value
+        else:
+            out.model.append(local)
+    out.adapters = [local_path(v, base_dir) or (base_dir / v) for v in spec.adapters][-1:]
+    out.draft = [resolve_path(spec.draft, base_dir)] if spec.draft is not None else []
+    return out
+
+
 def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> _LocalFiles:
     out = _LocalFiles()
     where = str(profile_path or "")
@@ -306,6 +334,10 @@ def _hashed_blobs(groups: Mapping[BlobKind, list[Path]], progress: HashProgress 
     return blobs
 
 
+def _unread_blobs(groups: Mapping[BlobKind, list[Path]]) -> list[Blob]:
+    return [Blob(kind, p.name, p, 0, UNREAD) for kind, paths in groups.items() for p in paths]
+
+
 def _hash_callback(blob: Blob, progress: HashProgress) -> Callable[[int], None]:
     return lambda done: progress(blob.path, done, blob.size)
 
@@ -364,6 +396,7 @@ def assemble(
     profile_path: Path | None = None,
     modelfile: str = "",
     hash_progress: HashProgress | None = None,
+    local_files: bool = True,
 ) -> BuildPlan:
     """Turn a parsed Modelfile into the /api/create request and its blob plan.
 
@@ -371,7 +404,7 @@ def assemble(
     (FROM, ADAPTER, DRAFT) are hashed here, streaming. Nothing is sent.
     """
     warnings: list[Diagnostic] = []
-    local = _local_files(spec, base_dir, profile_path)
+    local = _local_files(spec, base_dir, profile_path) if local_files else _unread_files(spec, base_dir)
     from_name = local.from_name
     if from_name is not None and local.model:
         warnings.append(
@@ -385,7 +418,7 @@ def assemble(
     if draft_quantize and not local.draft:
         raise InvalidInput("draft_quantize needs a DRAFT model", field="draft_quantize")
     groups: dict[BlobKind, list[Path]] = {"files": local.model, "adapters": local.adapters, "draft_files": local.draft}
-    blobs = _hashed_blobs(groups, hash_progress)
+    blobs = _hashed_blobs(groups, hash_progress) if local_files else _unread_blobs(groups)
     request = _create_request(spec, name, from_name, blobs, (quantize, draft_quantize), warnings)
     if "from" not in request and "files" not in request:
         raise InvalidInput("no FROM: neither a model name nor local model files", field="from")
@@ -401,8 +434,11 @@ def assemble(
     )
 
 
-def plan_profile(loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSink = ignore) -> BuildPlan:
-    """Assemble the request and blob plan of a rendered (and round-trip checked) profile."""
+def plan_profile(
+    loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSink = ignore, local_files: bool = True
+) -> BuildPlan:
+    """Assemble the request and blob plan of a rendered (and round-trip checked) profile;
+    ``local_files=False``: local files are named, not read (their digests are :data:`UNREAD`)."""
     prof = loaded.profile
 
     def hashing(path: Path, done: int, total: int) -> None:
@@ -417,6 +453,7 @@ def plan_profile(loaded: LoadedProfile, rendered: Rendered, *, on_event: EventSi
         profile_path=loaded.path,
         modelfile=rendered.text,
         hash_progress=hashing,
+        local_files=local_files,
     )
     seen = {(w.code, w.field) for w in loaded.warnings}
     plan.warnings = list(loaded.warnings) + [w for w in plan.warnings if (w.code, w.field) not in seen]
@@ -450,6 +487,8 @@ class BuildRecords:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "builds.json"
+        self._cache: dict[str, Any] | None = None  # read once per run
+        self.pending: list[tuple[str | None, dict[str, Any]]] = []  # this run's records, until flush()
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -462,11 +501,29 @@ class BuildRecords:
         if not manifest_digest:
             return None
         with self._lock:
-            entry = self._read().get(manifest_digest)
+            if self._cache is None:
+                self._cache = self._read()
+            entry = self._cache.get(manifest_digest)
         return entry if isinstance(entry, dict) else None
 
     def put(self, manifest_digest: str | None, entry: dict[str, Any]) -> None:
-        if not manifest_digest:
+        self.put_many([(manifest_digest, entry)])
+
+    def add(self, manifest_digest: str | None, entry: dict[str, Any]) -> None:
+        """Keep a record for :meth:`flush` (builds on several hosts, or in threads, add at once)."""
+        with self._lock:
+            self.pending.append((manifest_digest, entry))
+
+    def flush(self) -> None:
+        """Write the records added this run: one read and one atomic write of the file."""
+        with self._lock:
+            pending, self.pending = self.pending, []
+        self.put_many(pending)
+
+    def put_many(self, records: Sequence[tuple[str | None, dict[str, Any]]]) -> None:
+        """Add records and write the file once (atomically, under its lock file)."""
+        records = [(d, e) for d, e in records if d]
+        if not records:
             return
 
         def age(k: str) -> float:
@@ -483,12 +540,15 @@ class BuildRecords:
             with locked(self.path.with_name(self.path.name + ".lock")):
                 # Entries that are not records (a damaged or hand-edited file) are dropped.
                 data = {k: v for k, v in self._read().items() if isinstance(v, dict)}
-                data[manifest_digest] = {**entry, "recorded_at": time.time()}
+                now = time.time()
+                for digest, entry in records:
+                    data[str(digest)] = {**entry, "recorded_at": now}
                 if len(data) > self.MAX_ENTRIES:
                     oldest = sorted(data, key=age)
                     for k in oldest[: len(data) - self.MAX_ENTRIES]:
                         del data[k]
                 write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+                self._cache = data
 
 
 # -------------------------------------------------------------------------------------------
@@ -550,6 +610,16 @@ class BuildOutcome:
     host: str = ""
     verdict: Verdict | None = None  # what the server had before (None in a dry run)
     base_show: dict[str, Any] | None = None
+    elapsed: float = 0.0  # seconds from its start to its create's end (or to finding it up to date)
+    pull_bytes: int | None = None  # the size of the base model pulled (its layers' totals)
+    replaced: bool = False  # a model of its name was on the server before
+
+    @property
+    def verb(self) -> str:
+        """What happened, in a word for people: created (new), changed (rebuilt), up to date, planned."""
+        if self.status == "created":
+            return "changed" if self.replaced else "created"
+        return {"up_to_date": "up to date", "planned": "planned"}[self.status]
 
     @property
     def verification(self) -> Verification | None:
@@ -571,9 +641,11 @@ class BuildOutcome:
             "name": self.plan.name,
             "host": self.host,
             "status": self.status,
+            "elapsed_s": round(self.elapsed, 3),
             "reasons": self.reasons,
             "differences": [d.to_dict() for d in diffs],
             "pulled": self.pulled,
+            "pull_bytes": self.pull_bytes,
             "statuses": self.statuses,
             "request": self.plan.request,
             "blobs": [b.to_dict() for b in self.plan.blobs],
@@ -589,6 +661,7 @@ class BuildOptions:
     no_pull: bool = False  # fail instead of pulling a missing base
     verify: bool = False  # load the model and check its runtime context
     only_changed: bool = False  # models in sync get no report (no show, tags or ps for them)
+    reports: bool = True  # compose each model's report (an extra /api/show each, one /api/ps)
 
 
 class Builder:
@@ -614,20 +687,22 @@ class Builder:
         return _BuildJob(self, plan, job).run()
 
     def finish(self, outcomes: Sequence[BuildOutcome]) -> dict[int, ModelctlError]:
-        """After every create: one fresh /api/tags, the build records, the reports (and
-        ``--verify``), the lock entries. Returns the outcomes (by index) that failed here."""
+        """After every create: one fresh /api/tags, the build records (added, for the owner of the
+        records to flush once), the reports when wanted (and ``--verify``), the lock entries. Returns
+        the outcomes (by index) that failed here."""
         session = self.session
         created = [o for o in outcomes if o.status == "created"]
         failed: dict[int, ModelctlError] = {}
         if not outcomes:
             return failed
         tags = session.tags(refresh=bool(created))
+        reports = self.options.reports or self.options.verify
         ps: dict[str, Any] | None = None
         for i, o in enumerate(outcomes):
             try:
                 if o.status == "created":
                     self._record(o, tags)
-                if o.status == "created" or not self.options.only_changed:
+                if reports and (o.status == "created" or not self.options.only_changed):
                     ps = self._report(o, tags, ps)
                 if self.lock is not None:
                     self._lock_entry(o, tags)
@@ -637,7 +712,7 @@ class Builder:
 
     def _record(self, o: BuildOutcome, tags: dict[str, Any]) -> None:
         plan = o.plan
-        self.records.put(
+        self.records.add(
             (find_entry(tags, plan.name) or {}).get("digest"),
             {
                 "name": plan.name,
@@ -705,9 +780,13 @@ class _BuildJob:
     def status(self, text: str) -> None:
         self.builder.on_event(Status(text, self.job))
 
-    def drain(self, events: Iterator[dict[str, Any]]) -> None:
+    def drain(self, events: Iterator[dict[str, Any]], pulling: str | None = None) -> None:
+        """Report a create or pull stream; for a pull of ``pulling``, say its size once it is known."""
         statuses = self.outcome.statuses
+        sizes: dict[str, int] = {}
         for obj in events:
+            if pulling is not None:
+                self._pull_size(pulling, obj, sizes)
             event = progress_event(obj, self.job)
             if event is not None:
                 self.builder.on_event(event)
@@ -715,21 +794,43 @@ class _BuildJob:
             if isinstance(status, str) and status and (not statuses or statuses[-1] != status):
                 statuses.append(status)
 
+    def _pull_size(self, model: str, obj: dict[str, Any], sizes: dict[str, int]) -> None:
+        """Ollama's pull stream gives each layer's size as its download starts (the weights first, the
+        bulk of the model): announce the model with that size before its bytes flow."""
+        total, digest = obj.get("total"), obj.get("digest")
+        if not isinstance(total, int) or isinstance(total, bool) or total <= 0 or not isinstance(digest, str):
+            return
+        if not sizes:
+            self.status(f"pulling {model}: {download_size(total)}")
+        sizes.setdefault(digest, total)
+        self.outcome.pull_bytes = sum(sizes.values())
+
     def run(self) -> BuildOutcome:
         plan, outcome = self.plan, self.outcome
         version = self.session.require_version()
         check_server_version(plan, version, self.session.display_host)
+        if self.options.force:
+            # Re-created whatever the verdict: the model list says whether it is there, and only the
+            # base is asked about (a base the server lacks is pulled).
+            outcome.replaced = find_entry(self.session.tags(), plan.name) is not None
+            outcome.reasons = ["--force"] if outcome.replaced else []
+            base = self.session.show(plan.base_model) if plan.base_model else None
+            return self.create(base)
         v = outcome.verdict = verdict(plan, self.session, records=self.builder.records, lock=self.builder.lock)
+        outcome.replaced = v.deployed is not None
         if v.deployed is not None:
-            if self.options.force:
-                outcome.reasons = ["--force"]
-            elif v.in_sync:
+            if v.in_sync:
                 outcome.status = "up_to_date"
                 self.status("up to date")
                 return outcome
             else:
                 outcome.reasons = [d.reason() for d in v.differences]
-        outcome.base_show = self.ensure_base(v.base)
+        return self.create(v.base)
+
+    def create(self, base_show: dict[str, Any] | None) -> BuildOutcome:
+        """Pull a missing base, upload missing blobs, create."""
+        plan, outcome = self.plan, self.outcome
+        outcome.base_show = self.ensure_base(base_show)
         for blob in plan.blobs:
             self.ensure_blob(blob)
         self.status("creating model")
@@ -752,7 +853,7 @@ class _BuildJob:
             )
         self.status(f"pulling {base}")
         try:
-            self.drain(self.client.pull(base))
+            self.drain(self.client.pull(base), pulling=base)
         except ServerError as exc:
             raise ServerError(
                 f"cannot pull the base model {base}: {exc.message}", status=exc.status, code="pull_failed"
@@ -776,10 +877,9 @@ class _BuildJob:
         blob.uploaded_bytes = max(blob.uploaded_bytes, blob.size)
 
 
-def version_notes(plan: BuildPlan, version: str, where: str) -> list[Diagnostic]:
-    """What a server of ``version`` does not store, one warning each (those fields are not compared
-    either, see modelctl.drift); ``build`` refuses DRAFT on such a server (:func:`check_server_version`)."""
-    request = plan.request
+def version_notes(request: Mapping[str, Any], version: str, where: str) -> list[Diagnostic]:
+    """What a server of ``version`` does not store of a request, one warning each (those fields are not
+    compared either, see modelctl.drift); ``build`` refuses DRAFT on such a server (:func:`check_server_version`)."""
     notes: list[Diagnostic] = []
     requires = request.get("requires")
     if requires and older_than(version, str(requires)):
@@ -814,7 +914,7 @@ def check_server_version(plan: BuildPlan, version: str, where: str) -> None:
             f"{version} and would build the model without its draft (upgrade Ollama, or drop `draft`)",
             code="server_too_old",
         )
-    for note in version_notes(plan, version, where):
+    for note in version_notes(plan.request, version, where):
         _warn_once(plan, note)
 
 
@@ -823,31 +923,52 @@ def _warn_once(plan: BuildPlan, d: Diagnostic) -> None:
         plan.warnings.append(d)
 
 
+@dataclass
+class _Done:
+    """One build's end: its outcome or its error, and the seconds it took."""
+
+    result: BuildOutcome | ModelctlError
+    elapsed: float
+
+
 def run_builds(plans: Sequence[BuildPlan], builder: Builder, *, jobs: int = 1) -> list[BuildOutcome | ModelctlError]:
-    """Run several builds, ``jobs`` at a time; results (or errors) in input order.
+    """Run several builds, ``jobs`` at a time; results (or errors) in input order. Each build's end
+    is reported as a :class:`~modelctl.events.ProfileDone` event as it happens.
 
     Workers are daemon threads, so Ctrl-C stops the command at once instead of waiting for
     running uploads or creates to finish. A bug in a worker is re-raised here.
     """
+    return [d.result for d in _run_timed(plans, builder, jobs)]
+
+
+def _run_timed(plans: Sequence[BuildPlan], builder: Builder, jobs: int) -> list[_Done]:
     multi = len(plans) > 1
-    results: list[BuildOutcome | ModelctlError | BaseException | None] = [None] * len(plans)
+    results: list[_Done | BaseException | None] = [None] * len(plans)
 
     def one(i: int, plan: BuildPlan) -> None:
+        start = time.monotonic()
         try:
-            results[i] = builder.run(plan, plan.name if multi else None)
+            outcome: BuildOutcome | ModelctlError = builder.run(plan, plan.name if multi else None)
         except ModelctlError as exc:
-            results[i] = exc
+            outcome = exc
         except BaseException as exc:  # handed to the main thread, which raises it
             results[i] = exc
+            return
+        done = results[i] = _Done(outcome, time.monotonic() - start)
+        if isinstance(outcome, BuildOutcome):
+            outcome.elapsed = done.elapsed
+            builder.on_event(ProfileDone(plan.name, outcome.verb, done.elapsed, of=len(plans)))
+        else:
+            builder.on_event(ProfileDone(plan.name, "failed", done.elapsed, error=outcome.message, of=len(plans)))
 
     if jobs <= 1 or len(plans) <= 1:
         for i, plan in enumerate(plans):
             one(i, plan)
     else:
         _in_threads(one, plans, jobs)
-    out: list[BuildOutcome | ModelctlError] = []
+    out: list[_Done] = []
     for r in results:
-        if isinstance(r, (BuildOutcome, ModelctlError)):
+        if isinstance(r, _Done):
             out.append(r)
         elif isinstance(r, BaseException):
             raise r
@@ -886,6 +1007,7 @@ class BuildFailure:
     name: str
     profile: Path | None
     error: ModelctlError
+    elapsed: float = 0.0
 
     def diagnostic(self) -> Diagnostic:
         d = self.error.diagnostic()
@@ -895,6 +1017,7 @@ class BuildFailure:
         return {
             "name": self.name,
             "profile": str(self.profile) if self.profile else None,
+            "elapsed_s": round(self.elapsed, 3),
             "error": self.error.diagnostic().to_dict(),
         }
 
@@ -909,6 +1032,8 @@ class BuildResult:
     failures: list[BuildFailure] = field(default_factory=list)
     skipped: list[Diagnostic] = field(default_factory=list)
     lock: str | None = None  # the lock file written
+    elapsed: float = 0.0  # the run's wall time, in seconds
+    host: str = ""  # the server (credentials removed)
 
     @property
     def verify_failures(self) -> list[BuildOutcome]:
@@ -923,14 +1048,57 @@ class BuildResult:
             out += [Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field) for w in o.warnings]
         return out
 
+    def exit_code(self) -> ExitCode:
+        """The failed builds' codes and a failed --verify (6), by errors.PRECEDENCE; else 0."""
+        codes = [f.error.exit_code for f in self.failures]
+        return overall_exit_code([*codes, ExitCode.CHECK if self.verify_failures else ExitCode.OK])
+
+    def counts(self) -> dict[str, int]:
+        """How many profiles ended each way: created, changed, up to date, planned, failed."""
+        out: dict[str, int] = {}
+        for verb in [o.verb for o in self.outcomes] + ["failed"] * len(self.failures):
+            out[verb] = out.get(verb, 0) + 1
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "host": self.host,
+            "elapsed_s": round(self.elapsed, 3),
+            "summary": {k.replace(" ", "_"): n for k, n in self.counts().items()},
             "builds": [o.to_dict() for o in self.outcomes],
             "failed": [f.to_dict() for f in self.failures],
             "skipped": [{"profile": d.file, "reason": d.message} for d in self.skipped],
             "lock": self.lock,
         }
+
+
+def load_builds(
+    refs: Sequence[str], overrides: Sequence[str] = (), template: str | None = None
+) -> tuple[list[tuple[LoadedProfile, Rendered]], list[Diagnostic]]:
+    """Every profile loaded, rendered and round-trip checked (every invalid one reported at once),
+    and a note for each abstract one; two profiles making the same model are refused."""
+    loaded, skipped = split_abstract(load_all(refs, overrides))
+    names = [lp.profile.name for lp in loaded]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidInput(f"several profiles create the same model: {', '.join(dupes)}", field="name")
+    return [(lp, render(lp, template=template, paths="absolute")) for lp in loaded], skipped
+
+
+def load_all(refs: Sequence[str], overrides: Sequence[str] = (), *, local_files: bool = True) -> list[LoadedProfile]:
+    """Every profile loaded; every invalid one reported at once (no server verdict is wanted
+    for a run whose input is broken)."""
+    loaded: list[LoadedProfile] = []
+    errors: list[ModelctlError] = []
+    for ref in refs:
+        try:
+            loaded.append(load_profile(ref, overrides, local_files=local_files))
+        except ModelctlError as exc:
+            errors.append(exc)
+    if errors:
+        raise combine(errors)
+    return loaded
 
 
 def build(
@@ -944,9 +1112,10 @@ def build(
     verify: bool = False,
     overrides: Sequence[str] = (),
     template: str | None = None,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     lock: str | os.PathLike[str] | None = None,
+    report: bool | None = None,
     session: HostSession | None = None,
     on_event: EventSink = ignore,
 ) -> BuildResult:
@@ -958,49 +1127,68 @@ def build(
     sync with its profile is left alone (``only_changed``: and not even reported). When every
     build fails, their errors are raised together; when some finish, the failures are in
     ``BuildResult.failures``. ``lock`` names a lock file to write (docs/lock.md); ``session``
-    is a host session to use (one is opened on ``host`` otherwise).
+    is a host session to use (one is opened on ``host`` otherwise). ``report``: compose each
+    model's report (an /api/show and /api/ps more); None: only when there is one profile.
     """
-    loaded, skipped = split_abstract([load_profile(ref, overrides) for ref in refs])
-    names = [lp.profile.name for lp in loaded]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InvalidInput(f"several profiles create the same model: {', '.join(dupes)}", field="name")
+    started = time.monotonic()
+    prepared, skipped = load_builds(refs, overrides, template)
     the_lock = read_lock(lock, missing_ok=True) if lock is not None and not dry_run else None
-    rendered = [render(lp, template=template, paths="absolute") for lp in loaded]
     own = session is None
-    s = session if session is not None else HostSession(host, timeout=timeout)
+    s = session if session is not None else session_for(host, timeout=timeout)
     try:
-        if not dry_run and loaded:
+        if not dry_run and prepared:
             s.require_version()
-        plans = [plan_profile(lp, r, on_event=on_event) for lp, r in zip(loaded, rendered, strict=True)]
+        plans = [plan_profile(lp, r, on_event=on_event) for lp, r in prepared]
         if dry_run:
             return BuildResult(True, [BuildOutcome(p, "planned") for p in plans], skipped=skipped)
-        s.prefetch([m for p in plans for m in (p.name, p.base_model)])
-        builder = Builder(s, BuildOptions(force, no_pull, verify, only_changed), on_event=on_event, lock=the_lock)
-        return _run_all(plans, builder, skipped, jobs)
+        reports = len(plans) == 1 if report is None else report
+        options = BuildOptions(force, no_pull, verify, only_changed, reports)
+        records = BuildRecords()
+        result = build_on(s, plans, options, skipped=skipped, jobs=jobs, lock=the_lock, records=records,
+                          on_event=on_event)  # fmt: skip
+        records.flush()
+        if the_lock is not None and result.outcomes:
+            the_lock.write()
+        if result.failures and not result.outcomes:
+            raise (
+                result.failures[0].error
+                if len(result.failures) == 1
+                else ErrorGroup([f.error for f in result.failures], [f.diagnostic() for f in result.failures])
+            )
+        result.elapsed = time.monotonic() - started
+        return result
     finally:
         if own:
             s.close()
 
 
-def _run_all(plans: Sequence[BuildPlan], builder: Builder, skipped: list[Diagnostic], jobs: int) -> BuildResult:
-    results: list[BuildOutcome | ModelctlError] = list(run_builds(plans, builder, jobs=jobs))
+def build_on(
+    session: HostSession,
+    plans: Sequence[BuildPlan],
+    options: BuildOptions,
+    *,
+    skipped: Sequence[Diagnostic] = (),
+    jobs: int = 1,
+    lock: Lock | None = None,
+    records: BuildRecords | None = None,
+    on_event: EventSink = ignore,
+) -> BuildResult:
+    """Run assembled plans on one host. The caller writes ``records`` and ``lock`` (once per run)."""
+    started = time.monotonic()
+    session.prefetch([m for p in plans for m in ((p.base_model,) if options.force else (p.name, p.base_model))])
+    builder = Builder(session, options, on_event=on_event, lock=lock, records=records)
+    done = _run_timed(plans, builder, jobs)
+    results = [d.result for d in done]
     late = builder.finish([r for r in results if isinstance(r, BuildOutcome)])
-    done = [i for i, r in enumerate(results) if isinstance(r, BuildOutcome)]
+    ok_index = [i for i, r in enumerate(results) if isinstance(r, BuildOutcome)]
     for k, err in late.items():
-        results[done[k]] = err
-    outcomes = [r for r in results if isinstance(r, BuildOutcome)]
+        results[ok_index[k]] = err
     failures = [
-        BuildFailure(p.name, p.profile_path, r)
-        for p, r in zip(plans, results, strict=True)
+        BuildFailure(p.name, p.profile_path, r, d.elapsed)
+        for p, r, d in zip(plans, results, done, strict=True)
         if isinstance(r, ModelctlError)
     ]
-    lock = builder.lock
-    if lock is not None and outcomes:
-        lock.write()
-    result = BuildResult(False, outcomes, failures, skipped, str(lock.path) if lock is not None else None)
-    if failures and not outcomes:
-        if len(failures) == 1:
-            raise failures[0].error
-        raise ErrorGroup([f.error for f in failures], [f.diagnostic() for f in failures])
-    return result
+    outcomes = [r for r in results if isinstance(r, BuildOutcome)]
+    where = str(lock.path) if lock is not None else None
+    elapsed = time.monotonic() - started
+    return BuildResult(False, outcomes, failures, list(skipped), where, elapsed, session.display_host)

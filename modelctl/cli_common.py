@@ -87,21 +87,57 @@ def set_option(help: str | None = None) -> Callable[[F], F]:  # noqa: A002 - cli
     )
 
 
-def server_options(f: F) -> F:
-    f = click.option(
+HOST_HELP = "Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434); with --hosts, a host's name there."
+HOSTS_HELP = (
+    "An inventory of hosts (docs/fleet.md): names, URLs, headers read from the environment, per-host "
+    "profiles and server facts."
+)
+
+
+def _timeout_option(f: F) -> F:
+    return click.option(
         "--timeout",
         type=click.FloatRange(min=0.1),
         default=None,
         help="Deadline in seconds: a short request must be answered in full, a stream or upload must make "
         "progress within it (default: 30 s and 600 s; see docs/server.md).",
     )(f)
-    f = click.option(
-        "--host",
-        default=None,
-        metavar="URL",
-        help="Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434).",
+
+
+def _inventory_option(f: F) -> F:
+    return click.option(
+        "--hosts", "inventory", type=click.Path(dir_okay=False), default=None, metavar="INVENTORY.yaml", help=HOSTS_HELP
     )(f)
-    return f
+
+
+def _one_host(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
+    if len(value) > 1:
+        raise click.UsageError(f"{ctx.info_name} talks to one server: give --host once", ctx=ctx)
+    return value[0] if value else None
+
+
+def server_options(f: F) -> F:
+    """``--host URL|NAME`` (once), ``--hosts INVENTORY``, ``--timeout``: a command that talks to one server.
+
+    ``--host`` is declared repeatable so that a second one is refused (exit 2) instead of
+    silently replacing the first; the command receives ``host: str | None``."""
+    f = _timeout_option(f)
+    f = _inventory_option(f)
+    return click.option("--host", multiple=True, callback=_one_host, metavar="URL", help=HOST_HELP)(f)
+
+
+def fleet_options(f: F) -> F:
+    """``--host`` (repeatable), ``--hosts INVENTORY``, ``--timeout``: a command that runs on several
+    servers at once (``hosts: tuple[str, ...]``)."""
+    f = _timeout_option(f)
+    f = _inventory_option(f)
+    return click.option(
+        "--host",
+        "hosts",
+        multiple=True,
+        metavar="URL",
+        help=HOST_HELP + " Repeat it to run on several servers at once.",
+    )(f)
 
 
 def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

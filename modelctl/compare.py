@@ -17,7 +17,8 @@ from modelctl.matrix import Matrix, run_matrix
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_abstract
 from modelctl.prompts import PromptCase, inline_prompts, load_prompts
 from modelctl.run import Target, resolve_target
-from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
+from modelctl.server import OllamaClient, ServerInfo
+from modelctl.session import HostRef, HostSession, client_for, session_for
 from modelctl.table import ParamTable, build_table
 
 # =========================================================================== the job
@@ -102,6 +103,7 @@ class CompareOptions:
     no_server: bool = False  # table: do not ask a server
     ephemeral: bool = False  # send each profile's settings to its base model
     overrides: Sequence[str] = ()
+    min_pass_rate: float = 1.0  # matrix: the share of assertions that must pass (else exit 6)
 
     @property
     def runs_prompts(self) -> bool:
@@ -112,7 +114,7 @@ def compare(
     refs: Sequence[str],
     options: CompareOptions | None = None,
     *,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> ParamTable | Matrix:
@@ -134,29 +136,42 @@ def compare_table(
     refs: Sequence[str],
     options: CompareOptions,
     *,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     preloaded: Sequence[LoadedProfile | None] | None = None,
 ) -> ParamTable:
     """The parameter table; what the server made where it answers (its failures become warnings)."""
     targets = load_targets(refs, options.overrides, options.ephemeral, preloaded)
+    with session_for(host, timeout=timeout) as session:
+        return table_on(session, targets, options)
+
+
+def table_on(session: HostSession, targets: Sequence[Target], options: CompareOptions) -> ParamTable:
+    """The parameter table of loaded targets against one host's session: each model asked once."""
     warnings: list[Diagnostic] = [w for t in targets for w in t.warnings]
-    with OllamaClient(host, timeout=timeout) as client:
-        server = ServerInfo(client.display_host, reason="--no-server") if options.no_server else client.info()
-        shows: list[dict[str, Any] | None] = []
-        for t in targets:
-            shows.append(_show_for_table(client, t, warnings) if server.reachable else None)
-        ps = _ps_or_none(client) if server.reachable else None
-    table = build_table(targets, all_params=options.all_params, server=server, shows=shows, ps=ps)
+    if options.no_server:
+        server = ServerInfo(session.display_host, reason="--no-server")
+    else:
+        session.prefetch([t.model for t in targets])
+        server = _info(session)
+    shows = [_show_for_table(session, t, warnings) if server.reachable else None for t in targets]
+    ps = _ps_or_none(session.client) if server.reachable else None
+    table = build_table(list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps)
     table.warnings = warnings
     return table
 
 
-def _show_for_table(client: OllamaClient, t: Target, warnings: list[Diagnostic]) -> dict[str, Any] | None:
+def _info(session: HostSession) -> ServerInfo:
+    """Whether the server answers, and its version; never raises for an unreachable server."""
     try:
-        return client.show(t.model)
-    except ModelNotFound:
-        return None
+        return ServerInfo(session.display_host, True, session.version())
+    except ModelctlError as exc:
+        return ServerInfo(session.display_host, False, None, exc.message)
+
+
+def _show_for_table(session: HostSession, t: Target, warnings: list[Diagnostic]) -> dict[str, Any] | None:
+    try:
+        return session.show(t.model)
     except ModelctlError as exc:
         warnings.append(Diagnostic("server", f"{t.label}: {exc.message}"))
         return None
@@ -182,7 +197,7 @@ def compare_runs(
     refs: Sequence[str],
     options: CompareOptions,
     *,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
     preloaded: Sequence[LoadedProfile | None] | None = None,
@@ -190,7 +205,7 @@ def compare_runs(
     """The run matrix: every profile x prompt x seed x repeat; server failures are recorded in it."""
     cases = prompt_cases(options)
     loaded = load_targets(refs, options.overrides, options.ephemeral, preloaded)
-    with OllamaClient(host, timeout=timeout) as client:
+    with client_for(host, timeout) as client:
         version = client.version()  # unreachable -> exit 4 before anything runs
         server = ServerInfo(client.display_host, True, version)
         targets = _resolve_all(
@@ -206,4 +221,8 @@ def compare_runs(
         # The models are loaded now: /api/ps says the context they really run with.
         ps = _ps_or_none(client) if matrix.aborted is None else None
     matrix.table = build_table(targets, server=server, shows=[t.show for t in targets], ps=ps)
+    matrix.min_pass_rate = options.min_pass_rate
+    assertion = matrix.assertion_diagnostic()
+    if assertion is not None and not matrix.checks_failed:  # failures the run tolerates: said, not fatal
+        matrix.warnings.append(assertion)
     return matrix

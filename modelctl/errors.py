@@ -8,29 +8,54 @@ it as one line on stderr, or as an entry of the JSON envelope's ``errors``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 
 class ExitCode(enum.IntEnum):
     OK = 0
-    INVALID = 1  # invalid input or a failed check (profile, Modelfile, template, assertion)
+    INVALID = 1  # invalid input (profile, Modelfile, template, inventory, prompts file)
     USAGE = 2  # command-line usage (click)
     DRIFT = 3  # drift found by `plan` or `render --check`
     UNREACHABLE = 4  # Ollama server unreachable or timed out
     SERVER = 5  # Ollama server refused or failed the request
+    CHECK = 6  # a check on the model failed (a compare assertion, a --verify mismatch)
     INTERRUPTED = 130  # Ctrl-C
 
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
-    ExitCode.INVALID: "invalid input or a failed check (profile, Modelfile, template, assertion)",
+    ExitCode.INVALID: "invalid input: a profile, Modelfile, template, inventory or prompts file (also a profile "
+    "that does not survive its own round trip)",
     ExitCode.USAGE: "command-line usage error (unknown option, missing argument)",
     ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`), or a committed Modelfile "
     "from what its profile renders (`render --check`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
     ExitCode.SERVER: "the Ollama server refused or failed the request",
+    ExitCode.CHECK: "a check on the model failed: `compare` assertions below `--min-pass-rate`, a `--verify` mismatch "
+    "of the runtime context",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
+
+#: One exit code for a run over several hosts or profiles: the first of these that occurred. Broken
+#: input and usage come first (they stop a run before any server is asked), then a server that
+#: cannot be reached, one that failed, a failed check on a model, drift, success (design.md §6).
+PRECEDENCE: tuple[ExitCode, ...] = (
+    ExitCode.INTERRUPTED,
+    ExitCode.USAGE,
+    ExitCode.INVALID,
+    ExitCode.UNREACHABLE,
+    ExitCode.SERVER,
+    ExitCode.CHECK,
+    ExitCode.DRIFT,
+    ExitCode.OK,
+)
+
+
+def overall_exit_code(codes: Iterable[ExitCode | int]) -> ExitCode:
+    """The one exit code of a run whose hosts or profiles ended with ``codes`` (see PRECEDENCE)."""
+    seen = {ExitCode(int(c)) for c in codes}
+    return next((c for c in PRECEDENCE if c in seen), ExitCode.OK)
 
 
 class Diagnostic:
@@ -160,9 +185,24 @@ class GGUFError(InvalidInput):
 
 
 class CheckFailed(InvalidInput):
-    """A check the user asked for failed (round-trip, --verify, an assertion)."""
+    """A profile failed a check of its own (the round trip through Ollama's grammar): exit 1."""
 
     code = "check_failed"
+
+
+class ModelCheckFailed(ModelctlError):
+    """A check on a model failed (``--verify``, compare assertions below ``--min-pass-rate``): exit 6."""
+
+    exit_code = ExitCode.CHECK
+    code = "model_check_failed"
+
+
+class UsageProblem(ModelctlError):
+    """Options that do not fit together, found after click parsed them (e.g. a second --host for a
+    command that talks to one server): exit 2, like click's own usage errors."""
+
+    exit_code = ExitCode.USAGE
+    code = "usage"
 
 
 class DriftFound(ModelctlError):
@@ -187,7 +227,8 @@ class ServerError(ModelctlError):
 class ErrorGroup(ModelctlError):
     """Several failures reported at once (every invalid profile, every failed build).
 
-    The first error decides the exit code and the code; every error's diagnostics are listed.
+    The exit code is the group's by :data:`PRECEDENCE`; the first error gives the code; every
+    error's diagnostics are listed.
     """
 
     def __init__(self, errors: list[ModelctlError], diagnostics: list[Diagnostic] | None = None) -> None:
@@ -196,7 +237,7 @@ class ErrorGroup(ModelctlError):
         diags = diagnostics if diagnostics is not None else [d for e in errors for d in e.diagnostics()]
         super().__init__(diags[0].message if diags else errors[0].message, code=errors[0].code, diagnostics=diags)
         self.errors = list(errors)
-        self.exit_code = errors[0].exit_code
+        self.exit_code = overall_exit_code(e.exit_code for e in errors)
 
 
 def combine(errors: list[ModelctlError]) -> ModelctlError:

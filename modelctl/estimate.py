@@ -30,7 +30,8 @@ from modelctl.names import model_hint
 from modelctl.offload import Gpu, GpuPlacement, max_num_ctx_on_gpu, place
 from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
-from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.server import ModelNotFound
+from modelctl.session import HostFacts, HostRef, client_for, host_facts
 from modelctl.units import parse_size
 from modelctl.wire import find_entry, parse_version
 
@@ -80,7 +81,7 @@ class FactsSource:
 
 
 def facts_for(
-    ref: str, *, overrides: tuple[str, ...] | list[str] = (), host: str | None = None, timeout: float | None = None
+    ref: str, *, overrides: tuple[str, ...] | list[str] = (), host: HostRef = None, timeout: float | None = None
 ) -> FactsSource:
     """A profile (its ``from``, num_ctx and adapters), a GGUF file, or a model on the server.
 
@@ -102,14 +103,14 @@ def facts_for(
     return source
 
 
-def server_facts(model: str, *, host: str | None = None, timeout: float | None = None) -> ModelFacts:
+def server_facts(model: str, *, host: HostRef = None, timeout: float | None = None) -> ModelFacts:
     """/api/show + the model's /api/tags entry -> facts."""
     return _server_facts(model, host, timeout)[0]
 
 
-def _server_facts(model: str, host: str | None, timeout: float | None) -> tuple[ModelFacts, str | None]:
+def _server_facts(model: str, host: HostRef, timeout: float | None) -> tuple[ModelFacts, str | None]:
     """Facts, and the server's version (None when it does not say: the current rules apply)."""
-    with OllamaClient(host, timeout=timeout) as client:
+    with client_for(host, timeout) as client:
         try:
             show = client.show(model)
         except ModelNotFound as exc:
@@ -136,7 +137,7 @@ def _load_params(params: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _profile_facts(
-    ref: str, overrides: tuple[str, ...] | list[str], host: str | None, timeout: float | None
+    ref: str, overrides: tuple[str, ...] | list[str], host: HostRef, timeout: float | None
 ) -> FactsSource:
     loaded = load_profile(ref, overrides)
     prof = loaded.profile
@@ -224,17 +225,19 @@ class GpuOptions:
 
 
 def _source(
-    target: ModelFacts | str, overrides: tuple[str, ...] | list[str], host: str | None, timeout: float | None
+    target: ModelFacts | str, overrides: tuple[str, ...] | list[str], host: HostRef, timeout: float | None
 ) -> FactsSource:
     if isinstance(target, ModelFacts):
         return FactsSource(target, "facts", target.name or target.path or "")
     return facts_for(target, overrides=overrides, host=host, timeout=timeout)
 
 
-def _num_ctx(source: FactsSource, num_ctx: int | None) -> tuple[int, str | None]:
+def _num_ctx(source: FactsSource, num_ctx: int | None, server: HostFacts) -> tuple[int, str | None]:
     n = num_ctx or source.num_ctx or source.facts.context_configured
     if n is not None:
         return n, None
+    if server.context_length is not None:
+        return server.context_length, f"num_ctx not set: using the host's OLLAMA_CONTEXT_LENGTH {server.context_length}"
     return DEFAULT_NUM_CTX, (
         f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
         "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)"
@@ -245,13 +248,13 @@ def estimate(
     target: ModelFacts | str,
     *,
     num_ctx: int | None = None,
-    kv_type: str = "f16",
-    parallel: int = 1,
+    kv_type: str | None = None,
+    parallel: int | None = None,
     overhead: int | str = DEFAULT_OVERHEAD_BYTES,
     budget: int | str | None = None,
     table: bool = False,
     overrides: tuple[str, ...] | list[str] = (),
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     flash_attention: bool | None = None,
     batch: int | None = None,
@@ -265,7 +268,14 @@ def estimate(
     ``overhead`` (an extra allowance), ``budget`` and the GPU's sizes are bytes or sizes such
     as ``"12GiB"``. ``flash_attention``, ``batch`` and ``ubatch`` default to what Ollama does;
     ``ollama_version`` to the server's when the facts come from one, else the current rules.
+    An inventory host (``host``) lends its facts where an argument is not given: the KV cache type,
+    parallel slots, the default num_ctx and its GPU (docs/fleet.md); else f16, 1 slot.
     """
+    server = host_facts(host)
+    kv_type = kv_type or server.kv_cache_type or "f16"
+    parallel = parallel or server.num_parallel or 1
+    if gpu is None and server.gpu_memory:
+        gpu = GpuOptions(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
     overhead_bytes = _bytes(overhead, "--overhead", allow_zero=True) or 0
     budget_bytes = _bytes(budget, "--budget")
     if ollama_version is not None and parse_version(ollama_version) is None:
@@ -275,7 +285,7 @@ def estimate(
         device.check()
     source = _source(target, overrides, host, timeout)
     facts = source.facts
-    n, ctx_note = _num_ctx(source, num_ctx)
+    n, ctx_note = _num_ctx(source, num_ctx, server)
     n_batch = batch or source.num_batch
     runtime = Runtime(flash_attention, n_batch, ubatch or n_batch, ollama_version or source.server_version)
     adapter_bytes = source.adapter_bytes

@@ -56,7 +56,20 @@ class CellDone:
     failed: bool
 
 
-Event = Status | Transfer | Token | Notice | CellDone
+@dataclass(frozen=True)
+class ProfileDone:
+    """One profile finished on one host: what happened (``created``, ``changed``, ``up to date``,
+    ``failed``...), in how many seconds, and the error's message for a failure."""
+
+    model: str
+    status: str
+    elapsed: float
+    host: str | None = None  # the host's label when several run at once
+    error: str | None = None
+    of: int = 1  # profiles in the run (on this host)
+
+
+Event = Status | Transfer | Token | Notice | CellDone | ProfileDone
 EventSink = Callable[[Event], None]
 
 

@@ -24,8 +24,8 @@ from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, S
 from modelctl.names import model_hint
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, profile_files
 from modelctl.render import render
-from modelctl.server import ModelNotFound, OllamaClient
-from modelctl.session import HostSession
+from modelctl.server import ModelNotFound
+from modelctl.session import HostRef, HostSession, client_for, session_for
 from modelctl.show import processor_text
 from modelctl.wire import find_entry, model_key, parse_rfc3339
 
@@ -138,7 +138,7 @@ def _load(ref: str) -> LoadedProfile | ProfileModel:
 def list_models(
     refs: Sequence[str] = (),
     *,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     session: HostSession | None = None,
 ) -> ModelList:
@@ -148,7 +148,7 @@ def list_models(
     are still compared); abstract profiles make no model and are left out.
     """
     own = session is None
-    s = session if session is not None else HostSession(host, timeout=timeout)
+    s = session if session is not None else session_for(host, timeout=timeout)
     try:
         s.prefetch((), basics=True)
         rows: list[ProfileModel] = []
@@ -264,9 +264,9 @@ def profiles_by_model() -> dict[str, list[str]]:
     return out
 
 
-def loaded_models(*, host: str | None = None, timeout: float | None = None) -> LoadedModels:
+def loaded_models(*, host: HostRef = None, timeout: float | None = None) -> LoadedModels:
     """What the server has loaded (``/api/ps``), with the profile each model came from."""
-    with OllamaClient(host, timeout=timeout) as client:
+    with client_for(host, timeout) as client:
         answer = client.ps()
         display = client.display_host
     owners = profiles_by_model()
@@ -337,13 +337,13 @@ def _model_name(ref: str) -> tuple[str, str | None]:
 
 
 def remove_models(
-    refs: Sequence[str], *, dry_run: bool = False, host: str | None = None, timeout: float | None = None
+    refs: Sequence[str], *, dry_run: bool = False, host: HostRef = None, timeout: float | None = None
 ) -> RemoveResult:
     """Remove the models ``refs`` name (model names or profiles). Every name is looked up first:
     if the server lacks one, :class:`ModelNotFound` is raised (with a did-you-mean) and nothing
     is removed. A failed delete is that model's ``error``; the others are still removed."""
     names = [(ref, *_model_name(ref)) for ref in refs]
-    with OllamaClient(host, timeout=timeout) as client:
+    with client_for(host, timeout) as client:
         tags = client.tags()
         found: list[Removal] = []
         seen: set[str] = set()

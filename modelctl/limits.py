@@ -121,6 +121,19 @@ MODELFILE_BYTES = Limit(
     "MODELCTL_MAX_MODELFILE_BYTES", 4 << 20, "bytes", "a Modelfile read by `import` or compared by `render --check`",
     "a Modelfile is a few KB, and what it holds must fit in a profile",
 )  # fmt: skip
+INVENTORY_BYTES = Limit(
+    "MODELCTL_MAX_INVENTORY_BYTES", 1 << 20, "bytes", "an inventory of hosts (`--hosts FILE`)",
+    "a host takes a few lines: this is thousands of hosts",
+)  # fmt: skip
+INVENTORY_HOSTS = Limit(
+    "MODELCTL_MAX_HOSTS", 1000, "count", "hosts in one inventory, and `--host` values in one run",
+    "a fleet of a few dozen servers is large; each host is asked concurrently, so this bounds threads and sockets",
+)  # fmt: skip
+INVENTORY_PROFILES = Limit(
+    "MODELCTL_MAX_HOST_PROFILES", 10_000, "count",
+    "profile files one host's `profiles` entries (names and globs) may match together",
+    "a repository holds tens or hundreds of profiles; a glob matching more is a mistake (`**` over a large tree)",
+)  # fmt: skip
 
 #: Every limit, in the order docs/limits.md lists them.
 LIMITS: tuple[Limit, ...] = (
@@ -140,6 +153,9 @@ LIMITS: tuple[Limit, ...] = (
     PROMPTS_BYTES,
     MODELFILE_BYTES,
     LOCK_BYTES,
+    INVENTORY_BYTES,
+    INVENTORY_HOSTS,
+    INVENTORY_PROFILES,
 )
 
 # -- what an Ollama server sends (modelctl/server.py). The deadlines are --timeout; see docs/server.md.

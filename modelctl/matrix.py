@@ -157,8 +157,21 @@ class Matrix:
     interrupted: bool = False
     warnings: list[Diagnostic] = field(default_factory=list)
     table: ParamTable | None = None
+    min_pass_rate: float = 1.0  # below this share of passed assertions the check fails (exit 6)
 
     # -- verdicts
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed assertions over all assertions of the cells that ran (None: no assertions)."""
+        total = sum(len(c.assertions) for c in self.cells)
+        return None if total == 0 else (total - self.failed_assertions) / total
+
+    @property
+    def checks_failed(self) -> bool:
+        """The assertions passed less often than ``min_pass_rate`` asks."""
+        rate = self.pass_rate
+        return rate is not None and rate < self.min_pass_rate
+
     def summaries(self) -> list[ProfileSummary]:
         out = []
         for i, t in enumerate(self.targets):
@@ -210,13 +223,25 @@ class Matrix:
                     out.append(c.error)
         if self.interrupted:
             out.append(Diagnostic("interrupted", "interrupted (Ctrl-C): the finished cells are reported"))
-        failed = self.failed_assertions
-        if failed:
-            total = sum(len(c.assertions) for c in self.cells)
-            cells = sum(1 for c in self.cells if c.passed is False)
-            msg = f"{failed} of {total} assertions failed in {cells} cell(s)"
-            out.append(Diagnostic("check_failed", msg))
+        assertion = self.assertion_diagnostic()
+        if assertion is not None and self.checks_failed:
+            out.append(assertion)
         return out
+
+    def assertion_diagnostic(self) -> Diagnostic | None:
+        """``N of M assertions failed in K cell(s)`` with the pass rate against --min-pass-rate."""
+        failed = self.failed_assertions
+        if not failed:
+            return None
+        total = sum(len(c.assertions) for c in self.cells)
+        cells = sum(1 for c in self.cells if c.passed is False)
+        rate = (total - failed) / total
+        verdict = "below" if rate < self.min_pass_rate else "at or above"
+        msg = (
+            f"{failed} of {total} assertions failed in {cells} cell(s): pass rate {rate:.2f}, "
+            f"{verdict} --min-pass-rate {self.min_pass_rate:g}"
+        )
+        return Diagnostic("check_failed", msg)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +253,8 @@ class Matrix:
             "repeat": self.repeat,
             "parallel": self.parallel,
             "wall_ms": round(self.wall_s * 1000, 3),
+            "pass_rate": None if self.pass_rate is None else round(self.pass_rate, 4),
+            "min_pass_rate": self.min_pass_rate,
             "complete": self.aborted is None
             and not self.interrupted
             and all(c.status != "skipped" for c in self.cells),

@@ -772,13 +772,15 @@ def estimate_table(
     return rows
 
 
-def estimate_or_none(facts: ModelFacts, num_ctx: int | None, kv_type: str = "f16") -> MemoryEstimate | None:
+def estimate_or_none(
+    facts: ModelFacts, num_ctx: int | None, kv_type: str = "f16", parallel: int = 1
+) -> MemoryEstimate | None:
     """The estimate at ``num_ctx``, or None when there is no num_ctx or the facts are too
     incomplete to estimate (e.g. a server model that lists no tensors). For reports and tables,
     where a missing estimate is shown as such rather than failing the command."""
     if num_ctx is None:
         return None
     try:
-        return estimate_for_facts(facts, num_ctx, kv_type)
+        return estimate_for_facts(facts, num_ctx, kv_type, parallel)
     except InvalidInput:
         return None

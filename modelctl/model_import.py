@@ -26,7 +26,7 @@ from modelctl.importer import ImportedProfile, dump_yaml
 from modelctl.names import model_hint
 from modelctl.params import BY_NAME
 from modelctl.server import ModelNotFound
-from modelctl.session import HostSession
+from modelctl.session import HostRef, HostSession, session_for
 from modelctl.wire import as_sent, parse_parameters, same_model_name, same_value
 
 _LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin")
@@ -83,7 +83,7 @@ def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
 def import_model(
     model: str,
     *,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     output: Path | None = None,
     name: str | None = None,
@@ -99,7 +99,7 @@ def import_model(
     blobs are never named), requires, renderer, parser.
     """
     own = session is None
-    s = session if session is not None else HostSession(host, timeout=timeout)
+    s = session if session is not None else session_for(host, timeout=timeout)
     try:
         return _import(s, model, output=output, name=name, files=files)
     finally:

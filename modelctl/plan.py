@@ -16,19 +16,19 @@ job once per host, each with its own session.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.build import BuildPlan, BuildRecords, Verdict, plan_profile, verdict, version_notes
+from modelctl.build import UNREAD, BuildPlan, BuildRecords, Verdict, load_all, plan_profile, verdict, version_notes
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError, combine
+from modelctl.errors import Diagnostic, ExitCode, ModelctlError, overall_exit_code
 from modelctl.events import EventSink, ignore
 from modelctl.lock import Lock, read_lock
-from modelctl.profile import LoadedProfile, load_profile, split_abstract
+from modelctl.profile import split_abstract
 from modelctl.render import render
-from modelctl.session import DEFAULT_CONCURRENCY, HostSession
+from modelctl.session import DEFAULT_CONCURRENCY, HostRef, HostSession, session_for
 from modelctl.wire import find_entry
 
 PlanStatus = Literal["in_sync", "changed", "missing", "failed"]
@@ -103,12 +103,9 @@ class PlanResult:
         return list(self.skipped) + self.notes + [w for p in self.profiles for w in p.warnings]
 
     def exit_code(self) -> ExitCode:
-        """4 over 5 over 3 over 0 (design.md §6): server trouble first, then drift."""
-        codes = {p.error.exit_code for p in self.failures if p.error is not None}
-        for code in (ExitCode.UNREACHABLE, ExitCode.SERVER, ExitCode.INVALID):
-            if code in codes:
-                return code
-        return ExitCode.DRIFT if self.drift else ExitCode.OK
+        """By errors.PRECEDENCE (design.md §6): server trouble first, then drift."""
+        codes = [p.error.exit_code for p in self.failures if p.error is not None]
+        return overall_exit_code([*codes, ExitCode.DRIFT if self.drift else ExitCode.OK])
 
     def to_dict(self) -> dict[str, Any]:
         counts = {
@@ -128,19 +125,28 @@ class PlanResult:
         }
 
 
-def _load_all(refs: Sequence[str], overrides: Sequence[str]) -> list[LoadedProfile]:
-    """Every profile loaded; every invalid one reported at once (no server verdict is wanted
-    for a run whose input is broken)."""
-    loaded: list[LoadedProfile] = []
-    errors: list[ModelctlError] = []
-    for ref in refs:
-        try:
-            loaded.append(load_profile(ref, overrides))
-        except ModelctlError as exc:
-            errors.append(exc)
-    if errors:
-        raise combine(errors)
-    return loaded
+def prepare(
+    refs: Sequence[str],
+    *,
+    overrides: Sequence[str] = (),
+    template: str | None = None,
+    on_plan: Callable[[BuildPlan], None] | None = None,
+    on_event: EventSink = ignore,
+    local_files: bool = True,
+) -> tuple[list[BuildPlan], list[Diagnostic]]:
+    """Every profile loaded (every invalid one reported at once), rendered, round-trip checked
+    and assembled into the request ``build`` would send; a note for each abstract one.
+    ``on_plan`` sees each plan as soon as it is ready (to start asking servers about it).
+    ``local_files=False``: local files are named, not read (their weights are not compared)."""
+    loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files))
+    plans: list[BuildPlan] = []
+    for lp in loaded:
+        rendered = render(lp, template=template, paths="absolute")
+        plans.append(plan_profile(lp, rendered, on_event=on_event, local_files=local_files))
+        plans[-1].warnings += lp.unchecked
+        if on_plan is not None:
+            on_plan(plans[-1])
+    return plans, skipped
 
 
 def plan(
@@ -148,13 +154,14 @@ def plan(
     *,
     overrides: Sequence[str] = (),
     template: str | None = None,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     lock: str | os.PathLike[str] | None = None,
     strict: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     session: HostSession | None = None,
     on_event: EventSink = ignore,
+    local_files: bool = True,
 ) -> PlanResult:
     """Compare each profile with the model of its name on the server (see the module docstring).
 
@@ -164,27 +171,39 @@ def plan(
     that differs from the lock file's drift too.
     """
     own = session is None
-    s = session if session is not None else HostSession(host, timeout=timeout, concurrency=concurrency)
+    s = session if session is not None else session_for(host, timeout=timeout, concurrency=concurrency)
     try:
         the_lock = read_lock(lock) if lock is not None else None
         s.prefetch((), basics=True)  # version and model list, while the profiles load
-        loaded, skipped = split_abstract(_load_all(refs, overrides))
-        plans: list[BuildPlan] = []
-        for lp in loaded:
-            plans.append(plan_profile(lp, render(lp, template=template, paths="absolute"), on_event=on_event))
-            s.prefetch([plans[-1].name, plans[-1].base_model])
-        version = s.version() if plans else None
-        records = BuildRecords()
-        profiles = [_plan_one(p, s, records, the_lock) for p in plans]
-        result = PlanResult(s.display_host, version, profiles, skipped, strict=strict)
-        if the_lock is not None:
-            result.lock = str(the_lock.path)
-            if plans:
-                _upstream(result, s, the_lock)
-        return result
+        plans, skipped = prepare(
+            refs, overrides=overrides, template=template, on_event=on_event, local_files=local_files,
+            on_plan=lambda p: s.prefetch([p.name, p.base_model]),
+        )  # fmt: skip
+        return plan_on(s, plans, skipped, lock=the_lock, strict=strict)
     finally:
         if own:
             s.close()
+
+
+def plan_on(
+    session: HostSession,
+    plans: Sequence[BuildPlan],
+    skipped: Sequence[Diagnostic] = (),
+    *,
+    lock: Lock | None = None,
+    strict: bool = False,
+    records: BuildRecords | None = None,
+) -> PlanResult:
+    """Plan assembled profiles against one host's session (its questions may be under way already)."""
+    version = session.version() if plans else None
+    records = records if records is not None else BuildRecords()
+    profiles = [_plan_one(p, session, records, lock) for p in plans]
+    result = PlanResult(session.display_host, version, profiles, list(skipped), strict=strict)
+    if lock is not None:
+        result.lock = str(lock.path)
+        if plans:
+            _upstream(result, session, lock)
+    return result
 
 
 def _plan_one(p: BuildPlan, session: HostSession, records: BuildRecords, lock: Lock | None) -> ProfilePlan:
@@ -195,11 +214,19 @@ def _plan_one(p: BuildPlan, session: HostSession, records: BuildRecords, lock: L
     except ModelctlError as exc:  # about this model only: the other profiles are still planned
         out.error = exc
         return out
-    out.warnings += version_notes(p, v.version, session.display_host)
-    out.differences = v.differences
+    out.warnings += version_notes(p.request, v.version, session.display_host)
+    out.differences = _comparable(p, v.differences)
     out.inherited = v.inherited
     out.status = "missing" if v.deployed is None else ("in_sync" if v.in_sync else "changed")
     return out
+
+
+def _comparable(plan: BuildPlan, diffs: list[Difference]) -> list[Difference]:
+    """Without the local files (--no-local-files) their weights cannot be compared: those fields
+    are left out (the profile's notes say which files were not read)."""
+    unread = {"from" if b.kind == "files" else "draft" if b.kind == "draft_files" else b.kind
+              for b in plan.blobs if b.digest == UNREAD}  # fmt: skip
+    return [d for d in diffs if d.field not in unread]
 
 
 def _upstream(result: PlanResult, session: HostSession, lock: Lock) -> None:

@@ -33,6 +33,7 @@ from modelctl import yamlio
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError
 from modelctl.facts import facts_from_gguf
 from modelctl.files import confinement_root, not_regular, open_regular, outside
+from modelctl.gotemplate import template_problems
 from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
 from modelctl.wire import as_sent, go_semver_valid
 
@@ -295,6 +296,7 @@ class LoadedProfile(ProfileSources):
 
     profile: Profile
     warnings: list[Diagnostic] = field(default_factory=list)
+    unchecked: list[Diagnostic] = field(default_factory=list)  # local files not read (--no-local-files)
 
 
 def _parse_dotted(dotted: str) -> tuple[str | int, ...]:
@@ -616,11 +618,16 @@ def _apply_overrides(merged: dict[str, Any], overrides: Sequence[str], origins: 
             origins[parts[0]] = SET_SOURCE
 
 
-def load_profile(ref: str, overrides: Sequence[str] = (), *, text: str | None = None) -> LoadedProfile:
-    """Load, resolve and validate the profile ``ref`` (a path or a name, see :func:`resolve_ref`).
+def load_profile(
+    ref: str, overrides: Sequence[str] = (), *, text: str | None = None, local_files: bool = True
+) -> LoadedProfile:
+    """Load, resolve and check the profile ``ref`` (a path or a name, see :func:`resolve_ref`).
 
     With ``text``, the profile is that text as if it were the file at the path ``ref`` (paths
     and ``extends`` relative to its folder): a profile is checked before it is written.
+    ``local_files=False`` (``--no-local-files``, for repositories that do not commit weights)
+    checks everything but the presence and kind of the local files it names, and lists them in
+    ``unchecked``.
     """
     path = resolve_ref(ref) if text is None else _abs(Path(ref))
     loader = _Loader(path, {path: text} if text is not None else None)
@@ -641,7 +648,7 @@ def load_profile(ref: str, overrides: Sequence[str] = (), *, text: str | None = 
     except ValidationError as exc:
         raise _validation_error(exc, sources) from None
     loaded = LoadedProfile(path=path, profile=profile, origins=origins, documents=docs)
-    _post_checks(loaded)
+    _post_checks(loaded, local_files)
     loaded.warnings = collect_warnings(loaded)
     return loaded
 
@@ -819,17 +826,29 @@ def _fail(loaded: ProfileSources, dotted_field: str, message: str) -> ProfileErr
     return ProfileError(message, file=f, line=line, column=col, field=dotted_field)
 
 
-def _post_checks(loaded: LoadedProfile) -> None:
+def _post_checks(loaded: LoadedProfile, local_files: bool = True) -> None:
     prof = loaded.profile
     _check_confined(loaded)  # first: nothing is said about files outside the repository
+    _check_projectors(loaded)
+    _check_draft(loaded)
+    if not local_files:
+        for dotted_field, path in _local_paths(prof):
+            f, line, col = loaded.where(dotted_field)
+            note = f"{_display(path)} not read (--no-local-files): its presence and digest are not checked"
+            loaded.unchecked.append(Diagnostic("local_file_unchecked", note, f, line, col, dotted_field))
+        return
     base = prof.base_path()
     if base is not None and not base.exists():
         raise _fail(loaded, "from", f"local model not found: {base}")
     for i, adapter in enumerate(prof.adapter_paths()):
         if not adapter.exists():
             raise _fail(loaded, f"adapters[{i}]", f"adapter not found: {adapter}")
-    _check_projectors(loaded)
-    _check_draft(loaded)
+    for i, p in enumerate(prof.projector_paths()):
+        if not p.exists():
+            raise _fail(loaded, f"projector[{i}]", f"projector not found: {p}")
+    draft = prof.draft_path()
+    if draft is not None and not draft.exists():
+        raise _fail(loaded, "draft", f"draft model not found: {draft}")
     for dotted_field, path in _local_paths(prof):
         if (why := not_regular(path, what="model file")) is not None:  # a FIFO would hang the build
             raise _fail(loaded, dotted_field, f"{path}: {why}")
@@ -845,9 +864,6 @@ def _check_projectors(loaded: LoadedProfile) -> None:
             f"a projector needs `from` to be a local file too: with the model name {prof.from_value} "
             "the server ignores files (build the vision model from its weights and projector files)",
         )
-    for i, p in enumerate(prof.projector_paths()):
-        if not p.exists():
-            raise _fail(loaded, f"projector[{i}]", f"projector not found: {p}")
 
 
 def _check_draft(loaded: LoadedProfile) -> None:
@@ -858,8 +874,6 @@ def _check_draft(loaded: LoadedProfile) -> None:
         if prof.draft_quantize is not None:
             raise _fail(loaded, "draft_quantize", "draft_quantize needs a `draft` model")
         return
-    if not draft.exists():
-        raise _fail(loaded, "draft", f"draft model not found: {draft}")
     froms = [p for p in [prof.base_path(), *prof.projector_paths()] if p is not None]
     if any(same_local_path(draft, p) for p in froms):
         raise _fail(loaded, "draft", f"DRAFT must not reference the same local path as FROM: {draft}")
@@ -904,6 +918,8 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
         out.append(Diagnostic(code, message, f, line, col, dotted_field))
 
     _parameter_warnings(prof, warn)
+    for use, problem in template_problems(prof.template or ""):
+        warn("template_variable", "template", f"TEMPLATE line {use.line}: {problem}")
     for key in ("system", "template"):
         if getattr(prof, key) == "":
             warn(
@@ -941,11 +957,13 @@ def _parameter_warnings(prof: Profile, warn: Callable[[str, str, str], None]) ->
                 f"parameters.{name}",
                 f"Ollama keeps parameters as 32-bit floats: {value!r} is stored as {stored!r}",
             )
-    if "stop" in values:
+    if "stop" in values and not prof.template:
+        # With its own TEMPLATE the profile defines the turns, and its stop list goes with them.
         warn(
             "custom_stop",
             "parameters.stop",
-            "a custom stop list replaces the model's own stop tokens; include them if you still need them",
+            "a custom stop list replaces the model's own stop tokens; include them if you still need them "
+            "(`validate --host` checks it against the base model's)",
         )
     num_ctx = values.get("num_ctx")
     if num_ctx is not None and num_ctx < 4:

@@ -27,6 +27,7 @@ from modelctl.names import missing_model_message, model_hint
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.session import HostRef, client_for
 
 # --------------------------------------------------------------------------- targets
 
@@ -434,7 +435,7 @@ def run(
     ephemeral: bool = False,
     overrides: Sequence[str] = (),
     seed: int | None = None,
-    host: str | None = None,
+    host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> RunReport:
@@ -445,7 +446,7 @@ def run(
     """
     if not prompt.strip():
         raise InvalidInput("the prompt is empty", field="PROMPT")
-    with OllamaClient(host, timeout=timeout) as client:
+    with client_for(host, timeout) as client:
         target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
         request = build_request(target, prompt)
         for w in target.warnings:

@@ -43,10 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpcore
-import httpx
-
 from modelctl import __version__
+from modelctl._httpx import httpcore, httpx
 from modelctl.answers import (
     BadNumber,
     GenerationProgress,

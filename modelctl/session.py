@@ -11,8 +11,13 @@ caller goes on (loading and rendering the next profile, say).
 
 ``build`` forgets a model it has just created (:meth:`forget`) and refreshes the model
 list once after its creates (:meth:`tags` with ``refresh=True``). ``name`` is the host's
-name in an inventory (the fleet issue); without one the key of the host in lock files is
+name in an inventory (docs/fleet.md); without one the key of the host in lock files is
 its URL without credentials (:attr:`key`).
+
+A :class:`HostSpec` is one server as the command line or an inventory names it: its URL,
+headers (sent, never printed), inventory name and the server facts a profile cannot see
+through the API. Every job that talks to one server takes a :data:`HostRef` (a URL, a
+HostSpec, or None for ``$OLLAMA_HOST``) and opens its client with :func:`client_for`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -187,3 +193,67 @@ class HostSession:
                 tasks.append(functools.partial(self.show, m))
         for task in tasks:
             self._workers.submit(task)
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What a server is configured with that its API does not say (an inventory's ``facts``)."""
+
+    context_length: int | None = None  # OLLAMA_CONTEXT_LENGTH: num_ctx of a model that sets none
+    num_parallel: int | None = None  # OLLAMA_NUM_PARALLEL: slots per loaded model
+    kv_cache_type: str | None = None  # OLLAMA_KV_CACHE_TYPE
+    gpu_memory: int | None = None  # bytes of GPU memory
+    gpu_backend: str | None = None  # cuda | rocm | metal
+    gpu_overhead: int | None = None  # OLLAMA_GPU_OVERHEAD, bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "OLLAMA_CONTEXT_LENGTH": self.context_length,
+            "OLLAMA_NUM_PARALLEL": self.num_parallel,
+            "OLLAMA_KV_CACHE_TYPE": self.kv_cache_type,
+            "OLLAMA_GPU_OVERHEAD": self.gpu_overhead,
+            "gpu_memory": self.gpu_memory,
+            "gpu_backend": self.gpu_backend,
+        }
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One server: ``url`` (None: ``$OLLAMA_HOST``, else the default), headers (secret: never in
+    ``repr`` or output), its inventory ``name`` and ``facts``, and the profiles the inventory gives it
+    (``profiles``: names and globs as written, relative to ``base_dir``; None: every profile given)."""
+
+    url: str | None = None
+    name: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    facts: HostFacts = field(default_factory=HostFacts)
+    profiles: tuple[str, ...] | None = None
+    base_dir: str | None = None  # the inventory's folder
+
+    def client(self, timeout: float | None = None) -> OllamaClient:
+        return OllamaClient(self.url, timeout=timeout, headers=dict(self.headers))
+
+    def session(self, *, timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> HostSession:
+        return HostSession(
+            self.url, timeout=timeout, concurrency=concurrency, headers=dict(self.headers), name=self.name
+        )
+
+
+#: A server as a job takes it: a URL (``--host``), a HostSpec (an inventory's host), or None.
+HostRef = str | HostSpec | None
+
+
+def client_for(host: HostRef, timeout: float | None = None) -> OllamaClient:
+    """The HTTP client of one server (an inventory host's headers included)."""
+    return host.client(timeout) if isinstance(host, HostSpec) else OllamaClient(host, timeout=timeout)
+
+
+def session_for(host: HostRef, *, timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> HostSession:
+    """A :class:`HostSession` on one server (an inventory host keeps its name: lock files key by it)."""
+    if isinstance(host, HostSpec):
+        return host.session(timeout=timeout, concurrency=concurrency)
+    return HostSession(host, timeout=timeout, concurrency=concurrency)
+
+
+def host_facts(host: HostRef) -> HostFacts:
+    return host.facts if isinstance(host, HostSpec) else HostFacts()

@@ -22,10 +22,12 @@ from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_none
 from modelctl.model_import import import_model
 from modelctl.names import model_hint
+from modelctl.offload import Gpu, GpuPlacement, place
 from modelctl.params import typed_parameters
 from modelctl.profile import is_profile_ref, load_profile
 from modelctl.render import render
 from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.session import HostFacts, HostRef, HostSession, host_facts, session_for
 from modelctl.units import format_value
 from modelctl.wire import find_entry, modelfile_blobs, parse_parameters, parse_rfc3339, same_value
 
@@ -104,6 +106,8 @@ class ModelReport:
     draft: str | None = None  # the draft model's blob digest (DRAFT)
     projectors: list[str] = field(default_factory=list)  # blob digests of the FROM lines after the weights
     memory: MemoryEstimate | None = None
+    gpu: GpuPlacement | None = None  # on the inventory host's GPU (its `facts`)
+    server_context: int | None = None  # the inventory host's OLLAMA_CONTEXT_LENGTH
     inherited_parameters: list[str] | None = None  # set when a profile was compared with the model
     runtime: RuntimeInfo | None = None
     verification: Verification | None = None
@@ -118,6 +122,8 @@ class ModelReport:
         data["name"] = self.name
         data["host"] = self.host
         data["context_length_source"] = "model" if self.facts.context_configured is not None else "server default"
+        if self.server_context is not None:
+            data["server_context_length"] = self.server_context
         data["system_set"] = bool(self.system)
         data["system_length"] = len(self.system) if self.system else None
         data["template_set"] = bool(self.template)
@@ -127,6 +133,8 @@ class ModelReport:
         data["draft"] = self.draft
         data["projectors"] = list(self.projectors)
         data["memory"] = self.memory.to_dict() if self.memory is not None else None
+        if self.gpu is not None:
+            data["gpu"] = self.gpu.to_dict()
         if self.inherited_parameters is not None:
             data["inherited_parameters"] = list(self.inherited_parameters)
         if self.runtime is not None:
@@ -144,6 +152,7 @@ def build_report(
     tags_entry: Mapping[str, Any] | None = None,
     profile_parameters: Mapping[str, Any] | None = None,
     base_show: Mapping[str, Any] | None = None,
+    server: HostFacts | None = None,
 ) -> ModelReport:
     """The report of a deployed model, with warnings.
 
@@ -159,7 +168,7 @@ def build_report(
     report.renderer, report.parser = layers.renderer, layers.parser
     report.draft = layers.drafts[-1] if layers.drafts else None
     report.projectors = layers.froms[1:]
-    report.memory = estimate_or_none(facts, facts.context_configured)
+    _memory(report, server or HostFacts())
     trained, configured = facts.context_trained, facts.context_configured
     if trained is not None and configured is not None and configured > trained:
         report.warnings.append(
@@ -172,6 +181,18 @@ def build_report(
     if profile_parameters is not None:
         _compare_with_profile(report, profile_parameters, base_show)
     return report
+
+
+def _memory(report: ModelReport, server: HostFacts) -> None:
+    """The estimate at the configured num_ctx (else the host's OLLAMA_CONTEXT_LENGTH), with the host's
+    KV cache type and slots, and on its GPU when the inventory gives one."""
+    facts = report.facts
+    num_ctx = facts.context_configured or server.context_length
+    report.server_context = server.context_length
+    report.memory = estimate_or_none(facts, num_ctx, server.kv_cache_type or "f16", server.num_parallel or 1)
+    if report.memory is not None and server.gpu_memory:
+        gpu = Gpu(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
+        report.gpu = place(facts, report.memory, gpu)
 
 
 def _compare_with_profile(report: ModelReport, ours: Mapping[str, Any], base_show: Mapping[str, Any] | None) -> None:
@@ -352,7 +373,7 @@ class _ProfileView:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def _profile_view(ref: str) -> _ProfileView:
+def profile_view(ref: str) -> _ProfileView:
     if ref.lower().endswith(".gguf") and Path(ref).expanduser().is_file():
         raise InvalidInput(
             "a local GGUF file, not a deployed model or a profile: "
@@ -369,40 +390,46 @@ def _profile_view(ref: str) -> _ProfileView:
     return view
 
 
-def show(ref: str, *, verify: bool = False, host: str | None = None, timeout: float | None = None) -> ModelReport:
+def show(ref: str, *, verify: bool = False, host: HostRef = None, timeout: float | None = None) -> ModelReport:
     """The report of MODEL, or of PROFILE's model (with warnings where the server differs from it).
 
     ``verify`` loads the model and checks the context it really runs with (the result is in
-    ``report.verification``). Raises ModelNotFound when the model is not on the server.
+    ``report.verification``). Raises ModelNotFound when the model is not on the server. An
+    inventory host's facts (its default context, KV cache type, slots, GPU) shape the memory lines.
     """
-    view = _profile_view(ref)
-    with OllamaClient(host, timeout=timeout) as client:
-        try:
-            deployed = client.show(view.name)
-        except ModelNotFound as exc:
-            if view.parameters is not None:
-                hint = f" (build it with `modelctl build {ref}`)"
-            else:
-                near = model_hint(client, view.name)
-                hint = f"; {near}" if near is not None else ""
-            raise ModelNotFound(
-                f"model {view.name} is not on the server at {client.display_host}{hint}", model=view.name
-            ) from exc
-        tags = client.tags()
-        base_show = client.show_or_none(view.base) if view.base else None
-        report = build_report(
-            deployed,
-            name=view.name,
-            host=client.display_host,
-            tags_entry=find_entry(tags, view.name),
-            profile_parameters=view.parameters,
-            base_show=base_show,
-        )
-        report.warnings[:0] = view.warnings
-        if verify:
-            report.verification = Verification(verify_runtime(client, report))
+    view = profile_view(ref)
+    with session_for(host, timeout=timeout) as session:
+        return show_on(session, view, ref, verify=verify, server=host_facts(host))
+
+
+def show_on(
+    session: HostSession, view: _ProfileView, ref: str, *, verify: bool = False, server: HostFacts | None = None
+) -> ModelReport:
+    """:func:`show` on one host's session: the model, its base and the model list, each asked once."""
+    where = session.display_host
+    deployed = session.show(view.name)
+    if deployed is None:
+        if view.parameters is not None:
+            hint = f" (build it with `modelctl build {ref}`)"
         else:
-            runtime_if_loaded(client, report)
+            near = model_hint(session.client, view.name)
+            hint = f"; {near}" if near is not None else ""
+        raise ModelNotFound(f"model {view.name} is not on the server at {where}{hint}", model=view.name)
+    base_show = session.show(view.base) if view.base else None
+    report = build_report(
+        deployed,
+        name=view.name,
+        host=where,
+        tags_entry=find_entry(session.tags(), view.name),
+        profile_parameters=view.parameters,
+        base_show=base_show,
+        server=server,
+    )
+    report.warnings[:0] = view.warnings
+    if verify:
+        report.verification = Verification(verify_runtime(session.client, report))
+    else:
+        runtime_if_loaded(session.client, report)
     return report
 
 
@@ -422,11 +449,11 @@ class DeployedModelfile:
 _RENDER_HEADER = re.compile(r"^# Modelfile generated by modelctl from [^\n]*\n")
 
 
-def show_modelfile(ref: str, *, host: str | None = None, timeout: float | None = None) -> DeployedModelfile:
+def show_modelfile(ref: str, *, host: HostRef = None, timeout: float | None = None) -> DeployedModelfile:
     """The Modelfile of MODEL (or of PROFILE's model) as modelctl would render it: the model read
     back as the profile ``plan`` finds in sync with it (``import --model``), then rendered, so
     ``FROM`` names the base model instead of a path into the server's blob store."""
-    view = _profile_view(ref)
+    view = profile_view(ref)
     imported = import_model(view.name, host=host, timeout=timeout)
     where = Path.cwd() / (re.sub(r"[^A-Za-z0-9_.-]", "_", view.name) + ".yaml")
     loaded = load_profile(str(where), text=imported.yaml)

@@ -63,6 +63,27 @@ def human_time(when: datetime | None, now: datetime, *, zero: str = "Never") -> 
     return human_duration(-delta) + " from now" if delta < 0 else human_duration(delta) + " ago"
 
 
+def download_size(n: int) -> str:
+    """Decimal units as Ollama's CLI and ollama.com show a model's size (``4.9 GB``, ``270 MB``), so a
+    pull reads the same as ``ollama pull`` (format.HumanBytes: one decimal below 10, none above)."""
+    value, unit = float(n), "B"
+    for scale, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if n >= scale:
+            value, unit = n / scale, name
+            break
+    if unit == "B" or value >= 10 or value == int(value):
+        return f"{int(value)} {unit}"
+    return f"{value:.1f} {unit}"
+
+
+def elapsed(seconds: float) -> str:
+    """A run's or a step's wall time: ``0.4 s``, ``9.8 s``, ``2 min 5 s``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    mins, secs = divmod(int(round(seconds)), 60)
+    return f"{mins} min {secs} s"
+
+
 def human_number(n: int | None) -> str | None:
     """Parameter count in Ollama's short form: 8B, 7.6B, 137M, 22.57M, 512K."""
     if n is None:

@@ -483,6 +483,8 @@ MATRIX_SHAPE: dict[str, Any] = {
     "repeat": int,
     "parallel": int,
     "wall_ms": NUM,
+    "pass_rate": (*NUM, _N),
+    "min_pass_rate": NUM,
     "complete": bool,
     "cells": [
         {

@@ -72,6 +72,41 @@ def run_cli(
     )
 
 
+def run_on_tty(
+    args: list[str], host: str, cwd: str | os.PathLike[str], env: dict[str, str], *, colour: bool = False
+) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (40 x 160); (exit code, stdout, what the terminal
+    saw). ``colour``: without the suite's default NO_COLOR, on an xterm."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    full = cli_env(host, env)
+    if colour and "NO_COLOR" not in env:
+        full.pop("NO_COLOR", None)
+        full["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelctl", *args], stdout=subprocess.PIPE, stderr=slave, env=full, cwd=cwd
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    code = proc.wait(timeout=60)
+    os.close(master)
+    return code, out, seen.decode("utf-8", "replace")
+
+
 @pytest.fixture(name="run_cli")
 def _run_cli() -> RunCli:
     return run_cli

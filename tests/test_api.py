@@ -18,13 +18,16 @@ EXPORTED = {
     "load_profile", "parse_modelfile", "plan", "render", "render_profile", "run", "show", "validate",
     "list_models", "loaded_models", "remove_models", "show_modelfile", "ModelList", "LoadedModels", "RemoveResult",
     "DeployedModelfile", "derive_profile", "DerivedProfile", "open_chat", "ChatSession",
+    "build_hosts", "compare_hosts", "plan_hosts", "show_hosts", "validate_hosts", "load_inventory", "select_hosts",
     "BudgetResult", "BuildOutcome", "BuildResult", "CompareOptions", "Difference", "EstimateReport", "FactsSource",
     "GpuOptions", "GpuPlacement", "ImportedProfile", "LoadedProfile", "Matrix", "MemoryEstimate", "ModelFacts",
     "ModelReport", "ModelSpec", "ParamTable", "PlanResult", "Profile", "Rendered", "RunReport", "RunResult",
     "ServerInfo", "Validation",
-    "CellDone", "Event", "EventSink", "Notice", "Status", "Token", "Transfer",
+    "BuildOptions", "Fleet", "HostFacts", "HostRun", "HostSpec", "Inventory",
+    "CellDone", "Event", "EventSink", "Notice", "Status", "Token", "Transfer", "ProfileDone",
     "CheckFailed", "Diagnostic", "ExitCode", "GGUFError", "InvalidInput", "ModelNotFound", "ModelctlError",
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",
+    "InventoryError", "ModelCheckFailed", "UsageProblem",
     "HostSession", "OllamaClient",
 }  # fmt: skip
 
@@ -45,6 +48,11 @@ def test_jobs_are_the_ones_the_commands_call() -> None:
     assert api.build is build.build and api.show is show.show and api.run is run.run
     assert api.compare is compare.compare and api.estimate is estimate.estimate
     assert api.validate is validate.validate
+    from modelctl import fleet, lint
+
+    assert api.build_hosts is fleet.build_hosts and api.plan_hosts is fleet.plan_hosts
+    assert api.show_hosts is fleet.show_hosts and api.compare_hosts is fleet.compare_hosts
+    assert api.validate_hosts is lint.validate_hosts
 
 
 def test_the_api_works_without_click(tmp_path: Path) -> None:

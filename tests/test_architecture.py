@@ -39,6 +39,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.text": {"rich", "rich.table"},
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
+    "modelctl.output.progress": {"rich.progress", "rich.text"},
 }
 
 

@@ -390,6 +390,7 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
             builder = Builder(session, records=records)
             outcome = builder.run(plan)
             assert builder.finish([outcome]) == {}
+            records.flush()  # the run's owner writes the records, once
     assert version.call_count == 1 and shows.call_count == 2  # before and after the create
     assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]
     assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size

@@ -121,7 +121,7 @@ def test_show_of_a_profile_warns_where_the_server_differs(ollama_double: OllamaD
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "tiny.yaml").write_text(prof.read_text().replace("./w/", "../w/"))
     proc = run_cli("show", "tiny", "--verify", host=ollama_double.url, cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == 6
     assert "runtime context 2048 differs from the configured num_ctx 8192" in proc.stderr
     assert "clamped" in proc.stderr and "Traceback" not in proc.stderr
     assert "verify: FAILED" in proc.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -9,24 +11,28 @@ import click
 from modelctl.cli_common import (
     confine_option,
     execute,
+    fleet_options,
     format_option,
     output_option,
     quiet_option,
-    server_options,
     set_option,
 )
-from modelctl.errors import ExitCode
 from modelctl.output import Result
 
 if TYPE_CHECKING:
-    from modelctl.build import BuildResult
+    from modelctl.output.progress import Progress
 
 
 @click.command("build")
-@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.argument("profiles", nargs=-1, metavar="PROFILE...")
 @click.option("--dry-run", is_flag=True, help="Print the exact /api/create request and blob plan; send nothing.")
 @click.option("--force", is_flag=True, help="Re-create the model even when the deployed one is up to date.")
-@click.option("--no-pull", is_flag=True, help="Fail instead of pulling a base model the server lacks.")
+@click.option(
+    "--no-pull",
+    is_flag=True,
+    help="Fail (exit 5) instead of pulling a base model the server lacks: `build profiles/*.yaml --no-pull` never "
+    "downloads gigabytes by surprise.",
+)
 @click.option(
     "--only-changed",
     is_flag=True,
@@ -45,7 +51,13 @@ if TYPE_CHECKING:
     "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Build this many profiles at once."
 )
 @click.option(
-    "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
+    "--verify", is_flag=True, help="Load the model and fail (exit 6) if the runtime context differs from num_ctx."
+)
+@click.option(
+    "--report",
+    "full_report",
+    is_flag=True,
+    help="Print every model's full report (the default for one profile; several get one line each).",
 )
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @click.option(
@@ -56,7 +68,7 @@ if TYPE_CHECKING:
     help="Jinja template for the Modelfile (default: the built-in one).",
 )
 @confine_option
-@server_options
+@fleet_options
 @format_option("text", "json")
 @output_option
 @quiet_option
@@ -69,52 +81,68 @@ def build(
     lock: str | None,
     jobs: int,
     verify: bool,
+    full_report: bool,
     overrides: tuple[str, ...],
     template: str | None,
-    host: str | None,
+    hosts: tuple[str, ...],
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     output: str | None,
     quiet: bool,
 ) -> None:
-    """Build PROFILE(s) on the Ollama server and report what it made.
+    """Build PROFILE(s) on the Ollama server(s) and report what each made.
 
     Renders each profile to a Modelfile, turns it into an /api/create request as
     Ollama's CLI does (local files hashed and uploaded only when the server lacks
     them), pulls a missing base model, creates the model and prints the report. A
     model that already matches its profile is reported "up to date" and left alone
-    (the rule `modelctl plan` shows); abstract profiles are skipped.
+    (the rule `modelctl plan` shows); abstract profiles are skipped. Several profiles
+    get one line each as they finish and a summary line; several hosts (--host
+    repeated, or --hosts) are built at once, with a host x profile table.
 
     \b
     Examples:
       modelctl build profiles/creative.yaml
-      modelctl build creative precise --jobs 2
+      modelctl build profiles/*.yaml --no-pull --jobs 2
       modelctl build creative --dry-run
       modelctl build profiles/*.yaml --only-changed --lock modelctl.lock
+      modelctl build profiles/*.yaml --hosts fleet.yaml
       modelctl build creative --verify --format json -o report.json
     """
+    if not profiles and inventory is None:
+        raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
-        from modelctl.build import build as run_build
-        from modelctl.output.build import build_result
+        from modelctl.build import BuildOptions
+        from modelctl.fleet import build_hosts
+        from modelctl.output.build import build_fleet_result
         from modelctl.output.progress import Progress, should_show
+        from modelctl.output.summary import LinePrinter, fan_out
 
         progress = Progress(should_show(fmt, quiet))
+        lines = LinePrinter(fmt == "text" and not output and not quiet and not dry_run, _echo(progress))
+        report = True if fmt == "json" or full_report else None
         try:
-            result = run_build(
-                profiles, dry_run=dry_run, force=force, no_pull=no_pull, only_changed=only_changed, jobs=jobs,
-                verify=verify, overrides=overrides, template=template, host=host, timeout=timeout, lock=lock,
-                on_event=progress,
+            fleet = build_hosts(
+                profiles, hosts=hosts, inventory=inventory, options=BuildOptions(force, no_pull, verify, only_changed),
+                report=report, dry_run=dry_run, jobs=jobs, overrides=overrides, template=template, timeout=timeout,
+                lock=lock, on_event=fan_out(progress, lines),
             )  # fmt: skip
         finally:
             progress.close()
-        return build_result(result, exit_code(result))
+        return build_fleet_result(fleet, printed=lines.printed, report=full_report, quiet=quiet)
 
     execute("build", fmt, body, output=output, quiet=quiet)
 
 
-def exit_code(result: BuildResult) -> ExitCode:
-    """The first failed build's code; else 1 when a --verify check failed; else 0."""
-    if result.failures:
-        return result.failures[0].error.exit_code
-    return ExitCode.INVALID if result.verify_failures else ExitCode.OK
+def _echo(progress: Progress) -> Callable[[str], None]:
+    """Per-profile lines go to stdout; on a terminal, above the progress bars drawn on stderr."""
+
+    def echo(text: str) -> None:
+        if progress.live and sys.stdout.isatty():
+            progress.echo(text)
+        else:
+            click.echo(text)
+
+    return echo

@@ -10,12 +10,12 @@ from modelctl.cli_common import (
     complete_profiles,
     confine_option,
     execute,
+    fleet_options,
     output_option,
     quiet_option,
-    server_options,
     set_option,
 )
-from modelctl.errors import ExitCode, ServerUnreachable
+from modelctl.errors import ExitCode, ServerUnreachable, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
@@ -91,6 +91,14 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     help="Run every (profile, prompt, seed) N times; with a fixed seed this checks determinism.",
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True, help=PARALLEL_HELP)
+@click.option(
+    "--min-pass-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=1.0,
+    show_default=True,
+    metavar="FRACTION",
+    help="Prompts: the share of assertions that must pass; below it the check fails (exit 6).",
+)
 @click.option("--all", "all_params", is_flag=True, help="Table: list every catalogue parameter, not only the set ones.")
 @click.option(
     "--no-server",
@@ -114,7 +122,7 @@ def _parse_seeds(text: str | None) -> list[int | None]:
 @confine_option
 @output_option
 @quiet_option
-@server_options
+@fleet_options
 def compare(
     refs: tuple[str, ...],
     prompt_texts: tuple[str, ...],
@@ -122,6 +130,7 @@ def compare(
     seeds_text: str | None,
     repeat: int,
     parallel: int,
+    min_pass_rate: float,
     all_params: bool,
     no_server: bool,
     ephemeral: bool,
@@ -129,7 +138,8 @@ def compare(
     fmt: str | None,
     output: str | None,
     quiet: bool,
-    host: str | None,
+    hosts: tuple[str, ...],
+    inventory: str | None,
     timeout: float | None,
 ) -> None:
     """Compare PROFILEs side by side.
@@ -145,8 +155,10 @@ def compare(
     With --prompt/--prompts: the run matrix (profiles x prompts x seeds x repeats), with
     output, eval count, tokens/s, time to first token, load duration, done_reason and
     assertion results per cell; flags for non-deterministic outputs, reloads and
-    truncation; a per-profile summary. Exit 1 if an assertion fails, 4/5 if the server
-    fails (the finished cells are still reported).
+    truncation; a per-profile summary. Exit 6 when fewer assertions pass than
+    --min-pass-rate asks (all, by default), 4/5 if the server fails (the finished cells
+    are still reported). Prompts run on one server; the table runs on several hosts at
+    once (--host repeated, or --hosts INVENTORY), one table per host.
 
     \b
     Examples:
@@ -163,21 +175,30 @@ def compare(
         raise click.UsageError("--no-server applies to the parameter table; running prompts needs a server")
     if not matrix_mode and (seeds_text or repeat != 1):
         raise click.UsageError("--seeds and --repeat need prompts (--prompt or --prompts)")
+    if matrix_mode and len(hosts) > 1:
+        raise click.UsageError("prompts run on one server: give --host once (the table takes several)")
     seeds = _parse_seeds(seeds_text)
 
     def body() -> Result:
         from modelctl.compare import CompareOptions
         from modelctl.compare import compare as run_compare
+        from modelctl.fleet import compare_hosts
+        from modelctl.inventory import one_host
         from modelctl.matrix import Matrix
-        from modelctl.output.compare import matrix_result, table_result
+        from modelctl.output.compare import matrix_result, table_fleet_result, table_result
         from modelctl.output.progress import Progress, should_show
 
         options = CompareOptions(
-            prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides
-        )
+            prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
+            min_pass_rate,
+        )  # fmt: skip
+        if not matrix_mode and (len(hosts) > 1 or inventory is not None):
+            fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
+            return table_fleet_result(fleet, out_fmt)
         progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
         try:
-            result = run_compare(refs, options, host=host, timeout=timeout, on_event=progress)
+            server = one_host(hosts[0] if hosts else None, inventory, "compare --prompt")
+            result = run_compare(refs, options, host=server, timeout=timeout, on_event=progress)
         finally:
             progress.close()
         if isinstance(result, Matrix):
@@ -189,12 +210,12 @@ def compare(
 
 def exit_code(m: Matrix) -> ExitCode:
     """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
-    4 (unreachable) or 5; an assertion failed: 1; else 0."""
+    4 (unreachable) or 5; assertions below --min-pass-rate: 6; else 0 (errors.PRECEDENCE)."""
     if m.interrupted:
         return ExitCode.INTERRUPTED
-    if m.aborted is not None:
-        return m.aborted.exit_code
-    codes = {c.error.code for c in m.server_errors if c.error is not None}
+    codes = [m.aborted.exit_code] if m.aborted is not None else []
+    kinds = {c.error.code for c in m.server_errors if c.error is not None}
     if m.server_errors:
-        return ExitCode.UNREACHABLE if ServerUnreachable.code in codes else ExitCode.SERVER
-    return ExitCode.INVALID if m.failed_assertions else ExitCode.OK
+        codes.append(ExitCode.UNREACHABLE if ServerUnreachable.code in kinds else ExitCode.SERVER)
+    codes.append(ExitCode.CHECK if m.checks_failed else ExitCode.OK)
+    return overall_exit_code(codes)

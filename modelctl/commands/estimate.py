@@ -30,16 +30,16 @@ from modelctl.params import DEFAULT_NUM_CTX
     "--kv-cache",
     "kv_type",
     type=click.Choice(["f16", "q8_0", "q4_0", "f32"]),
-    default="f16",
-    show_default=True,
-    help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE). q8_0/q4_0 need flash attention; without it: f16.",
+    default=None,
+    help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE; default: the inventory host's, else f16). q8_0/q4_0 need "
+    "flash attention; without it: f16.",
 )
 @click.option(
     "--parallel",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL), at most 256; each slot has its own cache stream.",
+    default=None,
+    help="Parallel slots (Ollama: OLLAMA_NUM_PARALLEL; default: the inventory host's, else 1), at most 256; each "
+    "slot has its own cache stream.",
 )
 @click.option(
     "--flash-attention",
@@ -123,8 +123,8 @@ from modelctl.params import DEFAULT_NUM_CTX
 def estimate(
     target: str,
     num_ctx: int | None,
-    kv_type: str,
-    parallel: int,
+    kv_type: str | None,
+    parallel: int | None,
     flash_attention: str | None,
     batch: int | None,
     ubatch: int | None,
@@ -137,6 +137,7 @@ def estimate(
     overhead: str,
     overrides: tuple[str, ...],
     host: str | None,
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     output: str | None,
@@ -157,12 +158,14 @@ def estimate(
     def body() -> Result:
         from modelctl.estimate import GpuOptions
         from modelctl.estimate import estimate as run_estimate
+        from modelctl.inventory import one_host
         from modelctl.output.facts import estimate_result
 
         gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
         report = run_estimate(
             target, num_ctx=num_ctx, kv_type=kv_type, parallel=parallel, overhead=overhead, budget=budget,
-            table=show_table or fmt == "html", overrides=overrides, host=host, timeout=timeout,
+            table=show_table or fmt == "html", overrides=overrides, host=one_host(host, inventory, "estimate"),
+            timeout=timeout,
             flash_attention=None if flash_attention is None else flash_attention == "on", batch=batch,
             ubatch=ubatch, ollama_version=ollama_version, gpu=gpu,
         )  # fmt: skip

@@ -43,6 +43,7 @@ def import_cmd(
     output: Path | None,
     name: str | None,
     host: str | None,
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     quiet: bool,
@@ -69,9 +70,11 @@ def import_cmd(
         from modelctl.output.profiles import import_result
 
         if model is not None:
+            from modelctl.inventory import one_host
             from modelctl.model_import import import_model
 
-            imported = import_model(model, host=host, timeout=timeout, output=output, name=name, files=files)
+            server = one_host(host, inventory, "import --model")
+            imported = import_model(model, host=server, timeout=timeout, output=output, name=name, files=files)
         else:
             from modelctl.importer import import_modelfile
 

@@ -24,7 +24,13 @@ from modelctl.output import Result
 @output_option
 @quiet_option
 def ls(
-    profiles: tuple[str, ...], host: str | None, timeout: float | None, fmt: str, output: str | None, quiet: bool
+    profiles: tuple[str, ...],
+    host: str | None,
+    inventory: str | None,
+    timeout: float | None,
+    fmt: str,
+    output: str | None,
+    quiet: bool,
 ) -> None:
     """List profiles beside the models on the server, then the models no profile makes.
 
@@ -42,8 +48,9 @@ def ls(
 
     def body() -> Result:
         from modelctl.housekeeping import list_models
+        from modelctl.inventory import one_host
         from modelctl.output.housekeeping import list_result
 
-        return list_result(list_models(profiles, host=host, timeout=timeout))
+        return list_result(list_models(profiles, host=one_host(host, inventory, "ls"), timeout=timeout))
 
     execute("ls", fmt, body, output=output, quiet=quiet)

@@ -7,17 +7,17 @@ import click
 from modelctl.cli_common import (
     confine_option,
     execute,
+    fleet_options,
     format_option,
     output_option,
     quiet_option,
-    server_options,
     set_option,
 )
 from modelctl.output import Result
 
 
 @click.command("plan")
-@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.argument("profiles", nargs=-1, metavar="PROFILE...")
 @click.option(
     "--lock",
     "lock",
@@ -28,16 +28,22 @@ from modelctl.output import Result
 )
 @click.option("--strict", is_flag=True, help="With --lock: a server version that differs from the lock's is drift too.")
 @click.option(
+    "--no-local-files",
+    is_flag=True,
+    help="Do not read the local files profiles name (no weights in the repository): everything else is "
+    "compared; their weights are not.",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=64),
     default=8,
     show_default=True,
-    help="Requests sent to the server at once.",
+    help="Requests sent to each server at once.",
 )
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @click.option("--template", "template", default=None, metavar="FILE", help="Jinja template for the Modelfile.")
 @confine_option
-@server_options
+@fleet_options
 @format_option("text", "json")
 @output_option
 @quiet_option
@@ -45,10 +51,12 @@ def plan(
     profiles: tuple[str, ...],
     lock: str | None,
     strict: bool,
+    no_local_files: bool,
     concurrency: int,
     overrides: tuple[str, ...],
     template: str | None,
-    host: str | None,
+    hosts: tuple[str, ...],
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     output: str | None,
@@ -65,23 +73,28 @@ def plan(
     rule `build` uses to leave a model alone: `build --only-changed` builds exactly what
     `plan` reports. Abstract profiles are skipped.
 
-    Exit 0 when nothing differs, 3 on drift, 4/5 when the server is unreachable or fails.
+    Several hosts (--host repeated, or --hosts INVENTORY) are planned at once, each asked
+    once per model, with a host x profile table. Exit 0 when nothing differs, 3 on drift,
+    4/5 when a server is unreachable or fails (4 over 5 over 3 across hosts).
 
     \b
     Examples:
       modelctl plan profiles/*.yaml
       modelctl plan creative --format json
       modelctl plan profiles/*.yaml --lock modelctl.lock
+      modelctl plan --hosts fleet.yaml
     """
+    if not profiles and inventory is None:
+        raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
-        from modelctl.output.plan import plan_result
-        from modelctl.plan import plan as run_plan
+        from modelctl.fleet import plan_hosts
+        from modelctl.output.plan import plan_fleet_result
 
-        result = run_plan(
-            profiles, overrides=overrides, template=template, host=host, timeout=timeout, lock=lock,
-            strict=strict, concurrency=concurrency,
+        fleet = plan_hosts(
+            profiles, hosts=hosts, inventory=inventory, overrides=overrides, template=template, timeout=timeout,
+            lock=lock, strict=strict, concurrency=concurrency, local_files=not no_local_files,
         )  # fmt: skip
-        return plan_result(result, result.exit_code())
+        return plan_fleet_result(fleet)
 
     execute("plan", fmt, body, output=output, quiet=quiet)

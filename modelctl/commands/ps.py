@@ -13,7 +13,9 @@ from modelctl.output import Result
 @format_option("text", "json")
 @output_option
 @quiet_option
-def ps(host: str | None, timeout: float | None, fmt: str, output: str | None, quiet: bool) -> None:
+def ps(
+    host: str | None, inventory: str | None, timeout: float | None, fmt: str, output: str | None, quiet: bool
+) -> None:
     """List the models the server has loaded, and the profile each came from.
 
     The columns of `ollama ps` — size in memory, CPU/GPU split, the context length the
@@ -28,8 +30,9 @@ def ps(host: str | None, timeout: float | None, fmt: str, output: str | None, qu
 
     def body() -> Result:
         from modelctl.housekeeping import loaded_models
+        from modelctl.inventory import one_host
         from modelctl.output.housekeeping import loaded_result
 
-        return loaded_result(loaded_models(host=host, timeout=timeout))
+        return loaded_result(loaded_models(host=one_host(host, inventory, "ps"), timeout=timeout))
 
     execute("ps", fmt, body, output=output, quiet=quiet)

@@ -33,6 +33,12 @@ from modelctl.output import Result
     default=None,
     help="A Jinja template to use instead of the shipped templates/Modelfile.j2.",
 )
+@click.option(
+    "--no-local-files",
+    is_flag=True,
+    help="Do not read the local files the profile names (FROM, ADAPTER, DRAFT, projector): for repositories "
+    "that do not commit weights. Everything else is checked; the files' presence is not.",
+)
 @set_option()
 @confine_option
 @format_option("text", "json")
@@ -42,6 +48,7 @@ def render(
     output: str | None,
     check: str | None,
     template: str | None,
+    no_local_files: bool,
     overrides: tuple[str, ...],
     fmt: str,
     quiet: bool,
@@ -76,15 +83,18 @@ def render(
 
         if check is not None:
             if is_dir:
-                result = check_directory(check, overrides, template=template)
+                result = check_directory(check, overrides, template=template, local_files=not no_local_files)
             else:
                 assert profile is not None
-                result = RenderCheck([check_modelfile(profile, check, overrides, template=template)])
+                one = check_modelfile(profile, check, overrides, template=template, local_files=not no_local_files)
+                result = RenderCheck([one])
             return check_result(result)
         assert profile is not None
         # Paths relative to the file's folder; absolute for stdout and devices (-o /dev/stdout).
         target_dir = Path(output).resolve().parent if output and not writes_through(output) else None
-        rendered = render_profile(profile, overrides, template=template, target_dir=target_dir)
+        rendered = render_profile(
+            profile, overrides, template=template, target_dir=target_dir, local_files=not no_local_files
+        )
         return render_result(rendered, profile, output)
 
     execute("render", fmt, body, output=output, quiet=quiet)

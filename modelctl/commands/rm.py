@@ -15,7 +15,15 @@ from modelctl.output import Result
 @server_options
 @format_option("text", "json")
 @quiet_option
-def rm(refs: tuple[str, ...], dry_run: bool, host: str | None, timeout: float | None, fmt: str, quiet: bool) -> None:
+def rm(
+    refs: tuple[str, ...],
+    dry_run: bool,
+    host: str | None,
+    inventory: str | None,
+    timeout: float | None,
+    fmt: str,
+    quiet: bool,
+) -> None:
     """Remove models from the server: by name, or the model a PROFILE makes.
 
     Every name is looked up first: when the server does not have one (with a
@@ -29,8 +37,11 @@ def rm(refs: tuple[str, ...], dry_run: bool, host: str | None, timeout: float | 
 
     def body() -> Result:
         from modelctl.housekeeping import remove_models
+        from modelctl.inventory import one_host
         from modelctl.output.housekeeping import remove_result
 
-        return remove_result(remove_models(refs, dry_run=dry_run, host=host, timeout=timeout))
+        return remove_result(
+            remove_models(refs, dry_run=dry_run, host=one_host(host, inventory, "rm"), timeout=timeout)
+        )
 
     execute("rm", fmt, body, quiet=quiet)

@@ -49,6 +49,7 @@ def run(
     seed: int | None,
     verbose: bool,
     host: str | None,
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     quiet: bool,
@@ -84,13 +85,16 @@ def run(
     text = prompt
 
     def body() -> Result:
+        from modelctl.inventory import one_host
         from modelctl.output.run import AnswerPrinter, run_result
         from modelctl.run import run as run_prompt
+
+        server = one_host(host, inventory, "run")
 
         printer = AnswerPrinter(stream=fmt == "text", quiet=quiet)
         try:
             report = run_prompt(
-                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout,
+                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, host=server, timeout=timeout,
                 on_event=printer,
             )  # fmt: skip
         finally:

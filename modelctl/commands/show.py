@@ -8,19 +8,18 @@ from modelctl.cli_common import (
     complete_profiles,
     confine_option,
     execute,
+    fleet_options,
     format_option,
     output_option,
     quiet_option,
-    server_options,
 )
-from modelctl.errors import ExitCode
 from modelctl.output import Result
 
 
 @click.command("show")
 @click.argument("ref", metavar="MODEL|PROFILE", shell_complete=complete_profiles)
 @click.option(
-    "--verify", is_flag=True, help="Load the model and fail (exit 1) if the runtime context differs from num_ctx."
+    "--verify", is_flag=True, help="Load the model and fail (exit 6) if the runtime context differs from num_ctx."
 )
 @click.option(
     "--modelfile",
@@ -28,7 +27,7 @@ from modelctl.output import Result
     help="Print the model's Modelfile as modelctl renders it: FROM names the base model (not a blob path).",
 )
 @confine_option
-@server_options
+@fleet_options
 @format_option("text", "json")
 @output_option
 @quiet_option
@@ -36,7 +35,8 @@ def show(
     ref: str,
     verify: bool,
     modelfile: bool,
-    host: str | None,
+    hosts: tuple[str, ...],
+    inventory: str | None,
     timeout: float | None,
     fmt: str,
     output: str | None,
@@ -47,7 +47,9 @@ def show(
     Architecture, parameter count, quantization, context length (trained, configured,
     and with --verify the one the runner really uses), embedding length, layers,
     attention heads, capabilities and the stored parameters. A PROFILE (a path, or a
-    name found in ./profiles) also gets warnings where the server differs from it.
+    name found in ./profiles) also gets warnings where the server differs from it. With
+    several hosts (--host repeated, or --hosts INVENTORY) each host's report, with the
+    memory at its own settings (the inventory's facts: default context, KV cache, GPU).
 
     \b
     With --modelfile, the model's Modelfile instead: the model read back as the profile
@@ -60,21 +62,22 @@ def show(
       modelctl show creative --verify
       modelctl show chef-creative --format json
       modelctl show chef-creative --modelfile
+      modelctl show creative --hosts fleet.yaml
     """
     if modelfile and verify:
         raise click.UsageError("--modelfile and --verify do not go together")
 
     def body() -> Result:
         if modelfile:
+            from modelctl.inventory import one_host
             from modelctl.output.show import modelfile_result
             from modelctl.show import show_modelfile
 
-            return modelfile_result(show_modelfile(ref, host=host, timeout=timeout))
-        from modelctl.output.show import show_result
-        from modelctl.show import show as run_show
+            server = one_host(hosts[0] if hosts else None, inventory, "show --modelfile")
+            return modelfile_result(show_modelfile(ref, host=server, timeout=timeout))
+        from modelctl.fleet import show_hosts
+        from modelctl.output.show import show_fleet_result
 
-        report = run_show(ref, verify=verify, host=host, timeout=timeout)
-        failed = report.verification is not None and not report.verification.ok
-        return show_result(report, ExitCode.INVALID if failed else ExitCode.OK)
+        return show_fleet_result(show_hosts(ref, hosts=hosts, inventory=inventory, verify=verify, timeout=timeout))
 
     execute("show", fmt, body, output=output, quiet=quiet)

@@ -1,4 +1,5 @@
-"""Writer for ``build``: what happened to each profile, then its report."""
+"""Writer for ``build``: what happened to each profile (one line each, the summary line), the
+full report for one profile or with ``--report``, and the host x profile table across hosts."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import json
 
 from modelctl.build import BuildOutcome, BuildPlan, BuildResult
 from modelctl.errors import ExitCode
+from modelctl.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.show import report_text, verify_errors, verify_text
+from modelctl.output.summary import fleet_result, host_table, profile_line, summary_line
+from modelctl.units import download_size
 
 
 def blob_plan_text(plan: BuildPlan) -> str:
@@ -21,6 +25,7 @@ def blob_plan_text(plan: BuildPlan) -> str:
 
 
 def outcome_text(o: BuildOutcome) -> str:
+    """One profile in full: what happened, why, and the model's report."""
     plan = o.plan
     if o.status == "planned":
         request = json.dumps(plan.request, indent=2, ensure_ascii=False)
@@ -32,7 +37,8 @@ def outcome_text(o: BuildOutcome) -> str:
     if o.status == "created":
         lines += [f"  rebuilt because {r}" for r in o.reasons]
     if o.pulled:
-        lines.append(f"  pulled the base model {plan.base_model}")
+        size = f" ({download_size(o.pull_bytes)})" if o.pull_bytes else ""
+        lines.append(f"  pulled the base model {plan.base_model}{size}")
     if plan.blobs:
         sent = sum(b.uploaded_bytes for b in plan.blobs)
         lines.append(f"  blobs: {len(plan.blobs)} file(s), {sent} bytes uploaded")
@@ -42,12 +48,66 @@ def outcome_text(o: BuildOutcome) -> str:
     return out
 
 
-def build_result(result: BuildResult, exit_code: ExitCode) -> Result:
+def _lines(result: BuildResult, host: str | None = None) -> list[str]:
+    """One line per profile, in the order given (failures where they failed)."""
+    done = [(o.plan.name, o.verb, o.elapsed) for o in result.outcomes]
+    done += [(f.name, "failed", f.elapsed) for f in result.failures]
+    order = {o.plan.name: i for i, o in enumerate(result.outcomes)}
+    return [profile_line(name, verb, took, host) for name, verb, took in sorted(done, key=lambda d: order.get(d[0], 0))]
+
+
+def build_text(result: BuildResult, *, printed: bool = False, report: bool = False, quiet: bool = False) -> str:
+    """One profile (or a dry run): the full text. Several: a line each (unless they were printed
+    while building), the reports with ``report``, and the summary line; ``quiet``: the summary only."""
+    count = len(result.outcomes) + len(result.failures)
+    if result.dry_run or (count == 1 and not result.failures):
+        return "\n".join(outcome_text(o) for o in result.outcomes)
+    parts: list[str] = []
+    if not printed and not quiet:
+        parts += [line + "\n" for line in _lines(result)]
+    if report:
+        parts += ["\n" + outcome_text(o) for o in result.outcomes]
+    parts.append(summary_line(result.counts(), seconds=result.elapsed, built=True, skipped=len(result.skipped)) + "\n")
+    return "".join(parts)
+
+
+def build_result(
+    result: BuildResult, exit_code: ExitCode, *, printed: bool = False, report: bool = False, quiet: bool = False
+) -> Result:
     reports = [o.report for o in result.outcomes if o.report is not None]
     return Result(
         data=result.to_dict(),
-        text=lambda: "\n".join(outcome_text(o) for o in result.outcomes),
+        text=lambda: build_text(result, printed=printed, report=report, quiet=quiet),
         exit_code=exit_code,
         warnings=result.warnings,
         errors=verify_errors(reports) + [f.diagnostic() for f in result.failures],
     )
+
+
+def build_fleet_result(
+    fleet: Fleet[BuildResult], *, printed: bool = False, report: bool = False, quiet: bool = False
+) -> Result:
+    """One host: :func:`build_result`. Several: the lines (host first), the host x profile table and
+    the summary line; one error line per failed host and per failed build, named by host."""
+
+    def one(result: BuildResult, code: ExitCode) -> Result:
+        return build_result(result, code, printed=printed, report=report, quiet=quiet)
+
+    def text() -> str:
+        parts: list[str] = []
+        for run in fleet.runs:
+            if run.result is None:
+                continue
+            if not printed and not quiet:
+                parts += [line + "\n" for line in _lines(run.result, run.label)]
+            if report or run.result.dry_run:
+                parts += [f"\n# {run.label}\n" + outcome_text(o) for o in run.result.outcomes]
+        labels = [r.label for r in fleet.runs]
+        if not quiet:
+            parts.append(("\n" if parts or printed else "") + host_table(fleet.cells, labels))
+        skipped = max((len(r.result.skipped) for r in fleet.runs if r.result is not None), default=0)
+        line = summary_line(fleet.counts(), seconds=fleet.elapsed, hosts=len(labels), built=True, skipped=skipped)
+        parts.append(line + "\n")
+        return "".join(parts)
+
+    return fleet_result(fleet, one, text)

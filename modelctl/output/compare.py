@@ -14,10 +14,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelctl.errors import ExitCode
+from modelctl.errors import ExitCode, UsageProblem
+from modelctl.fleet import Fleet
 from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
+from modelctl.output.summary import fleet_result, host_table
 from modelctl.output.text import Table, terminal_width
 from modelctl.table import ParamTable, TableCell
 
@@ -608,3 +610,24 @@ def matrix_result(m: Matrix, fmt: str, exit_code: ExitCode) -> Result:
         "json": lambda: "",
     }
     return Result(data=m.to_dict(), text=writers[fmt], exit_code=exit_code, warnings=warnings, errors=m.errors())
+
+
+def table_fleet_result(fleet: Fleet[ParamTable], fmt: str) -> Result:
+    """The parameter table of every host: one table each under the host's name (text, markdown),
+    or every host's table in JSON; then the host x profile table of what each host has built."""
+    if fleet.many and fmt in ("html", "junit"):
+        raise UsageProblem(f"--format {fmt} draws one server's table: give one --host (text, markdown, json take many)")
+
+    def text() -> str:
+        if fmt == "json":
+            return ""
+        head = "## {}\n\n" if fmt == "markdown" else "== {} ==\n"
+        parts = []
+        for run in fleet.runs:
+            if run.result is not None:
+                body = table_markdown(run.result) if fmt == "markdown" else table_text(run.result)
+                parts.append(head.format(run.label) + body)
+        parts.append(host_table(fleet.cells, [r.label for r in fleet.runs]))
+        return "\n".join(parts)
+
+    return fleet_result(fleet, lambda t, _code: table_result(t, fmt), text)

@@ -15,7 +15,9 @@ from typing import Any
 
 from modelctl.drift import Difference
 from modelctl.errors import Diagnostic, ExitCode
+from modelctl.fleet import Fleet
 from modelctl.output import Result
+from modelctl.output.summary import fleet_result, host_table, summary_line
 from modelctl.plan import PlanResult, ProfilePlan
 from modelctl.units import format_value
 
@@ -106,7 +108,8 @@ def plan_text(result: PlanResult) -> str:
     return "\n".join(out)
 
 
-def plan_result(result: PlanResult, exit_code: ExitCode) -> Result:
+def plan_errors(result: PlanResult) -> list[Diagnostic]:
+    """One error per model that failed, and the drift line."""
     errors = []
     for p in result.failures:
         if p.error is not None:
@@ -119,10 +122,40 @@ def plan_result(result: PlanResult, exit_code: ExitCode) -> Result:
         if not drifted:
             what = "the server's version changed since the lock (--strict)"
         errors.append(Diagnostic("drift", f"drift on {result.host}: {what}"))
+    return errors
+
+
+def plan_result(result: PlanResult, exit_code: ExitCode) -> Result:
     return Result(
         data=result.to_dict(),
         text=lambda: plan_text(result),
         exit_code=exit_code,
         warnings=result.warnings,
-        errors=errors,
+        errors=plan_errors(result),
     )
+
+
+def plan_fleet_result(fleet: Fleet[PlanResult]) -> Result:
+    """One host: :func:`plan_result`. Several: each host's diff under its name, then the host x
+    profile table and one summary line; JSON: every host's plan and the matrix (docs/fleet.md)."""
+
+    def text() -> str:
+        parts = []
+        for run in fleet.runs:
+            if run.result is not None and run.result.profiles:
+                parts.append(f"== {run.label} ==\n" + plan_text(run.result))
+            elif run.error is not None:
+                parts.append(f"== {run.label} ==\nfailed: {run.error.message}\n")
+        parts.append(host_table(fleet.cells, [r.label for r in fleet.runs]))
+        drift = " — drift" if _drift(fleet) else ""
+        parts[-1] += summary_line(fleet.counts(), seconds=fleet.elapsed, hosts=len(fleet.runs)) + drift + "\n"
+        return "\n".join(parts)
+
+    result = fleet_result(fleet, plan_result, text)
+    if fleet.many:
+        result.data["drift"] = _drift(fleet)
+    return result
+
+
+def _drift(fleet: Fleet[PlanResult]) -> bool:
+    return any(r.result is not None and r.result.drift for r in fleet.runs)

@@ -12,8 +12,9 @@ from modelctl.render import RenderCheck, Rendered
 
 def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:
     loaded = rendered.loaded
-    data = {"profile": ref, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
-    return Result(data=data, text=rendered.text, warnings=loaded.warnings)
+    data: dict[str, Any] = {"profile": ref, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
+    data["unchecked"] = [d.to_dict() for d in loaded.unchecked]
+    return Result(data=data, text=rendered.text, warnings=loaded.warnings + loaded.unchecked)
 
 
 def import_result(imported: ImportedProfile, output: str | None) -> Result:

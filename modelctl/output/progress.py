@@ -1,10 +1,15 @@
-"""Progress on a terminal, drawn from the core's events (modelctl.events).
+"""Progress on a terminal, drawn with rich from the core's events (modelctl.events).
 
-Only on a terminal: status lines and progress bars go to stderr, and nothing at all is
-shown in JSON mode, with ``--quiet`` or when stderr is not a TTY (CI logs and pipes stay
-clean). One class draws every kind of progress: build steps and byte transfers (several
-builds at once get their model name in front of each line) and the cells of a compare
-matrix. Standard library only; safe to call from several threads at once.
+Only on a terminal: status lines and progress bars go to stderr, and nothing at all is shown
+in JSON mode, with ``--quiet``, when stderr is not a TTY (CI logs and pipes stay clean) or
+when ``TERM=dumb``; rich is imported only then (output/term.py), never for ``--help``, JSON,
+``-q`` or piped output. ``NO_COLOR`` turns colour off.
+
+One bar per job running at once (a build of several profiles with ``--jobs``, or several
+hosts): its current step, bytes done of the total, speed and time left; status lines
+(``chef: pulling llama3.2:3b: 2.0 GB``, ``creating model``) are printed above the bars and
+stay. A compare matrix gets one bar of cells done, with its ETA and failures. Safe to call
+from several threads at once.
 """
 
 from __future__ import annotations
@@ -12,23 +17,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
-from modelctl.events import CellDone, Event, Status, Transfer
+from modelctl.events import CellDone, Event, ProfileDone, Status, Transfer
+from modelctl.output.term import console
 from modelctl.units import human_bytes
 
-# Redraw a bar at most this often (seconds); status lines are printed when they change. With
-# several builds at once, bars of different jobs share the terminal and each switch starts a
-# new line, so they are redrawn less often.
-_REDRAW_INTERVAL = 0.1
-_REDRAW_INTERVAL_MULTI = 1.0
-_BAR_WIDTH = 24
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 
 def should_show(fmt: str = "text", quiet: bool = False, stream: IO[str] | None = None) -> bool:
     """Whether progress belongs on ``stream`` (stderr by default)."""
-    if quiet or fmt != "text":
+    if quiet or fmt != "text" or os.environ.get("TERM") == "dumb":
         return False
     target = stream if stream is not None else sys.stderr
     try:
@@ -37,116 +39,143 @@ def should_show(fmt: str = "text", quiet: bool = False, stream: IO[str] | None =
         return False
 
 
-def render_bar(label: str, completed: int, total: int | None, width: int = _BAR_WIDTH) -> str:
-    """One line: ``label  42% [#########...............]  420.00 MiB/1.00 GiB``."""
-    if total and total > 0:
-        frac = max(0.0, min(1.0, completed / total))
-        filled = int(round(frac * width))
-        bar = "#" * filled + "." * (width - filled)
-        return f"{label} {int(frac * 100):3d}% [{bar}] {human_bytes(completed)}/{human_bytes(total)}"
-    return f"{label} {human_bytes(completed)}"
+def _rich_progress(stream: IO[str]) -> RichProgress:
+    """A rich Progress on ``stream``: description, bar, amount, speed, time left (rich imported here)."""
+    from rich.progress import BarColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
+    from rich.text import Text
 
+    class Amount(ProgressColumn):
+        """``1.20 GiB/2.00 GiB`` for bytes, ``12/40`` for cells, nothing for a step without a total."""
 
-def render_cells(done: int, total: int, elapsed: float, failed: int, width: int = 28) -> str:
-    """``compare [#####.....] 12/40  ETA 0:05  2 failing``."""
-    frac = done / total if total else 1.0
-    filled = int(frac * width)
-    eta = elapsed / done * (total - done) if done else 0.0
-    mins, secs = divmod(int(eta + 0.5), 60)
-    fail = f"  {failed} failing" if failed else ""
-    return f"compare [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  ETA {mins}:{secs:02d}{fail}"
+        def render(self, task: Any) -> Text:
+            if task.total is None:
+                return Text("")
+            if task.fields.get("unit") == "cells":
+                return Text(f"{int(task.completed)}/{int(task.total)}")
+            return Text(f"{human_bytes(task.completed)}/{human_bytes(task.total)}")
+
+    class Speed(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            if speed is None or task.total is None:
+                return Text("")
+            if task.fields.get("unit") == "cells":
+                return Text(f"{speed:.1f} cells/s")
+            return Text(f"{human_bytes(speed)}/s")
+
+    return RichProgress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(bar_width=24),
+        Amount(),
+        Speed(),
+        TimeRemainingColumn(),
+        console=console(stream),
+        transient=True,  # the bars go when the run ends; the status lines above them stay
+        redirect_stdout=False,  # stdout is data: never drawn into the terminal's stderr display
+        redirect_stderr=False,
+        refresh_per_second=8,
+    )
 
 
 class Progress:
     """Draws events on a terminal stream; a disabled instance ignores them.
 
-    Use it as the ``on_event`` of a job: ``Progress(should_show(fmt, quiet))``.
+    Use it as the ``on_event`` of a job: ``Progress(should_show(fmt, quiet))``; ``close()`` at the end.
     """
 
-    def __init__(self, enabled: bool, stream: IO[str] | None = None, *, cell_bar_width: int = 28) -> None:
+    def __init__(self, enabled: bool, stream: IO[str] | None = None) -> None:
         self.enabled = enabled
         self.stream: IO[str] = stream if stream is not None else sys.stderr
-        self._lock = threading.Lock()
-        self._open_bar: str | None = None  # key of the bar drawn on the current line
-        self._last_draw: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._bars: RichProgress | None = None
+        self._tasks: dict[str, TaskID] = {}  # job -> its bar
+        self._transfer: dict[str, str] = {}  # job -> the transfer its bar shows
         self._last_status: dict[str, str] = {}
-        self._width = self._terminal_width()
-        self._cell_bar_width = cell_bar_width
-        self._started = time.monotonic()
         self._failed_cells = 0
 
-    def _terminal_width(self) -> int:
-        try:
-            return max(40, os.get_terminal_size(self.stream.fileno()).columns)
-        except (AttributeError, ValueError, OSError):
-            return 100
+    @property
+    def live(self) -> bool:
+        return self._bars is not None
 
     def __call__(self, event: Event) -> None:
         if not self.enabled:
             return
-        if isinstance(event, Status):
-            self.status(event.job or "", event.text if event.job is None else f"{event.job}: {event.text}")
-        elif isinstance(event, Transfer):
-            interval = _REDRAW_INTERVAL_MULTI if event.job else _REDRAW_INTERVAL
-            label = event.label if event.job is None else f"{event.job}: {event.label}"
-            self.bar(f"{event.job}|{event.key}", label, event.completed, event.total, interval=interval)
-        elif isinstance(event, CellDone):
-            self.cells(event)
-
-    # -- drawing (all under the lock) ------------------------------------------------
-    def _end_bar_line(self) -> None:
-        if self._open_bar is not None:
-            self.stream.write("\n")
-            self._open_bar = None
-
-    def status(self, key: str, text: str) -> None:
-        """A status line, printed once per change of ``key``'s status."""
         with self._lock:
-            if self._last_status.get(key) == text:
-                return
-            self._last_status[key] = text
-            self._end_bar_line()
-            self.stream.write(text[: self._width - 1] + "\n")
-            self.stream.flush()
+            if isinstance(event, Status):
+                self._status(event)
+            elif isinstance(event, Transfer):
+                self._transfer_event(event)
+            elif isinstance(event, CellDone):
+                self._cells(event)
+            elif isinstance(event, ProfileDone):
+                # a job is named by its model, and by its host when there are several ("host model", or
+                # just "host" for a host's only profile)
+                for key in (f"{event.host} {event.model}", event.host) if event.host else (event.model,):
+                    self._done(key)
 
-    def bar(
-        self, key: str, label: str, completed: int, total: int | None, *, interval: float = _REDRAW_INTERVAL
-    ) -> None:
-        """A byte bar redrawn in place (at most every ``interval`` seconds, and when done)."""
-        now = time.monotonic()
-        with self._lock:
-            done = bool(total) and completed >= (total or 0)
-            last = self._last_draw.get(key)
-            if not done and last is not None and now - last < interval:
-                return
-            self._last_draw[key] = now
-            if self._open_bar is not None and self._open_bar != key:
-                self._end_bar_line()
-            self.stream.write("\r" + render_bar(label, completed, total)[: self._width - 1] + "\x1b[K")
-            self._open_bar = key
-            if done:
-                self.stream.write("\n")
-                self._open_bar = None
-                self._last_draw.pop(key, None)
-            self.stream.flush()
+    # -- drawing (under the lock) -------------------------------------------------------
+    def _progress(self) -> RichProgress:
+        if self._bars is None:
+            self._bars = _rich_progress(self.stream)
+            self._bars.start()
+        return self._bars
 
-    def cells(self, event: CellDone) -> None:
+    def echo(self, text: str) -> None:
+        """A line above the bars (or plainly, when none are drawn)."""
         with self._lock:
-            self._failed_cells += event.failed
-            line = render_cells(
-                event.done, event.total, time.monotonic() - self._started, self._failed_cells, self._cell_bar_width
-            )
-            self.stream.write("\r" + line)
-            self._open_bar = "cells"
-            self.stream.flush()
+            if self._bars is not None:
+                self._bars.refresh()  # the bars under the line show where things are now, not at the last tick
+                self._bars.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+
+    def _status(self, event: Status) -> None:
+        key = event.job or ""
+        text = event.text if event.job is None else f"{event.job}: {event.text}"
+        if self._last_status.get(key) == text:
+            return
+        self._last_status[key] = text
+        self.echo(text)
+        task = self._tasks.get(key)
+        if task is not None and self._bars is not None:  # the job moved on: its bar shows the step, no bytes
+            self._bars.remove_task(task)
+            self._tasks[key] = self._bars.add_task(text, total=None, unit="bytes")
+            self._transfer.pop(key, None)
+
+    def _transfer_event(self, event: Transfer) -> None:
+        key = event.job or ""
+        label = event.label if event.job is None else f"{event.job}: {event.label}"
+        bars = self._progress()
+        task = self._tasks.get(key)
+        if task is None:
+            self._tasks[key] = bars.add_task(label, total=event.total, completed=event.completed, unit="bytes")
+        elif self._transfer.get(key) != event.key:  # the next layer or file: a fresh bar, a fresh speed
+            bars.reset(task, total=event.total, completed=event.completed, description=label)
+        else:
+            bars.update(task, completed=event.completed, total=event.total)
+        self._transfer[key] = event.key
+
+    def _cells(self, event: CellDone) -> None:
+        self._failed_cells += event.failed
+        bars = self._progress()
+        failing = f"  {self._failed_cells} failing" if self._failed_cells else ""
+        task = self._tasks.get("cells")
+        if task is None:
+            task = self._tasks["cells"] = bars.add_task("compare", total=event.total, unit="cells")
+        bars.update(task, completed=event.done, total=event.total, description=f"compare{failing}")
+
+    def _done(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        self._transfer.pop(key, None)
+        if task is not None and self._bars is not None:
+            self._bars.remove_task(task)
 
     def close(self) -> None:
-        """End an open bar line (a cell counter is erased: the report follows)."""
-        if not self.enabled:
-            return
+        """Take the bars off the terminal (the status lines stay)."""
         with self._lock:
-            if self._open_bar == "cells":
-                self.stream.write("\r\033[K")
-                self._open_bar = None
-            self._end_bar_line()
-            self.stream.flush()
+            if self._bars is not None:
+                self._bars.stop()
+                self._bars = None
+                self._tasks.clear()

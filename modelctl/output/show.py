@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelctl.errors import Diagnostic, ExitCode
+from modelctl.fleet import Fleet
 from modelctl.output import Result
+from modelctl.output.summary import fleet_result, host_table, summary_line
 from modelctl.show import DeployedModelfile, ModelReport
 from modelctl.units import format_value, human_bytes
 
@@ -38,6 +40,8 @@ def report_text(d: Mapping[str, Any]) -> str:
     rows.append(("quantization", str(d.get("quantization") or "-")))
     configured = ctx.get("configured")
     conf_text = _num(configured) if configured is not None else "not set: " + SERVER_DEFAULT_CONTEXT
+    if configured is None and d.get("server_context_length"):
+        conf_text = f"not set: the host's OLLAMA_CONTEXT_LENGTH {_num(d['server_context_length'])} (inventory)"
     rows.append(("context trained", _num(ctx.get("trained"))))
     rows.append(("context configured", conf_text))
     runtime = ctx.get("runtime")
@@ -60,7 +64,16 @@ def report_text(d: Mapping[str, Any]) -> str:
             # The estimate counts the KV cache for the context Ollama really allocates.
             at_text = f"{_num(effective)} (capped from {_num(at)})"
         if total is not None:
-            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}"))
+            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}{_kv_text(mem)}"))
+    gpu = d.get("gpu")
+    if isinstance(gpu, Mapping):
+        rows.append(
+            (
+                "GPU (inventory)",
+                f"{gpu.get('answer')}: {gpu.get('layers_on_gpu')} of {gpu.get('layers_total')} layers on "
+                f"{human_bytes(gpu.get('gpu_memory_bytes'))} ({gpu.get('backend')})",
+            )
+        )
     rt = d.get("runtime")
     if isinstance(rt, Mapping) and rt.get("size") is not None:
         rows.append(
@@ -95,6 +108,14 @@ def report_text(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kv_text(mem: Mapping[str, Any]) -> str:
+    """`` (KV q8_0, 2 slots)`` when the estimate is not the plain f16, one-slot one."""
+    kv, slots = mem.get("kv_type"), mem.get("parallel")
+    bits = [f"KV {kv}"] if kv not in (None, "f16") else []
+    bits += [f"{slots} slots"] if isinstance(slots, int) and slots > 1 else []
+    return f" ({', '.join(bits)})" if bits else ""
+
+
 def _set_text(flag: Any, length: Any) -> str:
     if flag:
         return f"set ({length} characters)" if length is not None else "set"
@@ -116,6 +137,22 @@ def verify_errors(reports: list[ModelReport]) -> list[Diagnostic]:
         for r in reports
         if r.verification is not None and r.verification.problem
     ]
+
+
+def show_fleet_result(fleet: Fleet[ModelReport]) -> Result:
+    """One host: :func:`show_result`. Several: each host's report under its name, then the host x
+    model table; a host without the model, or failing, is an error line of its own."""
+
+    def text() -> str:
+        parts = []
+        for run in fleet.runs:
+            if run.result is not None:
+                parts.append(f"== {run.label} ==\n" + report_text(run.result.to_dict()) + verify_text(run.result))
+        labels = [r.label for r in fleet.runs]
+        parts.append(host_table(fleet.cells, labels) + summary_line(fleet.counts(), hosts=len(labels)) + "\n")
+        return "\n".join(parts)
+
+    return fleet_result(fleet, show_result, text)
 
 
 def show_result(report: ModelReport, exit_code: ExitCode) -> Result:
