@@ -270,6 +270,20 @@ def _choice(options: Sequence[str]) -> Callable[[Any], str]:
     return parse
 
 
+def _bool(v: Any) -> bool:
+    """An environment switch as Ollama reads it (strconv.ParseBool): true/false, 1/0."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _BOOL_TEXT:
+        return _BOOL_TEXT[v.strip().lower()]
+    raise ValueError(f"expected true or false (or 1 / 0), got {v!r}")
+
+
+_BOOL_TEXT = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+
+
 def _size(v: Any) -> int:
     if isinstance(v, bool):
         raise ValueError(f"expected a size such as 24GiB, got {v!r}")
@@ -288,6 +302,8 @@ _FACTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "OLLAMA_CONTEXT_LENGTH": ("context_length", _int_in(1, 1 << 24)),
     "OLLAMA_NUM_PARALLEL": ("num_parallel", _int_in(1, 256)),
     "OLLAMA_KV_CACHE_TYPE": ("kv_cache_type", _choice(_KV_TYPES)),
+    "OLLAMA_FLASH_ATTENTION": ("flash_attention", _bool),
+    "OLLAMA_MAX_LOADED_MODELS": ("max_loaded_models", _int_in(0, 1024)),
     "OLLAMA_GPU_OVERHEAD": ("gpu_overhead", _size),
     "gpu_memory": ("gpu_memory", _size),
     "gpu_backend": ("gpu_backend", _choice(_BACKENDS)),

@@ -9,7 +9,6 @@ reported; a finished cell is reported as a :class:`~modelctl.events.CellDone` ev
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
@@ -18,22 +17,28 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelctl import params as P
+from modelctl.effective import (
+    LOAD_OPTIONS,
+    RunnerSpec,
+    conflict_notes,
+    model_from_show,
+    reload_reasons,
+    resolve,
+    server_context,
+    unknown_model,
+)
+from modelctl.effective import runner_spec as effective_runner_spec
 from modelctl.errors import Diagnostic, ModelctlError, ServerUnreachable
-from modelctl.events import CellDone, EventSink, ignore
+from modelctl.events import CellDone, EventSink, Notice, ignore
 from modelctl.prompts import AssertionResult, PromptCase, evaluate
 from modelctl.run import RunResult, Target, build_request, run_request
 from modelctl.server import OllamaClient, ServerInfo
 from modelctl.table import ParamTable
-from modelctl.units import format_value
-from modelctl.wire import parse_parameters
+from modelctl.wire import model_key, parse_parameters
 
 #: A load longer than this counts as "a load happened" (a warm model reports a few ms of
 #: scheduling as load_duration; a real load takes hundreds of ms or more).
 RELOAD_THRESHOLD_NS = 100_000_000
-
-#: Runner options: a different value between two requests to the same weights reloads them.
-RUNNER_OPTIONS = tuple(p.name for p in P.CATALOGUE if p.level == "load")
 
 FLAG_NON_DETERMINISTIC = "non_deterministic"
 FLAG_RELOADED = "reloaded"
@@ -300,40 +305,26 @@ def runner_group(target: Target) -> str:
     return target.base or target.model
 
 
-def runner_conflicts(targets: Sequence[Target]) -> list[Diagnostic]:
-    """Profiles sharing a base whose runner options differ: Ollama reloads between them."""
-    groups: dict[str, list[Target]] = {}
-    for t in targets:
-        groups.setdefault(runner_group(t), []).append(t)
-    out = []
-    for base, ts in groups.items():
-        if len(ts) < 2:
-            continue
-        for name in RUNNER_OPTIONS:
-            vals = [runner_options(t)[name] for t in ts]
-            if len({json.dumps(v) for v in vals}) > 1:
-                shown = ", ".join(
-                    f"{t.label}={format_value(v) if v is not None else 'default'}"
-                    for t, v in zip(ts, vals, strict=True)
-                )
-                out.append(
-                    Diagnostic(
-                        "runner_options",
-                        f"profiles sharing base {base} differ in the runner option {name} ({shown}): "
-                        "Ollama reloads the model when requests switch between them",
-                        field=f"parameters.{name}",
-                    )
-                )
-    return out
+def runner_spec(target: Target, version: str | None = None) -> RunnerSpec:
+    """The runner a target's requests ask for on a server of ``version``, by the resolver
+    (modelctl.effective): what the model stores (its /api/show), or the profile when it is not
+    built, under the request options."""
+    name = runner_group(target)
+    ctx = server_context(version, reachable=version is not None)
+    if target.show:
+        res = resolve(model_from_show(name, target.show), ctx, request=target.options)
+    else:
+        res = resolve(unknown_model(name, "not built"), ctx, profile=target.loaded, request=target.options)
+    weights = res.model.weights or "name:" + model_key(name)
+    return effective_runner_spec(res, target.label, weights)
 
 
-def runner_options(target: Target) -> dict[str, Any]:
-    """The runner (load-time) options a target's requests run with, as far as modelctl knows."""
-    params: dict[str, Any] = {}
-    if target.loaded is not None:
-        params.update(target.loaded.profile.parameters.as_dict())
-    params.update(target.options)
-    return {k: params.get(k) for k in RUNNER_OPTIONS}
+def runner_conflicts(targets: Sequence[Target], version: str | None = None) -> list[Diagnostic]:
+    """Profiles sharing weights whose runners differ (modelctl.effective's reload rule): Ollama
+    reloads the model whenever requests switch between them."""
+    notes = conflict_notes([runner_spec(t, version) for t in targets])
+    return [Diagnostic("runner_options", text, field=f"parameters.{reason}" if reason in LOAD_OPTIONS else reason)
+            for reason, text in notes]  # fmt: skip
 
 
 def flag_cells(matrix: Matrix) -> None:
@@ -374,8 +365,8 @@ def _reloaded(matrix: Matrix, c: Cell, ran: Sequence[Cell]) -> bool:
     if not c.loaded:
         return False
     start = c.started if c.started is not None else 0.0
-    target = matrix.targets[c.profile]
-    group, opts = runner_group(target), runner_options(target)
+    version = matrix.server.version
+    spec = runner_spec(matrix.targets[c.profile], version)
     for o in ran:
         if o is c:
             continue
@@ -384,9 +375,8 @@ def _reloaded(matrix: Matrix, c: Cell, ran: Sequence[Cell]) -> bool:
             if o.finished is not None and o.finished <= start:
                 return True
             continue
-        other = matrix.targets[o.profile]
-        same_runner = runner_group(other) == group and runner_options(other) != opts
-        if same_runner and o.started is not None and o.started < start:
+        reloads = reload_reasons(runner_spec(matrix.targets[o.profile], version), spec)
+        if reloads and o.started is not None and o.started < start:
             return True
     return False
 
@@ -512,7 +502,10 @@ def run_matrix(
         plan_cells(len(targets), len(cases), seeds, repeat),
         server or ServerInfo(client.display_host, True),
     )
-    matrix.warnings.extend(runner_conflicts(targets))
+    thrash = runner_conflicts(targets, matrix.server.version)
+    matrix.warnings.extend(thrash)
+    for w in thrash:  # said before the first cell runs: the timings will include the reloads
+        on_event(Notice(w))
     run = _MatrixRun(client, matrix, on_event, clock)
     try:
         if parallel <= 1:

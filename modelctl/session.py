@@ -205,12 +205,16 @@ class HostFacts:
     gpu_memory: int | None = None  # bytes of GPU memory
     gpu_backend: str | None = None  # cuda | rocm | metal
     gpu_overhead: int | None = None  # OLLAMA_GPU_OVERHEAD, bytes
+    flash_attention: bool | None = None  # OLLAMA_FLASH_ATTENTION (None: not set, Ollama decides)
+    max_loaded_models: int | None = None  # OLLAMA_MAX_LOADED_MODELS (0: automatic, 3 per GPU)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "OLLAMA_CONTEXT_LENGTH": self.context_length,
             "OLLAMA_NUM_PARALLEL": self.num_parallel,
             "OLLAMA_KV_CACHE_TYPE": self.kv_cache_type,
+            "OLLAMA_FLASH_ATTENTION": self.flash_attention,
+            "OLLAMA_MAX_LOADED_MODELS": self.max_loaded_models,
             "OLLAMA_GPU_OVERHEAD": self.gpu_overhead,
             "gpu_memory": self.gpu_memory,
             "gpu_backend": self.gpu_backend,

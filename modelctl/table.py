@@ -17,6 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from modelctl import params as P
+from modelctl.effective import (
+    ASSUMED,
+    Resolution,
+    Resolved,
+    ServerContext,
+    model_from_show,
+    resolve,
+    server_context,
+    unknown_model,
+)
 from modelctl.errors import Diagnostic
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import estimate_or_none
@@ -24,28 +34,9 @@ from modelctl.profile import LoadedProfile
 from modelctl.run import Target
 from modelctl.server import ServerInfo
 from modelctl.units import format_value, human_bytes
-from modelctl.wire import model_key, parse_version
+from modelctl.wire import model_key
 
 # =========================================================================== helpers
-
-
-def ollama_default(name: str, version: str | None) -> tuple[Any, str]:
-    """Ollama's default for a parameter (for ``version`` when known) and how to read it."""
-    param = P.BY_NAME[name]
-    v = parse_version(version)
-    v = None if v == (0, 0, 0) else v
-    if name == "repeat_penalty":
-        if v is None:
-            return 1.0, "Ollama default since 0.32.10 (1.1 before)"
-        if v < (0, 32, 10):
-            return 1.1, f"Ollama {version} default (1.0 from 0.32.10)"
-        return 1.0, f"Ollama {version} default"
-    if name == "draft_num_predict" and v is not None and v < (0, 30, 0):
-        return None, f"not in Ollama {version} (added in 0.30.0)"
-    where = f"Ollama {version} default" if v is not None else "Ollama default"
-    if param.default is None:
-        return None, f"{where}: {param.default_note}"
-    return param.default, where
 
 
 def first_line(text: str, width: int = 48) -> str:
@@ -196,7 +187,7 @@ def build_table(
         for t, s in zip(targets, shows, strict=True)
     ]  # fmt: skip
     rows = [_base_row(targets)]
-    rows += _parameter_rows(targets, facts, server.version, all_params)
+    rows += _parameter_rows(targets, shows, server.version, all_params)
     rows.append(_text_row(targets, shows, "system", lambda v: f"{first_line(v, 40)} ({len(v)} chars)"))
     rows.append(_text_row(targets, shows, "template", lambda v: f"set ({len(v)} chars)"))
     rows.append(_messages_row(targets, shows))
@@ -223,31 +214,44 @@ def _own_parameters(t: Target) -> dict[str, Any]:
     return t.loaded.profile.parameters.as_dict() if t.loaded is not None else dict(t.options)
 
 
+def _resolution(t: Target, show: dict[str, Any] | None, server: ServerContext) -> Resolution:
+    """Every parameter of a column as the resolver finds it (modelctl.effective): the profile or
+    ``--set`` over what the model stores on the server over Ollama's default for the version."""
+    name = t.base or t.model
+    model = model_from_show(name, show) if show else unknown_model(name, "not built")
+    request = dict(t.options) if t.loaded is None else {}
+    return resolve(model, server, profile=t.loaded, request=request)
+
+
 def _parameter_rows(
-    targets: Sequence[Target], facts: Sequence[ModelFacts | None], version: str | None, all_params: bool
+    targets: Sequence[Target], shows: Sequence[dict[str, Any] | None], version: str | None, all_params: bool
 ) -> list[TableRow]:
     set_names: set[str] = {"num_ctx"}
     for t in targets:
         set_names.update(_own_parameters(t))
+    ctx = server_context(version, reachable=version is not None)
+    resolutions = [_resolution(t, s, ctx) for t, s in zip(targets, shows, strict=True)]
     rows = []
     for name in (p.name for p in P.CATALOGUE if all_params or p.name in set_names):
-        cells = [_parameter_cell(t, f, name, version) for t, f in zip(targets, facts, strict=True)]
+        cells = [_parameter_cell(t, r.options[name]) for t, r in zip(targets, resolutions, strict=True)]
         rows.append(TableRow(f"parameters.{name}", name, "parameters", cells))
     return rows
 
 
-def _parameter_cell(t: Target, f: ModelFacts | None, name: str, version: str | None) -> TableCell:
-    own = _own_parameters(t)
-    if name in own:
-        origin, src = _origin_of(t.loaded, f"parameters.{name}") if t.loaded is not None else ("set", None)
-        return TableCell(own[name], format_value(own[name]), origin, src)
-    inherited = f.parameters.get(name) if f is not None else None
-    if inherited is not None:
+def _parameter_cell(t: Target, opt: Resolved) -> TableCell:
+    """The value the layers give (before Ollama's adjustments) and the table's tag for its source."""
+    value, src = opt.requested, opt.source
+    if src.kind in ("profile", "extends", "set") and t.loaded is not None:
+        origin, where = _origin_of(t.loaded, f"parameters.{opt.name}")
+        return TableCell(value, format_value(value), origin, where)
+    if src.kind in ("set", "request"):
+        return TableCell(value, format_value(value), "set", None)
+    if src.kind == "base":
         # Stored with the model on the server: inherited from its base model.
-        return TableCell(inherited, format_value(inherited), "base", t.base or t.model)
-    value, note = ollama_default(name, version)
-    display = format_value(value) if value is not None else ("auto" if name == "num_ctx" else "unset")
-    return TableCell(value, display, "default", note)
+        return TableCell(value, format_value(value), "base", t.base or t.model)
+    if opt.name == "num_ctx" and src.basis == ASSUMED:
+        return TableCell(None, "auto", "default", src.text)  # the server picks it (OLLAMA_CONTEXT_LENGTH, VRAM)
+    return TableCell(value, format_value(value) if value is not None else "unset", "default", src.text)
 
 
 def _text_row(

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from modelctl import params as P
+from modelctl.effective import builtin_default
 from modelctl.run import resolve_target
 from modelctl.server import ServerInfo
-from modelctl.table import build_table, ollama_default
+from modelctl.table import build_table
 from tests.fixtures_compare import TABLE_SHAPE, check_shape, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble, closed_port_url
@@ -28,13 +29,14 @@ def _cell(data: dict[str, Any], key: str, label: str) -> dict[str, Any]:
 
 
 def test_ollama_default_follows_the_server_version() -> None:
-    assert ollama_default("repeat_penalty", "0.32.9")[0] == 1.1
-    assert ollama_default("repeat_penalty", "0.32.10")[0] == 1.0
-    value, note = ollama_default("repeat_penalty", None)
+    # the table's defaults come from the resolver (modelctl.effective), the one home of the rule
+    assert builtin_default("repeat_penalty", "0.32.9")[0] == 1.1
+    assert builtin_default("repeat_penalty", "0.32.10")[0] == 1.0
+    value, note = builtin_default("repeat_penalty", None)
     assert value == 1.0 and "1.1 before" in note
-    assert ollama_default("temperature", "0.12.6") == (0.8, "Ollama 0.12.6 default")
-    assert ollama_default("num_ctx", "0.12.6")[0] is None
-    assert "not in Ollama 0.20.0" in ollama_default("draft_num_predict", "0.20.0")[1]
+    assert builtin_default("temperature", "0.12.6") == (0.8, "Ollama 0.12.6 default")
+    assert builtin_default("num_ctx", "0.12.6")[0] is None
+    assert "not in Ollama 0.20.0" in builtin_default("draft_num_predict", "0.20.0")[1]
 
 
 def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_dir: Path) -> None:

@@ -185,7 +185,7 @@ def compare(
         from modelctl.fleet import compare_hosts
         from modelctl.inventory import one_host
         from modelctl.matrix import Matrix
-        from modelctl.output.compare import matrix_result, table_fleet_result, table_result
+        from modelctl.output.compare import NoticesFirst, matrix_result, table_fleet_result, table_result
         from modelctl.output.progress import Progress, should_show
 
         options = CompareOptions(
@@ -196,13 +196,14 @@ def compare(
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
             return table_fleet_result(fleet, out_fmt)
         progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
+        sink = NoticesFirst(progress, show=out_fmt != "json" and not quiet)
         try:
             server = one_host(hosts[0] if hosts else None, inventory, "compare --prompt")
-            result = run_compare(refs, options, host=server, timeout=timeout, on_event=progress)
+            result = run_compare(refs, options, host=server, timeout=timeout, on_event=sink)
         finally:
             progress.close()
         if isinstance(result, Matrix):
-            return matrix_result(result, out_fmt, exit_code(result))
+            return sink.drop_shown(matrix_result(result, out_fmt, exit_code(result)))
         return table_result(result, out_fmt)
 
     execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)

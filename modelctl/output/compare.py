@@ -14,12 +14,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelctl.errors import ExitCode, UsageProblem
+from modelctl.effective import KNOWN_VERSION
+from modelctl.errors import Diagnostic, ExitCode, UsageProblem
+from modelctl.events import Event, EventSink, Notice
 from modelctl.fleet import Fleet
 from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
 from modelctl.output.summary import fleet_result, host_table
+from modelctl.output.term import print_diagnostic
 from modelctl.output.text import Table, terminal_width
 from modelctl.table import ParamTable, TableCell
 
@@ -51,7 +54,7 @@ def _default_note(t: ParamTable) -> str:
     version = t.server.version
     if version:
         return f"(default) = Ollama {version}'s default (the server's version)"
-    return "(default) = Ollama's current default (server version unknown; repeat_penalty was 1.1 before 0.32.10)"
+    return f"(default) = Ollama {KNOWN_VERSION}'s default, assumed (no server answered; docs/explain.md)"
 
 
 def _legend(t: ParamTable) -> list[str]:
@@ -631,3 +634,26 @@ def table_fleet_result(fleet: Fleet[ParamTable], fmt: str) -> Result:
         return "\n".join(parts)
 
     return fleet_result(fleet, lambda t, _code: table_result(t, fmt), text)
+
+
+class NoticesFirst:
+    """``compare``'s event sink: a notice (the warning that profiles will reload one model) goes to
+    stderr as it comes, before the first cell runs; every other event to ``inner`` (the progress bars).
+    :meth:`drop_shown` keeps it from being printed a second time with the report's warnings."""
+
+    def __init__(self, inner: EventSink, *, show: bool) -> None:
+        self.inner = inner
+        self.show = show
+        self.shown: list[Diagnostic] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Notice):
+            if self.show:
+                print_diagnostic("warning", event.diagnostic.format())
+                self.shown.append(event.diagnostic)
+            return
+        self.inner(event)
+
+    def drop_shown(self, result: Result) -> Result:
+        result.warnings = [w for w in result.warnings if not any(w is s for s in self.shown)]
+        return result
