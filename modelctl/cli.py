@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("modelctl.commands.schema:schema", "Print the JSON Schema of the profile format, for editors."),
     "inspect": ("modelctl.commands.inspect:inspect", "Model facts from a local GGUF file, without a server."),
     "estimate": ("modelctl.commands.estimate:estimate", "Memory a model needs: weights + KV cache + overhead."),
+    "explain": (
+        "modelctl.commands.explain:explain",
+        "The options PROFILE's runner will really use, each with where it came from.",
+    ),
     "build": ("modelctl.commands.build:build", "Build PROFILE(s) on the Ollama server and report what it made."),
     "plan": ("modelctl.commands.plan:plan", "Show how deployed models differ from PROFILE(s); exit 3 on drift."),
     "show": ("modelctl.commands.show:show", "Report what the server made of MODEL (or of PROFILE's model)."),

@@ -92,7 +92,7 @@ RUNNER_OPTIONS = (
 #: api.DefaultOptions (num_ctx comes from the server's default, DoubleState.default_num_ctx)
 DEFAULT_OPTIONS: dict[str, Any] = {
     "num_batch": 512, "num_gpu": -1, "main_gpu": None, "use_mmap": None, "num_thread": 0,
-    "draft_num_predict": 0, "num_keep": 4, "seed": -1, "num_predict": -1, "top_k": 40, "top_p": 0.9,
+    "draft_num_predict": 4, "num_keep": 4, "seed": -1, "num_predict": -1, "top_k": 40, "top_p": 0.9,
     "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "temperature": 0.8, "repeat_penalty": 1.0,
     "presence_penalty": 0.0, "frequency_penalty": 0.0, "stop": None,
 }  # fmt: skip
@@ -1252,6 +1252,7 @@ class _Handler(BaseHTTPRequestHandler):
         req_opts = req.get("options") if isinstance(req.get("options"), dict) else None
         apply_options(opts, m.parameters)
         apply_options(opts, req_opts)
+        adjust_options(opts, m, req_opts)
         # Left to the server on both layers: the scheduler may pick it (numCtxAuto, numBatchAuto).
         auto = {k: all((src or {}).get(k) is None for src in (m.parameters, req_opts))
                 for k in ("num_ctx", "num_batch")}  # fmt: skip
@@ -1420,6 +1421,19 @@ def needs_reload(r: Runner, m: Model, want: dict[str, Any], *, ctx_auto: bool, b
     if new.get("num_gpu") is not None and new["num_gpu"] < 0:
         have["num_gpu"] = new["num_gpu"] = -1
     return have != new
+
+
+def adjust_options(opts: dict[str, Any], m: Model, req_opts: dict[str, Any] | None) -> None:
+    """What Ollama does to the combined options before scheduling: draft_num_predict is 0 for a
+    model without a draft unless the model or request sets it (server/routes.go
+    modelOptionsWithEmbeddingBatchDefault); num_ctx is at least 4, and at least 2048 for a vision
+    model (server/sched.go getRunner)."""
+    if not m.drafts and all("draft_num_predict" not in (src or {}) for src in (m.parameters, req_opts)):
+        opts["draft_num_predict"] = 0
+    if isinstance(opts.get("num_ctx"), int):
+        opts["num_ctx"] = max(4, opts["num_ctx"])
+        if "vision" in m.capabilities:
+            opts["num_ctx"] = max(2048, opts["num_ctx"])
 
 
 def effective_context(num_ctx: Any, trained: int | None) -> int:
