@@ -26,6 +26,7 @@ from modelctl.chat import ChatSession, open_chat
 from modelctl.compare import CompareOptions, compare
 from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.drift import Difference
+from modelctl.effective import Resolution
 from modelctl.errors import (
     CheckFailed,
     Diagnostic,
@@ -43,6 +44,7 @@ from modelctl.errors import (
 )
 from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
+from modelctl.explain import Explanation, explain
 from modelctl.facts import ModelFacts, facts_from_gguf
 from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
 from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
@@ -57,6 +59,7 @@ from modelctl.offload import GpuPlacement
 from modelctl.plan import PlanResult, plan
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
+from modelctl.residency import Residency, together
 from modelctl.run import RunReport, RunResult, run
 from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
 from modelctl.session import HostFacts, HostSession, HostSpec
@@ -72,6 +75,7 @@ __all__ = [
     "derive_profile",
     "compare_hosts",
     "estimate",
+    "explain",
     "facts_for",
     "import_model",
     "import_modelfile",
@@ -93,6 +97,7 @@ __all__ = [
     "show",
     "show_modelfile",
     "show_hosts",
+    "together",
     "validate",
     "validate_hosts",
     # results
@@ -106,6 +111,7 @@ __all__ = [
     "DerivedProfile",
     "Difference",
     "EstimateReport",
+    "Explanation",
     "FactsSource",
     "Fleet",
     "GpuOptions",
@@ -128,6 +134,8 @@ __all__ = [
     "Profile",
     "RemoveResult",
     "Rendered",
+    "Residency",
+    "Resolution",
     "RunReport",
     "RunResult",
     "ServerInfo",

@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelctl.effective import (
+    DECLARED,
+    ServerContext,
+    default_num_ctx,
+    display,
+    flash_attention_setting,
+    kv_cache_setting,
+    model_from_facts,
+    parallel_setting,
+    server_context,
+)
 from modelctl.errors import Diagnostic, GGUFError, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_gguf, facts_from_show
 from modelctl.memory import (
@@ -28,10 +39,9 @@ from modelctl.memory import (
 )
 from modelctl.names import model_hint
 from modelctl.offload import Gpu, GpuPlacement, max_num_ctx_on_gpu, place
-from modelctl.params import DEFAULT_NUM_CTX
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
 from modelctl.server import ModelNotFound
-from modelctl.session import HostFacts, HostRef, client_for, host_facts
+from modelctl.session import HostFacts, HostRef, HostSpec, client_for, host_facts
 from modelctl.units import parse_size
 from modelctl.wire import find_entry, parse_version
 
@@ -91,7 +101,7 @@ def facts_for(
     """
     if is_profile_ref(ref):
         return _profile_facts(ref, overrides, host, timeout)
-    local = os.path.exists(ref) or ref.lower().endswith(".gguf") or ref.startswith(_LOCAL_PREFIXES)
+    local = is_local_ref(ref)
     if overrides:
         what = "a GGUF file" if local else "not one"
         raise InvalidInput(f"--set applies to a PROFILE; {ref} is {what}", field="--set")
@@ -101,6 +111,11 @@ def facts_for(
     source = FactsSource(facts, "server", ref, server_version=version)
     source.num_gpu, source.num_batch = _load_params(facts.parameters)
     return source
+
+
+def is_local_ref(ref: str) -> bool:
+    """A GGUF file rather than a model name: an existing path, a name ending in .gguf, or ./ ../ / ~."""
+    return os.path.exists(ref) or ref.lower().endswith(".gguf") or ref.startswith(_LOCAL_PREFIXES)
 
 
 def server_facts(model: str, *, host: HostRef = None, timeout: float | None = None) -> ModelFacts:
@@ -162,11 +177,12 @@ def _profile_facts(
     source = FactsSource(facts, "profile", ref, loaded, "gguf" if base is not None else "server", num_ctx)
     source.server_version = version
     source.num_gpu, source.num_batch = _load_params({**facts.parameters, **prof.parameters.as_dict()})
-    source.adapters = [_adapter_size(p) for p in prof.adapter_paths()]
+    source.adapters = [adapter_size(p) for p in prof.adapter_paths()]
     return source
 
 
-def _adapter_size(path: Path) -> AdapterSize:
+def adapter_size(path: Path) -> AdapterSize:
+    """An ADAPTER file's weights (a LoRA GGUF); one that is not a GGUF is not counted, and says why."""
     try:
         return AdapterSize(str(path), facts_from_gguf(path).weights_bytes or 0)
     except GGUFError as exc:  # e.g. a safetensors adapter: not counted, and said so
@@ -232,16 +248,53 @@ def _source(
     return facts_for(target, overrides=overrides, host=host, timeout=timeout)
 
 
-def _num_ctx(source: FactsSource, num_ctx: int | None, server: HostFacts) -> tuple[int, str | None]:
+def _num_ctx(source: FactsSource, num_ctx: int | None, server: ServerContext) -> tuple[int, str | None]:
+    """--num-ctx, else the profile's, else the model's stored num_ctx, else the server's default
+    (modelctl.effective: OLLAMA_CONTEXT_LENGTH, the VRAM tier, the version's default)."""
     n = num_ctx or source.num_ctx or source.facts.context_configured
     if n is not None:
         return n, None
-    if server.context_length is not None:
-        return server.context_length, f"num_ctx not set: using the host's OLLAMA_CONTEXT_LENGTH {server.context_length}"
-    return DEFAULT_NUM_CTX, (
-        f"num_ctx not set: using {DEFAULT_NUM_CTX}, Ollama's default below ~24 GiB of VRAM "
-        "(32768 below ~48 GiB, 262144 above, or OLLAMA_CONTEXT_LENGTH)"
-    )
+    layer = default_num_ctx(server)
+    return int(layer.value), f"num_ctx not set: using {layer.value:,}, {layer.source.text} ({layer.source.basis})"
+
+
+@dataclass(frozen=True)
+class ServerInputs:
+    """The server settings an estimate runs with, from the options given, else as the resolver
+    (modelctl.effective) finds them: the inventory host's facts, Ollama's rules for the model."""
+
+    server: ServerContext
+    kv_type: str
+    parallel: int
+    flash_attention: bool | None
+    flash_label: str | None
+    notes: tuple[str, ...]
+
+
+def server_inputs(
+    source: FactsSource,
+    host: HostRef,
+    *,
+    kv_type: str | None = None,
+    parallel: int | None = None,
+    flash_attention: bool | None = None,
+    ollama_version: str | None = None,
+    gpu: Gpu | None = None,
+) -> ServerInputs:
+    label = host.name if isinstance(host, HostSpec) else None
+    vram = (gpu.memory_bytes, gpu.overhead_bytes) if gpu is not None else (None, None)
+    flags = HostFacts(num_parallel=parallel, kv_cache_type=kv_type, flash_attention=flash_attention,
+                      gpu_memory=vram[0], gpu_overhead=vram[1])  # fmt: skip
+    ctx = server_context(source.server_version, reachable=source.server_version is not None, facts=host_facts(host),
+                         facts_label=label, flags=flags, flag_version=ollama_version)  # fmt: skip
+    model = model_from_facts(source.facts.name or source.ref, source.facts)
+    slots, kv, fa = parallel_setting(ctx, model), kv_cache_setting(ctx), flash_attention_setting(ctx)
+    notes = [f"{what} {display(s.value, s.name)}: {s.source.text} (declared)"
+             for what, s in (("KV cache", kv), ("parallel slots", slots))
+             if s.source.basis == DECLARED and kv_type is None and (s is kv or parallel is None)]  # fmt: skip
+    notes += [f"parallel slots {a.before} -> {a.after}: {a.reason} ({a.cite})" for a in slots.adjustments]
+    fa_label = f"{fa.source.text} (declared)" if fa.value is not None and flash_attention is None else None
+    return ServerInputs(ctx, str(kv.value), int(slots.value), fa.value, fa_label, tuple(notes))
 
 
 def estimate(
@@ -272,8 +325,7 @@ def estimate(
     parallel slots, the default num_ctx and its GPU (docs/fleet.md); else f16, 1 slot.
     """
     server = host_facts(host)
-    kv_type = kv_type or server.kv_cache_type or "f16"
-    parallel = parallel or server.num_parallel or 1
+    declared_gpu = gpu  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
     if gpu is None and server.gpu_memory:
         gpu = GpuOptions(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
     overhead_bytes = _bytes(overhead, "--overhead", allow_zero=True) or 0
@@ -285,9 +337,13 @@ def estimate(
         device.check()
     source = _source(target, overrides, host, timeout)
     facts = source.facts
-    n, ctx_note = _num_ctx(source, num_ctx, server)
+    inputs = server_inputs(source, host, kv_type=kv_type, parallel=parallel, flash_attention=flash_attention,
+                           ollama_version=ollama_version, gpu=device if declared_gpu is not None else None)  # fmt: skip
+    kv_type, parallel = inputs.kv_type, inputs.parallel
+    n, ctx_note = _num_ctx(source, num_ctx, inputs.server)
     n_batch = batch or source.num_batch
-    runtime = Runtime(flash_attention, n_batch, ubatch or n_batch, ollama_version or source.server_version)
+    version = ollama_version or source.server_version
+    runtime = Runtime(inputs.flash_attention, n_batch, ubatch or n_batch, version, inputs.flash_label)
     adapter_bytes = source.adapter_bytes
 
     def at(size: int, kv: str = kv_type) -> MemoryEstimate:
@@ -296,8 +352,7 @@ def estimate(
         )
 
     est = at(n)
-    if ctx_note:
-        est.assumptions.insert(0, ctx_note)
+    est.assumptions[:0] = ([ctx_note] if ctx_note else []) + list(inputs.notes)
     est.assumptions += [f"adapter {a.path} not counted: {a.not_counted}" for a in source.adapters if a.not_counted]
     report = EstimateReport(source, est)
     if est.exceeds_trained:

@@ -432,7 +432,7 @@ class MemoryEstimate:
     projector_bytes: int = 0
     layout: CacheLayout | None = None
     kv_type_requested: str | None = None
-    flash_attention_source: str = "default"  # "default" (Ollama's choice) | "option"
+    flash_attention_source: str = "default"  # "default" (Ollama's choice) | "option" | "declared" (host facts)
     rule: OllamaRule = field(default_factory=lambda: OllamaRule(fit=True))
     layer_kv_bytes: list[int] = field(default_factory=list)  # KV + recurrent state per layer
 
@@ -528,6 +528,7 @@ class Runtime:
     n_batch: int | None = None
     n_ubatch: int | None = None
     ollama_version: str | None = None
+    flash_attention_label: str | None = None  # where a declared flash_attention came from (not an option)
 
     def check(self) -> None:
         for value, what in ((self.n_batch, "--batch"), (self.n_ubatch, "--ubatch")):
@@ -553,13 +554,20 @@ def _flash_notes(facts: ModelFacts, runtime: Runtime, rule: OllamaRule, kv_type:
         notes = [f"flash attention {'on' if fa else 'off'}: {why} (change it with --flash-attention)"]
     else:
         fa = runtime.flash_attention
-        notes = [f"flash attention {'on' if fa else 'off'} (--flash-attention)"]
+        where = f": {runtime.flash_attention_label}" if runtime.flash_attention_label else " (--flash-attention)"
+        notes = [f"flash attention {'on' if fa else 'off'}{where}"]
     if not fa and kv_type in QUANTIZED_KV_TYPES:
         notes.append(
             f"a {kv_type} KV cache needs flash attention, which is off: counted as f16, as Ollama before 0.30 falls "
             "back to it (Ollama 0.30+ passes the type on and llama-server refuses to load)"
         )
     return fa, notes
+
+
+def _flash_source(runtime: Runtime) -> str:
+    if runtime.flash_attention is None:
+        return "default"
+    return "declared" if runtime.flash_attention_label else "option"
 
 
 def estimate_for_facts(
@@ -625,7 +633,7 @@ def estimate_for_facts(
         projector_bytes=projector,
         layout=layout,
         kv_type_requested=kv_type,
-        flash_attention_source="default" if runtime.flash_attention is None else "option",
+        flash_attention_source=_flash_source(runtime),
         rule=rule,
         layer_kv_bytes=[k + r for k, r in zip(layers, recurrent, strict=True)],
     )

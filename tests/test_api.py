@@ -29,6 +29,7 @@ EXPORTED = {
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",
     "InventoryError", "ModelCheckFailed", "UsageProblem",
     "HostSession", "OllamaClient",
+    "explain", "Explanation", "Resolution", "together", "Residency",
 }  # fmt: skip
 
 
@@ -53,6 +54,9 @@ def test_jobs_are_the_ones_the_commands_call() -> None:
     assert api.build_hosts is fleet.build_hosts and api.plan_hosts is fleet.plan_hosts
     assert api.show_hosts is fleet.show_hosts and api.compare_hosts is fleet.compare_hosts
     assert api.validate_hosts is lint.validate_hosts
+    from modelctl import explain, residency
+
+    assert api.explain is explain.explain and api.together is residency.together
 
 
 def test_the_api_works_without_click(tmp_path: Path) -> None:

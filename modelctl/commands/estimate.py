@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelctl.cli_common import (
@@ -15,16 +17,32 @@ from modelctl.cli_common import (
 )
 from modelctl.errors import ExitCode
 from modelctl.output import Result
-from modelctl.params import DEFAULT_NUM_CTX
 
 
 @click.command()
-@click.argument("target", metavar="PROFILE|MODEL|FILE.gguf", shell_complete=complete_profiles)
+@click.argument(
+    "targets", nargs=-1, required=True, metavar="PROFILE|MODEL|FILE.gguf...", shell_complete=complete_profiles
+)
+@click.option(
+    "--together",
+    is_flag=True,
+    help="Several profiles loaded at once: which share a runner, which evict each other (same weights, other "
+    "load-time options), the smallest change that lets them share, and the memory of all (docs/explain.md).",
+)
+@click.option(
+    "--max-loaded",
+    type=click.IntRange(min=0, max=1024),
+    default=None,
+    metavar="N",
+    help="With --together: the server's OLLAMA_MAX_LOADED_MODELS (default: the inventory host's; 0 or unset: 3 "
+    "per GPU).",
+)
 @click.option(
     "--num-ctx",
     type=click.IntRange(min=1),
     default=None,
-    help=f"Context length per slot (default: the profile's num_ctx, else the server model's, else {DEFAULT_NUM_CTX}).",
+    help="Context length per slot (default: the profile's num_ctx, else the server model's, else the server's "
+    "default: OLLAMA_CONTEXT_LENGTH, else by VRAM from Ollama 0.15.5, else 4096).",
 )
 @click.option(
     "--kv-cache",
@@ -116,12 +134,15 @@ from modelctl.params import DEFAULT_NUM_CTX
     type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
-    help="Output format. json prints the versioned envelope (docs/json.md); html draws the table as a chart.",
+    help="Output format. json prints the versioned envelope (docs/json.md); html draws the table as a chart "
+    "(not with --together).",
 )
 @output_option
 @quiet_option
 def estimate(
-    target: str,
+    targets: tuple[str, ...],
+    together: bool,
+    max_loaded: int | None,
     num_ctx: int | None,
     kv_type: str | None,
     parallel: int | None,
@@ -153,7 +174,17 @@ def estimate(
                keep window + n_ubatch (padded); V at the widest layer's width
                when flash attention is off
     compute    the graph buffer for one micro-batch (logits, attention, FFN)
-    bytes per element: f16 2, q8_0 34/32, q4_0 18/32, f32 4 (docs/memory.md)."""
+    bytes per element: f16 2, q8_0 34/32, q4_0 18/32, f32 4 (docs/memory.md).
+
+    \b
+    With --together, several PROFILEs (or models) loaded on one server: which share one runner
+    (same weights, same load-time options), which evict each other (same weights, another
+    num_ctx, num_batch, num_gpu, ... or other adapters), the smallest change that lets them
+    share, the memory of what stays loaded at once, OLLAMA_MAX_LOADED_MODELS (--max-loaded)
+    and, with --gpu-memory, whether they fit on the GPU together."""
+    _check_together(together, len(targets), num_ctx=num_ctx, budget=budget, table=show_table or fmt == "html",
+                    batch=batch or ubatch, max_loaded=max_loaded)  # fmt: skip
+    target = targets[0]
 
     def body() -> Result:
         from modelctl.estimate import GpuOptions
@@ -162,6 +193,9 @@ def estimate(
         from modelctl.output.facts import estimate_result
 
         gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
+        if together:
+            return _together(targets, overrides, one_host(host, inventory, "estimate"), timeout, gpu, max_loaded,
+                             kv_type, parallel, flash_attention, ollama_version)  # fmt: skip
         report = run_estimate(
             target, num_ctx=num_ctx, kv_type=kv_type, parallel=parallel, overhead=overhead, budget=budget,
             table=show_table or fmt == "html", overrides=overrides, host=one_host(host, inventory, "estimate"),
@@ -172,3 +206,49 @@ def estimate(
         return estimate_result(report, ExitCode.OK if report.fits else ExitCode.INVALID, fmt)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)
+
+
+def _check_together(together: bool, n: int, **given: object) -> None:
+    """One target without --together; with it, none of the options that set one model's figures."""
+    if not together:
+        if n > 1:
+            raise click.UsageError("estimate takes one PROFILE|MODEL|FILE.gguf; add --together to estimate several")
+        if given.get("max_loaded") is not None:
+            raise click.UsageError("--max-loaded goes with --together")
+        return
+    names = {
+        "num_ctx": "--num-ctx",
+        "budget": "--budget",
+        "table": "--table/--format html",
+        "batch": "--batch/--ubatch",
+    }
+    for key, flag in names.items():
+        if given.get(key):
+            raise click.UsageError(f"{flag} sets one model's figures; with --together each profile keeps its own")
+    if n < 2:
+        raise click.UsageError("--together needs at least two profiles (or models)")
+
+
+def _together(
+    targets: tuple[str, ...],
+    overrides: tuple[str, ...],
+    host: Any,
+    timeout: float | None,
+    gpu: Any,
+    max_loaded: int | None,
+    kv_type: str | None,
+    parallel: int | None,
+    flash_attention: str | None,
+    ollama_version: str | None,
+) -> Result:
+    from modelctl.output.residency import together_result
+    from modelctl.residency import together
+    from modelctl.session import HostFacts
+
+    flags = HostFacts(
+        num_parallel=parallel, kv_cache_type=kv_type, max_loaded_models=max_loaded,
+        flash_attention=None if flash_attention is None else flash_attention == "on",
+    )  # fmt: skip
+    report = together(targets, overrides=overrides, host=host, timeout=timeout, flags=flags,
+                      ollama_version=ollama_version, gpu=gpu)  # fmt: skip
+    return together_result(report)
