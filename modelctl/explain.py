@@ -114,7 +114,7 @@ def subject_for(ref: str, session: HostSession | None, overrides: Sequence[str] 
     if is_local_ref(ref):
         facts = facts_from_gguf(ref)
         base = model_from_facts(ref, facts, str(Path(ref).resolve()))
-        return Subject(ref, Path(ref).stem, ref, base, None, facts, None, base.weights)
+        return Subject(ref, ref, ref, base, None, facts, None, base.weights)
     if session is None:
         base = unknown_model(ref, "no server: its stored parameters are unknown")
         return Subject(ref, ref, ref, base, weights=weights_key(base, None, None))

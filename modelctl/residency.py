@@ -318,7 +318,7 @@ def _members(
     labels = [m.spec.label for m in members]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise InvalidInput(f"the same profile twice: {', '.join(dupes)}")
+        raise InvalidInput(f"given twice, or two of them named alike: {', '.join(dupes)}")
     return members, notes
 
 
