@@ -736,6 +736,7 @@ class Builder:
             tags_entry=find_entry(tags, plan.name),
             profile_parameters=plan.request.get("parameters") or {},
             base_show=base_show if plan.base_model else None,
+            ollama_version=session.version(),
         )
         o.report = report
         if self.options.verify:

@@ -781,14 +781,23 @@ def estimate_table(
 
 
 def estimate_or_none(
-    facts: ModelFacts, num_ctx: int | None, kv_type: str = "f16", parallel: int = 1
+    facts: ModelFacts,
+    num_ctx: int | None,
+    kv_type: str = "f16",
+    parallel: int = 1,
+    *,
+    ollama_version: str | None = None,
+    flash_attention: bool | None = None,
 ) -> MemoryEstimate | None:
-    """The estimate at ``num_ctx``, or None when there is no num_ctx or the facts are too
-    incomplete to estimate (e.g. a server model that lists no tensors). For reports and tables,
-    where a missing estimate is shown as such rather than failing the command."""
+    """The estimate at ``num_ctx`` by the rules of ``ollama_version`` (the server's, when known:
+    ``estimate`` of the same model on the same server gives the same figure), or None when there
+    is no num_ctx or the facts are too incomplete to estimate (e.g. a server model that lists no
+    tensors). For reports and tables, where a missing estimate is shown as such rather than
+    failing the command."""
     if num_ctx is None:
         return None
+    runtime = Runtime(flash_attention=flash_attention, ollama_version=ollama_version)
     try:
-        return estimate_for_facts(facts, num_ctx, kv_type, parallel)
+        return estimate_for_facts(facts, num_ctx, kv_type, parallel, runtime=runtime)
     except InvalidInput:
         return None

@@ -153,6 +153,7 @@ def build_report(
     profile_parameters: Mapping[str, Any] | None = None,
     base_show: Mapping[str, Any] | None = None,
     server: HostFacts | None = None,
+    ollama_version: str | None = None,
 ) -> ModelReport:
     """The report of a deployed model, with warnings.
 
@@ -168,7 +169,7 @@ def build_report(
     report.renderer, report.parser = layers.renderer, layers.parser
     report.draft = layers.drafts[-1] if layers.drafts else None
     report.projectors = layers.froms[1:]
-    _memory(report, server or HostFacts())
+    _memory(report, server or HostFacts(), ollama_version)
     trained, configured = facts.context_trained, facts.context_configured
     if trained is not None and configured is not None and configured > trained:
         report.warnings.append(
@@ -183,13 +184,21 @@ def build_report(
     return report
 
 
-def _memory(report: ModelReport, server: HostFacts) -> None:
+def _memory(report: ModelReport, server: HostFacts, ollama_version: str | None) -> None:
     """The estimate at the configured num_ctx (else the host's OLLAMA_CONTEXT_LENGTH), with the host's
-    KV cache type and slots, and on its GPU when the inventory gives one."""
+    KV cache type, slots and flash attention, by the rules of the server's version, and on its GPU
+    when the inventory gives one."""
     facts = report.facts
     num_ctx = facts.context_configured or server.context_length
     report.server_context = server.context_length
-    report.memory = estimate_or_none(facts, num_ctx, server.kv_cache_type or "f16", server.num_parallel or 1)
+    report.memory = estimate_or_none(
+        facts,
+        num_ctx,
+        server.kv_cache_type or "f16",
+        server.num_parallel or 1,
+        ollama_version=ollama_version,
+        flash_attention=server.flash_attention,
+    )
     if report.memory is not None and server.gpu_memory:
         gpu = Gpu(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
         report.gpu = place(facts, report.memory, gpu)
@@ -424,6 +433,7 @@ def show_on(
         profile_parameters=view.parameters,
         base_show=base_show,
         server=server,
+        ollama_version=session.version(),
     )
     report.warnings[:0] = view.warnings
     if verify:

@@ -193,7 +193,7 @@ def build_table(
     rows.append(_messages_row(targets, shows))
     rows.append(_adapters_row(targets))
     if server.reachable and any(s is not None for s in shows):
-        rows += _server_rows(targets, facts, ps)
+        rows += _server_rows(targets, facts, ps, server.version)
     return ParamTable(columns, rows, server)
 
 
@@ -302,7 +302,7 @@ FactValue = Callable[[ModelFacts, Target], Any]
 
 
 def _server_rows(
-    targets: Sequence[Target], facts: Sequence[ModelFacts | None], ps: dict[str, Any] | None
+    targets: Sequence[Target], facts: Sequence[ModelFacts | None], ps: dict[str, Any] | None, version: str | None
 ) -> list[TableRow]:
     running = runtime_contexts(ps)
 
@@ -317,7 +317,7 @@ def _server_rows(
         return {"trained": f.context_trained, "configured": configured, "runtime": runtime}, shown
 
     def memory(f: ModelFacts, t: Target) -> tuple[Any, str]:
-        est = estimate_or_none(f, f.context_configured)
+        est = estimate_or_none(f, f.context_configured, ollama_version=version)
         if est is None:
             return None, "-"
         return est.total_bytes, f"{human_bytes(est.total_bytes)} at num_ctx {est.num_ctx}"

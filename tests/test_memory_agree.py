@@ -1,0 +1,36 @@
+"""One model on one server gets one memory figure, whichever command reports it.
+
+`estimate` applies the rules of the server's Ollama version (e.g. flash attention off for
+llama before 0.30); `show`, `build`'s report and `compare`'s table must apply the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_double import run_cli
+from tests.ollama_double import OllamaDouble
+
+
+def _data(*args: str, host: str, cwd: Path) -> Any:
+    proc = run_cli(*args, "--format", "json", host=host, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["data"]
+
+
+@pytest.mark.parametrize("version", ["0.12.6", "0.33.0"])
+def test_show_build_compare_and_estimate_agree(ollama_double: OllamaDouble, tmp_path: Path, version: str) -> None:
+    ollama_double.state.version = version
+    ollama_double.install("llama3.2:3b")
+    (tmp_path / "chef.yaml").write_text("from: llama3.2:3b\nparameters: {num_ctx: 8192}\n", encoding="utf-8")
+    url = ollama_double.url
+    built = _data("build", "chef.yaml", host=url, cwd=tmp_path)["builds"][0]["report"]["memory"]["total_bytes"]
+    shown = _data("show", "chef", host=url, cwd=tmp_path)["memory"]["total_bytes"]
+    rows = {r["key"]: r for r in _data("compare", "chef.yaml", host=url, cwd=tmp_path)["rows"]}
+    tabled = rows["server.memory"]["cells"][0]["value"]
+    estimated = _data("estimate", "chef", host=url, cwd=tmp_path)["estimate"]["total_bytes"]
+    assert built == shown == tabled == estimated
