@@ -42,7 +42,7 @@ from modelctl.errors import (
     InvalidInput,
     ModelctlError,
     ServerError,
-    combine,
+    gather,
     overall_exit_code,
 )
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
@@ -1090,16 +1090,7 @@ def load_builds(
 def load_all(refs: Sequence[str], overrides: Sequence[str] = (), *, local_files: bool = True) -> list[LoadedProfile]:
     """Every profile loaded; every invalid one reported at once (no server verdict is wanted
     for a run whose input is broken)."""
-    loaded: list[LoadedProfile] = []
-    errors: list[ModelctlError] = []
-    for ref in refs:
-        try:
-            loaded.append(load_profile(ref, overrides, local_files=local_files))
-        except ModelctlError as exc:
-            errors.append(exc)
-    if errors:
-        raise combine(errors)
-    return loaded
+    return gather(lambda ref: load_profile(ref, overrides, local_files=local_files), refs)
 
 
 def build(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, combine
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, combine, gather
 from modelctl.events import EventSink, ignore
 from modelctl.matrix import Matrix, run_matrix
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_abstract
@@ -26,16 +26,7 @@ from modelctl.table import ParamTable, build_table
 
 def _resolve_all(resolve: Callable[[str, int], Target], refs: Sequence[str]) -> list[Target]:
     """``resolve(ref, index)`` for every ref; every failure is reported at once."""
-    out: list[Target] = []
-    errors: list[ModelctlError] = []
-    for i, ref in enumerate(refs):
-        try:
-            out.append(resolve(ref, i))
-        except ModelctlError as exc:
-            errors.append(exc)
-    if errors:
-        raise combine(errors)
-    return out
+    return gather(lambda item: resolve(item[1], item[0]), enumerate(refs))
 
 
 def skip_abstract(

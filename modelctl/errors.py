@@ -8,8 +8,11 @@ it as one line on stderr, or as an entry of the JSON envelope's ``errors``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ExitCode(enum.IntEnum):
@@ -243,3 +246,18 @@ class ErrorGroup(ModelctlError):
 def combine(errors: list[ModelctlError]) -> ModelctlError:
     """One error to raise for ``errors``: the error itself when there is one, else a group."""
     return errors[0] if len(errors) == 1 else ErrorGroup(errors)
+
+
+def gather(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``fn(item)`` for every item, in order. When some raise a ModelctlError, all of them are
+    raised together once every item ran: a run whose input is broken reports every problem at once."""
+    results: list[R] = []
+    errors: list[ModelctlError] = []
+    for item in items:
+        try:
+            results.append(fn(item))
+        except ModelctlError as exc:
+            errors.append(exc)
+    if errors:
+        raise combine(errors)
+    return results

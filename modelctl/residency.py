@@ -36,7 +36,7 @@ from modelctl.effective import (
     smallest_change,
     with_changes,
 )
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, combine
+from modelctl.errors import Diagnostic, InvalidInput, gather
 from modelctl.estimate import GpuOptions, adapter_size
 from modelctl.explain import Subject, explain_context, subject_for
 from modelctl.memory import MemoryEstimate, Runtime, estimate_for_facts
@@ -300,21 +300,11 @@ def _member(subject: Subject, res: Resolution) -> Member:
 def _members(
     refs: Sequence[str], session: HostSession | None, overrides: Sequence[str], ctx_args: dict[str, Any]
 ) -> tuple[list[Member], list[Diagnostic]]:
-    members: list[Member] = []
-    notes: list[Diagnostic] = []
-    errors: list[ModelctlError] = []
     ctx, notes = explain_context(session, **ctx_args)
     live = session if ctx.reachable else None
-    for ref in refs:
-        try:
-            subject = subject_for(ref, live, overrides)
-        except ModelctlError as exc:
-            errors.append(exc)
-            continue
-        notes += subject.warnings
-        members.append(_member(subject, resolve(subject.base, ctx, profile=subject.profile)))
-    if errors:
-        raise combine(errors)
+    subjects = gather(lambda ref: subject_for(ref, live, overrides), refs)
+    members = [_member(s, resolve(s.base, ctx, profile=s.profile)) for s in subjects]
+    notes += [w for s in subjects for w in s.warnings]
     labels = [m.spec.label for m in members]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
