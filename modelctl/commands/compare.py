@@ -111,6 +111,12 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     help="Run without builds, sending each profile's settings to its base model (the table "
     "then reports the base models).",
 )
+@click.option(
+    "--no-truncate",
+    is_flag=True,
+    help="Prompts: a prompt longer than the context fails its cell (with its length and the context) "
+    "instead of being cut by the server (sends truncate: false; Ollama 0.12.6+).",
+)
 @set_option("Override a key or parameter in every profile (repeatable).")
 @click.option(
     "--format",
@@ -134,6 +140,7 @@ def compare(
     all_params: bool,
     no_server: bool,
     ephemeral: bool,
+    no_truncate: bool,
     overrides: tuple[str, ...],
     fmt: str | None,
     output: str | None,
@@ -177,6 +184,8 @@ def compare(
         raise click.UsageError("--seeds and --repeat need prompts (--prompt or --prompts)")
     if matrix_mode and len(hosts) > 1:
         raise click.UsageError("prompts run on one server: give --host once (the table takes several)")
+    if no_truncate and not matrix_mode:
+        raise click.UsageError("--no-truncate needs prompts (--prompt or --prompts)")
     seeds = _parse_seeds(seeds_text)
 
     def body() -> Result:
@@ -190,7 +199,7 @@ def compare(
 
         options = CompareOptions(
             prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
-            min_pass_rate,
+            min_pass_rate, no_truncate,
         )  # fmt: skip
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
