@@ -19,6 +19,7 @@ from modelctl.errors import ExitCode, ServerUnreachable, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
+    from modelctl.compare import CompareOptions
     from modelctl.matrix import Matrix
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
@@ -117,6 +118,20 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     help="Prompts: a prompt longer than the context fails its cell (with its length and the context) "
     "instead of being cut by the server (sends truncate: false; Ollama 0.12.6+).",
 )
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=V1,V2",
+    help="Prompts, one PROFILE: run every combination of these parameter values (repeatable; "
+    "nothing is created on the server) and rank the settings by pass rate, then eval rate.",
+)
+@click.option(
+    "--save-best",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.yaml",
+    help="With --sweep: write the winning setting as a profile that extends PROFILE with only the changed values.",
+)
 @set_option("Override a key or parameter in every profile (repeatable).")
 @click.option(
     "--format",
@@ -141,6 +156,8 @@ def compare(
     no_server: bool,
     ephemeral: bool,
     no_truncate: bool,
+    sweeps: tuple[str, ...],
+    save_best: str | None,
     overrides: tuple[str, ...],
     fmt: str | None,
     output: str | None,
@@ -184,6 +201,7 @@ def compare(
         raise click.UsageError("--seeds and --repeat need prompts (--prompt or --prompts)")
     if matrix_mode and len(hosts) > 1:
         raise click.UsageError("prompts run on one server: give --host once (the table takes several)")
+    _check_sweep(refs, sweeps, save_best, matrix_mode)
     if no_truncate and not matrix_mode:
         raise click.UsageError("--no-truncate needs prompts (--prompt or --prompts)")
     seeds = _parse_seeds(seeds_text)
@@ -201,6 +219,8 @@ def compare(
             prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
             min_pass_rate, no_truncate,
         )  # fmt: skip
+        if sweeps:
+            return _sweep(refs[0], sweeps, options, save_best, out_fmt, quiet, hosts, inventory, timeout)
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
             return table_fleet_result(fleet, out_fmt)
@@ -217,14 +237,51 @@ def compare(
     execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)
 
 
-def exit_code(m: Matrix) -> ExitCode:
+def _check_sweep(refs: tuple[str, ...], sweeps: tuple[str, ...], save_best: str | None, matrix_mode: bool) -> None:
+    if save_best and not sweeps:
+        raise click.UsageError("--save-best needs --sweep: it saves the winning setting")
+    if sweeps and len(refs) != 1:
+        raise click.UsageError("--sweep runs the settings of one PROFILE (give one)")
+    if sweeps and not matrix_mode:
+        raise click.UsageError("--sweep needs prompts (--prompt or --prompts) to run the settings on")
+
+
+def _sweep(
+    ref: str,
+    sweeps: tuple[str, ...],
+    options: CompareOptions,
+    save_best: str | None,
+    out_fmt: str,
+    quiet: bool,
+    hosts: tuple[str, ...],
+    inventory: str | None,
+    timeout: float | None,
+) -> Result:
+    """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code)."""
+    from modelctl.inventory import one_host
+    from modelctl.output.progress import Progress, should_show
+    from modelctl.output.sweep import sweep_result
+    from modelctl.sweep import sweep
+
+    progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
+    try:
+        server = one_host(hosts[0] if hosts else None, inventory, "compare --sweep")
+        result = sweep(ref, sweeps, options, save_best=save_best, host=server, timeout=timeout, on_event=progress)
+    finally:
+        progress.close()
+    return sweep_result(result, out_fmt, exit_code(result.matrix, result.checks_failed))
+
+
+def exit_code(m: Matrix, checks_failed: bool | None = None) -> ExitCode:
     """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
-    4 (unreachable) or 5; assertions below --min-pass-rate: 6; else 0 (errors.PRECEDENCE)."""
+    4 (unreachable) or 5; assertions below --min-pass-rate: 6 (``checks_failed`` when the caller
+    judges them, as a sweep does by its best setting); else 0 (errors.PRECEDENCE)."""
     if m.interrupted:
         return ExitCode.INTERRUPTED
     codes = [m.aborted.exit_code] if m.aborted is not None else []
     kinds = {c.error.code for c in m.server_errors if c.error is not None}
     if m.server_errors:
         codes.append(ExitCode.UNREACHABLE if ServerUnreachable.code in kinds else ExitCode.SERVER)
-    codes.append(ExitCode.CHECK if m.checks_failed else ExitCode.OK)
+    failed = m.checks_failed if checks_failed is None else checks_failed
+    codes.append(ExitCode.CHECK if failed else ExitCode.OK)
     return overall_exit_code(codes)
