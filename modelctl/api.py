@@ -55,12 +55,14 @@ from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.offload import GpuPlacement
 from modelctl.plan import PlanResult, plan
+from modelctl.probe import ProbeReport, probe
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.run import RunReport, RunResult, run
-from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
+from modelctl.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
 from modelctl.session import HostFacts, HostSession, HostSpec
 from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
+from modelctl.sweep import SweepResult, sweep
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
 
@@ -85,6 +87,7 @@ __all__ = [
     "parse_modelfile",
     "plan",
     "plan_hosts",
+    "probe",
     "render",
     "remove_models",
     "render_profile",
@@ -93,6 +96,7 @@ __all__ = [
     "show",
     "show_modelfile",
     "show_hosts",
+    "sweep",
     "validate",
     "validate_hosts",
     # results
@@ -125,12 +129,14 @@ __all__ = [
     "ModelSpec",
     "ParamTable",
     "PlanResult",
+    "ProbeReport",
     "Profile",
     "RemoveResult",
     "Rendered",
     "RunReport",
     "RunResult",
     "ServerInfo",
+    "SweepResult",
     "Validation",
     # events
     "CellDone",
@@ -150,6 +156,7 @@ __all__ = [
     "InventoryError",
     "ModelCheckFailed",
     "ModelNotFound",
+    "PromptTooLong",
     "ModelctlError",
     "ModelfileError",
     "ProfileError",

@@ -29,6 +29,7 @@ EXPORTED = {
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",
     "InventoryError", "ModelCheckFailed", "UsageProblem",
     "HostSession", "OllamaClient",
+    "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
 }  # fmt: skip
 
 
