@@ -291,6 +291,10 @@ def probe(
         max_context, min_context, search.steps, clock() - start, [*target.warnings],
     )  # fmt: skip
     report.warnings += _notes(facts.context_trained, configured, runtime)
+    if search.bounded and max_context is None:
+        report.warnings.append(Diagnostic("never_refused", f"the runner took a prompt of {report.largest} tokens, "
+                                          f"{SLOT_PADDING} past its context: the server does not seem to refuse "
+                                          "over-long prompts (truncate: false)"))  # fmt: skip
     if any(s.cut for s in search.steps):
         report.warnings.append(Diagnostic("cut_anyway", "the server cut a prompt although asked not to "
                                           "(truncate: false): it counts as refused"))  # fmt: skip

@@ -468,14 +468,11 @@ def cut_note(count: int | None, num_ctx: int | None, num_keep: int, version: str
     if count is None or num_ctx is None or not was_cut(count, num_ctx, num_keep, version):
         return None
     # Up to 0.30.10 a cut prompt is as long as the longest uncut one: the count cannot tell them apart.
-    what = (
-        "cut the prompt to fit"
-        if count != largest_uncut(num_ctx, version)
-        else "cut the prompt to fit (or it just filled)"
-    )
+    exact = ", unless it was exactly that long" if count == largest_uncut(num_ctx, version) else ""
     return (
-        f"the server {what} the context: prompt_eval_count {count} is what Ollama keeps of a longer prompt "
-        f"with num_ctx {num_ctx} (num_keep {num_keep}, then the latter part); --no-truncate makes it an error instead"
+        f"the server cut the prompt to fit the context{exact}: prompt_eval_count {count} is what Ollama keeps of "
+        f"a longer prompt with num_ctx {num_ctx} (num_keep {num_keep}, then the latter part); --no-truncate makes "
+        "it an error instead"
     )
 
 

@@ -527,8 +527,13 @@ MATRIX_SHAPE: dict[str, Any] = {
             "assertions_passed": int,
             "assertions_total": int,
             "pass_rate": (*NUM, _N),
-            "flags": {"non_deterministic": int, "reloaded": int, "length": int, "prompt_truncated": int,
-                      "truncated": int},  # fmt: skip
+            "flags": {
+                "non_deterministic": int,
+                "reloaded": int,
+                "length": int,
+                "prompt_truncated": int,
+                "truncated": int,
+            },
         }
     ],
     "flags": {"non_deterministic": str, "reloaded": str, "length": str, "prompt_truncated": str, "truncated": str},

@@ -113,3 +113,18 @@ def test_the_search_converges_in_tokens_within_bounded_requests(
     assert search.lo is None or limit - per_word - 1 < search.lo.tokens <= limit  # within a word
     assert search.hi is not None and search.hi.words == (search.lo.words if search.lo else 0) + 1
     assert n <= (6 if expected_off in (0, 1, -1) and per_word == 1.0 and limit > 40 else 21) <= MAX_REQUESTS
+
+
+def test_a_search_stopped_at_its_ceiling_is_reported_at_least() -> None:
+    """A runner that takes even the ceiling (--max-context, or the running context + 256) gives
+    "at least" and the reason, whether or not --max-context was given."""
+    from modelctl.output.probe import largest_text
+    from modelctl.probe import ProbeReport
+    from modelctl.run import Target
+    from modelctl.server import ServerInfo
+
+    target = Target("m", "m", "m", False, False)
+    report = ProbeReport(target, ServerInfo("h", True, "0.33.0"), 8192, 4096, 4096, 4352, None, True)
+    assert largest_text(report) == "at least 4,352 tokens (the search stopped there, past the running context)"
+    report.max_context = 4352
+    assert largest_text(report) == "at least 4,352 tokens (the search stopped at --max-context 4,352)"

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from modelctl.sweep import grid, parse_axes
+from modelctl.output.sweep import chart
+from modelctl.sweep import Setting, grid, parse_axes
 from modelctl.wire import parse_parameters
 from tests.fixtures_compare import MATRIX_SHAPE, Chromium, check_shape, invoke
 from tests.ollama_double import OllamaDouble
@@ -152,3 +155,15 @@ def test_sweep_report_in_chromium(built_double: OllamaDouble, chef_dir: Path, ch
     text = chromium.text()
     for needle in ("Settings", "median latency", "assertion pass rate", "temperature=0.7 top_p=0.9", "best: "):
         assert needle in text, needle
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0.01, 1e6)), min_size=1, max_size=12))
+def test_every_setting_is_drawn_inside_the_chart(points: list[tuple[float, float]]) -> None:
+    settings = [
+        Setting(i, {}, f"s{i}", assertions_passed=round(p * 10), assertions_total=10, median_latency_ms=ms)
+        for i, (p, ms) in enumerate(points)
+    ]
+    c = chart(settings)
+    for p in c["points"]:
+        assert c["left"] <= p["x"] <= c["right"] and c["top"] <= p["y"] <= c["bottom"]
+    assert c["xticks"][-1]["x"] == c["right"]

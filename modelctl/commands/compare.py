@@ -178,8 +178,12 @@ def compare(
 
     With --prompt/--prompts: the run matrix (profiles x prompts x seeds x repeats), with
     output, eval count, tokens/s, time to first token, load duration, done_reason and
-    assertion results per cell; flags for non-deterministic outputs, reloads and
-    truncation; a per-profile summary. Exit 6 when fewer assertions pass than
+    assertion results per cell; flags for non-deterministic outputs, reloads, answers cut
+    at the token limit (length) and prompts the server cut to fit the context
+    (prompt_truncated; --no-truncate makes those cell errors); a per-profile summary.
+    With --sweep, one PROFILE runs under every combination of the values given, and the
+    settings are ranked (pass rate, then eval rate); --save-best writes the winner as a
+    profile extending PROFILE. Exit 6 when fewer assertions pass than
     --min-pass-rate asks (all, by default), 4/5 if the server fails (the finished cells
     are still reported). Prompts run on one server; the table runs on several hosts at
     once (--host repeated, or --hosts INVENTORY), one table per host.
@@ -190,6 +194,7 @@ def compare(
       modelctl compare profiles/*.yaml --format markdown
       modelctl compare creative precise --prompts prompts.yaml --seeds 1,2 -o report.html
       modelctl compare creative precise --prompt "Soup?" --repeat 3 --format junit -o junit.xml
+      modelctl compare precise --sweep temperature=0.2,0.7 --sweep top_p=0.5,0.9 --prompts p.yaml --save-best b.yaml
     """
     out_fmt = _infer_format(fmt, output)
     matrix_mode = bool(prompt_texts or prompts_file)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from modelctl.errors import Diagnostic, ExitCode
 from modelctl.output import Result
-from modelctl.output.text import Table
+from modelctl.output.text import Table, terminal_width
 from modelctl.probe import ProbeReport
 
 
@@ -16,8 +18,10 @@ def largest_text(r: ProbeReport) -> str:
     """``8,192 tokens`` with how it was bounded: refused above, or at least (--max-context)."""
     if r.largest is None:
         return "none: the runner refused even the shortest prompt"
-    if r.bounded:
+    if r.bounded and r.max_context:
         return f"at least {r.largest:,} tokens (the search stopped at --max-context {r.max_context:,})"
+    if r.bounded:
+        return f"at least {r.largest:,} tokens (the search stopped there, past the running context)"
     above = f"a prompt of {r.refused:,} tokens was refused" if r.refused else "one word more was refused"
     return f"{r.largest:,} tokens ({above})"
 
@@ -52,7 +56,10 @@ def probe_result(r: ProbeReport) -> Result:
     )
     return Result(
         data=r.to_dict(),
-        blocks=lambda: [Table(["", r.target.label], probe_rows(r)), "\n" + legend + "\n"],
+        blocks=lambda: [
+            Table(["", r.target.label], probe_rows(r)),
+            "\n" + textwrap.fill(legend, terminal_width()) + "\n",
+        ],
         exit_code=ExitCode.CHECK if failed else ExitCode.OK,
         warnings=r.warnings,
         errors=[failed] if failed else [],

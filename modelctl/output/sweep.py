@@ -7,6 +7,7 @@ JSON is the matrix's ``data`` with a ``sweep`` key (``SweepResult.to_dict``, doc
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -86,11 +87,11 @@ _W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 560, 320, 56, 24, 24, 44
 
 
 def _ticks(top: float, n: int = 5) -> list[float]:
-    """Round tick values from 0 to at least ``top``."""
-    raw = top / n if top > 0 else 1.0
-    mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1.0
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    return [i * step for i in range(n + 1) if i * step <= max(top, step) * 1.0001]
+    """About ``n`` round tick values from 0, the last at or above ``top``."""
+    top = top if top > 0 else 1.0
+    mag = 10 ** math.floor(math.log10(top / n))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= top / n)
+    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
 def chart(settings: Sequence[Setting]) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def chart(settings: Sequence[Setting]) -> dict[str, Any]:
     timed = [s for s in settings if s.median_latency_ms is not None]
     top = max([s.median_latency_ms or 0.0 for s in timed] or [1.0]) * 1.1
     xticks = _ticks(top)
-    xmax = xticks[-1] if xticks else top
+    xmax = xticks[-1]
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
     def x(ms: float) -> float:
