@@ -366,12 +366,13 @@ def flag_cells(matrix: Matrix, running: Callable[[Target], int | None] = lambda 
         (c for c in matrix.cells if c.status == "ok" and c.result is not None),
         key=lambda c: c.order if c.order is not None else 0,
     )
+    settings = [context_settings(t) for t in matrix.targets]  # once per column, not per cell
     for c in ran:
         if _reloaded(matrix, c, ran):
             c.flags.append(FLAG_RELOADED)
         if c.result is not None and c.result.done_reason == "length":
             c.flags.append(FLAG_LENGTH)
-        _flag_prompt_cut(matrix, c, running)
+        _flag_prompt_cut(matrix, c, settings[c.profile], running)
     by_key: dict[tuple[int, int, int], list[Cell]] = {}
     for c in ran:
         seed = effective_seed(matrix.targets[c.profile], c.seed)
@@ -385,13 +386,15 @@ def flag_cells(matrix: Matrix, running: Callable[[Target], int | None] = lambda 
         c.flags.sort(key=FLAGS.index)
 
 
-def _flag_prompt_cut(matrix: Matrix, c: Cell, running: Callable[[Target], int | None]) -> None:
-    """``prompt_truncated`` when the cell's prompt_eval_count is what Ollama keeps of a cut prompt."""
+def _flag_prompt_cut(
+    matrix: Matrix, c: Cell, settings: tuple[int | None, int], running: Callable[[Target], int | None]
+) -> None:
+    """``prompt_truncated`` when the cell's prompt_eval_count is what Ollama keeps of a cut prompt;
+    ``settings`` is its column's (num_ctx, num_keep)."""
     count = c.result.metrics.get("prompt_eval_count") if c.result is not None else None
-    target = matrix.targets[c.profile]
-    num_ctx, num_keep = context_settings(target)
+    num_ctx, num_keep = settings
     if count is not None and num_ctx is None:
-        num_ctx = running(target)
+        num_ctx = running(matrix.targets[c.profile])
     if cut_note(count, num_ctx, num_keep, matrix.server.version) is not None:
         c.flags.append(FLAG_PROMPT_TRUNCATED)
         c.prompt_cut = {"prompt_eval_count": int(count or 0), "num_ctx": int(num_ctx or 0), "num_keep": num_keep}
