@@ -28,31 +28,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._util import ChildProcess  # noqa: E402
+from bench.bench_compare import ChildDouble  # noqa: E402
 from modelctl.compare import CompareOptions  # noqa: E402
 from modelctl.probe import CALIBRATION_WORDS, SLOT_PADDING, ProbeStep, Search, probe  # noqa: E402
 from modelctl.sweep import sweep  # noqa: E402
 from tests.fixtures_compare import build  # noqa: E402
 from tests.ollama_double import RAW_OVERHEAD, OllamaDouble  # noqa: E402
-
-CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tests.fixtures_compare import nodelay_double
-d = nodelay_double()
-print(d.url, flush=True)
-for line in sys.stdin:
-    cmd, _, arg = line.strip().partition(" ")
-    if cmd == "latency":
-        d.state.latency = float(arg)
-    elif cmd == "parallel":
-        d.state.parallel = int(arg)
-    elif cmd == "quit":
-        print("ok", flush=True)
-        break
-    print("ok", flush=True)
-d.close()
-"""
 
 PROFILE = "name: sweepme\nfrom: llama3.2:3b\nparameters:\n  num_ctx: 131072\n  temperature: 0.7\n  top_p: 0.9\n"
 
@@ -109,10 +90,10 @@ def bench_probe(work: Path) -> None:
 
 
 def bench_sweep(work: Path, rounds: int, latency: float, n_prompts: int) -> None:
-    double = ChildProcess(CHILD, str(REPO))
-    url = double.first
+    double = ChildDouble()  # the double in a child process, as bench_compare runs it
+    url = double.url
     try:
-        assert double.ask("parallel 4") == "ok"
+        double.set("parallel", 4)
         build(type("D", (), {"url": url})(), work, "sweepme")  # type: ignore[arg-type]
         prompts = work / "prompts.yaml"
         prompts.write_text(
@@ -124,7 +105,7 @@ def bench_sweep(work: Path, rounds: int, latency: float, n_prompts: int) -> None
         specs = ("temperature=0.2,0.7,1.0", "top_p=0.5,0.9")
         with in_dir(work):
             sweep("sweepme", specs, options, host=url)  # warm up: runner loaded, code paths imported
-            assert double.ask(f"latency {latency}") == "ok"
+            double.set("latency", latency)
             walls, matrix_walls = [], []
             for _ in range(rounds):
                 t0 = time.perf_counter()
