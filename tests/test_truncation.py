@@ -157,3 +157,14 @@ def test_compare_flags_a_cut_prompt_and_no_truncate_fails_its_cell(cmp_double: O
         failed["error"]["message"].startswith("prompt 'prompt 2' (")
         and "context of 64 tokens" in failed["error"]["message"]
     )
+
+
+def test_a_chat_with_no_truncate_refuses_a_turn_that_outgrows_the_context(cmp_double: OllamaDouble, tiny: Path) -> None:
+    from modelctl.chat import open_chat
+
+    with open_chat("llama3.2:3b", truncate=False, host=cmp_double.url, overrides=["num_ctx=64"]) as chat:
+        chat.send("Soup?")
+        with pytest.raises(PromptTooLong, match="prompt the conversation .* longer than the context of 64 tokens"):
+            chat.send(_words(80))
+        assert [m["role"] for m in chat.history] == ["user", "assistant"]  # the refused turn left no trace
+    assert all(c["json"]["truncate"] is False for c in cmp_double.state.calls("/api/chat"))
