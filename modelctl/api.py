@@ -57,13 +57,15 @@ from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.offload import GpuPlacement
 from modelctl.plan import PlanResult, plan
+from modelctl.probe import ProbeReport, probe
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
 from modelctl.residency import Residency, together
 from modelctl.run import RunReport, RunResult, run
-from modelctl.server import ModelNotFound, OllamaClient, ServerInfo
+from modelctl.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
 from modelctl.session import HostFacts, HostSession, HostSpec
 from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
+from modelctl.sweep import SweepResult, sweep
 from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
 
@@ -89,6 +91,7 @@ __all__ = [
     "parse_modelfile",
     "plan",
     "plan_hosts",
+    "probe",
     "render",
     "remove_models",
     "render_profile",
@@ -98,6 +101,7 @@ __all__ = [
     "show_modelfile",
     "show_hosts",
     "together",
+    "sweep",
     "validate",
     "validate_hosts",
     # results
@@ -131,6 +135,7 @@ __all__ = [
     "ModelSpec",
     "ParamTable",
     "PlanResult",
+    "ProbeReport",
     "Profile",
     "RemoveResult",
     "Rendered",
@@ -139,6 +144,7 @@ __all__ = [
     "RunReport",
     "RunResult",
     "ServerInfo",
+    "SweepResult",
     "Validation",
     # events
     "CellDone",
@@ -158,6 +164,7 @@ __all__ = [
     "InventoryError",
     "ModelCheckFailed",
     "ModelNotFound",
+    "PromptTooLong",
     "ModelctlError",
     "ModelfileError",
     "ProfileError",

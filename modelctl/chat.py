@@ -20,8 +20,17 @@ from typing import Any
 from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.params import BY_NAME, REMOVED_BY_NAME, check_value, removed_message, suggest
-from modelctl.run import RunResult, Target, build_request, resolve_target, run_request
-from modelctl.server import OllamaClient
+from modelctl.run import (
+    RunResult,
+    Target,
+    build_request,
+    require_truncate,
+    resolve_target,
+    run_request,
+    running_context,
+    too_long,
+)
+from modelctl.server import OllamaClient, PromptTooLong
 from modelctl.wire import float32_shortest, go_parse_bool, go_parse_float32, go_parse_int, parse_parameters
 
 
@@ -61,6 +70,7 @@ class ChatSession:
     history: list[dict[str, str]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # set during the session
     system: str | None = None  # set during the session (None: the model's or the profile's)
+    truncate: bool = True  # False (--no-truncate): an over-long conversation is an error, not cut
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -118,7 +128,7 @@ class ChatSession:
             messages=[*self.target.messages, *self.history],
             options=self.user_parameters(),
         )
-        return build_request(turn, prompt, system=self.system)
+        return build_request(turn, prompt, system=self.system, truncate=self.truncate)
 
     def send(self, prompt: str, on_token: Callable[[str], None] | None = None) -> RunResult:
         """One turn, streamed. A finished answer joins the history; an interrupted one does not
@@ -130,6 +140,10 @@ class ChatSession:
         self.history.append({"role": "user", "content": prompt})
         try:
             result = run_request(self.client, body, on_token=on_token)
+        except PromptTooLong as exc:
+            self.history.pop()
+            context = running_context(self.client, self.target.model)
+            raise too_long(exc, prompt, self.client.display_host, label="the conversation", context=context) from None
         except ModelctlError:
             self.history.pop()
             raise
@@ -157,6 +171,7 @@ def open_chat(
     ephemeral: bool = False,
     overrides: Sequence[str] = (),
     seed: int | None = None,
+    truncate: bool = True,
     host: str | None = None,
     timeout: float | None = None,
 ) -> ChatSession:
@@ -164,8 +179,10 @@ def open_chat(
     server (ModelNotFound, with a did-you-mean, when it is not there). Close it when done."""
     client = OllamaClient(host, timeout=timeout)
     try:
+        if not truncate:
+            require_truncate(client)
         target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
     except BaseException:
         client.close()
         raise
-    return ChatSession(client, target)
+    return ChatSession(client, target, truncate=truncate)

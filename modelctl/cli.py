@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("modelctl.commands.show:show", "Report what the server made of MODEL (or of PROFILE's model)."),
     "run": ("modelctl.commands.run:run", "Generate an answer to PROMPT with PROFILE's model and stream it."),
     "compare": ("modelctl.commands.compare:compare", "Compare PROFILEs side by side; with prompts, the run matrix."),
+    "probe": ("modelctl.commands.probe:probe", "Measure the largest prompt the runner takes without cutting it."),
     "ls": ("modelctl.commands.ls:ls", "List profiles beside the server's models: up to date, changed, not built."),
     "ps": ("modelctl.commands.ps:ps", "List the loaded models, with the profile each came from."),
     "rm": ("modelctl.commands.rm:rm", "Remove models from the server, by name or by profile."),

@@ -16,7 +16,7 @@ from modelctl.events import EventSink, ignore
 from modelctl.matrix import Matrix, run_matrix
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_abstract
 from modelctl.prompts import PromptCase, inline_prompts, load_prompts
-from modelctl.run import Target, resolve_target
+from modelctl.run import Target, require_truncate, resolve_target
 from modelctl.server import OllamaClient, ServerInfo
 from modelctl.session import HostRef, HostSession, client_for, session_for
 from modelctl.table import ParamTable, build_table
@@ -95,6 +95,7 @@ class CompareOptions:
     ephemeral: bool = False  # send each profile's settings to its base model
     overrides: Sequence[str] = ()
     min_pass_rate: float = 1.0  # matrix: the share of assertions that must pass (else exit 6)
+    no_truncate: bool = False  # matrix: a prompt longer than the context is a cell error, not cut
 
     @property
     def runs_prompts(self) -> bool:
@@ -197,23 +198,42 @@ def compare_runs(
     cases = prompt_cases(options)
     loaded = load_targets(refs, options.overrides, options.ephemeral, preloaded)
     with client_for(host, timeout) as client:
-        version = client.version()  # unreachable -> exit 4 before anything runs
-        server = ServerInfo(client.display_host, True, version)
+        server = server_for_runs(client, options)
         targets = _resolve_all(
             lambda ref, i: resolve_target(
                 ref, client, overrides=options.overrides, ephemeral=options.ephemeral, loaded=loaded[i].loaded
             ),
             refs,
         )
-        matrix = run_matrix(
-            client, targets, cases, seeds=options.seeds, repeat=options.repeat, parallel=options.parallel,
-            server=server, on_event=on_event,
-        )  # fmt: skip
-        # The models are loaded now: /api/ps says the context they really run with.
-        ps = _ps_or_none(client) if matrix.aborted is None else None
-    matrix.table = build_table(targets, server=server, shows=[t.show for t in targets], ps=ps)
-    matrix.min_pass_rate = options.min_pass_rate
+        matrix = run_targets(client, targets, cases, options, server, on_event)
     assertion = matrix.assertion_diagnostic()
     if assertion is not None and not matrix.checks_failed:  # failures the run tolerates: said, not fatal
         matrix.warnings.append(assertion)
+    return matrix
+
+
+def server_for_runs(client: OllamaClient, options: CompareOptions) -> ServerInfo:
+    """The server prompts run on: unreachable -> exit 4 before anything runs; with
+    ``no_truncate``, a server too old to honour it is refused (exit 5)."""
+    version = require_truncate(client) if options.no_truncate else client.version()
+    return ServerInfo(client.display_host, True, version)
+
+
+def run_targets(
+    client: OllamaClient,
+    targets: Sequence[Target],
+    cases: Sequence[PromptCase],
+    options: CompareOptions,
+    server: ServerInfo,
+    on_event: EventSink = ignore,
+) -> Matrix:
+    """The run matrix of resolved targets (a column each), with the parameter table of what ran."""
+    matrix = run_matrix(
+        client, targets, cases, seeds=options.seeds, repeat=options.repeat, parallel=options.parallel,
+        server=server, on_event=on_event, truncate=not options.no_truncate,
+    )  # fmt: skip
+    # The models are loaded now: /api/ps says the context they really run with.
+    ps = _ps_or_none(client) if matrix.aborted is None else None
+    matrix.table = build_table(list(targets), server=server, shows=[t.show for t in targets], ps=ps)
+    matrix.min_pass_rate = options.min_pass_rate
     return matrix

@@ -36,7 +36,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
     ExitCode.SERVER: "the Ollama server refused or failed the request",
     ExitCode.CHECK: "a check on the model failed: `compare` assertions below `--min-pass-rate`, a `--verify` mismatch "
-    "of the runtime context",
+    "of the runtime context, `probe` below `--min-context`",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -2,7 +2,8 @@
 
 Cells run on a thread pool (``parallel``), profile by profile so that a model is not
 reloaded more than needed. Each cell keeps the output, metrics, time to first token and
-assertion results; flags mark non-deterministic outputs, reloads and truncation. If the
+assertion results; flags mark non-deterministic outputs, reloads, answers cut at the token
+limit and prompts the server cut to fit the context (``--no-truncate`` makes those errors). If the
 server goes away mid-matrix the remaining cells are skipped and what finished is still
 reported; a finished cell is reported as a :class:`~modelctl.events.CellDone` event.
 """
@@ -31,8 +32,17 @@ from modelctl.effective import runner_spec as effective_runner_spec
 from modelctl.errors import Diagnostic, ModelctlError, ServerUnreachable
 from modelctl.events import CellDone, EventSink, Notice, ignore
 from modelctl.prompts import AssertionResult, PromptCase, evaluate
-from modelctl.run import RunResult, Target, build_request, run_request
-from modelctl.server import OllamaClient, ServerInfo
+from modelctl.run import (
+    RunResult,
+    Target,
+    build_request,
+    context_settings,
+    cut_note,
+    run_request,
+    running_context,
+    too_long,
+)
+from modelctl.server import OllamaClient, PromptTooLong, ServerInfo
 from modelctl.table import ParamTable
 from modelctl.wire import model_key, parse_parameters
 
@@ -42,14 +52,25 @@ RELOAD_THRESHOLD_NS = 100_000_000
 
 FLAG_NON_DETERMINISTIC = "non_deterministic"
 FLAG_RELOADED = "reloaded"
+FLAG_LENGTH = "length"
+FLAG_PROMPT_TRUNCATED = "prompt_truncated"
+#: The former name of ``length``, still written in the JSON (cells' ``flags``, the summaries'
+#: counts) beside it so that scripts reading it keep working; never shown in reports.
 FLAG_TRUNCATED = "truncated"
-FLAGS = (FLAG_NON_DETERMINISTIC, FLAG_RELOADED, FLAG_TRUNCATED)
+FLAGS = (FLAG_NON_DETERMINISTIC, FLAG_RELOADED, FLAG_LENGTH, FLAG_PROMPT_TRUNCATED)
 FLAG_HELP = {
     FLAG_NON_DETERMINISTIC: "same profile, prompt and seed gave different text",
     FLAG_RELOADED: "the model was loaded again after the first run (runner options differ between "
     "profiles sharing a base, or it was evicted)",
-    FLAG_TRUNCATED: "generation stopped at the token limit (done_reason = length)",
+    FLAG_LENGTH: "the answer stopped at the token limit (done_reason = length), not where the model ended it",
+    FLAG_PROMPT_TRUNCATED: "the server cut the prompt to fit the context: prompt_eval_count is what Ollama keeps "
+    "of a longer prompt (--no-truncate makes it an error)",
 }
+_JSON_FLAG_HELP = {**FLAG_HELP, FLAG_TRUNCATED: "the former name of length, kept in the JSON for existing scripts"}
+
+
+def _json_flags(flags: Sequence[str]) -> list[str]:
+    return [*flags, FLAG_TRUNCATED] if FLAG_LENGTH in flags else list(flags)
 
 
 def median(values: Sequence[float | None]) -> float | None:
@@ -75,6 +96,7 @@ class Cell:
     loaded: bool = False  # the server (re)loaded the model for this cell
     started: float | None = None  # seconds since the matrix started
     finished: float | None = None
+    prompt_cut: dict[str, int] | None = None  # prompt_truncated: prompt_eval_count, num_ctx, num_keep
 
     @property
     def passed(self) -> bool | None:
@@ -105,7 +127,8 @@ class Cell:
             "done_reason": r.done_reason if r else None,
             "assertions": [a.to_dict() for a in self.assertions],
             "passed": self.passed,
-            "flags": list(self.flags),
+            "flags": _json_flags(self.flags),
+            "prompt_cut": self.prompt_cut,
             "loaded": self.loaded,
             "error": self.error.to_dict() if self.error else None,
             "order": self.order,
@@ -144,7 +167,7 @@ class ProfileSummary:
             "assertions_passed": self.assertions_passed,
             "assertions_total": self.assertions_total,
             "pass_rate": None if self.pass_rate is None else round(self.pass_rate, 4),
-            "flags": self.flags,
+            "flags": {**self.flags, FLAG_TRUNCATED: self.flags.get(FLAG_LENGTH, 0)},
         }
 
 
@@ -265,7 +288,7 @@ class Matrix:
             and all(c.status != "skipped" for c in self.cells),
             "cells": [c.to_dict(self.targets, self.cases) for c in self.cells],
             "summary": [s.to_dict() for s in self.summaries()],
-            "flags": {f: FLAG_HELP[f] for f in FLAGS},
+            "flags": _JSON_FLAG_HELP,
             "table": self.table.to_dict() if self.table is not None else None,
         }
 
@@ -327,17 +350,20 @@ def runner_conflicts(targets: Sequence[Target], version: str | None = None) -> l
             for reason, text in notes]  # fmt: skip
 
 
-def flag_cells(matrix: Matrix) -> None:
-    """Set the reloaded, truncated and non-deterministic flags on finished cells."""
+def flag_cells(matrix: Matrix, running: Callable[[Target], int | None] = lambda _t: None) -> None:
+    """Set the reloaded, length, prompt_truncated and non-deterministic flags on finished cells.
+    ``running(target)`` is the context of its loaded runner, for a num_ctx the server picked."""
     ran = sorted(
         (c for c in matrix.cells if c.status == "ok" and c.result is not None),
         key=lambda c: c.order if c.order is not None else 0,
     )
+    settings = [context_settings(t) for t in matrix.targets]  # once per column, not per cell
     for c in ran:
         if _reloaded(matrix, c, ran):
             c.flags.append(FLAG_RELOADED)
         if c.result is not None and c.result.done_reason == "length":
-            c.flags.append(FLAG_TRUNCATED)
+            c.flags.append(FLAG_LENGTH)
+        _flag_prompt_cut(matrix, c, settings[c.profile], running)
     by_key: dict[tuple[int, int, int], list[Cell]] = {}
     for c in ran:
         seed = effective_seed(matrix.targets[c.profile], c.seed)
@@ -349,6 +375,20 @@ def flag_cells(matrix: Matrix) -> None:
                 c.flags.append(FLAG_NON_DETERMINISTIC)
     for c in matrix.cells:
         c.flags.sort(key=FLAGS.index)
+
+
+def _flag_prompt_cut(
+    matrix: Matrix, c: Cell, settings: tuple[int | None, int], running: Callable[[Target], int | None]
+) -> None:
+    """``prompt_truncated`` when the cell's prompt_eval_count is what Ollama keeps of a cut prompt;
+    ``settings`` is its column's (num_ctx, num_keep)."""
+    count = c.result.metrics.get("prompt_eval_count") if c.result is not None else None
+    num_ctx, num_keep = settings
+    if count is not None and num_ctx is None:
+        num_ctx = running(matrix.targets[c.profile])
+    if cut_note(count, num_ctx, num_keep, matrix.server.version) is not None:
+        c.flags.append(FLAG_PROMPT_TRUNCATED)
+        c.prompt_cut = {"prompt_eval_count": int(count or 0), "num_ctx": int(num_ctx or 0), "num_keep": num_keep}
 
 
 def _reloaded(matrix: Matrix, c: Cell, ran: Sequence[Cell]) -> bool:
@@ -388,8 +428,11 @@ class Cancelled(Exception):
 class _MatrixRun:
     """Runs the cells of one matrix against one server, serially or on a pool."""
 
-    def __init__(self, client: OllamaClient, matrix: Matrix, on_event: EventSink, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, client: OllamaClient, matrix: Matrix, on_event: EventSink, clock: Callable[[], float], truncate: bool
+    ) -> None:
         self.client = client
+        self.truncate = truncate
         self.matrix = matrix
         self.on_event = on_event
         self.clock = clock
@@ -405,7 +448,7 @@ class _MatrixRun:
             return cell
         target = self.matrix.targets[cell.profile]
         case = self.matrix.cases[cell.prompt]
-        body = build_request(target, case.prompt, system=case.system, seed=cell.seed)
+        body = build_request(target, case.prompt, system=case.system, seed=cell.seed, truncate=self.truncate)
         with self.lock:
             cell.order = self.started
             self.started += 1
@@ -418,6 +461,12 @@ class _MatrixRun:
                 cell.finished = self.clock() - self.start
         except Cancelled:
             cell.status = "skipped"
+            return cell
+        except PromptTooLong as exc:  # --no-truncate: the prompt's problem, not the server's
+            cell.status = "error"
+            context = context_settings(target)[0] or running_context(self.client, target.model)
+            label = repr(case.label) + (f" ({case.where()})" if case.file else "")
+            cell.error = too_long(exc, case.prompt, self.client.display_host, label=label, context=context).diagnostic()
             return cell
         except ModelctlError as exc:
             cell.status = "error"
@@ -486,8 +535,10 @@ def run_matrix(
     server: ServerInfo | None = None,
     on_event: EventSink = ignore,
     clock: Callable[[], float] = time.perf_counter,
+    truncate: bool = True,
 ) -> Matrix:
     """Run every cell; never raises for a server failure (the matrix records it).
+    ``truncate=False`` asks the server to refuse prompts longer than the context (a cell error).
 
     KeyboardInterrupt stops scheduling, lets running cells end at their next chunk, and
     returns the matrix with ``interrupted`` set.
@@ -506,7 +557,7 @@ def run_matrix(
     matrix.warnings.extend(thrash)
     for w in thrash:  # said before the first cell runs: the timings will include the reloads
         on_event(Notice(w))
-    run = _MatrixRun(client, matrix, on_event, clock)
+    run = _MatrixRun(client, matrix, on_event, clock, truncate)
     try:
         if parallel <= 1:
             run.run_serial()
@@ -519,5 +570,12 @@ def run_matrix(
         if c.status == "pending":
             c.status = "skipped"
     matrix.wall_s = clock() - run.start
-    flag_cells(matrix)
+    contexts: dict[str, int | None] = {}  # /api/ps asked once per model, only if needed
+
+    def running(target: Target) -> int | None:
+        if target.model not in contexts and matrix.aborted is None:
+            contexts[target.model] = running_context(client, target.model)
+        return contexts.get(target.model)
+
+    flag_cells(matrix, running)
     return matrix

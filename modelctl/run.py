@@ -10,6 +10,8 @@
 * :func:`run_request` streams it through :class:`modelctl.server.OllamaClient`, measuring
   time to first token from the request start to the first non-empty chunk.
 * :func:`run` is the ``run`` command's job: one prompt, tokens reported as events.
+* :func:`too_long` turns the server's refusal of an over-long prompt (``--no-truncate``) into
+  one message with the prompt, its length and the context.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelctl.answers import METRIC_KEYS
-from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
 from modelctl.events import EventSink, Notice, Token, ignore
+from modelctl.facts import facts_from_show
 from modelctl.names import missing_model_message, model_hint
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, is_profile_ref, load_profile
-from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.server import ModelNotFound, OllamaClient, PromptTooLong
 from modelctl.session import HostRef, client_for
+from modelctl.truncation import TRUNCATE_SINCE, knows_truncate, largest_uncut, was_cut
+from modelctl.wire import model_key, parse_parameters
 
 # --------------------------------------------------------------------------- targets
 
@@ -267,8 +272,11 @@ def build_request(
     system: str | None = None,
     seed: int | None = None,
     stream: bool = True,
+    truncate: bool = True,
 ) -> dict[str, Any]:
-    """The JSON body for one prompt. ``system`` (a prompts-file override) beats the target's."""
+    """The JSON body for one prompt. ``system`` (a prompts-file override) beats the target's.
+    ``truncate=False`` asks the server to refuse a prompt longer than the context instead of
+    cutting it (``shift`` is left alone: it also changes long generations, and the runner)."""
     options = dict(target.options)
     if seed is not None:
         options["seed"] = seed
@@ -296,6 +304,8 @@ def build_request(
             body["template"] = target.template
     if options:
         body["options"] = options
+    if not truncate:
+        body["truncate"] = False
     return body
 
 
@@ -412,6 +422,99 @@ def _finish(res: RunResult, chunk: dict[str, Any]) -> None:
             res.metrics[k] = int(v)
 
 
+# --------------------------------------------------------------------------- over-long prompts
+
+
+def require_truncate(client: OllamaClient) -> str:
+    """The server's version when it honours ``truncate: false``; ServerError for an older one."""
+    version = client.version()
+    if not knows_truncate(version):
+        raise ServerError(
+            f"Ollama at {client.display_host} is version {version}, which ignores `truncate` (added in "
+            f"{TRUNCATE_SINCE}) and cuts an over-long prompt without a word: upgrade Ollama to use --no-truncate"
+        )
+    return version
+
+
+def running_context(client: OllamaClient, model: str) -> int | None:
+    """The context the loaded runner of ``model`` uses (``/api/ps`` ``context_length``), or None."""
+    try:
+        ps = client.ps()
+    except ModelctlError:
+        return None
+    for entry in ps.get("models") or []:
+        name, ctx = entry.get("name") or entry.get("model"), entry.get("context_length")
+        if isinstance(name, str) and model_key(name) == model_key(model) and isinstance(ctx, int):
+            return ctx
+    return None
+
+
+def context_settings(target: Target) -> tuple[int | None, int]:
+    """(num_ctx, num_keep) a target's requests run with as far as modelctl knows: the request's
+    options, else the model's stored parameters (num_ctx capped at the trained context; None
+    when the server picks it), num_keep defaulting to Ollama's 4."""
+    show = target.show or {}
+    stored = parse_parameters(show.get("parameters")) if isinstance(show.get("parameters"), str) else {}
+    values = {**stored, **target.options}
+    num_ctx, num_keep = values.get("num_ctx"), values.get("num_keep")
+    trained = facts_from_show(show).context_trained if show else None
+    if isinstance(num_ctx, int) and trained:
+        num_ctx = min(num_ctx, trained)
+    return (num_ctx if isinstance(num_ctx, int) else None), (num_keep if isinstance(num_keep, int) else 4)
+
+
+def cut_note(count: int | None, num_ctx: int | None, num_keep: int, version: str | None) -> str | None:
+    """What a ``prompt_eval_count`` that shows a cut prompt means, or None (no sign of a cut)."""
+    if count is None or num_ctx is None or not was_cut(count, num_ctx, num_keep, version):
+        return None
+    # Up to 0.30.10 a cut prompt is as long as the longest uncut one: the count cannot tell them apart.
+    exact = ", unless it was exactly that long" if count == largest_uncut(num_ctx, version) else ""
+    return (
+        f"the server cut the prompt to fit the context{exact}: prompt_eval_count {count} is what Ollama keeps of "
+        f"a longer prompt with num_ctx {num_ctx} (num_keep {num_keep}, then the latter part); --no-truncate makes "
+        "it an error instead"
+    )
+
+
+def too_long(
+    exc: PromptTooLong, prompt: str, host: str, *, label: str | None = None, context: int | None = None
+) -> PromptTooLong:
+    """The server's refusal of an over-long prompt as one message: which prompt, its length
+    (characters, and tokens when the server counted them), the context (the server's figure,
+    else ``context``), and what to do."""
+    text = " ".join(prompt.split())
+    shown = label or repr(text if len(text) <= 40 else text[:39] + "…")
+    tokens = exc.refusal.prompt_tokens
+    length = f"{len(prompt):,} characters" + (f", {tokens:,} tokens by the server's count" if tokens else "")
+    ctx = exc.refusal.context or context
+    where = f"the context of {ctx:,} tokens" if ctx else "the model's context"
+    return PromptTooLong(
+        f"prompt {shown} ({length}) is longer than {where}: the server refused it instead of cutting it "
+        f"(--no-truncate); shorten the prompt or raise num_ctx (HTTP {exc.status} from {host})",
+        refusal=exc.refusal,
+        status=exc.status,
+    )
+
+
+def prompt_cut(client: OllamaClient, target: Target, result: RunResult) -> str | None:
+    """Why ``result``'s ``prompt_eval_count`` shows a cut prompt, or None. The running context
+    (``/api/ps``) stands in for a num_ctx the server picked, and the server's version is asked
+    only when the count is one a cut could leave."""
+    count = result.metrics.get("prompt_eval_count")
+    num_ctx, num_keep = context_settings(target)
+    if count is None:
+        return None
+    if num_ctx is None:
+        num_ctx = running_context(client, target.model)
+    if cut_note(count, num_ctx, num_keep, None) is None:
+        return None
+    try:
+        version: str | None = client.version()
+    except ModelctlError:
+        version = None
+    return cut_note(count, num_ctx, num_keep, version)
+
+
 # --------------------------------------------------------------------------- the job
 
 
@@ -435,25 +538,37 @@ def run(
     ephemeral: bool = False,
     overrides: Sequence[str] = (),
     seed: int | None = None,
+    truncate: bool = True,
     host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> RunReport:
     """Generate an answer to ``prompt`` with PROFILE's model (or a plain model), streaming
     ``Token`` events. The target's warnings come first as ``Notice`` events (and in the report).
+    ``truncate=False`` (``--no-truncate``): a prompt longer than the context is a
+    :class:`PromptTooLong` error instead of being cut by the server.
 
     KeyboardInterrupt propagates; what streamed until then was already reported as tokens.
     """
     if not prompt.strip():
         raise InvalidInput("the prompt is empty", field="PROMPT")
     with client_for(host, timeout) as client:
+        if not truncate:
+            require_truncate(client)
         target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
-        request = build_request(target, prompt)
+        request = build_request(target, prompt, truncate=truncate)
         for w in target.warnings:
             on_event(Notice(w))
         result = RunResult(target.endpoint, target.model)
-        run_request(client, request, on_token=lambda piece: on_event(Token(piece)), result=result)
-    report = RunReport(target, request, result, list(target.warnings))
+        try:
+            run_request(client, request, on_token=lambda piece: on_event(Token(piece)), result=result)
+        except PromptTooLong as exc:
+            context = running_context(client, target.model)
+            raise too_long(exc, prompt, client.display_host, context=context) from None
+        report = RunReport(target, request, result, list(target.warnings))
+        cut = prompt_cut(client, target, result)
+        if cut is not None:
+            report.warnings.append(Diagnostic("prompt_truncated", cut))
     if result.done_reason == "length":
         report.warnings.append(
             Diagnostic(

@@ -12,6 +12,8 @@ of every failure onto modelctl's error hierarchy:
   (modelctl/answers.py), an answer over a cap (modelctl/limits.py), a stream that ends
   before its final object -> :class:`ServerError` (exit 5)
 * 404 for a model -> :class:`ModelNotFound` (a ServerError)
+* 400 refusing a prompt longer than the context (``truncate: false``) -> :class:`PromptTooLong`
+  (a ServerError; the refusal texts are modelctl/truncation.py's)
 
 Every message names the host (credentials redacted) and the endpoint, and is scrubbed of
 every form in which a credential is sent. All requests go through one ``httpx.Client``
@@ -64,6 +66,7 @@ from modelctl.answers import (
 )
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
 from modelctl.limits import ANSWER_BYTES, GENERATED_BYTES, LINE_BYTES, STREAM_EVENTS, STREAM_STATUSES
+from modelctl.truncation import Refusal, refusal
 from modelctl.units import human_bytes
 from modelctl.wire import compare_versions, is_digest, parse_version
 
@@ -77,6 +80,7 @@ __all__ = [
     "MIN_CREATE_VERSION",
     "ModelNotFound",
     "OllamaClient",
+    "PromptTooLong",
     "STREAM_TIMEOUT",
     "ServerInfo",
     "UNARY_TIMEOUT",
@@ -114,6 +118,17 @@ class ModelNotFound(ServerError):
     def __init__(self, message: str, *, model: str | None = None, status: int | None = 404) -> None:
         super().__init__(message, status=status)
         self.model = model
+
+
+class PromptTooLong(ServerError):
+    """The server refused a prompt longer than the model's context (HTTP 400), as it does when
+    the request says ``truncate: false``; ``refusal`` holds the token counts it named, if any."""
+
+    code = "prompt_too_long"
+
+    def __init__(self, message: str, *, refusal: Refusal, status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.refusal = refusal
 
 
 # --------------------------------------------------------------------------- host, redaction
@@ -716,6 +731,9 @@ class OllamaClient:
         msg = f"{self._at(path)} failed (HTTP {resp.status_code}): {self._words(detail)}"
         if resp.status_code == 404 and model is not None and from_server and "not found" in detail:
             return ModelNotFound(msg, model=model)
+        too_long = refusal(detail) if resp.status_code == 400 and from_server else None
+        if too_long is not None:
+            return PromptTooLong(msg, refusal=too_long)
         if resp.status_code == 404 and not from_server:
             # Gin's plain "404 page not found": no such endpoint at this address.
             msg += (

@@ -507,6 +507,7 @@ MATRIX_SHAPE: dict[str, Any] = {
             "assertions": [{"kind": str, "value": object, "label": str, "passed": bool, "message": str}],
             "passed": (bool, _N),
             "flags": list,
+            "prompt_cut": (dict, _N),  # {"prompt_eval_count", "num_ctx", "num_keep"} when prompt_truncated
             "loaded": bool,
             "error": (dict, _N),
             "order": (int, _N),
@@ -526,10 +527,16 @@ MATRIX_SHAPE: dict[str, Any] = {
             "assertions_passed": int,
             "assertions_total": int,
             "pass_rate": (*NUM, _N),
-            "flags": {"non_deterministic": int, "reloaded": int, "truncated": int},
+            "flags": {
+                "non_deterministic": int,
+                "reloaded": int,
+                "length": int,
+                "prompt_truncated": int,
+                "truncated": int,
+            },
         }
     ],
-    "flags": {"non_deterministic": str, "reloaded": str, "truncated": str},
+    "flags": {"non_deterministic": str, "reloaded": str, "length": str, "prompt_truncated": str, "truncated": str},
     "table": (dict, _N),
 }
 

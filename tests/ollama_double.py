@@ -6,6 +6,13 @@ status codes and error strings (see docs/server.md and the project's Ollama refe
 ``/api/blobs/<digest>`` (HEAD/POST), ``/api/ps``, ``/api/generate``, ``/api/chat``,
 ``/api/pull``, ``/api/delete``, ``/api/copy``.
 
+Generation counts tokens with a simple deterministic tokenizer (one token per word, plus
+PROMPT_OVERHEAD for the template; see :func:`count_tokens`) and fits each prompt into the
+runner's context as the server's version does (:func:`fit_prompt`: ``truncate``, ``shift``,
+``num_keep``, the refusals of ``truncate: false``; ``/api/chat`` drops whole messages first),
+so ``prompt_eval_count`` shows a cut prompt the way Ollama's does; ``raw: true`` skips the
+template.
+
 State lives in :class:`DoubleState` (``double.state``): models, blobs (files in a
 temporary directory), loaded runners, a small pull "registry", generation knobs and
 fault-injection switches (:class:`Faults`). Tests flip them directly::
@@ -96,6 +103,20 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "temperature": 0.8, "repeat_penalty": 1.0,
     "presence_penalty": 0.0, "frequency_penalty": 0.0, "stop": None,
 }  # fmt: skip
+
+#: The double's tokenizer, deterministic and simple: one token per whitespace-separated word of
+#: the rendered prompt, plus PROMPT_OVERHEAD tokens for BOS and the template's own markers
+#: (RAW_OVERHEAD, BOS alone, for ``raw: true``). Every model "adds BOS", which a cut keeps.
+PROMPT_OVERHEAD = 4
+RAW_OVERHEAD = 1
+TRUNCATE_SINCE = (0, 12, 6)  # the `truncate` and `shift` request fields
+LLAMA_SERVER_SINCE = (0, 30, 0)  # llama-server: one token of headroom, its own refusal text
+HALF_CUT_SINCE = (0, 30, 11)  # contextShiftPromptLimit: a cut keeps num_keep and about half
+RUNNER_TOO_LONG = "the input length exceeds the context length"  # the Go runners' 400
+SHIFT_OFF_TOO_LONG = (
+    "the prompt is longer than the context length currently available to the model; shorten the prompt, "
+    "adjust the context length in settings, or use a model with a longer context length"
+)
 
 VOCAB = tuple(
     (  # noqa: SIM905
@@ -418,6 +439,7 @@ class Runner:
     trained_context: int | None = None
     num_ctx_auto: bool = False  # num_ctx came from the server default (neither model nor request)
     num_batch_auto: bool = False
+    context_shift: bool = True  # a launch attribute from 0.30.0: a request with another `shift` reloads
     inflight: int = 0  # requests using it (Ollama's refCount): it is not unloaded while > 0
     loading: bool = False
     unload_when_idle: bool = False  # keep_alive 0 arrived while requests were running
@@ -1246,6 +1268,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HTTPFail(400, f'"{name}" does not support {what}')
         if req.get("think") and "thinking" not in m.capabilities:
             raise HTTPFail(400, f'"{name}" does not support thinking')
+        if not chat and req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
+            raise HTTPFail(400, "raw mode does not support template, system, or context")
         messages = req.get("messages") or []
         prompt = req.get("prompt") or ""
         opts = {"num_ctx": self.state.default_num_ctx, **DEFAULT_OPTIONS}
@@ -1256,6 +1280,9 @@ class _Handler(BaseHTTPRequestHandler):
         # Left to the server on both layers: the scheduler may pick it (numCtxAuto, numBatchAuto).
         auto = {k: all((src or {}).get(k) is None for src in (m.parameters, req_opts))
                 for k in ("num_ctx", "num_batch")}  # fmt: skip
+        # `shift` picks how the runner is launched (0.30.0+: another value reloads it); older
+        # servers ignore it, as they ignore `truncate`.
+        shift = req.get("shift") is not False or _version_before(self.state.version, TRUNCATE_SINCE)
         self._sleep(self.state.latency)
         stream = req.get("stream") is not False
         created = rfc3339(datetime.now(timezone.utc), utc=True)
@@ -1266,7 +1293,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._unload(m)
                 reason = "unload"
             else:
-                r, _ = self._acquire(m, opts, keep_alive, auto)
+                r, _ = self._acquire(m, opts, keep_alive, auto, shift=shift)
                 self._release(r, keep_alive)
                 reason = "load"
             obj = dict(base)
@@ -1278,7 +1305,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, obj)
             return
         key = m.name.key
-        r, load_ns = self._acquire(m, opts, keep_alive, auto)
+        r, load_ns = self._acquire(m, opts, keep_alive, auto, shift=shift)
         try:
             with self.state.cond:
                 cur = self.state.inflight.get(key, 0) + 1
@@ -1296,7 +1323,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self._release(r, keep_alive)
 
-    def _acquire(self, m: Model, opts: dict[str, Any], keep_alive: float, auto: dict[str, bool]) -> tuple[Runner, int]:
+    def _acquire(
+        self, m: Model, opts: dict[str, Any], keep_alive: float, auto: dict[str, bool], *, shift: bool = True
+    ) -> tuple[Runner, int]:
         """A slot on a runner for ``m`` with these load-time options; the reported load_duration (ns).
 
         Like Ollama's scheduler: the runner of ``m``'s weights serves the request when
@@ -1319,8 +1348,11 @@ class _Handler(BaseHTTPRequestHandler):
                     stale = r is not None and needs_reload(
                         r, m, want, ctx_auto=auto["num_ctx"], batch_auto=auto["num_batch"]
                     )
+                    if r is not None and not _version_before(st.version, LLAMA_SERVER_SINCE):
+                        stale = stale or r.context_shift != shift
                     if r is None or (stale and r.inflight <= 0):
                         r = self._new_runner(m, want, expires, auto)
+                        r.context_shift = shift
                         st.runners[rkey] = r
                         st.load_count += 1
                         st.loads.append(m.name.short)
@@ -1960,6 +1992,75 @@ def generate_text(state: DoubleState, model: str, material: Any, opts: dict[str,
     return tokens
 
 
+def count_tokens(text: str) -> int:
+    """The double's tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def _chat_tokens(msgs: list[dict[str, Any]]) -> int:
+    return PROMPT_OVERHEAD + sum(count_tokens(str(x.get("content", ""))) for x in msgs)
+
+
+def chat_messages(msgs: list[dict[str, Any]], num_ctx: int) -> list[dict[str, Any]]:
+    """``chatPrompt`` with truncation on: whole messages dropped from the front (the system
+    messages among them kept, the last message always) until the rendered prompt fits num_ctx."""
+    for i in range(len(msgs)):
+        kept = [x for x in msgs[:i] if x.get("role") == "system"] + msgs[i:]
+        if _chat_tokens(kept) <= num_ctx or i == len(msgs) - 1:
+            return kept
+    return msgs
+
+
+def _rendered(m: Model, req: dict[str, Any], *, chat: bool, num_ctx: int, truncate: bool) -> tuple[dict[str, Any], int]:
+    """(what the answer is generated from, the rendered prompt's tokens) of one request."""
+    if chat:
+        msgs = [dict(x) for x in m.messages] + [dict(x) for x in req.get("messages") or []]
+        if m.system and (not msgs or msgs[0].get("role") != "system"):
+            msgs.insert(0, {"role": "system", "content": m.system})
+        if truncate:
+            msgs = chat_messages(msgs, num_ctx)
+        return {"template": m.template, "messages": msgs}, _chat_tokens(msgs)
+    prompt = str(req.get("prompt", ""))
+    if req.get("raw"):  # the prompt as given: no template, no system prompt, no history
+        return {"raw": prompt}, RAW_OVERHEAD + count_tokens(prompt)
+    system = req.get("system") or m.system
+    history = m.messages if not req.get("context") else []
+    material = {"template": req.get("template") or m.template, "system": system, "messages": history,
+                "prompt": prompt}  # fmt: skip
+    words = count_tokens(prompt) + count_tokens(system) + sum(count_tokens(str(x.get("content", ""))) for x in history)
+    return material, PROMPT_OVERHEAD + words
+
+
+def fit_prompt(state: DoubleState, n: int, num_ctx: int, num_keep: int, truncate: bool, shift: bool) -> int:
+    """The tokens of an ``n``-token prompt the runner evaluates (its ``prompt_eval_count``), as
+    Ollama's runner of ``state.version`` fits it into ``num_ctx`` (docs: modelctl/truncation.py).
+
+    Go runners (before 0.30.0) take up to num_ctx tokens and cut a longer prompt to num_ctx
+    (num_keep, then the latter part); llama-server (0.30.0+) takes up to num_ctx - 1 and cuts
+    to num_ctx - 1, from 0.30.11 to num_keep + BOS and the latter part down to
+    ``contextShiftPromptLimit``, or refuses when ``shift`` is off. With ``truncate: false`` an
+    over-long prompt is HTTP 400: the Go runner's text, or llama-server's JSON passed on as text.
+    """
+    go_runner = _version_before(state.version, LLAMA_SERVER_SINCE)
+    if n <= (num_ctx if go_runner else num_ctx - 1):
+        return n
+    if not truncate:
+        if go_runner:
+            raise HTTPFail(400, RUNNER_TOO_LONG)
+        message = f"request ({n} tokens) exceeds the available context size ({num_ctx} tokens), try increasing it"
+        body = {"error": {"code": 400, "message": message, "type": "exceed_context_size_error",
+                          "n_prompt_tokens": n, "n_ctx": num_ctx}}  # fmt: skip
+        raise HTTPFail(400, json.dumps(body, separators=(",", ":")))
+    if go_runner:
+        return num_ctx
+    if _version_before(state.version, HALF_CUT_SINCE):
+        return num_ctx - 1
+    if not shift:
+        raise HTTPFail(400, SHIFT_OFF_TOO_LONG)
+    keep = min((n if num_keep < 0 else num_keep) + 1, num_ctx - 1)  # + BOS
+    return num_ctx - max((num_ctx - keep) // 2, 1)
+
+
 def generation_events(
     state: DoubleState,
     m: Model,
@@ -1972,22 +2073,14 @@ def generation_events(
     started: float,
     sleep: Callable[[float], None],
 ) -> Iterator[dict[str, Any]]:
-    if chat:
-        msgs = [dict(x) for x in m.messages] + [dict(x) for x in req.get("messages") or []]
-        if m.system and (not msgs or msgs[0].get("role") != "system"):
-            msgs.insert(0, {"role": "system", "content": m.system})
-        material: Any = {"template": m.template, "messages": msgs}
-        prompt_words = sum(len(str(x.get("content", "")).split()) for x in msgs)
-    else:
-        system = req.get("system") or m.system
-        history = m.messages if not req.get("context") else []
-        material = {"template": req.get("template") or m.template, "system": system,
-                    "messages": history, "prompt": req.get("prompt", "")}  # fmt: skip
-        prompt_words = len(str(req.get("prompt", "")).split()) + len(system.split())
-        prompt_words += sum(len(str(x.get("content", "")).split()) for x in history)
+    # Unset `truncate`/`shift` mean true; servers before 0.12.6 ignore both and always cut.
+    old = _version_before(state.version, TRUNCATE_SINCE)
+    truncate, shift = (req.get(k) is not False or old for k in ("truncate", "shift"))
+    num_ctx = effective_context(opts.get("num_ctx") or state.default_num_ctx, m.trained_context)
+    material, n_tokens = _rendered(m, req, chat=chat, num_ctx=num_ctx, truncate=truncate)
+    prompt_eval_count = fit_prompt(state, n_tokens, num_ctx, int(opts.get("num_keep", 4)), truncate, shift)
     tokens = generate_text(state, m.name.short, material, opts)
     limit = int(opts.get("num_predict") or -1)
-    num_ctx = int(opts.get("num_ctx") or state.default_num_ctx)
     if limit < 0 or limit > 10 * num_ctx:
         limit = 10 * num_ctx
     reason = "stop"
@@ -2023,7 +2116,6 @@ def generation_events(
     if not stream:
         sleep(state.token_delay * len(pieces))
     measured = time.monotonic() - gen_started
-    prompt_eval_count = max(1, prompt_words + 4)
     prompt_ns = prompt_eval_count * state.prompt_ns_per_token
     eval_ns = eval_count * state.eval_ns_per_token + int(measured * 1e9)
     total = load_ns + prompt_ns + eval_ns + int((time.monotonic() - started) * 1e9)

@@ -30,6 +30,7 @@ EXPORTED = {
     "InventoryError", "ModelCheckFailed", "UsageProblem",
     "HostSession", "OllamaClient",
     "explain", "Explanation", "Resolution", "together", "Residency",
+    "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
 }  # fmt: skip
 
 

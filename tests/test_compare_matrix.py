@@ -102,7 +102,7 @@ def test_non_deterministic_flag(built_double: OllamaDouble, chef_dir: Path) -> N
     assert env["data"]["summary"][0]["flags"]["non_deterministic"] == 2
 
 
-def test_truncated_flag(built_double: OllamaDouble, chef_dir: Path) -> None:
+def test_length_flag_keeps_its_former_json_name(built_double: OllamaDouble, chef_dir: Path) -> None:
     r = invoke(
         "compare",
         "precise",
@@ -116,7 +116,10 @@ def test_truncated_flag(built_double: OllamaDouble, chef_dir: Path) -> None:
         cwd=chef_dir,
     )
     (cell,) = _cells(_json(r))
-    assert cell["done_reason"] == "length" and cell["eval_count"] == 3 and cell["flags"] == ["truncated"]
+    # `length` (the answer hit the token limit); `truncated`, its former name, stays in the JSON
+    assert cell["done_reason"] == "length" and cell["eval_count"] == 3 and cell["flags"] == ["length", "truncated"]
+    summary = _json(r)["data"]["summary"][0]["flags"]
+    assert summary["length"] == summary["truncated"] == 1 and summary["prompt_truncated"] == 0
     assert built_double.state.calls("/api/generate")[-1]["json"]["options"] == {"num_predict": 3}
 
 

@@ -19,6 +19,7 @@ from modelctl.errors import ExitCode, ServerUnreachable, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
+    from modelctl.compare import CompareOptions
     from modelctl.matrix import Matrix
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
@@ -111,6 +112,26 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     help="Run without builds, sending each profile's settings to its base model (the table "
     "then reports the base models).",
 )
+@click.option(
+    "--no-truncate",
+    is_flag=True,
+    help="Prompts: a prompt longer than the context fails its cell (with its length and the context) "
+    "instead of being cut by the server (sends truncate: false; Ollama 0.12.6+).",
+)
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=V1,V2",
+    help="Prompts, one PROFILE: run every combination of these parameter values (repeatable; "
+    "nothing is created on the server) and rank the settings by pass rate, then eval rate.",
+)
+@click.option(
+    "--save-best",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.yaml",
+    help="With --sweep: write the winning setting as a profile that extends PROFILE with only the changed values.",
+)
 @set_option("Override a key or parameter in every profile (repeatable).")
 @click.option(
     "--format",
@@ -134,6 +155,9 @@ def compare(
     all_params: bool,
     no_server: bool,
     ephemeral: bool,
+    no_truncate: bool,
+    sweeps: tuple[str, ...],
+    save_best: str | None,
     overrides: tuple[str, ...],
     fmt: str | None,
     output: str | None,
@@ -154,8 +178,12 @@ def compare(
 
     With --prompt/--prompts: the run matrix (profiles x prompts x seeds x repeats), with
     output, eval count, tokens/s, time to first token, load duration, done_reason and
-    assertion results per cell; flags for non-deterministic outputs, reloads and
-    truncation; a per-profile summary. Exit 6 when fewer assertions pass than
+    assertion results per cell; flags for non-deterministic outputs, reloads, answers cut
+    at the token limit (length) and prompts the server cut to fit the context
+    (prompt_truncated; --no-truncate makes those cell errors); a per-profile summary.
+    With --sweep, one PROFILE runs under every combination of the values given, and the
+    settings are ranked (pass rate, then eval rate); --save-best writes the winner as a
+    profile extending PROFILE. Exit 6 when fewer assertions pass than
     --min-pass-rate asks (all, by default), 4/5 if the server fails (the finished cells
     are still reported). Prompts run on one server; the table runs on several hosts at
     once (--host repeated, or --hosts INVENTORY), one table per host.
@@ -166,6 +194,7 @@ def compare(
       modelctl compare profiles/*.yaml --format markdown
       modelctl compare creative precise --prompts prompts.yaml --seeds 1,2 -o report.html
       modelctl compare creative precise --prompt "Soup?" --repeat 3 --format junit -o junit.xml
+      modelctl compare precise --sweep temperature=0.2,0.7 --sweep top_p=0.5,0.9 --prompts p.yaml --save-best b.yaml
     """
     out_fmt = _infer_format(fmt, output)
     matrix_mode = bool(prompt_texts or prompts_file)
@@ -177,6 +206,9 @@ def compare(
         raise click.UsageError("--seeds and --repeat need prompts (--prompt or --prompts)")
     if matrix_mode and len(hosts) > 1:
         raise click.UsageError("prompts run on one server: give --host once (the table takes several)")
+    _check_sweep(refs, sweeps, save_best, matrix_mode)
+    if no_truncate and not matrix_mode:
+        raise click.UsageError("--no-truncate needs prompts (--prompt or --prompts)")
     seeds = _parse_seeds(seeds_text)
 
     def body() -> Result:
@@ -190,8 +222,10 @@ def compare(
 
         options = CompareOptions(
             prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
-            min_pass_rate,
+            min_pass_rate, no_truncate,
         )  # fmt: skip
+        if sweeps:
+            return _sweep(refs[0], sweeps, options, save_best, out_fmt, quiet, hosts, inventory, timeout)
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
             return table_fleet_result(fleet, out_fmt)
@@ -209,14 +243,51 @@ def compare(
     execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)
 
 
-def exit_code(m: Matrix) -> ExitCode:
+def _check_sweep(refs: tuple[str, ...], sweeps: tuple[str, ...], save_best: str | None, matrix_mode: bool) -> None:
+    if save_best and not sweeps:
+        raise click.UsageError("--save-best needs --sweep: it saves the winning setting")
+    if sweeps and len(refs) != 1:
+        raise click.UsageError("--sweep runs the settings of one PROFILE (give one)")
+    if sweeps and not matrix_mode:
+        raise click.UsageError("--sweep needs prompts (--prompt or --prompts) to run the settings on")
+
+
+def _sweep(
+    ref: str,
+    sweeps: tuple[str, ...],
+    options: CompareOptions,
+    save_best: str | None,
+    out_fmt: str,
+    quiet: bool,
+    hosts: tuple[str, ...],
+    inventory: str | None,
+    timeout: float | None,
+) -> Result:
+    """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code)."""
+    from modelctl.inventory import one_host
+    from modelctl.output.progress import Progress, should_show
+    from modelctl.output.sweep import sweep_result
+    from modelctl.sweep import sweep
+
+    progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
+    try:
+        server = one_host(hosts[0] if hosts else None, inventory, "compare --sweep")
+        result = sweep(ref, sweeps, options, save_best=save_best, host=server, timeout=timeout, on_event=progress)
+    finally:
+        progress.close()
+    return sweep_result(result, out_fmt, exit_code(result.matrix, result.checks_failed))
+
+
+def exit_code(m: Matrix, checks_failed: bool | None = None) -> ExitCode:
     """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
-    4 (unreachable) or 5; assertions below --min-pass-rate: 6; else 0 (errors.PRECEDENCE)."""
+    4 (unreachable) or 5; assertions below --min-pass-rate: 6 (``checks_failed`` when the caller
+    judges them, as a sweep does by its best setting); else 0 (errors.PRECEDENCE)."""
     if m.interrupted:
         return ExitCode.INTERRUPTED
     codes = [m.aborted.exit_code] if m.aborted is not None else []
     kinds = {c.error.code for c in m.server_errors if c.error is not None}
     if m.server_errors:
         codes.append(ExitCode.UNREACHABLE if ServerUnreachable.code in kinds else ExitCode.SERVER)
-    codes.append(ExitCode.CHECK if m.checks_failed else ExitCode.OK)
+    failed = m.checks_failed if checks_failed is None else checks_failed
+    codes.append(ExitCode.CHECK if failed else ExitCode.OK)
     return overall_exit_code(codes)

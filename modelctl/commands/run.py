@@ -31,6 +31,12 @@ from modelctl.output import Result
 @set_option("Override a profile key or parameter for this run (repeatable), e.g. --set temperature=0.2.")
 @click.option("--seed", type=int, default=None, help="Random seed for this run (overrides the profile's).")
 @click.option(
+    "--no-truncate",
+    is_flag=True,
+    help="A prompt longer than the context is an error (exit 5, with the prompt's length and the "
+    "context) instead of being cut by the server without a word (sends truncate: false; Ollama 0.12.6+).",
+)
+@click.option(
     "-v",
     "--verbose",
     is_flag=True,
@@ -47,6 +53,7 @@ def run(
     ephemeral: bool,
     overrides: tuple[str, ...],
     seed: int | None,
+    no_truncate: bool,
     verbose: bool,
     host: str | None,
     inventory: str | None,
@@ -76,7 +83,10 @@ def run(
     if prompt is None and sys.stdin is not None and sys.stdin.isatty():
         if fmt == "json":
             raise click.UsageError("a chat prints no JSON: give a PROMPT (or pipe it on stdin) for --format json")
-        _chat(ref, verbose, ephemeral=ephemeral, overrides=overrides, seed=seed, host=host, timeout=timeout)
+        _chat(
+            ref, verbose, ephemeral=ephemeral, overrides=overrides, seed=seed, truncate=not no_truncate, host=host,
+            timeout=timeout,
+        )  # fmt: skip
         return
     if prompt is None:
         if sys.stdin is None:
@@ -94,8 +104,8 @@ def run(
         printer = AnswerPrinter(stream=fmt == "text", quiet=quiet)
         try:
             report = run_prompt(
-                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, host=server, timeout=timeout,
-                on_event=printer,
+                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, truncate=not no_truncate,
+                host=server, timeout=timeout, on_event=printer,
             )  # fmt: skip
         finally:
             printer.end_line()

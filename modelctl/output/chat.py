@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import IO
 
 from modelctl.chat import ChatSession
+from modelctl.derive import DerivedProfile
 from modelctl.errors import ExitCode, ModelctlError
 from modelctl.output.run import verbose_lines
 from modelctl.units import format_value
@@ -174,9 +175,14 @@ class ChatLoop:
             return
         derived = self.session.derive(args[0])
         derived.save()
-        what = ", ".join(f"{k.removeprefix('parameters.')} {format_value(v)}" for k, v in derived.changed.items())
-        base = derived.data.get("extends") or derived.data.get("from")
-        self.say(f"Saved {args[0]}: {base} with {what or 'nothing changed'} (model name {derived.data['name']})")
+        self.say(saved_line(args[0], derived))
+
+
+def saved_line(path: str, derived: DerivedProfile) -> str:
+    """``Saved FILE: BASE with temperature 0.3 (model name NAME)``: a derived profile written."""
+    what = ", ".join(f"{k.removeprefix('parameters.')} {format_value(v)}" for k, v in derived.changed.items())
+    base = derived.data.get("extends") or derived.data.get("from")
+    return f"Saved {path}: {base} with {what or 'nothing changed'} (model name {derived.data['name']})"
 
 
 def chat_loop(session: ChatSession, *, verbose: bool = False) -> ExitCode:

@@ -18,7 +18,7 @@ from modelctl.effective import KNOWN_VERSION
 from modelctl.errors import Diagnostic, ExitCode, UsageProblem
 from modelctl.events import Event, EventSink, Notice
 from modelctl.fleet import Fleet
-from modelctl.matrix import FLAG_HELP, FLAGS, Cell, Matrix, ProfileSummary
+from modelctl.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
 from modelctl.output.summary import fleet_result, host_table
@@ -191,11 +191,19 @@ def _cell_parts(c: Cell, width: int, max_lines: int) -> tuple[list[str], list[st
         for a in _assert_lines(c):
             tail += textwrap.wrap(a, width=width)
         if c.flags:
-            tail += textwrap.wrap("FLAGS: " + ", ".join(f.replace("_", "-") for f in c.flags), width=width)
+            tail += textwrap.wrap("FLAGS: " + ", ".join(flag_name(c, f) for f in c.flags), width=width)
         return wrapped, tail
     if c.status == "error":
         return textwrap.wrap("ERROR: " + (c.error.message if c.error else "failed"), width=width), []
     return ["(not run)"], []
+
+
+def flag_name(c: Cell, flag: str) -> str:
+    """A flag as reports show it, with the numbers for a cut prompt."""
+    name = flag.replace("_", "-")
+    if flag == FLAG_PROMPT_TRUNCATED and c.prompt_cut:
+        return f"{name} (prompt_eval_count {c.prompt_cut['prompt_eval_count']} of num_ctx {c.prompt_cut['num_ctx']})"
+    return name
 
 
 def _cell_lines(c: Cell, width: int, max_lines: int) -> list[str]:
@@ -384,7 +392,7 @@ def _md_group(m: Matrix, q: int, s: int | None, r: int, cells: list[Cell]) -> li
     if any(c.assertions for c in cells):
         rows.append(("assertions", [_md_assertions(c) for c in cells]))
     if any(c.flags for c in cells):
-        rows.append(("flags", [", ".join(f"⚠ {f.replace('_', '-')}" for f in c.flags) or "-" for c in cells]))
+        rows.append(("flags", [", ".join(f"⚠ {_md_escape(flag_name(c, f))}" for f in c.flags) or "-" for c in cells]))
     out += [f"| {label} | " + " | ".join(values) + " |" for label, values in rows]
     out.append("")
     return out
@@ -544,12 +552,12 @@ def _cell_data(m: Matrix, c: Cell) -> dict[str, Any]:
             {"passed": a.passed, "text": a.assertion.label() + ("" if a.passed else f": {a.message}")}
             for a in c.assertions
         ],
-        "flags": [{"name": f.replace("_", "-"), "help": FLAG_HELP[f]} for f in c.flags],
+        "flags": [{"name": flag_name(c, f), "help": FLAG_HELP[f]} for f in c.flags],
         "error": (c.error.message if c.error else "failed") if c.status == "error" else None,
     }
 
 
-def _matrix_data(m: Matrix) -> dict[str, Any]:
+def matrix_data(m: Matrix) -> dict[str, Any]:
     sums = m.summaries()
     labels = [t.label for t in m.targets]
     rates = [None if s.pass_rate is None else s.pass_rate * 100 for s in sums]
@@ -577,13 +585,19 @@ def _matrix_data(m: Matrix) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def page_context(m: Matrix, errors: Sequence[Diagnostic] | None = None) -> dict[str, Any]:
+    """What the page around a run matrix shows: the verdict, the server, the errors, the table."""
+    return {
+        "title": "modelctl compare", "heading": "modelctl compare", "verdict": _verdict(m),
+        "host": m.server.host or "", "version": m.server.version,
+        "errors": [d.message for d in (m.errors() if errors is None else errors)],
+        "table": _table_data(m.table) if m.table is not None else None,
+    }  # fmt: skip
+
+
 def matrix_html(m: Matrix) -> str:
     """The run matrix, with the parameter table first (what was compared, then how it answered)."""
-    return render_page(
-        "compare.html.j2", title="modelctl compare", heading="modelctl compare", verdict=_verdict(m),
-        host=m.server.host or "", version=m.server.version, errors=[d.message for d in m.errors()],
-        table=_table_data(m.table) if m.table is not None else None, matrix=_matrix_data(m),
-    )  # fmt: skip
+    return render_page("compare.html.j2", **page_context(m), matrix=matrix_data(m))
 
 
 # =========================================================================== results

@@ -109,9 +109,10 @@ def report_text(d: Mapping[str, Any]) -> str:
 
 
 def _kv_text(mem: Mapping[str, Any]) -> str:
-    """`` (KV q8_0, 2 slots)`` when the estimate is not the plain f16, one-slot one."""
-    kv, slots = mem.get("kv_type"), mem.get("parallel")
-    bits = [f"KV {kv}"] if kv not in (None, "f16") else []
+    """`` (KV q8_0, 2 slots)`` when the estimate is not the plain f16, one-slot one; ``KV q8_0 as
+    f16`` when the server falls back to f16 (flash attention off)."""
+    kv, slots, asked = mem.get("kv_type"), mem.get("parallel"), mem.get("kv_type_requested")
+    bits = [f"KV {asked} as {kv}"] if asked not in (None, kv) else [f"KV {kv}"] if kv not in (None, "f16") else []
     bits += [f"{slots} slots"] if isinstance(slots, int) and slots > 1 else []
     return f" ({', '.join(bits)})" if bits else ""
 
