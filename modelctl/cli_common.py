@@ -70,6 +70,28 @@ def confine_option(f: F) -> F:
     )(f)
 
 
+def template_option(f: F) -> F:
+    """``--template FILE``: a Jinja template instead of the shipped templates/Modelfile.j2."""
+    return click.option(
+        "--template",
+        "template",
+        type=click.Path(dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help="Jinja template for the Modelfile, instead of the shipped templates/Modelfile.j2.",
+    )(f)
+
+
+def no_local_files_option(effect: str) -> Callable[[F], F]:
+    """``--no-local-files``: skip reading the local files profiles name; EFFECT says what is still done."""
+    return click.option(
+        "--no-local-files",
+        is_flag=True,
+        help="Do not read the local files profiles name (FROM, ADAPTER, DRAFT, projector): for repositories "
+        "that do not commit weights. " + effect,
+    )
+
+
 def quiet_option(f: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="Print no warnings or progress.")(f)
 

@@ -16,6 +16,7 @@ from modelctl.cli_common import (
     output_option,
     quiet_option,
     set_option,
+    template_option,
 )
 from modelctl.output import Result
 
@@ -60,13 +61,7 @@ if TYPE_CHECKING:
     help="Print every model's full report (the default for one profile; several get one line each).",
 )
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
-@click.option(
-    "--template",
-    "template",
-    default=None,
-    metavar="FILE",
-    help="Jinja template for the Modelfile (default: the built-in one).",
-)
+@template_option
 @confine_option
 @fleet_options
 @format_option("text", "json")

@@ -9,9 +9,11 @@ from modelctl.cli_common import (
     execute,
     fleet_options,
     format_option,
+    no_local_files_option,
     output_option,
     quiet_option,
     set_option,
+    template_option,
 )
 from modelctl.output import Result
 
@@ -27,12 +29,7 @@ from modelctl.output import Result
     help="Also report upstream drift against this lock file (written by `build --lock`).",
 )
 @click.option("--strict", is_flag=True, help="With --lock: a server version that differs from the lock's is drift too.")
-@click.option(
-    "--no-local-files",
-    is_flag=True,
-    help="Do not read the local files profiles name (no weights in the repository): everything else is "
-    "compared; their weights are not.",
-)
+@no_local_files_option("Everything else is compared; their weights are not.")
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=64),
@@ -41,7 +38,7 @@ from modelctl.output import Result
     help="Requests sent to each server at once.",
 )
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
-@click.option("--template", "template", default=None, metavar="FILE", help="Jinja template for the Modelfile.")
+@template_option
 @confine_option
 @fleet_options
 @format_option("text", "json")

@@ -4,7 +4,16 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import OUTPUT_HELP, confine_option, execute, format_option, quiet_option, set_option
+from modelctl.cli_common import (
+    OUTPUT_HELP,
+    confine_option,
+    execute,
+    format_option,
+    no_local_files_option,
+    quiet_option,
+    set_option,
+    template_option,
+)
 from modelctl.output import Result
 
 
@@ -26,19 +35,8 @@ from modelctl.output import Result
     help="Compare a committed Modelfile with what PROFILE renders (exit 3 and a unified diff when they "
     "differ); a DIR pairs each Modelfile under it with the profile its generated header names.",
 )
-@click.option(
-    "--template",
-    "template",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A Jinja template to use instead of the shipped templates/Modelfile.j2.",
-)
-@click.option(
-    "--no-local-files",
-    is_flag=True,
-    help="Do not read the local files the profile names (FROM, ADAPTER, DRAFT, projector): for repositories "
-    "that do not commit weights. Everything else is checked; the files' presence is not.",
-)
+@template_option
+@no_local_files_option("Everything else is checked; the files' presence is not.")
 @set_option()
 @confine_option
 @format_option("text", "json")

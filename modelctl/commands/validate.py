@@ -8,6 +8,7 @@ from modelctl.cli_common import (
     HOSTS_HELP,
     confine_option,
     execute,
+    no_local_files_option,
     output_option,
     quiet_option,
     set_option,
@@ -20,12 +21,7 @@ from modelctl.output import Result
 @set_option()
 @confine_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-@click.option(
-    "--no-local-files",
-    is_flag=True,
-    help="Do not look for the local files profiles name (FROM, ADAPTER, DRAFT, projector): for repositories "
-    "that do not commit weights. Everything else is checked; the files not read are listed.",
-)
+@no_local_files_option("Everything else is checked; the files not read are listed.")
 @click.option(
     "--host",
     "hosts",
