@@ -46,7 +46,17 @@ from modelctl.errors import (
     overall_exit_code,
 )
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
-from modelctl.files import check_regular, confinement_root, locked, open_regular, outside, sha256_file, write_atomic
+from modelctl.files import (
+    check_regular,
+    confinement_root,
+    locked,
+    open_regular,
+    outside,
+    read_bounded,
+    sha256_file,
+    write_atomic,
+)
+from modelctl.limits import RECORDS_BYTES
 from modelctl.lock import Lock, make_entry, read_lock
 from modelctl.modelfile import ModelSpec
 from modelctl.params import typed_parameters
@@ -491,9 +501,11 @@ class BuildRecords:
         self.pending: list[tuple[str | None, dict[str, Any]]] = []  # this run's records, until flush()
 
     def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(read_bounded(self.path, RECORDS_BYTES, what="build records file"))
+        except (InvalidInput, ValueError):  # damaged, oversized or not a file: a record only saves a rebuild
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -57,6 +57,10 @@ LOCK_BYTES = Limit(
     "MODELCTL_MAX_LOCK_BYTES", 16 << 20, "bytes", "a lock file (`build --lock`, `plan --lock`)",
     "an entry is about 1 KB: this is thousands of models on hundreds of hosts",
 )  # fmt: skip
+RECORDS_BYTES = Limit(
+    "MODELCTL_MAX_RECORDS_BYTES", 64 << 20, "bytes", "modelctl's record of the models it built (`builds.json`)",
+    "at most 1,000 records of one create request each; a larger file is ignored (and rewritten), costing a rebuild",
+)  # fmt: skip
 YAML_DEPTH = Limit(
     "MODELCTL_MAX_YAML_DEPTH", 64, "count", "nesting of mappings and lists in one YAML file",
     "a profile nests 3 levels and a prompts file a few more; deeper is a mistake or an attack",
@@ -153,6 +157,7 @@ LIMITS: tuple[Limit, ...] = (
     PROMPTS_BYTES,
     MODELFILE_BYTES,
     LOCK_BYTES,
+    RECORDS_BYTES,
     INVENTORY_BYTES,
     INVENTORY_HOSTS,
     INVENTORY_PROFILES,

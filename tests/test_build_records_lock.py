@@ -7,6 +7,7 @@ processes recording at once never drop each other's records.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -101,3 +102,21 @@ def test_an_unwritable_state_folder_never_fails_a_build(tmp_path: Path) -> None:
     records.put("sha256:x", {"name": "x"})  # no exception: a record only saves a rebuild
     assert records.get("sha256:x") is None
     assert build_module.BuildRecords.MAX_ENTRIES >= 1000
+
+
+def test_a_records_file_over_its_cap_is_ignored_then_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "builds.json"
+    BuildRecords(path).put("sha256:old", {"name": "old"})
+    assert BuildRecords(path).get("sha256:old") is not None
+    monkeypatch.setenv("MODELCTL_MAX_RECORDS_BYTES", str(path.stat().st_size - 1))
+    assert BuildRecords(path).get("sha256:old") is None  # not read past the cap
+    monkeypatch.delenv("MODELCTL_MAX_RECORDS_BYTES")
+    BuildRecords(path).put("sha256:new", {"name": "new"})
+    assert BuildRecords(path).get("sha256:new") is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_place_of_the_records_file_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "builds.json"
+    os.mkfifo(path)
+    assert BuildRecords(path).get("sha256:x") is None  # returns at once: a FIFO would block a plain read
