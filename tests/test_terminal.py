@@ -73,7 +73,8 @@ def test_shell_completion_offers_commands_and_profile_names(tmp_path: Path) -> N
         return r.stdout.splitlines()
 
     assert complete("modelctl bu", 1) == ["plain,build"]
-    assert "plain,creative" in complete("modelctl show cre", 2)
+    for command in ("build", "plan", "validate", "render", "show", "run", "compare", "estimate", "explain", "probe"):
+        assert "plain,creative" in complete(f"modelctl {command} cre", 2), command
     assert "plain,--dry-run" in complete("modelctl rm --dr", 2)
 
 

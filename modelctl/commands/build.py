@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelctl.cli_common import (
+    complete_profiles,
     confine_option,
     execute,
     fleet_options,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 @click.command("build")
-@click.argument("profiles", nargs=-1, metavar="PROFILE...")
+@click.argument("profiles", nargs=-1, metavar="PROFILE...", shell_complete=complete_profiles)
 @click.option("--dry-run", is_flag=True, help="Print the exact /api/create request and blob plan; send nothing.")
 @click.option("--force", is_flag=True, help="Re-create the model even when the deployed one is up to date.")
 @click.option(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelctl.cli_common import (
+    complete_profiles,
     confine_option,
     execute,
     fleet_options,
@@ -19,7 +20,7 @@ from modelctl.output import Result
 
 
 @click.command("plan")
-@click.argument("profiles", nargs=-1, metavar="PROFILE...")
+@click.argument("profiles", nargs=-1, metavar="PROFILE...", shell_complete=complete_profiles)
 @click.option(
     "--lock",
     "lock",

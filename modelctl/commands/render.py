@@ -6,6 +6,7 @@ import click
 
 from modelctl.cli_common import (
     OUTPUT_HELP,
+    complete_profiles,
     confine_option,
     execute,
     format_option,
@@ -18,7 +19,7 @@ from modelctl.output import Result
 
 
 @click.command()
-@click.argument("profile", metavar="PROFILE", required=False)
+@click.argument("profile", metavar="PROFILE", required=False, shell_complete=complete_profiles)
 @click.option(
     "-o",
     "--output",

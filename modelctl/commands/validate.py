@@ -6,6 +6,7 @@ import click
 
 from modelctl.cli_common import (
     HOSTS_HELP,
+    complete_profiles,
     confine_option,
     execute,
     no_local_files_option,
@@ -17,7 +18,7 @@ from modelctl.output import Result
 
 
 @click.command()
-@click.argument("profiles", nargs=-1, metavar="PROFILE...")
+@click.argument("profiles", nargs=-1, metavar="PROFILE...", shell_complete=complete_profiles)
 @set_option()
 @confine_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
