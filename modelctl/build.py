@@ -59,6 +59,7 @@ from modelctl.files import (
 from modelctl.limits import RECORDS_BYTES
 from modelctl.lock import Lock, make_entry, read_lock
 from modelctl.modelfile import ModelSpec
+from modelctl.names import model_hint
 from modelctl.params import typed_parameters
 from modelctl.profile import LoadedProfile, load_profile, local_path, resolve_path, same_local_path, split_abstract
 from modelctl.render import Rendered, render
@@ -859,17 +860,21 @@ class _BuildJob:
             return base_show
         where = self.session.display_host
         if self.options.no_pull:
+            hint = model_hint(self.client, base, profiles=False)
             raise ServerError(
-                f"base model {base} is not on the server at {where} and --no-pull was given "
-                f"(pull it with `ollama pull {base}`, or drop --no-pull)",
+                f"base model {base} is not on the server at {where} and --no-pull was given"
+                + (f": {hint}" if hint else f" (pull it with `ollama pull {base}`, or drop --no-pull)"),
                 code="base_missing",
             )
         self.status(f"pulling {base}")
         try:
             self.drain(self.client.pull(base), pulling=base)
         except ServerError as exc:
+            hint = model_hint(self.client, base, profiles=False)
             raise ServerError(
-                f"cannot pull the base model {base}: {exc.message}", status=exc.status, code="pull_failed"
+                f"cannot pull the base model {base}: {exc.message}" + (f"; {hint}" if hint else ""),
+                status=exc.status,
+                code="pull_failed",
             ) from None
         self.outcome.pulled = True
         self.session.forget(base)

@@ -103,6 +103,20 @@ def test_no_pull_makes_a_missing_base_an_error(ollama_double: OllamaDouble, tmp_
     assert not ollama_double.state.calls("/api/pull") and not creates(ollama_double)
 
 
+def test_a_missing_base_near_a_model_on_the_server_gets_a_did_you_mean(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    ollama_double.install("llama3.2:3b")
+    prof = write_profile(tmp_path, "typo", "name: typo\nfrom: llama3.2:3bb\n")
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    proc = run_cli("build", str(prof), "--no-pull", host=ollama_double.url, env=env, cwd=tmp_path)
+    assert proc.returncode == 5 and "did you mean 'llama3.2:3b'?" in proc.stderr, proc.stderr
+    assert not ollama_double.state.calls("/api/pull")
+    proc = run_cli("build", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)  # the registry lacks it too
+    assert proc.returncode == 5 and "cannot pull the base model llama3.2:3bb" in proc.stderr, proc.stderr
+    assert "did you mean 'llama3.2:3b'?" in proc.stderr and not creates(ollama_double)
+
+
 def test_inherited_parameters_are_warned(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     ollama_double.install("llama3.2:3b")
     prof = write_profile(
