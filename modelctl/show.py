@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import read_deployed
+from modelctl.effective import (
+    flash_attention_setting,
+    kv_cache_setting,
+    model_from_facts,
+    parallel_setting,
+    server_context,
+)
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_none
@@ -191,13 +198,17 @@ def _memory(report: ModelReport, server: HostFacts, ollama_version: str | None) 
     facts = report.facts
     num_ctx = facts.context_configured or server.context_length
     report.server_context = server.context_length
+    # The server settings as the resolver finds them (estimate and explain read the same ones):
+    # e.g. an embedding model gets one slot whatever OLLAMA_NUM_PARALLEL says.
+    ctx = server_context(ollama_version, reachable=ollama_version is not None, facts=server)
+    model = model_from_facts(report.name, facts)
     report.memory = estimate_or_none(
         facts,
         num_ctx,
-        server.kv_cache_type or "f16",
-        server.num_parallel or 1,
+        str(kv_cache_setting(ctx).value),
+        int(parallel_setting(ctx, model).value),
         ollama_version=ollama_version,
-        flash_attention=server.flash_attention,
+        flash_attention=flash_attention_setting(ctx).value,
     )
     if report.memory is not None and server.gpu_memory:
         gpu = Gpu(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)

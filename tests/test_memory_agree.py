@@ -34,3 +34,20 @@ def test_show_build_compare_and_estimate_agree(ollama_double: OllamaDouble, tmp_
     tabled = rows["server.memory"]["cells"][0]["value"]
     estimated = _data("estimate", "chef", host=url, cwd=tmp_path)["estimate"]["total_bytes"]
     assert built == shown == tabled == estimated
+
+
+def test_show_and_estimate_give_an_embedding_model_one_slot_on_a_parallel_host(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    ollama_double.install("nomic-embed-text")
+    inv = tmp_path / "fleet.yaml"
+    inv.write_text(
+        f"hosts:\n  box:\n    url: {ollama_double.url}\n"
+        "    facts: {OLLAMA_NUM_PARALLEL: 4, OLLAMA_CONTEXT_LENGTH: 2048}\n",
+        encoding="utf-8",
+    )
+    where = ("--hosts", str(inv), "--host", "box")
+    shown = _data("show", "nomic-embed-text", *where, host=ollama_double.url, cwd=tmp_path)["memory"]
+    estimated = _data("estimate", "nomic-embed-text", *where, host=ollama_double.url, cwd=tmp_path)["estimate"]
+    assert shown["parallel"] == estimated["parallel"] == 1  # sched.go: embedding models load with one slot
+    assert shown["total_bytes"] == estimated["total_bytes"]
