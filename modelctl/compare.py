@@ -18,7 +18,7 @@ from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_
 from modelctl.prompts import PromptCase, inline_prompts, load_prompts
 from modelctl.run import Target, require_truncate, resolve_target
 from modelctl.server import OllamaClient, ServerInfo
-from modelctl.session import HostRef, HostSession, client_for, session_for
+from modelctl.session import HostFacts, HostRef, HostSession, client_for, host_facts, session_for
 from modelctl.table import ParamTable, build_table
 
 # =========================================================================== the job
@@ -148,7 +148,9 @@ def table_on(session: HostSession, targets: Sequence[Target], options: CompareOp
         server = _info(session)
     shows = [_show_for_table(session, t, warnings) if server.reachable else None for t in targets]
     ps = _ps_or_none(session.client) if server.reachable else None
-    table = build_table(list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps)
+    table = build_table(
+        list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps, host=session.facts
+    )
     table.warnings = warnings
     return table
 
@@ -205,7 +207,7 @@ def compare_runs(
             ),
             refs,
         )
-        matrix = run_targets(client, targets, cases, options, server, on_event)
+        matrix = run_targets(client, targets, cases, options, server, on_event, host=host_facts(host))
     assertion = matrix.assertion_diagnostic()
     if assertion is not None and not matrix.checks_failed:  # failures the run tolerates: said, not fatal
         matrix.warnings.append(assertion)
@@ -226,6 +228,8 @@ def run_targets(
     options: CompareOptions,
     server: ServerInfo,
     on_event: EventSink = ignore,
+    *,
+    host: HostFacts | None = None,
 ) -> Matrix:
     """The run matrix of resolved targets (a column each), with the parameter table of what ran."""
     matrix = run_matrix(
@@ -234,6 +238,6 @@ def run_targets(
     )  # fmt: skip
     # The models are loaded now: /api/ps says the context they really run with.
     ps = _ps_or_none(client) if matrix.aborted is None else None
-    matrix.table = build_table(list(targets), server=server, shows=[t.show for t in targets], ps=ps)
+    matrix.table = build_table(list(targets), server=server, shows=[t.show for t in targets], ps=ps, host=host)
     matrix.min_pass_rate = options.min_pass_rate
     return matrix

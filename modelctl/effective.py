@@ -461,6 +461,14 @@ def flash_attention_setting(server: ServerContext) -> Resolved:
     return Resolved("flash_attention", layers, note="server-wide; a quantized KV cache needs it on")
 
 
+def memory_settings(version: str | None, host: HostFacts, model: ModelSide) -> tuple[str, int, bool | None]:
+    """(KV cache type, slots, flash attention) a runner of ``model`` gets on a server of ``version``
+    (None: not known) with ``host``'s declared settings: what every memory figure is computed with."""
+    ctx = server_context(version, reachable=version is not None, facts=host)
+    kv, slots, fa = kv_cache_setting(ctx), parallel_setting(ctx, model), flash_attention_setting(ctx)
+    return str(kv.value), int(slots.value), fa.value
+
+
 # =========================================================================== options
 
 

@@ -94,9 +94,11 @@ class HostSession:
         headers: Mapping[str, str] | None = None,
         name: str | None = None,
         client: OllamaClient | None = None,
+        facts: HostFacts | None = None,
     ) -> None:
         self.client = client if client is not None else OllamaClient(host, timeout=timeout, headers=headers)
         self.name = name
+        self.facts = facts if facts is not None else HostFacts()  # what the inventory declares of the server
         self.concurrency = max(1, min(int(concurrency), MAX_CONCURRENCY))
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._lock = threading.Lock()
@@ -239,8 +241,9 @@ class HostSpec:
 
     def session(self, *, timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> HostSession:
         return HostSession(
-            self.url, timeout=timeout, concurrency=concurrency, headers=dict(self.headers), name=self.name
-        )
+            self.url, timeout=timeout, concurrency=concurrency, headers=dict(self.headers), name=self.name,
+            facts=self.facts,
+        )  # fmt: skip
 
 
 #: A server as a job takes it: a URL (``--host``), a HostSpec (an inventory's host), or None.

@@ -17,13 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import read_deployed
-from modelctl.effective import (
-    flash_attention_setting,
-    kv_cache_setting,
-    model_from_facts,
-    parallel_setting,
-    server_context,
-)
+from modelctl.effective import memory_settings, model_from_facts
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_none
@@ -200,16 +194,8 @@ def _memory(report: ModelReport, server: HostFacts, ollama_version: str | None) 
     report.server_context = server.context_length
     # The server settings as the resolver finds them (estimate and explain read the same ones):
     # e.g. an embedding model gets one slot whatever OLLAMA_NUM_PARALLEL says.
-    ctx = server_context(ollama_version, reachable=ollama_version is not None, facts=server)
-    model = model_from_facts(report.name, facts)
-    report.memory = estimate_or_none(
-        facts,
-        num_ctx,
-        str(kv_cache_setting(ctx).value),
-        int(parallel_setting(ctx, model).value),
-        ollama_version=ollama_version,
-        flash_attention=flash_attention_setting(ctx).value,
-    )
+    kv, slots, fa = memory_settings(ollama_version, server, model_from_facts(report.name, facts))
+    report.memory = estimate_or_none(facts, num_ctx, kv, slots, ollama_version=ollama_version, flash_attention=fa)
     if report.memory is not None and server.gpu_memory:
         gpu = Gpu(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
         report.gpu = place(facts, report.memory, gpu)

@@ -28,7 +28,7 @@ from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, load_profile
 from modelctl.prompts import PromptCase
 from modelctl.run import Target, resolve_target
-from modelctl.session import HostRef, client_for
+from modelctl.session import HostRef, client_for, host_facts
 from modelctl.units import format_value
 from modelctl.wire import same_value
 
@@ -316,7 +316,7 @@ def sweep(
         first = resolve_target(ref, client, overrides=options.overrides, ephemeral=options.ephemeral, loaded=loaded[0])
         for t in targets:  # one lookup serves every setting: they all name the same model
             t.show, t.use_chat = first.show, first.use_chat
-        matrix = run_targets(client, targets, cases, options, server, on_event)
+        matrix = run_targets(client, targets, cases, options, server, on_event, host=host_facts(host))
     result = SweepResult(ref, axes, matrix, score(matrix, values), options.min_pass_rate)
     if save_best:
         result.saved, result.saved_as = _save(result, loaded[0], save_best), save_best

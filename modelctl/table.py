@@ -22,6 +22,8 @@ from modelctl.effective import (
     Resolution,
     Resolved,
     ServerContext,
+    memory_settings,
+    model_from_facts,
     model_from_show,
     resolve,
     server_context,
@@ -33,6 +35,7 @@ from modelctl.memory import estimate_or_none
 from modelctl.profile import LoadedProfile
 from modelctl.run import Target
 from modelctl.server import ServerInfo
+from modelctl.session import HostFacts
 from modelctl.units import format_value, human_bytes
 from modelctl.wire import model_key
 
@@ -171,12 +174,14 @@ def build_table(
     server: ServerInfo | None = None,
     shows: Sequence[dict[str, Any] | None] | None = None,
     ps: dict[str, Any] | None = None,
+    host: HostFacts | None = None,
 ) -> ParamTable:
     """The parameter table for ``targets`` (profiles or model names).
 
     ``shows`` holds each column's ``/api/show`` answer (None: not built or no server);
     ``ps`` is the server's ``/api/ps`` answer, whose ``context_length`` is the context a
-    loaded model really runs with.
+    loaded model really runs with; ``host`` what an inventory declares of the server (its
+    KV cache type, slots, default context: the memory row counts with them).
     """
     server = server or ServerInfo(None)
     shows = list(shows) if shows is not None else [t.show for t in targets]
@@ -193,7 +198,7 @@ def build_table(
     rows.append(_messages_row(targets, shows))
     rows.append(_adapters_row(targets))
     if server.reachable and any(s is not None for s in shows):
-        rows += _server_rows(targets, facts, ps, server.version)
+        rows += _server_rows(targets, facts, ps, server.version, host or HostFacts())
     return ParamTable(columns, rows, server)
 
 
@@ -301,15 +306,25 @@ def _adapters_row(targets: Sequence[Target]) -> TableRow:
 FactValue = Callable[[ModelFacts, Target], Any]
 
 
+def _configured_context(f: ModelFacts, t: Target) -> int | None:
+    """The num_ctx the model stores, else the one an ephemeral target sends with each request."""
+    if f.context_configured is None and t.ephemeral:
+        sent = t.options.get("num_ctx")
+        return sent if isinstance(sent, int) else None
+    return f.context_configured
+
+
 def _server_rows(
-    targets: Sequence[Target], facts: Sequence[ModelFacts | None], ps: dict[str, Any] | None, version: str | None
+    targets: Sequence[Target],
+    facts: Sequence[ModelFacts | None],
+    ps: dict[str, Any] | None,
+    version: str | None,
+    host: HostFacts,
 ) -> list[TableRow]:
     running = runtime_contexts(ps)
 
     def context(f: ModelFacts, t: Target) -> tuple[dict[str, Any], str]:
-        configured = f.context_configured
-        if configured is None and t.ephemeral:
-            configured = t.options.get("num_ctx")
+        configured = _configured_context(f, t)
         runtime = running.get(model_key(t.model))
         tr = str(f.context_trained) if f.context_trained is not None else "?"
         co = str(configured) if configured is not None else "auto"
@@ -317,7 +332,10 @@ def _server_rows(
         return {"trained": f.context_trained, "configured": configured, "runtime": runtime}, shown
 
     def memory(f: ModelFacts, t: Target) -> tuple[Any, str]:
-        est = estimate_or_none(f, f.context_configured, ollama_version=version)
+        # As show and estimate count it: the host's declared settings, by the rules of the server's version.
+        kv, slots, fa = memory_settings(version, host, model_from_facts(t.model, f))
+        num_ctx = _configured_context(f, t) or host.context_length
+        est = estimate_or_none(f, num_ctx, kv, slots, ollama_version=version, flash_attention=fa)
         if est is None:
             return None, "-"
         return est.total_bytes, f"{human_bytes(est.total_bytes)} at num_ctx {est.num_ctx}"

@@ -381,6 +381,16 @@ def test_ephemeral_matrix_needs_no_build(cmp_double: OllamaDouble, chef_dir: Pat
     }
 
 
+def test_ephemeral_columns_count_memory_at_the_num_ctx_they_send(cmp_double: OllamaDouble, chef_dir: Path) -> None:
+    r = invoke("compare", "creative", "wide", "--prompt", "Hi", "--ephemeral", "--format", "json",
+               host=cmp_double.url, cwd=chef_dir)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = {row["key"]: row for row in _json(r)["data"]["table"]["rows"]}
+    assert [c["value"]["configured"] for c in rows["server.context_length"]["cells"]] == [2048, 8192]
+    small, wide = (c["value"] for c in rows["server.memory"]["cells"])  # the base model stores no num_ctx
+    assert isinstance(small, int) and isinstance(wide, int) and small < wide
+
+
 def test_server_dying_mid_matrix_reports_what_finished(built_double: OllamaDouble, chef_dir: Path) -> None:
     built_double.state.latency = 0.2  # slack for a busy machine: the killer must act mid-request
 

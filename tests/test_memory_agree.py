@@ -51,3 +51,29 @@ def test_show_and_estimate_give_an_embedding_model_one_slot_on_a_parallel_host(
     estimated = _data("estimate", "nomic-embed-text", *where, host=ollama_double.url, cwd=tmp_path)["estimate"]
     assert shown["parallel"] == estimated["parallel"] == 1  # sched.go: embedding models load with one slot
     assert shown["total_bytes"] == estimated["total_bytes"]
+
+
+@pytest.mark.parametrize("version", ["0.12.6", "0.33.0"])
+def test_a_hosts_declared_settings_count_alike_in_show_compare_and_estimate(
+    ollama_double: OllamaDouble, tmp_path: Path, version: str
+) -> None:
+    ollama_double.state.version = version
+    ollama_double.install("llama3.2:3b")
+    (tmp_path / "chef.yaml").write_text("from: llama3.2:3b\nparameters: {num_ctx: 8192}\n", encoding="utf-8")
+    inv = tmp_path / "fleet.yaml"
+    inv.write_text(
+        f"hosts:\n  box:\n    url: {ollama_double.url}\n"
+        "    facts: {OLLAMA_NUM_PARALLEL: 2, OLLAMA_KV_CACHE_TYPE: q8_0, OLLAMA_FLASH_ATTENTION: true}\n",
+        encoding="utf-8",
+    )
+    where = ("--hosts", str(inv), "--host", "box")
+    url = ollama_double.url
+    _data("build", "chef.yaml", *where, host=url, cwd=tmp_path)
+    shown = _data("show", "chef", *where, host=url, cwd=tmp_path)["memory"]
+    compared = _data("compare", "chef.yaml", *where, host=url, cwd=tmp_path)
+    rows = {r["key"]: r for r in compared["rows"]}
+    estimated = _data("estimate", "chef", *where, host=url, cwd=tmp_path)["estimate"]
+    assert (shown["parallel"], shown["kv_type"]) == (estimated["parallel"], estimated["kv_type"]) == (2, "q8_0")
+    plain = _data("show", "chef", host=url, cwd=tmp_path)["memory"]  # no declared settings: f16, one slot
+    assert shown["total_bytes"] == estimated["total_bytes"] != plain["total_bytes"]
+    assert rows["server.memory"]["cells"][0]["value"] == shown["total_bytes"]
