@@ -8,7 +8,6 @@ inline CSS, inline SVG charts, no scripts.
 from __future__ import annotations
 
 import html
-import re
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -21,6 +20,8 @@ from modelctl.fleet import Fleet
 from modelctl.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
+from modelctl.output.junit import HEADER as _XML_HEADER
+from modelctl.output.junit import xml_text as _xml_text
 from modelctl.output.summary import fleet_result, host_table
 from modelctl.output.term import print_diagnostic
 from modelctl.output.text import Table, terminal_width
@@ -400,12 +401,6 @@ def _md_group(m: Matrix, q: int, s: int | None, r: int, cells: list[Cell]) -> li
 
 # =========================================================================== matrix: JUnit
 
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(text: str) -> str:
-    return _XML_BAD.sub("\ufffd", text)
-
 
 def matrix_junit(m: Matrix) -> str:
     """One testsuite per profile; one testcase per cell assertion (a cell without assertions
@@ -426,7 +421,7 @@ def matrix_junit(m: Matrix) -> str:
         root.set(key, str(count))
     root.set("time", f"{m.wall_s:.6f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _XML_HEADER + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _junit_entries(c: Cell, base: str) -> list[tuple[str, str | None, str | None]]:
