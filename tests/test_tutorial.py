@@ -6,7 +6,8 @@ a terminal shows them). ``...`` on a line of its own stands for any lines; ``$ c
 shows a file an earlier command wrote, or else writes FILE with the lines shown (so the
 reader sees the file the next command uses); ``$ echo $?`` shows the previous exit code.
 A block after the line ``<!-- fresh checkout -->`` starts again in a new folder (the page's files
-only) against a new server, as a CI job does. The server's address is written as the tutorial's (``http://127.0.0.1:11598``); durations,
+only) against a new server, as a CI job does.
+The server's address is written as the tutorial's (``http://127.0.0.1:11598``); durations,
 speeds and "x minutes ago" are compared as such, not by value, and so is the width of the
 gaps between columns. When the commands' output changes on purpose, rewrite the blocks from
 what they print:
