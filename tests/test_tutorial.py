@@ -225,8 +225,10 @@ def test_the_ci_section_runs_in_order_on_a_fresh_checkout(tmp_path: Path) -> Non
     verbs = [c.split()[1] for c in commands]
     assert verbs[:4] == ["validate", "plan", "build", "plan"] and verbs[-1] == "compare", commands
     assert "--lock modelctl.lock" in commands[1] and "--lock modelctl.lock" in commands[2]
-    seen = {step.command: now for _b, _i, step, now in run_page("docs/tutorial.md", tmp_path) if step in block.steps}
-    assert "no lock yet: modelctl.lock does not exist" in seen[commands[1]]
+    steps = run_page("docs/tutorial.md", tmp_path)
+    printed = [(step.command, now) for _b, _i, step, now in steps if step in block.steps]
+    first_plan = next(now for command, now in printed if command == commands[1])
+    assert "no lock yet: modelctl.lock does not exist" in first_plan
     fresh = next(tmp_path.glob("fresh-checkout-*"))
     assert sorted(p.name for p in fresh.iterdir()) == [
         "build.json",
