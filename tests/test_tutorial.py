@@ -48,6 +48,7 @@ _NORMALIZE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?m)^(\S+ +\d+/\d+ +)\d+(?:\.\d+)?\b"), r"\1<rate>"),  # compare's summary: tok/s (median)
     (re.compile(r"[ \t]+$", re.M), ""),
     (re.compile(r"(?<=\S) {2,}"), "  "),  # column widths follow the (normalized) values
+    (re.compile(r"-{3,}"), "---"),  # and so do the rules under a table's headers
 ]
 
 
