@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError
+from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError
 from modelctl.files import CONFINE_ENV, write_atomic
-from modelctl.output import Result, dumps, envelope, term
+from modelctl.output import MACHINE_FORMATS, Result, dumps, envelope, term
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,7 +190,8 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
 
 
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
-    """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
+    """Print a result; data to stdout (or ``output``), diagnostics to stderr: its errors in every
+    format, and, when it failed without one and its output went to a file or a program, what its exit code means."""
     drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
@@ -200,14 +201,38 @@ def emit(command: str, fmt: str, result: Result, *, output: str | None = None, q
         if not quiet:
             for w in result.warnings:
                 _print_diag("warning", w)
-        for e in result.errors:
-            _print_diag("error", e)
+    for e in result.errors:
+        _print_diag("error", e)
+    if not result.ok and not result.errors and (output or fmt in MACHINE_FORMATS):
+        term.print_diagnostic("error", EXIT_CODE_MEANINGS[result.exit_code])
     if drawn and result.blocks is not None:
         term.draw(result.blocks())
     elif output:
         write_atomic(output, text)
     elif text:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _failed(command: str, fmt: str, diags: list[Diagnostic], code: ExitCode, output: str | None) -> NoReturn:
+    """The one rule for a run that failed after its options were read (any exit but usage, 2): its
+    errors on stderr, one line each, and in a format a program reads (json, junit, sarif) the document
+    that says so, written where the result would have gone (``-o FILE`` or stdout), so that a CI step
+    that uploads the report ``when: always`` finds one (docs/ci.md)."""
+    for d in diags:
+        _print_diag("error", d)
+    from modelctl.output.failure import failure_document  # a failed run only: --help stays light
+
+    doc = failure_document(command, fmt, diags) if code != ExitCode.USAGE else None
+    if doc is not None:
+        try:
+            if output:
+                write_atomic(output, doc)
+            else:
+                click.echo(doc, nl=False)
+        except OSError as exc:
+            click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+    _print_traceback()
+    sys.exit(int(code))
 
 
 def execute(
@@ -222,14 +247,7 @@ def execute(
     try:
         result = body()
     except ModelctlError as exc:
-        diags = exc.diagnostics()
-        if fmt == "json":
-            click.echo(dumps(envelope(command, None, ok=False, errors=diags)), nl=False)
-        else:
-            for d in diags:
-                _print_diag("error", d)
-        _print_traceback()
-        sys.exit(int(exc.exit_code))
+        _failed(command, fmt, exc.diagnostics(), exc.exit_code, output)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -245,13 +263,8 @@ def execute(
             pass
         sys.exit(int(ExitCode.OK))
     except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
-        _print_traceback()
         msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
-        if fmt == "json":
-            click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)
-        else:
-            click.echo(f"error: {msg}", err=True)
-        sys.exit(int(ExitCode.INVALID))
+        _failed(command, fmt, [Diagnostic("internal", msg)], ExitCode.INVALID, output)
     try:
         emit(command, fmt, result, output=output, quiet=quiet)
     except ModelctlError as exc:

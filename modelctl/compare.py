@@ -20,6 +20,7 @@ from modelctl.run import Target, require_truncate, resolve_target
 from modelctl.server import OllamaClient, ServerInfo
 from modelctl.session import HostFacts, HostRef, HostSession, client_for, host_facts, session_for
 from modelctl.table import ParamTable, build_table
+from modelctl.wire import find_entry
 
 # =========================================================================== the job
 
@@ -148,9 +149,12 @@ def table_on(session: HostSession, targets: Sequence[Target], options: CompareOp
         server = _info(session)
     shows = [_show_for_table(session, t, warnings) if server.reachable else None for t in targets]
     ps = _ps_or_none(session.client) if server.reachable else None
+    tags = _tags_or_none(session) if any(shows) else None
+    entries = [find_entry(tags, t.model) if s else None for t, s in zip(targets, shows, strict=True)]
     table = build_table(
-        list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps, host=session.facts
-    )
+        list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps, host=session.facts,
+        tags_entries=entries,
+    )  # fmt: skip
     table.warnings = warnings
     return table
 
@@ -168,6 +172,13 @@ def _show_for_table(session: HostSession, t: Target, warnings: list[Diagnostic])
         return session.show(t.model)
     except ModelctlError as exc:
         warnings.append(Diagnostic("server", f"{t.label}: {exc.message}"))
+        return None
+
+
+def _tags_or_none(session: HostSession) -> dict[str, Any] | None:
+    try:
+        return session.tags()
+    except ModelctlError:
         return None
 
 

@@ -258,7 +258,7 @@ def plan_hosts(
                           strict=strict, concurrency=concurrency, on_event=on_event,
                           local_files=local_files)  # fmt: skip
     else:
-        the_lock = read_lock(lock) if lock is not None else None
+        the_lock = read_lock(lock, missing_ok=True) if lock is not None else None
         sessions = {id(r): r.host.session(timeout=timeout, concurrency=concurrency) for r in runs}
         try:
             _plan_many(runs, sessions, the_lock, strict, overrides, template, on_event, local_files)

@@ -342,11 +342,26 @@ def select_hosts(hosts: Sequence[str] = (), inventory: str | os.PathLike[str] | 
     chosen: list[HostSpec] = []
     for value in hosts:
         named = inv.get(value) if inv is not None else None
+        if named is None and inv is not None:
+            _check_misspelt(value, inv)
         spec = named if named is not None else HostSpec(parse_host(value))
         if any((spec.url or "").lower() == (c.url or "").lower() for c in chosen):
             raise UsageProblem(f"--host {redact(value)} is given twice (or names a server already given)")
         chosen.append(spec)
     return Selection(chosen, inv)
+
+
+def _check_misspelt(value: str, inv: Inventory) -> None:
+    """``--host locl`` beside an inventory naming ``local``: a misspelt name, not a server to look up
+    (a DNS error would not say so). A bare word only: a URL, an address or ``localhost`` is a server."""
+    if any(c in value for c in ".:/@[") or value.lower() == "localhost":
+        return
+    hint = suggest(value, [h.name for h in inv.hosts if h.name])
+    if hint is not None:
+        raise UsageProblem(
+            f"--host {value}: no host named '{value}' in {inv.path}; did you mean '{hint}'? "
+            f"(for a server of that name, give its URL: http://{value}:11434)"
+        )
 
 
 def pick_host(hosts: Sequence[str], inventory: str | os.PathLike[str] | None, command: str) -> HostSpec:

@@ -114,6 +114,7 @@ class Lock:
 
     path: Path
     hosts: dict[str, HostLock] = field(default_factory=dict)
+    found: bool = True  # False: the file does not exist yet (read with ``missing_ok``)
 
     def host(self, key: str) -> HostLock | None:
         return self.hosts.get(key)
@@ -152,7 +153,7 @@ def read_lock(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Lock
     """Read a lock file; an absent one is empty with ``missing_ok`` (``build --lock`` creates it)."""
     p = Path(path)
     if missing_ok and not p.exists():
-        return Lock(p)
+        return Lock(p, found=False)
     raw = read_bounded(p, LOCK_BYTES, what="lock file")
     try:
         data = json.loads(raw.decode("utf-8"))

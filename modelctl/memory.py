@@ -794,10 +794,25 @@ def estimate_or_none(
     is no num_ctx or the facts are too incomplete to estimate (e.g. a server model that lists no
     tensors). For reports and tables, where a missing estimate is shown as such rather than
     failing the command."""
+    return estimate_or_reason(
+        facts, num_ctx, kv_type, parallel, ollama_version=ollama_version, flash_attention=flash_attention
+    )[0]
+
+
+def estimate_or_reason(
+    facts: ModelFacts,
+    num_ctx: int | None,
+    kv_type: str = "f16",
+    parallel: int = 1,
+    *,
+    ollama_version: str | None = None,
+    flash_attention: bool | None = None,
+) -> tuple[MemoryEstimate | None, str | None]:
+    """:func:`estimate_or_none`, and when there is no estimate, why (for the report to say)."""
     if num_ctx is None:
-        return None
+        return None, "no num_ctx: the model stores none and the host declares no OLLAMA_CONTEXT_LENGTH"
     runtime = Runtime(flash_attention=flash_attention, ollama_version=ollama_version)
     try:
-        return estimate_for_facts(facts, num_ctx, kv_type, parallel, runtime=runtime)
-    except InvalidInput:
-        return None
+        return estimate_for_facts(facts, num_ctx, kv_type, parallel, runtime=runtime), None
+    except InvalidInput as exc:
+        return None, exc.message

@@ -89,6 +89,18 @@ _KEYWORDS = frozenset(
 _ROLES = frozenset(("system", "user", "assistant"))
 
 
+def looks_like_modelfile(text: str) -> bool:
+    """Whether ``text`` reads as a Modelfile: its first instruction (past blank lines and ``#``
+    comments) starts with one of Ollama's keywords and a blank (``FROM llama3.2:3b``)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        word = stripped.split(None, 1)[0].lower()
+        return word in _KEYWORDS and len(stripped) > len(word) and stripped[len(word)].isspace()
+    return False
+
+
 # --- data -----------------------------------------------------------------------------------
 
 

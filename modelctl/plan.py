@@ -173,7 +173,7 @@ def plan(
     own = session is None
     s = session if session is not None else session_for(host, timeout=timeout, concurrency=concurrency)
     try:
-        the_lock = read_lock(lock) if lock is not None else None
+        the_lock = read_lock(lock, missing_ok=True) if lock is not None else None
         s.prefetch((), basics=True)  # version and model list, while the profiles load
         plans, skipped = prepare(
             refs, overrides=overrides, template=template, on_event=on_event, local_files=local_files,
@@ -201,7 +201,12 @@ def plan_on(
     result = PlanResult(session.display_host, version, profiles, list(skipped), strict=strict)
     if lock is not None:
         result.lock = str(lock.path)
-        if plans:
+        if not lock.found:  # a fresh checkout: `build --lock` has not written it yet
+            result.notes.append(Diagnostic(
+                "lock_missing", f"no lock yet: {lock.path} does not exist (`build --lock {lock.path}` writes it); "
+                "upstream drift is not checked", str(lock.path),
+            ))  # fmt: skip
+        elif plans:
             _upstream(result, session, lock)
     return result
 

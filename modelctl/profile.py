@@ -35,6 +35,7 @@ from modelctl.facts import facts_from_gguf
 from modelctl.files import confinement_root, not_regular, open_regular, outside
 from modelctl.gotemplate import template_problems
 from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
+from modelctl.modelfile import looks_like_modelfile
 from modelctl.wire import as_sent, go_semver_valid
 
 TOP_LEVEL_KEYS = (
@@ -403,6 +404,9 @@ def _not_found(ref: str, bare: bool, with_suffix: bool) -> str:
         pool = [f.name for f in files] if with_suffix else [f.name.rsplit(".", 1)[0] for f in files]
         head = f"profile file not found: {ref}" if with_suffix else f"no profile named '{ref}'"
         msg = f"{head} (looked in {_looked_in(with_suffix)})"
+        here = [f"./{ref}{ext}" for ext in PROFILE_SUFFIXES if not with_suffix and Path(f"{ref}{ext}").is_file()]
+        if here:  # a name is looked up in the profile folders only (design.md §4); the file beside is a path
+            return f"{msg}; did you mean '{here[0]}'?"
     else:
         parent = os.path.dirname(ref)
         try:
@@ -488,12 +492,17 @@ class _Loader:
                 f"({PROFILE_TOTAL_BYTES.env})",
                 file=name,
             )
-        doc = yamlio.load(text, name)
+        try:
+            doc = yamlio.load(text, name)
+        except ProfileError:
+            _refuse_modelfile(text, name)
+            raise
         self.docs[name] = doc
         data = doc.data
         if data is None:
             raise ProfileError("empty profile: expected a mapping with at least `from`", file=name, line=1, column=1)
         if not isinstance(data, dict):
+            _refuse_modelfile(text, name)
             kind = "a list" if isinstance(data, list) else "a single value"
             raise ProfileError(f"a profile must be a mapping of keys, not {kind}", file=name, line=1, column=1)
         return data
@@ -537,13 +546,38 @@ class _Loader:
         if self.confine is not None and (why := outside(target, self.confine)) is not None:
             raise ProfileError(why, code="confined", **where)
         if not target.exists():
-            raise ProfileError(f"extended profile not found: {ref}", **where)
+            raise ProfileError(_extends_not_found(ref, target), **where)
         if len(self.docs) >= self.max_files:
             raise ProfileError(
                 f"extends reaches more than {self.max_files} files ({EXTENDS_FILES.env})",
                 **where,
             )
         return self.resolve(target, chain)
+
+
+def _extends_not_found(ref: str, target: Path) -> str:
+    """``extended profile not found: bse.yaml (looked for profiles/bse.yaml; did you mean 'base.yaml'?)``:
+    extends paths are relative to the extending file, so the hint is among that folder's profiles."""
+    folder = target.parent
+    try:
+        files = profile_files([folder]) if folder.is_dir() else []
+    except InvalidInput:
+        files = []
+    prefix = os.path.dirname(ref)
+    hint = P.suggest(ref, [os.path.join(prefix, f.name) for f in files])
+    msg = f"extended profile not found: {ref} (looked for {_display(target)}, relative to the extending file)"
+    return msg + (f"; did you mean '{hint}'?" if hint else "")
+
+
+def _refuse_modelfile(text: str, name: str) -> None:
+    """A Modelfile given where a profile goes: say what it is and how to make a profile of it."""
+    if looks_like_modelfile(text):
+        stem = Path(name).stem
+        target = "profile" if stem.lower() == "modelfile" else stem
+        raise ProfileError(
+            f"this is a Modelfile, not a profile: `modelctl import {name} -o {target}.yaml` turns it into one",
+            file=name, line=1, column=1, code="modelfile_not_profile",
+        )  # fmt: skip
 
 
 def _extends_entries(ext: Any, doc: yamlio.Document, name: str) -> list[tuple[str, dict[str, Any]]]:

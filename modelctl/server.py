@@ -735,12 +735,24 @@ class OllamaClient:
         if too_long is not None:
             return PromptTooLong(msg, refusal=too_long)
         if resp.status_code == 404 and not from_server:
-            # Gin's plain "404 page not found": no such endpoint at this address.
-            msg += (
-                f" (no Ollama API at {self.display_host}{path}: check the path part of "
-                "--host / OLLAMA_HOST, or a proxy in between)"
-            )
+            msg += self._no_api_hint(path)
         return ServerError(msg, status=resp.status_code)
+
+    def _no_api_hint(self, path: str) -> str:
+        """Gin's plain-text "404 page not found" (Ollama's router, server/routes.go): no such endpoint at
+        this address. An address ending in /api (or /v1, the OpenAI-compatible API's) is the usual cause:
+        modelctl, like Ollama's own client, adds ``/api/...`` itself."""
+        base = self.display_host.rstrip("/")
+        for suffix in ("/api", "/v1"):
+            if base.endswith(suffix):
+                return (
+                    f" (the address ends in {suffix}, and modelctl adds {path} itself: use --host / OLLAMA_HOST "
+                    f"{base.removesuffix(suffix)})"
+                )
+        return (
+            f" (no Ollama API at {self.display_host}{path}: check the path part of --host / OLLAMA_HOST, "
+            "or a proxy in between)"
+        )
 
     def _redirect_error(self, resp: httpx.Response, path: str) -> ServerError:
         where = self._words(resp.headers.get("location", "?"), 200)

@@ -20,7 +20,7 @@ from modelctl.drift import read_deployed
 from modelctl.effective import memory_settings, model_from_facts
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_show
-from modelctl.memory import MemoryEstimate, estimate_or_none
+from modelctl.memory import MemoryEstimate, estimate_or_reason
 from modelctl.model_import import import_model
 from modelctl.names import model_hint
 from modelctl.offload import Gpu, GpuPlacement, place
@@ -107,6 +107,7 @@ class ModelReport:
     draft: str | None = None  # the draft model's blob digest (DRAFT)
     projectors: list[str] = field(default_factory=list)  # blob digests of the FROM lines after the weights
     memory: MemoryEstimate | None = None
+    memory_unknown: str | None = None  # why there is no estimate
     gpu: GpuPlacement | None = None  # on the inventory host's GPU (its `facts`)
     server_context: int | None = None  # the inventory host's OLLAMA_CONTEXT_LENGTH
     inherited_parameters: list[str] | None = None  # set when a profile was compared with the model
@@ -134,6 +135,7 @@ class ModelReport:
         data["draft"] = self.draft
         data["projectors"] = list(self.projectors)
         data["memory"] = self.memory.to_dict() if self.memory is not None else None
+        data["memory_unknown"] = self.memory_unknown
         if self.gpu is not None:
             data["gpu"] = self.gpu.to_dict()
         if self.inherited_parameters is not None:
@@ -190,15 +192,29 @@ def _memory(report: ModelReport, server: HostFacts, ollama_version: str | None) 
     KV cache type, slots and flash attention, by the rules of the server's version, and on its GPU
     when the inventory gives one."""
     facts = report.facts
-    num_ctx = facts.context_configured or server.context_length
     report.server_context = server.context_length
-    # The server settings as the resolver finds them (estimate and explain read the same ones):
-    # e.g. an embedding model gets one slot whatever OLLAMA_NUM_PARALLEL says.
-    kv, slots, fa = memory_settings(ollama_version, server, model_from_facts(report.name, facts))
-    report.memory = estimate_or_none(facts, num_ctx, kv, slots, ollama_version=ollama_version, flash_attention=fa)
+    report.memory, report.memory_unknown = deployed_memory(
+        facts, report.name, facts.context_configured or server.context_length, server, ollama_version
+    )
     if report.memory is not None and server.gpu_memory:
         gpu = Gpu(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
         report.gpu = place(facts, report.memory, gpu)
+
+
+def deployed_memory(
+    facts: ModelFacts, name: str, num_ctx: int | None, server: HostFacts, ollama_version: str | None
+) -> tuple[MemoryEstimate | None, str | None]:
+    """The memory of a deployed model at ``num_ctx``, and why there is none when there is none: the
+    one figure ``show`` and ``compare``'s memory row give. The server settings as the resolver finds
+    them (estimate and explain read the same ones: an embedding model gets one slot whatever
+    OLLAMA_NUM_PARALLEL says), by the rules of the server's version. ``facts`` come from
+    ``/api/show`` with the model's ``/api/tags`` entry (its size stands in for a tensor list the
+    server does not send)."""
+    kv, slots, fa = memory_settings(ollama_version, server, model_from_facts(name, facts))
+    est, why = estimate_or_reason(facts, num_ctx, kv, slots, ollama_version=ollama_version, flash_attention=fa)
+    if why is not None and why.startswith(f"{name}: "):
+        why = why[len(name) + 2 :]
+    return est, why
 
 
 def _compare_with_profile(report: ModelReport, ours: Mapping[str, Any], base_show: Mapping[str, Any] | None) -> None:

@@ -22,8 +22,6 @@ from modelctl.effective import (
     Resolution,
     Resolved,
     ServerContext,
-    memory_settings,
-    model_from_facts,
     model_from_show,
     resolve,
     server_context,
@@ -31,11 +29,11 @@ from modelctl.effective import (
 )
 from modelctl.errors import Diagnostic
 from modelctl.facts import ModelFacts, facts_from_show
-from modelctl.memory import estimate_or_none
 from modelctl.profile import LoadedProfile
 from modelctl.run import Target
 from modelctl.server import ServerInfo
 from modelctl.session import HostFacts
+from modelctl.show import deployed_memory
 from modelctl.units import format_value, human_bytes
 from modelctl.wire import model_key
 
@@ -162,9 +160,10 @@ def _origin_of(loaded: LoadedProfile, key: str) -> tuple[str, str | None]:
     return ("profile", str(loaded.path)) if same else ("extends", src)
 
 
-def _server_facts(show: dict[str, Any] | None) -> ModelFacts | None:
-    """What the server made, from ``/api/show``; None when the model is not built (or no server)."""
-    return facts_from_show(show) if show else None
+def _server_facts(show: dict[str, Any] | None, tags_entry: dict[str, Any] | None, name: str) -> ModelFacts | None:
+    """What the server made, from ``/api/show`` and the model's ``/api/tags`` entry, read as ``show``
+    reads them; None when the model is not built (or no server)."""
+    return facts_from_show(show, tags_entry, name=name) if show else None
 
 
 def build_table(
@@ -175,17 +174,20 @@ def build_table(
     shows: Sequence[dict[str, Any] | None] | None = None,
     ps: dict[str, Any] | None = None,
     host: HostFacts | None = None,
+    tags_entries: Sequence[dict[str, Any] | None] | None = None,
 ) -> ParamTable:
     """The parameter table for ``targets`` (profiles or model names).
 
     ``shows`` holds each column's ``/api/show`` answer (None: not built or no server);
     ``ps`` is the server's ``/api/ps`` answer, whose ``context_length`` is the context a
     loaded model really runs with; ``host`` what an inventory declares of the server (its
-    KV cache type, slots, default context: the memory row counts with them).
+    KV cache type, slots, default context: the memory row counts with them); ``tags_entries`` each
+    column's ``/api/tags`` entry (the model's size, for a server whose ``/api/show`` lists no tensors).
     """
     server = server or ServerInfo(None)
     shows = list(shows) if shows is not None else [t.show for t in targets]
-    facts = [_server_facts(s) for s in shows]
+    entries = list(tags_entries) if tags_entries is not None else [None] * len(targets)
+    facts = [_server_facts(s, e, t.model) for s, e, t in zip(shows, entries, targets, strict=True)]
     columns = [
         Column(t.label, t.ref, t.profile_path, t.model, t.base, None if not server.reachable else s is not None,
                t.ephemeral)
@@ -332,12 +334,10 @@ def _server_rows(
         return {"trained": f.context_trained, "configured": configured, "runtime": runtime}, shown
 
     def memory(f: ModelFacts, t: Target) -> tuple[Any, str]:
-        # As show and estimate count it: the host's declared settings, by the rules of the server's version.
-        kv, slots, fa = memory_settings(version, host, model_from_facts(t.model, f))
-        num_ctx = _configured_context(f, t) or host.context_length
-        est = estimate_or_none(f, num_ctx, kv, slots, ollama_version=version, flash_attention=fa)
+        # show's figure (one function: the host's declared settings, by the rules of the server's version)
+        est, why = deployed_memory(f, t.model, _configured_context(f, t) or host.context_length, host, version)
         if est is None:
-            return None, "-"
+            return None, f"- ({why})" if why else "-"
         return est.total_bytes, f"{human_bytes(est.total_bytes)} at num_ctx {est.num_ctx}"
 
     fact_rows: list[tuple[str, str, FactValue]] = [

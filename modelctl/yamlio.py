@@ -149,6 +149,21 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     return line, col
 
 
+def _indenting_tab(text: str, line: int) -> tuple[int, int] | None:
+    """Line and column (1-based) of a tab in the indentation of ``line`` (or of the line before it,
+    where the parser may stop), when there is one: YAML 1.2 §6.1 forbids tabs there, and PyYAML's message
+    ("found character that cannot start any token") does not say so."""
+    lines = text.split("\n")
+    for n in (line, line - 1):
+        if 1 <= n <= len(lines):
+            body = lines[n - 1]
+            indent = body[: len(body) - len(body.lstrip(" \t"))]
+            # the line before only when it starts with a tab (a tab after spaces there may be a block's text)
+            if "\t" in indent and body.strip() and (n == line or indent.startswith("\t")):
+                return n, indent.index("\t") + 1
+    return None
+
+
 def load(text: str, file: str) -> Document:
     """Parse YAML text into a :class:`Document`. Raises ProfileError with a position."""
     import yaml
@@ -161,13 +176,12 @@ def load(text: str, file: str) -> Document:
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.context}, {exc.problem}"
-        raise ProfileError(
-            f"invalid YAML: {problem}",
-            file=file,
-            line=(mark.line + 1) if mark else None,
-            column=(mark.column + 1) if mark else None,
-            code="yaml",
-        ) from None
+        line, column = ((mark.line + 1), (mark.column + 1)) if mark else (None, None)
+        tab = _indenting_tab(text, line) if line else None
+        if tab is not None:
+            problem = "a tab indents this line, and YAML does not allow tabs for indentation: use spaces"
+            line, column = tab
+        raise ProfileError(f"invalid YAML: {problem}", file=file, line=line, column=column, code="yaml") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow in a stream
         before = text[: exc.position]
         line = before.count("\n") + 1

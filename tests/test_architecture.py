@@ -31,7 +31,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.yamlio": {"yaml"},
     "modelctl.importer": {"yaml"},
     "modelctl.server": {"ollama"},
-    "modelctl.cli_common": {"traceback", "click.shell_completion", "modelctl.profile"},
+    "modelctl.cli_common": {"traceback", "click.shell_completion", "modelctl.profile", "modelctl.output.failure"},
     "modelctl.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},

@@ -110,7 +110,9 @@ def test_table_provenance_against_built_models(built_double: OllamaDouble, chef_
     mem = _cell(data, "server.memory", "chef-creative")
     assert mem["display"].endswith("at num_ctx 2048")
     assert mem["value"] > 2048 * 114_688 + 512 * 2**20
-    assert _cell(data, "server.memory", "qwen-plain")["display"] == "-"  # num_ctx auto: no estimate
+    # num_ctx auto: no estimate, and the cell says why (it said only "-")
+    no_figure = _cell(data, "server.memory", "qwen-plain")
+    assert no_figure["value"] is None and no_figure["display"].startswith("- (no num_ctx: the model stores none")
 
 
 def test_version_specific_default_in_the_table(chef_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

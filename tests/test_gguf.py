@@ -332,7 +332,7 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
 def test_missing_file_json_envelope(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(tmp_path / "nope.gguf"), "--format", "json"])
     assert result.exit_code == 1
-    env = json.loads(result.output)
+    env = json.loads(result.stdout)
     assert env["ok"] is False and env["errors"][0]["code"] == "gguf"
     assert env["errors"][0]["file"].endswith("nope.gguf")
 

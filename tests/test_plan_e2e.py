@@ -264,3 +264,25 @@ def test_older_servers_are_gated(ollama_double: OllamaDouble, tmp_path: Path) ->
     assert [p["status"] for p in doc["data"]["profiles"]] == ["in_sync", "missing"]
     codes = [(w["code"], w["field"]) for w in doc["warnings"]]
     assert ("unsupported_field", "renderer") in codes and ("unsupported_field", "draft") in codes
+
+
+def test_a_lock_file_not_written_yet_is_no_lock_yet(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    """A fresh checkout has no lock until `build --lock` writes one: `plan --lock` says so and its exit
+    code is its own result (0 in sync, 3 drift), not broken input (1); on several hosts too."""
+    ollama_double.install("llama3.2:3b")
+    prof = write(tmp_path, "chef", "from: llama3.2:3b\nparameters: {temperature: 0.7}\n")
+    lock = tmp_path / "modelctl.lock"
+    code, doc, _ = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
+    assert code == 3 and doc["data"]["profiles"][0]["status"] == "missing"
+    (note,) = [w for w in doc["warnings"] if w["code"] == "lock_missing"]
+    assert note["message"].startswith(f"no lock yet: {lock} does not exist") and note["file"] == str(lock)
+    assert run_cli("build", str(prof), "-q", host=ollama_double.url, cwd=tmp_path,
+                   env={"MODELCTL_STATE_DIR": str(tmp_path / "state")}).returncode == 0  # fmt: skip
+    code, doc, _ = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock))
+    assert code == 0 and not lock.exists() and [w["code"] for w in doc["warnings"]] == ["lock_missing"]
+    with OllamaDouble() as other:
+        other.install("llama3.2:3b")
+        code, doc, _ = cli_json(ollama_double, tmp_path, "plan", str(prof), "--lock", str(lock),
+                                "--host", ollama_double.url, "--host", other.url)  # fmt: skip
+    assert code == 3, doc  # chef is missing on the second host: drift, not broken input
+    assert any(w["code"] == "lock_missing" for w in doc["warnings"]), doc["warnings"]

@@ -5,6 +5,8 @@ A block is a session: ``$ COMMAND`` lines, each followed by what it prints (stdo
 a terminal shows them). ``...`` on a line of its own stands for any lines; ``$ cat FILE``
 shows a file an earlier command wrote, or else writes FILE with the lines shown (so the
 reader sees the file the next command uses); ``$ echo $?`` shows the previous exit code.
+A block after the line ``<!-- fresh checkout -->`` starts again in a new folder (the page's files
+only) against a new server, as a CI job does.
 The server's address is written as the tutorial's (``http://127.0.0.1:11598``); durations,
 speeds and "x minutes ago" are compared as such, not by value, and so is the width of the
 gaps between columns. When the commands' output changes on purpose, rewrite the blocks from
@@ -15,6 +17,7 @@ what they print:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -29,12 +32,13 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_gguf import write_big_header_gguf, write_tiny_llama
-from tests.ollama_double import OllamaDouble
+from tests.ollama_double import OllamaDouble, parse_name
 
 REPO = Path(__file__).resolve().parent.parent
 SHOWN_HOST = "http://127.0.0.1:11598"
 
 _BLOCK = re.compile(r"^```console\n(.*?)^```", re.S | re.M)
+FRESH = "<!-- fresh checkout -->"
 _NORMALIZE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ns|µs|ms|s)\b"), "<duration>"),
     (re.compile(r"\b(?:Less than a second|About a minute|About an hour|\d+ (?:seconds?|minutes|hours))\b"), "<time>"),
@@ -44,6 +48,7 @@ _NORMALIZE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?m)^(\S+ +\d+/\d+ +)\d+(?:\.\d+)?\b"), r"\1<rate>"),  # compare's summary: tok/s (median)
     (re.compile(r"[ \t]+$", re.M), ""),
     (re.compile(r"(?<=\S) {2,}"), "  "),  # column widths follow the (normalized) values
+    (re.compile(r"-{3,}"), "---"),  # and so do the rules under a table's headers
 ]
 
 
@@ -59,12 +64,13 @@ class Block:
     start: int  # offset of the block's text in the page
     end: int
     steps: list[Step] = field(default_factory=list)
+    fresh: bool = False  # a new folder and a new server (a CI job on a fresh checkout)
 
 
 def blocks(page: str) -> list[Block]:
     out = []
     for m in _BLOCK.finditer(page):
-        block = Block(m.start(1), m.end(1))
+        block = Block(m.start(1), m.end(1), fresh=page[: m.start()].rstrip().endswith(FRESH))
         first = page.count("\n", 0, m.start(1)) + 1
         for i, line in enumerate(m.group(1).splitlines()):
             if line.startswith("$ "):
@@ -116,7 +122,13 @@ class Session:
             self.last = proc.returncode
             return proc.stdout + proc.stderr
         assert words[0] == "modelctl", f"line {step.line}: only modelctl, python, cat and echo $? run here"
-        return self._modelctl(words[1:])
+        return self._modelctl([a for w in words[1:] for a in self._glob(w)])
+
+    def _glob(self, word: str) -> list[str]:
+        """A word with ``*`` is expanded in the folder, sorted, as a shell does (kept when nothing matches)."""
+        if "*" not in word:
+            return [word]
+        return sorted(str(p.relative_to(self.workdir)) for p in self.workdir.glob(word)) or [word]
 
     def _modelctl(self, args: list[str]) -> str:
         from click.testing import CliRunner
@@ -152,18 +164,39 @@ PAGES: dict[str, Callable[[Path], None]] = {
 }
 
 
+def ci_server(double: OllamaDouble) -> OllamaDouble:
+    """A server a CI job builds every example profile on: its registry also has the bases of
+    profiles/coder.yaml and profiles/long-context.yaml (stand-ins: the double's library lacks them)."""
+    reg = double.state.registry
+    for name, like in (("qwen2.5-coder:7b", "qwen3:8b"), ("llama3.1:8b", "llama3.2:3b")):
+        n, src = parse_name(name), parse_name(like)
+        assert n is not None and src is not None
+        m = reg[src.key].copy_as(n)
+        m.weights_digest = "sha256:" + hashlib.sha256(name.encode()).hexdigest()  # weights of its own
+        m.layer_digests = [m.weights_digest, *m.layer_digests[1:]]
+        reg[n.key] = m
+    return double
+
+
 def run_page(name: str, workdir: Path) -> Iterator[tuple[int, int, Step, str]]:
     """(block number, step number, step, what its command prints now with the shown host)."""
     PAGES[name](workdir)
     page = (REPO / name).read_text(encoding="utf-8")
-    double = OllamaDouble().start()
+    doubles = [OllamaDouble().start()]
     try:
-        session = Session(workdir, double)
+        session = Session(workdir, doubles[0])
         for b, block in enumerate(blocks(page)):
+            if block.fresh:
+                fresh = workdir / f"fresh-checkout-{b}"
+                fresh.mkdir()
+                PAGES[name](fresh)
+                doubles.append(ci_server(OllamaDouble().start()))
+                session = Session(fresh, doubles[-1])
             for i, step in enumerate(block.steps):
-                yield b, i, step, session.run(step).replace(double.url, SHOWN_HOST).rstrip("\n")
+                yield b, i, step, session.run(step).replace(session.double.url, SHOWN_HOST).rstrip("\n")
     finally:
-        double.close()
+        for d in doubles:
+            d.close()
 
 
 def _same(step: Step, printed: str) -> bool:
@@ -180,6 +213,31 @@ def test_the_page_shows_what_the_commands_print(name: str, tmp_path: Path) -> No
         if not _same(step, now)
     ]
     assert not problems, "\n\n".join(problems) + "\n\n(python -m tests.test_tutorial --write rewrites them)"
+
+
+def test_the_ci_section_runs_in_order_on_a_fresh_checkout(tmp_path: Path) -> None:
+    """The tutorial's CI steps run as written on a new folder and a new server: `plan --lock` comes
+    before any lock exists (a warning, not broken input: plan's exit code is its own, 3 for the
+    missing models), `build --lock` writes the lock, and the reports are there."""
+    page = (REPO / "docs/tutorial.md").read_text(encoding="utf-8")
+    ci = page.index("## 8. In CI")
+    (block,) = [b for b in blocks(page) if b.start > ci and b.fresh]
+    commands = [s.command for s in block.steps if s.command.startswith("modelctl")]
+    verbs = [c.split()[1] for c in commands]
+    assert verbs[:4] == ["validate", "plan", "build", "plan"] and verbs[-1] == "compare", commands
+    assert "--lock modelctl.lock" in commands[1] and "--lock modelctl.lock" in commands[2]
+    steps = run_page("docs/tutorial.md", tmp_path)
+    printed = [(step.command, now) for _b, _i, step, now in steps if step in block.steps]
+    first_plan = next(now for command, now in printed if command == commands[1])
+    assert "no lock yet: modelctl.lock does not exist" in first_plan
+    fresh = next(tmp_path.glob("fresh-checkout-*"))
+    assert sorted(p.name for p in fresh.iterdir()) == [
+        "build.json",
+        "compare.xml",
+        "examples",
+        "modelctl.lock",
+        "profiles",
+    ]
 
 
 def write(name: str) -> bool:

@@ -240,7 +240,7 @@ def compare(
             return sink.drop_shown(matrix_result(result, out_fmt, exit_code(result)))
         return table_result(result, out_fmt)
 
-    execute("compare", "json" if out_fmt == "json" else "text", body, output=output, quiet=quiet)
+    execute("compare", out_fmt, body, output=output, quiet=quiet)
 
 
 def _check_sweep(refs: tuple[str, ...], sweeps: tuple[str, ...], save_best: str | None, matrix_mode: bool) -> None:

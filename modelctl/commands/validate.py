@@ -91,4 +91,4 @@ def validate(
             result = run_validate(profiles, overrides, strict=strict, local_files=not no_local_files)
         return validation_result(result, result.exit_code(), quiet=quiet, fmt=fmt)
 
-    execute("validate", "json" if fmt == "json" else "text", body, output=output, quiet=quiet or fmt == "github")
+    execute("validate", fmt, body, output=output, quiet=quiet or fmt == "github")

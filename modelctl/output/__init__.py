@@ -35,6 +35,10 @@ def envelope(
     }
 
 
+#: The formats a program reads: a run that fails still writes one (``output.failure``).
+MACHINE_FORMATS = ("json", "junit", "sarif")
+
+
 def dumps(obj: Any) -> str:
     import json  # here, not at the top: --help imports this package
 

@@ -8,7 +8,6 @@ inline CSS, inline SVG charts, no scripts.
 from __future__ import annotations
 
 import html
-import re
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -21,10 +20,12 @@ from modelctl.fleet import Fleet
 from modelctl.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.output import Result
 from modelctl.output.html import render_page
+from modelctl.output.junit import HEADER as _XML_HEADER
+from modelctl.output.junit import xml_text as _xml_text
 from modelctl.output.summary import fleet_result, host_table
 from modelctl.output.term import print_diagnostic
 from modelctl.output.text import Table, terminal_width
-from modelctl.table import ParamTable, TableCell
+from modelctl.table import ParamTable, TableCell, TableRow
 
 
 def _fmt_num(x: float | None, nd: int = 1, unit: str = "") -> str:
@@ -400,12 +401,6 @@ def _md_group(m: Matrix, q: int, s: int | None, r: int, cells: list[Cell]) -> li
 
 # =========================================================================== matrix: JUnit
 
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(text: str) -> str:
-    return _XML_BAD.sub("\ufffd", text)
-
 
 def matrix_junit(m: Matrix) -> str:
     """One testsuite per profile; one testcase per cell assertion (a cell without assertions
@@ -426,7 +421,7 @@ def matrix_junit(m: Matrix) -> str:
         root.set(key, str(count))
     root.set("time", f"{m.wall_s:.6f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _XML_HEADER + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _junit_entries(c: Cell, base: str) -> list[tuple[str, str | None, str | None]]:
@@ -521,18 +516,31 @@ def _blank(text: str) -> bool:
     return text.strip() in ("", "-")
 
 
-def _table_data(t: ParamTable) -> dict[str, Any]:
-    """The parameter table for the page: rows with nothing to show in any column are left out."""
+def _table_data(t: ParamTable, seeds: Sequence[int | None] = ()) -> dict[str, Any]:
+    """The parameter table for the page: rows with nothing to show in any column are left out.
+    ``seeds``: the run matrix's --seeds; the seed row and the legend say they replaced the profiles'."""
+    forced = [s for s in seeds if s is not None]
+    override = "replaced by --seeds in the runs"
+
+    def tag(r: TableRow, c: TableCell) -> str:
+        if forced and r.key == "parameters.seed":
+            return f"{c.tag()}; {override}" if c.tag() else override
+        return c.tag()
+
     rows = [
         {
             "label": r.label,
             "differs": r.differs,
-            "cells": [{"display": c.display, "tag": c.tag(), "source": c.source} for c in r.cells],
+            "cells": [{"display": c.display, "tag": tag(r, c), "source": c.source} for c in r.cells],
         }
         for r in t.rows
         if not all(_blank(c.display) and not c.tag() for c in r.cells)
     ]
     legend = [x.replace("* =", "≠ =", 1) for x in _legend(t)]
+    if forced:
+        legend.append(
+            f"seed: every run used --seeds {', '.join(map(str, forced))}, not the profiles' own seed shown here"
+        )
     return {"columns": [c.label for c in t.columns], "rows": rows, "legend": legend}
 
 
@@ -591,7 +599,7 @@ def page_context(m: Matrix, errors: Sequence[Diagnostic] | None = None) -> dict[
         "title": "modelctl compare", "heading": "modelctl compare", "verdict": _verdict(m),
         "host": m.server.host or "", "version": m.server.version,
         "errors": [d.message for d in (m.errors() if errors is None else errors)],
-        "table": _table_data(m.table) if m.table is not None else None,
+        "table": _table_data(m.table, m.seeds) if m.table is not None else None,
     }  # fmt: skip
 
 

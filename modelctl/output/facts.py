@@ -199,7 +199,8 @@ def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "tex
     if report.budget is not None and not report.budget.fits:
         errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
     if fmt == "html":
-        page = lambda: estimate_html(report)  # noqa: E731 - rendered only when printed
+        lines = budget_text(report.budget, report.memory.kv_type, report.memory.parallel) if report.budget else ""
+        page = lambda: estimate_html(report, lines.splitlines())  # noqa: E731 - rendered only when printed
         return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
     text = estimate_text(data["estimate"], data["model"])
     if report.budget is not None:

@@ -6,6 +6,7 @@ estimate's num_ctx and the table under the chart. The markup is
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,7 +150,25 @@ def _breakdown(est: dict[str, Any]) -> list[tuple[str, str]]:
     return [(k, human_bytes(v)) for k, v in items if v or k == "total"]
 
 
-def estimate_html(report: EstimateReport) -> str:
+def _profile(report: EstimateReport) -> str | None:
+    """The profile estimated, as the text names it: its file, and the model it makes."""
+    src = report.source
+    if src.profile is None:
+        return None
+    rel = os.path.relpath(src.profile.path)
+    where = rel if not rel.startswith("..") else str(src.profile.path)
+    return f"{where} (model {src.profile.profile.name}, from {src.profile.profile.from_})"
+
+
+def _over_note(report: EstimateReport, table: Sequence[dict[str, Any]]) -> str | None:
+    """What a red cell means, when the table has one."""
+    if report.budget is None or not any(c["over"] for row in table for c in row["cells"]):
+        return None
+    return f"in red: over the budget of {human_bytes(report.budget.budget_bytes)} (--budget)"
+
+
+def estimate_html(report: EstimateReport, budget: Sequence[str] = ()) -> str:
+    """The page; ``budget``: the budget's lines as the text prints them (the largest num_ctx that fits)."""
     est = report.memory.to_dict()
     facts = report.facts
     meta = (
@@ -159,9 +178,12 @@ def estimate_html(report: EstimateReport) -> str:
     )
     g = report.gpu
     gpu = {"memory": human_bytes(g.gpu_memory_bytes), "answer": g.answer, "rule": g.rule_description} if g else None
+    table = _table_rows(report)
+    lines = [line.strip() for line in budget if line.strip()]
+    head = lines[0][:1].upper() + lines[0][1:].rstrip(":") if lines else None
     return render_page(
         "estimate.html.j2", title=f"modelctl estimate — {facts.name or facts.path or 'model'}", meta=meta,
-        c=chart_data(report), num_ctx=f"{report.memory.num_ctx:,}", kv_type=est["kv_type"],
-        breakdown=_breakdown(est), gpu=gpu, kv_types=TABLE_KV_TYPES, table=_table_rows(report),
-        assumptions=est["assumptions"],
+        profile=_profile(report), c=chart_data(report), num_ctx=f"{report.memory.num_ctx:,}", kv_type=est["kv_type"],
+        breakdown=_breakdown(est), gpu=gpu, kv_types=TABLE_KV_TYPES, table=table, over_note=_over_note(report, table),
+        budget_head=head, budget=lines[1:], assumptions=est["assumptions"],
     )  # fmt: skip

@@ -65,6 +65,8 @@ def report_text(d: Mapping[str, Any]) -> str:
             at_text = f"{_num(effective)} (capped from {_num(at)})"
         if total is not None:
             rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}{_kv_text(mem)}"))
+    elif d.get("memory_unknown"):
+        rows.append(("memory (estimate)", f"- ({d['memory_unknown']})"))
     gpu = d.get("gpu")
     if isinstance(gpu, Mapping):
         rows.append(
