@@ -284,6 +284,13 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def locked_beside(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The cross-process lock of a shared state file ``path``: :func:`locked` on ``path`` + ``.lock``
+    beside it (``builds.json.lock``, ``modelctl.lock.lock``). Whoever reads, changes and rewrites a
+    file that other processes may rewrite at once does it inside this, so no one's change is lost."""
+    return locked(path.with_name(path.name + ".lock"))
+
+
 # -------------------------------------------------------------------------------------------
 # Confinement: local paths must stay inside a root (--confine)
 # -------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from modelctl.errors import InvalidInput
 from modelctl.facts import facts_from_show
-from modelctl.files import read_bounded, write_atomic
+from modelctl.files import locked_beside, read_bounded, write_atomic
 from modelctl.limits import LOCK_BYTES
 from modelctl.wire import find_entry, modelfile_blobs, parse_parameters
 
@@ -114,6 +114,9 @@ class Lock:
 
     path: Path
     hosts: dict[str, HostLock] = field(default_factory=dict)
+    # This run's entries (host key, server version, entry), laid again over the file as it is
+    # when written: another build writing the same lock file meanwhile keeps its entries.
+    added: list[tuple[str, str | None, LockEntry]] = field(default_factory=list, repr=False)
 
     def host(self, key: str) -> HostLock | None:
         return self.hosts.get(key)
@@ -130,6 +133,10 @@ class Lock:
         return e.as_record()
 
     def put(self, key: str, server_version: str | None, entry: LockEntry) -> None:
+        self._put(key, server_version, entry)
+        self.added.append((key, server_version, entry))
+
+    def _put(self, key: str, server_version: str | None, entry: LockEntry) -> None:
         h = self.hosts.setdefault(key, HostLock())
         h.server_version = server_version
         h.models[entry.model] = entry
@@ -142,8 +149,16 @@ class Lock:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self) -> None:
+        """Write this run's entries into the file as it is now: read, change and write under the
+        lock beside it (:func:`modelctl.files.locked_beside`, as for builds.json), so that builds
+        writing one lock file at once keep every entry."""
         try:
-            write_atomic(self.path, self.text())
+            with locked_beside(self.path):
+                current = read_lock(self.path, missing_ok=True)
+                for key, server_version, entry in self.added:
+                    current._put(key, server_version, entry)
+                write_atomic(self.path, current.text())
+                self.hosts = current.hosts
         except OSError as exc:
             raise InvalidInput(f"cannot write the lock file: {exc.strerror or exc}", file=str(self.path)) from None
 
