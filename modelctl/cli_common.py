@@ -9,14 +9,15 @@ users unless ``MODELCTL_DEBUG=1``. This is the one place that turns exceptions i
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError
+from modelctl.errors import Diagnostic, ExitCode, ModelctlError, shown_name
 from modelctl.files import CONFINE_ENV, write_atomic
 from modelctl.output import Result, dumps, envelope, term
 
@@ -245,13 +246,7 @@ def execute(
             pass
         sys.exit(int(ExitCode.OK))
     except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
-        _print_traceback()
-        msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
-        if fmt == "json":
-            click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)
-        else:
-            click.echo(f"error: {msg}", err=True)
-        sys.exit(int(ExitCode.INVALID))
+        _internal_error(command, fmt, exc)
     try:
         emit(command, fmt, result, output=output, quiet=quiet)
     except ModelctlError as exc:
@@ -259,6 +254,26 @@ def execute(
             _print_diag("error", d)
         sys.exit(int(exc.exit_code))
     except OSError as exc:
-        click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+        click.echo(f"error: {shown_name(output) or 'stdout'}: {exc.strerror or exc}", err=True)
         sys.exit(int(ExitCode.INVALID))
     sys.exit(int(result.exit_code))
+
+
+def _internal_error(command: str, fmt: str, exc: Exception) -> NoReturn:
+    """A bug in modelctl: say so in one line, the traceback only on request; exit 1. But an
+    argument longer than a file name may be (wherever the command first touched it) is a plain
+    error naming it, cut (errors.shown_name)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        diag = Diagnostic("name_too_long", "the name is longer than a file name may be", str(exc.filename or "?"))
+        if fmt == "json":
+            click.echo(dumps(envelope(command, None, ok=False, errors=[diag])), nl=False)
+        else:
+            _print_diag("error", diag)
+        sys.exit(int(ExitCode.INVALID))
+    _print_traceback()
+    msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
+    if fmt == "json":
+        click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)
+    else:
+        click.echo(f"error: {msg}", err=True)
+    sys.exit(int(ExitCode.INVALID))
