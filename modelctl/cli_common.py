@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError, shown_name
-from modelctl.files import CONFINE_ENV, write_atomic
+from modelctl.files import CONFINE_ENV, check_output, forget_inputs, write_atomic
 from modelctl.output import Result, dumps, envelope, term
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -192,6 +192,8 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
 
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
     """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
+    if output:
+        check_output(output)
     drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
@@ -220,6 +222,7 @@ def execute(
     quiet: bool = False,
 ) -> None:
     """Run a command body and exit with the documented code. Never lets a traceback out."""
+    forget_inputs()
     try:
         result = body()
     except ModelctlError as exc:

@@ -96,10 +96,44 @@ def open_regular(
             raise error(_not_regular(st.st_mode, what), file=name)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
+        _INPUTS.setdefault((st.st_dev, st.st_ino), (name, what))
+        _INPUTS.setdefault(os.path.realpath(path), (name, what))
         return io.FileIO(fd, "rb", closefd=True), st.st_size
     except BaseException:
         os.close(fd)
         raise
+
+
+# Every regular file this run opened to read, with the name it was opened by and what it was, by
+# identity (device and inode, as os.path.samefile compares) and by resolved path (the run may have
+# replaced it since, as build --lock does): an output must never replace one.
+_INPUTS: dict[tuple[int, int] | str, tuple[str, str]] = {}
+
+
+def forget_inputs() -> None:
+    """A new command starts (the CLI runs one per process; tests run many in one)."""
+    _INPUTS.clear()
+
+
+def check_output(path: str | os.PathLike[str], *, option: str = "-o") -> None:
+    """Refuse an output file that is a file this command read (the profile, its ``extends``, the
+    prompts file, the template, the Modelfile, the lock...), whatever name or link reaches it:
+    writing the report there would replace the input. The one check of every command's ``-o``."""
+    if writes_through(path):
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # no file there yet: nothing read can be it
+    found = _INPUTS.get((st.st_dev, st.st_ino)) or _INPUTS.get(os.path.realpath(path))
+    if found is not None:
+        name, what = found
+        same = "" if os.path.abspath(name) == os.path.abspath(path) else f" (the same file as {path})"
+        raise InvalidInput(
+            f"{option} would overwrite the {_file_noun(what)} {name}{same} that this command reads: "
+            "write the output elsewhere",
+            file=str(path),
+        )
 
 
 def not_regular(path: str | os.PathLike[str], *, what: str) -> str | None:
