@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError, shown_name
-from modelctl.files import CONFINE_ENV, check_output, forget_inputs, write_atomic
+from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.output import Result, dumps, envelope, term
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +54,7 @@ def output_option(f: F) -> F:
 
 
 def _confine(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value and os.environ.get(CONFINE_ENV, "").strip().lower() in ("", "0", "no", "false", "off"):
+    if value and not confined():
         os.environ[CONFINE_ENV] = "1"  # read where profiles are loaded (files.confinement_root)
 
 
@@ -66,8 +66,9 @@ def confine_option(f: F) -> F:
         expose_value=False,
         callback=_confine,
         help="Refuse local files (extends, FROM, ADAPTER, DRAFT, projector) outside the profile's repository, "
-        "the nearest folder above it holding .git; for profiles you did not write. Also MODELCTL_CONFINE=1, or "
-        "MODELCTL_CONFINE=DIR for another root (docs/security.md).",
+        "the nearest folder above it holding .git; for profiles you did not write. An inventory (--hosts) then reads "
+        "only the environment variables MODELCTL_ALLOW_ENV names. Also MODELCTL_CONFINE=1, or MODELCTL_CONFINE=DIR "
+        "for another root (docs/security.md).",
     )(f)
 
 

@@ -18,7 +18,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ HASH_CHUNK = 1 << 20
 #: ``1`` (or ``yes``/``true``/``repo``) confines local paths to the profile's repository; a
 #: folder confines them to that folder; empty or ``0`` does not confine (the default).
 CONFINE_ENV = "MODELCTL_CONFINE"
+ALLOW_ENV = "MODELCTL_ALLOW_ENV"  # under confinement: the environment variables an inventory may read
 
 _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -340,11 +341,23 @@ def repository_root(start: Path) -> Path:
     return here
 
 
+def confined(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether files from others are confined (--confine, $MODELCTL_CONFINE set and not 0/no/false/off)."""
+    raw = (os.environ if environ is None else environ).get(CONFINE_ENV, "").strip()
+    return raw.lower() not in ("", "0", "no", "false", "off")
+
+
+def allowed_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The environment variables a confined inventory may read: $MODELCTL_ALLOW_ENV, comma-separated."""
+    raw = (os.environ if environ is None else environ).get(ALLOW_ENV, "")
+    return frozenset(v.strip() for v in raw.split(",") if v.strip())
+
+
 def confinement_root(profile_dir: Path) -> Path | None:
     """Where local paths of a profile in ``profile_dir`` must stay ($MODELCTL_CONFINE), or None."""
-    raw = os.environ.get(CONFINE_ENV, "").strip()
-    if raw.lower() in ("", "0", "no", "false", "off"):
+    if not confined():
         return None
+    raw = os.environ.get(CONFINE_ENV, "").strip()
     if raw.lower() in ("1", "yes", "true", "on", "repo"):
         return repository_root(profile_dir)
     root = Path(os.path.realpath(os.path.expanduser(raw)))
