@@ -34,9 +34,11 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`), or a committed Modelfile "
     "from what its profile renders (`render --check`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
-    ExitCode.SERVER: "the Ollama server refused or failed the request",
+    ExitCode.SERVER: "the Ollama server refused or failed the request (also: it holds what modelctl cannot write, "
+    "e.g. a template `show --modelfile` cannot put in a Modelfile)",
     ExitCode.CHECK: "a check on the model failed: `compare` assertions below `--min-pass-rate`, a `--verify` mismatch "
-    "of the runtime context, `probe` below `--min-context`",
+    "of the runtime context, `probe` below `--min-context` (or unable to check it: a server that never refuses an "
+    "over-long prompt)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
