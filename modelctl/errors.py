@@ -129,7 +129,7 @@ class Diagnostic:
         return {
             "code": self.code,
             "message": self.message,
-            "file": self.file,
+            "file": shown_name(self.file),
             "line": self.line,
             "column": self.column,
             "field": self.field,

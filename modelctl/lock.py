@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelctl.answers import json_type
 from modelctl.errors import InvalidInput
 from modelctl.facts import facts_from_show
 from modelctl.files import locked_beside, read_bounded, write_atomic
@@ -301,8 +302,6 @@ def _check_entry(entry: Any, file: str, where: str) -> None:
 
 
 def _json_kind(value: Any) -> str:
-    from modelctl.answers import json_type
-
     return json_type(value)
 
 

@@ -92,3 +92,14 @@ def test_an_argument_longer_than_a_file_name_is_a_plain_error_echoed_cut(
     assert LONG[:SHOWN_NAME_CHARS] not in err, err  # never echoed whole
     name = err.removeprefix("error: ").split(": ")[0]
     assert name.startswith("a" * 20) and len(name) <= SHOWN_NAME_CHARS, err
+
+
+def test_the_json_envelope_names_a_too_long_argument_cut_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["validate", LONG, "--format", "json"])
+    assert res.exit_code == 1
+    (error,) = json.loads(res.stdout)["errors"]
+    assert error["code"] == "name_too_long" and len(error["file"]) <= SHOWN_NAME_CHARS
+    assert error["file"].startswith("a" * 20)
