@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError, shown_name
+from modelctl.errors import Diagnostic, ExitCode, ModelctlError, shown_name, too_long_name
 from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.output import Result, dumps, envelope, term
 
@@ -51,6 +51,20 @@ def output_option(f: F) -> F:
         default=None,
         help=f"Write the output to FILE instead of stdout: {OUTPUT_HELP}",
     )(f)
+
+
+class ExistingPath(click.Path):
+    """``click.Path(exists=True)``, except that a name longer than a file name may be passes through
+    unchecked: the command then says so plainly (exit 1, the name cut: errors.shown_name), instead
+    of a usage error echoing it whole."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exists=True, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and too_long_name(value):
+            return value
+        return super().convert(value, param, ctx)
 
 
 def _confine(ctx: click.Context, param: click.Parameter, value: bool) -> None:

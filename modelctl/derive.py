@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.errors import Diagnostic, InvalidInput, too_long_name
 from modelctl.files import write_atomic
 from modelctl.importer import dump_yaml
 from modelctl.profile import LoadedProfile, is_model_name, load_profile, same_local_path
@@ -98,6 +98,8 @@ def derive_profile(
     exists unless ``replace`` (the refusal names ``replace_hint``, the way to replace it): an
     existing profile of that name would be replaced, and a later build would replace its model.
     """
+    if too_long_name(str(path)):
+        raise InvalidInput("the name is longer than a file name may be", file=str(path))
     target = Path(os.path.abspath(path))
     if target.suffix.lower() not in (".yaml", ".yml"):
         raise InvalidInput(f"{path}: a profile is a .yaml (or .yml) file", file=str(path))

@@ -78,6 +78,8 @@ LONG = "a" * 300
         ["import", LONG],
         ["show", LONG, "--host", "http://127.0.0.1:9"],
         ["estimate", LONG],
+        ["render", "m.yaml", "--check", LONG],
+        ["compare", "m.yaml", "--sweep", "temperature=0.1", "--prompt", "x", "--save-best", f"{LONG}.yaml"],
     ],
     ids=lambda a: "-".join(x for x in a if x != LONG and not x.startswith("http"))[:40],
 )
