@@ -113,10 +113,11 @@ def exit_codes_reference() -> str:
     order = " over ".join(str(int(c)) for c in PRECEDENCE)
     out += [
         "",
-        "A run over several hosts or profiles (`build`, `plan`, `show`, `compare`, `validate --host`) ends",
-        f"with one code, the first of these that occurred: {order}. Broken input and usage come first (they",
-        "stop a run before any server is asked), then a server that cannot be reached, one that failed, a",
-        "failed check on a model, drift.",
+        "A run over several hosts, profiles or models (`build`, `plan`, `show`, `compare`, `validate --host`,",
+        f"`rm`) ends with one code, the first of these that occurred: {order}. Broken input and usage come",
+        "first (they stop a run before any server is asked), then a server that cannot be reached, one that",
+        "failed, a failed check on a model, drift. `compare`'s parameter table on several hosts prints every",
+        "host's table and takes this rule too (one server's table: an unreachable server is a note, exit 0).",
         "",
         "A command prints one line per problem on stderr (`error: file:line:column: field: message`), or, with",
         "`--format json`, the envelope with `ok: false` and the `errors` list (docs/json.md). No traceback",

@@ -49,7 +49,7 @@ from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, pr
 from modelctl.files import (
     check_regular,
     confinement_root,
-    locked,
+    locked_beside,
     open_regular,
     outside,
     read_bounded,
@@ -550,7 +550,7 @@ class BuildRecords:
         # builds running in threads of this process).
         with self._lock, contextlib.suppress(OSError):  # a record only saves a rebuild later
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with locked(self.path.with_name(self.path.name + ".lock")):
+            with locked_beside(self.path):
                 # Entries that are not records (a damaged or hand-edited file) are dropped.
                 data = {k: v for k, v in self._read().items() if isinstance(v, dict)}
                 now = time.time()

@@ -152,9 +152,10 @@ class ChatSession:
 
     # -- /save ---------------------------------------------------------------------------------
 
-    def derive(self, path: str | os.PathLike[str]) -> DerivedProfile:
+    def derive(self, path: str | os.PathLike[str], *, replace: bool = False) -> DerivedProfile:
         """The session's settings as a profile at ``path`` (extending the profile the chat began
-        with, or built on the model): only what differs. Written by :meth:`DerivedProfile.save`."""
+        with, or built on the model): only what differs. Written by :meth:`DerivedProfile.save`;
+        an existing file only with ``replace`` (``/save! FILE``)."""
         loaded = self.target.loaded
         return derive_profile(
             loaded,
@@ -162,6 +163,8 @@ class ChatSession:
             parameters=self.user_parameters(),
             system=self.system,
             from_model=None if loaded is not None else self.target.model,
+            replace=replace,
+            replace_hint=f"/save! {path}",
         )
 
 

@@ -9,6 +9,7 @@ users unless ``MODELCTL_DEBUG=1``. This is the one place that turns exceptions i
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -16,8 +17,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError
-from modelctl.files import CONFINE_ENV, write_atomic
+from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError, shown_name, too_long_name
+from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.output import MACHINE_FORMATS, Result, dumps, envelope, term
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,8 +53,22 @@ def output_option(f: F) -> F:
     )(f)
 
 
+class ExistingPath(click.Path):
+    """``click.Path(exists=True)``, except that a name longer than a file name may be passes through
+    unchecked: the command then says so plainly (exit 1, the name cut: errors.shown_name), instead
+    of a usage error echoing it whole."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exists=True, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and too_long_name(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
 def _confine(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value and os.environ.get(CONFINE_ENV, "").strip().lower() in ("", "0", "no", "false", "off"):
+    if value and not confined():
         os.environ[CONFINE_ENV] = "1"  # read where profiles are loaded (files.confinement_root)
 
 
@@ -65,8 +80,9 @@ def confine_option(f: F) -> F:
         expose_value=False,
         callback=_confine,
         help="Refuse local files (extends, FROM, ADAPTER, DRAFT, projector) outside the profile's repository, "
-        "the nearest folder above it holding .git; for profiles you did not write. Also MODELCTL_CONFINE=1, or "
-        "MODELCTL_CONFINE=DIR for another root (docs/security.md).",
+        "the nearest folder above it holding .git; for profiles you did not write. An inventory (--hosts) then reads "
+        "only the environment variables MODELCTL_ALLOW_ENV names. Also MODELCTL_CONFINE=1, or MODELCTL_CONFINE=DIR "
+        "for another root (docs/security.md).",
     )(f)
 
 
@@ -192,6 +208,8 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
 def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
     """Print a result; data to stdout (or ``output``), diagnostics to stderr: its errors in every
     format, and, when it failed without one and its output went to a file or a program, what its exit code means."""
+    if output:
+        check_output(output)
     drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
@@ -226,11 +244,15 @@ def _failed(command: str, fmt: str, diags: list[Diagnostic], code: ExitCode, out
     if doc is not None:
         try:
             if output:
+                check_output(output)  # a failed run's report never replaces an input either
                 write_atomic(output, doc)
             else:
                 click.echo(doc, nl=False)
+        except ModelctlError as exc:
+            for d in exc.diagnostics():
+                _print_diag("error", d)
         except OSError as exc:
-            click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+            click.echo(f"error: {shown_name(output) or 'stdout'}: {exc.strerror or exc}", err=True)
     _print_traceback()
     sys.exit(int(code))
 
@@ -244,6 +266,7 @@ def execute(
     quiet: bool = False,
 ) -> None:
     """Run a command body and exit with the documented code. Never lets a traceback out."""
+    forget_inputs()
     try:
         result = body()
     except ModelctlError as exc:
@@ -263,8 +286,7 @@ def execute(
             pass
         sys.exit(int(ExitCode.OK))
     except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
-        msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
-        _failed(command, fmt, [Diagnostic("internal", msg)], ExitCode.INVALID, output)
+        _internal_error(command, fmt, exc, output)
     try:
         emit(command, fmt, result, output=output, quiet=quiet)
     except ModelctlError as exc:
@@ -272,6 +294,17 @@ def execute(
             _print_diag("error", d)
         sys.exit(int(exc.exit_code))
     except OSError as exc:
-        click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+        click.echo(f"error: {shown_name(output) or 'stdout'}: {exc.strerror or exc}", err=True)
         sys.exit(int(ExitCode.INVALID))
     sys.exit(int(result.exit_code))
+
+
+def _internal_error(command: str, fmt: str, exc: Exception, output: str | None) -> NoReturn:
+    """A bug in modelctl: say so in one line, the traceback only on request; exit 1. But an
+    argument longer than a file name may be (wherever the command first touched it) is a plain
+    error naming it, cut (errors.shown_name)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        diag = Diagnostic("name_too_long", "the name is longer than a file name may be", str(exc.filename or "?"))
+        _failed(command, fmt, [diag], ExitCode.INVALID, output)
+    msg = f"internal error: {type(exc).__name__}: {exc} (set MODELCTL_DEBUG=1 for the traceback)"
+    _failed(command, fmt, [Diagnostic("internal", msg)], ExitCode.INVALID, output)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.errors import Diagnostic, InvalidInput, too_long_name
 from modelctl.files import write_atomic
 from modelctl.importer import dump_yaml
 from modelctl.profile import LoadedProfile, is_model_name, load_profile, same_local_path
@@ -85,6 +85,8 @@ def derive_profile(
     system: str | None = None,
     name: str | None = None,
     from_model: str | None = None,
+    replace: bool = False,
+    replace_hint: str = "--force",
 ) -> DerivedProfile:
     """The profile at ``path`` that extends ``base`` and sets only what differs from it:
     ``parameters`` whose value differs (floats compared as the server stores them), ``system``
@@ -92,13 +94,19 @@ def derive_profile(
 
     ``name`` (the model it makes) defaults to the file's stem; it must be a valid model name and
     differ from the base's, so that building it never replaces the base's model. Raises
-    :class:`InvalidInput` (nothing written) when the result would not load.
+    :class:`InvalidInput` (nothing written) when the result would not load, and when ``path``
+    exists unless ``replace`` (the refusal names ``replace_hint``, the way to replace it): an
+    existing profile of that name would be replaced, and a later build would replace its model.
     """
+    if too_long_name(str(path)):
+        raise InvalidInput("the name is longer than a file name may be", file=str(path))
     target = Path(os.path.abspath(path))
     if target.suffix.lower() not in (".yaml", ".yml"):
         raise InvalidInput(f"{path}: a profile is a .yaml (or .yml) file", file=str(path))
     if base is not None and same_local_path(target, base.path):
         raise InvalidInput(f"{path} is the profile it would extend: choose another file", file=str(path))
+    if not replace and os.path.lexists(target):
+        raise InvalidInput(f"{path} exists: not replaced (to replace it: {replace_hint})", file=str(path))
     model = name or target.stem
     if not is_model_name(model):
         raise InvalidInput(f"'{model}' is not a valid Ollama model name: choose another file name", file=str(path))

@@ -34,9 +34,11 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`), or a committed Modelfile "
     "from what its profile renders (`render --check`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
-    ExitCode.SERVER: "the Ollama server refused or failed the request",
+    ExitCode.SERVER: "the Ollama server refused or failed the request (also: it holds what modelctl cannot write, "
+    "e.g. a template `show --modelfile` cannot put in a Modelfile)",
     ExitCode.CHECK: "a check on the model failed: `compare` assertions below `--min-pass-rate`, a `--verify` mismatch "
-    "of the runtime context, `probe` below `--min-context`",
+    "of the runtime context, `probe` below `--min-context` (or unable to check it: a server that never refuses an "
+    "over-long prompt)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -59,6 +61,24 @@ def overall_exit_code(codes: Iterable[ExitCode | int]) -> ExitCode:
     """The one exit code of a run whose hosts or profiles ended with ``codes`` (see PRECEDENCE)."""
     seen = {ExitCode(int(c)) for c in codes}
     return next((c for c in PRECEDENCE if c in seen), ExitCode.OK)
+
+
+#: The most of a file name echoed back when it is longer than any file name can be.
+SHOWN_NAME_CHARS = 80
+_NAME_MAX = 255  # bytes in one path component on every common file system (ext4, APFS, NTFS)
+
+
+def too_long_name(name: str) -> bool:
+    """Whether a path has a component longer than a file name may be (it cannot name a file)."""
+    return any(len(part.encode("utf-8", "surrogateescape")) > _NAME_MAX for part in name.replace("\\", "/").split("/"))
+
+
+def shown_name(name: str | None) -> str | None:
+    """A file name as echoed in a message: whole, unless it cannot be one (:func:`too_long_name`);
+    then cut to SHOWN_NAME_CHARS characters, its length said."""
+    if name is None or not too_long_name(name):
+        return name
+    return f"{name[: SHOWN_NAME_CHARS - 30]}... ({len(name):,} characters)"
 
 
 class Diagnostic:
@@ -96,7 +116,7 @@ class Diagnostic:
         return f"Diagnostic({self.format()!r}, code={self.code!r})"
 
     def location(self) -> str:
-        parts = [p for p in (self.file, self.line, self.column) if p is not None]
+        parts = [p for p in (shown_name(self.file), self.line, self.column) if p is not None]
         return ":".join(str(p) for p in parts)
 
     def format(self) -> str:
@@ -109,7 +129,7 @@ class Diagnostic:
         return {
             "code": self.code,
             "message": self.message,
-            "file": self.file,
+            "file": shown_name(self.file),
             "line": self.line,
             "column": self.column,
             "field": self.field,

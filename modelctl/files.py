@@ -18,7 +18,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ HASH_CHUNK = 1 << 20
 #: ``1`` (or ``yes``/``true``/``repo``) confines local paths to the profile's repository; a
 #: folder confines them to that folder; empty or ``0`` does not confine (the default).
 CONFINE_ENV = "MODELCTL_CONFINE"
+ALLOW_ENV = "MODELCTL_ALLOW_ENV"  # under confinement: the environment variables an inventory may read
 
 _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -96,10 +97,44 @@ def open_regular(
             raise error(_not_regular(st.st_mode, what), file=name)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
+        _INPUTS.setdefault((st.st_dev, st.st_ino), (name, what))
+        _INPUTS.setdefault(os.path.realpath(path), (name, what))
         return io.FileIO(fd, "rb", closefd=True), st.st_size
     except BaseException:
         os.close(fd)
         raise
+
+
+# Every regular file this run opened to read, with the name it was opened by and what it was, by
+# identity (device and inode, as os.path.samefile compares) and by resolved path (the run may have
+# replaced it since, as build --lock does): an output must never replace one.
+_INPUTS: dict[tuple[int, int] | str, tuple[str, str]] = {}
+
+
+def forget_inputs() -> None:
+    """A new command starts (the CLI runs one per process; tests run many in one)."""
+    _INPUTS.clear()
+
+
+def check_output(path: str | os.PathLike[str], *, option: str = "-o") -> None:
+    """Refuse an output file that is a file this command read (the profile, its ``extends``, the
+    prompts file, the template, the Modelfile, the lock...), whatever name or link reaches it:
+    writing the report there would replace the input. The one check of every command's ``-o``."""
+    if writes_through(path):
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # no file there yet: nothing read can be it
+    found = _INPUTS.get((st.st_dev, st.st_ino)) or _INPUTS.get(os.path.realpath(path))
+    if found is not None:
+        name, what = found
+        same = "" if os.path.abspath(name) == os.path.abspath(path) else f" (the same file as {path})"
+        raise InvalidInput(
+            f"{option} would overwrite the {_file_noun(what)} {name}{same} that this command reads: "
+            "write the output elsewhere",
+            file=str(path),
+        )
 
 
 def not_regular(path: str | os.PathLike[str], *, what: str) -> str | None:
@@ -284,6 +319,13 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def locked_beside(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The cross-process lock of a shared state file ``path``: :func:`locked` on ``path`` + ``.lock``
+    beside it (``builds.json.lock``, ``modelctl.lock.lock``). Whoever reads, changes and rewrites a
+    file that other processes may rewrite at once does it inside this, so no one's change is lost."""
+    return locked(path.with_name(path.name + ".lock"))
+
+
 # -------------------------------------------------------------------------------------------
 # Confinement: local paths must stay inside a root (--confine)
 # -------------------------------------------------------------------------------------------
@@ -299,11 +341,23 @@ def repository_root(start: Path) -> Path:
     return here
 
 
+def confined(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether files from others are confined (--confine, $MODELCTL_CONFINE set and not 0/no/false/off)."""
+    raw = (os.environ if environ is None else environ).get(CONFINE_ENV, "").strip()
+    return raw.lower() not in ("", "0", "no", "false", "off")
+
+
+def allowed_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The environment variables a confined inventory may read: $MODELCTL_ALLOW_ENV, comma-separated."""
+    raw = (os.environ if environ is None else environ).get(ALLOW_ENV, "")
+    return frozenset(v.strip() for v in raw.split(",") if v.strip())
+
+
 def confinement_root(profile_dir: Path) -> Path | None:
     """Where local paths of a profile in ``profile_dir`` must stay ($MODELCTL_CONFINE), or None."""
-    raw = os.environ.get(CONFINE_ENV, "").strip()
-    if raw.lower() in ("", "0", "no", "false", "off"):
+    if not confined():
         return None
+    raw = os.environ.get(CONFINE_ENV, "").strip()
     if raw.lower() in ("1", "yes", "true", "on", "repo"):
         return repository_root(profile_dir)
     root = Path(os.path.realpath(os.path.expanduser(raw)))

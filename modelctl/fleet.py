@@ -461,7 +461,11 @@ def compare_hosts(
     timeout: float | None = None,
 ) -> Fleet[ParamTable]:
     """The compare parameter table on every host (what each host made of the profiles); profiles
-    are loaded once, each host asked once per model. Prompts need one server (``compare``)."""
+    are loaded once, each host asked once per model. Prompts need one server (``compare``).
+
+    A host that cannot be reached or that fails a request still gets its table (without what the
+    server would have said); with several hosts its code (4, 5) counts in the run's by
+    errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
     started = time.monotonic()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ParamTable]] = [HostRun(h, host_label(h), list(refs)) for h in selection.hosts]
@@ -470,6 +474,9 @@ def compare_hosts(
     if not kept:
         raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
     targets = load_targets(kept, options.overrides, options.ephemeral, loaded)
+    codes: dict[int, ExitCode] = {}  # id(table) -> what the host's server did
+    if fleet.many:
+        fleet.host_code = lambda table: codes.get(id(table), ExitCode.OK)
 
     def job(run: HostRun[ParamTable]) -> ParamTable:
         with run.host.session(timeout=timeout) as session:
@@ -477,6 +484,8 @@ def compare_hosts(
             for t in targets:
                 status = "-" if options.no_server or not table.server.reachable else _built(session, t.model)
                 fleet.cells.append(Cell(run.label, t.label, status))
+            if not options.no_server:
+                codes[id(table)] = _server_code(session, [t.model for t in targets])
         table.warnings[:0] = notes
         return table
 
@@ -484,6 +493,22 @@ def compare_hosts(
     order = {r.label: i for i, r in enumerate(runs)}
     fleet.cells.sort(key=lambda c: order.get(c.host, 0))  # hosts finish in any order
     return fleet.finish(lambda _label, _table: [], started)
+
+
+def _server_code(session: HostSession, models: Sequence[str]) -> ExitCode:
+    """The code of what one host's server did for the table (answers already asked, none again):
+    unreachable 4, a failed request 5, by errors.PRECEDENCE; a model not built is no error."""
+    try:
+        session.version()
+    except ModelctlError as exc:
+        return exc.exit_code  # the models were not asked
+    codes: list[ExitCode] = []
+    for model in models:
+        try:
+            session.show(model)
+        except ModelctlError as exc:
+            codes.append(exc.exit_code)
+    return overall_exit_code(codes)
 
 
 def _built(session: HostSession, model: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from modelctl.build import BuildPlan, BuildRecords, plan_profile, verdict
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, ServerUnreachable
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, ServerUnreachable, overall_exit_code
 from modelctl.names import model_hint
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, profile_files
 from modelctl.render import render
@@ -319,8 +319,8 @@ class RemoveResult:
     models: list[Removal]
 
     def exit_code(self) -> ExitCode:
-        errors = [m.error for m in self.models if m.error is not None]
-        return max((e.exit_code for e in errors), default=ExitCode.OK)
+        """The failed deletes' codes by errors.PRECEDENCE (unreachable 4 over refused 5)."""
+        return overall_exit_code(m.error.exit_code for m in self.models if m.error is not None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"host": self.host, "dry_run": self.dry_run, "models": [m.to_dict() for m in self.models]}

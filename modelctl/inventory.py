@@ -33,7 +33,7 @@ from typing import Any
 
 from modelctl import yamlio
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError, UsageProblem
-from modelctl.files import read_bounded
+from modelctl.files import ALLOW_ENV, allowed_env, confined, read_bounded
 from modelctl.limits import INVENTORY_BYTES, INVENTORY_HOSTS, INVENTORY_PROFILES
 from modelctl.params import suggest
 from modelctl.profile import resolve_ref
@@ -92,6 +92,9 @@ class _Reader:
         self.doc = doc
         self.path = path
         self.environ = environ
+        # Confined (--confine, $MODELCTL_CONFINE): only the variables $MODELCTL_ALLOW_ENV names, for an
+        # inventory from a repository could otherwise send any variable to any URL it names.
+        self.allowed = allowed_env(environ) if confined(environ) else None
         self.problems: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
 
@@ -194,22 +197,33 @@ class _Reader:
         return out
 
     def expand(self, where: tuple[str | int, ...], header: str, raw: str) -> str | None:
-        """``${VAR}`` from the environment (``$$`` is a dollar sign); None when a variable is unset."""
+        """``${VAR}`` from the environment (``$$`` is a dollar sign); None when a variable is unset,
+        or, confined, not one $MODELCTL_ALLOW_ENV names."""
         missing: list[str] = []
+        refused: list[str] = []
 
         def sub(m: re.Match[str]) -> str:
             if m.group(0) == "$$":
                 return "$"
             var = m.group(1)
+            if self.allowed is not None and var not in self.allowed:
+                refused.append(var)
+                return ""
             if var not in self.environ:
                 missing.append(var)
                 return ""
             return self.environ[var]
 
         text = _VAR.sub(sub, raw)
+        for var in refused:
+            self.at(
+                where,
+                f"header {header} reads the environment variable {var}, which {ALLOW_ENV} does not name: "
+                f"confined (--confine, $MODELCTL_CONFINE), an inventory reads only the variables listed there",
+            )
         for var in missing:
             self.at(where, f"header {header} reads the environment variable {var}, which is not set")
-        return None if missing else text
+        return None if missing or refused else text
 
     def profiles(self, where: tuple[str | int, ...], value: Any) -> tuple[str, ...] | None:
         if value is None:

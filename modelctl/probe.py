@@ -198,9 +198,18 @@ class ProbeReport:
         return len(self.steps)
 
     @property
+    def never_refused(self) -> bool:
+        """The search went past the running context, unbounded by --max-context, and nothing was
+        refused: the server does not refuse over-long prompts, so the figure measures nothing."""
+        return self.bounded and self.max_context is None
+
+    @property
     def passed(self) -> bool | None:
-        """``--min-context``: whether the runner takes a prompt of at least that many tokens."""
-        return None if self.min_context is None else (self.largest or 0) >= self.min_context
+        """``--min-context``: whether the runner takes a prompt of at least that many tokens; never
+        when the server never refused (it may cut prompts silently: nothing was measured)."""
+        if self.min_context is None:
+            return None
+        return not self.never_refused and (self.largest or 0) >= self.min_context
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -291,7 +300,7 @@ def probe(
         max_context, min_context, search.steps, clock() - start, [*target.warnings],
     )  # fmt: skip
     report.warnings += _notes(facts.context_trained, configured, runtime)
-    if search.bounded and max_context is None:
+    if report.never_refused and min_context is None:  # with --min-context: the check fails, saying why
         report.warnings.append(Diagnostic("never_refused", f"the runner took a prompt of {report.largest} tokens, "
                                           f"{SLOT_PADDING} past its context: the server does not seem to refuse "
                                           "over-long prompts (truncate: false)"))  # fmt: skip

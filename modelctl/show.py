@@ -18,7 +18,7 @@ from typing import Any
 
 from modelctl.drift import read_deployed
 from modelctl.effective import memory_settings, model_from_facts
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_reason
 from modelctl.model_import import import_model
@@ -479,8 +479,16 @@ def show_modelfile(ref: str, *, host: HostRef = None, timeout: float | None = No
     view = profile_view(ref)
     imported = import_model(view.name, host=host, timeout=timeout)
     where = Path.cwd() / (re.sub(r"[^A-Za-z0-9_.-]", "_", view.name) + ".yaml")
-    loaded = load_profile(str(where), text=imported.yaml)
-    rendered = render(loaded, paths="absolute")
+    try:
+        loaded = load_profile(str(where), text=imported.yaml)
+        rendered = render(loaded, paths="absolute")
+    except InvalidInput as exc:
+        # What cannot be written is the server's (a template with a line ending in """, a control
+        # character): the profile named here is never a file, so the error names the server (exit 5).
+        what = f"its {exc.field}" if exc.field else "it"
+        raise ServerError(
+            f"the model {view.name} on {imported.host}: {what} cannot be written as a Modelfile: {exc.message}"
+        ) from None
     head = f"# Modelfile of the model {view.name} on {imported.host}, as modelctl renders it.\n"
     text = _RENDER_HEADER.sub(lambda _m: head, rendered.text, count=1)
     return DeployedModelfile(view.name, imported.host or "", text, list(imported.warnings))

@@ -23,6 +23,7 @@ from modelctl.compare import CompareOptions, prompt_cases, run_targets, server_f
 from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.events import EventSink, ignore
+from modelctl.files import check_output
 from modelctl.matrix import Cell, Matrix, median
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, load_profile
@@ -291,13 +292,15 @@ def sweep(
     options: CompareOptions | None = None,
     *,
     save_best: str | None = None,
+    replace: bool = False,
     host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> SweepResult:
     """Run PROFILE (or a model) with every combination of the swept values over the prompts and
     seeds of ``options``; rank the settings; with ``save_best``, write the winner as a profile
-    extending PROFILE (nothing is written when the run did not complete)."""
+    extending PROFILE (nothing is written when the run did not complete; an existing file only
+    with ``replace``, and never a file the run reads)."""
     options = options or CompareOptions()
     axes = parse_axes(specs, options.overrides)
     if not options.runs_prompts:
@@ -308,7 +311,8 @@ def sweep(
     cases = prompt_cases(options)
     if save_best:  # a file that cannot be written is said before anything runs
         base = load_profile(str(loaded[0].path)) if loaded[0] is not None else None
-        derive_profile(base, save_best, from_model=None if base is not None else ref)
+        derive_profile(base, save_best, from_model=None if base is not None else ref, replace=replace)
+        check_output(save_best, option="--save-best")
     values = grid(axes)
     targets = _setting_targets(ref, loaded[0], values, options)
     with client_for(host, timeout) as client:
@@ -319,11 +323,11 @@ def sweep(
         matrix = run_targets(client, targets, cases, options, server, on_event, host=host_facts(host))
     result = SweepResult(ref, axes, matrix, score(matrix, values), options.min_pass_rate)
     if save_best:
-        result.saved, result.saved_as = _save(result, loaded[0], save_best), save_best
+        result.saved, result.saved_as = _save(result, loaded[0], save_best, replace), save_best
     return result
 
 
-def _save(result: SweepResult, original: LoadedProfile | None, path: str) -> DerivedProfile | None:
+def _save(result: SweepResult, original: LoadedProfile | None, path: str, replace: bool) -> DerivedProfile | None:
     """The best setting as a profile that extends the original with only the changed values
     (``--set`` overrides included: they were part of what ran), written atomically."""
     best = result.best
@@ -342,8 +346,10 @@ def _save(result: SweepResult, original: LoadedProfile | None, path: str) -> Der
         if lp.origins.get("system") == SET_SOURCE:
             system = lp.profile.system
         base = load_profile(str(original.path))
-        derived = derive_profile(base, path, parameters=params, system=system)
+        derived = derive_profile(base, path, parameters=params, system=system, replace=replace)
     else:  # a plain model: its options are the --set overrides and the swept values
-        derived = derive_profile(None, path, parameters=target.options, system=target.system, from_model=result.ref)
+        derived = derive_profile(
+            None, path, parameters=target.options, system=target.system, from_model=result.ref, replace=replace
+        )
     derived.save()
     return derived

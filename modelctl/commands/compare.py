@@ -130,8 +130,10 @@ def _parse_seeds(text: str | None) -> list[int | None]:
     "--save-best",
     type=click.Path(dir_okay=False),
     metavar="FILE.yaml",
-    help="With --sweep: write the winning setting as a profile that extends PROFILE with only the changed values.",
+    help="With --sweep: write the winning setting as a profile that extends PROFILE with only the changed values "
+    "(an existing FILE only with --force).",
 )
+@click.option("--force", is_flag=True, help="With --save-best: replace FILE when it exists.")
 @set_option("Override a key or parameter in every profile (repeatable).")
 @click.option(
     "--format",
@@ -158,6 +160,7 @@ def compare(
     no_truncate: bool,
     sweeps: tuple[str, ...],
     save_best: str | None,
+    force: bool,
     overrides: tuple[str, ...],
     fmt: str | None,
     output: str | None,
@@ -207,6 +210,8 @@ def compare(
     if matrix_mode and len(hosts) > 1:
         raise click.UsageError("prompts run on one server: give --host once (the table takes several)")
     _check_sweep(refs, sweeps, save_best, matrix_mode)
+    if force and not save_best:
+        raise click.UsageError("--force replaces the --save-best file: give --save-best FILE.yaml")
     if no_truncate and not matrix_mode:
         raise click.UsageError("--no-truncate needs prompts (--prompt or --prompts)")
     seeds = _parse_seeds(seeds_text)
@@ -225,7 +230,7 @@ def compare(
             min_pass_rate, no_truncate,
         )  # fmt: skip
         if sweeps:
-            return _sweep(refs[0], sweeps, options, save_best, out_fmt, quiet, hosts, inventory, timeout)
+            return _sweep(refs[0], sweeps, options, (save_best, force), out_fmt, quiet, hosts, inventory, timeout)
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
             return table_fleet_result(fleet, out_fmt)
@@ -256,14 +261,15 @@ def _sweep(
     ref: str,
     sweeps: tuple[str, ...],
     options: CompareOptions,
-    save_best: str | None,
+    save: tuple[str | None, bool],
     out_fmt: str,
     quiet: bool,
     hosts: tuple[str, ...],
     inventory: str | None,
     timeout: float | None,
 ) -> Result:
-    """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code)."""
+    """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code);
+    ``save``: --save-best's file and --force."""
     from modelctl.inventory import one_host
     from modelctl.output.progress import Progress, should_show
     from modelctl.output.sweep import sweep_result
@@ -272,7 +278,9 @@ def _sweep(
     progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
     try:
         server = one_host(hosts[0] if hosts else None, inventory, "compare --sweep")
-        result = sweep(ref, sweeps, options, save_best=save_best, host=server, timeout=timeout, on_event=progress)
+        result = sweep(
+            ref, sweeps, options, save_best=save[0], replace=save[1], host=server, timeout=timeout, on_event=progress
+        )
     finally:
         progress.close()
     return sweep_result(result, out_fmt, exit_code(result.matrix, result.checks_failed))

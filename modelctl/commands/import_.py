@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from modelctl.cli_common import OUTPUT_HELP, execute, format_option, quiet_option, server_options
+from modelctl.cli_common import OUTPUT_HELP, ExistingPath, execute, format_option, quiet_option, server_options
 from modelctl.output import Result
 
 
@@ -21,7 +21,7 @@ from modelctl.output import Result
     "--files",
     "files",
     multiple=True,
-    type=click.Path(file_okay=False, exists=True),
+    type=ExistingPath(file_okay=False),
     metavar="DIR",
     help="With --model: folders holding the model's adapter or draft files (found by digest; repeatable).",
 )

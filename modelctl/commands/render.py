@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from modelctl.cli_common import (
     OUTPUT_HELP,
+    ExistingPath,
     complete_profiles,
     confine_option,
     execute,
@@ -30,7 +32,7 @@ from modelctl.output import Result
 @click.option(
     "--check",
     "check",
-    type=click.Path(exists=True),
+    type=ExistingPath(),
     default=None,
     metavar="MODELFILE|DIR",
     help="Compare a committed Modelfile with what PROFILE renders (exit 3 and a unified diff when they "
@@ -67,7 +69,7 @@ def render(
       modelctl render creative --check Modelfile
       modelctl render --check modelfiles/
     """
-    is_dir = check is not None and Path(check).is_dir()
+    is_dir = check is not None and os.path.isdir(check)  # False for a name too long to be a file
     if check is not None and output is not None:
         raise click.UsageError("--check compares and writes nothing: drop -o")
     if profile is None and not is_dir:

@@ -26,6 +26,7 @@ Available Commands:
   /show parameters            The model's parameters and the ones set in this chat
   /show system                The system message in force
   /save FILE.yaml             Save this chat's settings as a profile that extends the one you started with
+  /save! FILE.yaml            The same, replacing FILE.yaml when it exists (/save never does)
   /clear                      Forget the conversation so far
   /bye                        Exit (or Ctrl-D)
   /?, /help                   This help
@@ -121,6 +122,7 @@ class ChatLoop:
             "/set": self._set,
             "/show": self._show,
             "/save": self._save,
+            "/save!": self._save,
             "/clear": self._clear,
             "/?": lambda _a, _l: self.say(HELP),
             "/help": lambda _a, _l: self.say(HELP),
@@ -169,11 +171,11 @@ class ChatLoop:
         else:
             self.say("Usage:\n  /show parameters\n  /show system")
 
-    def _save(self, args: list[str], _line: str) -> None:
+    def _save(self, args: list[str], line: str) -> None:
         if len(args) != 1:
-            self.say("Usage:\n  /save FILE.yaml")
+            self.say("Usage:\n  /save FILE.yaml\n  /save! FILE.yaml   (replace FILE.yaml when it exists)")
             return
-        derived = self.session.derive(args[0])
+        derived = self.session.derive(args[0], replace=line.split()[0] == "/save!")
         derived.save()
         self.say(saved_line(args[0], derived))
 

@@ -611,15 +611,21 @@ def matrix_html(m: Matrix) -> str:
 # =========================================================================== results
 
 
-def table_result(t: ParamTable, fmt: str) -> Result:
+def table_result(t: ParamTable, fmt: str, exit_code: ExitCode = ExitCode.OK) -> Result:
+    """The parameter table; ``exit_code``: what its server did, when it counts (a host of several)."""
+    errors = [Diagnostic(exit_code.name.lower(), f"server rows skipped: {t.server.reason}")] if (
+        exit_code != ExitCode.OK and not t.server.reachable and t.server.reason
+    ) else []  # fmt: skip
     if fmt == "text":
-        return Result(data=t.to_dict(), blocks=lambda: table_blocks(t), warnings=t.warnings)
+        return Result(
+            data=t.to_dict(), blocks=lambda: table_blocks(t), exit_code=exit_code, warnings=t.warnings, errors=errors
+        )
     writers: dict[str, Callable[[], str]] = {
         "markdown": lambda: table_markdown(t),
         "html": lambda: table_html(t),
         "json": lambda: "",
     }
-    return Result(data=t.to_dict(), text=writers[fmt], warnings=t.warnings)
+    return Result(data=t.to_dict(), text=writers[fmt], exit_code=exit_code, warnings=t.warnings, errors=errors)
 
 
 def matrix_result(m: Matrix, fmt: str, exit_code: ExitCode) -> Result:
@@ -655,7 +661,7 @@ def table_fleet_result(fleet: Fleet[ParamTable], fmt: str) -> Result:
         parts.append(host_table(fleet.cells, [r.label for r in fleet.runs]))
         return "\n".join(parts)
 
-    return fleet_result(fleet, lambda t, _code: table_result(t, fmt), text)
+    return fleet_result(fleet, lambda t, code: table_result(t, fmt, code), text)
 
 
 class NoticesFirst:

@@ -42,6 +42,13 @@ def check(r: ProbeReport) -> Diagnostic | None:
     """``--min-context``: the failed check, or None."""
     if r.passed is not False:
         return None
+    if r.never_refused:
+        return Diagnostic(
+            "check_failed",
+            f"--min-context {r.min_context:,} cannot be checked: the runner took a prompt of {_n(r.largest)} tokens, "
+            "past its context, and the server never refused one (truncate: false), so it may cut prompts "
+            "silently",
+        )
     return Diagnostic(
         "check_failed",
         f"the runner takes {_n(r.largest)} tokens of prompt uncut, below --min-context {r.min_context:,}",
