@@ -20,7 +20,7 @@ template reads. Ollama's Template.Execute passes ``System``, ``Prompt``, ``Respo
 or a misspelt ``.system``) is silently empty. Inside ``range`` and ``with`` the dot is the
 element, so only fields read at the top level, or through ``$.``, are checked.
 
-Standard library only, loaded only when a template is checked.
+Loaded only when a template is checked (``modelctl --help`` never imports it).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+from modelctl.params import suggest
+from modelctl.wire import older_than
 
 __all__ = [
     "GoTemplateError",
@@ -115,8 +118,8 @@ class Item:
             return self.val
         if self.typ > KEYWORD:
             return f"<{self.val}>"
-        if len(self.val) > 10:
-            return go_quote(self.val[:10]) + "..."
+        if len(self.val.encode("utf-8", "surrogatepass")) > 10:  # len() of a Go string: bytes
+            return go_quote(self.val[:10]) + "..."  # %.10q: the first ten characters
         return go_quote(self.val)
 
 
@@ -1285,8 +1288,6 @@ def functions_used(trees: dict[str, ListNode]) -> list[str]:
 def newer_functions(template: str, version: str | None) -> list[tuple[str, str]]:
     """(name, first release) of each Ollama function the template calls that Ollama ``version``
     does not have yet (``None``: any version, so every function newer than the oldest)."""
-    from modelctl.wire import older_than
-
     try:
         used = functions_used(parse(template))
     except GoTemplateError:
@@ -1360,8 +1361,6 @@ def top_level_fields(template: str) -> list[FieldUse]:
 
 def template_problems(template: str) -> list[tuple[FieldUse, str]]:
     """Fields a template reads that Ollama does not provide, each with what to say about it."""
-    from modelctl.params import suggest
-
     problems: list[tuple[FieldUse, str]] = []
     seen: set[str] = set()
     for use in top_level_fields(template):

@@ -33,6 +33,7 @@ from modelctl import yamlio
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError
 from modelctl.facts import facts_from_gguf
 from modelctl.files import confinement_root, not_regular, open_regular, outside
+from modelctl.gotemplate import GoTemplateError, check, newer_functions, template_problems
 from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
 from modelctl.wire import as_sent, go_semver_valid
 
@@ -871,8 +872,6 @@ def _check_template(loaded: LoadedProfile) -> None:
     template = loaded.profile.template
     if not template or "{{" not in template:
         return  # no action: plain text, which Go always accepts
-    from modelctl.gotemplate import GoTemplateError, check
-
     try:
         check(template)
     except GoTemplateError as exc:
@@ -994,8 +993,6 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
 def _template_warnings(prof: Profile, warn: Callable[[str, str, str], None]) -> None:
     if not prof.template or "{{" not in prof.template:
         return
-    from modelctl.gotemplate import newer_functions, template_problems
-
     for use, problem in template_problems(prof.template):
         warn("template_variable", "template", f"TEMPLATE line {use.line}: {problem}")
     for name, since in newer_functions(prof.template, prof.requires):
