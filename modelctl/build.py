@@ -274,7 +274,7 @@ def _unread_files(spec: ModelSpec, base_dir: Path) -> _LocalFiles:
         else:
             out.model.append(local)
     out.adapters = [local_path(v, base_dir) or (base_dir / v) for v in spec.adapters][-1:]
-    out.draft = [resolve_path(spec.draft, base_dir)] if spec.draft is not None else []
+    out.draft = list(dict.fromkeys(resolve_path(v, base_dir) for v in spec.drafts))
     return out
 
 
@@ -298,16 +298,24 @@ def _local_files(spec: ModelSpec, base_dir: Path, profile_path: Path | None) -> 
             raise InvalidInput(f"adapter not found: {local}", file=where, field="adapters")
         # Each ADAPTER line replaces the previous one (Ollama's CLI), so only the last counts.
         out.adapters = _local_model_files(local, root, "adapters")
-    if spec.draft is not None:
-        local = resolve_path(spec.draft, base_dir)
+    out.draft = _draft_files(spec, base_dir, from_paths, root, where)
+    return out
+
+
+def _draft_files(spec: ModelSpec, base_dir: Path, from_paths: list[Path], root: Path | None, where: str) -> list[Path]:
+    """Every DRAFT line's files, merged (parser/parser.go CreateRequest since v0.30.0): each path must
+    exist and must not be a FROM path; a file named twice is sent once."""
+    files: dict[Path, None] = {}
+    for value in spec.drafts:
+        local = resolve_path(value, base_dir)
         if not local.exists():
             raise InvalidInput(f"draft model not found: {local}", file=where, field="draft")
         if any(same_local_path(local, p) for p in from_paths):
             raise InvalidInput(
                 f"DRAFT must not reference the same local path as FROM: {local}", file=where, field="draft"
             )
-        out.draft = _local_model_files(local, root, "draft")
-    return out
+        files.update(dict.fromkeys(_local_model_files(local, root, "draft")))
+    return list(files)
 
 
 def _local_model_files(local: Path, root: Path | None, field_name: str) -> list[Path]:

@@ -243,6 +243,13 @@ def spec_to_profile_data(
         data["parameters"] = order_parameters(spec.parameters) if export_of else dict(spec.parameters)
     if spec.messages:
         data["messages"] = [dict(m) for m in spec.messages]
+    if len(spec.drafts) > 1:
+        ctx.warn(
+            "several_drafts",
+            f"{len(spec.drafts)} DRAFT lines: Ollama sends the files of all of them, a profile names one draft; "
+            "only the last is kept",
+            "draft",
+        )
     for key, value in (("adapters", spec.adapters[-1] if spec.adapters else None), ("draft", spec.draft)):
         if value is None:
             continue

@@ -134,8 +134,15 @@ class ModelSpec:
     requires: str | None = None
     renderer: str | None = None
     parser: str | None = None
-    draft: str | None = None
+    # Every DRAFT path in order: Ollama checks each (it must exist and must not be a FROM path) and
+    # sends the files of all of them together as draft_files (parser/parser.go since v0.30.0).
+    drafts: list[str] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list, compare=False)
+
+    @property
+    def draft(self) -> str | None:
+        """The last DRAFT path (a profile names one draft), or None."""
+        return self.drafts[-1] if self.drafts else None
 
 
 # --- decoding (golang.org/x/text unicode.BOMOverride + bufio.ReadRune) ----------------------
@@ -570,16 +577,8 @@ def _on_model(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[st
 
 
 def _on_draft(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:
-    if spec.draft is not None:
-        _warn(
-            spec,
-            "several_drafts",
-            "several DRAFT lines: Ollama merges their files; only this last path is kept here",
-            cmd,
-            filename,
-            "draft",
-        )
-    spec.draft = cmd.args
+    # Unlike ADAPTER (the last wins), every DRAFT counts: Ollama merges their files.
+    spec.drafts.append(cmd.args)
 
 
 def _on_adapter(spec: ModelSpec, cmd: Command, filename: str | None, last: dict[str, Command]) -> None:

@@ -33,7 +33,7 @@ from modelctl import yamlio
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError
 from modelctl.facts import facts_from_gguf
 from modelctl.files import confinement_root, not_regular, open_regular, outside
-from modelctl.gotemplate import template_problems
+from modelctl.gotemplate import GoTemplateError, check, newer_functions, template_problems
 from modelctl.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
 from modelctl.modelfile import looks_like_modelfile
 from modelctl.wire import as_sent, go_semver_valid
@@ -865,6 +865,7 @@ def _post_checks(loaded: LoadedProfile, local_files: bool = True) -> None:
     _check_confined(loaded)  # first: nothing is said about files outside the repository
     _check_projectors(loaded)
     _check_draft(loaded)
+    _check_template(loaded)
     if not local_files:
         for dotted_field, path in _local_paths(prof):
             f, line, col = loaded.where(dotted_field)
@@ -898,6 +899,52 @@ def _check_projectors(loaded: LoadedProfile) -> None:
             f"a projector needs `from` to be a local file too: with the model name {prof.from_value} "
             "the server ignores files (build the vision model from its weights and projector files)",
         )
+
+
+def _check_template(loaded: LoadedProfile) -> None:
+    """TEMPLATE parses as Ollama's create parses it (Go's text/template with Ollama's functions)."""
+    template = loaded.profile.template
+    if not template or "{{" not in template:
+        return  # no action: plain text, which Go always accepts
+    try:
+        check(template)
+    except GoTemplateError as exc:
+        f, line, col = _template_position(loaded, template, exc.line, exc.column)
+        raise ProfileError(
+            f"Ollama would refuse this TEMPLATE (Go's text/template): {exc.message}",
+            file=f,
+            line=line,
+            column=col,
+            field="template",
+            code="go_template",
+        ) from None
+
+
+def _template_position(
+    loaded: ProfileSources, template: str, t_line: int, t_col: int
+) -> tuple[str, int | None, int | None]:
+    """The file position of the template's line and column: the value's own position moved by the
+    offset, when the file holds the value where the YAML position says (a literal block ``|`` or a
+    one-line value); else the value's position."""
+    f, line, col = loaded.where("template")
+    if line is None or col is None:
+        return f, line, col
+    try:
+        lines = Path(f).read_text(encoding="utf-8").split("\n")
+        head = lines[line - 1][col - 1 :]
+    except (OSError, UnicodeError, IndexError):
+        return f, line, col
+    want = template.split("\n")[t_line - 1]
+    if head[:1] == "|" and line + t_line <= len(lines):
+        text = lines[line + t_line - 1]
+        indent = len(text) - len(text.lstrip(" "))
+        if text[indent:].rstrip("\r") == want:
+            return f, line + t_line, indent + t_col
+    elif t_line == 1 and "\n" not in template:
+        skip = 1 if head[:1] in ("'", '"') else 0
+        if head[skip : skip + len(want)] == want:
+            return f, line, col + skip + t_col - 1
+    return f, line, col
 
 
 def _check_draft(loaded: LoadedProfile) -> None:
@@ -952,8 +999,7 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
         out.append(Diagnostic(code, message, f, line, col, dotted_field))
 
     _parameter_warnings(prof, warn)
-    for use, problem in template_problems(prof.template or ""):
-        warn("template_variable", "template", f"TEMPLATE line {use.line}: {problem}")
+    _template_warnings(prof, warn)
     for key in ("system", "template"):
         if getattr(prof, key) == "":
             warn(
@@ -976,6 +1022,20 @@ def collect_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
             f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}",
         )
     return out
+
+
+def _template_warnings(prof: Profile, warn: Callable[[str, str, str], None]) -> None:
+    if not prof.template or "{{" not in prof.template:
+        return
+    for use, problem in template_problems(prof.template):
+        warn("template_variable", "template", f"TEMPLATE line {use.line}: {problem}")
+    for name, since in newer_functions(prof.template, prof.requires):
+        warn(
+            "template_function_version",
+            "template",
+            f"TEMPLATE calls {name}, which Ollama defines from {since} on: an older server refuses the template "
+            f'(function "{name}" not defined); say so with requires: "{since}"',
+        )
 
 
 def _parameter_warnings(prof: Profile, warn: Callable[[str, str, str], None]) -> None:

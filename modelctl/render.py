@@ -290,7 +290,7 @@ def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
         "requires": requires,
         "renderer": prof.renderer,
         "parser": prof.parser,
-        "draft": ctx["draft"],
+        "draft": [ctx["draft"]] if ctx["draft"] is not None else [],
     }
 
 
@@ -306,7 +306,7 @@ def spec_fields(spec: ModelSpec) -> dict[str, Any]:
         "requires": spec.requires,
         "renderer": spec.renderer,
         "parser": spec.parser,
-        "draft": spec.draft,
+        "draft": list(spec.drafts),
     }
 
 

@@ -33,9 +33,12 @@ def spec(**kw: Any) -> ModelSpec:
         "requires": None,
         "renderer": None,
         "parser": None,
-        "draft": None,
+        "drafts": [],
         "warnings": [],
     }
+    if "draft" in kw:  # one DRAFT line
+        kw["drafts"] = [] if kw["draft"] is None else [kw.pop("draft")]
+        kw.pop("draft", None)
     base.update(kw)
     return ModelSpec(**base)
 

@@ -844,7 +844,7 @@ def test_internal_names_through_parameter() -> None:
         requires="0.5",
         renderer="r",
         parser="p",
-        draft="d",
+        drafts=["d"],
     )
     assert [w.code for w in spec.warnings] == ["message_role", "message_role"]
 
@@ -1061,7 +1061,7 @@ def test_parameter_and_command_lines_roundtrip() -> None:
         requires="0.12.0",
         renderer="r",
         parser="p",
-        draft="./d.gguf",
+        drafts=["./d.gguf"],
     )
 
 
