@@ -19,6 +19,7 @@ import click
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
 from modelctl.files import CONFINE_ENV, write_atomic
 from modelctl.output import Result, dumps, envelope, term
+from modelctl.registry import parse_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,6 +108,29 @@ def set_option(help: str | None = None) -> Callable[[F], F]:  # noqa: A002 - cli
         or "Override a profile value after loading (repeatable): parameters.temperature=0.2, or the short "
         "form temperature=0.2. Validated like the file.",
     )
+
+
+def _registries(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            parse_registry(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return tuple(v.strip() for v in values)
+
+
+def insecure_registry_option(f: F) -> F:
+    """``--insecure-registry HOST[:PORT]`` (repeatable): registries served over plain http
+    (``insecure_registries: tuple[str, ...]``; the matching rule is modelctl.registry's)."""
+    return click.option(
+        "--insecure-registry",
+        "insecure_registries",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        callback=_registries,
+        help="A registry served over plain http (repeatable): base models on it are pulled with Ollama's "
+        "`insecure: true`. HOST without a port covers every port of that host (docs/build.md).",
+    )(f)
 
 
 HOST_HELP = "Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434); with --hosts, a host's name there."

@@ -109,6 +109,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 #: (RAW_OVERHEAD, BOS alone, for ``raw: true``). Every model "adds BOS", which a cut keeps.
 PROMPT_OVERHEAD = 4
 RAW_OVERHEAD = 1
+PS_CONTEXT_SINCE = (0, 9, 7)  # /api/ps `context_length` (server/routes.go PsHandler)
 TRUNCATE_SINCE = (0, 12, 6)  # the `truncate` and `shift` request fields
 LLAMA_SERVER_SINCE = (0, 30, 0)  # llama-server: one token of headroom, its own refusal text
 HALF_CUT_SINCE = (0, 30, 11)  # contextShiftPromptLimit: a cut keeps num_keep and about half
@@ -1077,6 +1078,8 @@ class _Handler(BaseHTTPRequestHandler):
                         },
                     )
                 )
+                if _version_before(self.state.version, PS_CONTEXT_SINCE):  # not in /api/ps before 0.9.7
+                    del rows[-1][1]["context_length"]
             rows.sort(key=lambda row: row[0], reverse=True)  # longest remaining first
         self._json(200, {"models": [row[1] for row in rows]})
 
