@@ -482,6 +482,7 @@ class DoubleState:
     version: str = DEFAULT_VERSION
     models: dict[str, Model] = field(default_factory=dict)  # Name.key -> Model
     registry: dict[str, Model] = field(default_factory=dict)  # what /api/pull can fetch
+    http_registries: set[str] = field(default_factory=set)  # registry hosts (host:port, lower) served over http
     runners: dict[str, Runner] = field(default_factory=dict)  # Model.runner_key (weights) -> runner
     faults: Faults = field(default_factory=Faults)
     # server settings
@@ -1212,7 +1213,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name is None:
             raise HTTPFail(400, "invalid model name")
         stream = req.get("stream") is not False
-        self._stream("/api/pull", pull_events(self.state, name), stream)
+        self._stream("/api/pull", pull_events(self.state, name, insecure=req.get("insecure") is True), stream)
 
     # -- delete / copy ------------------------------------------------------------------------
 
@@ -1586,8 +1587,13 @@ def modelfile_text(m: Model, params: list[tuple[str, Any]], system: str) -> str:
 # /api/pull and /api/create
 
 
-def pull_events(state: DoubleState, name: Name) -> Iterator[dict[str, Any]]:
+def pull_events(state: DoubleState, name: Name, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
     yield {"status": "pulling manifest"}
+    if name.host.lower() in state.http_registries and not insecure:
+        # Ollama asks a registry over https unless the request says insecure (server/images.go
+        # makeRequest); Go's text when a plain http registry (itself in Go) answers the TLS hello.
+        url = f"https://{name.host}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
+        raise HTTPFail(500, f'pull model manifest: Get "{url}": http: server gave HTTP response to HTTPS client')
     src = state.registry.get(name.key)
     if src is None:
         raise HTTPFail(500, "pull model manifest: file does not exist")
