@@ -126,10 +126,10 @@ def insecure_registry_option(f: F) -> F:
         "--insecure-registry",
         "insecure_registries",
         multiple=True,
-        metavar="HOST[:PORT]",
+        metavar="HOST",
         callback=_registries,
-        help="A registry served over plain http (repeatable): base models on it are pulled with Ollama's "
-        "`insecure: true`. HOST without a port covers every port of that host (docs/build.md).",
+        help="A registry served over plain http, HOST or HOST:PORT (repeatable): base models on it are pulled "
+        "with Ollama's `insecure: true`. Without a port: every port of that host (docs/build.md).",
     )(f)
 
 
