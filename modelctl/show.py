@@ -347,24 +347,33 @@ def _check_context(
     assert runtime is not None
     if configured is None:
         return Verification(reason="no num_ctx is stored: the runner uses the server's default, nothing to check")
-    if runtime.context_length is None:
-        if configured > MEASURE_MAX_CONTEXT:
-            reason = (
-                f"the server does not report the runner's context (/api/ps before Ollama 0.9.7) and num_ctx "
-                f"{configured:,} is above the {MEASURE_MAX_CONTEXT:,} tokens --verify measures with a prompt: "
-                "not checked"
-            )
-            report.warnings.append(Diagnostic("verify_not_checked", reason, field="parameters.num_ctx"))
-            return Verification(reason=reason)
-        measured = measure_context(client, report.name, configured, version=version, keep_alive=keep_alive)
-        return _measured(report, configured, measured)
-    if runtime.context_length == configured:
-        return Verification()
-    return Verification(runtime_reason(configured, runtime.context_length, report.facts.context_trained))
+    if runtime.context_length is not None:
+        if runtime.context_length == configured:
+            return Verification()
+        return Verification(runtime_reason(configured, runtime.context_length, report.facts.context_trained))
+    # No /api/ps figure: measure up to what the runner can hold (a num_ctx above the trained length
+    # is clamped to it, which the measurement then shows), within the bound.
+    trained = report.facts.context_trained
+    target = min(configured, trained) if trained else configured
+    if target > MEASURE_MAX_CONTEXT:
+        return _not_checked(
+            report,
+            f"the server does not report the runner's context (/api/ps before Ollama 0.9.7) and num_ctx "
+            f"{target:,} is above the {MEASURE_MAX_CONTEXT:,} tokens --verify measures with a prompt",
+        )
+    measured = measure_context(client, report.name, target, version=version, keep_alive=keep_alive)
+    return _measured(report, configured, measured, whole=target == configured)
 
 
-def _measured(report: ModelReport, configured: int, m: ContextMeasurement) -> Verification:
-    """A measurement's verdict; the runtime context it shows goes into the report."""
+def _not_checked(report: ModelReport, why: str, measured: ContextMeasurement | None = None) -> Verification:
+    reason = f"{why}: not checked"
+    report.warnings.append(Diagnostic("verify_not_checked", reason, field="parameters.num_ctx"))
+    return Verification(reason=reason, measured=measured)
+
+
+def _measured(report: ModelReport, configured: int, m: ContextMeasurement, *, whole: bool) -> Verification:
+    """A measurement's verdict; the runtime context it shows goes into the report. ``whole``: the
+    prompt was longer than num_ctx itself (else only longer than the trained context below it)."""
     runtime = report.runtime
     assert runtime is not None
     if m.context is not None:
@@ -375,12 +384,11 @@ def _measured(report: ModelReport, configured: int, m: ContextMeasurement) -> Ve
     if m.cut and m.context is not None:
         return Verification(runtime_reason(configured, m.context, report.facts.context_trained), measured=m)
     if m.cut:
-        reason = (
-            f"the runner cut a prompt of {m.words:,} words to {m.kept:,} tokens, which this server's version "
-            "does not tie to one context length: not checked"
-        )
-        report.warnings.append(Diagnostic("verify_not_checked", reason, field="parameters.num_ctx"))
-        return Verification(reason=reason, measured=m)
+        why = f"the runner cut a prompt of {m.words:,} words to {m.kept:,} tokens, which this server's version "
+        return _not_checked(report, why + "does not tie to one context length", m)
+    if not whole:
+        why = f"the runner took all {m.kept:,} tokens of a prompt longer than the trained context, uncut"
+        return _not_checked(report, why, m)
     problem = (
         f"the runner took all {m.kept:,} tokens of a prompt longer than the configured num_ctx {configured} "
         "without cutting it: its context is larger"

@@ -137,11 +137,12 @@ def test_live_verify_above_the_bound(live_host: str, tmp_path: Path, names: list
     assert any(w["code"] == "verify_not_checked" for w in doc["warnings"])
 
 
-def test_live_verify_clamp_fails(live_host: str, tmp_path: Path, names: list[str]) -> None:
+@pytest.mark.parametrize("num_ctx", [TRAINED * 2, 131072])  # the second above the bound: the clamp is below it
+def test_live_verify_clamp_fails(live_host: str, tmp_path: Path, names: list[str], num_ctx: int) -> None:
     """llm/server.go (v0.9.3) NewLlamaServer: num_ctx per slot above the trained length is clamped to it."""
     name = unique("clamp")
     names.append(name)
-    prof = profile(tmp_path, name, f"parameters: {{num_ctx: {TRAINED * 2}}}\n")
+    prof = profile(tmp_path, name, f"parameters: {{num_ctx: {num_ctx}}}\n")
     code, doc, err = build(live_host, tmp_path, str(prof), "--verify")
     assert code == 6, err
     b = doc["data"]["builds"][0]

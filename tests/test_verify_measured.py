@@ -111,6 +111,16 @@ def test_verify_above_the_bound_is_not_checked_with_a_warning(old_double: Ollama
     assert not [g for g in generates(old_double) if g["json"].get("prompt")]
 
 
+def test_a_clamp_below_the_bound_is_measured_whatever_num_ctx(old_double: OllamaDouble, tmp_path: Path) -> None:
+    """num_ctx above the bound, but the trained length (what the runner is clamped to) below it."""
+    write_tiny_llama(tmp_path / "tiny.gguf", context_length=2048)
+    code, doc = build_json(old_double, tmp_path, "huge", "parameters: {num_ctx: 131072}\n", "--verify")
+    assert code == 6
+    v = doc["data"]["builds"][0]["verify"]
+    assert v["measured"]["context"] == 2048 and v["measured"]["prompt_words"] < 4096
+    assert "clamped it to the model's trained context length 2048" in v["problem"]
+
+
 def test_the_bound_itself_is_measured(old_double: OllamaDouble, tmp_path: Path) -> None:
     code, doc = build_json(
         old_double, tmp_path, "edge", f"parameters: {{num_ctx: {MEASURE_MAX_CONTEXT}}}\n", "--verify"
