@@ -109,10 +109,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 #: (RAW_OVERHEAD, BOS alone, for ``raw: true``). Every model "adds BOS", which a cut keeps.
 PROMPT_OVERHEAD = 4
 RAW_OVERHEAD = 1
-PS_CONTEXT_SINCE = (0, 9, 7)  # /api/ps `context_length` (server/routes.go PsHandler)
 TRUNCATE_SINCE = (0, 12, 6)  # the `truncate` and `shift` request fields
 LLAMA_SERVER_SINCE = (0, 30, 0)  # llama-server: one token of headroom, its own refusal text
 HALF_CUT_SINCE = (0, 30, 11)  # contextShiftPromptLimit: a cut keeps num_keep and about half
+PS_CONTEXT_SINCE = (0, 10, 0)  # /api/ps context_length (api/types.go ProcessModelResponse)
 RUNNER_TOO_LONG = "the input length exceeds the context length"  # the Go runners' 400
 SHIFT_OFF_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -1064,23 +1064,18 @@ class _Handler(BaseHTTPRequestHandler):
                 # when other models on the same weights use it, or that model is gone since.
                 details = {k: v for k, v in r.details.items() if k != "parent_model"}
                 details["parent_model"] = ""
-                rows.append(
-                    (
-                        r.expires_at,
-                        {
-                            "name": r.name,
-                            "model": r.name,
-                            "size": r.size,
-                            "digest": r.digest,
-                            "details": details,
-                            "expires_at": rfc3339(r.expires_at),
-                            "size_vram": r.size_vram,
-                            "context_length": r.context_length,
-                        },
-                    )
-                )
-                if _version_before(self.state.version, PS_CONTEXT_SINCE):  # not in /api/ps before 0.9.7
-                    del rows[-1][1]["context_length"]
+                entry = {
+                    "name": r.name,
+                    "model": r.name,
+                    "size": r.size,
+                    "digest": r.digest,
+                    "details": details,
+                    "expires_at": rfc3339(r.expires_at),
+                    "size_vram": r.size_vram,
+                }
+                if not _version_before(self.state.version, PS_CONTEXT_SINCE):
+                    entry["context_length"] = r.context_length
+                rows.append((r.expires_at, entry))
             rows.sort(key=lambda row: row[0], reverse=True)  # longest remaining first
         self._json(200, {"models": [row[1] for row in rows]})
 

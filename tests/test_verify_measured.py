@@ -58,7 +58,7 @@ def test_the_double_at_0_9_3_leaves_context_length_out_of_ps(old_double: OllamaD
         list(client.generate({"model": "llama3.2:1b", "prompt": "", "keep_alive": "5m"}))
         (entry,) = client.ps()["models"]
         assert "context_length" not in entry and entry["size"] > 0
-    old_double.state.version = "0.9.7"
+    old_double.state.version = "0.10.0"
     with OllamaClient(old_double.url) as client:
         assert client.ps()["models"][0]["context_length"] == 4096
 
