@@ -62,8 +62,9 @@ from modelctl.modelfile import ModelSpec
 from modelctl.names import model_hint
 from modelctl.params import typed_parameters
 from modelctl.profile import LoadedProfile, load_profile, local_path, resolve_path, same_local_path, split_abstract
+from modelctl.registry import http_registry_error, is_insecure, registry_of
 from modelctl.render import Rendered, render
-from modelctl.session import HostRef, HostSession, session_for
+from modelctl.session import HostRef, HostSession, HostSpec, session_for
 from modelctl.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
 from modelctl.units import download_size
 from modelctl.wire import find_entry, modelfile_blobs, older_than
@@ -683,6 +684,7 @@ class BuildOptions:
     verify: bool = False  # load the model and check its runtime context
     only_changed: bool = False  # models in sync get no report (no show, tags or ps for them)
     reports: bool = True  # compose each model's report (an extra /api/show each, one /api/ps)
+    insecure_registries: tuple[str, ...] = ()  # registries served over http (HOST or HOST:PORT): pulls say insecure
 
 
 class Builder:
@@ -762,7 +764,7 @@ class Builder:
         o.report = report
         if self.options.verify:
             self.on_event(Status("loading the model to verify", plan.name))
-            report.verification = Verification(verify_runtime(session.client, report))
+            report.verification = verify_runtime(session.client, report, version=session.version())
             return None  # loading changed what /api/ps says
         if ps is None:
             ps = session.client.ps()
@@ -875,10 +877,11 @@ class _BuildJob:
                 code="base_missing",
             )
         self.status(f"pulling {base}")
+        insecure = is_insecure(base, self.options.insecure_registries)
         try:
-            self.drain(self.client.pull(base), pulling=base)
+            self.drain(self.client.pull(base, insecure=insecure), pulling=base)
         except ServerError as exc:
-            hint = model_hint(self.client, base, profiles=False)
+            hint = self._pull_hint(base, exc.message, insecure=insecure)
             raise ServerError(
                 f"cannot pull the base model {base}: {exc.message}" + (f"; {hint}" if hint else ""),
                 status=exc.status,
@@ -887,6 +890,16 @@ class _BuildJob:
         self.outcome.pulled = True
         self.session.forget(base)
         return self.client.show(base)
+
+    def _pull_hint(self, base: str, error: str, *, insecure: bool) -> str | None:
+        """What to do about a failed pull: the option for a registry served over http, else a did-you-mean."""
+        registry = registry_of(base)
+        if not insecure and registry is not None and http_registry_error(error):
+            return (
+                f"the registry {registry} answers over plain http: pass --insecure-registry {registry} "
+                "(or list it under insecure_registries in the inventory) to pull from it"
+            )
+        return model_hint(self.client, base, profiles=False)
 
     def ensure_blob(self, blob: Blob) -> None:
         blob.present = self.client.blob_exists(blob.digest)
@@ -1063,7 +1076,7 @@ class BuildResult:
 
     @property
     def verify_failures(self) -> list[BuildOutcome]:
-        return [o for o in self.outcomes if o.verification is not None and not o.verification.ok]
+        return [o for o in self.outcomes if o.verification is not None and o.verification.failed]
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -1134,6 +1147,7 @@ def build(
     lock: str | os.PathLike[str] | None = None,
     report: bool | None = None,
     session: HostSession | None = None,
+    insecure_registries: Sequence[str] = (),
     on_event: EventSink = ignore,
 ) -> BuildResult:
     """Build each profile on the server and report what it made.
@@ -1146,6 +1160,8 @@ def build(
     ``BuildResult.failures``. ``lock`` names a lock file to write (docs/lock.md); ``session``
     is a host session to use (one is opened on ``host`` otherwise). ``report``: compose each
     model's report (an /api/show and /api/ps more); None: only when there is one profile.
+    ``insecure_registries``: registries served over http (``HOST`` or ``HOST:PORT``; an inventory
+    host's own are added), whose base models are pulled with ``insecure: true``.
     """
     started = time.monotonic()
     prepared, skipped = load_builds(refs, overrides, template)
@@ -1159,7 +1175,8 @@ def build(
         if dry_run:
             return BuildResult(True, [BuildOutcome(p, "planned") for p in plans], skipped=skipped)
         reports = len(plans) == 1 if report is None else report
-        options = BuildOptions(force, no_pull, verify, only_changed, reports)
+        registries = (*insecure_registries, *(host.insecure_registries if isinstance(host, HostSpec) else ()))
+        options = BuildOptions(force, no_pull, verify, only_changed, reports, registries)
         records = BuildRecords()
         result = build_on(s, plans, options, skipped=skipped, jobs=jobs, lock=the_lock, records=records,
                           on_event=on_event)  # fmt: skip

@@ -20,6 +20,7 @@ import click
 from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError, shown_name, too_long_name
 from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.output import MACHINE_FORMATS, Result, dumps, envelope, term
+from modelctl.registry import parse_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,6 +124,29 @@ def set_option(help: str | None = None) -> Callable[[F], F]:  # noqa: A002 - cli
         or "Override a profile value after loading (repeatable): parameters.temperature=0.2, or the short "
         "form temperature=0.2. Validated like the file.",
     )
+
+
+def _registries(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            parse_registry(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return tuple(v.strip() for v in values)
+
+
+def insecure_registry_option(f: F) -> F:
+    """``--insecure-registry HOST[:PORT]`` (repeatable): registries served over plain http
+    (``insecure_registries: tuple[str, ...]``; the matching rule is modelctl.registry's)."""
+    return click.option(
+        "--insecure-registry",
+        "insecure_registries",
+        multiple=True,
+        metavar="HOST",
+        callback=_registries,
+        help="A registry served over plain http, HOST or HOST:PORT (repeatable): base models on it are pulled "
+        "with Ollama's `insecure: true`. Without a port: every port of that host (docs/build.md).",
+    )(f)
 
 
 HOST_HELP = "Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434); with --hosts, a host's name there."

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelctl.errors import ModelfileError
@@ -97,6 +97,8 @@ class Deployed:
     renderer: str
     parser: str
     template_line: str | None  # the TEMPLATE of the generated Modelfile
+    licenses: list[str] | None = None  # its LICENSE lines, one per layer (None: the Modelfile is unreadable)
+    adapter_lines: list[str] = field(default_factory=list)  # its ADAPTER arguments (blob paths on the server)
 
 
 def _commands(text: str) -> list[Command] | None:
@@ -104,6 +106,12 @@ def _commands(text: str) -> list[Command] | None:
         return parse(text)
     except ModelfileError:  # a generated Modelfile can be unparseable (ollama.md §1.12)
         return None
+
+
+def blob_digest(path: str) -> str | None:
+    """``sha256:<hex>`` of a blob path in a generated Modelfile (``.../blobs/sha256-<hex>``), or None."""
+    m = _BLOB_HEX.search(path)
+    return "sha256:" + m.group(1).lower() if m is not None else None
 
 
 def read_deployed(show: Mapping[str, Any] | None) -> Deployed:
@@ -115,6 +123,8 @@ def read_deployed(show: Mapping[str, Any] | None) -> Deployed:
     named = {"renderer": str(show.get("renderer") or ""), "parser": str(show.get("parser") or "")}
     template: str | None = None
     commands = _commands(text or "") if text else None
+    licenses = [c.args for c in commands if c.name == "license"] if commands is not None else None
+    adapter_lines = [c.args for c in commands if c.name == "adapter"] if commands is not None else []
     if commands is not None:
         for cmd in commands:
             if cmd.name == "draft" and (m := _BLOB_HEX.search(cmd.args)):
@@ -126,7 +136,7 @@ def read_deployed(show: Mapping[str, Any] | None) -> Deployed:
     elif text:
         for kind, value in _NAMED_LINE.findall(text):
             named[kind.lower()] = named[kind.lower()] or value.strip()
-    return Deployed(froms, adapters, drafts, named["renderer"], named["parser"], template)
+    return Deployed(froms, adapters, drafts, named["renderer"], named["parser"], template, licenses, adapter_lines)
 
 
 # -------------------------------------------------------------------------------------------

@@ -345,7 +345,7 @@ def build_hosts(
         run.result = build(
             run.refs, dry_run=dry_run, force=options.force, no_pull=options.no_pull, only_changed=options.only_changed,
             jobs=jobs, verify=options.verify, overrides=overrides, template=template, host=run.host, timeout=timeout,
-            lock=lock, report=report, on_event=on_event,
+            lock=lock, report=report, insecure_registries=options.insecure_registries, on_event=on_event,
         )  # fmt: skip
     else:
         _build_many(runs, options, report, dry_run, jobs, overrides, template, timeout, lock, on_event)
@@ -383,7 +383,9 @@ def _build_many(
                                    host=session.display_host)  # fmt: skip
             session.require_version()
             reports = len(mine) == 1 if report is None else report
-            opts = BuildOptions(options.force, options.no_pull, options.verify, options.only_changed, reports)
+            registries = (*options.insecure_registries, *run.host.insecure_registries)
+            opts = BuildOptions(options.force, options.no_pull, options.verify, options.only_changed, reports,
+                                registries)  # fmt: skip
             return build_on(session, mine, opts, skipped=notes, jobs=jobs, lock=the_lock, records=records,
                             on_event=tagged(on_event, run.label))  # fmt: skip
 
@@ -425,7 +427,7 @@ def show_hosts(
     runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
 
     def code(report: ModelReport) -> ExitCode:
-        failed = report.verification is not None and not report.verification.ok
+        failed = report.verification is not None and report.verification.failed
         return ExitCode.CHECK if failed else ExitCode.OK
 
     fleet = Fleet("show", runs, warnings=selection.warnings, host_code=code)

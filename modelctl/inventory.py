@@ -14,6 +14,8 @@ An inventory names each server once (docs/fleet.md)::
           OLLAMA_NUM_PARALLEL: 2
           OLLAMA_KV_CACHE_TYPE: q8_0
           gpu_memory: 24GiB
+        insecure_registries: [registry.lan:5000]     # base models pulled from it over http
+    insecure_registries: [127.0.0.1]                 # for every host
 
 It is read like a profile (bounded, YAML 1.2, a position for every value) and checked strictly:
 every problem is reported at once, each as ``file:line:column: field: message`` (unknown keys
@@ -37,6 +39,7 @@ from modelctl.files import ALLOW_ENV, allowed_env, confined, read_bounded
 from modelctl.limits import INVENTORY_BYTES, INVENTORY_HOSTS, INVENTORY_PROFILES
 from modelctl.params import suggest
 from modelctl.profile import resolve_ref
+from modelctl.registry import parse_registry
 from modelctl.server import parse_host, redact
 from modelctl.session import HostFacts, HostRef, HostSpec
 from modelctl.units import parse_size
@@ -44,8 +47,8 @@ from modelctl.units import parse_size
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
-_TOP_KEYS = ("hosts", "version")
-_HOST_KEYS = ("url", "headers", "profiles", "facts")
+_TOP_KEYS = ("hosts", "insecure_registries", "version")
+_HOST_KEYS = ("url", "headers", "profiles", "facts", "insecure_registries")
 _KV_TYPES = ("f16", "q8_0", "q4_0")
 _BACKENDS = ("cuda", "rocm", "metal")
 
@@ -126,11 +129,12 @@ class _Reader:
         if len(hosts) > cap:
             self.at(("hosts",), f"{len(hosts):,} hosts; at most {cap:,} are read ({INVENTORY_HOSTS.env})")
             return []
-        out = [h for name, value in hosts.items() if (h := self.host(str(name), value)) is not None]
+        shared = self.registries(("insecure_registries",), data.get("insecure_registries"))
+        out = [h for name, value in hosts.items() if (h := self.host(str(name), value, shared)) is not None]
         self.same_servers(out)
         return out
 
-    def host(self, name: str, value: Any) -> HostSpec | None:
+    def host(self, name: str, value: Any, shared: tuple[str, ...] = ()) -> HostSpec | None:
         where: tuple[str | int, ...] = ("hosts", name)
         if not _NAME.match(name):
             self.at(where, f"host name '{name}': letters, digits, '_', '.', '-', at most 64", key=True)
@@ -146,10 +150,29 @@ class _Reader:
         headers = self.headers((*where, "headers"), value.get("headers"))
         profiles = self.profiles((*where, "profiles"), value.get("profiles"))
         facts = self.facts((*where, "facts"), value.get("facts"))
+        registries = self.registries((*where, "insecure_registries"), value.get("insecure_registries"))
         if url is None:
             return None
         base = str(self.path.resolve().parent)
-        return HostSpec(url, name, headers, facts, profiles, base)
+        return HostSpec(url, name, headers, facts, profiles, base, (*shared, *registries))
+
+    def registries(self, where: tuple[str | int, ...], value: Any) -> tuple[str, ...]:
+        """``insecure_registries``: registries served over http, each HOST or HOST:PORT (modelctl.registry)."""
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        out: list[str] = []
+        for i, item in enumerate(items):
+            here = (*where, i) if isinstance(value, list) else where
+            try:
+                if not isinstance(item, str):
+                    raise ValueError("a registry is HOST or HOST:PORT, a string")
+                parse_registry(item)
+            except ValueError as exc:
+                self.at(here, str(exc))
+                continue
+            out.append(item.strip())
+        return tuple(out)
 
     def url(self, where: tuple[str | int, ...], value: Any) -> str | None:
         if value is None:

@@ -24,7 +24,8 @@ from modelctl.errors import Diagnostic
 from modelctl.files import sha256_file
 from modelctl.importer import ImportedProfile, dump_yaml
 from modelctl.names import model_hint
-from modelctl.params import BY_NAME
+from modelctl.params import BY_NAME, stored_value_problem
+from modelctl.profile import is_model_name
 from modelctl.server import ModelNotFound
 from modelctl.session import HostRef, HostSession, session_for
 from modelctl.wire import as_sent, parse_parameters, same_model_name, same_value
@@ -73,11 +74,12 @@ def _own_name(model: str, show: Mapping[str, Any]) -> str:
 
 
 def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
-    """``details.parent_model`` when it names another model (not a file key); None otherwise."""
+    """``details.parent_model`` when it names another model; None otherwise: a file key (newer
+    servers), or the path of the weights blob (Ollama 0.9.3 gives that for a model from files)."""
     parent = str((show.get("details") or {}).get("parent_model") or "")
     if not parent or parent.lower().endswith(_LOCAL_SUFFIXES) or same_model_name(parent, model):
         return None
-    return parent
+    return parent if is_model_name(parent) else None
 
 
 def import_model(
@@ -140,22 +142,10 @@ def _differing(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings:
         if me.text(key) and me.text(key) != parent.text(key):
             data[key] = me.text(key)
     if params:
-        data["parameters"] = {k: as_sent(v) for k, v in params.items() if k in BY_NAME}
-        for k in params:
-            if k not in BY_NAME:
-                warnings.append(
-                    Diagnostic("unknown_parameter", f"stored parameter {k} is not one modelctl knows: left out")
-                )
+        data["parameters"] = _representable(params, warnings)
     if me.messages and me.messages != parent.messages:
         data["messages"] = me.messages
-    lic, base_lic = me.text("license"), parent.text("license")
-    if lic != base_lic:
-        if base_lic and lic.startswith(base_lic + "\n"):
-            data["license"] = lic[len(base_lic) + 1 :]
-        elif not base_lic:
-            data["license"] = lic
-        else:
-            warnings.append(Diagnostic("license", "the model's licenses do not start with its base's: left out"))
+    _licenses(me, parent, data, warnings)
     for key in ("requires",):
         if me.text(key) and me.text(key) != parent.text(key):
             data[key] = me.text(key)
@@ -165,6 +155,51 @@ def _differing(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings:
             data[key] = getattr(mine, key)
     if "parameters" in data and not data["parameters"]:
         del data["parameters"]
+
+
+def _representable(params: Mapping[str, Any], warnings: list[Diagnostic]) -> dict[str, Any]:
+    """The stored parameters a profile can hold. Any other (a name modelctl does not know; a value
+    ``/api/create`` stored without checking it, such as ``num_ctx "big"``, which a profile could
+    not pass ``validate`` with) is left out with a warning naming it: ``plan`` then reports it."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k not in BY_NAME:
+            warnings.append(
+                Diagnostic("unknown_parameter", f"stored parameter {k} is not one modelctl knows: left out")
+            )
+            continue
+        problem = stored_value_problem(k, v)
+        if problem is not None:
+            warnings.append(
+                Diagnostic(
+                    "invalid_stored_parameter",
+                    f"stored parameter {k} = {v!r} is not a value a profile can hold ({problem}): left out",
+                    field=f"parameters.{k}",
+                )
+            )
+            continue
+        out[k] = as_sent(v)
+    return out
+
+
+def _licenses(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings: list[Diagnostic]) -> None:
+    """The licenses the model adds after its base's, one per LICENSE layer (the generated Modelfile has
+    a LICENSE line each; ``/api/show``'s ``license`` joins them with line breaks, and is read only when
+    that Modelfile cannot be)."""
+    mine, theirs = read_deployed(me.show).licenses, read_deployed(parent.show).licenses
+    if mine is None or theirs is None:
+        lic, base_lic = me.text("license"), parent.text("license")
+        mine = [lic] if lic else []
+        theirs = [base_lic] if base_lic else []
+        if base_lic and lic.startswith(base_lic + "\n"):
+            mine = [base_lic, lic[len(base_lic) + 1 :]]
+    if mine == theirs:
+        return
+    if mine[: len(theirs)] != theirs:
+        warnings.append(Diagnostic("license", "the model's licenses do not start with its base's: left out"))
+        return
+    added = mine[len(theirs) :]
+    data["license"] = added if len(added) > 1 else added[0]
 
 
 def _local_layers(

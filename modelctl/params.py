@@ -389,6 +389,19 @@ def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | Non
     return {k: out[k] for k in sorted(out, key=lambda k: ORDER[k])}
 
 
+def stored_value_problem(name: str, value: Any) -> str | None:
+    """Why a value a server stored for catalogue parameter ``name`` cannot be a profile's (wrong
+    type, out of range), or None. ``/api/create`` stores anything it is sent."""
+    param = BY_NAME[name]
+    try:
+        typed = _typed_value(param, value)
+    except InvalidInput as exc:
+        return exc.message
+    if param.type in ("int", "float"):
+        return check_value(param, typed)
+    return None
+
+
 def _typed_value(param: Param, value: Any) -> Any:
     where = f"parameters.{param.name}"
     if param.type == "int":

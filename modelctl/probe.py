@@ -25,7 +25,7 @@ from modelctl.facts import facts_from_show
 from modelctl.run import RunResult, Target, require_truncate, resolve_target, run_request, running_context
 from modelctl.server import OllamaClient, PromptTooLong, ServerInfo
 from modelctl.session import HostRef, client_for
-from modelctl.truncation import largest_uncut
+from modelctl.truncation import context_from_cut, largest_uncut
 
 #: The words probe prompts are made of, in a fixed cycle: common words that most tokenizers
 #: read as one token each, so that tokens grow in step with words.
@@ -45,6 +45,59 @@ FALLBACK_CEILING = 262144 + SLOT_PADDING
 
 def filler(words: int) -> str:
     return " ".join(FILLER[i % len(FILLER)] for i in range(words))
+
+
+# =========================================================================== one over-long prompt
+
+#: The largest num_ctx ``--verify`` measures with an over-long prompt where ``/api/ps`` does not
+#: say the runner's context (Ollama before 0.9.7): the runner evaluates num_ctx tokens of it, which
+#: takes seconds on a GPU and about a minute per 8,192 tokens of a 7B model on a CPU.
+MEASURE_MAX_CONTEXT = 8192
+
+
+@dataclass
+class ContextMeasurement:
+    """One prompt longer than num_ctx, and what the runner kept of it (``prompt_eval_count``)."""
+
+    words: int  # filler words sent: at least as many tokens (each word is one token or more)
+    kept: int  # prompt_eval_count
+    context: int | None  # the runner's per-slot context the cut shows (None: not cut, or the count does not tell)
+    cut: bool  # fewer tokens kept than words sent: the runner cut the prompt
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt_words": self.words, "prompt_eval_count": self.kept, "context": self.context,
+                "cut": self.cut, "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+def measure_context(
+    client: OllamaClient,
+    model: str,
+    num_ctx: int,
+    *,
+    version: str | None,
+    keep_alive: str | float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ContextMeasurement:
+    """The runner's per-slot context, measured with one raw prompt longer than ``num_ctx`` tokens.
+
+    Servers before 0.12.6 cut an over-long prompt without a word (``truncate`` does not exist
+    there), keeping exactly the runner's context on the Go runners (:func:`context_from_cut`), so
+    ``prompt_eval_count`` says the context ``/api/ps`` does not (before 0.9.7). The prompt has
+    ``num_ctx`` + 1/8 + 16 filler words, each at least one token, so it is longer than num_ctx
+    whatever the tokenizer; fewer tokens kept than words sent means the runner cut it. The request
+    carries no options but ``num_predict``, so the loaded runner serves it without a reload.
+    """
+    words = num_ctx + num_ctx // 8 + 16
+    body = {"model": model, "prompt": filler(words), "raw": True, "stream": False, "keep_alive": keep_alive,
+            "options": {"num_predict": 1}}  # fmt: skip
+    start = clock()
+    res: RunResult = run_request(client, body, clock=clock)
+    count = res.metrics.get("prompt_eval_count")
+    if not isinstance(count, int):
+        raise ServerError(f"{client.display_host} did not say how many tokens the prompt had (prompt_eval_count)")
+    cut = count < words
+    return ContextMeasurement(words, count, context_from_cut(count, version) if cut else None, cut, clock() - start)
 
 
 @dataclass

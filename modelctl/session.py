@@ -235,6 +235,7 @@ class HostSpec:
     facts: HostFacts = field(default_factory=HostFacts)
     profiles: tuple[str, ...] | None = None
     base_dir: str | None = None  # the inventory's folder
+    insecure_registries: tuple[str, ...] = ()  # registries it pulls from over http (modelctl.registry)
 
     def client(self, timeout: float | None = None) -> OllamaClient:
         return OllamaClient(self.url, timeout=timeout, headers=dict(self.headers))

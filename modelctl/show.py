@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from modelctl.drift import read_deployed
+from modelctl.drift import blob_digest, read_deployed
 from modelctl.effective import memory_settings, model_from_facts
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
 from modelctl.facts import ModelFacts, facts_from_show
@@ -25,12 +25,13 @@ from modelctl.model_import import import_model
 from modelctl.names import model_hint
 from modelctl.offload import Gpu, GpuPlacement, place
 from modelctl.params import typed_parameters
+from modelctl.probe import MEASURE_MAX_CONTEXT, ContextMeasurement, measure_context
 from modelctl.profile import is_profile_ref, load_profile
 from modelctl.render import render
 from modelctl.server import ModelNotFound, OllamaClient
 from modelctl.session import HostFacts, HostRef, HostSession, host_facts, session_for
 from modelctl.units import format_value
-from modelctl.wire import find_entry, modelfile_blobs, parse_parameters, parse_rfc3339, same_value
+from modelctl.wire import find_entry, modelfile_blobs, parse_parameters, parse_rfc3339, same_model_name, same_value
 
 #: The keys the report shares with ``inspect`` (docs/concepts.md; a contract test pins them).
 REPORT_KEYS = (
@@ -51,6 +52,7 @@ class RuntimeInfo:
     size: int | None
     size_vram: int | None
     loaded_before: bool
+    context_source: str | None = None  # "ps" (/api/ps says it), "measured" (--verify's over-long prompt)
 
     def to_dict(self) -> dict[str, Any]:
         cpu = None
@@ -58,6 +60,7 @@ class RuntimeInfo:
             cpu = max(self.size - self.size_vram, 0)
         return {
             "context_length": self.context_length,
+            "context_length_source": self.context_source,
             "size": self.size,
             "size_vram": self.size_vram,
             "size_cpu": cpu,
@@ -81,16 +84,35 @@ def processor_text(size: int | None, size_vram: int | None) -> str | None:
 
 @dataclass
 class Verification:
-    """``--verify``: the model was loaded and its runtime context compared with num_ctx."""
+    """``--verify``: the model was loaded and its runtime context compared with num_ctx.
 
-    problem: str | None  # why the runtime context differs; None when it matches
+    ``ok`` is True (they match), False (``problem`` says how they differ: exit 6) or None
+    (``reason`` says why nothing was checked: no num_ctx stored, or a runtime context the
+    server does not say and modelctl did not measure). ``measured``: the over-long prompt
+    that measured the context where ``/api/ps`` does not say it (before Ollama 0.9.7).
+    """
+
+    problem: str | None = None  # why the runtime context differs; None when it matches
+    reason: str | None = None  # why it was not checked
+    measured: ContextMeasurement | None = None
 
     @property
-    def ok(self) -> bool:
-        return self.problem is None
+    def ok(self) -> bool | None:
+        if self.problem is not None:
+            return False
+        return None if self.reason is not None else True
+
+    @property
+    def failed(self) -> bool:
+        return self.problem is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "problem": self.problem}
+        out: dict[str, Any] = {"ok": self.ok, "problem": self.problem}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.measured is not None:
+            out["measured"] = self.measured.to_dict()
+        return out
 
 
 @dataclass
@@ -264,6 +286,7 @@ def apply_runtime(report: ModelReport, entry: Mapping[str, Any], *, loaded_befor
         size_vram=vram if isinstance(vram, int) else None,
         loaded_before=loaded_before,
     )
+    runtime.context_source = "ps" if runtime.context_length is not None else None
     report.runtime = runtime
     report.facts.context_runtime = runtime.context_length
     return runtime
@@ -294,11 +317,15 @@ def remaining_keep_alive(expires_at: Any, *, default: str | float, now: datetime
     return int(math.ceil(left))
 
 
-def verify_runtime(client: OllamaClient, report: ModelReport, *, keep_alive: str = VERIFY_KEEP_ALIVE) -> str | None:
+def verify_runtime(
+    client: OllamaClient, report: ModelReport, *, keep_alive: str = VERIFY_KEEP_ALIVE, version: str | None = None
+) -> Verification:
     """Load the model, read /api/ps, fill the runtime facts; unload it if it was not loaded.
 
-    Returns why the runtime context differs from the configured one (None when it does not,
-    or when nothing is configured: then the runtime value is the server default).
+    The runtime context is compared with the configured num_ctx (nothing is checked when none is
+    stored: the runtime value is then the server's default). Where /api/ps does not say it (Ollama
+    before 0.9.7) it is measured with one over-long prompt (:func:`measure_context`) when num_ctx
+    is at most :data:`MEASURE_MAX_CONTEXT`; above that it is not checked (``ok`` None, a warning).
 
     Ollama keys loaded runners by the weights file: when another model on the same weights
     is loaded with the same load-time options, the load reuses that runner and /api/ps lists
@@ -319,18 +346,70 @@ def verify_runtime(client: OllamaClient, report: ModelReport, *, keep_alive: str
         entry = find_entry(after, name)
         if entry is None:
             entry, shared_with = _shared_runner(client, name, after)
+        if entry is None:
+            return Verification(f"{name} did not show up in /api/ps after loading it")
+        apply_runtime(report, entry, loaded_before=before is not None or shared_with is not None)
+        return _check_context(client, report, version, load_keep_alive)
     finally:
         if before is None and shared_with is None:
             _unload(client, name)
-    if entry is None:
-        return f"{name} did not show up in /api/ps after loading it"
-    runtime = apply_runtime(report, entry, loaded_before=before is not None or shared_with is not None)
-    configured = report.facts.context_configured
-    if runtime.context_length is None:
-        return "the server did not report the runner's context length (Ollama before 0.9.7?)"
-    if configured is None or runtime.context_length == configured:
-        return None
-    return runtime_reason(configured, runtime.context_length, report.facts.context_trained)
+
+
+def _check_context(
+    client: OllamaClient, report: ModelReport, version: str | None, keep_alive: str | float
+) -> Verification:
+    """The runtime context (from /api/ps, else measured) against the configured num_ctx."""
+    configured, runtime = report.facts.context_configured, report.runtime
+    assert runtime is not None
+    if configured is None:
+        return Verification(reason="no num_ctx is stored: the runner uses the server's default, nothing to check")
+    if runtime.context_length is not None:
+        if runtime.context_length == configured:
+            return Verification()
+        return Verification(runtime_reason(configured, runtime.context_length, report.facts.context_trained))
+    # No /api/ps figure: measure up to what the runner can hold (a num_ctx above the trained length
+    # is clamped to it, which the measurement then shows), within the bound.
+    trained = report.facts.context_trained
+    target = min(configured, trained) if trained else configured
+    if target > MEASURE_MAX_CONTEXT:
+        return _not_checked(
+            report,
+            f"the server does not report the runner's context (/api/ps before Ollama 0.9.7) and num_ctx "
+            f"{target:,} is above the {MEASURE_MAX_CONTEXT:,} tokens --verify measures with a prompt",
+        )
+    measured = measure_context(client, report.name, target, version=version, keep_alive=keep_alive)
+    return _measured(report, configured, measured, whole=target == configured)
+
+
+def _not_checked(report: ModelReport, why: str, measured: ContextMeasurement | None = None) -> Verification:
+    reason = f"{why}: not checked"
+    report.warnings.append(Diagnostic("verify_not_checked", reason, field="parameters.num_ctx"))
+    return Verification(reason=reason, measured=measured)
+
+
+def _measured(report: ModelReport, configured: int, m: ContextMeasurement, *, whole: bool) -> Verification:
+    """A measurement's verdict; the runtime context it shows goes into the report. ``whole``: the
+    prompt was longer than num_ctx itself (else only longer than the trained context below it)."""
+    runtime = report.runtime
+    assert runtime is not None
+    if m.context is not None:
+        runtime.context_length, runtime.context_source = m.context, "measured"
+        report.facts.context_runtime = m.context
+    if m.cut and m.context == configured:
+        return Verification(measured=m)
+    if m.cut and m.context is not None:
+        return Verification(runtime_reason(configured, m.context, report.facts.context_trained), measured=m)
+    if m.cut:
+        why = f"the runner cut a prompt of {m.words:,} words to {m.kept:,} tokens, which this server's version "
+        return _not_checked(report, why + "does not tie to one context length", m)
+    if not whole:
+        why = f"the runner took all {m.kept:,} tokens of a prompt longer than the trained context, uncut"
+        return _not_checked(report, why, m)
+    problem = (
+        f"the runner took all {m.kept:,} tokens of a prompt longer than the configured num_ctx {configured} "
+        "without cutting it: its context is larger"
+    )
+    return Verification(problem, measured=m)
 
 
 def _unload(client: OllamaClient, name: str) -> None:
@@ -450,7 +529,7 @@ def show_on(
     )
     report.warnings[:0] = view.warnings
     if verify:
-        report.verification = Verification(verify_runtime(session.client, report))
+        report.verification = verify_runtime(session.client, report, version=session.version())
     else:
         runtime_if_loaded(session.client, report)
     return report
@@ -475,9 +554,19 @@ _RENDER_HEADER = re.compile(r"^# Modelfile generated by modelctl from [^\n]*\n")
 def show_modelfile(ref: str, *, host: HostRef = None, timeout: float | None = None) -> DeployedModelfile:
     """The Modelfile of MODEL (or of PROFILE's model) as modelctl would render it: the model read
     back as the profile ``plan`` finds in sync with it (``import --model``), then rendered, so
-    ``FROM`` names the base model instead of a path into the server's blob store."""
+    ``FROM`` names the base model instead of a path into the server's blob store.
+
+    Adapters are files on the server: the ones the model adds to its base are ``ADAPTER`` lines with
+    the server's blob paths, as ``ollama show --modelfile`` prints them; a model that builds on
+    itself carries its adapters through ``FROM``, so they are comments there (a second ADAPTER
+    line would add the adapter again)."""
     view = profile_view(ref)
-    imported = import_model(view.name, host=host, timeout=timeout)
+    with session_for(host, timeout=timeout) as session:
+        imported = import_model(view.name, session=session)
+        deployed = session.show(view.name) or {}
+        base = str(imported.data.get("from") or "")
+        on_itself = same_model_name(base, view.name)
+        base_show = session.show(base) if base and not on_itself else None
     where = Path.cwd() / (re.sub(r"[^A-Za-z0-9_.-]", "_", view.name) + ".yaml")
     try:
         loaded = load_profile(str(where), text=imported.yaml)
@@ -491,4 +580,19 @@ def show_modelfile(ref: str, *, host: HostRef = None, timeout: float | None = No
         ) from None
     head = f"# Modelfile of the model {view.name} on {imported.host}, as modelctl renders it.\n"
     text = _RENDER_HEADER.sub(lambda _m: head, rendered.text, count=1)
-    return DeployedModelfile(view.name, imported.host or "", text, list(imported.warnings))
+    lines = _adapter_lines(deployed, base_show, base if on_itself else None)
+    text = re.sub(r"^FROM [^\n]*\n", lambda m: m.group(0) + "".join(x + "\n" for x in lines), text, count=1, flags=re.M)
+    warnings = [w for w in imported.warnings if not (w.code == "blob_only_on_server" and w.field == "adapters")]
+    return DeployedModelfile(view.name, imported.host or "", text, warnings)
+
+
+def _adapter_lines(show: Mapping[str, Any], base_show: Mapping[str, Any] | None, own_from: str | None) -> list[str]:
+    """The model's ADAPTER lines that its base does not have, as the server writes them; commented
+    out (``own_from``: the model builds on itself) when FROM carries them already."""
+    theirs = set(read_deployed(base_show).adapters) if base_show is not None else set()
+    out = []
+    for arg in read_deployed(show).adapter_lines:
+        if blob_digest(arg) in theirs:
+            continue
+        out.append(f"# ADAPTER {arg}  (FROM {own_from} carries it)" if own_from else f"ADAPTER {arg}")
+    return out

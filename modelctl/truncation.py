@@ -108,6 +108,24 @@ def was_cut(prompt_eval_count: int | None, num_ctx: int | None, num_keep: int, v
     return prompt_eval_count in cut_sizes(num_ctx, num_keep, version)
 
 
+def context_from_cut(kept: int, version: str | None) -> int | None:
+    """The runner's context that cuts an over-long prompt to ``kept`` tokens (``prompt_eval_count``),
+    or None where the count does not tell it (0.30.11+ frees about half of the context, num_keep aside).
+
+    The Go runners (before 0.30.0) keep exactly their per-slot context: ``NewSequence`` in
+    runner/llamarunner/runner.go (v0.9.3) keeps ``inputs[:numKeep]`` and the last
+    ``numCtx - numKeep`` inputs, ``numCtx`` in all (``numKeep`` shapes which tokens stay, not how
+    many); llama-server up to 0.30.10 keeps one token less.
+    """
+    if kept <= 0:
+        return None
+    if older_than(version, LLAMA_SERVER_SINCE):
+        return kept
+    if older_than(version, HALF_CUT_SINCE):
+        return kept + 1
+    return None
+
+
 def largest_uncut(num_ctx: int, version: str | None) -> int:
     """The longest prompt (tokens) a runner with ``num_ctx`` takes without cutting or refusing."""
     return num_ctx if older_than(version, LLAMA_SERVER_SINCE) else num_ctx - 1

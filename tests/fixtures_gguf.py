@@ -6,6 +6,7 @@ Plain functions (usable from any test or bench script):
   key llama.cpp requires and a 260-token byte-fallback vocabulary; F32, F16 or Q8_0 tensors.
 * :func:`write_tiny_gguf` - the same for other shapes: per-layer KV-head arrays, key/value
   lengths that differ from embedding/heads (gemma-like), sliding windows, extra keys.
+* :func:`write_tiny_lora` - a LoRA adapter for the tiny llama (a real Ollama loads it).
 * :func:`write_big_header_gguf` - a Llama-3-8B-like header (128,256 tokens with their types,
   280,147 merges, 291 tensor infos) over a sparse data region, written with ``struct`` for
   speed; the bench and the tests share it.
@@ -234,6 +235,30 @@ def write_tiny_llama(
         chat_template=chat_template,
         **kw,
     )
+
+
+def write_tiny_lora(path: str | Path, *, rank: int = 4, seed: int = 0) -> Path:
+    """A LoRA adapter for :func:`write_tiny_llama` (``general.type`` adapter, ``adapter.type`` lora):
+    ``lora_a``/``lora_b`` for each layer's ``attn_q``. Ollama 0.9.3 stores it as an adapter layer
+    (server/create.go: the GGUF's kind) and its runner loads it."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w = GGUFWriter(str(path), "llama")
+    w.add_string("general.type", "adapter")
+    w.add_string("adapter.type", "lora")
+    w.add_float32("adapter.lora.alpha", float(rank))
+    for i in range(2):  # numpy (rows, cols) is ggml [cols, rows]: lora_a [64, rank], lora_b [rank, 64]
+        w.add_tensor(f"blk.{i}.attn_q.weight.lora_a", (rng.standard_normal((rank, 64)) * 0.01).astype(np.float32))
+        w.add_tensor(f"blk.{i}.attn_q.weight.lora_b", (rng.standard_normal((64, rank)) * 0.01).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
 
 
 def tiny_llama_expected(tensor_type: str = F16) -> dict[str, Any]:

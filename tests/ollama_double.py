@@ -112,6 +112,7 @@ RAW_OVERHEAD = 1
 TRUNCATE_SINCE = (0, 12, 6)  # the `truncate` and `shift` request fields
 LLAMA_SERVER_SINCE = (0, 30, 0)  # llama-server: one token of headroom, its own refusal text
 HALF_CUT_SINCE = (0, 30, 11)  # contextShiftPromptLimit: a cut keeps num_keep and about half
+PS_CONTEXT_SINCE = (0, 10, 0)  # /api/ps context_length (api/types.go ProcessModelResponse)
 RUNNER_TOO_LONG = "the input length exceeds the context length"  # the Go runners' 400
 SHIFT_OFF_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -481,6 +482,7 @@ class DoubleState:
     version: str = DEFAULT_VERSION
     models: dict[str, Model] = field(default_factory=dict)  # Name.key -> Model
     registry: dict[str, Model] = field(default_factory=dict)  # what /api/pull can fetch
+    http_registries: set[str] = field(default_factory=set)  # registry hosts (host:port, lower) served over http
     runners: dict[str, Runner] = field(default_factory=dict)  # Model.runner_key (weights) -> runner
     faults: Faults = field(default_factory=Faults)
     # server settings
@@ -1062,21 +1064,18 @@ class _Handler(BaseHTTPRequestHandler):
                 # when other models on the same weights use it, or that model is gone since.
                 details = {k: v for k, v in r.details.items() if k != "parent_model"}
                 details["parent_model"] = ""
-                rows.append(
-                    (
-                        r.expires_at,
-                        {
-                            "name": r.name,
-                            "model": r.name,
-                            "size": r.size,
-                            "digest": r.digest,
-                            "details": details,
-                            "expires_at": rfc3339(r.expires_at),
-                            "size_vram": r.size_vram,
-                            "context_length": r.context_length,
-                        },
-                    )
-                )
+                entry = {
+                    "name": r.name,
+                    "model": r.name,
+                    "size": r.size,
+                    "digest": r.digest,
+                    "details": details,
+                    "expires_at": rfc3339(r.expires_at),
+                    "size_vram": r.size_vram,
+                }
+                if not _version_before(self.state.version, PS_CONTEXT_SINCE):
+                    entry["context_length"] = r.context_length
+                rows.append((r.expires_at, entry))
             rows.sort(key=lambda row: row[0], reverse=True)  # longest remaining first
         self._json(200, {"models": [row[1] for row in rows]})
 
@@ -1209,7 +1208,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name is None:
             raise HTTPFail(400, "invalid model name")
         stream = req.get("stream") is not False
-        self._stream("/api/pull", pull_events(self.state, name), stream)
+        self._stream("/api/pull", pull_events(self.state, name, insecure=req.get("insecure") is True), stream)
 
     # -- delete / copy ------------------------------------------------------------------------
 
@@ -1583,8 +1582,13 @@ def modelfile_text(m: Model, params: list[tuple[str, Any]], system: str) -> str:
 # /api/pull and /api/create
 
 
-def pull_events(state: DoubleState, name: Name) -> Iterator[dict[str, Any]]:
+def pull_events(state: DoubleState, name: Name, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
     yield {"status": "pulling manifest"}
+    if name.host.lower() in state.http_registries and not insecure:
+        # Ollama asks a registry over https unless the request says insecure (server/images.go
+        # makeRequest); Go's text when a plain http registry (itself in Go) answers the TLS hello.
+        url = f"https://{name.host}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
+        raise HTTPFail(500, f'pull model manifest: Get "{url}": http: server gave HTTP response to HTTPS client')
     src = state.registry.get(name.key)
     if src is None:
         raise HTTPFail(500, "pull model manifest: file does not exist")

@@ -14,6 +14,7 @@ from modelctl.cli_common import (
     execute,
     fleet_options,
     format_option,
+    insecure_registry_option,
     output_option,
     quiet_option,
     set_option,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Print every model's full report (the default for one profile; several get one line each).",
 )
+@insecure_registry_option
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @template_option
 @confine_option
@@ -78,6 +80,7 @@ def build(
     jobs: int,
     verify: bool,
     full_report: bool,
+    insecure_registries: tuple[str, ...],
     overrides: tuple[str, ...],
     template: str | None,
     hosts: tuple[str, ...],
@@ -105,6 +108,7 @@ def build(
       modelctl build profiles/*.yaml --only-changed --lock modelctl.lock
       modelctl build profiles/*.yaml --hosts fleet.yaml
       modelctl build creative --verify --format json -o report.json
+      modelctl build lab.yaml --insecure-registry registry.lan:5000
     """
     if not profiles and inventory is None:
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
@@ -121,7 +125,9 @@ def build(
         report = True if fmt == "json" or full_report else None
         try:
             fleet = build_hosts(
-                profiles, hosts=hosts, inventory=inventory, options=BuildOptions(force, no_pull, verify, only_changed),
+                profiles, hosts=hosts, inventory=inventory, options=BuildOptions(
+                    force, no_pull, verify, only_changed, insecure_registries=insecure_registries
+                ),
                 report=report, dry_run=dry_run, jobs=jobs, overrides=overrides, template=template, timeout=timeout,
                 lock=lock, on_event=fan_out(progress, lines),
             )  # fmt: skip

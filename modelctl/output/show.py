@@ -44,8 +44,7 @@ def report_text(d: Mapping[str, Any]) -> str:
         conf_text = f"not set: the host's OLLAMA_CONTEXT_LENGTH {_num(d['server_context_length'])} (inventory)"
     rows.append(("context trained", _num(ctx.get("trained"))))
     rows.append(("context configured", conf_text))
-    runtime = ctx.get("runtime")
-    rows.append(("context runtime", _num(runtime) if runtime is not None else "- (not loaded; use --verify)"))
+    rows.append(("context runtime", _runtime_text(ctx.get("runtime"), d.get("runtime"))))
     rows.append(("embedding length", _num(d.get("embedding_length"))))
     rows.append(("layers", _num(d.get("block_count"))))
     heads = _num(d.get("head_count"))
@@ -110,6 +109,17 @@ def report_text(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _runtime_text(runtime: Any, rt: Any) -> str:
+    """The runner's context: /api/ps's figure, a measured one, or why there is none."""
+    loaded = isinstance(rt, Mapping) and rt.get("size") is not None
+    if runtime is not None:
+        measured = loaded and rt.get("context_length_source") == "measured"
+        return _num(runtime) + (" (measured: an over-long prompt was cut to it)" if measured else "")
+    if loaded:
+        return "- (loaded; /api/ps of Ollama before 0.9.7 does not say it)"
+    return "- (not loaded; use --verify)"
+
+
 def _kv_text(mem: Mapping[str, Any]) -> str:
     """`` (KV q8_0, 2 slots)`` when the estimate is not the plain f16, one-slot one; ``KV q8_0 as
     f16`` when the server falls back to f16 (flash attention off)."""
@@ -130,7 +140,14 @@ def verify_text(report: ModelReport) -> str:
     v = report.verification
     if v is None:
         return ""
-    return f"  verify: FAILED: {v.problem}\n" if v.problem else "  verify: ok\n"
+    if v.problem:
+        return f"  verify: FAILED: {v.problem}\n"
+    if v.reason:
+        return f"  verify: not checked: {v.reason}\n"
+    m = v.measured
+    if m is not None:
+        return f"  verify: ok (measured: a prompt of {m.words:,} words was cut to {m.kept:,} tokens)\n"
+    return "  verify: ok\n"
 
 
 def verify_errors(reports: list[ModelReport]) -> list[Diagnostic]:
