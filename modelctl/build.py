@@ -54,6 +54,7 @@ from modelctl.files import (
     outside,
     read_bounded,
     sha256_file,
+    state_dir,
     write_atomic,
 )
 from modelctl.limits import RECORDS_BYTES
@@ -484,14 +485,6 @@ def plan_profile(
 # -------------------------------------------------------------------------------------------
 # Build records: proof that a manifest came from a request (when the server rewrote weights)
 # -------------------------------------------------------------------------------------------
-
-
-def state_dir() -> Path:
-    explicit = os.environ.get("MODELCTL_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "modelctl"
 
 
 class BuildRecords:

@@ -320,10 +320,30 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def locked_beside(path: Path) -> contextlib.AbstractContextManager[None]:
-    """The cross-process lock of a shared state file ``path``: :func:`locked` on ``path`` + ``.lock``
-    beside it (``builds.json.lock``, ``modelctl.lock.lock``). Whoever reads, changes and rewrites a
-    file that other processes may rewrite at once does it inside this, so no one's change is lost."""
+    """The cross-process lock of a shared state file ``path`` in modelctl's own state folder:
+    :func:`locked` on ``path`` + ``.lock`` beside it (``builds.json.lock``). Whoever reads, changes
+    and rewrites a file that other processes may rewrite at once does it inside this, so no one's
+    change is lost."""
     return locked(path.with_name(path.name + ".lock"))
+
+
+def locked_by_name(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The same lock for a file in the user's own tree (the ``--lock`` file, committed to a
+    repository): the lock file lives in modelctl's state folder, named by the file's resolved
+    path, so nothing is left beside the user's file."""
+    key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    folder = state_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return locked(folder / f"{key}.lock")
+
+
+def state_dir() -> Path:
+    """modelctl's state folder: $MODELCTL_STATE_DIR, else $XDG_STATE_HOME/modelctl (~/.local/state)."""
+    explicit = os.environ.get("MODELCTL_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "modelctl"
 
 
 # -------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from modelctl.answers import json_type
 from modelctl.errors import InvalidInput
 from modelctl.facts import facts_from_show
-from modelctl.files import locked_beside, read_bounded, write_atomic
+from modelctl.files import locked_by_name, read_bounded, write_atomic
 from modelctl.limits import LOCK_BYTES
 from modelctl.wire import find_entry, modelfile_blobs, parse_parameters
 
@@ -153,10 +153,10 @@ class Lock:
 
     def write(self) -> None:
         """Write this run's entries into the file as it is now: read, change and write under the
-        lock beside it (:func:`modelctl.files.locked_beside`, as for builds.json), so that builds
+        lock named after it (:func:`modelctl.files.locked_by_name`, as builds.json is locked), so that builds
         writing one lock file at once keep every entry."""
         try:
-            with locked_beside(self.path):
+            with locked_by_name(self.path):
                 current = read_lock(self.path, missing_ok=True)
                 for key, server_version, entry in self.added:
                     current._put(key, server_version, entry)

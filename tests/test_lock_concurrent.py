@@ -1,5 +1,6 @@
 """Builds writing one lock file at once keep every entry: the lock file is read, changed and
-written under the same cross-process lock as builds.json (modelctl.files.locked_beside)."""
+written under a cross-process lock, as builds.json is (modelctl.files.locked_by_name), whose
+lock file lives in modelctl's state folder: nothing is left beside the user's lock file."""
 
 from __future__ import annotations
 
@@ -42,4 +43,5 @@ def test_eight_builds_sharing_one_lock_file_keep_all_eight_entries(ollama_double
     data = json.loads((tmp_path / "same.lock").read_text())
     (models,) = [h["models"] for h in data["hosts"].values()]
     assert sorted(models) == [f"m{i}" for i in range(n)]
-    assert (tmp_path / "same.lock.lock").exists()
+    assert not (tmp_path / "same.lock.lock").exists()  # nothing beside the file a repository commits
+    assert len(list((tmp_path / "state" / "locks").glob("*.lock"))) == 1
