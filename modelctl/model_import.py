@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import read_deployed
-from modelctl.errors import Diagnostic
+from modelctl.errors import Diagnostic, ServerError
 from modelctl.files import sha256_file
 from modelctl.importer import ImportedProfile, dump_yaml
 from modelctl.names import model_hint
 from modelctl.params import BY_NAME
+from modelctl.profile import is_model_name, local_path
 from modelctl.server import ModelNotFound
 from modelctl.session import HostRef, HostSession, session_for
 from modelctl.wire import as_sent, parse_parameters, same_model_name, same_value
@@ -72,11 +73,23 @@ def _own_name(model: str, show: Mapping[str, Any]) -> str:
     return m.group(1) if m and same_model_name(m.group(1), model) else model
 
 
-def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
-    """``details.parent_model`` when it names another model (not a file key); None otherwise."""
+def _base_name(model: str, show: Mapping[str, Any], *, at: str, base_dir: Path) -> str | None:
+    """``details.parent_model`` when it names another model (not a file key); None otherwise.
+
+    The server's answer never becomes a local path: a ``from`` that is not a valid model name
+    (``types/model/name.go``), or that a profile would read as a file (``./x``, ``/x``, ``x.pth``,
+    a file that exists beside the profile), would make ``build`` hash that file and upload it to
+    whoever answered. Such an answer is malformed: ServerError (exit 5) naming the server.
+    """
     parent = str((show.get("details") or {}).get("parent_model") or "")
     if not parent or parent.lower().endswith(_LOCAL_SUFFIXES) or same_model_name(parent, model):
         return None
+    if not is_model_name(parent) or local_path(parent, base_dir) is not None:
+        shown = parent if len(parent) <= 120 else parent[:120] + "…"
+        raise ServerError(
+            f"Ollama at {at}: /api/show: malformed answer: details.parent_model {shown!r} of model {model} is "
+            "not a model name (or names a local file): refused, a server's answer never becomes a local path"
+        )
     return parent
 
 
@@ -116,7 +129,8 @@ def _import(
         hint = f"; {near}" if near is not None else ""
         raise ModelNotFound(f"model {model} is not on the server at {s.display_host}{hint}", model=model)
     warnings: list[Diagnostic] = []
-    base = _base_name(model, show)
+    base_dir = output.resolve().parent if output is not None else Path.cwd()
+    base = _base_name(model, show, at=s.display_host, base_dir=base_dir)
     base_show = s.show(base) if base else None
     if base and base_show is None:
         warnings.append(
