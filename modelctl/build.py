@@ -548,7 +548,9 @@ class BuildRecords:
         # Read, change and write under a lock file beside builds.json, so that two `modelctl
         # build` processes at once never drop each other's records (the thread lock covers
         # builds running in threads of this process).
-        with self._lock, contextlib.suppress(OSError):  # a record only saves a rebuild later
+        # A FIFO, device or folder as builds.json (or its lock file) is refused before it is opened
+        # (InvalidInput), never waited on: the build is done, a record only saves a rebuild later.
+        with self._lock, contextlib.suppress(OSError, InvalidInput):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with locked(self.path.with_name(self.path.name + ".lock")):
                 # Entries that are not records (a damaged or hand-edited file) are dropped.
@@ -560,7 +562,7 @@ class BuildRecords:
                     oldest = sorted(data, key=age)
                     for k in oldest[: len(data) - self.MAX_ENTRIES]:
                         del data[k]
-                write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+                write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", what="build records file")
                 self._cache = data
 
 

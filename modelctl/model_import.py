@@ -21,7 +21,7 @@ from typing import Any
 
 from modelctl.drift import read_deployed
 from modelctl.errors import Diagnostic, ServerError
-from modelctl.files import sha256_file
+from modelctl.files import not_regular, sha256_file
 from modelctl.importer import ImportedProfile, dump_yaml
 from modelctl.names import model_hint
 from modelctl.params import BY_NAME
@@ -41,7 +41,8 @@ def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
             for n in sorted(names):
                 if n.lower().endswith(_LOCAL_SUFFIXES):
                     p = Path(root) / n
-                    found.setdefault(sha256_file(p), p)
+                    if not_regular(p, what="model file") is None:  # a FIFO or device is never opened
+                        found.setdefault(sha256_file(p), p)
     return found
 
 

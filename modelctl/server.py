@@ -65,6 +65,7 @@ from modelctl.answers import (
     loads_line,
 )
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
+from modelctl.files import open_regular
 from modelctl.limits import ANSWER_BYTES, GENERATED_BYTES, LINE_BYTES, STREAM_EVENTS, STREAM_STATUSES
 from modelctl.truncation import Refusal, refusal
 from modelctl.units import human_bytes
@@ -1010,11 +1011,14 @@ class OllamaClient:
         if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
         p = Path(path)
+        # A regular file only, opened without blocking (a FIFO swapped in since the hash cannot
+        # hang), then read buffered through its own descriptor.
         try:
-            size = p.stat().st_size
-            f = open(p, "rb")  # noqa: SIM115 - closed by the generator below
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
+            checked, size = open_regular(p, what="model file")
+            with checked:
+                f = open(os.dup(checked.fileno()), "rb")  # noqa: SIM115 - closed by the generator below
+        except InvalidInput as exc:
+            raise InvalidInput(f"cannot read {p}: {exc.message}", file=str(p)) from None
         clock = _Clock(self._window(STREAM_TIMEOUT), moving=True)
         deadlines = self._deadlines
 
