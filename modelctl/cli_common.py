@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from modelctl import escape
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
 from modelctl.files import CONFINE_ENV, write_atomic
 from modelctl.output import Result, dumps, envelope, term
@@ -197,6 +198,8 @@ def emit(command: str, fmt: str, result: Result, *, output: str | None = None, q
     else:
         drawn = result.blocks is not None and not output and term.is_terminal(sys.stdout)
         text = "" if drawn else result.render_text()
+        if not result.raw:  # a report: no control character reaches a terminal or a CI log
+            text = escape.text(text)
         if not quiet:
             for w in result.warnings:
                 _print_diag("warning", w)
@@ -250,7 +253,7 @@ def execute(
         if fmt == "json":
             click.echo(dumps(envelope(command, None, ok=False, errors=[Diagnostic("internal", msg)])), nl=False)
         else:
-            click.echo(f"error: {msg}", err=True)
+            click.echo(f"error: {escape.line(msg)}", err=True)
         sys.exit(int(ExitCode.INVALID))
     try:
         emit(command, fmt, result, output=output, quiet=quiet)
@@ -259,6 +262,6 @@ def execute(
             _print_diag("error", d)
         sys.exit(int(exc.exit_code))
     except OSError as exc:
-        click.echo(f"error: {output or 'stdout'}: {exc.strerror or exc}", err=True)
+        click.echo(escape.line(f"error: {output or 'stdout'}: {exc.strerror or exc}"), err=True)
         sys.exit(int(ExitCode.INVALID))
     sys.exit(int(result.exit_code))

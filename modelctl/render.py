@@ -426,12 +426,19 @@ def check_modelfile(
     if committed == rendered:
         return ModelfileCheck(path, ref, True, "")
     diff = difflib.unified_diff(
-        committed.splitlines(keepends=True),
-        rendered.splitlines(keepends=True),
+        _lines(committed),
+        _lines(rendered),
         fromfile=f"{path} (committed)",
         tofile=f"{path} (rendered from {ref})",
     )
     return ModelfileCheck(path, ref, False, "".join(line if line.endswith("\n") else line + "\n" for line in diff))
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as a Modelfile has them: ended by LF only (``str.splitlines`` would also break at a
+    CR, a form feed or U+2028, making a diff show lines the file does not have)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _header_profile(path: Path) -> str | None:

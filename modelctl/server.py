@@ -45,7 +45,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelctl import __version__
+from modelctl import __version__, escape
 from modelctl._httpx import httpcore, httpx
 from modelctl.answers import (
     BadNumber,
@@ -302,9 +302,7 @@ def _one_line(text: str) -> str:
     control characters escapes."""
     if text.isprintable():
         return text
-    return "".join(
-        c if c.isprintable() else " " if c in "\t\n\r" else c.encode("unicode_escape").decode("ascii") for c in text
-    )
+    return escape.line(text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
 
 
 # --------------------------------------------------------------------------- deadlines

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from modelctl import escape
 from modelctl.chat import ChatSession
 from modelctl.derive import DerivedProfile
 from modelctl.errors import ExitCode, ModelctlError
@@ -52,7 +53,7 @@ class ChatLoop:
         self.verbose = verbose  # after each answer, what `ollama run --verbose` prints
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(escape.text(text) + "\n")
         self.out.flush()
 
     def run(self) -> ExitCode:
@@ -98,7 +99,7 @@ class ChatLoop:
 
         def token(piece: str) -> None:
             nonlocal wrote
-            self.out.write(piece)
+            self.out.write(escape.text(piece))
             self.out.flush()
             wrote = piece or wrote
 
