@@ -1073,12 +1073,21 @@ class OllamaClient:
         return self._stream("/api/chat", body, _GENERATION, model=body.get("model"))
 
     def delete(self, model: str) -> None:
-        """``DELETE /api/delete``. 404 -> ModelNotFound."""
-        self._call("DELETE", "/api/delete", json_body={"model": model}, model=model)
+        """``DELETE /api/delete``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
+        self._no_answer("DELETE", "/api/delete", {"model": model}, model)
 
     def copy(self, source: str, destination: str) -> None:
-        """``POST /api/copy``. 404 -> ModelNotFound."""
-        self._call("POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source)
+        """``POST /api/copy``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
+        self._no_answer("POST", "/api/copy", {"source": source, "destination": destination}, source)
+
+    def _no_answer(self, method: str, path: str, body: dict[str, Any], model: str) -> None:
+        """A request whose success is an empty 200 (server/routes.go DeleteHandler, CopyHandler in
+        ollama v0.9.3). A body, if any, is judged as every answer is: ``{"error": ...}`` is a
+        failure, and what is not a JSON object is malformed (exit 5 either way)."""
+        status, raw = self._call(method, path, json_body=body, model=model)
+        text = raw.decode("utf-8", "replace")
+        if text.strip():
+            self._object(text, path, status, lambda _obj: None, None)
 
     def official_client(self) -> ollama.Client:
         """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.
