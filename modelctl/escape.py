@@ -8,10 +8,10 @@ as an annotation. So every text modelctl prints goes through :func:`line` (a dia
 line, so line breaks are escaped too) or :func:`text` (a report: its own line breaks and tabs
 kept); the writers (``modelctl.output``) apply them where text is written.
 
-Escaped: C0 controls but the kept ones, DEL, C1 controls (``\\x9b`` is a one-byte CSI), the
+Escaped: C0 controls but the kept ones, DEL, C1 controls (U+009B is a one-byte CSI), the
 Unicode line and paragraph separators, and the bidirectional embeddings, overrides and
-isolates (text that displays in another order than it reads). Each becomes its Python escape
-(``\\x1b``, ``\\r``, ``\\u2028``), so nothing is lost and the line stays one line.
+isolates (text that displays in another order than it reads). Each becomes its escape
+(``\\x1b``, ``\\r``, ``\\u009b``, ``\\u2028``), so nothing is lost and the line stays one line.
 
 Standard library only: the command line imports it for every error message.
 """
@@ -26,7 +26,10 @@ _IN_LINE = re.compile(f"[\t\n{_OTHERS}]")
 
 
 def _escaped(m: re.Match[str]) -> str:
-    return m.group().encode("unicode_escape").decode("ascii")
+    c = m.group()
+    # C0 as Python writes it (\x1b, \r, \n, \t); the others as \u00XX, also a JSON escape, so
+    # text that is JSON (SARIF) stays valid JSON once escaped.
+    return c.encode("unicode_escape").decode("ascii") if c < " " else f"\\u{ord(c):04x}"
 
 
 def line(value: str) -> str:

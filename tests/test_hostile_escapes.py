@@ -43,7 +43,8 @@ def server() -> Iterator[HostileServer]:
 
 
 def test_the_rule() -> None:
-    assert escape.line("a\r\n::error::x\x1b]0;t\x07\x9b\u202e\tz") == "a\\r\\n::error::x\\x1b]0;t\\x07\\x9b\\u202e\\tz"
+    raw = "a\r\n::error::x\x1b]0;t\x07\x9b\u202e\tz"
+    assert escape.line(raw) == "a\\r\\n::error::x\\x1b]0;t\\x07\\u009b\\u202e\\tz"
     assert escape.text("line 1\n\tline 2\r\x1b[2J\n") == "line 1\n\tline 2\\r\\x1b[2J\n"
     assert escape.line("café ✓ — plain") == "café ✓ — plain"  # printable text is left alone
 
@@ -139,3 +140,12 @@ def test_a_streamed_answer(server: HostileServer, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     clean(proc.stdout, proc.stderr)
     assert "hi\\x1b]52;c;aGVsbG8=\\x07\\x1b]0;pwned\\x07\\r!" in proc.stdout
+
+
+def test_sarif_stays_json_once_escaped(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text('from: llama3.2\n"k\\x9b2J\\u2028\\u202ex": 1\n', encoding="utf-8")
+    proc = run_cli("validate", "p.yaml", "--format", "sarif", cwd=tmp_path, timeout=HANG)
+    clean(proc.stdout)
+    assert "\u2028" not in proc.stdout and "\u202e" not in proc.stdout
+    text = json.loads(proc.stdout)["runs"][0]["results"][0]["message"]["text"]
+    assert "k\x9b2J\u2028\u202ex" in text  # the escapes are JSON's: a reader gets the key back
