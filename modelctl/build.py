@@ -48,6 +48,7 @@ from modelctl.errors import (
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.files import (
     check_regular,
+    check_writable_regular,
     confinement_root,
     locked,
     open_regular,
@@ -562,7 +563,8 @@ class BuildRecords:
                     oldest = sorted(data, key=age)
                     for k in oldest[: len(data) - self.MAX_ENTRIES]:
                         del data[k]
-                write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", what="build records file")
+                check_writable_regular(self.path, what="build records file")
+                write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
                 self._cache = data
 
 

@@ -211,23 +211,19 @@ def writes_through(path: str | os.PathLike[str]) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def write_atomic(path: str | os.PathLike[str], text: str | bytes, *, what: str | None = None) -> None:
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write ``text`` to ``path`` so that a reader never sees half a file.
 
     A regular file (or a new one) is written to a temporary file beside it and renamed into
     place; a failure leaves the old file (or none). A symbolic link is followed: its final
     target is replaced the same way and the link stays a link. ``/dev/stdout``, ``/dev/stderr``,
     ``/dev/fd/N``, devices (``/dev/null``) and FIFOs are written straight through, never replaced;
-    the open never blocks, so a FIFO nobody reads is an error rather than a hang.
-
-    ``what`` (``build records file``...) names a file modelctl keeps for itself: it must be a
-    regular file or absent, and anything else is an InvalidInput, before anything is opened.
+    the open never blocks, so a FIFO nobody reads is an error rather than a hang. (A file
+    modelctl keeps for itself is checked with :func:`check_writable_regular` first.)
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     absolute = os.path.abspath(path)
-    if what is not None:
-        check_writable_regular(path, what=what)
-    elif _STD_STREAM.match(absolute):
+    if _STD_STREAM.match(absolute):
         _write_fd(_STREAM_FD.get(absolute) or int(absolute.rsplit("/", 1)[1]), data)
         return
     elif writes_through(path):  # a device or FIFO: no temporary file can stand in for it
@@ -243,7 +239,8 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes, *, what: str |
 
 def check_writable_regular(path: str | os.PathLike[str], *, what: str) -> None:
     """Refuse a ``path`` (links followed) that exists and is not a regular file: a FIFO, a
-    device, a socket, a directory. Nothing is opened."""
+    device, a socket, a directory, for a file modelctl keeps for itself (``builds.json``), which
+    must be a regular file or absent. Nothing is opened."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

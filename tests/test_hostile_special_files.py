@@ -9,6 +9,7 @@ so a regression fails instead of hanging the suite.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -47,17 +48,25 @@ def test_a_fifo_as_the_build_records_never_hangs_a_build(
     assert stat.S_ISFIFO(os.lstat(state / special).st_mode)  # never replaced
 
 
-def test_write_atomic_refuses_a_special_file_it_keeps_for_itself(tmp_path: Path) -> None:
+def test_a_file_modelctl_keeps_must_be_regular_or_absent(tmp_path: Path) -> None:
     pipe = tmp_path / "builds.json"
     os.mkfifo(pipe)
     with pytest.raises(InvalidInput, match="is a FIFO"):
-        files.write_atomic(pipe, "{}", what="build records file")
+        files.check_writable_regular(pipe, what="build records file")
     with pytest.raises(InvalidInput, match="is a character device"):
-        files.write_atomic("/dev/null", "{}", what="build records file")
+        files.check_writable_regular("/dev/null", what="build records file")
     with pytest.raises(InvalidInput, match="is a directory"):
-        files.write_atomic(tmp_path, "{}", what="build records file")
-    files.write_atomic(tmp_path / "new.json", "{}", what="build records file")  # absent: written
-    assert (tmp_path / "new.json").read_text() == "{}"
+        files.check_writable_regular(tmp_path, what="build records file")
+    files.check_writable_regular(tmp_path / "new.json", what="build records file")  # absent: fine
+    (tmp_path / "old.json").write_text("{}")
+    files.check_writable_regular(tmp_path / "old.json", what="build records file")
+
+
+def test_write_atomic_never_waits_on_a_fifo_nobody_reads(tmp_path: Path) -> None:
+    pipe = tmp_path / "out.fifo"
+    os.mkfifo(pipe)
+    outcome = _in_thread(lambda: files.write_atomic(pipe, "text"), pipe)
+    assert isinstance(outcome, InvalidInput) and "nobody reads" in outcome.message
 
 
 def test_output_to_a_fifo_nobody_reads_is_an_error_not_a_hang(tmp_path: Path) -> None:
@@ -102,8 +111,10 @@ def _in_thread(fn: Callable[[], Any], pipe: Path) -> BaseException | None:
     t = threading.Thread(target=attempt, daemon=True)
     t.start()
     t.join(HANG)
-    if t.is_alive():  # release the blocked open before failing
-        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    if t.is_alive():  # release the blocked open (for reading or for writing) before failing
+        for flags in (os.O_RDONLY | os.O_NONBLOCK, os.O_WRONLY | os.O_NONBLOCK):
+            with contextlib.suppress(OSError):
+                os.close(os.open(pipe, flags))
         pytest.fail("opening a FIFO blocked")
     return outcome[0]
 
