@@ -48,6 +48,7 @@ from modelctl.errors import (
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.files import (
     check_regular,
+    check_writable_regular,
     confinement_root,
     locked_beside,
     open_regular,
@@ -550,7 +551,9 @@ class BuildRecords:
         # Read, change and write under a lock file beside builds.json, so that two `modelctl
         # build` processes at once never drop each other's records (the thread lock covers
         # builds running in threads of this process).
-        with self._lock, contextlib.suppress(OSError):  # a record only saves a rebuild later
+        # A FIFO, device or folder as builds.json (or its lock file) is refused before it is opened
+        # (InvalidInput), never waited on: the build is done, a record only saves a rebuild later.
+        with self._lock, contextlib.suppress(OSError, InvalidInput):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with locked_beside(self.path):
                 # Entries that are not records (a damaged or hand-edited file) are dropped.
@@ -562,6 +565,7 @@ class BuildRecords:
                     oldest = sorted(data, key=age)
                     for k in oldest[: len(data) - self.MAX_ENTRIES]:
                         del data[k]
+                check_writable_regular(self.path, what="build records file")
                 write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
                 self._cache = data
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from modelctl import escape
 from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError, shown_name, too_long_name
 from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.output import MACHINE_FORMATS, Result, dumps, envelope, term
@@ -240,6 +241,8 @@ def emit(command: str, fmt: str, result: Result, *, output: str | None = None, q
     else:
         drawn = result.blocks is not None and not output and term.is_terminal(sys.stdout)
         text = "" if drawn else result.render_text()
+        if not result.raw:  # a report: no control character reaches a terminal or a CI log
+            text = escape.text(text)
         if not quiet:
             for w in result.warnings:
                 _print_diag("warning", w)
@@ -318,7 +321,7 @@ def execute(
             _print_diag("error", d)
         sys.exit(int(exc.exit_code))
     except OSError as exc:
-        click.echo(f"error: {shown_name(output) or 'stdout'}: {exc.strerror or exc}", err=True)
+        click.echo(escape.line(f"error: {shown_name(output) or 'stdout'}: {exc.strerror or exc}"), err=True)
         sys.exit(int(ExitCode.INVALID))
     sys.exit(int(result.exit_code))
 

@@ -13,6 +13,7 @@ Standard library only, so the CLI layer can import it without cost.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -35,6 +36,9 @@ CONFINE_ENV = "MODELCTL_CONFINE"
 ALLOW_ENV = "MODELCTL_ALLOW_ENV"  # under confinement: the environment variables an inventory may read
 
 _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# Opening a FIFO for writing without a reader fails at once (ENXIO) with O_NONBLOCK instead of
+# waiting for ever; a device opens as usual.
+_O_WRITE = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 # -------------------------------------------------------------------------------------------
 # Reading: regular files only, bounded
@@ -248,19 +252,51 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     A regular file (or a new one) is written to a temporary file beside it and renamed into
     place; a failure leaves the old file (or none). A symbolic link is followed: its final
     target is replaced the same way and the link stays a link. ``/dev/stdout``, ``/dev/stderr``,
-    ``/dev/fd/N``, devices (``/dev/null``) and FIFOs are written straight through, never replaced.
+    ``/dev/fd/N``, devices (``/dev/null``) and FIFOs are written straight through, never replaced;
+    the open never blocks, so a FIFO nobody reads is an error rather than a hang. (A file
+    modelctl keeps for itself is checked with :func:`check_writable_regular` first.)
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     absolute = os.path.abspath(path)
     if _STD_STREAM.match(absolute):
         _write_fd(_STREAM_FD.get(absolute) or int(absolute.rsplit("/", 1)[1]), data)
         return
-    if writes_through(path):
-        with open(path, "wb") as fh:  # a device or FIFO: no temporary file can stand in for it
-            fh.write(data)
+    elif writes_through(path):  # a device or FIFO: no temporary file can stand in for it
+        fd = _open_through(path)
+        try:
+            _write_fd(fd, data)
+        finally:
+            os.close(fd)
         return
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     _replace(target, data)
+
+
+def check_writable_regular(path: str | os.PathLike[str], *, what: str) -> None:
+    """Refuse a ``path`` (links followed) that exists and is not a regular file: a FIFO, a
+    device, a socket, a directory, for a file modelctl keeps for itself (``builds.json``), which
+    must be a regular file or absent. Nothing is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {what}: {exc.strerror or exc}", file=str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(_not_regular(mode, what), file=str(path))
+
+
+def _open_through(path: str | os.PathLike[str]) -> int:
+    """A device or FIFO opened for writing without blocking; then blocking, to write it all."""
+    try:
+        fd = os.open(path, _O_WRITE)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InvalidInput("is a FIFO (named pipe) that nobody reads: nothing written", file=str(path)) from None
+        raise
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
 
 
 def _write_fd(fd: int, data: bytes) -> None:
@@ -311,8 +347,11 @@ def locked(path: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on POSIX
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO or device as the lock file: never wait on it
+            raise InvalidInput(_not_regular(mode, "lock file"), file=str(path))
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

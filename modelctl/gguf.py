@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from modelctl.errors import GGUFError
+from modelctl.files import open_regular
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -415,11 +416,10 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
         raise GGUFError("is a directory, not a GGUF file", file=where)
     if not stat.S_ISREG(st.st_mode):
         raise GGUFError("not a regular file", file=where)
-    try:
-        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
-    except OSError as exc:
-        raise GGUFError(f"cannot open: {exc.strerror or exc}", file=where) from None
-    return fh, st.st_size
+    # Opened without blocking and checked again on the descriptor: a FIFO swapped in since the
+    # stat cannot hang the open.
+    fh, size = open_regular(path, what="GGUF file", error=GGUFError)
+    return fh, size
 
 
 def read_gguf(path: str | os.PathLike[str]) -> GGUFInfo:

@@ -139,6 +139,21 @@ INVENTORY_PROFILES = Limit(
     "a repository holds tens or hundreds of profiles; a glob matching more is a mistake (`**` over a large tree)",
 )  # fmt: skip
 
+# -- work a command line asks for, bounded before anything is sent.
+
+SWEEP_SETTINGS = Limit(
+    "MODELCTL_MAX_SWEEP_SETTINGS", 1_000, "count",
+    "settings in one `compare --sweep` grid (the product of the numbers of values of each `--sweep`)",
+    "a sweep tries tens of settings, each run over every prompt and seed; 1,000 x 1,000 x 1,000 values would "
+    "build a billion settings before the first request",
+)  # fmt: skip
+TOGETHER_MEMBERS = Limit(
+    "MODELCTL_MAX_TOGETHER", 256, "count",
+    "profiles and models in one `estimate --together`",
+    "a server keeps a few models loaded at once; each member is resolved and every pair compared (256 take a "
+    "few seconds, 4,000 over a minute)",
+)  # fmt: skip
+
 #: Every limit, in the order docs/limits.md lists them.
 LIMITS: tuple[Limit, ...] = (
     PROFILE_BYTES,
@@ -161,6 +176,8 @@ LIMITS: tuple[Limit, ...] = (
     INVENTORY_BYTES,
     INVENTORY_HOSTS,
     INVENTORY_PROFILES,
+    SWEEP_SETTINGS,
+    TOGETHER_MEMBERS,
 )
 
 # -- what an Ollama server sends (modelctl/server.py). The deadlines are --timeout; see docs/server.md.

@@ -20,17 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import read_deployed
-from modelctl.errors import Diagnostic
-from modelctl.files import sha256_file
+from modelctl.errors import Diagnostic, ServerError
+from modelctl.files import not_regular, sha256_file
 from modelctl.importer import ImportedProfile, dump_yaml
 from modelctl.names import model_hint
 from modelctl.params import BY_NAME, stored_value_problem
-from modelctl.profile import is_model_name
+from modelctl.profile import is_model_name, local_path
 from modelctl.server import ModelNotFound
 from modelctl.session import HostRef, HostSession, session_for
 from modelctl.wire import as_sent, parse_parameters, same_model_name, same_value
 
 _LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin")
+#: The server's own weights blob, which Ollama 0.9.3 answers as `parent_model` of a model made from files.
+_BLOB_PATH = re.compile(r"[/\\]blobs[/\\]sha256-[0-9a-f]{64}\Z")
 
 
 def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -41,7 +43,8 @@ def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
             for n in sorted(names):
                 if n.lower().endswith(_LOCAL_SUFFIXES):
                     p = Path(root) / n
-                    found.setdefault(sha256_file(p), p)
+                    if not_regular(p, what="model file") is None:  # a FIFO or device is never opened
+                        found.setdefault(sha256_file(p), p)
     return found
 
 
@@ -73,13 +76,27 @@ def _own_name(model: str, show: Mapping[str, Any]) -> str:
     return m.group(1) if m and same_model_name(m.group(1), model) else model
 
 
-def _base_name(model: str, show: Mapping[str, Any]) -> str | None:
+def _base_name(model: str, show: Mapping[str, Any], *, at: str, base_dir: Path) -> str | None:
     """``details.parent_model`` when it names another model; None otherwise: a file key (newer
-    servers), or the path of the weights blob (Ollama 0.9.3 gives that for a model from files)."""
+    servers), or the path of the weights blob (Ollama 0.9.3 gives that for a model from files).
+
+    The server's answer never becomes a local path: a ``from`` that is not a valid model name
+    (``types/model/name.go``), or that a profile would read as a file (``./x``, ``/x``, ``x.pth``,
+    a file that exists beside the profile), would make ``build`` hash that file and upload it to
+    whoever answered. Such an answer is malformed: ServerError (exit 5) naming the server.
+    """
     parent = str((show.get("details") or {}).get("parent_model") or "")
     if not parent or parent.lower().endswith(_LOCAL_SUFFIXES) or same_model_name(parent, model):
         return None
-    return parent if is_model_name(parent) else None
+    if _BLOB_PATH.search(parent):  # 0.9.3: the server's own blob, never read on this side
+        return None
+    if not is_model_name(parent) or local_path(parent, base_dir) is not None:
+        shown = parent if len(parent) <= 120 else parent[:120] + "…"
+        raise ServerError(
+            f"Ollama at {at}: /api/show: malformed answer: details.parent_model {shown!r} of model {model} is "
+            "not a model name (or names a local file): refused, a server's answer never becomes a local path"
+        )
+    return parent
 
 
 def import_model(
@@ -118,7 +135,8 @@ def _import(
         hint = f"; {near}" if near is not None else ""
         raise ModelNotFound(f"model {model} is not on the server at {s.display_host}{hint}", model=model)
     warnings: list[Diagnostic] = []
-    base = _base_name(model, show)
+    base_dir = output.resolve().parent if output is not None else Path.cwd()
+    base = _base_name(model, show, at=s.display_host, base_dir=base_dir)
     base_show = s.show(base) if base else None
     if base and base_show is None:
         warnings.append(

@@ -19,8 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.errors import CheckFailed, Diagnostic, ModelfileError, ProfileError, TemplateError
-from modelctl.files import read_bounded
+from modelctl.errors import CheckFailed, Diagnostic, InvalidInput, ModelfileError, ProfileError, TemplateError
+from modelctl.files import not_regular, open_regular, read_bounded
 from modelctl.limits import MODELFILE_BYTES, TEMPLATE_BYTES
 from modelctl.modelfile import (
     ModelSpec,
@@ -426,20 +426,28 @@ def check_modelfile(
     if committed == rendered:
         return ModelfileCheck(path, ref, True, "")
     diff = difflib.unified_diff(
-        committed.splitlines(keepends=True),
-        rendered.splitlines(keepends=True),
+        _lines(committed),
+        _lines(rendered),
         fromfile=f"{path} (committed)",
         tofile=f"{path} (rendered from {ref})",
     )
     return ModelfileCheck(path, ref, False, "".join(line if line.endswith("\n") else line + "\n" for line in diff))
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as a Modelfile has them: ended by LF only (``str.splitlines`` would also break at a
+    CR, a form feed or U+2028, making a diff show lines the file does not have)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 def _header_profile(path: Path) -> str | None:
     """The profile a Modelfile's generated header names, as a path (None without a header)."""
     try:
-        with open(path, "rb") as fh:
+        fh, _size = open_regular(path, what="file")  # never blocks: the kind is checked before the open
+        with fh:
             head = fh.read(_HEADER_PEEK)
-    except OSError:
+    except (InvalidInput, OSError):
         return None
     first = decode(head).removeprefix("\ufeff").split("\n", 1)[0].rstrip("\r")
     m = _HEADER.match(first)
@@ -465,6 +473,10 @@ def check_directory(
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for n in sorted(names):
             path = Path(dirpath) / n
+            odd = not_regular(path, what="Modelfile")
+            if odd is not None:  # a FIFO, device or socket under DIR is never opened
+                result.skipped.append(Diagnostic("not_regular", f"{odd}: skipped", str(path)))
+                continue
             ref = _header_profile(path)
             if ref is None:
                 continue

@@ -16,6 +16,7 @@ runner (modelctl.memory), of what can stay loaded at once now, and with the chan
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +40,7 @@ from modelctl.effective import (
 from modelctl.errors import Diagnostic, InvalidInput, gather
 from modelctl.estimate import GpuOptions, adapter_size
 from modelctl.explain import Subject, explain_context, subject_for
+from modelctl.limits import TOGETHER_MEMBERS
 from modelctl.memory import MemoryEstimate, Runtime, estimate_for_facts
 from modelctl.offload import FIT_MARGIN_BYTES, Gpu, place
 from modelctl.session import HostFacts, HostRef, HostSession, session_for
@@ -305,8 +307,8 @@ def _members(
     subjects = gather(lambda ref: subject_for(ref, live, overrides), refs)
     members = [_member(s, resolve(s.base, ctx, profile=s.profile)) for s in subjects]
     notes += [w for s in subjects for w in s.warnings]
-    labels = [m.spec.label for m in members]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    counts = Counter(m.spec.label for m in members)
+    dupes = sorted(x for x, n in counts.items() if n > 1)
     if dupes:
         raise InvalidInput(f"given twice, or two of them named alike: {', '.join(dupes)}")
     return members, notes
@@ -330,6 +332,12 @@ def together(
     """
     if len(refs) < 2:
         raise InvalidInput("--together needs at least two profiles (or models)", field="--together")
+    cap = TOGETHER_MEMBERS.value()
+    if len(refs) > cap:  # every pair is compared: refused before any file is read or request sent
+        raise InvalidInput(
+            f"{len(refs):,} profiles (or models) given; --together takes at most {cap:,} ({TOGETHER_MEMBERS.env})",
+            field="--together",
+        )
     device = gpu.gpu() if gpu is not None else None
     if device is not None:  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
         device.check()

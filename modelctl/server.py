@@ -45,7 +45,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelctl import __version__
+from modelctl import __version__, escape
 from modelctl._httpx import httpcore, httpx
 from modelctl.answers import (
     BadNumber,
@@ -65,6 +65,7 @@ from modelctl.answers import (
     loads_line,
 )
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
+from modelctl.files import open_regular
 from modelctl.limits import ANSWER_BYTES, GENERATED_BYTES, LINE_BYTES, STREAM_EVENTS, STREAM_STATUSES
 from modelctl.truncation import Refusal, refusal
 from modelctl.units import human_bytes
@@ -301,9 +302,7 @@ def _one_line(text: str) -> str:
     control characters escapes."""
     if text.isprintable():
         return text
-    return "".join(
-        c if c.isprintable() else " " if c in "\t\n\r" else c.encode("unicode_escape").decode("ascii") for c in text
-    )
+    return escape.line(text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -1022,11 +1021,14 @@ class OllamaClient:
         if not is_digest(digest):
             raise InvalidInput(f"not a blob digest (want sha256:<64 lowercase hex>): {digest!r}")
         p = Path(path)
+        # A regular file only, opened without blocking (a FIFO swapped in since the hash cannot
+        # hang), then read buffered through its own descriptor.
         try:
-            size = p.stat().st_size
-            f = open(p, "rb")  # noqa: SIM115 - closed by the generator below
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", file=str(p)) from None
+            checked, size = open_regular(p, what="model file")
+            with checked:
+                f = open(os.dup(checked.fileno()), "rb")  # noqa: SIM115 - closed by the generator below
+        except InvalidInput as exc:
+            raise InvalidInput(f"cannot read {p}: {exc.message}", file=str(p)) from None
         clock = _Clock(self._window(STREAM_TIMEOUT), moving=True)
         deadlines = self._deadlines
 
@@ -1083,12 +1085,21 @@ class OllamaClient:
         return self._stream("/api/chat", body, _GENERATION, model=body.get("model"))
 
     def delete(self, model: str) -> None:
-        """``DELETE /api/delete``. 404 -> ModelNotFound."""
-        self._call("DELETE", "/api/delete", json_body={"model": model}, model=model)
+        """``DELETE /api/delete``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
+        self._no_answer("DELETE", "/api/delete", {"model": model}, model)
 
     def copy(self, source: str, destination: str) -> None:
-        """``POST /api/copy``. 404 -> ModelNotFound."""
-        self._call("POST", "/api/copy", json_body={"source": source, "destination": destination}, model=source)
+        """``POST /api/copy``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
+        self._no_answer("POST", "/api/copy", {"source": source, "destination": destination}, source)
+
+    def _no_answer(self, method: str, path: str, body: dict[str, Any], model: str) -> None:
+        """A request whose success is an empty 200 (server/routes.go DeleteHandler, CopyHandler in
+        ollama v0.9.3). A body, if any, is judged as every answer is: ``{"error": ...}`` is a
+        failure, and what is not a JSON object is malformed (exit 5 either way)."""
+        status, raw = self._call(method, path, json_body=body, model=model)
+        text = raw.decode("utf-8", "replace")
+        if text.strip():
+            self._object(text, path, status, lambda _obj: None, None)
 
     def official_client(self) -> ollama.Client:
         """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.

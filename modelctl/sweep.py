@@ -24,6 +24,7 @@ from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.events import EventSink, ignore
 from modelctl.files import check_output
+from modelctl.limits import SWEEP_SETTINGS
 from modelctl.matrix import Cell, Matrix, median
 from modelctl.params import BY_NAME, check_value, suggest
 from modelctl.profile import SET_SOURCE, LoadedProfile, load_profile
@@ -68,7 +69,7 @@ def _value(name: str, kind: str, raw: str) -> Any:
     return value
 
 
-def parse_axis(spec: str) -> Axis:
+def parse_axis(spec: str, cap: int | None = None) -> Axis:
     """``NAME=V1,V2,...`` (``parameters.NAME`` works too) -> an :class:`Axis`; InvalidInput naming
     the option for an unknown or unsweepable parameter, a bad or out-of-range value, a repeat."""
     key, sep, raw = spec.partition("=")
@@ -85,6 +86,7 @@ def parse_axis(spec: str) -> Axis:
     parts = [p for p in raw.split(",") if p.strip()]
     if not parts:
         raise InvalidInput(f"give at least one value, e.g. --sweep {name}=1,2", field=f"--sweep {name}")
+    _check_grid_size(len(parts), SWEEP_SETTINGS.value() if cap is None else cap, f"--sweep {name}")
     values: list[Any] = []
     for part in parts:
         value = _value(name, param.type, part)
@@ -96,7 +98,8 @@ def parse_axis(spec: str) -> Axis:
 
 def parse_axes(specs: Sequence[str], overrides: Sequence[str] = ()) -> list[Axis]:
     """Every ``--sweep``; a parameter swept twice, or also given with ``--set``, is refused."""
-    axes = [parse_axis(s) for s in specs]
+    cap = SWEEP_SETTINGS.value()
+    axes = [parse_axis(s, cap) for s in specs]
     names = [a.name for a in axes]
     for a in axes:
         if names.count(a.name) > 1:
@@ -107,7 +110,19 @@ def parse_axes(specs: Sequence[str], overrides: Sequence[str] = ()) -> list[Axis
             raise InvalidInput(
                 f"{a.name} is both set (--set) and swept (--sweep): choose one", field=f"--sweep {a.name}"
             )
+    size = 1
+    for a in axes:  # counted before the grid is built: it could not be
+        size *= len(a.values)
+        _check_grid_size(size, cap, "--sweep")
     return axes
+
+
+def _check_grid_size(size: int, cap: int, field_name: str) -> None:
+    if size > cap:
+        raise InvalidInput(
+            f"the grid has {size:,} settings or more; a sweep of more than {cap:,} is refused ({SWEEP_SETTINGS.env})",
+            field=field_name,
+        )
 
 
 def grid(axes: Sequence[Axis]) -> list[dict[str, Any]]:

@@ -467,12 +467,17 @@ def same_model_name(a: str, b: str) -> bool:
 
 
 def find_entry(listing: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
-    """The /api/tags or /api/ps entry for ``name`` (``:latest`` implied, case-insensitive)."""
+    """The /api/tags or /api/ps entry for ``name`` (``:latest`` implied, case-insensitive).
+
+    An entry is known by its ``name`` (its ``model`` only when it has no name, as
+    :func:`listed_names` reads it): an entry whose ``model`` field alone matches is another
+    model, and ``rm NAME`` must never delete it."""
     models = (listing or {}).get("models")
     for entry in models if isinstance(models, list) else []:
-        if isinstance(entry, dict) and any(
-            isinstance(entry.get(k), str) and same_model_name(entry[k], name) for k in ("name", "model")
-        ):
+        if not isinstance(entry, dict):
+            continue
+        own = entry.get("name") or entry.get("model")
+        if isinstance(own, str) and same_model_name(own, name):
             return entry
     return None
 

@@ -36,7 +36,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},
-    "modelctl.output.text": {"rich", "rich.table"},
+    "modelctl.output.text": {"rich", "rich.table", "rich.text"},
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
     "modelctl.output.progress": {"rich.progress", "rich.text"},

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from modelctl.errors import ServerError
 from modelctl.model_import import _base_name
 from modelctl.server import OllamaClient
 from tests.fixtures_gguf import write_tiny_llama, write_tiny_lora
@@ -101,6 +103,10 @@ def test_import_leaves_out_a_stored_value_no_profile_can_hold(ollama_double: Oll
 def test_a_blob_path_parent_is_not_a_base() -> None:
     # Ollama 0.9.3 gives the weights blob's path as parent_model of a model from files.
     path = "/root/.ollama/models/blobs/sha256-" + "ab" * 32
-    assert _base_name("m", {"details": {"parent_model": path}}) is None
-    assert _base_name("m", {"details": {"parent_model": "base:latest"}}) == "base:latest"
-    assert _base_name("m", {"details": {"parent_model": "tiny.gguf"}}) is None
+    at = {"at": "http://127.0.0.1:11434", "base_dir": Path(".")}
+    assert _base_name("m", {"details": {"parent_model": path}}, **at) is None
+    assert _base_name("m", {"details": {"parent_model": "base:latest"}}, **at) == "base:latest"
+    assert _base_name("m", {"details": {"parent_model": "tiny.gguf"}}, **at) is None
+    # Only the server's own blob form is let through: any other path is still refused (exit 5).
+    with pytest.raises(ServerError):
+        _base_name("m", {"details": {"parent_model": "/root/.ollama/models/blobs/id_rsa"}}, **at)

@@ -140,8 +140,10 @@ def build(
 
 def _echo(progress: Progress) -> Callable[[str], None]:
     """Per-profile lines go to stdout; on a terminal, above the progress bars drawn on stderr."""
+    from modelctl.escape import text as escaped
 
     def echo(text: str) -> None:
+        text = escaped(text)  # model names, server words: no control character reaches the terminal
         if progress.live and sys.stdout.isatty():
             progress.echo(text)
         else:

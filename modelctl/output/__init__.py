@@ -48,6 +48,7 @@ def dumps(obj: Any) -> str:
 class Result:
     """What a command prints: data for JSON, a text rendering for humans, diagnostics, exit code.
 
+    Text output is escaped (``modelctl.escape``) where it is written, unless ``raw``.
     ``blocks`` (instead of ``text``) is the text as a list of strings and tables
     (:class:`modelctl.output.text.Table`): plain for pipes and files, drawn with rich when
     stdout is a terminal (``cli_common.emit`` decides).
@@ -61,6 +62,7 @@ class Result:
         warnings: Iterable[Diagnostic] = (),
         errors: Iterable[Diagnostic] = (),
         blocks: Callable[[], Sequence[Any]] | None = None,
+        raw: bool = False,
     ) -> None:
         self.data = data
         self.text = text
@@ -68,6 +70,9 @@ class Result:
         self.warnings: list[Diagnostic] = list(warnings)
         self.errors: list[Diagnostic] = list(errors)
         self.blocks = blocks
+        # The text is the command's product, written byte for byte (a Modelfile, a profile's
+        # YAML, a JSON schema); any other text is a report, its control characters escaped.
+        self.raw = raw
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from modelctl import escape
 from modelctl.chat import ChatSession
 from modelctl.derive import DerivedProfile
 from modelctl.errors import ExitCode, ModelctlError
@@ -53,7 +54,7 @@ class ChatLoop:
         self.verbose = verbose  # after each answer, what `ollama run --verbose` prints
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(escape.text(text) + "\n")
         self.out.flush()
 
     def run(self) -> ExitCode:
@@ -99,7 +100,7 @@ class ChatLoop:
 
         def token(piece: str) -> None:
             nonlocal wrote
-            self.out.write(piece)
+            self.out.write(escape.text(piece))
             self.out.flush()
             wrote = piece or wrote
 

@@ -14,15 +14,15 @@ def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:
     loaded = rendered.loaded
     data: dict[str, Any] = {"profile": ref, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
     data["unchecked"] = [d.to_dict() for d in loaded.unchecked]
-    return Result(data=data, text=rendered.text, warnings=loaded.warnings + loaded.unchecked)
+    return Result(data=data, text=rendered.text, warnings=loaded.warnings + loaded.unchecked, raw=True)
 
 
 def import_result(imported: ImportedProfile, output: str | None) -> Result:
-    return Result(data=imported.to_dict(output), text=imported.yaml, warnings=imported.warnings)
+    return Result(data=imported.to_dict(output), text=imported.yaml, warnings=imported.warnings, raw=True)
 
 
 def schema_result(schema: dict[str, Any]) -> Result:
-    return Result(data=schema, text=dumps(schema))
+    return Result(data=schema, text=dumps(schema), raw=True)
 
 
 def check_text(result: RenderCheck) -> str:

@@ -19,6 +19,7 @@ import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
+from modelctl import escape
 from modelctl.events import CellDone, Event, ProfileDone, Status, Transfer
 from modelctl.output.term import console
 from modelctl.units import human_bytes
@@ -133,7 +134,7 @@ class Progress:
 
     def _status(self, event: Status) -> None:
         key = event.job or ""
-        text = event.text if event.job is None else f"{event.job}: {event.text}"
+        text = escape.line(event.text if event.job is None else f"{event.job}: {event.text}")
         if self._last_status.get(key) == text:
             return
         self._last_status[key] = text
@@ -146,7 +147,7 @@ class Progress:
 
     def _transfer_event(self, event: Transfer) -> None:
         key = event.job or ""
-        label = event.label if event.job is None else f"{event.job}: {event.label}"
+        label = escape.line(event.label if event.job is None else f"{event.job}: {event.label}")
         bars = self._progress()
         task = self._tasks.get(key)
         if task is None:

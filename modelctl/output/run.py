@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO
 
+from modelctl import escape
 from modelctl.errors import ExitCode
 from modelctl.events import Event, Notice, Token
 from modelctl.output import Result
@@ -28,7 +29,7 @@ class AnswerPrinter:
         if isinstance(event, Notice) and self.stream and not self.quiet:
             print_diagnostic("warning", event.diagnostic.format(), self.err)
         elif isinstance(event, Token) and self.stream and event.text:
-            self.out.write(event.text)
+            self.out.write(escape.text(event.text))  # a server's words: ESC ] 52 never reaches the terminal
             self.out.flush()
             self.wrote = True
             self.last = event.text

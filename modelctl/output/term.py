@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from modelctl import escape
 from modelctl.output.text import Table
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def print_diagnostic(kind: str, text: str, stream: IO[str] | None = None) -> Non
     """``kind: text`` on ``stream`` (stderr by default), the kind coloured when the stream is a
     terminal that wants colour; plain text otherwise, and rich is not imported for it."""
     target = stream if stream is not None else sys.stderr
+    text = escape.line(text)  # one diagnostic, one line: no control character reaches the terminal
     if wants_color(target):
         from rich.text import Text
 
@@ -66,4 +68,4 @@ def draw(blocks: Sequence[Any], stream: IO[str] | None = None) -> None:
         if isinstance(block, Table):
             con.print(block.renderable(con.width))
         elif block:
-            con.print(Text(block.removesuffix("\n")), soft_wrap=True)
+            con.print(Text(escape.text(block.removesuffix("\n"))), soft_wrap=True)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from modelctl import escape
+
 
 def terminal_width(default: int = 100, minimum: int = 60) -> int:
     """The terminal's width (``COLUMNS`` first, as ``shutil`` reads it), or ``default``."""
@@ -105,10 +107,11 @@ class Table:
         """A rich table for a terminal ``width`` columns wide (see :meth:`widths`)."""
         from rich import box
         from rich.table import Table as RichTable
+        from rich.text import Text
 
         t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, header_style="bold")
         for h, w in zip(self.headers, self.widths(width), strict=True):
             t.add_column(h, overflow="fold", width=w)
-        for n, row in enumerate(self.rows):
-            t.add_row(*row, style="bold" if n in self.bold_rows else None)
+        for n, row in enumerate(self.rows):  # cells are text, never rich markup, and escaped
+            t.add_row(*(Text(escape.text(c)) for c in row), style="bold" if n in self.bold_rows else None)
         return t
