@@ -8,6 +8,7 @@ from typing import Any
 from modelctl.errors import Diagnostic, ExitCode
 from modelctl.fleet import Fleet
 from modelctl.output import Result
+from modelctl.output.facts import ollama_total
 from modelctl.output.summary import fleet_result, host_table, summary_line
 from modelctl.show import DeployedModelfile, ModelReport
 from modelctl.units import format_value, human_bytes
@@ -39,7 +40,13 @@ def report_text(d: Mapping[str, Any]) -> str:
     rows.append(("parameters", str(params_text)))
     rows.append(("quantization", str(d.get("quantization") or "-")))
     configured = ctx.get("configured")
-    conf_text = _num(configured) if configured is not None else "not set: " + SERVER_DEFAULT_CONTEXT
+    default = d.get("server_default_context")
+    default_text = (
+        f"server default {_num(default.get('num_ctx'))} ({default.get('source')})"
+        if isinstance(default, Mapping)
+        else SERVER_DEFAULT_CONTEXT
+    )
+    conf_text = _num(configured) if configured is not None else "not set: " + default_text
     if configured is None and d.get("server_context_length"):
         conf_text = f"not set: the host's OLLAMA_CONTEXT_LENGTH {_num(d['server_context_length'])} (inventory)"
     rows.append(("context trained", _num(ctx.get("trained"))))
@@ -65,6 +72,9 @@ def report_text(d: Mapping[str, Any]) -> str:
             at_text = f"{_num(effective)} (capped from {_num(at)})"
         if total is not None:
             rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}{_kv_text(mem)}"))
+            ours = ollama_total(mem)
+            if ours is not None and ours != total:
+                rows.append(("memory (Ollama's)", f"{human_bytes(ours)}: its own estimate, what /api/ps reports"))
     gpu = d.get("gpu")
     if isinstance(gpu, Mapping):
         rows.append(
