@@ -430,6 +430,11 @@ def default_num_ctx(server: ServerContext) -> Layer:
 # =========================================================================== server settings
 
 
+def ps_reports_context(version: str | None) -> bool:
+    """Whether ``/api/ps`` names the runner's context (``context_length``, per slot): from 0.10.0."""
+    return not older_than(version, PS_CONTEXT_SINCE)
+
+
 def automatic_parallel(version: str | None) -> int:
     """Slots when OLLAMA_NUM_PARALLEL is unset (or 0 before 0.10.0): server/sched.go defaultParallel,
     4 before 0.6.7, 2 until 0.9.x (on a GPU only when that many fit, else 1; on a CPU always), then

@@ -21,6 +21,7 @@ from modelctl.effective import (
     ServerContext,
     model_from_facts,
     model_from_show,
+    ps_reports_context,
     reload_rules,
     resolve,
     runner_args,
@@ -146,6 +147,8 @@ class Explanation:
             "running": self.running,
             "reload_when_different": reload_rules(self.resolution.server.version),
             "command": runner_args(self.resolution),
+            # /api/ps says the runner's context (context_length) only from 0.10.0.
+            "ps_reports_context": ps_reports_context(self.resolution.server.version),
         }
         return {
             "target": self.subject.to_dict(),
