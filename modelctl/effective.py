@@ -32,6 +32,7 @@ from typing import Any
 
 from modelctl import params as P
 from modelctl.facts import ModelFacts
+from modelctl.memory import automatic_num_batch, ollama_rule
 from modelctl.profile import SET_SOURCE, LoadedProfile
 from modelctl.session import HostFacts
 from modelctl.units import format_value
@@ -44,9 +45,12 @@ KNOWN_VERSION = "0.32.15"
 # Releases that changed a rule resolved here (docs/explain.md names the commits).
 CONTEXT_ENV_SINCE = "0.5.13"  # OLLAMA_CONTEXT_LENGTH exists
 CONTEXT_4096_SINCE = "0.6.7"  # the default num_ctx went from 2048 to 4096
-PARALLEL_ONE_SINCE = "0.10.0"  # OLLAMA_NUM_PARALLEL defaults to 1 (before: 4 when memory allowed, else 1)
+PARALLEL_TWO_SINCE = "0.6.7"  # server/sched.go defaultParallel 4 -> 2
+PARALLEL_ONE_SINCE = "0.10.0"  # OLLAMA_NUM_PARALLEL defaults to 1 (before: defaultParallel when memory allowed, else 1)
+PS_CONTEXT_SINCE = "0.10.0"  # /api/ps context_length (server/routes.go PsHandler: NumCtx / numParallel)
 VRAM_TIER_SINCE = "0.15.5"  # the default num_ctx follows the VRAM: 4096 / 32768 / 262144
-LLAMA_SERVER_SINCE = "0.30.0"  # llama-server: draft_num_predict, automatic num_batch, --flash-attn auto
+LLAMA_SERVER_SINCE = "0.30.0"  # llama-server: draft_num_predict, automatic num_ctx/num_batch/use_mmap, --flash-attn
+# auto, reduceAutoNumCtxForLoadOOM, applyLlamaServerMmapDefaults, `shift` in needsReload (none in v0.24.0)
 REPEAT_PENALTY_SINCE = "0.32.10"  # repeat_penalty 1.1 -> 1.0
 FAMILY_FLOOR_SINCE = "0.11.1"  # gpt-oss: num_ctx at least 8192 (qwen3vl from 0.12.7), until the VRAM tiers
 QWEN3VL_FLOOR_SINCE = "0.12.7"
@@ -59,7 +63,6 @@ FAMILY_MIN_CTX = 8192  # server/routes.go scheduleRunner, 0.11.1 to 0.15.4: outs
 LOW_VRAM = 20 * GiB  # server/routes.go lowVRAMThreshold (0.11.1 to 0.15.4)
 MIN_CTX = 4  # server/sched.go getRunner
 PREDICT_FACTOR = 10  # llm/llama_server.go openEndedGenerationContextMultiplier
-EMBEDDING_BATCH = 2048  # llm/llama_server.go DefaultEmbeddingNumBatch
 #: server/sched.go load: families that always run with one slot.
 SINGLE_SLOT_FAMILIES = frozenset(
     {
@@ -76,7 +79,9 @@ CITE_FLOOR = "server/sched.go getRunner"
 CITE_FAMILY_FLOOR = "server/routes.go scheduleRunner (0.11.1 to 0.15.4)"
 CITE_CAP = "llm/server.go NewLlamaServer"
 CITE_SLOTS = "server/sched.go load"
+CITE_SLOTS_OLD = "server/sched.go processPending, defaultParallel"
 CITE_CONTEXT = "llm/llama_server.go startLlamaServer"
+CITE_CONTEXT_OLD = "server/sched.go processPending (NumCtx = num_ctx x numParallel), llm/server.go NewLlamaServer"
 CITE_BATCH = "server/sched.go automaticGenerationBatch"
 CITE_EMBED_BATCH = "llm/llama_server.go DefaultEmbeddingNumBatchForContext"
 CITE_PREDICT = "llm/llama_server.go boundedNumPredict"
@@ -403,7 +408,10 @@ def default_num_ctx(server: ServerContext) -> Layer:
         basis = server.version_basis if older_than(v, CONTEXT_ENV_SINCE) else ASSUMED
         return Layer(2048, Source("server", basis, f"Ollama {v} default (4096 from {CONTEXT_4096_SINCE})"))
     if older_than(v, VRAM_TIER_SINCE):
-        text = f"Ollama {v} default (by VRAM from {VRAM_TIER_SINCE}), unless OLLAMA_CONTEXT_LENGTH is set"
+        text = (
+            f"Ollama {v}: OLLAMA_CONTEXT_LENGTH's default 4096 (envconfig/config.go; by VRAM only from "
+            f"{VRAM_TIER_SINCE}), unless it is set"
+        )
         return Layer(4096, Source("server", ASSUMED, text))
     gpu = server.get("gpu_memory")
     if gpu is not None:
@@ -422,17 +430,37 @@ def default_num_ctx(server: ServerContext) -> Layer:
 # =========================================================================== server settings
 
 
+def ps_reports_context(version: str | None) -> bool:
+    """Whether ``/api/ps`` names the runner's context (``context_length``, per slot): from 0.10.0."""
+    return not older_than(version, PS_CONTEXT_SINCE)
+
+
+def automatic_parallel(version: str | None) -> int:
+    """Slots when OLLAMA_NUM_PARALLEL is unset (or 0 before 0.10.0): server/sched.go defaultParallel,
+    4 before 0.6.7, 2 until 0.9.x (on a GPU only when that many fit, else 1; on a CPU always), then
+    1 (envconfig/config.go NumParallel defaults to 1 from 0.10.0)."""
+    if not older_than(version, PARALLEL_ONE_SINCE):
+        return 1
+    return 4 if older_than(version, PARALLEL_TWO_SINCE) else 2
+
+
 def parallel_setting(server: ServerContext, model: ModelSide) -> Resolved:
-    """Slots per loaded model: OLLAMA_NUM_PARALLEL, forced to 1 where Ollama allows no more."""
+    """Slots per loaded model: OLLAMA_NUM_PARALLEL (or the version's automatic choice), forced to 1
+    where Ollama allows no more."""
     v = server.version
+    auto = automatic_parallel(v)
     if older_than(v, PARALLEL_ONE_SINCE):
-        base = Layer(1, Source("ollama", ASSUMED, f"Ollama {v}: automatic, 4 slots when memory allows, else 1"))
+        text = (f"Ollama {v}: OLLAMA_NUM_PARALLEL unset or 0 means automatic: {auto} slots on a CPU, and on a GPU "
+                f"when {auto} fit, else 1 ({CITE_SLOTS_OLD})")  # fmt: skip
+        base = Layer(auto, Source("ollama", ASSUMED, text))
     else:
         base = Layer(1, Source("ollama", ASSUMED, f"Ollama {v} default, unless OLLAMA_NUM_PARALLEL is set"))
     out = Resolved("parallel", [base])
     env = server.get("num_parallel")
     if env is not None:
-        out.layers.append(Layer(max(int(env[0]), 1), env[1]))
+        declared = int(env[0])
+        automatic = declared <= 0 and older_than(v, PARALLEL_ONE_SINCE)
+        out.layers.append(Layer(auto if automatic else max(declared, 1), env[1]))
     if model.embedding_only:
         out.adjust(1, "embedding models always load with one slot", CITE_SLOTS)
     elif model.family in SINGLE_SLOT_FAMILIES:
@@ -449,12 +477,23 @@ def kv_cache_setting(server: ServerContext) -> Resolved:
 
 
 def flash_attention_setting(server: ServerContext) -> Resolved:
-    """True/False when declared; None when Ollama decides (auto from 0.30, per architecture before)."""
-    if older_than(server.version, LLAMA_SERVER_SINCE):
-        text = f"Ollama {server.version}: on for some architectures, unless OLLAMA_FLASH_ATTENTION is set"
+    """True/False when declared, or when the version decides it for every model (off before 0.11.8);
+    None when Ollama decides per model (per architecture from 0.11.8, llama-server's auto from 0.30).
+    The version boundaries live in modelctl.memory.OllamaRule."""
+    v = server.version
+    rule = ollama_rule(v)
+    if not rule.fa_by_architecture:
+        text = f"Ollama {v}: off unless OLLAMA_FLASH_ATTENTION=1 (envconfig/config.go FlashAttention, default false)"
+        layers = [Layer(False, Source("ollama", server.version_basis, text))]
+    elif not rule.llama_server:
+        text = (
+            f"Ollama {v}: on for some architectures (fs/ggml/ggml.go FlashAttention), "
+            "unless OLLAMA_FLASH_ATTENTION is set"
+        )
+        layers = [Layer(None, Source("ollama", ASSUMED, text))]
     else:
-        text = f"Ollama {server.version}: llama-server --flash-attn auto (on where the backend supports it)"
-    layers = [Layer(None, Source("ollama", ASSUMED, text))]
+        text = f"Ollama {v}: llama-server --flash-attn auto (on where the backend supports it)"
+        layers = [Layer(None, Source("ollama", ASSUMED, text))]
     env = server.get("flash_attention")
     if env is not None:
         layers.append(Layer(bool(env[0]), env[1]))
@@ -466,7 +505,7 @@ def memory_settings(version: str | None, host: HostFacts, model: ModelSide) -> t
     (None: not known) with ``host``'s declared settings: what every memory figure is computed with."""
     ctx = server_context(version, reachable=version is not None, facts=host)
     kv, slots, fa = kv_cache_setting(ctx), parallel_setting(ctx, model), flash_attention_setting(ctx)
-    return str(kv.value), int(slots.value), fa.value
+    return str(kv.value), int(slots.value), fa.value if fa.source.basis == DECLARED else None
 
 
 # =========================================================================== options
@@ -535,7 +574,7 @@ class Resolution:
             "options": [o.to_dict() for o in self.options.values()],
             "settings": [s.to_dict() for s in self.settings.values()],
             "auto": sorted(self.auto),
-            "reload_when_different": reload_rules(),
+            "reload_when_different": reload_rules(self.server.version),
         }
 
 
@@ -552,7 +591,12 @@ def resolve(
     options = {p.name: Resolved(p.name, _layers(p.name, model, profile, request, server), level=p.level)
                for p in P.CATALOGUE}  # fmt: skip
     set_above = {n for n, o in options.items() if o.source.kind not in ("ollama", "server")}
-    auto = {"num_ctx", "num_batch", "use_mmap"} - set_above
+    # Automatic num_ctx, num_batch and use_mmap (chosen at load, equal for needsReload) exist from 0.30.
+    auto = (
+        {"num_ctx", "num_batch", "use_mmap"} - set_above
+        if not older_than(server.version, LLAMA_SERVER_SINCE)
+        else set()
+    )
     if server.get("context_length") is not None:
         auto.discard("num_ctx")  # usesAutomaticNumCtx: OLLAMA_CONTEXT_LENGTH makes it fixed
     prof = profile.profile if profile is not None else None
@@ -599,8 +643,10 @@ def _adjust_context(res: Resolution) -> None:
         ctx.adjust(trained, f"capped at the trained context {trained:,}", CITE_CAP)
     slots = res.parallel
     basis = weakest(ctx.basis, res.settings["parallel"].basis)
-    runner = Resolved("runner_context", [Layer(ctx.value * slots, Source("ollama-rule", basis,
-                      f"num_ctx {ctx.value:,} x {slots} slot(s): llama-server -c (one share per slot)"))])  # fmt: skip
+    rule = ollama_rule(res.server.version)
+    text = f"num_ctx {ctx.value:,} x {slots} slot(s): {rule.runner_command} (one share per slot)"
+    runner = Resolved("runner_context", [Layer(ctx.value * slots, Source("ollama-rule", basis, text))])
+    runner.note = f"{CITE_CONTEXT if rule.llama_server else CITE_CONTEXT_OLD}"
     if "num_ctx" in res.auto:
         runner.note = (
             "chosen by the server: an out-of-memory load may lower it (server/sched.go reduceAutoNumCtxForLoadOOM)"
@@ -612,12 +658,14 @@ def _adjust_load_options(res: Resolution, batch_auto: bool, draft_set: bool) -> 
     v = res.server.version
     batch = res.options["num_batch"]
     if batch_auto and res.model.embedding_only:
-        batch.adjust(min(EMBEDDING_BATCH, res.num_ctx), "embedding models: 2048, at most the context", CITE_EMBED_BATCH)
-    elif batch_auto and not older_than(v, LLAMA_SERVER_SINCE):
+        chosen, _ = automatic_num_batch(v, res.num_ctx, embedding=True)
+        batch.adjust(chosen, "embedding models: 2048, at most the context", CITE_EMBED_BATCH)
+    elif batch_auto:
         context = int(res.settings["runner_context"].value)
-        chosen = 2048 if context > 32768 else 1024 if context > 4096 else 512
-        batch.adjust(chosen, f"chosen by the scheduler for a {context:,}-token runner context when memory allows "
-                     "(less on a small GPU or on CUDA without flash attention)", CITE_BATCH, assumed=True)  # fmt: skip
+        chosen, assumed = automatic_num_batch(v, context)
+        why = f"chosen by the scheduler for a {context:,}-token runner context when memory allows"
+        batch.adjust(chosen, why + " (less on a small GPU or on CUDA without flash attention)", CITE_BATCH,
+                     assumed=assumed)  # fmt: skip
     draft = res.options["draft_num_predict"]
     if not older_than(v, LLAMA_SERVER_SINCE) and res.draft is None and not draft_set:
         draft.adjust(0, "no draft model: speculative decoding off", CITE_LAYERS)
@@ -625,10 +673,16 @@ def _adjust_load_options(res: Resolution, batch_auto: bool, draft_set: bool) -> 
 
 def _adjust_prediction(res: Resolution) -> None:
     pred = res.options["num_predict"]
-    limit = PREDICT_FACTOR * res.num_ctx
     value = int(pred.value)
+    if older_than(res.server.version, LLAMA_SERVER_SINCE):
+        # llm/server.go Completion before 0.30: 10 x the runner's NumCtx, which is num_ctx x the slots.
+        limit = PREDICT_FACTOR * int(res.settings["runner_context"].value)
+        why, cite = f"bounded at {PREDICT_FACTOR} x the runner context (num_ctx x slots)", "llm/server.go Completion"
+    else:
+        limit = PREDICT_FACTOR * res.num_ctx
+        why, cite = f"bounded at {PREDICT_FACTOR} x num_ctx", CITE_PREDICT
     if value < 0 or value > limit:
-        pred.adjust(limit, f"bounded at {PREDICT_FACTOR} x num_ctx", CITE_PREDICT)
+        pred.adjust(limit, why, cite)
 
 
 _NOTES: dict[str, tuple[Any, str]] = {
@@ -642,10 +696,16 @@ _NOTES: dict[str, tuple[Any, str]] = {
 }
 
 
+#: Before 0.30: llm/server.go NewLlamaServer passes --no-mmap on a CPU, on Linux when free memory is below
+#: the estimate, for CUDA on Windows, and for a partial offload on Metal.
+_MMAP_OLD = "unset: the runner maps the weights, except on a CPU or when memory is short (llm/server.go NewLlamaServer)"
+
+
 def _describe(res: Resolution) -> None:
+    old = older_than(res.server.version, LLAMA_SERVER_SINCE)
     for name, (value, note) in _NOTES.items():
         if res.options[name].value == value:
-            res.options[name].note = note
+            res.options[name].note = _MMAP_OLD if old and name == "use_mmap" else note
     stop = res.options["stop"]
     base_stop = res.model.parameters.get("stop")
     if base_stop and stop.source.kind not in ("base", "ollama"):
@@ -654,8 +714,19 @@ def _describe(res: Resolution) -> None:
         res.options["num_predict"].note = "0: not sent to llama-server, whose own default applies"
 
 
-def reload_rules() -> list[str]:
-    """What makes Ollama load a model again instead of reusing its runner (needsReload)."""
+def reload_rules(version: str | None = None) -> list[str]:
+    """What makes Ollama ``version`` load a model again instead of reusing its runner (server/sched.go
+    needsReload; automatic values and `shift` from 0.30, none of them in v0.24.0)."""
+    if older_than(version, LLAMA_SERVER_SINCE):
+        options = [o for o in LOAD_OPTIONS if o != "draft_num_predict"]
+        return [
+            "another weights file (a runner per weights; another model on the same weights shares it)",
+            "different adapters or projectors",
+            "a different value of a load-time option: "
+            + ", ".join(options)
+            + " (num_ctx compared per slot, after the cap at the trained context; a request with num_gpu -1 "
+            "accepts any layer split)",
+        ]
     return [
         "another weights file (a runner per weights; another model on the same weights shares it)",
         "different adapters or projectors",
@@ -666,6 +737,33 @@ def reload_rules() -> list[str]:
         "automatic one)",
         "a different context-shift setting (the request's `shift`)",
     ]
+
+
+def runner_args(res: Resolution) -> dict[str, Any]:
+    """The memory-relevant arguments Ollama starts the runner with (the server log's command line):
+    llama-server ``-c -np -b -ub --flash-attn --cache-type-k/v`` from 0.30; before, Ollama's runner
+    ``--ctx-size --batch-size --parallel`` with ``--flash-attn`` and ``--kv-cache-type`` only when flash
+    attention is on (llm/server.go NewLlamaServer)."""
+    rule = ollama_rule(res.server.version)
+    fa = res.settings["flash_attention"].value
+    kv = str(res.settings["kv_cache_type"].value)
+    ctx = int(res.settings["runner_context"].value)
+    batch = res.options["num_batch"].value
+    if rule.llama_server:
+        fa_arg = "auto" if fa is None else ("on" if fa else "off")
+        argv = ["llama-server", "-c", str(ctx), "-np", str(res.parallel), "-b", str(batch), "-ub", str(batch),
+                "--flash-attn", fa_arg, "--cache-type-k", kv, "--cache-type-v", kv]  # fmt: skip
+        return {"program": "llama-server", "ctx_size": ctx, "parallel": res.parallel, "batch_size": batch,
+                "flash_attention": fa, "kv_cache_type": kv, "argv": argv, "cite": CITE_CONTEXT}  # fmt: skip
+    argv = ["ollama runner", "--ctx-size", str(ctx), "--batch-size", str(batch)]
+    if fa:
+        argv.append("--flash-attn")
+        if kv != "f16":
+            argv += ["--kv-cache-type", kv]
+    argv += ["--parallel", str(res.parallel)]
+    stored = kv if fa or fa is None else "f16"  # without flash attention the runner keeps f16
+    return {"program": "ollama runner", "ctx_size": ctx, "parallel": res.parallel, "batch_size": batch,
+            "flash_attention": fa, "kv_cache_type": stored, "argv": argv, "cite": CITE_CAP}  # fmt: skip
 
 
 # =========================================================================== runners and reloads

@@ -269,6 +269,7 @@ class ServerInputs:
     flash_attention: bool | None
     flash_label: str | None
     notes: tuple[str, ...]
+    embedding: bool = False  # an embedding-only model (Ollama's automatic num_batch differs)
 
 
 def server_inputs(
@@ -293,8 +294,11 @@ def server_inputs(
              for what, s in (("KV cache", kv), ("parallel slots", slots))
              if s.source.basis == DECLARED and kv_type is None and (s is kv or parallel is None)]  # fmt: skip
     notes += [f"parallel slots {a.before} -> {a.after}: {a.reason} ({a.cite})" for a in slots.adjustments]
-    fa_label = f"{fa.source.text} (declared)" if fa.value is not None and flash_attention is None else None
-    return ServerInputs(ctx, str(kv.value), int(slots.value), fa.value, fa_label, tuple(notes))
+    declared = fa.value is not None and flash_attention is None and fa.source.basis == DECLARED
+    fa_label = f"{fa.source.text} (declared)" if declared else None
+    # A version's default (e.g. off before 0.11.8) is decided per model by modelctl.memory; pass only what is set.
+    fa_value = fa.value if flash_attention is not None or declared else None
+    return ServerInputs(ctx, str(kv.value), int(slots.value), fa_value, fa_label, tuple(notes), model.embedding_only)
 
 
 def estimate(
@@ -343,7 +347,7 @@ def estimate(
     n, ctx_note = _num_ctx(source, num_ctx, inputs.server)
     n_batch = batch or source.num_batch
     version = ollama_version or source.server_version
-    runtime = Runtime(inputs.flash_attention, n_batch, ubatch or n_batch, version, inputs.flash_label)
+    runtime = Runtime(inputs.flash_attention, n_batch, ubatch, version, inputs.flash_label, inputs.embedding)
     adapter_bytes = source.adapter_bytes
 
     def at(size: int, kv: str = kv_type) -> MemoryEstimate:

@@ -21,14 +21,17 @@ from modelctl.effective import (
     ServerContext,
     model_from_facts,
     model_from_show,
+    ps_reports_context,
     reload_rules,
     resolve,
+    runner_args,
     server_context,
     unknown_model,
 )
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.estimate import is_local_ref
 from modelctl.facts import ModelFacts, facts_from_gguf, facts_from_show
+from modelctl.memory import ollama_rule
 from modelctl.names import missing_model_message
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile
 from modelctl.run import parse_model_overrides
@@ -142,7 +145,10 @@ class Explanation:
             "weights": self.subject.weights,
             "context": self.resolution.settings["runner_context"].value,
             "running": self.running,
-            "reload_when_different": reload_rules(),
+            "reload_when_different": reload_rules(self.resolution.server.version),
+            "command": runner_args(self.resolution),
+            # /api/ps says the runner's context (context_length) only from 0.10.0.
+            "ps_reports_context": ps_reports_context(self.resolution.server.version),
         }
         return {
             "target": self.subject.to_dict(),
@@ -240,21 +246,26 @@ def _explained(
     out = Explanation(subject, res, running, notes + subject.warnings)
     kv, fa = res.settings["kv_cache_type"].value, res.settings["flash_attention"].value
     if kv in ("q8_0", "q4_0") and fa is False:
-        out.warnings.append(
-            Diagnostic(
-                "kv_cache_needs_flash_attention",
-                f"a {kv} KV cache needs flash attention, which is declared off: Ollama 0.30+ passes the type on "
-                "and llama-server refuses to load; older versions fall back to f16",
-            )
+        how = "declared off" if res.settings["flash_attention"].basis == "declared" else f"off in Ollama {ctx.version}"
+        then = (
+            "Ollama passes the type on and llama-server refuses to load"
+            if ollama_rule(ctx.version).llama_server
+            else "Ollama keeps an f16 cache (llm/server.go: quantized kv cache requested but flash attention disabled)"
         )
+        out.warnings.append(Diagnostic("kv_cache_needs_flash_attention", f"a {kv} KV cache needs flash attention, "
+                                       f"which is {how}: {then}"))  # fmt: skip
     ctx_now = running.get("context_length") if running else None
     if isinstance(ctx_now, int) and ctx_now != res.num_ctx:
         out.warnings.append(
             Diagnostic(
                 "runtime_context",
                 f"the runner loaded now for {subject.model} uses context {ctx_now:,}, not {res.num_ctx:,}: a request "
-                "with these options reloads it (it was loaded with other options: another client's, or an "
-                "automatic context lowered after an out-of-memory load)",
+                "with these options reloads it (it was loaded with other options: another client's"
+                + (
+                    ", or an automatic context lowered after an out-of-memory load)"
+                    if ollama_rule(ctx.version).llama_server
+                    else ")"
+                ),  # fmt: skip
             )
         )
     return out

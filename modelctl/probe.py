@@ -333,7 +333,7 @@ def probe(
         raise InvalidInput("--max-context must be at least 1", field="--max-context")
     start = clock()
     with client_for(host, timeout) as client:
-        version = require_truncate(client)
+        version = require_truncate(client, "probe (it needs over-long prompts refused, not cut)")
         target = resolve_target(ref, client, overrides=overrides, ephemeral=ephemeral)
         send = _sender(client, target, on_event, clock)
         first = send(CALIBRATION_WORDS)  # loads the model as its requests would

@@ -23,6 +23,7 @@ from typing import Any
 
 from modelctl.effective import (
     ASSUMED,
+    DECLARED,
     Change,
     Conflict,
     Layer,
@@ -201,9 +202,10 @@ def _memory(member: Member, spec: RunnerSpec) -> tuple[MemoryEstimate | None, st
     subject, res = member.subject, member.resolution
     if subject.facts is None:
         return None, f"the facts of {subject.base.name} are unknown ({subject.base.where})"
-    fa = res.settings["flash_attention"].value
-    runtime = Runtime(fa, spec.option("num_batch"), None, res.server.version,
-                      res.settings["flash_attention"].source.text if fa is not None else None)  # fmt: skip
+    setting = res.settings["flash_attention"]
+    fa = setting.value if setting.basis == DECLARED else None  # else the version's rule decides per model
+    runtime = Runtime(fa, spec.option("num_batch"), None, res.server.version, setting.source.text if fa is not None
+                      else None, res.model.embedding_only)  # fmt: skip
     adapters = sum(adapter_size(p).weights_bytes for p in (subject.profile.profile.adapter_paths()
                    if subject.profile is not None else []))  # fmt: skip
     try:

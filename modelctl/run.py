@@ -425,13 +425,14 @@ def _finish(res: RunResult, chunk: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- over-long prompts
 
 
-def require_truncate(client: OllamaClient) -> str:
-    """The server's version when it honours ``truncate: false``; ServerError for an older one."""
+def require_truncate(client: OllamaClient, what: str = "--no-truncate") -> str:
+    """The server's version when it honours ``truncate: false``; ServerError for an older one
+    (``what`` names what needs it)."""
     version = client.version()
     if not knows_truncate(version):
         raise ServerError(
             f"Ollama at {client.display_host} is version {version}, which ignores `truncate` (added in "
-            f"{TRUNCATE_SINCE}) and cuts an over-long prompt without a word: upgrade Ollama to use --no-truncate"
+            f"{TRUNCATE_SINCE}) and cuts an over-long prompt without a word: upgrade Ollama to use {what}"
         )
     return version
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import blob_digest, read_deployed
-from modelctl.effective import memory_settings, model_from_facts
+from modelctl.effective import default_num_ctx, memory_settings, model_from_facts, server_context
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_reason
@@ -132,6 +132,7 @@ class ModelReport:
     memory_unknown: str | None = None  # why there is no estimate
     gpu: GpuPlacement | None = None  # on the inventory host's GPU (its `facts`)
     server_context: int | None = None  # the inventory host's OLLAMA_CONTEXT_LENGTH
+    default_context: tuple[int, str] | None = None  # the server's default num_ctx by its version, and why
     inherited_parameters: list[str] | None = None  # set when a profile was compared with the model
     runtime: RuntimeInfo | None = None
     verification: Verification | None = None
@@ -148,6 +149,8 @@ class ModelReport:
         data["context_length_source"] = "model" if self.facts.context_configured is not None else "server default"
         if self.server_context is not None:
             data["server_context_length"] = self.server_context
+        if self.default_context is not None:
+            data["server_default_context"] = {"num_ctx": self.default_context[0], "source": self.default_context[1]}
         data["system_set"] = bool(self.system)
         data["system_length"] = len(self.system) if self.system else None
         data["template_set"] = bool(self.template)
@@ -215,6 +218,10 @@ def _memory(report: ModelReport, server: HostFacts, ollama_version: str | None) 
     when the inventory gives one."""
     facts = report.facts
     report.server_context = server.context_length
+    if facts.context_configured is None:
+        # The version's default (4096 by OLLAMA_CONTEXT_LENGTH's default before 0.15.5, VRAM tiers from then).
+        layer = default_num_ctx(server_context(ollama_version, reachable=ollama_version is not None, facts=server))
+        report.default_context = (int(layer.value), f"{layer.source.text}, {layer.source.basis}")
     report.memory, report.memory_unknown = deployed_memory(
         facts, report.name, facts.context_configured or server.context_length, server, ollama_version
     )

@@ -338,7 +338,9 @@ def _server_rows(
         est, why = deployed_memory(f, t.model, _configured_context(f, t) or host.context_length, host, version)
         if est is None:
             return None, f"- ({why})" if why else "-"
-        return est.total_bytes, f"{human_bytes(est.total_bytes)} at num_ctx {est.num_ctx}"
+        ours = est.ollama_total_bytes
+        beside = f" (Ollama's {human_bytes(ours)})" if ours is not None and ours != est.total_bytes else ""
+        return est.total_bytes, f"{human_bytes(est.total_bytes)}{beside} at num_ctx {est.num_ctx}"
 
     fact_rows: list[tuple[str, str, FactValue]] = [
         ("quantization", "quantization", lambda f, t: f.quantization),

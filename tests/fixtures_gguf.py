@@ -32,12 +32,14 @@ _FILE_TYPE_FOR = {F32: 0, F16: 1, Q8_0: 7}
 TINY_VOCAB = 260
 
 
-def tiny_vocab() -> tuple[list[str], list[float], list[int]]:
-    """A 260-token SentencePiece-style byte-fallback vocabulary: 3 specials, 256 bytes, one piece."""
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["\u2581"]
-    scores = [0.0] * 3 + [0.0] * 256 + [-1.0]
-    types = [2, 3, 3] + [6] * 256 + [1]  # UNKNOWN, CONTROL, CONTROL, BYTE..., NORMAL
-    assert len(tokens) == TINY_VOCAB
+def tiny_vocab(size: int = TINY_VOCAB) -> tuple[list[str], list[float], list[int]]:
+    """A SentencePiece-style byte-fallback vocabulary: 3 specials, 256 bytes, one piece, then (for
+    ``size`` over 260) normal pieces "\u2581t<N>" up to ``size`` tokens."""
+    extra = [f"\u2581t{i}" for i in range(max(size - TINY_VOCAB, 0))]
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["\u2581"] + extra
+    scores = [0.0] * 3 + [0.0] * 256 + [-1.0] + [-2.0 - i for i in range(len(extra))]
+    types = [2, 3, 3] + [6] * 256 + [1] + [1] * len(extra)  # UNKNOWN, CONTROL, CONTROL, BYTE..., NORMAL
+    assert len(tokens) == max(size, TINY_VOCAB)
     return tokens, scores, types
 
 
@@ -61,8 +63,10 @@ def write_tiny_gguf(
     sliding_window_pattern: Sequence[bool] | None = None,
     extra_kv: dict[str, Any] | None = None,
     seed: int = 0,
+    vocab_size: int = TINY_VOCAB,
 ) -> Path:
-    """Write a small but complete model of the given shape and return its path."""
+    """Write a small but complete model of the given shape and return its path (``vocab_size``:
+    at least 260 tokens, see :func:`tiny_vocab`)."""
     from gguf import GGUFWriter
 
     path = Path(path)
@@ -87,15 +91,16 @@ def write_tiny_gguf(
         w.add_array(f"{arch}.attention.sliding_window_pattern", [bool(x) for x in sliding_window_pattern])
     w.add_uint32("general.file_type", file_type if file_type is not None else _FILE_TYPE_FOR[tensor_type])
     w.add_uint32("general.quantization_version", 2)
-    _add_tokenizer_kv(w, chat_template)
+    _add_tokenizer_kv(w, chat_template, vocab_size)
     _add_extra_kv(w, extra_kv or {})
 
     tensors = _TinyTensors(w, tensor_type, seed)
-    tensors.matrix("token_embd.weight", TINY_VOCAB, embedding_length)
+    n_vocab = max(vocab_size, TINY_VOCAB)
+    tensors.matrix("token_embd.weight", n_vocab, embedding_length)
     for i in range(block_count):
         _add_block_tensors(tensors, i, embedding_length, feed_forward_length, heads[i], kv_heads[i], k_len, v_len)
     tensors.vector("output_norm.weight", embedding_length)
-    tensors.matrix("output.weight", TINY_VOCAB, embedding_length)
+    tensors.matrix("output.weight", n_vocab, embedding_length)
 
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -134,9 +139,9 @@ def _add_attention_kv(
         w.add_uint32(f"{arch}.attention.value_length", value_length)
 
 
-def _add_tokenizer_kv(w: GGUFWriter, chat_template: str | None) -> None:
-    """The 260-token byte-fallback vocabulary, its special tokens and the chat template (if any)."""
-    tokens, scores, types = tiny_vocab()
+def _add_tokenizer_kv(w: GGUFWriter, chat_template: str | None, vocab_size: int = TINY_VOCAB) -> None:
+    """The byte-fallback vocabulary, its special tokens and the chat template (if any)."""
+    tokens, scores, types = tiny_vocab(vocab_size)
     w.add_string("tokenizer.ggml.model", "llama")
     w.add_array("tokenizer.ggml.tokens", tokens)
     w.add_array("tokenizer.ggml.scores", scores)

@@ -131,3 +131,16 @@ def test_render_check_contract(tmp_path: Path) -> None:
     check_envelope(doc, "render", ok=True)
     assert set(doc["data"]) == {"drift", "checks", "skipped"}
     assert set(doc["data"]["checks"][0]) == {"modelfile", "profile", "equal", "diff", "note"}
+
+
+def test_estimate_contract_names_both_memory_figures(tiny_llama: Path) -> None:
+    """``data.estimate.total_bytes`` (llama.cpp's allocations) and ``data.estimate.ollama.total_bytes``
+    (Ollama's own estimate: a number for versions before 0.12.11, else null with the reason)."""
+    code, doc = run_json("estimate", str(tiny_llama), "--num-ctx", "2048", "--ollama-version", "0.9.3")
+    assert code == 0
+    check_envelope(doc, "estimate", ok=True)
+    est = doc["data"]["estimate"]
+    assert isinstance(est["total_bytes"], int) and isinstance(est["ollama"]["total_bytes"], int)
+    assert {"rule", "version", "description", "estimate"} <= set(est["ollama"])
+    code, doc = run_json("estimate", str(tiny_llama), "--num-ctx", "2048", "--ollama-version", "0.12.11")
+    assert doc["data"]["estimate"]["ollama"]["total_bytes"] is None and doc["data"]["estimate"]["ollama"]["why_none"]

@@ -81,6 +81,7 @@ def test_probe_refuses_what_it_cannot_measure(cmp_double: OllamaDouble, profiles
     cmp_double.state.version = "0.12.5"
     r = invoke("probe", "mid", host=cmp_double.url, cwd=profiles)
     assert r.returncode == 5 and "ignores `truncate`" in r.stderr and not cmp_double.state.calls("/api/generate")
+    assert "upgrade Ollama to use probe" in r.stderr and "--no-truncate" not in r.stderr  # probe has no such flag
 
 
 @given(

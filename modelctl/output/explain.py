@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modelctl.effective import ASSUMED, DECLARED, Resolved, Source, display, reload_rules
+from modelctl.effective import ASSUMED, DECLARED, Resolved, Source, display, reload_rules, runner_args
 from modelctl.explain import Explanation
 from modelctl.output import Result
 from modelctl.output.text import Table
@@ -105,7 +105,9 @@ def explain_text(e: Explanation) -> list[str | Table]:
     adjusted = _adjustments(e)
     if adjusted:
         blocks.append("\nOllama's adjustments\n" + "\n".join(adjusted) + "\n")
-    reload = reload_rules()
+    cmd = runner_args(res)
+    blocks.append(f"\nthe runner is started as ({cmd['cite']}):\n  {' '.join(cmd['argv'])}\n")
+    reload = reload_rules(res.server.version)
     blocks.append("\nthe runner is loaded again when a request differs in (server/sched.go needsReload):\n")
     blocks.append("".join(f"  - {r}\n" for r in reload))
     blocks.append("\n" + LEGEND + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
@@ -86,10 +87,16 @@ def _layout_lines(est: dict[str, Any]) -> list[str]:
     if est.get("kv_type_requested") not in (None, est["kv_type"]):
         kv += f", {est['kv_type_requested']} asked for"
     cells = f"cells     {est['cells_per_slot']:,} per slot (padded to 256)"
+    if est.get("kv_unified"):
+        cells = (
+            f"cells     {est['context_cells']:,} in one cache shared by the slots ({est['cells_per_slot']:,} per slot)"
+        )
     if est.get("swa_cells_per_slot"):
         cells += f"; sliding-window layers {est['swa_cells_per_slot']:,} per slot"
     fa = "on" if est.get("flash_attention") else "off"
-    fa += " (Ollama's default)" if est.get("flash_attention_source") == "default" else " (--flash-attention)"
+    fa += {"default": " (Ollama's default)", "declared": " (declared)"}.get(
+        str(est.get("flash_attention_source")), " (--flash-attention)"
+    )
     ollama = est.get("ollama") or {}
     return [
         kv,
@@ -115,7 +122,17 @@ def _breakdown_rows(est: dict[str, Any]) -> list[tuple[str, str, str]]:
     if est["overhead_bytes"]:
         rows.append(("overhead", human_bytes(est["overhead_bytes"]), "extra allowance (--overhead)"))
     rows.append(("total", human_bytes(est["total_bytes"]), f"{est['total_bytes']:,} bytes"))
+    ours = ollama_total(est)
+    if ours is not None and ours != est["total_bytes"]:
+        rows.append(("Ollama's", human_bytes(ours), f"{ours:,} bytes: its own estimate, /api/ps size (llm/memory.go)"))
     return rows
+
+
+def ollama_total(est: Mapping[str, Any]) -> int | None:
+    """Ollama's own figure for the load (``estimate.ollama.total_bytes``), where the version has one."""
+    o = est.get("ollama")
+    total = o.get("total_bytes") if isinstance(o, Mapping) else None
+    return total if isinstance(total, int) else None
 
 
 def estimate_text(est: dict[str, Any], facts: dict[str, Any]) -> str:

@@ -20,8 +20,11 @@ def _runner_row(n: int, r: Runner) -> tuple[str, ...]:
     ctx = f"{opts['num_ctx']:,}" + (" auto" if "num_ctx" in r.spec.auto else "")
     batch = f"{opts['num_batch']}" + (" auto" if "num_batch" in r.spec.auto else "")
     kv = display(res.settings["kv_cache_type"].value)
-    return (str(n), ", ".join(r.labels), r.spec.base, ctx, batch, str(res.parallel), kv, _size(
-        r.memory.total_bytes if r.memory is not None else None))  # fmt: skip
+    size = _size(r.memory.total_bytes if r.memory is not None else None)
+    ours = r.memory.ollama_total_bytes if r.memory is not None else None
+    if ours is not None and r.memory is not None and ours != r.memory.total_bytes:
+        size += f" (Ollama's {human_bytes(ours)})"
+    return (str(n), ", ".join(r.labels), r.spec.base, ctx, batch, str(res.parallel), kv, size)
 
 
 def _mark(basis: str) -> str:

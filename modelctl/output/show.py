@@ -8,6 +8,7 @@ from typing import Any
 from modelctl.errors import Diagnostic, ExitCode
 from modelctl.fleet import Fleet
 from modelctl.output import Result
+from modelctl.output.facts import ollama_total
 from modelctl.output.summary import fleet_result, host_table, summary_line
 from modelctl.show import DeployedModelfile, ModelReport
 from modelctl.units import format_value, human_bytes
@@ -22,6 +23,27 @@ def _num(v: Any) -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return str(v)
+
+
+def _memory_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The estimate (llama.cpp's allocation), Ollama's own figure beside it where they differ, or why there is none."""
+    mem = d.get("memory")
+    if not isinstance(mem, Mapping):
+        return [("memory (estimate)", f"- ({d['memory_unknown']})")] if d.get("memory_unknown") else []
+    total = mem.get("total_bytes") or mem.get("total")
+    if total is None:
+        return []
+    at = mem.get("num_ctx")
+    effective = mem.get("effective_num_ctx")
+    at_text = _num(at)
+    if isinstance(effective, int) and isinstance(at, int) and effective != at:
+        # The estimate counts the KV cache for the context Ollama really allocates.
+        at_text = f"{_num(effective)} (capped from {_num(at)})"
+    rows = [("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}{_kv_text(mem)}")]
+    ours = ollama_total(mem)
+    if ours is not None and ours != total:
+        rows.append(("memory (Ollama's)", f"{human_bytes(ours)}: its own estimate, what /api/ps reports"))
+    return rows
 
 
 def report_text(d: Mapping[str, Any]) -> str:
@@ -39,7 +61,13 @@ def report_text(d: Mapping[str, Any]) -> str:
     rows.append(("parameters", str(params_text)))
     rows.append(("quantization", str(d.get("quantization") or "-")))
     configured = ctx.get("configured")
-    conf_text = _num(configured) if configured is not None else "not set: " + SERVER_DEFAULT_CONTEXT
+    default = d.get("server_default_context")
+    default_text = (
+        f"server default {_num(default.get('num_ctx'))} ({default.get('source')})"
+        if isinstance(default, Mapping)
+        else SERVER_DEFAULT_CONTEXT
+    )
+    conf_text = _num(configured) if configured is not None else "not set: " + default_text
     if configured is None and d.get("server_context_length"):
         conf_text = f"not set: the host's OLLAMA_CONTEXT_LENGTH {_num(d['server_context_length'])} (inventory)"
     rows.append(("context trained", _num(ctx.get("trained"))))
@@ -53,19 +81,7 @@ def report_text(d: Mapping[str, Any]) -> str:
     caps = d.get("capabilities") or []
     rows.append(("capabilities", ", ".join(caps) if caps else "-"))
     rows.append(("size on disk", human_bytes(d.get("size_bytes")) if d.get("size_bytes") else "-"))
-    mem = d.get("memory")
-    if isinstance(mem, Mapping):
-        total = mem.get("total_bytes") or mem.get("total")
-        at = mem.get("num_ctx")
-        effective = mem.get("effective_num_ctx")
-        at_text = _num(at)
-        if isinstance(effective, int) and isinstance(at, int) and effective != at:
-            # The estimate counts the KV cache for the context Ollama really allocates.
-            at_text = f"{_num(effective)} (capped from {_num(at)})"
-        if total is not None:
-            rows.append(("memory (estimate)", f"{human_bytes(total)} at num_ctx {at_text}{_kv_text(mem)}"))
-    elif d.get("memory_unknown"):
-        rows.append(("memory (estimate)", f"- ({d['memory_unknown']})"))
+    rows.extend(_memory_rows(d))
     gpu = d.get("gpu")
     if isinstance(gpu, Mapping):
         rows.append(
