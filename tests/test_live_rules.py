@@ -88,3 +88,17 @@ def test_the_live_suite_refuses_parallel_workers(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_which_mark_expressions_select_the_live_suite(markexpr: str, expected: bool) -> None:
     assert selects_live(markexpr) is expected
+
+
+def test_the_log_of_a_server_tests_real_ollama_started_is_found_by_its_url(tmp_path: Path) -> None:
+    from tests.fixtures_live import started_log
+
+    run = tmp_path / "run" / "11999"
+    run.mkdir(parents=True)
+    (run / "server.json").write_text(
+        '{"url": "http://127.0.0.1:11999", "port": 11999, "pid": 1, "models": "m", "log": "/x/serve.log"}'
+    )
+    assert started_log("http://127.0.0.1:11999", tmp_path) == Path("/x/serve.log")
+    assert started_log("http://127.0.0.1:11999/", tmp_path) == Path("/x/serve.log")
+    assert started_log("http://127.0.0.1:11998", tmp_path) is None  # nothing started there
+    assert started_log("http://localhost:11999", tmp_path) is None  # another server on that port
