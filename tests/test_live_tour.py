@@ -296,17 +296,19 @@ def test_chat_on_a_terminal_sets_a_parameter_and_saves_a_profile(
     env = {"NO_COLOR": "1", "MODELCTL_STATE_DIR": str(tmp_path / ".state")}
     p = PtyProcess.modelctl("run", prof.name, host=live_host, env=env, cwd=tmp_path)
     at = p.expect(">>> ")
-    for line in ("Hello there", "/set parameter temperature 0.3", "/save cool.yaml", "Again"):
+    cool_name = unique("cool")  # /save names the model after the file: one no one else uses
+    live_names.append(cool_name)
+    for line in ("Hello there", "/set parameter temperature 0.3", f"/save {cool_name}.yaml", "Again"):
         p.send(line + "\r")
         at = p.expect(">>> ", since=p.expect(line, since=at))
     p.send("\x04")
     assert p.wait() == 0
     out = plain(p.output)
-    assert "Set parameter 'temperature' to '0.3'" in out and "Saved cool.yaml" in out
-    cool = load_profile(str(tmp_path / "cool.yaml")).profile
+    assert "Set parameter 'temperature' to '0.3'" in out and f"Saved {cool_name}.yaml" in out
+    cool = load_profile(str(tmp_path / f"{cool_name}.yaml")).profile
     assert cool.parameters.as_dict()["temperature"] == 0.3 and cool.parameters.as_dict()["num_predict"] == 4
-    live_names.append("cool")
-    r = cli(live_host, tmp_path, "build", "cool.yaml")
+    assert cool.name == cool_name
+    r = cli(live_host, tmp_path, "build", f"{cool_name}.yaml")
     assert r.code == 0 and r.data["builds"][0]["report"]["parameters"]["temperature"] == pytest.approx(0.3)
 
 
@@ -354,19 +356,21 @@ def test_compare_matrix_junit_and_html(live_host: str, base: str, tmp_path: Path
 
 
 def test_compare_sweep_saves_the_best_setting(live_host: str, base: str, tmp_path: Path, live_names: list[str]) -> None:
+    best_name = unique("best")  # --save-best names the model after the file: one no one else uses
+    live_names.append(best_name)
     write_profile(tmp_path, "sweepme", f"from: {base}\nparameters: {{seed: 5, num_predict: 4}}\n")
     (tmp_path / "p.yaml").write_text("- prompt: Hi\n  expect: {max_tokens: 4}\n", encoding="utf-8")
     r = cli(live_host, tmp_path, "compare", "sweepme.yaml", "--ephemeral", "--prompts", "p.yaml",
-            "--sweep", "temperature=0.1,0.8", "--sweep", "top_k=5,40", "--save-best", "best.yaml")  # fmt: skip
+            "--sweep", "temperature=0.1,0.8", "--sweep", "top_k=5,40", "--save-best", f"{best_name}.yaml")  # fmt: skip
     assert r.code == 0, r.stderr
     sweep = r.data["sweep"]
-    assert len(sweep["settings"]) == 4 and sweep["best"] and sweep["saved"]["path"].endswith("best.yaml")
-    best = load_profile(str(tmp_path / "best.yaml")).profile
+    assert len(sweep["settings"]) == 4 and sweep["best"] and sweep["saved"]["path"].endswith(f"{best_name}.yaml")
+    best = load_profile(str(tmp_path / f"{best_name}.yaml")).profile
     winner = next(s for s in sweep["settings"] if s["rank"] == 1)["values"]
     assert best.parameters.as_dict()["temperature"] == pytest.approx(winner["temperature"])
     assert best.parameters.as_dict()["top_k"] == winner["top_k"]
-    live_names.append(best.name)
-    assert cli(live_host, tmp_path, "build", "best.yaml").code == 0
+    assert best.name == best_name
+    assert cli(live_host, tmp_path, "build", f"{best_name}.yaml").code == 0
 
 
 # -- probe ---------------------------------------------------------------------------------
