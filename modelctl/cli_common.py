@@ -189,11 +189,19 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
     term.print_diagnostic(kind, d.format())
 
 
-def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
-    """Print a result; data to stdout (or ``output``), diagnostics to stderr."""
+def emit(
+    command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False, artifact: bool = False
+) -> None:
+    """Print a result; data to stdout (or ``output``), diagnostics to stderr.
+
+    ``artifact``: ``output`` is the file the command makes (render's Modelfile, import's profile),
+    so it gets the text whatever the format, and the JSON envelope goes to stdout."""
     drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
+        if artifact and output and result.ok:
+            write_atomic(output, result.render_text())
+            output = None
     else:
         drawn = result.blocks is not None and not output and term.is_terminal(sys.stdout)
         text = "" if drawn else result.render_text()
@@ -217,8 +225,10 @@ def execute(
     *,
     output: str | None = None,
     quiet: bool = False,
+    artifact: bool = False,
 ) -> None:
-    """Run a command body and exit with the documented code. Never lets a traceback out."""
+    """Run a command body and exit with the documented code. Never lets a traceback out.
+    ``artifact``: see :func:`emit`."""
     try:
         result = body()
     except ModelctlError as exc:
@@ -253,7 +263,7 @@ def execute(
             click.echo(f"error: {msg}", err=True)
         sys.exit(int(ExitCode.INVALID))
     try:
-        emit(command, fmt, result, output=output, quiet=quiet)
+        emit(command, fmt, result, output=output, quiet=quiet, artifact=artifact)
     except ModelctlError as exc:
         for d in exc.diagnostics():
             _print_diag("error", d)

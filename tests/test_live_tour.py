@@ -222,8 +222,9 @@ def test_import_a_modelfile_build_it_and_plan_is_in_sync(
     (tmp_path / "Modelfile").write_text(
         f'FROM {base}\nSYSTEM """You answer "yes" or "no".\nNothing else."""\nPARAMETER top_p 0.8\n', encoding="utf-8"
     )
-    r = cli(live_host, tmp_path, "import", "Modelfile", "--name", name, "-o", f"{name}.yaml", json_out=False)
+    r = cli(live_host, tmp_path, "import", "Modelfile", "--name", name, "-o", f"{name}.yaml")
     assert r.code == 0, r.stderr
+    assert r.data["output"] == f"{name}.yaml" and (tmp_path / f"{name}.yaml").read_text() == r.data["profile"]
     assert cli(live_host, tmp_path, "build", f"{name}.yaml").code == 0
     plan = cli(live_host, tmp_path, "plan", f"{name}.yaml")
     assert plan.code == 0, plan.stdout + plan.stderr
