@@ -230,14 +230,23 @@ def _print_diag(kind: str, d: Diagnostic) -> None:
     term.print_diagnostic(kind, d.format())
 
 
-def emit(command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False) -> None:
+def emit(
+    command: str, fmt: str, result: Result, *, output: str | None = None, quiet: bool = False, artifact: bool = False
+) -> None:
     """Print a result; data to stdout (or ``output``), diagnostics to stderr: its errors in every
-    format, and, when it failed without one and its output went to a file or a program, what its exit code means."""
+    format, and, when it failed without one and its output went to a file or a program, what its exit code means.
+
+    ``artifact``: ``output`` is the file the command makes (render's Modelfile, import's profile),
+    so it gets the text whatever the format, and the JSON envelope goes to stdout."""
     if output:
         check_output(output)
     drawn = False
     if fmt == "json":
         text = dumps(envelope(command, result.data, ok=result.ok, warnings=result.warnings, errors=result.errors))
+        if artifact and output:  # the file gets the artifact (never an envelope); the envelope, stdout
+            if result.ok:
+                write_atomic(output, result.render_text())
+            output = None
     else:
         drawn = result.blocks is not None and not output and term.is_terminal(sys.stdout)
         text = "" if drawn else result.render_text()
@@ -291,13 +300,15 @@ def execute(
     *,
     output: str | None = None,
     quiet: bool = False,
+    artifact: bool = False,
 ) -> None:
-    """Run a command body and exit with the documented code. Never lets a traceback out."""
+    """Run a command body and exit with the documented code. Never lets a traceback out.
+    ``artifact``: see :func:`emit`."""
     forget_inputs()
     try:
         result = body()
     except ModelctlError as exc:
-        _failed(command, fmt, exc.diagnostics(), exc.exit_code, output)
+        _failed(command, fmt, exc.diagnostics(), exc.exit_code, None if artifact else output)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -313,9 +324,9 @@ def execute(
             pass
         sys.exit(int(ExitCode.OK))
     except Exception as exc:  # a bug in modelctl: say so in one line, traceback only on request
-        _internal_error(command, fmt, exc, output)
+        _internal_error(command, fmt, exc, None if artifact else output)
     try:
-        emit(command, fmt, result, output=output, quiet=quiet)
+        emit(command, fmt, result, output=output, quiet=quiet, artifact=artifact)
     except ModelctlError as exc:
         for d in exc.diagnostics():
             _print_diag("error", d)

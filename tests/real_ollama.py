@@ -199,8 +199,8 @@ def start(
     run = install / "run" / str(port)
     models = models or run / "models"
     log = log or run / "serve.log"
-    models.mkdir(parents=True, exist_ok=True)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (run, models, log.parent):  # run holds server.json even when models and log live elsewhere
+        folder.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
     if _answers(url):
         raise RuntimeError(f"something already answers at {url}")

@@ -8,11 +8,8 @@ here with the ``gguf`` package. Every model created is deleted afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ import pytest
 
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
+from tests.fixtures_live import unique
 from tests.test_show_e2e import CONTRACT_KEYS
 
 pytestmark = pytest.mark.live
@@ -28,16 +26,9 @@ TRAINED = 2048
 
 
 @pytest.fixture
-def names(live_host: str) -> Iterator[list[str]]:
+def names(live_names: list[str]) -> list[str]:
     """Model names this test creates; deleted at the end."""
-    created: list[str] = []
-    yield created
-    from modelctl.server import ModelNotFound, OllamaClient
-
-    with OllamaClient(live_host) as client:
-        for name in created:
-            with contextlib.suppress(ModelNotFound):
-                client.delete(name)
+    return live_names
 
 
 def profile(tmp_path: Path, name: str, extra: str = "") -> Path:
@@ -53,10 +44,6 @@ def build(live_host: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, An
     env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
     proc = run_cli("build", *args, "--format", "json", host=live_host, env=env, cwd=tmp_path, timeout=600)
     return proc.returncode, json.loads(proc.stdout), proc.stderr
-
-
-def unique(prefix: str) -> str:
-    return f"modelctl-test-{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_live_build_from_tiny_gguf_then_up_to_date(live_host: str, tmp_path: Path, names: list[str]) -> None:
@@ -109,7 +96,7 @@ def test_live_verify_clamp_and_show(live_host: str, tmp_path: Path, names: list[
     runtime = rep["context_length"]["runtime"]
     assert runtime is not None
     if runtime != TRAINED * 4:
-        assert code == 1 and "differs from the configured num_ctx" in doc["errors"][0]["message"]
+        assert code == 6 and "differs from the configured num_ctx" in doc["errors"][0]["message"]
     proc = run_cli("show", name, "--format", "json", host=live_host)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)["data"]

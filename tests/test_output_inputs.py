@@ -120,7 +120,7 @@ def test_chat_save_refuses_an_existing_profile_and_save_bang_replaces_it(
     assert precise.read_bytes() != before and "extends: creative.yaml" in precise.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("command", "fmt"), [("validate", "json"), ("validate", "sarif"), ("render", "json")])
+@pytest.mark.parametrize(("command", "fmt"), [("validate", "json"), ("validate", "sarif"), ("explain", "json")])
 def test_a_failed_runs_report_never_replaces_an_input(work: Path, command: str, fmt: str) -> None:
     """A run that fails writes its failure report to -o (docs/ci.md), but never over a file it read."""
     (work / "bad.yaml").write_text("name: bad\nfrom: llama3.2:3b\nextends: missing.yaml\n", encoding="utf-8")
@@ -130,3 +130,12 @@ def test_a_failed_runs_report_never_replaces_an_input(work: Path, command: str, 
     assert "-o would overwrite the profile file" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert (work / "bad.yaml").read_bytes() == before
+
+
+def test_a_failed_render_leaves_its_artifact_unwritten_and_says_so_on_stdout(work: Path) -> None:
+    """render's -o FILE is the Modelfile it makes: a failed run writes no envelope there (it goes to stdout)."""
+    (work / "bad.yaml").write_text("name: bad\nfrom: llama3.2:3b\nextends: missing.yaml\n", encoding="utf-8")
+    r = invoke("render", "bad.yaml", "--format", "json", "-o", "Modelfile.out", cwd=work)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert not (work / "Modelfile.out").exists()
+    assert '"ok": false' in r.stdout and "missing.yaml" in r.stderr

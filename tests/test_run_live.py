@@ -1,31 +1,28 @@
 """``run`` and ``compare`` against a real Ollama (marked ``live``; skipped, with the reason,
-when no server answers or it holds no small model to talk to)."""
+when no server answers). The model talked to is created here from a tiny generated GGUF
+(its answers are noise) and deleted afterwards: nothing is pulled."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures_compare import invoke
+from tests.fixtures_gguf import write_tiny_llama
+from tests.fixtures_live import create_model, delete_models, unique
 
 pytestmark = pytest.mark.live
 
-# Small models worth a live round trip, smallest first.
-CANDIDATES = ("smollm2:135m", "smollm2:135m-instruct-fp16", "qwen2.5:0.5b", "llama3.2:1b", "llama3.2:3b")
-
 
 @pytest.fixture(scope="module")
-def live_model(live_host: str) -> str:
-    from modelctl.server import OllamaClient
-
-    with OllamaClient(live_host) as client:
-        names = {m.get("name") for m in client.tags().get("models", [])}
-    for cand in CANDIDATES:
-        if cand in names or f"{cand}:latest" in names:
-            return cand
-    pytest.skip(f"none of {', '.join(CANDIDATES)} is pulled on {live_host}")
+def live_model(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    name = unique("run") + ":tiny"
+    create_model(live_host, name, write_tiny_llama(tmp_path_factory.mktemp("run-live") / "tiny.gguf"))
+    yield name
+    delete_models(live_host, [name])
 
 
 def test_run_json_metrics_live(live_host: str, live_model: str) -> None:

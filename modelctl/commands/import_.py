@@ -82,4 +82,4 @@ def import_cmd(
             imported = import_modelfile(modelfile, output=output, name=name)
         return import_result(imported, str(output) if output else None)
 
-    execute("import", fmt, body, output=str(output) if output else None, quiet=quiet)
+    execute("import", fmt, body, output=str(output) if output else None, quiet=quiet, artifact=True)

@@ -98,4 +98,4 @@ def render(
         )
         return render_result(rendered, profile, output)
 
-    execute("render", fmt, body, output=output, quiet=quiet)
+    execute("render", fmt, body, output=output, quiet=quiet, artifact=True)
