@@ -429,24 +429,40 @@ def _unload(client: OllamaClient, name: str) -> None:
 
 
 def _shared_runner(client: OllamaClient, name: str, ps: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The /api/ps entry of another model whose weights (FROM blobs) and adapters are ours."""
+    """The /api/ps entry of another model whose weights (FROM blobs) and adapters are ours.
+
+    Ollama keeps listing a runner under the model that first loaded it even after that model was
+    deleted (seen on 0.9.3: the runner is keyed by its weights file); such an entry can no longer be
+    shown, so it is taken as ours only when it is the one orphan whose ``details`` (family, size,
+    quantization) are ours."""
     try:
-        mine = modelfile_blobs(client.show(name))
+        show = client.show(name)
     except ModelctlError:
         return None, None
+    mine = modelfile_blobs(show)
     if not mine[0]:
         return None, None
+    orphans: list[tuple[dict[str, Any], str]] = []
     for e in ps.get("models") or []:
         other = e.get("name") or e.get("model")
         if not isinstance(other, str):
             continue
         try:
             theirs = modelfile_blobs(client.show(other))
+        except ModelNotFound:
+            orphans.append((dict(e), other))
+            continue
         except ModelctlError:
             continue
         if sorted(theirs[0]) == sorted(mine[0]) and sorted(theirs[1]) == sorted(mine[1]):
             return dict(e), other
-    return None, None
+    alike = [(e, other) for e, other in orphans if _same_details(e.get("details"), show.get("details"))]
+    return alike[0] if len(alike) == 1 else (None, None)
+
+
+def _same_details(a: Any, b: Any) -> bool:
+    keys = ("format", "family", "parameter_size", "quantization_level")
+    return isinstance(a, Mapping) and isinstance(b, Mapping) and all(a.get(k) == b.get(k) for k in keys)
 
 
 def runtime_reason(configured: int, runtime: int, trained: int | None) -> str:

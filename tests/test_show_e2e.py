@@ -223,3 +223,23 @@ def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
     assert doc["data"]["context_length"]["runtime"] == 2048
     assert doc["data"]["verify"] == {"ok": True, "problem": None}
     assert ollama_double.state.runner_of("first") is not None  # not unloaded: it belongs to `first`
+
+
+def test_verify_reads_a_shared_runner_listed_under_a_deleted_model(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    """Ollama keeps listing a runner under the model that loaded it after that model is deleted
+    (seen on a real 0.9.3): the one such entry with our details is our runner, not a failed check."""
+    ollama_double.install("llama3.2:3b")
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    for name in ("first", "second"):
+        prof = tmp_path / f"{name}.yaml"
+        prof.write_text("from: llama3.2:3b\nparameters: {num_ctx: 2048}\n")
+        proc = run_cli("build", "-q", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("rm", "first", host=ollama_double.url)
+    assert proc.returncode == 0, proc.stderr
+    code, doc, err = show_json(ollama_double, "second", "--verify")
+    assert code == 0, err
+    assert doc["data"]["context_length"]["runtime"] == 2048
+    assert doc["data"]["verify"] == {"ok": True, "problem": None}
