@@ -117,6 +117,7 @@ TAGS_EXTRAS_SINCE = (0, 30, 0)  # /api/tags capabilities and details.context_len
 ARRAYS_NULL_SINCE = (0, 6, 7)  # /api/show without verbose: GGUF arrays unread, so null (fs/ggml/gguf.go newArray)
 SHOW_UNQUALIFIED_SINCE = (0, 15, 0)  # before: /api/show of an invalid name is 500 "invalid model path"
 CHAT_LOOKUP_SINCE = (0, 12, 0)  # before: /api/chat of a missing model fails in scheduleRunner ("try pulling it first")
+THINK_CHECK_SINCE = (0, 12, 5)  # the handlers refuse `think` for a model without it ('"x" does not support thinking')
 GGUF_COPY_SINCE = (0, 30, 0)  # user GGUFs validated and copied with llama-quantize ("validating GGUF model")
 BF16_QUANTIZE_SINCE = (0, 30, 0)  # quantize from BF16 sources too
 RUNNER_TOO_LONG = "the input length exceeds the context length"  # the Go runners' 400
@@ -1542,8 +1543,18 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             if n.key not in self.state.models:
                 raise HTTPFail(404, f"model '{raw_name}' not found")
-            del self.state.models[n.key]  # loaded runners stay (DeleteHandler leaves the scheduler alone)
+            gone = self.state.models.pop(n.key)  # loaded runners stay (DeleteHandler leaves the scheduler alone)
+            self._remove_layers(gone)
         self._send(200, b"")
+
+    def _remove_layers(self, gone: Model) -> None:
+        """Manifest.RemoveLayers (server/manifest.go): a layer no other model uses is deleted, its
+        blob too (an uploaded GGUF a later create would reuse must be uploaded again)."""
+        used = {d for m in self.state.models.values() for d in (m.layer_digests or [m.weights_digest])}
+        for digest in set(gone.layer_digests or [gone.weights_digest]) - used:
+            self.state.layer_blobs.discard(digest)
+            if digest and self.state.has_blob(digest):
+                os.unlink(self.state.blob_path(digest))
 
     def _copy(self, raw: bytes) -> None:
         req = self._request_json(raw, "CopyRequest")
@@ -1586,8 +1597,7 @@ class _Handler(BaseHTTPRequestHandler):
         what = "chat" if chat else "generate"
         if "completion" not in m.capabilities:
             raise HTTPFail(400, f'"{name}" does not support {what}')
-        if req.get("think") and "thinking" not in m.capabilities:
-            raise HTTPFail(400, f'"{name}" does not support thinking')
+        self._check_capabilities(m, req, name, chat=chat)
         if not chat and req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
             raise HTTPFail(400, "raw mode does not support template, system, or context")
         messages = req.get("messages") or []
@@ -1642,6 +1652,23 @@ class _Handler(BaseHTTPRequestHandler):
                     self.state.inflight[key] -= 1
         finally:
             self._release(r, keep_alive)
+
+    def _check_capabilities(self, m: Model, req: dict[str, Any], name: str, *, chat: bool) -> None:
+        """What the request needs beyond completion: tools (chat), insert (a suffix), thinking.
+
+        scheduleRunner's Model.CheckCapabilities (server/images.go, server/routes.go at v0.9.3)
+        answers 400 "<full name> does not support <each missing, one a line>"; from 0.12.5 the
+        handlers refuse thinking themselves, naming the model as requested.
+        """
+        early_think = not _version_before(self.state.version, THINK_CHECK_SINCE)
+        if early_think and req.get("think") and "thinking" not in m.capabilities:
+            raise HTTPFail(400, f'"{name}" does not support thinking')
+        wants = [("tools", bool(req.get("tools")) and chat), ("insert", bool(req.get("suffix")) and not chat)]
+        wants.append(("thinking", bool(req.get("think")) and not early_think))
+        missing = [cap for cap, wanted in wants if wanted and cap not in m.capabilities]
+        if missing:
+            full = f"{m.name.host}/{m.name.namespace}/{m.name.model}:{m.name.tag}"
+            raise HTTPFail(400, f"{full} does not support " + "\n".join(missing))
 
     def _missing_model(self, name: str, *, chat: bool, unload: bool) -> HTTPFail:
         """The answer for a model the server lacks. /api/chat (server/routes.go ChatHandler at v0.9.3):
@@ -2240,9 +2267,39 @@ def _quantize(state: DoubleState, new: Model, req: dict[str, Any], emit: _Emit) 
     yield emit({"status": "verifying conversion"})
     new.details["quantization_level"] = want
     new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
+    quantized = [{**t, "type": _quantized_type(t, want)} for t in new.tensors]
+    new.tensors = sorted(quantized, key=functools.cmp_to_key(_go_tensor_order))
     new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
     new.weights_digest = "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
     return True
+
+
+def _go_tensor_order(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """The order WriteGGUF writes tensors in (fs/ggml/gguf.go at v0.9.3): by block number when
+    both are in a block above 0, else by name (block 0 counts as none there)."""
+
+    def block(t: dict[str, Any]) -> int:
+        parts = str(t["name"]).split(".")
+        return int(parts[1]) if parts[0] == "blk" and len(parts) > 1 and parts[1].isdigit() else -1
+
+    i, j = block(a), block(b)
+    if i > 0 and j > 0:
+        return (i > j) - (i < j)
+    return (a["name"] > b["name"]) - (a["name"] < b["name"])
+
+
+def _quantized_type(t: dict[str, Any], want: str) -> str:
+    """A tensor's type after a quantize (llama.cpp's choice, simplified): vectors stay as they
+    are; to Q8_0 every matrix is Q8_0 (seen on 0.9.3); to a K-quant a matrix whose rows are not
+    a multiple of 256 falls back to Q5_0 (the output to Q8_0), else Q4_K (output, embeddings Q6_K)."""
+    if len(t.get("shape", [])) < 2 or not want.startswith("Q"):
+        return str(t.get("type", ""))
+    if want == "Q8_0":
+        return "Q8_0"
+    high = t["name"] in ("output.weight", "token_embd.weight")
+    if int(t["shape"][0]) % 256:
+        return "Q8_0" if t["name"] == "output.weight" else "Q5_0"
+    return "Q6_K" if high else "Q4_K"
 
 
 def _add_adapters(state: DoubleState, new: Model, adapters: dict[str, str]) -> None:

@@ -102,6 +102,11 @@ def _final(keys: tuple[str, ...]) -> Callable[[Any], Any]:
     return view
 
 
+def _dedup(items: list[Any]) -> list[Any]:
+    """Repeated progress lines once (a quantize reports its progress as often as it likes)."""
+    return [x for i, x in enumerate(items) if i == 0 or x != items[i - 1]]
+
+
 def _show_view(body: Any) -> Any:
     """What /api/show says of a model, with the random-order blocks sorted."""
     return {
@@ -374,6 +379,121 @@ CASES: list[Case] = [
             Req("DELETE", "/api/delete", {"model": f"{P}-del2"}),
         ),
     ),  # fmt: skip
+    Case(
+        "copy onto an existing model",
+        Req("POST", "/api/copy", {"source": BASE, "destination": f"{P}-files2"}),
+        before=(_create(f"{P}-files2", files="<gguf>"),),
+    ),  # fmt: skip
+    Case(
+        "show of a copy",
+        Req("POST", "/api/show", {"model": f"{P}-copy3"}),
+        before=(
+            Req("POST", "/api/copy", {"source": f"{P}-child3", "destination": f"{P}-copy3"}),
+            _create(f"{P}-child3", **{"from": BASE}),
+        ),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "blob HEAD after its only model is deleted",
+        Req("HEAD", "/api/blobs/<gguf-q>"),
+        before=(
+            Req("POST", "/api/blobs/<gguf-q>", "<gguf-q-bytes>"),
+            _create(f"{P}-q", files="<gguf-q>"),
+            Req("DELETE", "/api/delete", {"model": f"{P}-q"}),
+        ),
+    ),  # fmt: skip
+    # -- more create ------------------------------------------------------------------------------
+    Case(
+        "create, quantize from files",
+        _create(f"{P}-q8", files="<gguf>", quantize="q8_0"),
+        view=lambda b: _dedup([normalise(x.get("status", "")) for x in b]),
+    ),  # fmt: skip
+    Case(
+        "show of a quantized model",
+        Req("POST", "/api/show", {"model": f"{P}-q8b"}),
+        before=(_create(f"{P}-q8b", files="<gguf>", quantize="q8_0"),),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "create, quantize a quantized model",
+        _create(f"{P}-q8c", **{"from": f"{P}-q8b"}, quantize="q4_K_M"),
+        before=(_create(f"{P}-q8b", files="<gguf>", quantize="q8_0"),),
+    ),  # fmt: skip
+    Case("create, unknown quantize type", _create(f"{P}-bad", files="<gguf>", quantize="q5_0")),
+    Case("create, missing adapter blob", _create(f"{P}-bad", **{"from": BASE}, adapters={"a.gguf": ZERO_DIGEST})),
+    Case(
+        "create, two adapters",
+        _create(f"{P}-bad", **{"from": BASE}, adapters={"a.gguf": ZERO_DIGEST, "b.gguf": ZERO_DIGEST}),
+    ),  # fmt: skip
+    Case(
+        "create, a file that is not a GGUF",
+        _create(f"{P}-bad", files={"a.gguf": "<text-blob>"}),
+        before=(Req("POST", "/api/blobs/<text-blob>", b"hello, not a model"),),
+    ),  # fmt: skip
+    Case("create, license list", _create(f"{P}-lic", **{"from": BASE}, license=["A", "B"]), view=_statuses),
+    Case(
+        "show with licenses",
+        Req("POST", "/api/show", {"model": f"{P}-lic2"}),
+        before=(_create(f"{P}-lic2", **{"from": BASE}, license=["A", "B"]),),
+        view=_show_view,
+    ),  # fmt: skip
+    # -- more generate ----------------------------------------------------------------------------
+    Case(
+        "generate with system and template",
+        _gen("/api/generate", BASE, stream=False, system="s", template="{{ .Prompt }}", options={"num_predict": 2}),
+        view=_final(("model", "done")),
+        ignore=frozenset({"context"}),
+    ),  # fmt: skip
+    Case(
+        "generate raw",
+        _gen("/api/generate", BASE, stream=False, raw=True, options={"num_predict": 2}),
+        view=_final(("model", "done")),
+        ignore=frozenset({"context"}),
+    ),  # fmt: skip
+    Case(
+        "generate format json",
+        _gen("/api/generate", BASE, stream=False, format="json", options={"num_predict": 2}),
+        view=_final(("model", "done")),
+        ignore=frozenset({"context"}),
+    ),  # fmt: skip
+    Case("generate think on a model without it", _gen("/api/generate", BASE, think=True)),
+    Case(
+        "chat with tools on a model without them",
+        _gen(
+            "/api/chat",
+            BASE,
+            tools=[
+                {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}}
+            ],
+        ),
+    ),
+    Case("generate with suffix", _gen("/api/generate", BASE, suffix="end")),
+    Case(
+        "chat, system message first",
+        Req(
+            "POST",
+            "/api/chat",
+            {
+                "model": BASE,
+                "stream": False,
+                "options": {"num_predict": 2},
+                "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}],
+            },
+        ),
+        view=_final(("model", "done")),
+    ),  # fmt: skip
+    Case(
+        "generate, keep_alive negative then ps",
+        Req("GET", "/api/ps"),
+        before=(Req("POST", "/api/generate", {"model": BASE, "keep_alive": -1}),),
+        select=_mine,
+        view=lambda b: sorted(m["name"] for m in b["models"]),
+    ),  # fmt: skip
+    Case("root", Req("GET", "/")),
+    Case("root HEAD", Req("HEAD", "/")),
+    Case("version HEAD", Req("HEAD", "/api/version")),
+    Case("pull, invalid name", Req("POST", "/api/pull", {"model": "bad name!"})),
+    Case("pull, no name", Req("POST", "/api/pull", {})),
     # -- blobs ------------------------------------------------------------------------------------
     Case("blob HEAD, present", Req("HEAD", "/api/blobs/<gguf>")),
     Case("blob HEAD, absent", Req("HEAD", f"/api/blobs/{ZERO_DIGEST}")),
@@ -407,24 +527,34 @@ def shape(v: Any, ignore: frozenset[str] = frozenset()) -> Any:
     return "null" if v is None else type(v).__name__
 
 
-def _substitute(value: Any, digest: str) -> Any:
-    if value == "<gguf>":
-        return {"tiny.gguf": digest}
+Blobs = dict[str, tuple[str, bytes]]  # "<name>" -> (digest, bytes)
+
+
+def _substitute(value: Any, blobs: Blobs, key: str = "") -> Any:
+    """Placeholders: ``files="<gguf>"`` is ``{"tiny.gguf": digest}``; another ``"<name>"`` its digest."""
+    if isinstance(value, str) and value in blobs:
+        digest = blobs[value][0]
+        return {"tiny.gguf": digest} if key == "files" else digest
     if isinstance(value, dict):
-        return {k: _substitute(v, digest) for k, v in value.items()}
+        return {k: _substitute(v, blobs, k) for k, v in value.items()}
     return value
 
 
-def send(client: Any, req: Req, digest: str) -> Answer:
+def send(client: Any, req: Req, blobs: Blobs) -> Answer:
     kw: dict[str, Any] = {}
-    body = _substitute(req.body, digest)
+    body = _substitute(req.body, blobs)
+    if isinstance(body, str) and body.endswith("-bytes>") and body.replace("-bytes>", ">") in blobs:
+        body = blobs[body.replace("-bytes>", ">")][1]
     if isinstance(body, (dict, list)):
         kw["content"] = json.dumps(body).encode()
     elif isinstance(body, str):
         kw["content"] = body.encode()
     elif isinstance(body, bytes):
         kw["content"] = body
-    r = client.request(req.method, req.path.replace("<gguf>", digest), **kw)
+    path = req.path
+    for name, (digest, _) in blobs.items():
+        path = path.replace(name, digest)
+    r = client.request(req.method, path, **kw)
     ctype = r.headers.get("content-type", "").split(";")[0].strip()
     text = r.text
     if not text:
@@ -488,7 +618,7 @@ class Pair:
 
     real: Any
     double: Any
-    digest: str
+    blobs: Blobs
     the_double: OllamaDouble
 
 
@@ -501,9 +631,16 @@ def pair(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     if version != VERSION:
         real.close()
         pytest.skip(f"the conformance table is for Ollama {VERSION}; {live_host} runs {version}")
-    gguf = write_tiny_llama(Path(tmp_path_factory.mktemp("conformance")) / "tiny.gguf", context_length=2048)
-    data = gguf.read_bytes()
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    folder = Path(tmp_path_factory.mktemp("conformance"))
+    blobs: Blobs = {}
+    for name, path, kw in (
+        ("<gguf>", folder / "tiny.gguf", {}),
+        ("<gguf-q>", folder / "tiny-q.gguf", {"name": f"tiny-{RUN}"}),  # its own blob: only one model uses it
+    ):
+        data = write_tiny_llama(path, context_length=2048, **kw).read_bytes()
+        blobs[name] = ("sha256:" + hashlib.sha256(data).hexdigest(), data)
+    text = f"hello, not a model {RUN}".encode()
+    blobs["<text-blob>"] = ("sha256:" + hashlib.sha256(text).hexdigest(), text)
     d = OllamaDouble()
     d.state.version = VERSION
     d.state.vram_fraction = 0.0  # the server is a CPU-only host: nothing in VRAM
@@ -511,12 +648,13 @@ def pair(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     double = httpx.Client(base_url=d.url, timeout=120)
     try:
         for client in (real, double):
+            digest, data = blobs["<gguf>"]
             assert client.post(f"/api/blobs/{digest}", content=data).status_code in (200, 201)
             setup = _create(BASE, files="<gguf>", parameters=PARAMETERS, system=SYSTEM, template=TEMPLATE,
                             messages=MESSAGES, stream=False)  # fmt: skip
-            answer = send(client, setup, digest)
+            answer = send(client, setup, blobs)
             assert answer.status == 200, answer
-        yield Pair(real, double, digest, d)
+        yield Pair(real, double, blobs, d)
     finally:
         with contextlib.suppress(Exception):
             for m in _mine(real.get("/api/tags").json())["models"]:
@@ -530,10 +668,10 @@ def pair(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_double_answers_as_the_server(pair: Pair, case: Case) -> None:
     for req in case.before:
-        send(pair.real, req, pair.digest)
-        send(pair.double, req, pair.digest)
-    real = send(pair.real, case.req, pair.digest)
-    double = send(pair.double, case.req, pair.digest)
+        send(pair.real, req, pair.blobs)
+        send(pair.double, req, pair.blobs)
+    real = send(pair.real, case.req, pair.blobs)
+    double = send(pair.double, case.req, pair.blobs)
     diff = differences(case, double, real)
     assert not diff, f"{case.name}: {case.req.method} {case.req.path} {case.req.body!r}\n  " + "\n  ".join(diff)
 

@@ -188,3 +188,39 @@ def test_chat_and_blob_answers_at_0_9_3(old: OllamaDouble, http: httpx.Client) -
     assert (r.status_code, r.json()) == (404, {"error": "model 'nope' not found"})
     r = http.get("/api/blobs/sha256:" + "0" * 64)
     assert (r.status_code, r.text) == (405, "405 method not allowed")
+
+
+def test_capabilities_a_request_needs(old: OllamaDouble, http: httpx.Client, digest: str) -> None:
+    http.post("/api/create", json={"model": "tiny", "files": {"tiny.gguf": digest}, "stream": False})
+    full = "registry.ollama.ai/library/tiny:latest"
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    msgs = [{"role": "user", "content": "hi"}]
+    for path, extra, error in (
+        ("/api/generate", {"prompt": "hi", "think": True}, f"{full} does not support thinking"),
+        ("/api/generate", {"prompt": "hi", "suffix": "end"}, f"{full} does not support insert"),
+        ("/api/chat", {"messages": msgs, "tools": tools}, f"{full} does not support tools"),
+        ("/api/chat", {"messages": msgs, "tools": tools, "think": True}, f"{full} does not support tools\nthinking"),
+    ):
+        r = http.post(path, json={"model": "tiny", **extra})
+        assert (r.status_code, r.json()) == (400, {"error": error})
+    old.state.version = "0.12.5"  # the handlers refuse thinking themselves
+    r = http.post("/api/generate", json={"model": "tiny", "prompt": "hi", "think": True})
+    assert r.json() == {"error": '"tiny" does not support thinking'}
+
+
+def test_delete_removes_the_layers_no_model_uses(old: OllamaDouble, http: httpx.Client, digest: str) -> None:
+    http.post("/api/create", json={"model": "a", "files": {"tiny.gguf": digest}, "stream": False})
+    http.post("/api/copy", json={"source": "a", "destination": "b"})
+    http.request("DELETE", "/api/delete", json={"model": "a"})
+    assert http.head(f"/api/blobs/{digest}").status_code == 200  # b still uses it
+    http.request("DELETE", "/api/delete", json={"model": "b"})
+    assert http.head(f"/api/blobs/{digest}").status_code == 404  # a rebuild uploads it again
+
+
+def test_a_quantize_rewrites_the_tensors(old: OllamaDouble, http: httpx.Client, digest: str) -> None:
+    http.post("/api/create", json={"model": "q", "files": {"tiny.gguf": digest}, "quantize": "q8_0", "stream": False})
+    tensors = http.post("/api/show", json={"model": "q"}).json()["tensors"]
+    names = [t["name"] for t in tensors]
+    assert names[:2] == ["blk.0.attn_k.weight", "blk.0.attn_norm.weight"] and names[-1] == "token_embd.weight"
+    assert {t["type"] for t in tensors if len(t["shape"]) == 2} == {"Q8_0"}
+    assert {t["type"] for t in tensors if len(t["shape"]) == 1} == {"F32"}
