@@ -2596,7 +2596,7 @@ def generation_events(
     else:
         final["response"] = content
     final.update({"done": True, "done_reason": reason})
-    if not chat:
+    if not chat and not req.get("raw"):  # a raw prompt gets no context back (server/routes.go GenerateHandler)
         final["context"] = [zlib.crc32(p.encode()) & 0x7FFF for p in pieces[:8]] or [1]
     final.update(
         {

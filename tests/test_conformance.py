@@ -448,7 +448,6 @@ CASES: list[Case] = [
         "generate raw",
         _gen("/api/generate", BASE, stream=False, raw=True, options={"num_predict": 2}),
         view=_final(("model", "done")),
-        ignore=frozenset({"context"}),
     ),  # fmt: skip
     Case(
         "generate format json",

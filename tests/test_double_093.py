@@ -224,3 +224,10 @@ def test_a_quantize_rewrites_the_tensors(old: OllamaDouble, http: httpx.Client, 
     assert names[:2] == ["blk.0.attn_k.weight", "blk.0.attn_norm.weight"] and names[-1] == "token_embd.weight"
     assert {t["type"] for t in tensors if len(t["shape"]) == 2} == {"Q8_0"}
     assert {t["type"] for t in tensors if len(t["shape"]) == 1} == {"F32"}
+
+
+def test_a_raw_prompt_gets_no_context(old: OllamaDouble, http: httpx.Client, digest: str) -> None:
+    http.post("/api/create", json={"model": "tiny", "files": {"tiny.gguf": digest}, "stream": False})
+    body = {"model": "tiny", "prompt": "hi", "stream": False}
+    assert "context" in http.post("/api/generate", json=body).json()
+    assert "context" not in http.post("/api/generate", json={**body, "raw": True}).json()
