@@ -615,6 +615,20 @@ def parse_name(s: str) -> Name | None:
     return Name(host, namespace, model, tag)
 
 
+def existing_name(state: DoubleState, n: Name) -> Name:
+    """getExistingName (server/routes.go at v0.9.3): each part of the name takes the spelling an
+    existing model's part has when they differ only in case, so a create, copy or pull over
+    "Chef" when "chef" exists keeps "chef"."""
+    parts = {"host": n.host, "namespace": n.namespace, "model": n.model, "tag": n.tag}
+    with state.lock:
+        for m in state.models.values():
+            for part, value in parts.items():
+                theirs = getattr(m.name, part)
+                if value != theirs and value.lower() == theirs.lower():
+                    parts[part] = theirs
+    return Name(**parts)
+
+
 def fs_valid_path(p: str) -> bool:
     """Go's io/fs.ValidPath."""
     if p == ".":
@@ -1500,6 +1514,7 @@ class _Handler(BaseHTTPRequestHandler):
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
+        name = existing_name(self.state, name)
         stream = req.get("stream") is not False
         self._stream("/api/create", create_events(self.state, req, name, self._sleep), stream, go_channel=True)
 
@@ -1529,6 +1544,7 @@ class _Handler(BaseHTTPRequestHandler):
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
+        name = existing_name(self.state, name)
         stream = req.get("stream") is not False
         self._stream("/api/pull", pull_events(self.state, name), stream)
 
@@ -1568,6 +1584,7 @@ class _Handler(BaseHTTPRequestHandler):
             m = self.state.models.get(ns.key)
             if m is None:
                 raise HTTPFail(404, f'model "{src}" not found')
+            nd = existing_name(self.state, nd)
             copy = m.copy_as(nd)
             copy.modified_at = datetime.now(timezone.utc)
             self.state.models[nd.key] = copy

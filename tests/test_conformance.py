@@ -493,6 +493,32 @@ CASES: list[Case] = [
     Case("version HEAD", Req("HEAD", "/api/version")),
     Case("pull, invalid name", Req("POST", "/api/pull", {"model": "bad name!"})),
     Case("pull, no name", Req("POST", "/api/pull", {})),
+    Case(
+        "show of a stored string num_ctx",
+        Req("POST", "/api/show", {"model": f"{P}-strctx3"}),
+        before=(_create(f"{P}-strctx3", **{"from": BASE}, parameters={"num_ctx": "big", "bogus": [1, "a"]}),),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "generate with an unknown stored parameter",
+        _gen("/api/generate", f"{P}-unknown", stream=False, options={"num_predict": 2}),
+        before=(_create(f"{P}-unknown", **{"from": BASE}, parameters={"bogus": 1}),),
+        view=_final(("done",)),
+    ),  # fmt: skip
+    Case("show by another case", Req("POST", "/api/show", {"model": BASE.upper()}), view=_show_view),
+    Case(
+        "create over another case, then tags",
+        Req("GET", "/api/tags"),
+        before=(_create(f"{P}-case", **{"from": BASE}), _create(f"{P}-CASE", **{"from": BASE}, system="x")),
+        select=_mine,
+        view=lambda b: sorted(m["name"] for m in b["models"]),
+    ),  # fmt: skip
+    Case(
+        "delete by another case",
+        Req("DELETE", "/api/delete", {"model": f"{P}-DEL3"}),
+        before=(Req("POST", "/api/copy", {"source": BASE, "destination": f"{P}-del3"}),),
+    ),  # fmt: skip
+    Case("copy to itself", Req("POST", "/api/copy", {"source": BASE, "destination": BASE})),
     # -- blobs ------------------------------------------------------------------------------------
     Case("blob HEAD, present", Req("HEAD", "/api/blobs/<gguf>")),
     Case("blob HEAD, absent", Req("HEAD", f"/api/blobs/{ZERO_DIGEST}")),

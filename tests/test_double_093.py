@@ -231,3 +231,11 @@ def test_a_raw_prompt_gets_no_context(old: OllamaDouble, http: httpx.Client, dig
     body = {"model": "tiny", "prompt": "hi", "stream": False}
     assert "context" in http.post("/api/generate", json=body).json()
     assert "context" not in http.post("/api/generate", json={**body, "raw": True}).json()
+
+
+def test_a_name_keeps_the_spelling_of_the_model_it_matches(old: OllamaDouble, http: httpx.Client, digest: str) -> None:
+    http.post("/api/create", json={"model": "chef", "files": {"tiny.gguf": digest}, "stream": False})
+    http.post("/api/create", json={"model": "CHEF", "from": "chef", "system": "x", "stream": False})
+    http.post("/api/copy", json={"source": "chef", "destination": "Chef:Latest"})
+    assert [m["name"] for m in http.get("/api/tags").json()["models"]] == ["chef:latest"]
+    assert http.post("/api/show", json={"model": "chef"}).json()["system"] == "x"
