@@ -1275,6 +1275,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         if self.server.stopping.is_set():  # a stopped server answers nothing
             self._drop()
@@ -1330,10 +1336,13 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/api/blobs/") and method in ("HEAD", "POST"):
                 self._blob(path[len("/api/blobs/") :])
                 return
-            if path.startswith("/api/blobs/"):  # gin: the path exists for other methods
+            handler = routes.get((method, path))
+            if handler is None and (path.startswith("/api/blobs/") or path in {p for _, p in routes}):
+                # gin (HandleMethodNotAllowed): a known path asked with another method
+                if blob_post_unread:
+                    self._body()
                 self._send(405, b"405 method not allowed", "text/plain")
                 return
-            handler = routes.get((method, path))
             if handler is None:
                 if blob_post_unread:
                     self._body()

@@ -519,23 +519,52 @@ CASES: list[Case] = [
         before=(Req("POST", "/api/copy", {"source": BASE, "destination": f"{P}-del3"}),),
     ),  # fmt: skip
     Case("copy to itself", Req("POST", "/api/copy", {"source": BASE, "destination": BASE})),
-    Case("show of a model without template or system", Req("POST", "/api/show", {"model": f"{P}-plain"}),
-         before=(_create(f"{P}-plain", files="<gguf>"),), view=_show_view),  # fmt: skip
-    Case("show of messages with upper-case roles", Req("POST", "/api/show", {"model": f"{P}-roles"}),
-         before=(_create(f"{P}-roles", **{"from": BASE}, messages=[{"role": "USER", "content": "a"},
-                                                                     {"role": "Assistant", "content": "b"}]),),
-         view=_show_view),  # fmt: skip
-    Case("chat with upper-case stored roles", _gen("/api/chat", f"{P}-roles2", stream=False, options={"num_predict": 2}),
-         before=(_create(f"{P}-roles2", **{"from": BASE}, messages=[{"role": "USER", "content": "a"}]),),
-         view=_final(("done",))),  # fmt: skip
-    Case("show of a stored string stop", Req("POST", "/api/show", {"model": f"{P}-stop"}),
-         before=(_create(f"{P}-stop", **{"from": BASE}, parameters={"stop": "x"}),), view=_show_view),  # fmt: skip
-    Case("generate with a stored string stop", _gen("/api/generate", f"{P}-stop2"),
-         before=(_create(f"{P}-stop2", **{"from": BASE}, parameters={"stop": "x"}),)),  # fmt: skip
-    Case("pull, missing", Req("POST", "/api/pull", {"model": f"{P}-nothere"}), error=_pull_error,
-         view=lambda b: [x.get("status") or "error: " + _pull_error(x["error"]) for x in b]),  # fmt: skip
-    Case("pull, missing, not streamed", Req("POST", "/api/pull", {"model": f"{P}-nothere", "stream": False}),
-         error=_pull_error),  # fmt: skip
+    Case(
+        "show of a model without template or system",
+        Req("POST", "/api/show", {"model": f"{P}-plain"}),
+        before=(_create(f"{P}-plain", files="<gguf>"),),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "show of messages with upper-case roles",
+        Req("POST", "/api/show", {"model": f"{P}-roles"}),
+        before=(
+            _create(
+                f"{P}-roles",
+                **{"from": BASE},
+                messages=[{"role": "USER", "content": "a"}, {"role": "Assistant", "content": "b"}],
+            ),
+        ),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "chat with upper-case stored roles",
+        _gen("/api/chat", f"{P}-roles2", stream=False, options={"num_predict": 2}),
+        before=(_create(f"{P}-roles2", **{"from": BASE}, messages=[{"role": "USER", "content": "a"}]),),
+        view=_final(("done",)),
+    ),  # fmt: skip
+    Case(
+        "show of a stored string stop",
+        Req("POST", "/api/show", {"model": f"{P}-stop"}),
+        before=(_create(f"{P}-stop", **{"from": BASE}, parameters={"stop": "x"}),),
+        view=_show_view,
+    ),  # fmt: skip
+    Case(
+        "generate with a stored string stop",
+        _gen("/api/generate", f"{P}-stop2"),
+        before=(_create(f"{P}-stop2", **{"from": BASE}, parameters={"stop": "x"}),),
+    ),  # fmt: skip
+    Case(
+        "pull, missing",
+        Req("POST", "/api/pull", {"model": f"{P}-nothere"}),
+        error=_pull_error,
+        view=lambda b: [x.get("status") or "error: " + _pull_error(x["error"]) for x in b],
+    ),  # fmt: skip
+    Case(
+        "pull, missing, not streamed",
+        Req("POST", "/api/pull", {"model": f"{P}-nothere", "stream": False}),
+        error=_pull_error,
+    ),  # fmt: skip
     # -- blobs ------------------------------------------------------------------------------------
     Case("blob HEAD, present", Req("HEAD", "/api/blobs/<gguf>")),
     Case("blob HEAD, absent", Req("HEAD", f"/api/blobs/{ZERO_DIGEST}")),
@@ -544,6 +573,17 @@ CASES: list[Case] = [
     Case("blob POST, digest mismatch", Req("POST", f"/api/blobs/{ZERO_DIGEST}", b"abc")),
     Case("blob POST, present", Req("POST", "/api/blobs/<gguf>", b"abc")),
     Case("unknown path", Req("GET", "/api/nothing")),
+    *[
+        Case(f"{m} {p}", Req(m, p))
+        for m, p in (
+            ("GET", "/api/create"),
+            ("POST", "/api/tags"),
+            ("PUT", "/api/show"),
+            ("GET", "/api/delete"),
+            ("POST", "/api/version"),
+            ("POST", "/"),
+        )
+    ],
     *_bad_json_cases(),
 ]
 

@@ -239,3 +239,12 @@ def test_a_name_keeps_the_spelling_of_the_model_it_matches(old: OllamaDouble, ht
     http.post("/api/copy", json={"source": "chef", "destination": "Chef:Latest"})
     assert [m["name"] for m in http.get("/api/tags").json()["models"]] == ["chef:latest"]
     assert http.post("/api/show", json={"model": "chef"}).json()["system"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/create"), ("POST", "/api/tags"), ("PUT", "/api/show"), ("POST", "/")]
+)
+def test_a_known_path_with_another_method_is_405(old: OllamaDouble, http: httpx.Client, method: str, path: str) -> None:
+    r = http.request(method, path)
+    assert (r.status_code, r.text) == (405, "405 method not allowed")
+    assert http.get("/api/nothing").status_code == 404
