@@ -21,6 +21,15 @@ fault-injection switches (:class:`Faults`). Tests flip them directly::
     double.state.faults.fail["/api/show"] = (500, "boom")
     double.state.faults.cut_after["/api/create"] = 2
 
+Versions: ``state.version`` (default DEFAULT_VERSION) switches every rule that differs between
+Ollama releases (the ``*_SINCE`` constants, each citing its Go source). At 0.9.3 the double is
+checked against a real 0.9.3 server by tests/test_conformance.py (``pytest -m live``): request
+bodies are read as Go's json.Decoder reads them (its texts for bad JSON), create errors are
+stream lines, and the answers carry the fields 0.9.3 sends. ``state.vram_fraction = 0.0`` is a
+CPU-only host (``size_vram`` 0). ``/api/ps`` ``size`` is the weights plus an f16 KV cache of one
+slot at the runner's context: not Ollama's own memory estimate (0.9.3 reports 44,298,496 bytes
+for the 2-layer tiny llama at num_ctx 2048 with 2 slots).
+
 Run by hand: ``python -m tests.ollama_double --port 11500`` (then
 ``OLLAMA_HOST=127.0.0.1:11500 modelctl ...``).
 
