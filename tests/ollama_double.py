@@ -21,6 +21,15 @@ fault-injection switches (:class:`Faults`). Tests flip them directly::
     double.state.faults.fail["/api/show"] = (500, "boom")
     double.state.faults.cut_after["/api/create"] = 2
 
+Versions: ``state.version`` (default DEFAULT_VERSION) switches every rule that differs between
+Ollama releases (the ``*_SINCE`` constants, each citing its Go source). At 0.9.3 the double is
+checked against a real 0.9.3 server by tests/test_conformance.py (``pytest -m live``): request
+bodies are read as Go's json.Decoder reads them (its texts for bad JSON), create errors are
+stream lines, and the answers carry the fields 0.9.3 sends. ``state.vram_fraction = 0.0`` is a
+CPU-only host (``size_vram`` 0). ``/api/ps`` ``size`` is the weights plus an f16 KV cache of one
+slot at the runner's context: not Ollama's own memory estimate (0.9.3 reports 44,298,496 bytes
+for the 2-layer tiny llama at num_ctx 2048 with 2 slots).
+
 Run by hand: ``python -m tests.ollama_double --port 11500`` (then
 ``OLLAMA_HOST=127.0.0.1:11500 modelctl ...``).
 
@@ -113,6 +122,13 @@ TRUNCATE_SINCE = (0, 12, 6)  # the `truncate` and `shift` request fields
 LLAMA_SERVER_SINCE = (0, 30, 0)  # llama-server: one token of headroom, its own refusal text
 HALF_CUT_SINCE = (0, 30, 11)  # contextShiftPromptLimit: a cut keeps num_keep and about half
 PS_CONTEXT_SINCE = (0, 10, 0)  # /api/ps context_length (api/types.go ProcessModelResponse)
+TAGS_EXTRAS_SINCE = (0, 30, 0)  # /api/tags capabilities and details.context_length/embedding_length
+ARRAYS_NULL_SINCE = (0, 6, 7)  # /api/show without verbose: GGUF arrays unread, so null (fs/ggml/gguf.go newArray)
+SHOW_UNQUALIFIED_SINCE = (0, 15, 0)  # before: /api/show of an invalid name is 500 "invalid model path"
+CHAT_LOOKUP_SINCE = (0, 12, 0)  # before: /api/chat of a missing model fails in scheduleRunner ("try pulling it first")
+THINK_CHECK_SINCE = (0, 12, 5)  # the handlers refuse `think` for a model without it ('"x" does not support thinking')
+GGUF_COPY_SINCE = (0, 30, 0)  # user GGUFs validated and copied with llama-quantize ("validating GGUF model")
+BF16_QUANTIZE_SINCE = (0, 30, 0)  # quantize from BF16 sources too
 RUNNER_TOO_LONG = "the input length exceeds the context length"  # the Go runners' 400
 SHIFT_OFF_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -289,6 +305,280 @@ def parse_go_duration(s: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# Request bodies as Ollama reads them: gin's ShouldBindJSON, i.e. one value read by Go's
+# json.Decoder into the request struct (api/types.go at v0.9.3). The decoder reads the first
+# value only (anything after it is ignored), answers "unexpected EOF" for a value cut short,
+# Go's scanner texts for a syntax error, and "json: cannot unmarshal ..." for a value of the
+# wrong type; an empty body is io.EOF, which the handlers answer "missing request body".
+
+#: Go type names of request fields by JSON key (api/types.go); "*Duration" is keep_alive's own decoder
+_GO_STRING, _GO_BOOL, _GO_ANY_MAP = "string", "bool", "map[string]interface {}"
+_MESSAGE_FIELDS = {"role": _GO_STRING, "content": _GO_STRING, "thinking": _GO_STRING, "images": "[]api.ImageData"}
+REQUEST_TYPES: dict[str, dict[str, str]] = {
+    "ShowRequest": {"model": _GO_STRING, "system": _GO_STRING, "template": _GO_STRING, "verbose": _GO_BOOL,
+                    "options": _GO_ANY_MAP, "name": _GO_STRING},
+    "CreateRequest": {"model": _GO_STRING, "stream": _GO_BOOL, "quantize": _GO_STRING, "from": _GO_STRING,
+                      "files": "map[string]string", "adapters": "map[string]string", "template": _GO_STRING,
+                      "system": _GO_STRING, "parameters": _GO_ANY_MAP, "messages": "[]api.Message",
+                      "name": _GO_STRING, "quantization": _GO_STRING},
+    "GenerateRequest": {"model": _GO_STRING, "prompt": _GO_STRING, "suffix": _GO_STRING, "system": _GO_STRING,
+                        "template": _GO_STRING, "context": "[]int", "stream": _GO_BOOL, "raw": _GO_BOOL,
+                        "keep_alive": "*Duration", "images": "[]api.ImageData", "options": _GO_ANY_MAP,
+                        "think": _GO_BOOL},
+    "ChatRequest": {"model": _GO_STRING, "messages": "[]api.Message", "stream": _GO_BOOL, "keep_alive": "*Duration",
+                    "options": _GO_ANY_MAP, "think": _GO_BOOL},
+    "DeleteRequest": {"model": _GO_STRING, "name": _GO_STRING},
+    "CopyRequest": {"source": _GO_STRING, "destination": _GO_STRING},
+    "PullRequest": {"model": _GO_STRING, "insecure": _GO_BOOL, "username": _GO_STRING, "password": _GO_STRING,
+                    "stream": _GO_BOOL, "name": _GO_STRING},
+}  # fmt: skip
+
+
+class _GoSyntax(Exception):
+    pass
+
+
+def _go_quote_char(c: str) -> str:
+    """encoding/json's quoteChar."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    return "'" + go_quote(c)[1:-1] + "'"
+
+
+class _GoScanner:
+    """The first JSON value of a text, checked as encoding/json's scanner does (its error texts)."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+
+    def _peek(self) -> str:
+        if self.i >= len(self.s):
+            raise _GoSyntax("unexpected EOF")
+        return self.s[self.i]
+
+    def _ws(self) -> str:
+        while self._peek() in " \t\r\n":
+            self.i += 1
+        return self.s[self.i]
+
+    def _bad(self, c: str, where: str) -> _GoSyntax:
+        return _GoSyntax(f"invalid character {_go_quote_char(c)} {where}")
+
+    def value(self) -> None:
+        c = self._ws()
+        if c == "{":
+            self._object()
+        elif c == "[":
+            self._array()
+        elif c == '"':
+            self._string()
+        elif c == "-" or c.isdigit():
+            self._number()
+        elif c in "tfn":
+            self._literal({"t": "true", "f": "false", "n": "null"}[c])
+        else:
+            raise self._bad(c, "looking for beginning of value")
+
+    def _object(self) -> None:
+        self.i += 1
+        if self._ws() == "}":
+            self.i += 1
+            return
+        while True:
+            c = self._ws()
+            if c != '"':
+                raise self._bad(c, "looking for beginning of object key string")
+            self._string()
+            c = self._ws()
+            if c != ":":
+                raise self._bad(c, "after object key")
+            self.i += 1
+            self.value()
+            c = self._ws()
+            self.i += 1
+            if c == "}":
+                return
+            if c != ",":
+                raise self._bad(c, "after object key:value pair")
+
+    def _array(self) -> None:
+        self.i += 1
+        if self._ws() == "]":
+            self.i += 1
+            return
+        while True:
+            self.value()
+            c = self._ws()
+            self.i += 1
+            if c == "]":
+                return
+            if c != ",":
+                raise self._bad(c, "after array element")
+
+    def _string(self) -> None:
+        self.i += 1
+        while True:
+            c = self._peek()
+            self.i += 1
+            if c == '"':
+                return
+            if c == "\\":
+                e = self._peek()
+                self.i += 1
+                if e == "u":
+                    for _ in range(4):
+                        h = self._peek()
+                        if h not in "0123456789abcdefABCDEF":
+                            raise self._bad(h, "in \\u hexadecimal character escape")
+                        self.i += 1
+                elif e not in '"\\/bfnrt':
+                    raise self._bad(e, "in string escape code")
+            elif ord(c) < 0x20:
+                raise self._bad(c, "in string literal")
+
+    def _digits(self) -> None:
+        while self.i < len(self.s) and self.s[self.i].isdigit():
+            self.i += 1
+
+    def _number(self) -> None:
+        if self.s[self.i] == "-":
+            self.i += 1
+            if not self._peek().isdigit():
+                raise self._bad(self._peek(), "in numeric literal")
+        if self.s[self.i] == "0":
+            self.i += 1
+        else:
+            self._digits()
+        # at the end of the input a number is complete (the scanner's eof)
+        if self.i < len(self.s) and self.s[self.i] == ".":
+            self.i += 1
+            if not self._peek().isdigit():
+                raise self._bad(self._peek(), "after decimal point in numeric literal")
+            self._digits()
+        if self.i < len(self.s) and self.s[self.i] in "eE":
+            self.i += 1
+            if self._peek() in "+-":
+                self.i += 1
+            if not self._peek().isdigit():
+                raise self._bad(self._peek(), "in exponent of numeric literal")
+            self._digits()
+
+    def _literal(self, word: str) -> None:
+        for expect in word:
+            c = self._peek()
+            if c != expect:
+                raise self._bad(c, f"in literal {word} (expecting {_go_quote_char(expect)})")
+            self.i += 1
+
+
+def _go_kind(v: Any) -> str:
+    """The JSON kind encoding/json names in an UnmarshalTypeError."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), "value")
+
+
+def _check_go_type(v: Any, gotype: str, where: str) -> str | None:
+    """The UnmarshalTypeError text of ``v`` into a field of Go type ``gotype`` (None when it fits)."""
+    if v is None:
+        return None  # null leaves any Go value as it is
+
+    def bad(kind: str, typ: str = gotype, w: str = where) -> str:
+        return f"json: cannot unmarshal {kind} into Go struct field {w} of type {typ}"
+
+    simple = {_GO_STRING: str, _GO_BOOL: bool}
+    if gotype in simple:
+        ok = isinstance(v, simple[gotype]) and (gotype == _GO_BOOL or not isinstance(v, bool))
+        return None if ok else bad(_go_kind(v))
+    if gotype.startswith("map["):
+        if not isinstance(v, dict):
+            return bad(_go_kind(v))
+        if gotype == "map[string]string":
+            return next(
+                (bad(_go_kind(x), _GO_STRING) for x in v.values() if x is not None and not isinstance(x, str)), None
+            )
+        return None
+    if gotype.startswith("[]"):
+        if not isinstance(v, list):
+            return bad(_go_kind(v))
+        for x in v:
+            err = _check_go_element(x, gotype[2:], where)
+            if err:
+                return err
+    return None
+
+
+def _check_go_element(x: Any, elem: str, where: str) -> str | None:
+    if x is None:
+        return None
+    if elem == "api.Message":
+        if not isinstance(x, dict):
+            return f"json: cannot unmarshal {_go_kind(x)} into Go struct field {where} of type {elem}"
+        for k, t in _MESSAGE_FIELDS.items():
+            err = _check_go_type(x.get(k), t, f"{where}.{k}")
+            if err:
+                return err
+        return None
+    if elem == "int":
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            return f"json: cannot unmarshal {_go_kind(x)} into Go struct field {where} of type int"
+        if isinstance(x, float) and not x.is_integer():
+            return f"json: cannot unmarshal number {go_float(x)} into Go struct field {where} of type int"
+        return None
+    if elem == "api.ImageData" and not isinstance(x, str):  # base64 text
+        return f"json: cannot unmarshal {_go_kind(x)} into Go struct field {where} of type {elem}"
+    return None
+
+
+def _go_type_name(v: Any) -> str:
+    """Go's %T of a decoded JSON value (api.Duration's "Unsupported type" message)."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, list):
+        return "[]interface {}"
+    return "map[string]interface {}" if isinstance(v, dict) else type(v).__name__
+
+
+def go_decode_request(raw: bytes, gotype: str) -> dict[str, Any]:
+    """A request body as ``c.ShouldBindJSON(&api.<gotype>)`` reads it; HTTPFail(400) with Go's text."""
+    text = raw.decode("utf-8", "replace")
+    if not text.strip(" \t\r\n"):
+        raise HTTPFail(400, "missing request body")
+    scanner = _GoScanner(text)
+    try:
+        scanner.value()
+    except _GoSyntax as exc:
+        raise HTTPFail(400, str(exc)) from None
+    obj = json.loads(text[: scanner.i])
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise HTTPFail(400, f"json: cannot unmarshal {_go_kind(obj)} into Go value of type api.{gotype}")
+    fields = REQUEST_TYPES[gotype]
+    first: str | None = None
+    for key, v in obj.items():
+        typ = fields.get(key)
+        if typ == "*Duration":
+            if v is not None and not isinstance(v, (int, float, str)) or isinstance(v, bool):
+                raise HTTPFail(400, f"Unsupported type: '{_go_type_name(v)}'")  # an Unmarshaler's error stops at once
+            if isinstance(v, str):
+                try:
+                    parse_go_duration(v)
+                except ValueError as exc:
+                    raise HTTPFail(400, str(exc)) from None
+        elif typ is not None and first is None:
+            first = _check_go_type(v, typ, f"{gotype}.{key}")
+    if first:
+        raise HTTPFail(400, first)
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
 # Model names (types/model/name.go, simplified)
 
 
@@ -334,6 +624,20 @@ def parse_name(s: str) -> Name | None:
     return Name(host, namespace, model, tag)
 
 
+def existing_name(state: DoubleState, n: Name) -> Name:
+    """getExistingName (server/routes.go at v0.9.3): each part of the name takes the spelling an
+    existing model's part has when they differ only in case, so a create, copy or pull over
+    "Chef" when "chef" exists keeps "chef"."""
+    parts = {"host": n.host, "namespace": n.namespace, "model": n.model, "tag": n.tag}
+    with state.lock:
+        for m in state.models.values():
+            for part, value in parts.items():
+                theirs = getattr(m.name, part)
+                if value != theirs and value.lower() == theirs.lower():
+                    parts[part] = theirs
+    return Name(**parts)
+
+
 def fs_valid_path(p: str) -> bool:
     """Go's io/fs.ValidPath."""
     if p == ".":
@@ -368,7 +672,16 @@ class Model:
     tensors: list[dict[str, Any]] = field(default_factory=list)
     weights_digest: str = ""
     modified_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    layer_digests: list[str] = field(default_factory=list)
+    #: the manifest's layers in order, (kind, digest); kind is the media type's last part
+    #: (model, projector, adapter, template, system, license, params, messages)
+    layers: list[tuple[str, str]] = field(default_factory=list)
+    #: made by a create whose ``from`` failed (server/create.go goes on without base layers):
+    #: listed by /api/tags, unknown to /api/show, unable to generate
+    orphan: bool = False
+
+    @property
+    def layer_digests(self) -> list[str]:
+        return [d for _, d in self.layers]
 
     @property
     def architecture(self) -> str:
@@ -411,7 +724,8 @@ class Model:
             capabilities=list(self.capabilities),
             tensors=[dict(t) for t in self.tensors],
             weights_digest=self.weights_digest,
-            layer_digests=list(self.layer_digests),
+            layers=list(self.layers),
+            orphan=self.orphan,
         )
 
 
@@ -484,13 +798,14 @@ class DoubleState:
     registry: dict[str, Model] = field(default_factory=dict)  # what /api/pull can fetch
     http_registries: set[str] = field(default_factory=set)  # registry hosts (host:port, lower) served over http
     runners: dict[str, Runner] = field(default_factory=dict)  # Model.runner_key (weights) -> runner
+    layer_blobs: set[str] = field(default_factory=set)  # digests of the layers creates have written
     faults: Faults = field(default_factory=Faults)
     # server settings
     default_num_ctx: int = 4096  # OLLAMA_CONTEXT_LENGTH / the VRAM-based default
     default_keep_alive: float = 300.0  # seconds (OLLAMA_KEEP_ALIVE)
     parallel: int = 1  # OLLAMA_NUM_PARALLEL: requests per model at once; the rest wait
     max_queue: int = 512  # OLLAMA_MAX_QUEUE: more waiting requests than this get 503
-    vram_fraction: float = 1.0  # size_vram = size * vram_fraction in /api/ps
+    vram_fraction: float = 1.0  # size_vram = size * vram_fraction in /api/ps; 0.0 is a CPU-only host
     shuffle_parameters: bool = True  # /api/show parameters/modelfile in random order, like Go maps
     api_latency: float = 0.0  # seconds slept before answering any request (every endpoint)
     # generation knobs
@@ -558,7 +873,7 @@ class DoubleState:
             old = self.registry[n.key]
             new = old.copy_as(old.name)
             new.weights_digest = "sha256:" + hashlib.sha256(f"{old.weights_digest}:next".encode()).hexdigest()
-            new.layer_digests = [new.weights_digest] + new.layer_digests[1:]
+            new.layers = [("model", new.weights_digest)] + new.layers[1:]
             new.modified_at = datetime.now(timezone.utc)
             self.registry[n.key] = new
             local = new.copy_as(n)
@@ -644,7 +959,7 @@ def _library_model(
         capabilities=capabilities,
         tensors=tensors,
         weights_digest=weights,
-        layer_digests=[weights],
+        layers=[("model", weights)],
         modified_at=datetime(2025, 9, 1, 12, 0, 0, tzinfo=timezone.utc),
     )
 
@@ -742,7 +1057,7 @@ def _registry_models() -> dict[str, Model]:
 
 def read_gguf(path: str) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     """(model_info, tensors, parameter_count) of a GGUF file, the way /api/show reports them."""
-    from gguf import GGUFReader  # test-only dependency
+    from gguf import GGUFReader, GGUFValueType  # test-only dependency
 
     reader = GGUFReader(path)
     info: dict[str, Any] = {}
@@ -750,7 +1065,7 @@ def read_gguf(path: str) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
         if key.startswith("GGUF.") or key in ("general.name", "tokenizer.chat_template"):
             continue
         v = f.contents()
-        info[key] = _plain(v)
+        info[key] = _float32(_plain(v)) if f.types and f.types[-1] == GGUFValueType.FLOAT32 else _plain(v)
     tensors = []
     count = 0
     for t in reader.tensors:
@@ -758,6 +1073,17 @@ def read_gguf(path: str) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
         tensors.append({"name": t.name, "type": t.tensor_type.name, "shape": [int(x) for x in t.shape]})
     info["general.parameter_count"] = count  # Ollama computes it from the tensors
     return info, tensors, count
+
+
+def _float32(v: Any) -> Any:
+    """A GGUF float32 as Go writes it in JSON: its shortest float32 digits, a whole one without a
+    point. Arrays (vocabulary scores: 100k+ values) stay as read: only verbose shows them."""
+    if isinstance(v, list):
+        return v
+    import numpy as np  # test-only dependency (with gguf)
+
+    f = float(str(np.float32(v)))
+    return int(f) if f.is_integer() else f
 
 
 def _plain(v: Any) -> Any:
@@ -848,16 +1174,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
 
-    def _request_json(self, raw: bytes) -> dict[str, Any]:
-        if not raw.strip():
-            raise HTTPFail(400, "missing request body")
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise HTTPFail(400, f"invalid character at offset {exc.pos}: {exc.msg}") from None
-        if not isinstance(obj, dict):
-            raise HTTPFail(400, f"json: cannot unmarshal {type(obj).__name__} into Go value of type api.Request")
-        return obj
+    def _request_json(self, raw: bytes, gotype: str) -> dict[str, Any]:
+        """The body as Ollama's handler binds it into ``api.<gotype>`` (see go_decode_request)."""
+        return go_decode_request(raw, gotype)
 
     def _sleep(self, seconds: float) -> None:
         """Sleep; when the double is stopped meanwhile, the request dies with the server."""
@@ -868,17 +1187,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- streaming with fault injection ------------------------------------------------------
 
-    def _stream(self, path: str, events: Iterator[dict[str, Any]], stream: bool) -> None:
-        """Ollama's streamResponse / waitForStream around an event generator."""
+    def _stream(self, path: str, events: Iterator[dict[str, Any]], stream: bool, *, go_channel: bool = False) -> None:
+        """Ollama's streamResponse / waitForStream around an event generator.
+
+        ``go_channel``: every error of the events is a line of the stream, as when a handler's
+        goroutine sends it on its channel (``/api/create``); one sent with a status (400) carries
+        it as a field, ``{"error": ..., "status": 400}`` (server/create.go at v0.9.3)."""
         if not stream:
-            last: dict[str, Any] | None = None
-            try:
-                for ev in events:
-                    last = ev
-            except HTTPFail as exc:
-                self._error(exc.status, exc.message)
-                return
-            self._json(200, last if last is not None else {})
+            self._wait_for_stream(events)
             return
         started = False
         n = 0
@@ -902,10 +1218,10 @@ class _Handler(BaseHTTPRequestHandler):
                     self._chunk((line + "\n").encode())
                     n += 1
             except HTTPFail as exc:
-                if not started:
+                if not started and not go_channel:
                     self._error(exc.status, exc.message)
                     return
-                self._chunk((json.dumps({"error": exc.message}) + "\n").encode())
+                started = self._error_line(exc, started, go_channel)
             if not started:
                 self._start_chunked()
             if path in faults.cut_after and n >= faults.cut_after[path]:
@@ -914,6 +1230,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except _Cut:
             self._drop()
+
+    def _wait_for_stream(self, events: Iterator[dict[str, Any]]) -> None:
+        """``stream: false``: the last event, or the first error with its status."""
+        last: dict[str, Any] | None = None
+        try:
+            for ev in events:
+                last = ev
+        except HTTPFail as exc:
+            self._error(exc.status, exc.message)
+            return
+        self._json(200, last if last is not None else {})
+
+    def _error_line(self, exc: HTTPFail, started: bool, go_channel: bool) -> bool:
+        """An error as the stream's next line (starting the stream if needed); returns True."""
+        if not started:
+            self._start_chunked()
+        line: dict[str, Any] = {"error": exc.message}
+        if go_channel and exc.status == 400:
+            line["status"] = 400
+        self._chunk((json.dumps(line) + "\n").encode())
+        return True
 
     def _start_chunked(self) -> None:
         self.send_response(200)
@@ -946,6 +1283,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -1004,6 +1347,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._blob(path[len("/api/blobs/") :])
                 return
             handler = routes.get((method, path))
+            if handler is None and (path.startswith("/api/blobs/") or path in {p for _, p in routes}):
+                # gin (HandleMethodNotAllowed): a known path asked with another method
+                if blob_post_unread:
+                    self._body()
+                self._send(405, b"405 method not allowed", "text/plain")
+                return
             if handler is None:
                 if blob_post_unread:
                     self._body()
@@ -1029,24 +1378,26 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             models = sorted(self.state.models.values(), key=lambda m: m.modified_at, reverse=True)
             out = []
+            extras = not _version_before(self.state.version, TAGS_EXTRAS_SINCE)
             for m in models:
-                details = dict(m.details)
-                if m.trained_context is not None:
-                    details["context_length"] = m.trained_context
-                emb = m.model_info.get(f"{m.architecture}.embedding_length")
-                if isinstance(emb, (int, float)):
-                    details["embedding_length"] = int(emb)
-                out.append(
-                    {
-                        "name": m.name.short,
-                        "model": m.name.short,
-                        "modified_at": rfc3339(m.modified_at),
-                        "size": m.size,
-                        "digest": m.digest,
-                        "details": details,
-                        "capabilities": list(m.capabilities),
-                    }
-                )
+                # ListHandler fills the details from the config: parent_model stays "" (server/routes.go)
+                details = {**m.details, "parent_model": ""}
+                entry = {
+                    "name": m.name.short,
+                    "model": m.name.short,
+                    "modified_at": rfc3339(m.modified_at),
+                    "size": m.size,
+                    "digest": m.digest,
+                    "details": details,
+                }
+                if extras:
+                    if m.trained_context is not None:
+                        details["context_length"] = m.trained_context
+                    emb = m.model_info.get(f"{m.architecture}.embedding_length")
+                    if isinstance(emb, (int, float)):
+                        details["embedding_length"] = int(emb)
+                    entry["capabilities"] = list(m.capabilities)
+                out.append(entry)
         self._json(200, {"models": out})
 
     def _expire_runners(self) -> None:
@@ -1089,14 +1440,18 @@ class _Handler(BaseHTTPRequestHandler):
     # -- show ---------------------------------------------------------------------------------
 
     def _show(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "ShowRequest")
         name = req.get("model") or req.get("name") or ""
         if not name:
             raise HTTPFail(400, "model is required")
         if parse_name(name) is None:
+            if _version_before(self.state.version, SHOW_UNQUALIFIED_SINCE):
+                raise HTTPFail(500, "invalid model path")  # GetModelInfo's ErrModelPathInvalid (server/routes.go)
             raise HTTPFail(400, "invalid model name")
         with self.state.lock:
             m = self._model_or_404(name)
+            if m.orphan:  # no model layer: GetModel fails as for a missing model
+                raise HTTPFail(404, f"model '{name}' not found")
             self._json(200, show_response(m, self.state, verbose=bool(req.get("verbose")),
                                           system=req.get("system") or ""))  # fmt: skip
 
@@ -1149,7 +1504,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- create -------------------------------------------------------------------------------
 
     def _create(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "CreateRequest")
         files = req.get("files") or {}
         adapters = req.get("adapters") or {}
         shapes = {"files": dict, "adapters": dict, "parameters": dict, "messages": list, "info": dict}
@@ -1178,8 +1533,9 @@ class _Handler(BaseHTTPRequestHandler):
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
+        name = existing_name(self.state, name)
         stream = req.get("stream") is not False
-        self._stream("/api/create", create_events(self.state, req, name, self._sleep), stream)
+        self._stream("/api/create", create_events(self.state, req, name, self._sleep), stream, go_channel=True)
 
     def _check_drafts(self, req: dict[str, Any]) -> None:
         """``draft_files``/``draft_quantize`` (v0.30+; older servers do not know the fields)."""
@@ -1203,17 +1559,18 @@ class _Handler(BaseHTTPRequestHandler):
     # -- pull ---------------------------------------------------------------------------------
 
     def _pull(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "PullRequest")
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
+        name = existing_name(self.state, name)
         stream = req.get("stream") is not False
         self._stream("/api/pull", pull_events(self.state, name, insecure=req.get("insecure") is True), stream)
 
     # -- delete / copy ------------------------------------------------------------------------
 
     def _delete(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "DeleteRequest")
         raw_name = req.get("model") or req.get("name") or ""
         n = parse_name(raw_name)
         if n is None:
@@ -1221,11 +1578,21 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             if n.key not in self.state.models:
                 raise HTTPFail(404, f"model '{raw_name}' not found")
-            del self.state.models[n.key]  # loaded runners stay (DeleteHandler leaves the scheduler alone)
+            gone = self.state.models.pop(n.key)  # loaded runners stay (DeleteHandler leaves the scheduler alone)
+            self._remove_layers(gone)
         self._send(200, b"")
 
+    def _remove_layers(self, gone: Model) -> None:
+        """Manifest.RemoveLayers (server/manifest.go): a layer no other model uses is deleted, its
+        blob too (an uploaded GGUF a later create would reuse must be uploaded again)."""
+        used = {d for m in self.state.models.values() for d in (m.layer_digests or [m.weights_digest])}
+        for digest in set(gone.layer_digests or [gone.weights_digest]) - used:
+            self.state.layer_blobs.discard(digest)
+            if digest and self.state.has_blob(digest):
+                os.unlink(self.state.blob_path(digest))
+
     def _copy(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "CopyRequest")
         src, dst = req.get("source") or "", req.get("destination") or ""
         ns, nd = parse_name(src), parse_name(dst)
         if ns is None:
@@ -1236,6 +1603,7 @@ class _Handler(BaseHTTPRequestHandler):
             m = self.state.models.get(ns.key)
             if m is None:
                 raise HTTPFail(404, f'model "{src}" not found')
+            nd = existing_name(self.state, nd)
             copy = m.copy_as(nd)
             copy.modified_at = datetime.now(timezone.utc)
             self.state.models[nd.key] = copy
@@ -1251,7 +1619,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _generation(self, raw: bytes, *, chat: bool) -> None:
         started = time.monotonic()
-        req = self._request_json(raw)
+        req = self._request_json(raw, "ChatRequest" if chat else "GenerateRequest")
         name = req.get("model") or ""
         top = req.get("top_logprobs") or 0
         if not isinstance(top, int) or not 0 <= top <= 20:
@@ -1261,12 +1629,11 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             m = self.state.models.get(n.key) if n else None
         if m is None:
-            raise HTTPFail(404, f"model '{name}' not found")
+            raise self._missing_model(name, chat=chat, unload=not req.get("messages") and req.get("keep_alive") == 0)
         what = "chat" if chat else "generate"
         if "completion" not in m.capabilities:
             raise HTTPFail(400, f'"{name}" does not support {what}')
-        if req.get("think") and "thinking" not in m.capabilities:
-            raise HTTPFail(400, f'"{name}" does not support thinking')
+        self._check_capabilities(m, req, name, chat=chat)
         if not chat and req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
             raise HTTPFail(400, "raw mode does not support template, system, or context")
         messages = req.get("messages") or []
@@ -1321,6 +1688,35 @@ class _Handler(BaseHTTPRequestHandler):
                     self.state.inflight[key] -= 1
         finally:
             self._release(r, keep_alive)
+
+    def _check_capabilities(self, m: Model, req: dict[str, Any], name: str, *, chat: bool) -> None:
+        """What the request needs beyond completion: tools (chat), insert (a suffix), thinking.
+
+        scheduleRunner's Model.CheckCapabilities (server/images.go, server/routes.go at v0.9.3)
+        answers 400 "<full name> does not support <each missing, one a line>"; from 0.12.5 the
+        handlers refuse thinking themselves, naming the model as requested.
+        """
+        early_think = not _version_before(self.state.version, THINK_CHECK_SINCE)
+        if early_think and req.get("think") and "thinking" not in m.capabilities:
+            raise HTTPFail(400, f'"{name}" does not support thinking')
+        wants = [("tools", bool(req.get("tools")) and chat), ("insert", bool(req.get("suffix")) and not chat)]
+        wants.append(("thinking", bool(req.get("think")) and not early_think))
+        missing = [cap for cap, wanted in wants if wanted and cap not in m.capabilities]
+        if missing:
+            full = f"{m.name.host}/{m.name.namespace}/{m.name.model}:{m.name.tag}"
+            raise HTTPFail(400, f"{full} does not support " + "\n".join(missing))
+
+    def _missing_model(self, name: str, *, chat: bool, unload: bool) -> HTTPFail:
+        """The answer for a model the server lacks. /api/chat (server/routes.go ChatHandler at v0.9.3):
+        an invalid name is 400 "model is required"; before 0.12.0 a valid one reaches the scheduler,
+        whose handleScheduleError says "try pulling it first" (except for an unload, which looks
+        the model up first)."""
+        if chat and not unload:
+            if parse_name(name) is None:
+                return HTTPFail(400, "model is required")
+            if _version_before(self.state.version, CHAT_LOOKUP_SINCE):
+                return HTTPFail(404, f'model "{name}" not found, try pulling it first')
+        return HTTPFail(404, f"model '{name}' not found")
 
     def _acquire(
         self, m: Model, opts: dict[str, Any], keep_alive: float, auto: dict[str, bool], *, shift: bool = True
@@ -1497,7 +1893,7 @@ def parse_keep_alive(value: Any, default: float) -> float:
         except ValueError as exc:
             raise HTTPFail(400, str(exc)) from None
         return -1.0 if secs < 0 else secs
-    raise HTTPFail(400, f"Unsupported type: '{type(value).__name__}'")
+    raise HTTPFail(400, f"Unsupported type: '{_go_type_name(value)}'")
 
 
 def kv_cache_bytes(m: Model, ctx: int) -> int:
@@ -1518,8 +1914,13 @@ def kv_cache_bytes(m: Model, ctx: int) -> int:
 
 def show_response(m: Model, state: DoubleState, *, verbose: bool = False, system: str = "") -> dict[str, Any]:
     info = {}
+    # Without verbose the GGUF is read with arrays left unread: since 0.6.7 every non-empty
+    # array is then null (fs/ggml/gguf.go newArray at v0.9.3); before, long arrays were [].
+    unread_null = not _version_before(state.version, ARRAYS_NULL_SINCE)
     for k, v in m.model_info.items():
-        info[k] = [] if isinstance(v, list) and len(v) > 5 and not verbose else v
+        if isinstance(v, list) and not verbose and (v if unread_null else len(v) > 5):
+            v = None if unread_null else []
+        info[k] = v
     params = list(m.parameters.items())
     if state.shuffle_parameters:
         random.shuffle(params)
@@ -1674,15 +2075,17 @@ def create_events(
     """
     emit = _create_emitter(state.faults)
     base, new = yield from _create_base(state, req, name, emit)
-    yield from _rewrite_weights(new, req, from_files=base is None, emit=emit)
+    reused = set(new.layer_digests)  # base layers: "using existing layer" (NewLayerFromLayer)
+    yield from _rewrite_weights(state, new, req, from_files=base is None and not new.orphan, emit=emit)
     _add_adapters(state, new, req.get("adapters") or {})
+    reused |= {d for k, d in new.layers if k == "adapter"}
     yield from _add_drafts(state, new, req, emit)
-    layers = _merge_request(state, new, req)
-    new.capabilities = _capabilities(
-        new, base.capabilities if base is not None else None, any(name == "template" for name, _ in layers)
+    created = _merge_request(state, new, req)
+    new.capabilities = (
+        [] if new.orphan else _capabilities(new, base.capabilities if base is not None else None, "template" in created)
     )
     new.modified_at = datetime.now(timezone.utc)
-    yield from _write_manifest(state, name, new, layers, req, emit)
+    yield from _write_manifest(state, name, new, reused, emit)
 
 
 def _create_emitter(faults: Faults) -> _Emit:
@@ -1710,14 +2113,52 @@ def _create_base(
     from_ = req.get("from") or ""
     files: dict[str, str] = req.get("files") or {}
     if from_:
-        base = yield from _resolve_from(state, from_, emit)
+        try:
+            base = yield from _resolve_from(state, from_, emit)
+        except HTTPFail as exc:
+            # server/create.go (v0.9.3 and every later tag): a failed `from` sends its error and goes
+            # on without base layers; the model written then has no weights. Only a stream sees it:
+            # without one, waitForStream answers the error and the rest never runs.
+            if req.get("stream") is False or exc.status == 400:
+                raise
+            yield {"error": exc.message}
+            return None, _orphan_model(name)
         new = base.copy_as(name)
         new.details["parent_model"] = base.name.short
+        if not new.layers:
+            new.layers = _field_layers(new)
         return base, new
     if files:
         new = yield from _model_from_files(state, files, name, emit)
         return None, new
     raise HTTPFail(400, "neither 'from' or 'files' was specified")
+
+
+def _orphan_model(name: Name) -> Model:
+    """What a create whose ``from`` failed writes: a manifest without a model layer."""
+    details = {"parent_model": "", "format": "", "family": "", "families": None, "parameter_size": "",
+               "quantization_level": ""}  # fmt: skip
+    return Model(name=name, model_info={}, details=details, size=0, capabilities=[], orphan=True)
+
+
+def _field_layers(m: Model) -> list[tuple[str, str]]:
+    """The layers of a model made without a create (the registry's, a test's): weights, then its fields."""
+    layers = [("model", m.weights_digest)] if m.weights_digest else []
+    layers += [("projector", d) for d in m.projectors] + [("adapter", d) for d in m.adapters]
+    contents = [("template", m.template if m.template != DEFAULT_TEMPLATE else ""), ("system", m.system)]
+    contents += [("license", lic) for lic in m.license]
+    contents += [("params", _go_json(m.parameters) if m.parameters else "")]
+    contents += [("messages", _go_json(m.messages) if m.messages else "")]
+    return layers + [(kind, _content_digest(text)) for kind, text in contents if text]
+
+
+def _go_json(v: Any) -> str:
+    """A layer's JSON as Go's json.Encoder writes it (sorted keys, a final newline); only its digest matters."""
+    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _content_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _resolve_from(state: DoubleState, from_: str, emit: _Emit) -> _CreateStep[Model]:
@@ -1749,13 +2190,21 @@ def _model_from_files(state: DoubleState, files: dict[str, str], name: Name, emi
     """``files``: every name must be a GGUF; each blob is read in name order, one event each."""
     keys = sorted(files)
     for key in keys:
-        if not key.endswith(".gguf"):
-            raise HTTPFail(400, "unknown type")  # the double handles GGUF only
+        if not key.endswith(".gguf") and not _is_gguf_blob(state, files[key]):
+            # detectModelTypeFromFiles: a name without .gguf is read for GGUF's magic (the double handles GGUF only)
+            raise HTTPFail(400, "unknown type")
     blobs: list[_GGUFBlob] = []
     for key in keys:
         yield emit({"status": "parsing GGUF"})
         blobs.append(_read_gguf_blob(state, key, files[key]))
     return _model_from_ggufs(name, blobs)
+
+
+def _is_gguf_blob(state: DoubleState, digest: str) -> bool:
+    if not _BLOB_DIGEST_RE.match(digest or "") or not state.has_blob(digest):
+        return False
+    with open(state.blob_path(digest), "rb") as f:
+        return f.read(4) == b"GGUF"
 
 
 def _read_gguf_blob(state: DoubleState, key: str, digest: str) -> _GGUFBlob:
@@ -1798,7 +2247,7 @@ def _model_from_ggufs(name: Name, blobs: list[_GGUFBlob]) -> Model:
         size=sum(b.size for b in blobs),
         tensors=weights.tensors,
         weights_digest=weights.digest,
-        layer_digests=[b.digest for b in blobs],
+        layers=[("projector" if _is_projector(b.info) else "model", b.digest) for b in blobs],
         projectors=[b.digest for b in projectors if b.digest != weights.digest],
     )
 
@@ -1806,21 +2255,30 @@ def _model_from_ggufs(name: Name, blobs: list[_GGUFBlob]) -> Model:
 # -- the weights: quantize, or copy user GGUFs -----------------------------------------------------
 
 
-def _rewrite_weights(new: Model, req: dict[str, Any], *, from_files: bool, emit: _Emit) -> _CreateStep[None]:
-    """Quantize the weights, or else (from ``files``) validate and copy them; a rewritten
-    weights file has no parent model."""
-    rewritten = yield from _quantize(new, req, emit)
-    if from_files and not rewritten:
-        # v0.30+: user GGUFs are validated and copied with llama-quantize (parent_model becomes empty)
+def _rewrite_weights(
+    state: DoubleState, new: Model, req: dict[str, Any], *, from_files: bool, emit: _Emit
+) -> _CreateStep[None]:
+    """Quantize the weights, or else (from ``files``, v0.30+) validate and copy them; a rewritten
+    weights file has no parent model. Before 0.30 a model from files keeps the blob as its
+    weights, and its parent_model is the blob's path (the layer's ``From``, server/create.go
+    ggufLayers -> NewLayerFromLayer at v0.9.3)."""
+    if new.orphan:
+        return
+    old = new.weights_digest
+    rewritten = yield from _quantize(state, new, req, emit)
+    if from_files and not rewritten and not _version_before(state.version, GGUF_COPY_SINCE):
         total = new.size
         yield emit({"status": "validating GGUF model", "digest": "0000000000000000000", "total": total,
                     "completed": total})  # fmt: skip
         rewritten = True
     if rewritten:
         new.details["parent_model"] = ""
+        new.layers = [(k, new.weights_digest if d == old else d) for k, d in new.layers]
+    elif from_files:
+        new.details["parent_model"] = f"{MODELS_DIR}/blobs/{new.weights_digest.replace(':', '-')}"
 
 
-def _quantize(new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[bool]:
+def _quantize(state: DoubleState, new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[bool]:
     """``quantize`` (createModel): accepted types, F16/BF16/F32 sources only, no-op when equal.
 
     Returns whether the weights were rewritten.
@@ -1834,7 +2292,10 @@ def _quantize(new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[bool]
             f"unsupported quantization type {quant} - supported types are F32, F16, Q4_K_S, Q4_K_M, Q8_0",
         )
     src_type = new.details.get("quantization_level")
-    if src_type not in ("F16", "BF16", "F32"):
+    if _version_before(state.version, BF16_QUANTIZE_SINCE):  # server/create.go createModel at v0.9.3
+        if src_type not in ("F16", "F32"):
+            raise HTTPFail(500, "quantization is only supported for F16 and F32 models")
+    elif src_type not in ("F16", "BF16", "F32"):
         raise HTTPFail(500, "quantization is only supported for F16, BF16 and F32 models")
     want = FILE_TYPES[QUANTIZE_TYPES[quant]]
     if src_type == want:
@@ -1847,9 +2308,39 @@ def _quantize(new: Model, req: dict[str, Any], emit: _Emit) -> _CreateStep[bool]
     yield emit({"status": "verifying conversion"})
     new.details["quantization_level"] = want
     new.model_info["general.file_type"] = QUANTIZE_TYPES[quant]
+    quantized = [{**t, "type": _quantized_type(t, want)} for t in new.tensors]
+    new.tensors = sorted(quantized, key=functools.cmp_to_key(_go_tensor_order))
     new.size = max(1, total * (9 if want == "Q8_0" else 5) // 16) if want.startswith("Q") else total
     new.weights_digest = "sha256:" + hashlib.sha256(f"{new.weights_digest}:{want}".encode()).hexdigest()
     return True
+
+
+def _go_tensor_order(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """The order WriteGGUF writes tensors in (fs/ggml/gguf.go at v0.9.3): by block number when
+    both are in a block above 0, else by name (block 0 counts as none there)."""
+
+    def block(t: dict[str, Any]) -> int:
+        parts = str(t["name"]).split(".")
+        return int(parts[1]) if parts[0] == "blk" and len(parts) > 1 and parts[1].isdigit() else -1
+
+    i, j = block(a), block(b)
+    if i > 0 and j > 0:
+        return (i > j) - (i < j)
+    return (a["name"] > b["name"]) - (a["name"] < b["name"])
+
+
+def _quantized_type(t: dict[str, Any], want: str) -> str:
+    """A tensor's type after a quantize (llama.cpp's choice, simplified): vectors stay as they
+    are; to Q8_0 every matrix is Q8_0 (seen on 0.9.3); to a K-quant a matrix whose rows are not
+    a multiple of 256 falls back to Q5_0 (the output to Q8_0), else Q4_K (output, embeddings Q6_K)."""
+    if len(t.get("shape", [])) < 2 or not want.startswith("Q"):
+        return str(t.get("type", ""))
+    if want == "Q8_0":
+        return "Q8_0"
+    high = t["name"] in ("output.weight", "token_embd.weight")
+    if int(t["shape"][0]) % 256:
+        return "Q8_0" if t["name"] == "output.weight" else "Q5_0"
+    return "Q6_K" if high else "Q4_K"
 
 
 def _add_adapters(state: DoubleState, new: Model, adapters: dict[str, str]) -> None:
@@ -1857,9 +2348,10 @@ def _add_adapters(state: DoubleState, new: Model, adapters: dict[str, str]) -> N
     if len(adapters) > 1:
         raise HTTPFail(400, "only one adapter is currently supported")
     for digest in adapters.values():
-        if not state.has_blob(digest):
-            raise HTTPFail(500, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
+        if not state.has_blob(digest):  # every adapter error is sent with status 400 (server/create.go)
+            raise HTTPFail(400, f"open {MODELS_DIR}/blobs/{digest.replace(':', '-')}: no such file or directory")
         new.adapters.append(digest)
+        new.layers.append(("adapter", digest))
 
 
 DRAFT_SINCE = (0, 30, 0)  # draft_files and draft_quantize
@@ -1892,45 +2384,60 @@ def _add_drafts(state: DoubleState, new: Model, req: dict[str, Any], emit: _Emit
 # -- the from-merge: request fields on top of the base ----------------------------------------------
 
 
+def _replace_layer(m: Model, kind: str, content: str) -> None:
+    """removeLayer then append: the new layer goes last (server/create.go)."""
+    m.layers = [(k, d) for k, d in m.layers if k != kind]
+    if content:
+        m.layers.append((kind, _content_digest(content)))
+
+
 def _set_template(m: Model, template: str) -> None:
     _check_template(template)
     m.template = template
+    _replace_layer(m, "template", template)
 
 
 def _set_system(m: Model, system: str) -> None:
     m.system = system
+    _replace_layer(m, "system", system)
 
 
 def _merge_parameters(m: Model, params: dict[str, Any]) -> None:
+    """setParameters: the base's keys the request lacks are kept; a non-empty result is a new last layer."""
     merged = dict(m.parameters)
     merged.update(params)
     m.parameters = merged
+    if merged:
+        _replace_layer(m, "params", _go_json(merged))
 
 
 def _set_messages(m: Model, msgs: list[dict[str, Any]]) -> None:
     m.messages = [{**x, "role": str(x.get("role", "")).lower()} for x in msgs]
+    _replace_layer(m, "messages", _go_json(msgs))
 
 
 def _add_license(m: Model, lic: str | list[Any]) -> None:
-    m.license = m.license + ([lic] if isinstance(lic, str) else [str(x) for x in lic])
+    added = [lic] if isinstance(lic, str) else [str(x) for x in lic]
+    m.license = m.license + added
+    m.layers += [("license", _content_digest(x)) for x in added]  # setLicense appends, never replaces
 
 
 class _MergedField(NamedTuple):
-    """A request field that, when given, changes the new model and makes a new layer."""
+    """A request field that, when given, changes the new model (and its layers)."""
 
     key: str  # the CreateRequest field
-    layer: str  # the layer's name (its digest hashes the layer name and ``req[key]``)
     apply: Callable[[Model, Any], None]
     given: Callable[[Any], bool] = bool  # absent or empty: the base's value stays
 
 
-#: setTemplate, setSystem, setParameters, setMessages, setLicense; in layer order
+#: setTemplate, setSystem, setLicense, setParameters, setMessages: createModel's order (server/create.go)
 _MERGED_FIELDS: tuple[_MergedField, ...] = (
-    _MergedField("template", "template", _set_template),
-    _MergedField("system", "system", _set_system),
-    _MergedField("parameters", "params", _merge_parameters, given=lambda v: isinstance(v, dict) and bool(v)),
-    _MergedField("messages", "messages", _set_messages),
-    _MergedField("license", "license", _add_license),
+    _MergedField("template", _set_template),
+    _MergedField("system", _set_system),
+    _MergedField("license", _add_license),
+    # setParameters runs even without new parameters: the base's layer moves last
+    _MergedField("parameters", _merge_parameters, given=lambda v: True),
+    _MergedField("messages", _set_messages),
 )
 
 #: fields set without a layer, by servers from this version on (older ones ignore them)
@@ -1941,33 +2448,33 @@ _VERSIONED_FIELDS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> list[tuple[str, str]]:
-    """Apply the request's fields to ``new``; returns the new layers (name, request field), in order."""
-    layers = []
+def _merge_request(state: DoubleState, new: Model, req: dict[str, Any]) -> set[str]:
+    """Apply the request's fields to ``new``; returns the fields given."""
+    given = set()
     for f in _MERGED_FIELDS:
         value = req.get(f.key)
         if f.given(value):
-            f.apply(new, value)
-            layers.append((f.layer, f.key))
+            f.apply(new, value if f.key != "parameters" else (value if isinstance(value, dict) else {}))
+            given.add(f.key)
     for key, since in _VERSIONED_FIELDS.items():
         if req.get(key) and not _version_before(state.version, since):
             setattr(new, key, str(req[key]))
-    return layers
+    return given
 
 
 # -- the manifest ---------------------------------------------------------------------------------
 
 
 def _write_manifest(
-    state: DoubleState, name: Name, new: Model, layers: list[tuple[str, str]], req: dict[str, Any], emit: _Emit
+    state: DoubleState, name: Name, new: Model, reused: set[str], emit: _Emit
 ) -> Iterator[dict[str, Any]]:
-    """Report the weights layer as reused and each new layer as created, then store ``new``."""
-    yield emit({"status": f"using existing layer {new.weights_digest}"})
-    for layer, key in layers:
-        content = json.dumps(req.get(key), sort_keys=True)
-        digest = "sha256:" + hashlib.sha256(f"{layer}:{content}".encode()).hexdigest()
-        new.layer_digests.append(digest)
-        yield emit({"status": f"creating new layer {digest}"})
+    """One status per layer, in the manifest's order: the base's and the uploaded blobs are
+    "using existing layer"; a layer written now is "creating new layer" unless a blob with its
+    content is already there (server/layer.go NewLayer). Then the manifest stores ``new``."""
+    for _, digest in new.layers:
+        known = digest in reused or digest in state.layer_blobs or state.has_blob(digest)
+        yield emit({"status": f"{'using existing' if known else 'creating new'} layer {digest}"})
+        state.layer_blobs.add(digest)
     yield emit({"status": "writing manifest"})
     with state.lock:
         # Ollama's create leaves loaded runners alone: the next request compares its options
@@ -2130,7 +2637,7 @@ def generation_events(
     else:
         final["response"] = content
     final.update({"done": True, "done_reason": reason})
-    if not chat:
+    if not chat and not req.get("raw"):  # a raw prompt gets no context back (server/routes.go GenerateHandler)
         final["context"] = [zlib.crc32(p.encode()) & 0x7FFF for p in pieces[:8]] or [1]
     final.update(
         {

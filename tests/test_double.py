@@ -157,6 +157,8 @@ def test_root_version_tags(ollama_double: OllamaDouble, http: httpx.Client) -> N
     ollama_double.state.get("llama3.2:1b").modified_at = ollama_double.state.get("qwen3:8b").modified_at.replace(
         year=2020
     )
+    assert "capabilities" not in http.get("/api/tags").json()["models"][0]  # not before 0.30.0
+    ollama_double.state.version = "0.30.0"  # tags carry capabilities and lengths from 0.30.0 (api/types.go)
     models = http.get("/api/tags").json()["models"]
     assert [m["name"] for m in models] == ["qwen3:8b", "llama3.2:1b"]
     assert models[0]["details"]["context_length"] == 40960 and models[0]["details"]["embedding_length"] == 4096
@@ -177,7 +179,7 @@ def test_show_registry_model(ollama_double: OllamaDouble, client: OllamaClient) 
     }
     info = s["model_info"]
     assert info["llama.context_length"] == 131072 and info["general.parameter_count"] == 3212749888
-    assert info["tokenizer.ggml.tokens"] == []  # arrays longer than 5 only when verbose
+    assert info["tokenizer.ggml.tokens"] is None  # arrays only when verbose (null since 0.6.7)
     assert len(client.show("llama3.2:3b", verbose=True)["model_info"]["tokenizer.ggml.tokens"]) == 12
     assert {"tensors", "capabilities", "modified_at", "template", "modelfile", "license"} <= set(s)
     assert sum(1 if not t["shape"] else math.prod(t["shape"]) for t in s["tensors"]) == info["general.parameter_count"]
@@ -227,7 +229,7 @@ def test_parameters_text_is_go_formatted_padded_and_in_random_order(
 # --------------------------------------------------------------------------- create: from-merge semantics
 
 
-def test_create_from_merges_like_ollama(ollama_double: OllamaDouble, client: OllamaClient) -> None:
+def test_create_from_merges_like_ollama(ollama_double: OllamaDouble, client: OllamaClient, http: httpx.Client) -> None:
     ollama_double.state.version = "0.14.0"  # the first release that stores REQUIRES
     ollama_double.install("llama3.2:3b")
     base = ollama_double.state.get("llama3.2:3b")
@@ -267,12 +269,16 @@ def test_create_from_merges_like_ollama(ollama_double: OllamaDouble, client: Oll
     assert c2.license == ["LLAMA 3.2 COMMUNITY LICENSE AGREEMENT", "MIT", "X", "Y"]
     s2 = client.show("chef2")
     assert s2["requires"] == "0.14.0" and s2["details"]["parent_model"] == "chef:latest"
-    # a new template replaces; a bad one is a 400 template error
+    # a new template replaces; a bad one is a template error, sent in the stream with status 400
     create(client, model="chef3", **{"from": "chef"}, template="{{ .Prompt }}!")
     assert ollama_double.state.get("chef3").template == "{{ .Prompt }}!"
-    with pytest.raises(ServerError, match="template error") as ei:
+    with pytest.raises(ServerError, match="template error"):
         create(client, model="chef4", **{"from": "chef"}, template="{{ .Prompt ")
-    assert ei.value.status == 400
+    r = http.post("/api/create", json={"model": "chef4", "from": "chef", "template": "{{ .Prompt "})
+    assert r.status_code == 200 and json.loads(r.text.splitlines()[-1]) == {
+        "error": "template error: template: :1: unclosed action",
+        "status": 400,
+    }
 
 
 def test_create_statuses_and_stream_false(ollama_double: OllamaDouble, client: OllamaClient) -> None:
@@ -299,18 +305,29 @@ def test_create_from_unknown_model_fails_in_stream(ollama_double: OllamaDouble, 
     r = http.post("/api/create", json={"model": "x", "from": "nope:1b"})
     assert r.status_code == 200
     lines = [json.loads(line) for line in r.text.splitlines()]
-    assert lines == [{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}]
-    r = http.post("/api/create", json={"model": "x", "from": "nope:1b", "stream": False})
+    # server/create.go sends the pull's error and goes on: a model without weights is written
+    assert lines == [
+        {"status": "pulling manifest"},
+        {"error": "pull model manifest: file does not exist"},
+        {"status": "writing manifest"},
+        {"status": "success"},
+    ]
+    orphan = http.get("/api/tags").json()["models"][0]
+    assert orphan["name"] == "x:latest" and orphan["details"]["families"] is None
+    assert http.post("/api/show", json={"model": "x"}).status_code == 404
+    r = http.post("/api/generate", json={"model": "x", "prompt": "hi"})
+    assert (r.status_code, r.json()) == (400, {"error": '"x" does not support generate'})
+    # without a stream the first error is the answer, and nothing is written
+    r = http.post("/api/create", json={"model": "y", "from": "nope:1b", "stream": False})
     assert (r.status_code, r.json()) == (500, {"error": "pull model manifest: file does not exist"})
+    assert ollama_double.state.get("y") is None
 
 
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
         ({}, 400, "missing request body"),
-        ({"model": "x"}, 400, "neither 'from' or 'files' was specified"),
         ({"model": "bad name!", "from": "llama3.2:3b"}, 400, "invalid model name"),
-        ({"model": "x", "from": "/abs/base.gguf"}, 400, "invalid model name"),
         ({"model": "x", "files": {"./a.gguf": "sha256:" + "0" * 64}}, 400, "file path must be relative"),
         ({"model": "x", "files": {"a.gguf": ""}}, 400, "invalid digest format"),
         ({"model": "x", "adapters": {"a.gguf": ""}, "from": "llama3.2:3b"}, 400, "invalid digest format"),
@@ -327,6 +344,22 @@ def test_create_errors_before_streaming(http: httpx.Client, body: dict[str, Any]
     assert (r.status_code, r.json()) == (status, {"error": error})
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"model": "x"}, "neither 'from' or 'files' was specified"),
+        ({"model": "x", "from": "/abs/base.gguf"}, "invalid model name"),
+    ],
+)
+def test_create_errors_in_the_stream(http: httpx.Client, body: dict[str, Any], error: str) -> None:
+    """Errors of the create goroutine are lines of a 200 stream, with the status 400 as a field;
+    without a stream that status is the answer's (server/create.go, waitForStream)."""
+    r = http.post("/api/create", json=body)
+    assert r.status_code == 200 and [json.loads(x) for x in r.text.splitlines()] == [{"error": error, "status": 400}]
+    r = http.post("/api/create", json={**body, "stream": False})
+    assert (r.status_code, r.json()) == (400, {"error": error})
+
+
 def test_create_from_files_checks_blobs(ollama_double: OllamaDouble, http: httpx.Client, tmp_path: Path) -> None:
     missing = "sha256:" + "1" * 64
     r = http.post("/api/create", json={"model": "x", "files": {"a.gguf": missing}})
@@ -337,7 +370,7 @@ def test_create_from_files_checks_blobs(ollama_double: OllamaDouble, http: httpx
     ]
     not_gguf = ollama_double.state.add_blob(b"hello, not a model")
     r = http.post("/api/create", json={"model": "x", "files": {"a.gguf": not_gguf}})
-    assert r.text.splitlines()[-1] == '{"error": "supplied file was not in GGUF format"}'
+    assert r.text.splitlines()[-1] == '{"error": "supplied file was not in GGUF format", "status": 400}'
     # `from` wins over `files` (files still validated)
     ollama_double.install("llama3.2:3b")
     r = http.post("/api/create", json={"model": "y", "from": "llama3.2:3b", "files": {"a.gguf": missing}})
@@ -345,6 +378,7 @@ def test_create_from_files_checks_blobs(ollama_double: OllamaDouble, http: httpx
 
 
 def test_create_from_gguf_reads_metadata(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: Path) -> None:
+    ollama_double.state.version = "0.30.0"  # user GGUFs validated and copied (parent_model "")
     path = tiny_gguf(tmp_path / "tiny.gguf", context_length=2048)
     digest = upload(client, path)
     events = create(client, model="tiny", files={"tiny.gguf": digest}, parameters={"num_ctx": 8192})
@@ -370,9 +404,12 @@ def test_quantize(ollama_double: OllamaDouble, client: OllamaClient, tmp_path: P
     with pytest.raises(ServerError, match="unsupported quantization type Q5_0 - supported types are"):
         create(client, model="q5", files={"tiny.gguf": digest}, quantize="q5_0")
     ollama_double.install("llama3.2:3b")
+    with pytest.raises(ServerError, match="quantization is only supported for F16 and F32 models"):
+        create(client, model="qq", **{"from": "llama3.2:3b"}, quantize="q8_0")
+    ollama_double.state.version = "0.30.0"  # BF16 sources from 0.30.0
     with pytest.raises(ServerError, match="quantization is only supported for F16, BF16 and F32 models") as ei:
         create(client, model="qq", **{"from": "llama3.2:3b"}, quantize="q8_0")
-    assert ei.value.status == 500  # nothing streamed yet: an HTTP status
+    assert ei.value.status == 200  # in the stream: createModel runs in the handler's goroutine
     create(client, model="f16", **{"from": "smollm2:135m-instruct-fp16"}, quantize="q8_0")
     assert client.show("f16")["details"]["quantization_level"] == "Q8_0"
 
