@@ -173,7 +173,7 @@ def ci_server(double: OllamaDouble) -> OllamaDouble:
         assert n is not None and src is not None
         m = reg[src.key].copy_as(n)
         m.weights_digest = "sha256:" + hashlib.sha256(name.encode()).hexdigest()  # weights of its own
-        m.layer_digests = [m.weights_digest, *m.layer_digests[1:]]
+        m.layers = [(kind, m.weights_digest if kind == "model" else d) for kind, d in m.layers]
         reg[n.key] = m
     return double
 
