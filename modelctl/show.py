@@ -324,6 +324,13 @@ def remaining_keep_alive(expires_at: Any, *, default: str | float, now: datetime
     return int(math.ceil(left))
 
 
+_UNNAMED_RUNNER = (
+    "{name} answered, but /api/ps lists its runner under another model's name (Ollama keys runners by "
+    "weights and keeps the name of the model that loaded one, even after that model is deleted): its "
+    "size is unknown and it is left loaded"
+)
+
+
 def verify_runtime(
     client: OllamaClient, report: ModelReport, *, keep_alive: str = VERIFY_KEEP_ALIVE, version: str | None = None
 ) -> Verification:
@@ -354,7 +361,12 @@ def verify_runtime(
         if entry is None:
             entry, shared_with = _shared_runner(client, name, after)
         if entry is None:
-            return Verification(f"{name} did not show up in /api/ps after loading it")
+            # It answered, so a runner holds it, but /api/ps names that runner otherwise (Ollama lists a
+            # runner under the model that loaded it, even one since deleted): no size to read, and
+            # no unloading a runner that may be another's; the context is still measured below.
+            shared_with = "?"
+            report.warnings.append(Diagnostic("runner_unnamed", _UNNAMED_RUNNER.format(name=name)))
+            entry = {}
         apply_runtime(report, entry, loaded_before=before is not None or shared_with is not None)
         return _check_context(client, report, version, load_keep_alive)
     finally:

@@ -243,3 +243,30 @@ def test_verify_reads_a_shared_runner_listed_under_a_deleted_model(ollama_double
     assert code == 0, err
     assert doc["data"]["context_length"]["runtime"] == 2048
     assert doc["data"]["verify"] == {"ok": True, "problem": None}
+
+
+def test_verify_measures_when_ps_lists_the_runner_under_no_model_it_can_tie_to(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    """No /api/ps entry can be tied to the model (several runners on a real server keep the names of
+    deleted models): it answered, so the context is measured, the runner left loaded, and a warning
+    says why its size is unknown, never a failed check."""
+    ollama_double.install("llama3.2:3b")
+    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
+    for name in ("first", "second"):
+        prof = tmp_path / f"{name}.yaml"
+        prof.write_text("from: llama3.2:3b\nparameters: {num_ctx: 2048}\n")
+        proc = run_cli("build", "-q", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli("rm", "first", host=ollama_double.url).returncode == 0
+    runner = ollama_double.state.runner_of("second")
+    assert runner is not None
+    runner.details = {**runner.details, "family": "another"}  # no longer ours to recognise
+    code, doc, err = show_json(ollama_double, "second", "--verify")
+    assert code == 0, err
+    assert doc["data"]["verify"]["ok"] is True
+    assert doc["data"]["context_length"]["runtime"] == 2048
+    assert any(w["code"] == "runner_unnamed" for w in doc["warnings"]), doc["warnings"]
+    assert ollama_double.state.runner_of("second") is runner  # left loaded
