@@ -31,8 +31,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.INVALID: "invalid input: a profile, Modelfile, template, inventory or prompts file (also a profile "
     "that does not survive its own round trip)",
     ExitCode.USAGE: "command-line usage error (unknown option, missing argument)",
-    ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`), or a committed Modelfile "
-    "from what its profile renders (`render --check`)",
+    ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`; with `--lock`, also a locked model "
+    "no profile makes any more), or a committed Modelfile from what its profile renders (`render --check`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
     ExitCode.SERVER: "the Ollama server refused or failed the request (also: it holds what modelctl cannot write, "
     "e.g. a template `show --modelfile` cannot put in a Modelfile)",

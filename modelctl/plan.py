@@ -27,6 +27,7 @@ from modelctl.errors import Diagnostic, ExitCode, ModelctlError, overall_exit_co
 from modelctl.events import EventSink, ignore
 from modelctl.lock import Lock, read_lock
 from modelctl.profile import split_abstract
+from modelctl.prune import Removal, judge
 from modelctl.render import render
 from modelctl.session import DEFAULT_CONCURRENCY, HostRef, HostSession, session_for
 from modelctl.wire import find_entry
@@ -85,6 +86,7 @@ class PlanResult:
     lock: str | None = None
     locked_version: str | None = None  # the server's version in the lock file
     strict: bool = False  # a changed server version is drift
+    removals: list[Removal] = field(default_factory=list)  # lock entries whose profile no longer makes them
 
     @property
     def version_changed(self) -> bool:
@@ -92,7 +94,7 @@ class PlanResult:
 
     @property
     def drift(self) -> bool:
-        return any(p.drift for p in self.profiles) or (self.strict and self.version_changed)
+        return any(p.drift for p in self.profiles) or (self.strict and self.version_changed) or bool(self.removals)
 
     @property
     def failures(self) -> list[ProfilePlan]:
@@ -111,7 +113,7 @@ class PlanResult:
         counts = {
             s: sum(1 for p in self.profiles if p.status == s) for s in ("in_sync", "changed", "missing", "failed")
         }
-        return {
+        out = {
             "host": self.host,
             "server_version": self.server_version,
             "lock": self.lock,
@@ -123,6 +125,9 @@ class PlanResult:
             "differences": [d for p in self.profiles for d in p.to_dict()["differences"]],
             "skipped": [{"profile": d.file, "reason": d.message} for d in self.skipped],
         }
+        if self.lock is not None:  # with --lock: the entries whose profile no longer makes them
+            out["removals"] = [r.to_dict() for r in self.removals]
+        return out
 
 
 def prepare(
@@ -206,9 +211,24 @@ def plan_on(
                 "lock_missing", f"no lock yet: {lock.path} does not exist (`build --lock {lock.path}` writes it); "
                 "upstream drift is not checked", str(lock.path),
             ))  # fmt: skip
-        elif plans:
-            _upstream(result, session, lock)
+        else:
+            if plans:
+                _upstream(result, session, lock)
+            _removals(result, session, lock)
     return result
+
+
+def _removals(result: PlanResult, session: HostSession, lock: Lock) -> None:
+    """The lock entries of this host whose profile no longer makes them (modelctl.prune)."""
+    if lock.host(session.key) is None:
+        return
+    try:
+        tags: dict[str, Any] | None = session.tags()
+    except ModelctlError as exc:
+        result.notes.append(Diagnostic(exc.code, f"cannot read the model list for the prune check: {exc.message}"))
+        tags = None
+    result.removals, notes = judge(lock, session.key, tags)
+    result.notes += notes
 
 
 def _plan_one(p: BuildPlan, session: HostSession, records: BuildRecords, lock: Lock | None) -> ProfilePlan:

@@ -51,6 +51,13 @@ if TYPE_CHECKING:
     "parameters, digests, context (docs/lock.md).",
 )
 @click.option(
+    "--prune",
+    is_flag=True,
+    help="With --lock: also remove from the host(s) the models the lock says modelctl built from a profile file "
+    "that no longer exists or no longer makes that name, and drop their entries (docs/lock.md). A model changed "
+    "since the lock is kept unless --force; with --dry-run, list them only.",
+)
+@click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Build this many profiles at once."
 )
 @click.option(
@@ -77,6 +84,7 @@ def build(
     no_pull: bool,
     only_changed: bool,
     lock: str | None,
+    prune: bool,
     jobs: int,
     verify: bool,
     full_report: bool,
@@ -109,11 +117,14 @@ def build(
       modelctl build profiles/*.yaml --hosts fleet.yaml
       modelctl build creative --verify --format json -o report.json
       modelctl build lab.yaml --insecure-registry registry.lan:5000
+      modelctl build profiles/*.yaml --lock modelctl.lock --prune
     """
-    if not profiles and inventory is None:
+    if prune and lock is None:
+        raise click.UsageError("--prune needs --lock FILE: only models the lock says modelctl built are removed")
+    if not profiles and inventory is None and not prune:
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
-    def body() -> Result:
+    def built() -> Result:
         from modelctl.build import BuildOptions
         from modelctl.fleet import build_hosts
         from modelctl.output.build import build_fleet_result
@@ -134,6 +145,17 @@ def build(
         finally:
             progress.close()
         return build_fleet_result(fleet, printed=lines.printed, report=full_report, quiet=quiet)
+
+    def body() -> Result:
+        if not prune:
+            return built()
+        from modelctl.fleet_prune import prune_hosts
+        from modelctl.output.prune import with_prune
+
+        first = built() if profiles or inventory is not None else None
+        assert lock is not None
+        pruned = prune_hosts(lock, hosts=hosts, inventory=inventory, dry_run=dry_run, force=force, timeout=timeout)
+        return with_prune(first, pruned, dry_run=dry_run)
 
     execute("build", fmt, body, output=output, quiet=quiet)
 

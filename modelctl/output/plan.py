@@ -17,6 +17,7 @@ from modelctl.drift import Difference
 from modelctl.errors import Diagnostic, ExitCode
 from modelctl.fleet import Fleet
 from modelctl.output import Result
+from modelctl.output.prune import removals_text
 from modelctl.output.summary import fleet_result, host_table, summary_line
 from modelctl.plan import PlanResult, ProfilePlan
 from modelctl.units import format_value
@@ -89,6 +90,8 @@ def summary_text(result: PlanResult) -> str:
     upstream = sum(1 for p in result.profiles if p.upstream)
     if upstream:
         parts.append(f"{upstream} with upstream drift")
+    if result.removals:
+        parts.append(f"{len(result.removals)} to remove (lock)")
     total = len(result.profiles)
     verdict = "drift" if result.drift else "no drift"
     return f"{total} profile(s) on {result.host}: {', '.join(parts) or 'nothing to plan'} — {verdict}\n"
@@ -104,6 +107,8 @@ def plan_text(result: PlanResult) -> str:
             f"({consequence})\n"
         )
     out += [profile_text(p) for p in result.profiles]
+    if result.removals:
+        out.append(removals_text(result.removals))
     out.append(summary_text(result))
     return "\n".join(out)
 
@@ -117,11 +122,18 @@ def plan_errors(result: PlanResult) -> list[Diagnostic]:
             d.message = f"{p.model}: {d.message}"
             errors.append(d)
     drifted = [p.model for p in result.profiles if p.drift and p.error is None]
-    if drifted or (result.strict and result.version_changed):
-        what = f"{len(drifted)} of {len(result.profiles)} model(s) differ from their profiles ({', '.join(drifted)})"
-        if not drifted:
-            what = "the server's version changed since the lock (--strict)"
-        errors.append(Diagnostic("drift", f"drift on {result.host}: {what}"))
+    parts = []
+    if drifted:
+        parts.append(
+            f"{len(drifted)} of {len(result.profiles)} model(s) differ from their profiles ({', '.join(drifted)})"
+        )
+    elif result.strict and result.version_changed:
+        parts.append("the server's version changed since the lock (--strict)")
+    if result.removals:
+        gone = ", ".join(r.model for r in result.removals)
+        parts.append(f"{len(result.removals)} locked model(s) that no profile makes any more ({gone})")
+    if parts:
+        errors.append(Diagnostic("drift", f"drift on {result.host}: {'; '.join(parts)}"))
     return errors
 
 
@@ -142,7 +154,7 @@ def plan_fleet_result(fleet: Fleet[PlanResult]) -> Result:
     def text() -> str:
         parts = []
         for run in fleet.runs:
-            if run.result is not None and run.result.profiles:
+            if run.result is not None and (run.result.profiles or run.result.removals):
                 parts.append(f"== {run.label} ==\n" + plan_text(run.result))
             elif run.error is not None:
                 parts.append(f"== {run.label} ==\nfailed: {run.error.message}\n")
