@@ -50,7 +50,7 @@ def filler(words: int) -> str:
 # =========================================================================== one over-long prompt
 
 #: The largest num_ctx ``--verify`` measures with an over-long prompt where ``/api/ps`` does not
-#: say the runner's context (Ollama before 0.9.7): the runner evaluates num_ctx tokens of it, which
+#: say the runner's context (Ollama before 0.10.0): the runner evaluates num_ctx tokens of it, which
 #: takes seconds on a GPU and about a minute per 8,192 tokens of a 7B model on a CPU.
 MEASURE_MAX_CONTEXT = 8192
 
@@ -83,7 +83,7 @@ def measure_context(
 
     Servers before 0.12.6 cut an over-long prompt without a word (``truncate`` does not exist
     there), keeping exactly the runner's context on the Go runners (:func:`context_from_cut`), so
-    ``prompt_eval_count`` says the context ``/api/ps`` does not (before 0.9.7). The prompt has
+    ``prompt_eval_count`` says the context ``/api/ps`` does not (before 0.10.0). The prompt has
     ``num_ctx`` + 1/8 + 16 filler words, each at least one token, so it is longer than num_ctx
     whatever the tokenizer; fewer tokens kept than words sent means the runner cut it. The request
     carries no options but ``num_predict``, so the loaded runner serves it without a reload.

@@ -89,7 +89,7 @@ class Verification:
     ``ok`` is True (they match), False (``problem`` says how they differ: exit 6) or None
     (``reason`` says why nothing was checked: no num_ctx stored, or a runtime context the
     server does not say and modelctl did not measure). ``measured``: the over-long prompt
-    that measured the context where ``/api/ps`` does not say it (before Ollama 0.9.7).
+    that measured the context where ``/api/ps`` does not say it (before Ollama 0.10.0).
     """
 
     problem: str | None = None  # why the runtime context differs; None when it matches
@@ -338,7 +338,7 @@ def verify_runtime(
 
     The runtime context is compared with the configured num_ctx (nothing is checked when none is
     stored: the runtime value is then the server's default). Where /api/ps does not say it (Ollama
-    before 0.9.7) it is measured with one over-long prompt (:func:`measure_context`) when num_ctx
+    before 0.10.0) it is measured with one over-long prompt (:func:`measure_context`) when num_ctx
     is at most :data:`MEASURE_MAX_CONTEXT`; above that it is not checked (``ok`` None, a warning).
 
     Ollama keys loaded runners by the weights file: when another model on the same weights
@@ -393,7 +393,7 @@ def _check_context(
     if target > MEASURE_MAX_CONTEXT:
         return _not_checked(
             report,
-            f"the server does not report the runner's context (/api/ps before Ollama 0.9.7) and num_ctx "
+            f"the server does not report the runner's context (/api/ps before Ollama 0.10.0) and num_ctx "
             f"{target:,} is above the {MEASURE_MAX_CONTEXT:,} tokens --verify measures with a prompt",
         )
     measured = measure_context(client, report.name, target, version=version, keep_alive=keep_alive)

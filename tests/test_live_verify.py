@@ -47,7 +47,7 @@ def version_of(host: str) -> str:
 def ps_says_context(host: str) -> bool:
     from modelctl.wire import older_than
 
-    return not older_than(version_of(host), "0.9.7")
+    return not older_than(version_of(host), "0.10.0")
 
 
 def upload(client: Any, path: Path) -> str:

@@ -1,4 +1,4 @@
-"""``--verify`` where ``/api/ps`` does not say the runner's context (Ollama before 0.9.7): measured
+"""``--verify`` where ``/api/ps`` does not say the runner's context (Ollama before 0.10.0): measured
 with one over-long prompt up to a bound, else not checked (``verify.ok`` null), never exit 6 for
 a field the server does not send. Against the API double at version 0.9.3."""
 
@@ -138,7 +138,7 @@ def test_a_loaded_model_is_never_called_not_loaded(old_double: OllamaDouble, tmp
     code, out, err = cli(old_double, tmp_path, "show", "llama3.2:1b")
     assert code == 0, err
     line = next(x for x in out.splitlines() if "context runtime" in x)
-    assert "not loaded" not in line and "before 0.9.7" in line
+    assert "not loaded" not in line and "before 0.10.0" in line
     assert any(x.strip().startswith("loaded") for x in out.splitlines())
 
 

@@ -127,12 +127,14 @@ def report_text(d: Mapping[str, Any]) -> str:
 
 def _runtime_text(runtime: Any, rt: Any) -> str:
     """The runner's context: /api/ps's figure, a measured one, or why there is none."""
-    loaded = isinstance(rt, Mapping) and rt.get("size") is not None
+    loaded = isinstance(rt, Mapping)  # a runtime is reported only for a loaded model
     if runtime is not None:
         measured = loaded and rt.get("context_length_source") == "measured"
         return _num(runtime) + (" (measured: an over-long prompt was cut to it)" if measured else "")
+    if loaded and rt.get("size") is None:
+        return "- (loaded; /api/ps lists its runner under another model's name)"
     if loaded:
-        return "- (loaded; /api/ps of Ollama before 0.9.7 does not say it)"
+        return "- (loaded; /api/ps of Ollama before 0.10.0 does not say it)"
     return "- (not loaded; use --verify)"
 
 
