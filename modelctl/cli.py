@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("modelctl.commands.ls:ls", "List profiles beside the server's models: up to date, changed, not built."),
     "ps": ("modelctl.commands.ps:ps", "List the loaded models, with the profile each came from."),
     "rm": ("modelctl.commands.rm:rm", "Remove models from the server, by name or by profile."),
+    "push": ("modelctl.commands.push:push", "Copy built models to REGISTRY/NAMESPACE and push them there."),
 }
 
 
