@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps": ("modelctl.commands.ps:ps", "List the loaded models, with the profile each came from."),
     "rm": ("modelctl.commands.rm:rm", "Remove models from the server, by name or by profile."),
     "push": ("modelctl.commands.push:push", "Copy built models to REGISTRY/NAMESPACE and push them there."),
+    "outdated": (
+        "modelctl.commands.outdated:outdated",
+        "List base models that changed on their registry since the lock; exit 3 if any.",
+    ),
 }
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from modelctl._httpx import httpx
 from modelctl.errors import InvalidInput, ServerError, ServerUnreachable
-from modelctl.registry import is_insecure
+from modelctl.registry import http_registry_hint, is_insecure
 
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
@@ -97,11 +97,18 @@ def manifest_digest(
                 _check(resp.status_code, ref, url)
                 digest = "sha256:" + hashlib.sha256(resp.content).hexdigest()
         except httpx.TransportError as exc:
-            raise ServerUnreachable(f"the registry {ref.registry} cannot be reached ({url}): {exc}") from None
+            hint = f" ({http_registry_hint(ref.registry, 'ask it')})" if not insecure and _tls_refused(exc) else ""
+            raise ServerUnreachable(f"the registry {ref.registry} cannot be reached ({url}): {exc}{hint}") from None
         return str(digest)
     finally:
         if owned:
             http.close()
+
+
+def _tls_refused(exc: Exception) -> bool:
+    """Whether an https request failed because the registry speaks plain http."""
+    text = str(exc).lower()
+    return "wrong_version_number" in text or "wrong version number" in text or "record layer failure" in text
 
 
 def _check(status: int, ref: ManifestRef, url: str) -> None:

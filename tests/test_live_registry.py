@@ -55,3 +55,71 @@ def test_push_pull_run_through_the_registry(
     finally:
         delete_models(live_host, [base, ref])
         delete_models(second_live_host.url, [ref])
+
+
+def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "modelctl", *args], cwd=cwd, capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_push_prints_the_registry_digest(live_host: str, live_registry: Registry, tmp_path: Path) -> None:
+    import json
+
+    base = unique("pushsrc")
+    create_model(live_host, base, write_tiny_llama(tmp_path / "tiny.gguf"))
+    ref = f"{live_registry.address}/team/{base}:v3"
+    try:
+        code, out, err = run_cli(
+            "push", base, "--to", f"{live_registry.address}/team", "--tag", "v3", "--host", live_host,
+            "--insecure-registry", live_registry.address, "--format", "json", cwd=tmp_path,
+        )  # fmt: skip
+        assert code == 0, err
+        pushed = json.loads(out)["data"]["models"][0]
+        assert pushed["reference"] == ref
+        assert pushed["digest"] == registry_digest(live_registry, f"team/{base}", "v3")
+    finally:
+        delete_models(live_host, [base, ref])
+
+
+def test_outdated_after_a_new_push_of_the_base_tag(
+    live_host: str, second_live_host: Server, live_registry: Registry, tmp_path: Path
+) -> None:
+    """A base on the insecure registry, pulled and built on a real server with --lock: outdated
+    says 0; after another model is pushed under the same tag, 3 naming the base and its user."""
+    import json
+
+    from modelctl.server import OllamaClient
+
+    src, other = unique("obase"), unique("onew")
+    ref = f"{live_registry.address}/team/{src}:v1"
+    create_model(live_host, src, write_tiny_llama(tmp_path / "tiny.gguf"))
+    create_model(live_host, other, write_tiny_llama(tmp_path / "tiny.gguf"), system="a new version")
+    derived = unique("oderived")
+    (tmp_path / "p.yaml").write_text(f"name: {derived}\nfrom: {ref}\nparameters:\n  temperature: 0.3\n")
+    reg = ("--insecure-registry", live_registry.address)
+    try:
+        with OllamaClient(live_host) as a:
+            a.copy(src, ref)
+            assert list(a.push(ref, insecure=True))[-1]["status"] == "success"
+        code, _, err = run_cli(
+            "build", "p.yaml", "--host", second_live_host.url, *reg, "--lock", "m.lock", cwd=tmp_path
+        )
+        assert code == 0, err
+        code, out, err = run_cli("outdated", "--lock", "m.lock", *reg, cwd=tmp_path)
+        assert (code, out) == (0, "every base is current (1 checked in m.lock)\n"), err
+        with OllamaClient(live_host) as a:
+            a.delete(ref)
+            a.copy(other, ref)
+            assert list(a.push(ref, insecure=True))[-1]["status"] == "success"
+        code, out, err = run_cli("outdated", "--lock", "m.lock", *reg, "--format", "json", cwd=tmp_path)
+        assert code == 3, err
+        (base,) = json.loads(out)["data"]["bases"]
+        assert base["changed"] is True and base["name"] == ref
+        assert base["current_digest"] == registry_digest(live_registry, f"team/{src}", "v1")
+        assert base["used_by"] == [{"host": second_live_host.url, "model": derived, "profile": "p.yaml"}]
+    finally:
+        delete_models(live_host, [src, other, ref])
+        delete_models(second_live_host.url, [ref, derived])
