@@ -107,7 +107,7 @@ def help_width(max_width: int = 100) -> int:
 def cli() -> None:
     """Keep Ollama parameter profiles in git: validate, render, build, report, compare.
 
-    Exit codes: 0 ok, 1 invalid input, 2 usage, 3 drift (plan, render --check), 4 server
+    Exit codes: 0 ok, 1 invalid input, 2 usage, 3 drift (plan, render --check, outdated), 4 server
     unreachable, 5 server refused, 6 a check on the model failed (--verify, compare
     assertions). See docs/exit-codes.md.
     """

@@ -119,3 +119,29 @@ def test_a_registry_that_cannot_be_asked_is_exit_4(ollama_double: OllamaDouble, 
     code, _, err = run(ollama_double.url, "llama3.2:3b", "--to", f"{REG}/team", "--insecure-registry", REG)
     assert code == 4
     assert f"the registry {REG} cannot be reached" in err
+
+
+def test_the_lock_keeps_pushed_names_through_other_writes(tmp_path: Path) -> None:
+    from modelctl.lock import LockEntry, read_lock
+
+    path = tmp_path / "m.lock"
+    lock = read_lock(path, missing_ok=True)
+    lock.put_push("h", "0.9.3", f"{REG}/team/m:v1", "m", DIGEST)
+    lock.write()
+    again = read_lock(path)  # a later build writes its entry: the pushed name stays
+    again.put("h", "0.9.3", LockEntry.from_dict("m", {"fingerprint": "f"}))
+    again.write()
+    data = json.loads(path.read_text())["hosts"]["h"]
+    assert data["pushed"] == {f"{REG}/team/m:v1": {"source": "m", "digest": DIGEST}}
+    assert data["server_version"] == "0.9.3" and "m" in data["models"]
+
+
+def test_a_damaged_pushed_mapping_is_invalid_input(tmp_path: Path) -> None:
+    from modelctl.errors import InvalidInput
+    from modelctl.lock import read_lock
+
+    path = tmp_path / "m.lock"
+    path.write_text(json.dumps({"lock_version": 1, "hosts": {"h": {"models": {}, "pushed": {"x": [1]}}}}))
+    with pytest.raises(InvalidInput, match="not a mapping of mappings") as info:
+        read_lock(path)
+    assert info.value.field == "hosts.h.pushed"
