@@ -130,3 +130,12 @@ def test_no_lock_file_is_invalid_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["outdated", "--lock", str(tmp_path / "none.lock")])
     assert res.exit_code == 1
     assert "no lock file" in res.stderr
+
+
+def test_the_inventorys_insecure_registries_are_asked_over_http(router: respx.MockRouter, tmp_path: Path) -> None:
+    answer(router, NEW)
+    lock = write_lock(tmp_path / "m.lock")
+    inv = tmp_path / "fleet.yaml"
+    inv.write_text("hosts:\n  gpu:\n    url: http://gpu:11434\n    insecure_registries: [reg.lan:5000]\n")
+    res = CliRunner().invoke(cli, ["outdated", "--lock", str(lock), "--hosts", str(inv)], catch_exceptions=False)
+    assert res.exit_code == 3, res.stderr

@@ -145,3 +145,16 @@ def test_a_damaged_pushed_mapping_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="not a mapping of mappings") as info:
         read_lock(path)
     assert info.value.field == "hosts.h.pushed"
+
+
+def test_a_profile_pushes_its_model(
+    ollama_double: OllamaDouble, registry: respx.MockRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ollama_double.state.http_registries.add(REG)
+    ollama_double.install("llama3.2:3b", as_name="chef")
+    (tmp_path / "chef.yaml").write_text("name: chef\nfrom: llama3.2:3b\nparameters:\n  temperature: 0.7\n")
+    monkeypatch.chdir(tmp_path)
+    manifest(registry, "team/chef", "latest")
+    code, out, err = run(ollama_double.url, "chef.yaml", "--to", f"{REG}/team", "--insecure-registry", REG)
+    assert code == 0, err
+    assert out.splitlines()[0] == f"pushed chef (the model of chef.yaml) as {REG}/team/chef:latest"
