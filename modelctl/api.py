@@ -51,14 +51,17 @@ from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_mo
 from modelctl.importer import ImportedProfile, import_modelfile
 from modelctl.inventory import Inventory, InventoryError, load_inventory, select_hosts
 from modelctl.lint import validate_hosts
+from modelctl.manifests import manifest_digest
 from modelctl.matrix import Matrix
 from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.offload import GpuPlacement
+from modelctl.outdated import OutdatedResult, outdated
 from modelctl.plan import PlanResult, plan
 from modelctl.probe import ProbeReport, probe
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
+from modelctl.push import PushResult, push_models
 from modelctl.render import Rendered, render, render_profile
 from modelctl.residency import Residency, together
 from modelctl.run import RunReport, RunResult, run
@@ -104,7 +107,12 @@ __all__ = [
     "sweep",
     "validate",
     "validate_hosts",
+    "push_models",
+    "outdated",
+    "manifest_digest",
     # results
+    "PushResult",
+    "OutdatedResult",
     "BudgetResult",
     "BuildOptions",
     "BuildOutcome",

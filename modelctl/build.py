@@ -64,7 +64,7 @@ from modelctl.modelfile import ModelSpec
 from modelctl.names import model_hint
 from modelctl.params import typed_parameters
 from modelctl.profile import LoadedProfile, load_profile, local_path, resolve_path, same_local_path, split_abstract
-from modelctl.registry import http_registry_error, is_insecure, registry_of
+from modelctl.registry import http_registry_error, http_registry_hint, is_insecure, registry_of
 from modelctl.render import Rendered, render
 from modelctl.session import HostRef, HostSession, HostSpec, session_for
 from modelctl.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
@@ -892,10 +892,7 @@ class _BuildJob:
         """What to do about a failed pull: the option for a registry served over http, else a did-you-mean."""
         registry = registry_of(base)
         if not insecure and registry is not None and http_registry_error(error):
-            return (
-                f"the registry {registry} answers over plain http: pass --insecure-registry {registry} "
-                "(or list it under insecure_registries in the inventory) to pull from it"
-            )
+            return http_registry_hint(registry)
         return model_hint(self.client, base, profiles=False)
 
     def ensure_blob(self, blob: Blob) -> None:

@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("modelctl.commands.ls:ls", "List profiles beside the server's models: up to date, changed, not built."),
     "ps": ("modelctl.commands.ps:ps", "List the loaded models, with the profile each came from."),
     "rm": ("modelctl.commands.rm:rm", "Remove models from the server, by name or by profile."),
+    "push": ("modelctl.commands.push:push", "Copy built models to REGISTRY/NAMESPACE and push them there."),
+    "outdated": (
+        "modelctl.commands.outdated:outdated",
+        "List base models that changed on their registry since the lock; exit 3 if any.",
+    ),
 }
 
 
@@ -102,7 +107,7 @@ def help_width(max_width: int = 100) -> int:
 def cli() -> None:
     """Keep Ollama parameter profiles in git: validate, render, build, report, compare.
 
-    Exit codes: 0 ok, 1 invalid input, 2 usage, 3 drift (plan, render --check), 4 server
+    Exit codes: 0 ok, 1 invalid input, 2 usage, 3 drift (plan, render --check, outdated), 4 server
     unreachable, 5 server refused, 6 a check on the model failed (--verify, compare
     assertions). See docs/exit-codes.md.
     """

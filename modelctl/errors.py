@@ -32,7 +32,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     "that does not survive its own round trip)",
     ExitCode.USAGE: "command-line usage error (unknown option, missing argument)",
     ExitCode.DRIFT: "drift: what is deployed differs from the profile (`plan`; with `--lock`, also a locked model "
-    "no profile makes any more), or a committed Modelfile from what its profile renders (`render --check`)",
+    "no profile makes any more), or a committed Modelfile from what its profile renders (`render --check`), or a "
+    "base model changed on its registry since the lock (`outdated`)",
     ExitCode.UNREACHABLE: "the Ollama server is unreachable or timed out",
     ExitCode.SERVER: "the Ollama server refused or failed the request (also: it holds what modelctl cannot write, "
     "e.g. a template `show --modelfile` cannot put in a Modelfile)",

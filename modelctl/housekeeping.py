@@ -336,6 +336,10 @@ def _model_name(ref: str) -> tuple[str, str | None]:
     return loaded.profile.name, _display(loaded.path)
 
 
+#: The model a ``rm``/``push`` argument names and the profile it came from (one rule for both).
+model_name_of = _model_name
+
+
 def remove_models(
     refs: Sequence[str], *, dry_run: bool = False, host: HostRef = None, timeout: float | None = None
 ) -> RemoveResult:

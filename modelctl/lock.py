@@ -102,12 +102,17 @@ class HostLock:
 
     server_version: str | None = None
     models: dict[str, LockEntry] = field(default_factory=dict)
+    # ``modelctl push``: the registry names left on the host, each {"source", "digest"} (docs/lock.md)
+    pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "server_version": self.server_version,
             "models": {name: e.to_dict() for name, e in sorted(self.models.items())},
         }
+        if self.pushed:
+            data["pushed"] = {name: dict(p) for name, p in sorted(self.pushed.items())}
+        return data
 
 
 @dataclass
@@ -120,6 +125,7 @@ class Lock:
     # This run's entries (host key, server version, entry), laid again over the file as it is
     # when written: another build writing the same lock file meanwhile keeps its entries.
     added: list[tuple[str, str | None, LockEntry]] = field(default_factory=list, repr=False)
+    added_pushes: list[tuple[str, str | None, str, dict[str, Any]]] = field(default_factory=list, repr=False)
 
     def host(self, key: str) -> HostLock | None:
         return self.hosts.get(key)
@@ -138,6 +144,12 @@ class Lock:
     def put(self, key: str, server_version: str | None, entry: LockEntry) -> None:
         self._put(key, server_version, entry)
         self.added.append((key, server_version, entry))
+
+    def put_push(self, key: str, server_version: str | None, reference: str, source: str, digest: str | None) -> None:
+        """Record ``reference`` (a ``REGISTRY/NAMESPACE/NAME:TAG`` copy of ``source``) pushed from host ``key``."""
+        pushed = {"source": source, "digest": digest}
+        self.hosts.setdefault(key, HostLock()).pushed[reference] = pushed
+        self.added_pushes.append((key, server_version, reference, pushed))
 
     def _put(self, key: str, server_version: str | None, entry: LockEntry) -> None:
         h = self.hosts.setdefault(key, HostLock())
@@ -160,6 +172,10 @@ class Lock:
                 current = read_lock(self.path, missing_ok=True)
                 for key, server_version, entry in self.added:
                     current._put(key, server_version, entry)
+                for key, server_version, reference, pushed in self.added_pushes:
+                    h = current.hosts.setdefault(key, HostLock())
+                    h.server_version = h.server_version or server_version
+                    h.pushed[reference] = pushed
                 write_atomic(self.path, current.text())
                 self.hosts = current.hosts
         except OSError as exc:
@@ -190,12 +206,24 @@ def read_lock(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Lock
         if not isinstance(host, dict) or not isinstance(host.get("models", {}), dict):
             raise InvalidInput("not a mapping with a `models` mapping", file=str(p), field=where)
         _check_fields(host, {"server_version": _OPT_STR}, str(p), where)
-        h = HostLock(_opt_str(host.get("server_version")))
+        h = HostLock(_opt_str(host.get("server_version")), pushed=_pushed(host.get("pushed"), str(p), where))
         for model, entry in host.get("models", {}).items():
             _check_entry(entry, str(p), f"{where}.models.{model}")
             h.models[model] = LockEntry.from_dict(model, entry)
         lock.hosts[str(key)] = h
     return lock
+
+
+def _pushed(value: Any, file: str, where: str) -> dict[str, dict[str, Any]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(_str_or_null_mapping(v) for v in value.values()):
+        raise InvalidInput(f"is {_json_kind(value)}, not a mapping of mappings", file=file, field=f"{where}.pushed")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
+def _str_or_null_mapping(value: Any) -> bool:
+    return isinstance(value, dict) and all(v is None or isinstance(v, str) for v in value.values())
 
 
 class _BigNumber(ValueError):

@@ -75,3 +75,11 @@ def http_registry_error(message: str) -> bool:
     """Whether a server's pull error says the registry answered plain http to its https request."""
     low = message.lower()
     return any(text in low for text in _HTTP_REGISTRY_ERRORS)
+
+
+def http_registry_hint(registry: str, action: str = "pull from it") -> str:
+    """What to do when a registry answers over plain http: name it with --insecure-registry."""
+    return (
+        f"the registry {registry} answers over plain http: pass --insecure-registry {registry} "
+        f"(or list it under insecure_registries in the inventory) to {action}"
+    )

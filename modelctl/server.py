@@ -1064,6 +1064,13 @@ class OllamaClient:
             body["insecure"] = True
         return self._stream("/api/pull", body, _TRANSFER, model=model)
 
+    def push(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+        """``POST /api/push`` streaming progress; finished only if the last line says ``success``."""
+        body: dict[str, Any] = {"model": model, "stream": True}
+        if insecure:
+            body["insecure"] = True
+        return self._stream("/api/push", body, _TRANSFER, model=model)
+
     def create(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """``POST /api/create`` (JSON form) streaming progress.
 

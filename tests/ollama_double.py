@@ -1342,6 +1342,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ("POST", "/api/chat"): self._chat,
                 ("DELETE", "/api/delete"): self._delete,
                 ("POST", "/api/copy"): self._copy,
+                ("POST", "/api/push"): self._push,
             }
             if path.startswith("/api/blobs/") and method in ("HEAD", "POST"):
                 self._blob(path[len("/api/blobs/") :])
@@ -1566,6 +1567,14 @@ class _Handler(BaseHTTPRequestHandler):
         name = existing_name(self.state, name)
         stream = req.get("stream") is not False
         self._stream("/api/pull", pull_events(self.state, name, insecure=req.get("insecure") is True), stream)
+
+    def _push(self, raw: bytes) -> None:
+        req = self._request_json(raw)
+        name = parse_name(req.get("model") or req.get("name") or "")
+        if name is None:
+            raise HTTPFail(400, "invalid model name")
+        stream = req.get("stream") is not False
+        self._stream("/api/push", push_events(self.state, name, insecure=req.get("insecure") is True), stream)
 
     # -- delete / copy ------------------------------------------------------------------------
 
@@ -2006,6 +2015,30 @@ def pull_events(state: DoubleState, name: Name, *, insecure: bool = False) -> It
         local = src.copy_as(name)
         local.modified_at = datetime.now(timezone.utc)
         state.models[name.key] = local
+    yield {"status": "success"}
+
+
+def push_events(state: DoubleState, name: Name, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+    """``/api/push`` (server/images.go PushModel, v0.9.3): each layer, then the manifest; the model
+    lands in the double's registry, where a pull finds it. An http registry needs ``insecure``."""
+    yield {"status": "retrieving manifest"}
+    with state.lock:
+        m = state.models.get(name.key)
+    if m is None:
+        raise HTTPFail(404, f"model {name.key!r} not found")  # Ollama: "file does not exist" (500)
+    if name.host.lower() in state.http_registries and not insecure:
+        url = f"https://{name.host}/v2/{name.namespace}/{name.model}/blobs/{m.weights_digest}"
+        raise HTTPFail(500, f'Head "{url}": http: server gave HTTP response to HTTPS client')
+    yield {"status": f"pushing {m.weights_digest[7:19]}", "digest": m.weights_digest, "total": m.size, "completed": 0}
+    yield {
+        "status": f"pushing {m.weights_digest[7:19]}",
+        "digest": m.weights_digest,
+        "total": m.size,
+        "completed": m.size,
+    }
+    yield {"status": "pushing manifest"}
+    with state.lock:
+        state.registry[name.key] = m.copy_as(name)
     yield {"status": "success"}
 
 

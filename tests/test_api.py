@@ -31,6 +31,7 @@ EXPORTED = {
     "HostSession", "OllamaClient",
     "explain", "Explanation", "Resolution", "together", "Residency",
     "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
+    "push_models", "PushResult", "outdated", "OutdatedResult", "manifest_digest",
 }  # fmt: skip
 
 
