@@ -331,6 +331,8 @@ REQUEST_TYPES: dict[str, dict[str, str]] = {
     "CopyRequest": {"source": _GO_STRING, "destination": _GO_STRING},
     "PullRequest": {"model": _GO_STRING, "insecure": _GO_BOOL, "username": _GO_STRING, "password": _GO_STRING,
                     "stream": _GO_BOOL, "name": _GO_STRING},
+    "PushRequest": {"model": _GO_STRING, "insecure": _GO_BOOL, "username": _GO_STRING, "password": _GO_STRING,
+                    "stream": _GO_BOOL, "name": _GO_STRING},  # api/types.go at v0.9.3: the same fields as a pull
 }  # fmt: skip
 
 
@@ -1569,7 +1571,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream("/api/pull", pull_events(self.state, name, insecure=req.get("insecure") is True), stream)
 
     def _push(self, raw: bytes) -> None:
-        req = self._request_json(raw)
+        req = self._request_json(raw, "PushRequest")
         name = parse_name(req.get("model") or req.get("name") or "")
         if name is None:
             raise HTTPFail(400, "invalid model name")
