@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
-from modelctl.estimate import EstimateReport
 from modelctl.facts import ModelFacts
 from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.offload import GpuPlacement
 from modelctl.output import Result
-from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
 from modelctl.units import human_bytes
+
+if TYPE_CHECKING:  # `inspect` imports this module: the estimate (profiles, pydantic, the client) stays unloaded
+    from modelctl.estimate import EstimateReport
 
 
 def _fmt_heads(v: Any) -> str:
@@ -216,6 +217,8 @@ def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "tex
     if report.budget is not None and not report.budget.fits:
         errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
     if fmt == "html":
+        from modelctl.output.memory_html import estimate_html
+
         lines = budget_text(report.budget, report.memory.kv_type, report.memory.parallel) if report.budget else ""
         page = lambda: estimate_html(report, lines.splitlines())  # noqa: E731 - rendered only when printed
         return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
