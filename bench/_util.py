@@ -66,3 +66,50 @@ def timed(fn: Callable[[], object], *, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def modelctl_cmd() -> list[str]:
+    """The installed ``modelctl`` script beside this interpreter (what a user runs), else ``python -m modelctl``."""
+    script = os.path.join(os.path.dirname(sys.executable), "modelctl")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "modelctl"]
+
+
+def paired(
+    cmds: dict[str, Sequence[str]],
+    *,
+    runs: int,
+    env: dict[str, str] | None = None,
+    before: Callable[[str], None] | None = None,
+    after: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Wall times of whole processes, one list per command, the commands run in turn every round (after one
+    warm-up each) so that sample i of every list saw the same machine. ``before``/``after`` run around each
+    process (not timed): resetting or checking a server, say."""
+    samples: dict[str, list[float]] = {k: [] for k in cmds}
+    for rnd in range(runs + 1):
+        for name, cmd in cmds.items():
+            if before is not None:
+                before(name)
+            t = wall(cmd, runs=1, env=env)[0]
+            if after is not None:
+                after(name)
+            if rnd:
+                samples[name].append(t)
+    return samples
+
+
+def ratios(num: Sequence[float], den: Sequence[float]) -> tuple[float, float]:
+    """(minimum, median) of the per-round ratios num[i] / den[i]: pairs, not medians of each side."""
+    r = [a / b for a, b in zip(num, den, strict=True)]
+    return min(r), statistics.median(r)
+
+
+def verdict(label: str, num: Sequence[float], den: Sequence[float], target: float) -> str:
+    lo, med = ratios(num, den)
+    ok = "OK" if med <= target else "ABOVE TARGET"
+    try:
+        load = f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    except OSError:
+        load = ""
+    rounds = f"over {len(num)} rounds"
+    return f"{label}: median ratio {med:.2f} x, minimum {lo:.2f} x {rounds} (target <= {target:g}: {ok}{load})"
