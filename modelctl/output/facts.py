@@ -10,6 +10,7 @@ from modelctl.facts import ModelFacts
 from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.offload import GpuPlacement
 from modelctl.output import Result
+from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
 from modelctl.units import human_bytes
 
@@ -217,8 +218,6 @@ def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "tex
     if report.budget is not None and not report.budget.fits:
         errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
     if fmt == "html":
-        from modelctl.output.memory_html import estimate_html
-
         lines = budget_text(report.budget, report.memory.kv_type, report.memory.parallel) if report.budget else ""
         page = lambda: estimate_html(report, lines.splitlines())  # noqa: E731 - rendered only when printed
         return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
