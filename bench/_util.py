@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,20 +82,27 @@ def paired(
     env: dict[str, str] | None = None,
     before: Callable[[str], None] | None = None,
     after: Callable[[str], None] | None = None,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Wall times of whole processes, one list per command, the commands run in turn every round (after one
     warm-up each) so that sample i of every list saw the same machine. ``before``/``after`` run around each
-    process (not timed): resetting or checking a server, say."""
+    process (not timed): resetting or checking a server, say. ``cpu``, if given, receives each process's CPU
+    seconds (user + system): on a loaded machine the figure that says what the command itself costs."""
     samples: dict[str, list[float]] = {k: [] for k in cmds}
     for rnd in range(runs + 1):
         for name, cmd in cmds.items():
             if before is not None:
                 before(name)
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = wall(cmd, runs=1, env=env)[0]
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             if after is not None:
                 after(name)
             if rnd:
                 samples[name].append(t)
+                if cpu is not None:
+                    used = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+                    cpu.setdefault(name, []).append(used)
     return samples
 
 

@@ -176,6 +176,7 @@ def main() -> None:
         for parallel in (4, 1):
             ideal = n * args.latency / parallel
             cmd = [*modelctl_cmd(), "compare", *refs, "--prompts", str(prompts), "--parallel", str(parallel)]
+            cpu: dict[str, list[float]] = {}
             samples = paired(
                 {
                     "modelctl compare": [*cmd, "--host", double.url, "-q"],
@@ -183,6 +184,7 @@ def main() -> None:
                 },
                 runs=args.rounds if parallel == 4 else 1,
                 env=env,
+                cpu=cpu,
             )
             walls, start = samples["modelctl compare"], samples["python -c pass"]
             ideals = [s + ideal for s in start]
@@ -190,6 +192,7 @@ def main() -> None:
                 f"  --parallel {parallel} (whole command): wall median {statistics.median(walls):.3f} s, "
                 f"min {min(walls):.3f} s; ideal {ideal:.3f} s + python -c pass {statistics.median(start):.3f} s"
             )
+            print(f"  modelctl compare's own CPU time: median {statistics.median(cpu['modelctl compare']):.3f} s")
             if parallel == 4:
                 print("  " + verdict("whole command / (ideal + start-up)", walls, ideals, 1.15))
 

@@ -56,6 +56,7 @@ def main() -> None:
                 for c in counts:
                     check_counts(c, len(refs), args.concurrency)
 
+        cpu: dict[str, list[float]] = {}
         try:
             hosts = [arg for c in children for arg in ("--host", c.url)]
             cmd = [*modelctl_cmd(), "plan", *refs, *hosts, "--concurrency", str(args.concurrency), "-q"]
@@ -65,6 +66,7 @@ def main() -> None:
                 env=run_env(Path(tmp)),
                 before=reset,
                 after=check,
+                cpu=cpu,
             )
         finally:
             for c in children:
@@ -81,6 +83,7 @@ def main() -> None:
         f"ideal {ideal:.3f} s (hosts in parallel) + python -c pass {statistics.median(start):.3f} s; "
         f"modelctl plan median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.rounds} rounds"
     )
+    print(f"modelctl plan's own CPU time: median {statistics.median(cpu['modelctl plan']):.3f} s (user + system)")
     print(verdict("plan on hosts in parallel", walls, [s + ideal for s in start], 1.5))
 
 

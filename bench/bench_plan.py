@@ -129,25 +129,35 @@ def main() -> None:
             for concurrency in (args.concurrency, 1):
                 cmd = [*modelctl_cmd(), "plan", *refs, "--host", child.url, "--concurrency", str(concurrency), "-q"]
                 runs = args.rounds if concurrency != 1 else max(1, args.rounds // 2)
+                cpu: dict[str, list[float]] = {}
                 samples = paired(
                     {"modelctl plan": cmd, "python -c pass": [sys.executable, "-c", "pass"]},
                     runs=runs,
                     env=run_env(Path(tmp)),
                     before=reset,
                     after=check,
+                    cpu=cpu,
                 )
                 requests = sum(counts["paths"].values())
                 ideal = math.ceil(requests / concurrency) * args.latency
                 start = samples["python -c pass"]
-                rows.append((concurrency, requests, ideal, samples["modelctl plan"], [s + ideal for s in start]))
+                walls = samples["modelctl plan"]
+                rows.append((concurrency, requests, ideal, walls, [s + ideal for s in start], cpu["modelctl plan"]))
         finally:
             child.close()
     print(f"plan of {args.profiles} profiles, {args.latency * 1000:.0f} ms latency on every endpoint (whole command)")
-    print(f"{'concurrency':>11}  {'requests':>8}  {'ideal s':>8}  {'median s':>8}  {'min x':>6}  {'median x':>8}")
-    for c, requests, ideal, walls, ideals in rows:
+    print(
+        f"{'concurrency':>11}  {'requests':>8}  {'ideal s':>8}  {'median s':>8}  {'min x':>6}  {'median x':>8}  "
+        f"{'CPU s':>6}"
+    )
+    for c, requests, ideal, walls, ideals, cpus in rows:
         lo, med = ratios(walls, ideals)
-        print(f"{c:>11}  {requests:>8}  {ideal:>8.3f}  {statistics.median(walls):>8.3f}  {lo:>6.2f}  {med:>8.2f}")
-    print("(ideal = the requests' latency in rounds of the concurrency; ratios against it plus python -c pass)")
+        print(
+            f"{c:>11}  {requests:>8}  {ideal:>8.3f}  {statistics.median(walls):>8.3f}  {lo:>6.2f}  {med:>8.2f}  "
+            f"{statistics.median(cpus):>6.3f}"
+        )
+    print("(ideal = the requests' latency in rounds of the concurrency; ratios against it plus python -c pass;")
+    print(" CPU s = modelctl's own CPU seconds, user + system, median)")
     print(verdict(f"concurrency {args.concurrency}", rows[0][3], rows[0][4], 1.5))
 
 

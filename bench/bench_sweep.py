@@ -114,8 +114,12 @@ def bench_sweep(work: Path, rounds: int, latency: float, n_prompts: int) -> None
         cmd = [*modelctl_cmd(), "compare", str(work / "profiles" / "sweepme.yaml")]
         cmd += [arg for spec in specs for arg in ("--sweep", spec)]
         cmd += ["--prompts", str(prompts), "--parallel", "4", "--host", url, "-q"]
+        cpu: dict[str, list[float]] = {}
         samples = paired(
-            {"modelctl compare --sweep": cmd, "python -c pass": [sys.executable, "-c", "pass"]}, runs=rounds, env=env
+            {"modelctl compare --sweep": cmd, "python -c pass": [sys.executable, "-c", "pass"]},
+            runs=rounds,
+            env=env,
+            cpu=cpu,
         )
         walls, start = samples["modelctl compare --sweep"], samples["python -c pass"]
         ideal = cells * latency / 4
@@ -127,6 +131,7 @@ def bench_sweep(work: Path, rounds: int, latency: float, n_prompts: int) -> None
             f"  wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f}); "
             f"ideal {ideal:.3f} s + python -c pass {statistics.median(start):.3f} s"
         )
+        print(f"  modelctl's own CPU time: median {statistics.median(cpu['modelctl compare --sweep']):.3f} s")
         print("  " + verdict("whole command / (ideal + start-up)", walls, [s + ideal for s in start], 1.15))
     finally:
         double.close()
