@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import os
 import re
@@ -200,6 +199,8 @@ def sha256_file(
     cannot keep the hasher busy; one that changed while it was read is an error.
     ``progress`` is called after each chunk with the bytes hashed so far.
     """
+    import hashlib  # not at module level: every command imports this module, few hash (OpenSSL's load costs ~7 ms)
+
     h = hashlib.sha256()
     buf = bytearray(chunk)
     view = memoryview(buf)
@@ -370,6 +371,8 @@ def locked_by_name(path: Path) -> contextlib.AbstractContextManager[None]:
     """The same lock for a file in the user's own tree (the ``--lock`` file, committed to a
     repository): the lock file lives in modelctl's state folder, named by the file's resolved
     path, so nothing is left beside the user's file."""
+    import hashlib
+
     key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
     folder = state_dir() / "locks"
     folder.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.importer": {"yaml"},
     "modelctl.server": {"ollama"},
     "modelctl.cli_common": {"traceback", "click.shell_completion", "modelctl.profile", "modelctl.output.failure"},
-    "modelctl.files": {"tempfile", "fcntl"},
+    "modelctl.files": {"tempfile", "fcntl", "hashlib"},
     "modelctl.output": {"json"},
     "modelctl.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},

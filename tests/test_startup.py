@@ -64,3 +64,16 @@ def test_every_registered_command_imports() -> None:
     for spec, _summary in COMMANDS.values():
         module, attr = spec.split(":")
         assert getattr(importlib.import_module(module), attr) is not None
+
+
+def test_inspect_imports_only_what_it_reads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`inspect FILE.gguf` reads a header: no profile model, template engine, HTTP client, YAML or numpy."""
+    from tests.fixtures_gguf import write_tiny_llama
+
+    gguf = write_tiny_llama(tmp_path / "tiny.gguf")
+    mods = imported_modules("inspect", str(gguf), "--format", "json")
+    assert {"modelctl"} <= mods
+    full = full_module_names(CLI, "inspect", str(gguf))
+    assert {"modelctl.facts", "modelctl.gguf", "modelctl.output.facts"} <= full  # the command really ran
+    heavy = {"pydantic", "jinja2", "httpx", "httpcore", "yaml", "numpy", "gguf", "hashlib"}  # hashlib: OpenSSL
+    assert not (mods & heavy), sorted(mods & heavy)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
-from modelctl.estimate import EstimateReport
 from modelctl.facts import ModelFacts
 from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.offload import GpuPlacement
@@ -14,6 +13,9 @@ from modelctl.output import Result
 from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
 from modelctl.units import human_bytes
+
+if TYPE_CHECKING:  # `inspect` imports this module: the estimate (profiles, pydantic, the client) stays unloaded
+    from modelctl.estimate import EstimateReport
 
 
 def _fmt_heads(v: Any) -> str:
