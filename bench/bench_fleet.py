@@ -38,7 +38,7 @@ def one_round(children: list[Child], refs: list[str], concurrency: int) -> tuple
     for c in children:
         c.ask("reset")
     t = time.perf_counter()
-    fleet = api.plan_hosts(refs, hosts=[c.url for c in children], concurrency=concurrency)
+    fleet = api.plan_hosts(refs, api.PlanOptions(concurrency=concurrency), hosts=[c.url for c in children])
     wall = time.perf_counter() - t
     counts = [json.loads(c.ask("counts")) for c in children]
     assert not fleet.failed_hosts, [r.error for r in fleet.failed_hosts]

@@ -103,7 +103,7 @@ def check_counts(counts: dict[str, Any], n: int, concurrency: int) -> None:
 def one_round(child: Child, refs: list[str], concurrency: int) -> tuple[float, dict[str, Any]]:
     child.ask("reset")
     t = time.perf_counter()
-    result = api.plan(refs, host=child.url, concurrency=concurrency)
+    result = api.plan(refs, api.PlanOptions(concurrency=concurrency), host=child.url)
     wall = time.perf_counter() - t
     counts = json.loads(child.ask("counts"))
     assert not result.drift, [p.differences for p in result.profiles if p.drift][:2]

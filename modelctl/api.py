@@ -56,7 +56,7 @@ from modelctl.memory import BudgetResult, MemoryEstimate
 from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.offload import GpuPlacement
-from modelctl.plan import PlanResult, plan
+from modelctl.plan import PlanOptions, PlanResult, plan
 from modelctl.probe import ProbeReport, probe
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.render import Rendered, render, render_profile
@@ -134,6 +134,7 @@ __all__ = [
     "ModelReport",
     "ModelSpec",
     "ParamTable",
+    "PlanOptions",
     "PlanResult",
     "ProbeReport",
     "Profile",

@@ -82,9 +82,9 @@ def load_targets(
     return targets
 
 
-@dataclass
+@dataclass(kw_only=True, frozen=True)
 class CompareOptions:
-    """What ``compare`` runs: without prompts the table, with prompts the matrix."""
+    """Every setting of a compare, once: without prompts the table, with prompts the matrix."""
 
     prompts: Sequence[str] = ()  # inline prompts
     prompts_file: str | None = None  # a prompts YAML file

@@ -39,10 +39,10 @@ from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, o
 from modelctl.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
 from modelctl.inventory import Selection, host_label, host_refs, select_hosts
 from modelctl.lock import Lock, read_lock
-from modelctl.plan import PlanResult, plan, plan_on, prepare
+from modelctl.plan import PlanOptions, PlanResult, plan, plan_on, prepare
 from modelctl.profile import resolve_ref
 from modelctl.server import parse_host, redact
-from modelctl.session import DEFAULT_CONCURRENCY, HostSession, HostSpec
+from modelctl.session import HostSession, HostSpec
 from modelctl.show import ModelReport, profile_view, show, show_on
 from modelctl.table import ParamTable
 
@@ -231,37 +231,30 @@ def _no_profiles(runs: Sequence[HostRun[Any]]) -> list[Diagnostic]:
 
 def plan_hosts(
     refs: Sequence[str],
+    options: PlanOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
-    strict: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
     on_event: EventSink = ignore,
-    local_files: bool = True,
 ) -> Fleet[PlanResult]:
     """``plan`` on every host: each host's profiles against the models of their names there.
 
     Each host is asked its version and model list once and each model's ``/api/show`` once, with
-    up to ``concurrency`` requests at a time per host, all hosts at once; the questions start while
-    the profiles are still being rendered."""
+    up to ``options.concurrency`` requests at a time per host, all hosts at once; the questions start
+    while the profiles are still being rendered."""
     started = time.monotonic()
+    o = options or PlanOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[PlanResult]] = _runs(selection, refs)
     fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs), host_code=PlanResult.exit_code)
     if not fleet.many:
-        run = runs[0]
-        run.result = plan(run.refs, overrides=overrides, template=template, host=run.host, timeout=timeout, lock=lock,
-                          strict=strict, concurrency=concurrency, on_event=on_event,
-                          local_files=local_files)  # fmt: skip
+        runs[0].result = plan(runs[0].refs, o, host=runs[0].host, timeout=timeout, on_event=on_event)
     else:
-        the_lock = read_lock(lock, missing_ok=True) if lock is not None else None
-        sessions = {id(r): r.host.session(timeout=timeout, concurrency=concurrency) for r in runs}
+        the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
+        sessions = {id(r): r.host.session(timeout=timeout, concurrency=o.concurrency) for r in runs}
         try:
-            _plan_many(runs, sessions, the_lock, strict, overrides, template, on_event, local_files)
+            _plan_many(runs, sessions, the_lock, o.strict, o.overrides, o.template, on_event, o.local_files)
         finally:
             for s in sessions.values():
                 s.close()
@@ -319,53 +312,35 @@ def _plan_cells(label: str, result: PlanResult) -> list[Cell]:
 
 def build_hosts(
     refs: Sequence[str],
+    options: BuildOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
-    options: BuildOptions | None = None,
-    report: bool | None = None,
-    dry_run: bool = False,
-    jobs: int = 1,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
     on_event: EventSink = ignore,
 ) -> Fleet[BuildResult]:
-    """``build`` on every host, each host's profiles ``jobs`` at a time. Profiles are loaded, rendered
-    and their local files hashed once; the build records and the lock file are written once, after
-    every host is done. ``report``: compose every model's report (None: only for one profile)."""
+    """``build`` on every host, each host's profiles ``options.jobs`` at a time. Profiles are loaded,
+    rendered and their local files hashed once; the build records and the lock file are written once,
+    after every host is done. ``options.reports``: compose every model's report (None: only for one profile)."""
     started = time.monotonic()
-    options = options or BuildOptions()
+    opts = options or BuildOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[BuildResult]] = _runs(selection, refs)
     fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs), host_code=BuildResult.exit_code)
     if not fleet.many:
         run = runs[0]
-        run.result = build(
-            run.refs, dry_run=dry_run, force=options.force, no_pull=options.no_pull, only_changed=options.only_changed,
-            jobs=jobs, verify=options.verify, overrides=overrides, template=template, host=run.host, timeout=timeout,
-            lock=lock, report=report, insecure_registries=options.insecure_registries, on_event=on_event,
-        )  # fmt: skip
+        run.result = build(run.refs, opts, host=run.host, timeout=timeout, on_event=on_event)
     else:
-        _build_many(runs, options, report, dry_run, jobs, overrides, template, timeout, lock, on_event)
+        _build_many(runs, opts, timeout, on_event)
     return fleet.finish(_build_cells, started)
 
 
 def _build_many(
-    runs: list[HostRun[BuildResult]],
-    options: BuildOptions,
-    report: bool | None,
-    dry_run: bool,
-    jobs: int,
-    overrides: Sequence[str],
-    template: str | None,
-    timeout: float | None,
-    lock: str | os.PathLike[str] | None,
-    on_event: EventSink,
+    runs: list[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
 ) -> None:
-    prepared, skipped = load_builds(_union(runs), overrides, template)
-    the_lock = read_lock(lock, missing_ok=True) if lock is not None and not dry_run else None
+    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
+    dry_run = options.dry_run
+    the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None and not dry_run else None
     sessions = {id(r): r.host.session(timeout=timeout) for r in runs}
     try:
         if not dry_run:
@@ -382,12 +357,8 @@ def _build_many(
                 return BuildResult(dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes,
                                    host=session.display_host)  # fmt: skip
             session.require_version()
-            reports = len(mine) == 1 if report is None else report
-            registries = (*options.insecure_registries, *run.host.insecure_registries)
-            opts = BuildOptions(options.force, options.no_pull, options.verify, options.only_changed, reports,
-                                registries)  # fmt: skip
-            return build_on(session, mine, opts, skipped=notes, jobs=jobs, lock=the_lock, records=records,
-                            on_event=tagged(on_event, run.label))  # fmt: skip
+            return build_on(session, mine, options.on_host(len(mine), run.host), skipped=notes, lock=the_lock,
+                            records=records, on_event=tagged(on_event, run.label))  # fmt: skip
 
         on_hosts(runs, job)
         records.flush()
@@ -456,7 +427,7 @@ def show_hosts(
 
 def compare_hosts(
     refs: Sequence[str],
-    options: CompareOptions,
+    options: CompareOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
@@ -469,6 +440,7 @@ def compare_hosts(
     server would have said); with several hosts its code (4, 5) counts in the run's by
     errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
     started = time.monotonic()
+    options = options or CompareOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ParamTable]] = [HostRun(h, host_label(h), list(refs)) for h in selection.hosts]
     fleet = Fleet("compare", runs, warnings=selection.warnings)

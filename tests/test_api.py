@@ -23,7 +23,7 @@ EXPORTED = {
     "GpuOptions", "GpuPlacement", "ImportedProfile", "LoadedProfile", "Matrix", "MemoryEstimate", "ModelFacts",
     "ModelReport", "ModelSpec", "ParamTable", "PlanResult", "Profile", "Rendered", "RunReport", "RunResult",
     "ServerInfo", "Validation",
-    "BuildOptions", "Fleet", "HostFacts", "HostRun", "HostSpec", "Inventory",
+    "BuildOptions", "PlanOptions", "Fleet", "HostFacts", "HostRun", "HostSpec", "Inventory",
     "CellDone", "Event", "EventSink", "Notice", "Status", "Token", "Transfer", "ProfileDone",
     "CheckFailed", "Diagnostic", "ExitCode", "GGUFError", "InvalidInput", "ModelNotFound", "ModelctlError",
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",

@@ -226,8 +226,9 @@ def compare(
         from modelctl.output.progress import Progress, should_show
 
         options = CompareOptions(
-            prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
-            min_pass_rate, no_truncate,
+            prompts=prompt_texts, prompts_file=prompts_file, seeds=seeds, repeat=repeat, parallel=parallel,
+            all_params=all_params, no_server=no_server, ephemeral=ephemeral, overrides=overrides,
+            min_pass_rate=min_pass_rate, no_truncate=no_truncate,
         )  # fmt: skip
         if sweeps:
             return _sweep(refs[0], sweeps, options, (save_best, force), out_fmt, quiet, hosts, inventory, timeout)
