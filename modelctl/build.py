@@ -40,10 +40,10 @@ from modelctl.errors import (
     ErrorGroup,
     ExitCode,
     InvalidInput,
+    JobResult,
     ModelctlError,
     ServerError,
     gather,
-    overall_exit_code,
 )
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.files import (
@@ -1074,7 +1074,7 @@ class BuildFailure:
 
 
 @dataclass
-class BuildResult:
+class BuildResult(JobResult):
     """What ``build`` did for each profile: outcomes (in order), the builds that failed, and
     the profiles skipped (abstract ones, with a note each)."""
 
@@ -1099,10 +1099,10 @@ class BuildResult:
             out += [Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field) for w in o.warnings]
         return out
 
-    def exit_code(self) -> ExitCode:
-        """The failed builds' codes and a failed --verify (6), by errors.PRECEDENCE; else 0."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """The failed builds' codes and a failed --verify (6)."""
         codes = [f.error.exit_code for f in self.failures]
-        return overall_exit_code([*codes, ExitCode.CHECK if self.verify_failures else ExitCode.OK])
+        return [*codes, ExitCode.CHECK if self.verify_failures else ExitCode.OK]
 
     def counts(self) -> dict[str, int]:
         """How many profiles ended each way: created, changed, up to date, planned, failed."""

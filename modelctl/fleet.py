@@ -35,7 +35,7 @@ from modelctl.build import (
     plan_profile,
 )
 from modelctl.compare import CompareOptions, load_targets, skip_abstract, table_on
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
 from modelctl.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
 from modelctl.inventory import Selection, host_label, host_refs, select_hosts
 from modelctl.lock import Lock, read_lock
@@ -47,6 +47,7 @@ from modelctl.show import ModelReport, profile_view, show, show_on
 from modelctl.table import ParamTable
 
 R = TypeVar("R")
+J = TypeVar("J", bound=JobResult)  # a job's result, whose exit code a fleet ranks
 
 #: Hosts asked at once (each with its own session and its own concurrency).
 HOSTS_AT_ONCE = 8
@@ -101,38 +102,36 @@ def _url(host: HostSpec) -> str:
 
 
 @dataclass
-class Fleet(Generic[R]):
+class Fleet(JobResult, Generic[J]):
     """A command's run over one or several hosts (see the module docstring)."""
 
     command: str
-    runs: list[HostRun[R]]
+    runs: list[HostRun[J]]
     cells: list[Cell] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     elapsed: float = 0.0
-    host_code: Callable[[R], ExitCode] = field(default=lambda _r: ExitCode.OK, repr=False)
 
     @property
     def many(self) -> bool:
         return len(self.runs) > 1
 
     @property
-    def only(self) -> R:
+    def only(self) -> J:
         """The result of a one-host run."""
         result = self.runs[0].result
         assert result is not None, "a one-host run raises its error"
         return result
 
     @property
-    def failed_hosts(self) -> list[HostRun[R]]:
+    def failed_hosts(self) -> list[HostRun[J]]:
         return [r for r in self.runs if r.error is not None]
 
-    def exit_code(self) -> ExitCode:
-        """Every host's code (its error's, else its result's), by errors.PRECEDENCE."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """Every host's code: its error's, else its result's."""
         codes = [r.error.exit_code for r in self.runs if r.error is not None]
-        codes += [self.host_code(r.result) for r in self.runs if r.result is not None]
-        return overall_exit_code(codes)
+        return codes + [r.result.exit_code() for r in self.runs if r.result is not None]
 
-    def finish(self, cells_of: Callable[[str, R], list[Cell]], started: float) -> Fleet[R]:
+    def finish(self, cells_of: Callable[[str, J], list[Cell]], started: float) -> Fleet[J]:
         """The matrix from every host's result (a host that failed as a whole: one cell), and the wall time."""
         self.cells += [c for r in self.runs if r.result is not None for c in cells_of(r.label, r.result)]
         self.cells += [Cell(r.label, "*", "failed", error=r.error.message) for r in self.runs if r.error is not None]
@@ -145,7 +144,7 @@ class Fleet(Generic[R]):
             out[c.status] = out.get(c.status, 0) + 1
         return out
 
-    def to_dict(self, result: Callable[[R], Any]) -> dict[str, Any]:
+    def to_dict(self, result: Callable[[J], Any]) -> dict[str, Any]:
         return {
             "hosts": [r.to_dict(result) for r in self.runs],
             "matrix": [c.to_dict() for c in self.cells],
@@ -247,7 +246,7 @@ def plan_hosts(
     o = options or PlanOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[PlanResult]] = _runs(selection, refs)
-    fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs), host_code=PlanResult.exit_code)
+    fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs))
     if not fleet.many:
         runs[0].result = plan(runs[0].refs, o, host=runs[0].host, timeout=timeout, on_event=on_event)
     else:
@@ -326,7 +325,7 @@ def build_hosts(
     opts = options or BuildOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[BuildResult]] = _runs(selection, refs)
-    fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs), host_code=BuildResult.exit_code)
+    fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs))
     if not fleet.many:
         run = runs[0]
         run.result = build(run.refs, opts, host=run.host, timeout=timeout, on_event=on_event)
@@ -397,11 +396,7 @@ def show_hosts(
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
 
-    def code(report: ModelReport) -> ExitCode:
-        failed = report.verification is not None and report.verification.failed
-        return ExitCode.CHECK if failed else ExitCode.OK
-
-    fleet = Fleet("show", runs, warnings=selection.warnings, host_code=code)
+    fleet = Fleet("show", runs, warnings=selection.warnings)
     if not fleet.many:
         runs[0].result = show(ref, verify=verify, host=runs[0].host, timeout=timeout)
     else:
@@ -448,9 +443,6 @@ def compare_hosts(
     if not kept:
         raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
     targets = load_targets(kept, options.overrides, options.ephemeral, loaded)
-    codes: dict[int, ExitCode] = {}  # id(table) -> what the host's server did
-    if fleet.many:
-        fleet.host_code = lambda table: codes.get(id(table), ExitCode.OK)
 
     def job(run: HostRun[ParamTable]) -> ParamTable:
         with run.host.session(timeout=timeout) as session:
@@ -458,8 +450,8 @@ def compare_hosts(
             for t in targets:
                 status = "-" if options.no_server or not table.server.reachable else _built(session, t.model)
                 fleet.cells.append(Cell(run.label, t.label, status))
-            if not options.no_server:
-                codes[id(table)] = _server_code(session, [t.model for t in targets])
+            if fleet.many and not options.no_server:  # what its server did counts (one server's: a note)
+                table.server_code = _server_code(session, [t.model for t in targets])
         table.warnings[:0] = notes
         return table
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from modelctl.build import UNREAD, BuildPlan, BuildRecords, Verdict, load_all, plan_profile, verdict, version_notes
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
 from modelctl.events import EventSink, ignore
 from modelctl.lock import Lock, read_lock
 from modelctl.profile import split_abstract
@@ -74,7 +74,7 @@ def _str(p: Path | None) -> str | None:
 
 
 @dataclass
-class PlanResult:
+class PlanResult(JobResult):
     """Every profile's plan against one host, in the order given, and the notes of the run."""
 
     host: str
@@ -102,10 +102,10 @@ class PlanResult:
     def warnings(self) -> list[Diagnostic]:
         return list(self.skipped) + self.notes + [w for p in self.profiles for w in p.warnings]
 
-    def exit_code(self) -> ExitCode:
-        """By errors.PRECEDENCE (design.md §6): server trouble first, then drift."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """A failed profile's error code; drift: 3 (design.md §6 ranks them: errors.JobResult)."""
         codes = [p.error.exit_code for p in self.failures if p.error is not None]
-        return overall_exit_code([*codes, ExitCode.DRIFT if self.drift else ExitCode.OK])
+        return [*codes, ExitCode.DRIFT if self.drift else ExitCode.OK]
 
     def to_dict(self) -> dict[str, Any]:
         counts = {
