@@ -6,11 +6,19 @@
     memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
     print(memory.total_bytes)
 
+    ollama = api.Ollama("http://127.0.0.1:11434", timeout=30)   # one server: the jobs as methods
+    result = ollama.build(["chef.yaml"], api.BuildOptions(verify=True))
+    print(result.exit_code())                                   # what `modelctl build` exits with
+
 Each function here is the one the command line calls: it returns data (dataclasses and
 pydantic models, with ``to_dict()`` giving the JSON the CLI prints), raises
 :class:`ModelctlError` subclasses (each carrying the CLI's exit code), never prints and never
-imports click. Long jobs (``build``, ``run``, ``compare`` with prompts) report progress and
-streamed tokens through the ``on_event`` callable they take (see :mod:`modelctl.events`).
+imports click. Each job takes its settings in one keyword-only options object
+(:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`), and each result says
+the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long jobs (``build``, ``run``,
+``compare_runs``) report progress and streamed tokens through the ``on_event`` callable they take
+(see :mod:`modelctl.events`). :class:`Ollama` holds one server's host and timeout and offers
+every job that talks to a server as a method.
 docs/api.md has a walk-through; tests/test_api.py pins the names below.
 
 Importing this module loads everything the jobs need (pydantic, jinja2, httpx); the CLI
@@ -19,11 +27,13 @@ imports each job on its own instead, so one command pays only for what it uses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from modelctl.build import BuildOptions, BuildOutcome, BuildResult, build
 from modelctl.chat import ChatSession, open_chat
-from modelctl.compare import CompareOptions, compare
+from modelctl.compare import CompareOptions, compare, compare_runs, compare_table
 from modelctl.derive import DerivedProfile, derive_profile
 from modelctl.drift import Difference
 from modelctl.effective import Resolution
@@ -33,6 +43,7 @@ from modelctl.errors import (
     ExitCode,
     GGUFError,
     InvalidInput,
+    JobResult,
     ModelCheckFailed,
     ModelctlError,
     ModelfileError,
@@ -43,7 +54,7 @@ from modelctl.errors import (
     UsageProblem,
 )
 from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
-from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
+from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer, ignore
 from modelctl.explain import Explanation, explain
 from modelctl.facts import ModelFacts, facts_from_gguf
 from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
@@ -58,7 +69,7 @@ from modelctl.model_import import import_model
 from modelctl.modelfile import ModelSpec, parse_modelfile
 from modelctl.offload import GpuPlacement
 from modelctl.outdated import OutdatedResult, outdated
-from modelctl.plan import PlanResult, plan
+from modelctl.plan import PlanOptions, PlanResult, plan
 from modelctl.probe import ProbeReport, probe
 from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
 from modelctl.push import PushResult, push_models
@@ -73,10 +84,14 @@ from modelctl.table import ParamTable
 from modelctl.validate import Validation, validate
 
 __all__ = [
+    # one server, every job on it as a method
+    "Ollama",
     # jobs
     "build",
     "build_hosts",
     "compare",
+    "compare_runs",
+    "compare_table",
     "derive_profile",
     "compare_hosts",
     "estimate",
@@ -110,7 +125,8 @@ __all__ = [
     "push_models",
     "outdated",
     "manifest_digest",
-    # results
+    # results (each a JobResult: .exit_code() is the command line's)
+    "JobResult",
     "PushResult",
     "OutdatedResult",
     "BudgetResult",
@@ -142,6 +158,7 @@ __all__ = [
     "ModelReport",
     "ModelSpec",
     "ParamTable",
+    "PlanOptions",
     "PlanResult",
     "ProbeReport",
     "Profile",
@@ -189,3 +206,113 @@ __all__ = [
 def inspect(path: str | Path) -> ModelFacts:
     """Facts from a local GGUF file (no tensor data read); the object :func:`estimate` takes."""
     return facts_from_gguf(path)
+
+
+class Ollama:
+    """One Ollama server, for a script: the jobs that talk to a server as methods, the host and
+    timeout given once (like a database handle: ``db = Database(path)``, then ``db.query(...)``).
+
+        ollama = api.Ollama("http://127.0.0.1:11434", timeout=30)
+        result = ollama.build(["chef.yaml"], api.BuildOptions(verify=True))
+        print(result.exit_code(), ollama.show("chef").facts.quantization)
+
+    ``host``: a URL, ``HOST:PORT``, or an inventory's :class:`HostSpec` (its headers and facts come
+    along); None: ``$OLLAMA_HOST``, else the local default. Each call asks the server afresh (it
+    opens its own :class:`HostSession` for the call, so a model built by one call is seen by the
+    next); nothing stays open between calls. Every method returns the job's one result type, and
+    every result says the command line's exit code with ``exit_code()``.
+    """
+
+    def __init__(self, host: str | HostSpec | None = None, *, timeout: float | None = None) -> None:
+        self.host = host
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Ollama({self.host!r}, timeout={self.timeout!r})"
+
+    # -- profiles -> models
+    def build(
+        self, refs: Sequence[str], options: BuildOptions | None = None, *, on_event: EventSink = ignore
+    ) -> BuildResult:
+        """``modelctl build``: each profile built (``options``: force, verify, jobs, lock...)."""
+        return build(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
+
+    def plan(
+        self, refs: Sequence[str], options: PlanOptions | None = None, *, on_event: EventSink = ignore
+    ) -> PlanResult:
+        """``modelctl plan``: each profile against the model of its name (exit 3 on drift)."""
+        return plan(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
+
+    def import_model(self, model: str, *, files: Sequence[str] = ()) -> ImportedProfile:
+        """``modelctl import --model``: the profile ``plan`` reports in sync with a deployed model."""
+        return import_model(model, host=self.host, timeout=self.timeout, files=files)
+
+    # -- what the server holds
+    def show(self, ref: str, *, verify: bool = False) -> ModelReport:
+        """``modelctl show``: a deployed model's report (``verify``: load it, check its context)."""
+        return show(ref, verify=verify, host=self.host, timeout=self.timeout)
+
+    def show_modelfile(self, ref: str) -> DeployedModelfile:
+        """``modelctl show --modelfile``: the deployed model's Modelfile."""
+        return show_modelfile(ref, host=self.host, timeout=self.timeout)
+
+    def ls(self, refs: Sequence[str] = ()) -> ModelList:
+        """``modelctl ls``: the models, each profile's state (up to date, changed, not built...)."""
+        return list_models(refs, host=self.host, timeout=self.timeout)
+
+    def ps(self) -> LoadedModels:
+        """``modelctl ps``: the models loaded now."""
+        return loaded_models(host=self.host, timeout=self.timeout)
+
+    def rm(self, refs: Sequence[str], *, dry_run: bool = False) -> RemoveResult:
+        """``modelctl rm``: delete models (``dry_run``: only say which)."""
+        return remove_models(refs, dry_run=dry_run, host=self.host, timeout=self.timeout)
+
+    # -- running models
+    def run(
+        self, ref: str, prompt: str, *, seed: int | None = None, truncate: bool = True, on_event: EventSink = ignore
+    ) -> RunReport:
+        """``modelctl run``: one answer (``truncate=False``: PromptTooLong for a prompt past the context)."""
+        return run(ref, prompt, seed=seed, truncate=truncate, host=self.host, timeout=self.timeout, on_event=on_event)
+
+    def chat(self, ref: str, *, seed: int | None = None) -> ChatSession:
+        """``modelctl run`` on a terminal: a conversation (``.send(prompt, on_token)``)."""
+        url = self.host.url if isinstance(self.host, HostSpec) else self.host
+        return open_chat(ref, seed=seed, host=url, timeout=self.timeout)
+
+    def compare_table(self, refs: Sequence[str], options: CompareOptions | None = None) -> ParamTable:
+        """``modelctl compare`` without prompts: the parameter table."""
+        return compare_table(refs, options, host=self.host, timeout=self.timeout)
+
+    def compare_runs(self, refs: Sequence[str], options: CompareOptions, *, on_event: EventSink = ignore) -> Matrix:
+        """``modelctl compare --prompt/--prompts``: the run matrix (``options`` names the prompts)."""
+        return compare_runs(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
+
+    def sweep(
+        self, ref: str, specs: Sequence[str], options: CompareOptions, *, save_best: str | None = None,
+        on_event: EventSink = ignore,
+    ) -> SweepResult:  # fmt: skip
+        """``modelctl compare --sweep``: one profile under every combination of the values, ranked."""
+        return sweep(ref, specs, options, save_best=save_best, host=self.host, timeout=self.timeout, on_event=on_event)
+
+    def probe(self, ref: str, *, max_context: int | None = None, min_context: int | None = None) -> ProbeReport:
+        """``modelctl probe``: the largest prompt the runner takes uncut (``min_context``: exit 6 below it)."""
+        return probe(ref, max_context=max_context, min_context=min_context, host=self.host, timeout=self.timeout)
+
+    # -- memory and settings, with what this server says
+    def estimate(self, ref: str, **settings: Any) -> EstimateReport:
+        """``modelctl estimate``: a profile's or model's memory; ``settings`` as :func:`estimate`
+        takes them (num_ctx, kv_type, parallel, budget, gpu=GpuOptions(...), ...)."""
+        return estimate(ref, host=self.host, timeout=self.timeout, **settings)
+
+    def explain(self, ref: str, **settings: Any) -> Explanation:
+        """``modelctl explain``: where each effective setting comes from; ``settings`` as :func:`explain`."""
+        return explain(ref, host=self.host, timeout=self.timeout, **settings)
+
+    def together(self, refs: Sequence[str], **settings: Any) -> Residency:
+        """``modelctl estimate --together``: which models stay loaded at once; ``settings`` as :func:`together`."""
+        return together(refs, host=self.host, timeout=self.timeout, **settings)
+
+    def facts(self, ref: str) -> FactsSource:
+        """The facts of a profile's base, a GGUF file or a model on this server."""
+        return facts_for(ref, host=self.host, timeout=self.timeout)

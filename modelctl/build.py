@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,10 +40,10 @@ from modelctl.errors import (
     ErrorGroup,
     ExitCode,
     InvalidInput,
+    JobResult,
     ModelctlError,
     ServerError,
     gather,
-    overall_exit_code,
 )
 from modelctl.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.files import (
@@ -674,14 +674,29 @@ class BuildOutcome:
         }
 
 
-@dataclass
+@dataclass(kw_only=True, frozen=True)
 class BuildOptions:
+    """Every setting of a build, once: ``build`` and ``build_hosts`` take this and nothing else
+    that says how to build (the host, timeout, session and event sink say where and to whom)."""
+
+    dry_run: bool = False  # plan only: nothing is uploaded or created
     force: bool = False  # re-create even when up to date
     no_pull: bool = False  # fail instead of pulling a missing base
     verify: bool = False  # load the model and check its runtime context
     only_changed: bool = False  # models in sync get no report (no show, tags or ps for them)
-    reports: bool = True  # compose each model's report (an extra /api/show each, one /api/ps)
-    insecure_registries: tuple[str, ...] = ()  # registries served over http (HOST or HOST:PORT): pulls say insecure
+    reports: bool | None = None  # compose each model's report (an extra /api/show each, one /api/ps); None: one profile
+    jobs: int = 1  # profiles built at once on a host
+    overrides: Sequence[str] = ()  # --set values
+    template: str | None = None  # a template file replacing the profiles' own
+    lock: str | os.PathLike[str] | None = None  # the lock file to read and write (docs/lock.md)
+    insecure_registries: Sequence[str] = ()  # registries served over http (HOST or HOST:PORT): pulls say insecure
+
+    def on_host(self, plans: int, host: HostRef = None) -> BuildOptions:
+        """These options for one host building ``plans`` profiles: ``reports`` decided (None: only
+        for one profile), and an inventory host's own insecure registries added."""
+        extra = tuple(host.insecure_registries) if isinstance(host, HostSpec) else ()
+        reports = plans == 1 if self.reports is None else self.reports
+        return replace(self, reports=reports, insecure_registries=(*self.insecure_registries, *extra))
 
 
 class Builder:
@@ -697,7 +712,7 @@ class Builder:
         lock: Lock | None = None,
     ) -> None:
         self.session = session
-        self.options = options or BuildOptions()
+        self.options = options or BuildOptions(reports=True)
         self.on_event = on_event
         self.records = records if records is not None else BuildRecords()
         self.lock = lock
@@ -716,7 +731,7 @@ class Builder:
         if not outcomes:
             return failed
         tags = session.tags(refresh=bool(created))
-        reports = self.options.reports or self.options.verify
+        reports = bool(self.options.reports) or self.options.verify
         ps: dict[str, Any] | None = None
         for i, o in enumerate(outcomes):
             try:
@@ -1056,7 +1071,7 @@ class BuildFailure:
 
 
 @dataclass
-class BuildResult:
+class BuildResult(JobResult):
     """What ``build`` did for each profile: outcomes (in order), the builds that failed, and
     the profiles skipped (abstract ones, with a note each)."""
 
@@ -1081,10 +1096,10 @@ class BuildResult:
             out += [Diagnostic(w.code, prefix + w.message, w.file, w.line, w.column, w.field) for w in o.warnings]
         return out
 
-    def exit_code(self) -> ExitCode:
-        """The failed builds' codes and a failed --verify (6), by errors.PRECEDENCE; else 0."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """The failed builds' codes and a failed --verify (6)."""
         codes = [f.error.exit_code for f in self.failures]
-        return overall_exit_code([*codes, ExitCode.CHECK if self.verify_failures else ExitCode.OK])
+        return [*codes, ExitCode.CHECK if self.verify_failures else ExitCode.OK]
 
     def counts(self) -> dict[str, int]:
         """How many profiles ended each way: created, changed, up to date, planned, failed."""
@@ -1127,52 +1142,40 @@ def load_all(refs: Sequence[str], overrides: Sequence[str] = (), *, local_files:
 
 def build(
     refs: Sequence[str],
+    options: BuildOptions | None = None,
     *,
-    dry_run: bool = False,
-    force: bool = False,
-    no_pull: bool = False,
-    only_changed: bool = False,
-    jobs: int = 1,
-    verify: bool = False,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     host: HostRef = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
-    report: bool | None = None,
     session: HostSession | None = None,
-    insecure_registries: Sequence[str] = (),
     on_event: EventSink = ignore,
 ) -> BuildResult:
-    """Build each profile on the server and report what it made.
+    """Build each profile on the server and report what it made (``options``: how; see BuildOptions).
 
     Every profile is loaded, rendered and checked first (ProfileError & co name the problem);
     abstract profiles are skipped with a note. Then the server is asked for its version,
     failing fast (ServerUnreachable) before gigabytes of local files are hashed. A model in
     sync with its profile is left alone (``only_changed``: and not even reported). When every
     build fails, their errors are raised together; when some finish, the failures are in
-    ``BuildResult.failures``. ``lock`` names a lock file to write (docs/lock.md); ``session``
-    is a host session to use (one is opened on ``host`` otherwise). ``report``: compose each
+    ``BuildResult.failures``. ``options.lock`` names a lock file to write (docs/lock.md); ``session``
+    is a host session to use (one is opened on ``host`` otherwise). ``options.reports``: compose each
     model's report (an /api/show and /api/ps more); None: only when there is one profile.
-    ``insecure_registries``: registries served over http (``HOST`` or ``HOST:PORT``; an inventory
-    host's own are added), whose base models are pulled with ``insecure: true``.
+    ``options.insecure_registries``: registries served over http (``HOST`` or ``HOST:PORT``; an
+    inventory host's own are added), whose base models are pulled with ``insecure: true``.
     """
     started = time.monotonic()
-    prepared, skipped = load_builds(refs, overrides, template)
-    the_lock = read_lock(lock, missing_ok=True) if lock is not None and not dry_run else None
+    opts = options or BuildOptions()
+    prepared, skipped = load_builds(refs, opts.overrides, opts.template)
+    the_lock = read_lock(opts.lock, missing_ok=True) if opts.lock is not None and not opts.dry_run else None
     own = session is None
     s = session if session is not None else session_for(host, timeout=timeout)
     try:
-        if not dry_run and prepared:
+        if not opts.dry_run and prepared:
             s.require_version()
         plans = [plan_profile(lp, r, on_event=on_event) for lp, r in prepared]
-        if dry_run:
+        if opts.dry_run:
             return BuildResult(True, [BuildOutcome(p, "planned") for p in plans], skipped=skipped)
-        reports = len(plans) == 1 if report is None else report
-        registries = (*insecure_registries, *(host.insecure_registries if isinstance(host, HostSpec) else ()))
-        options = BuildOptions(force, no_pull, verify, only_changed, reports, registries)
         records = BuildRecords()
-        result = build_on(s, plans, options, skipped=skipped, jobs=jobs, lock=the_lock, records=records,
+        result = build_on(s, plans, opts.on_host(len(plans), host), skipped=skipped, lock=the_lock, records=records,
                           on_event=on_event)  # fmt: skip
         records.flush()
         if the_lock is not None and result.outcomes:
@@ -1196,16 +1199,16 @@ def build_on(
     options: BuildOptions,
     *,
     skipped: Sequence[Diagnostic] = (),
-    jobs: int = 1,
     lock: Lock | None = None,
     records: BuildRecords | None = None,
     on_event: EventSink = ignore,
 ) -> BuildResult:
-    """Run assembled plans on one host. The caller writes ``records`` and ``lock`` (once per run)."""
+    """Run assembled plans on one host (``options`` as :meth:`BuildOptions.on_host` made them).
+    The caller writes ``records`` and ``lock`` (once per run)."""
     started = time.monotonic()
     session.prefetch([m for p in plans for m in ((p.base_model,) if options.force else (p.name, p.base_model))])
     builder = Builder(session, options, on_event=on_event, lock=lock, records=records)
-    done = _run_timed(plans, builder, jobs)
+    done = _run_timed(plans, builder, options.jobs)
     results = [d.result for d in done]
     late = builder.finish([r for r in results if isinstance(r, BuildOutcome)])
     ok_index = [i for i, r in enumerate(results) if isinstance(r, BuildOutcome)]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, combine, gather
+from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, UsageProblem, combine, gather
 from modelctl.events import EventSink, ignore
 from modelctl.matrix import Matrix, run_matrix
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, split_abstract
@@ -82,9 +82,9 @@ def load_targets(
     return targets
 
 
-@dataclass
+@dataclass(kw_only=True, frozen=True)
 class CompareOptions:
-    """What ``compare`` runs: without prompts the table, with prompts the matrix."""
+    """Every setting of a compare, once: without prompts the table, with prompts the matrix."""
 
     prompts: Sequence[str] = ()  # inline prompts
     prompts_file: str | None = None  # a prompts YAML file
@@ -111,32 +111,42 @@ def compare(
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> ParamTable | Matrix:
-    """Profiles side by side: the parameter table, or with prompts the run matrix."""
+    """The ``compare`` command's job: :func:`compare_runs` when ``options`` has prompts, else
+    :func:`compare_table`. A library caller who knows which it wants calls that one (one result type)."""
     options = options or CompareOptions()
+    if options.runs_prompts:
+        return compare_runs(refs, options, host=host, timeout=timeout, on_event=on_event)
+    return compare_table(refs, options, host=host, timeout=timeout)
+
+
+def _columns(
+    refs: Sequence[str], options: CompareOptions
+) -> tuple[list[str], list[LoadedProfile | None], list[Diagnostic]]:
+    """The refs that make columns (abstract profiles skipped, with a note); none is an error."""
     kept, loaded, notes = skip_abstract(refs, options.overrides)
     if not kept:
         raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
-    result: ParamTable | Matrix
-    if options.runs_prompts:
-        result = compare_runs(kept, options, host=host, timeout=timeout, on_event=on_event, preloaded=loaded)
-    else:
-        result = compare_table(kept, options, host=host, timeout=timeout, preloaded=loaded)
-    result.warnings[:0] = notes
-    return result
+    return kept, loaded, notes
 
 
 def compare_table(
     refs: Sequence[str],
-    options: CompareOptions,
+    options: CompareOptions | None = None,
     *,
     host: HostRef = None,
     timeout: float | None = None,
-    preloaded: Sequence[LoadedProfile | None] | None = None,
 ) -> ParamTable:
-    """The parameter table; what the server made where it answers (its failures become warnings)."""
-    targets = load_targets(refs, options.overrides, options.ephemeral, preloaded)
+    """The parameter table; what the server made where it answers (its failures become warnings).
+    Prompts in ``options`` are refused (UsageProblem): :func:`compare_runs` runs them."""
+    options = options or CompareOptions()
+    if options.runs_prompts:
+        raise UsageProblem("compare_table draws the parameter table: run prompts with compare_runs")
+    kept, loaded, notes = _columns(refs, options)
+    targets = load_targets(kept, options.overrides, options.ephemeral, loaded)
     with session_for(host, timeout=timeout) as session:
-        return table_on(session, targets, options)
+        table = table_on(session, targets, options)
+    table.warnings[:0] = notes
+    return table
 
 
 def table_on(session: HostSession, targets: Sequence[Target], options: CompareOptions) -> ParamTable:
@@ -205,23 +215,27 @@ def compare_runs(
     host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
-    preloaded: Sequence[LoadedProfile | None] | None = None,
 ) -> Matrix:
-    """The run matrix: every profile x prompt x seed x repeat; server failures are recorded in it."""
+    """The run matrix: every profile x prompt x seed x repeat; server failures are recorded in it.
+    ``options`` must name prompts (``prompts`` or ``prompts_file``; else UsageProblem)."""
+    if not options.runs_prompts:
+        raise UsageProblem("compare_runs needs prompts: CompareOptions(prompts=[...]) or prompts_file=")
+    kept, preloaded, notes = _columns(refs, options)
     cases = prompt_cases(options)
-    loaded = load_targets(refs, options.overrides, options.ephemeral, preloaded)
+    loaded = load_targets(kept, options.overrides, options.ephemeral, preloaded)
     with client_for(host, timeout) as client:
         server = server_for_runs(client, options)
         targets = _resolve_all(
             lambda ref, i: resolve_target(
                 ref, client, overrides=options.overrides, ephemeral=options.ephemeral, loaded=loaded[i].loaded
             ),
-            refs,
+            kept,
         )
         matrix = run_targets(client, targets, cases, options, server, on_event, host=host_facts(host))
     assertion = matrix.assertion_diagnostic()
     if assertion is not None and not matrix.checks_failed:  # failures the run tolerates: said, not fatal
         matrix.warnings.append(assertion)
+    matrix.warnings[:0] = notes
     return matrix
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput, too_long_name
+from modelctl.errors import Diagnostic, InvalidInput, JobResult, too_long_name
 from modelctl.files import write_atomic
 from modelctl.importer import dump_yaml
 from modelctl.profile import LoadedProfile, is_model_name, load_profile, same_local_path
@@ -23,7 +23,7 @@ from modelctl.wire import same_value
 
 
 @dataclass
-class DerivedProfile:
+class DerivedProfile(JobResult):
     """A profile that extends ``base`` (or builds on ``from``) with only the changed values."""
 
     path: Path  # where it is to be written

@@ -64,6 +64,27 @@ def overall_exit_code(codes: Iterable[ExitCode | int]) -> ExitCode:
     return next((c for c in PRECEDENCE if c in seen), ExitCode.OK)
 
 
+class JobResult:
+    """What every job returns says its exit code one way: :meth:`exit_code`, the codes of what
+    happened in it (:meth:`outcome_codes`: a failed build's error, drift, a failed check...) by
+    the one rule above (:func:`overall_exit_code`). A result says only what happened; this is
+    the only place that turns it into a code. The CLI prints ``exit_code()``; a library caller
+    reads the same. A result nothing can fail in keeps the default: no codes, exit 0.
+
+    A plain class (no fields, no slots of its own): the results are dataclasses that add it.
+    """
+
+    __slots__ = ()
+
+    def outcome_codes(self) -> Iterable[ExitCode]:
+        """The codes of what happened in this result (each part's; OK parts may be left out)."""
+        return ()
+
+    def exit_code(self) -> ExitCode:
+        """The result's exit code: its outcome codes by errors.PRECEDENCE (none: 0)."""
+        return overall_exit_code(self.outcome_codes())
+
+
 #: The most of a file name echoed back when it is longer than any file name can be.
 SHOWN_NAME_CHARS = 80
 _NAME_MAX = 255  # bytes in one path component on every common file system (ext4, APFS, NTFS)

@@ -24,7 +24,7 @@ from modelctl.effective import (
     parallel_setting,
     server_context,
 )
-from modelctl.errors import Diagnostic, GGUFError, InvalidInput, ModelctlError
+from modelctl.errors import Diagnostic, ExitCode, GGUFError, InvalidInput, JobResult, ModelctlError
 from modelctl.facts import ModelFacts, facts_from_gguf, facts_from_show
 from modelctl.memory import (
     DEFAULT_OVERHEAD_BYTES,
@@ -190,7 +190,7 @@ def adapter_size(path: Path) -> AdapterSize:
 
 
 @dataclass
-class EstimateReport:
+class EstimateReport(JobResult):
     """``estimate``'s result: the facts, the estimate, and optionally a budget search, a GPU
     placement and a table."""
 
@@ -209,6 +209,10 @@ class EstimateReport:
     def fits(self) -> bool:
         """False when a budget was given and nothing fits in it."""
         return self.budget is None or self.budget.fits
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """Nothing fits in the --budget: 1."""
+        return [ExitCode.OK if self.fits else ExitCode.INVALID]
 
     def to_dict(self) -> dict[str, Any]:
         return {

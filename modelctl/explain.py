@@ -28,7 +28,7 @@ from modelctl.effective import (
     server_context,
     unknown_model,
 )
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
+from modelctl.errors import Diagnostic, InvalidInput, JobResult, ModelctlError
 from modelctl.estimate import is_local_ref
 from modelctl.facts import ModelFacts, facts_from_gguf, facts_from_show
 from modelctl.memory import ollama_rule
@@ -131,7 +131,7 @@ def subject_for(ref: str, session: HostSession | None, overrides: Sequence[str] 
 
 
 @dataclass
-class Explanation:
+class Explanation(JobResult):
     """``explain``'s result: the subject, every option resolved, and the running model if loaded."""
 
     subject: Subject

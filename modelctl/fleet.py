@@ -35,18 +35,19 @@ from modelctl.build import (
     plan_profile,
 )
 from modelctl.compare import CompareOptions, load_targets, skip_abstract, table_on
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
 from modelctl.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
 from modelctl.inventory import Selection, host_label, host_refs, select_hosts
 from modelctl.lock import Lock, read_lock
-from modelctl.plan import PlanResult, plan, plan_on, prepare
+from modelctl.plan import PlanOptions, PlanResult, plan, plan_on, prepare
 from modelctl.profile import resolve_ref
 from modelctl.server import parse_host, redact
-from modelctl.session import DEFAULT_CONCURRENCY, HostSession, HostSpec
+from modelctl.session import HostSession, HostSpec
 from modelctl.show import ModelReport, profile_view, show, show_on
 from modelctl.table import ParamTable
 
 R = TypeVar("R")
+J = TypeVar("J", bound=JobResult)  # a job's result, whose exit code a fleet ranks
 
 #: Hosts asked at once (each with its own session and its own concurrency).
 HOSTS_AT_ONCE = 8
@@ -101,38 +102,36 @@ def _url(host: HostSpec) -> str:
 
 
 @dataclass
-class Fleet(Generic[R]):
+class Fleet(JobResult, Generic[J]):
     """A command's run over one or several hosts (see the module docstring)."""
 
     command: str
-    runs: list[HostRun[R]]
+    runs: list[HostRun[J]]
     cells: list[Cell] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     elapsed: float = 0.0
-    host_code: Callable[[R], ExitCode] = field(default=lambda _r: ExitCode.OK, repr=False)
 
     @property
     def many(self) -> bool:
         return len(self.runs) > 1
 
     @property
-    def only(self) -> R:
+    def only(self) -> J:
         """The result of a one-host run."""
         result = self.runs[0].result
         assert result is not None, "a one-host run raises its error"
         return result
 
     @property
-    def failed_hosts(self) -> list[HostRun[R]]:
+    def failed_hosts(self) -> list[HostRun[J]]:
         return [r for r in self.runs if r.error is not None]
 
-    def exit_code(self) -> ExitCode:
-        """Every host's code (its error's, else its result's), by errors.PRECEDENCE."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """Every host's code: its error's, else its result's."""
         codes = [r.error.exit_code for r in self.runs if r.error is not None]
-        codes += [self.host_code(r.result) for r in self.runs if r.result is not None]
-        return overall_exit_code(codes)
+        return codes + [r.result.exit_code() for r in self.runs if r.result is not None]
 
-    def finish(self, cells_of: Callable[[str, R], list[Cell]], started: float) -> Fleet[R]:
+    def finish(self, cells_of: Callable[[str, J], list[Cell]], started: float) -> Fleet[J]:
         """The matrix from every host's result (a host that failed as a whole: one cell), and the wall time."""
         self.cells += [c for r in self.runs if r.result is not None for c in cells_of(r.label, r.result)]
         self.cells += [Cell(r.label, "*", "failed", error=r.error.message) for r in self.runs if r.error is not None]
@@ -145,7 +144,7 @@ class Fleet(Generic[R]):
             out[c.status] = out.get(c.status, 0) + 1
         return out
 
-    def to_dict(self, result: Callable[[R], Any]) -> dict[str, Any]:
+    def to_dict(self, result: Callable[[J], Any]) -> dict[str, Any]:
         return {
             "hosts": [r.to_dict(result) for r in self.runs],
             "matrix": [c.to_dict() for c in self.cells],
@@ -231,37 +230,30 @@ def _no_profiles(runs: Sequence[HostRun[Any]]) -> list[Diagnostic]:
 
 def plan_hosts(
     refs: Sequence[str],
+    options: PlanOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
-    strict: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
     on_event: EventSink = ignore,
-    local_files: bool = True,
 ) -> Fleet[PlanResult]:
     """``plan`` on every host: each host's profiles against the models of their names there.
 
     Each host is asked its version and model list once and each model's ``/api/show`` once, with
-    up to ``concurrency`` requests at a time per host, all hosts at once; the questions start while
-    the profiles are still being rendered."""
+    up to ``options.concurrency`` requests at a time per host, all hosts at once; the questions start
+    while the profiles are still being rendered."""
     started = time.monotonic()
+    o = options or PlanOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[PlanResult]] = _runs(selection, refs)
-    fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs), host_code=PlanResult.exit_code)
+    fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs))
     if not fleet.many:
-        run = runs[0]
-        run.result = plan(run.refs, overrides=overrides, template=template, host=run.host, timeout=timeout, lock=lock,
-                          strict=strict, concurrency=concurrency, on_event=on_event,
-                          local_files=local_files)  # fmt: skip
+        runs[0].result = plan(runs[0].refs, o, host=runs[0].host, timeout=timeout, on_event=on_event)
     else:
-        the_lock = read_lock(lock, missing_ok=True) if lock is not None else None
-        sessions = {id(r): r.host.session(timeout=timeout, concurrency=concurrency) for r in runs}
+        the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
+        sessions = {id(r): r.host.session(timeout=timeout, concurrency=o.concurrency) for r in runs}
         try:
-            _plan_many(runs, sessions, the_lock, strict, overrides, template, on_event, local_files)
+            _plan_many(runs, sessions, the_lock, o.strict, o.overrides, o.template, on_event, o.local_files)
         finally:
             for s in sessions.values():
                 s.close()
@@ -319,53 +311,35 @@ def _plan_cells(label: str, result: PlanResult) -> list[Cell]:
 
 def build_hosts(
     refs: Sequence[str],
+    options: BuildOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
-    options: BuildOptions | None = None,
-    report: bool | None = None,
-    dry_run: bool = False,
-    jobs: int = 1,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
     on_event: EventSink = ignore,
 ) -> Fleet[BuildResult]:
-    """``build`` on every host, each host's profiles ``jobs`` at a time. Profiles are loaded, rendered
-    and their local files hashed once; the build records and the lock file are written once, after
-    every host is done. ``report``: compose every model's report (None: only for one profile)."""
+    """``build`` on every host, each host's profiles ``options.jobs`` at a time. Profiles are loaded,
+    rendered and their local files hashed once; the build records and the lock file are written once,
+    after every host is done. ``options.reports``: compose every model's report (None: only for one profile)."""
     started = time.monotonic()
-    options = options or BuildOptions()
+    opts = options or BuildOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[BuildResult]] = _runs(selection, refs)
-    fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs), host_code=BuildResult.exit_code)
+    fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs))
     if not fleet.many:
         run = runs[0]
-        run.result = build(
-            run.refs, dry_run=dry_run, force=options.force, no_pull=options.no_pull, only_changed=options.only_changed,
-            jobs=jobs, verify=options.verify, overrides=overrides, template=template, host=run.host, timeout=timeout,
-            lock=lock, report=report, insecure_registries=options.insecure_registries, on_event=on_event,
-        )  # fmt: skip
+        run.result = build(run.refs, opts, host=run.host, timeout=timeout, on_event=on_event)
     else:
-        _build_many(runs, options, report, dry_run, jobs, overrides, template, timeout, lock, on_event)
+        _build_many(runs, opts, timeout, on_event)
     return fleet.finish(_build_cells, started)
 
 
 def _build_many(
-    runs: list[HostRun[BuildResult]],
-    options: BuildOptions,
-    report: bool | None,
-    dry_run: bool,
-    jobs: int,
-    overrides: Sequence[str],
-    template: str | None,
-    timeout: float | None,
-    lock: str | os.PathLike[str] | None,
-    on_event: EventSink,
+    runs: list[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
 ) -> None:
-    prepared, skipped = load_builds(_union(runs), overrides, template)
-    the_lock = read_lock(lock, missing_ok=True) if lock is not None and not dry_run else None
+    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
+    dry_run = options.dry_run
+    the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None and not dry_run else None
     sessions = {id(r): r.host.session(timeout=timeout) for r in runs}
     try:
         if not dry_run:
@@ -382,12 +356,8 @@ def _build_many(
                 return BuildResult(dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes,
                                    host=session.display_host)  # fmt: skip
             session.require_version()
-            reports = len(mine) == 1 if report is None else report
-            registries = (*options.insecure_registries, *run.host.insecure_registries)
-            opts = BuildOptions(options.force, options.no_pull, options.verify, options.only_changed, reports,
-                                registries)  # fmt: skip
-            return build_on(session, mine, opts, skipped=notes, jobs=jobs, lock=the_lock, records=records,
-                            on_event=tagged(on_event, run.label))  # fmt: skip
+            return build_on(session, mine, options.on_host(len(mine), run.host), skipped=notes, lock=the_lock,
+                            records=records, on_event=tagged(on_event, run.label))  # fmt: skip
 
         on_hosts(runs, job)
         records.flush()
@@ -426,11 +396,7 @@ def show_hosts(
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
 
-    def code(report: ModelReport) -> ExitCode:
-        failed = report.verification is not None and report.verification.failed
-        return ExitCode.CHECK if failed else ExitCode.OK
-
-    fleet = Fleet("show", runs, warnings=selection.warnings, host_code=code)
+    fleet = Fleet("show", runs, warnings=selection.warnings)
     if not fleet.many:
         runs[0].result = show(ref, verify=verify, host=runs[0].host, timeout=timeout)
     else:
@@ -456,7 +422,7 @@ def show_hosts(
 
 def compare_hosts(
     refs: Sequence[str],
-    options: CompareOptions,
+    options: CompareOptions | None = None,
     *,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
@@ -469,6 +435,7 @@ def compare_hosts(
     server would have said); with several hosts its code (4, 5) counts in the run's by
     errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
     started = time.monotonic()
+    options = options or CompareOptions()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ParamTable]] = [HostRun(h, host_label(h), list(refs)) for h in selection.hosts]
     fleet = Fleet("compare", runs, warnings=selection.warnings)
@@ -476,9 +443,6 @@ def compare_hosts(
     if not kept:
         raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
     targets = load_targets(kept, options.overrides, options.ephemeral, loaded)
-    codes: dict[int, ExitCode] = {}  # id(table) -> what the host's server did
-    if fleet.many:
-        fleet.host_code = lambda table: codes.get(id(table), ExitCode.OK)
 
     def job(run: HostRun[ParamTable]) -> ParamTable:
         with run.host.session(timeout=timeout) as session:
@@ -486,8 +450,8 @@ def compare_hosts(
             for t in targets:
                 status = "-" if options.no_server or not table.server.reachable else _built(session, t.model)
                 fleet.cells.append(Cell(run.label, t.label, status))
-            if not options.no_server:
-                codes[id(table)] = _server_code(session, [t.model for t in targets])
+            if fleet.many and not options.no_server:  # what its server did counts (one server's: a note)
+                table.server_code = _server_code(session, [t.model for t in targets])
         table.warnings[:0] = notes
         return table
 

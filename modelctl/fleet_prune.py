@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from modelctl.errors import Diagnostic, ExitCode, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, JobResult
 from modelctl.fleet import HostRun, on_hosts
 from modelctl.inventory import host_label, select_hosts
 from modelctl.lock import read_lock
@@ -20,7 +20,7 @@ from modelctl.prune import PruneResult, drop_entries, prune_on
 
 
 @dataclass
-class PruneRun:
+class PruneRun(JobResult):
     """Every host's pruning in one run, and the run's warnings."""
 
     runs: list[HostRun[PruneResult]]
@@ -30,9 +30,9 @@ class PruneRun:
     def results(self) -> list[PruneResult]:
         return [r.result for r in self.runs if r.result is not None]
 
-    def exit_code(self) -> ExitCode:
+    def outcome_codes(self) -> list[ExitCode]:
         codes = [r.error.exit_code for r in self.runs if r.error is not None]
-        return overall_exit_code([*codes, *(r.exit_code() for r in self.results)])
+        return [*codes, *(r.exit_code() for r in self.results)]
 
 
 def prune_hosts(

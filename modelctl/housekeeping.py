@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 from modelctl.build import BuildPlan, BuildRecords, plan_profile, verdict
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, ServerUnreachable, overall_exit_code
+from modelctl.errors import (
+    Diagnostic,
+    ExitCode,
+    InvalidInput,
+    JobResult,
+    ModelctlError,
+    ServerUnreachable,
+)
 from modelctl.names import model_hint
 from modelctl.profile import LoadedProfile, is_profile_ref, load_profile, profile_files
 from modelctl.render import render
@@ -105,7 +112,7 @@ class ProfileModel:
 
 
 @dataclass
-class ModelList:
+class ModelList(JobResult):
     """``ls``: the profiles' models, and the server's models no profile makes."""
 
     host: str
@@ -235,7 +242,7 @@ class LoadedModel:
 
 
 @dataclass
-class LoadedModels:
+class LoadedModels(JobResult):
     """``ps``: the loaded models, each with the profiles whose model it is."""
 
     host: str
@@ -313,14 +320,14 @@ class Removal:
 
 
 @dataclass
-class RemoveResult:
+class RemoveResult(JobResult):
     host: str
     dry_run: bool
     models: list[Removal]
 
-    def exit_code(self) -> ExitCode:
-        """The failed deletes' codes by errors.PRECEDENCE (unreachable 4 over refused 5)."""
-        return overall_exit_code(m.error.exit_code for m in self.models if m.error is not None)
+    def outcome_codes(self) -> list[ExitCode]:
+        """The failed deletes' codes (unreachable 4 ranks over refused 5)."""
+        return [m.error.exit_code for m in self.models if m.error is not None]
 
     def to_dict(self) -> dict[str, Any]:
         return {"host": self.host, "dry_run": self.dry_run, "models": [m.to_dict() for m in self.models]}

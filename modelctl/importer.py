@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import Diagnostic, ModelfileError
+from modelctl.errors import Diagnostic, JobResult, ModelfileError
 from modelctl.files import read_bounded
 from modelctl.limits import MODELFILE_BYTES
 from modelctl.modelfile import INVALID_COMMAND, Command, ModelSpec, decode, parse, to_spec
@@ -403,7 +403,7 @@ def _with_hint(exc: ModelfileError, text: str) -> ModelfileError:
 
 
 @dataclass
-class ImportedProfile:
+class ImportedProfile(JobResult):
     """A Modelfile, or a deployed model, turned into profile YAML."""
 
     modelfile: Path | None

@@ -29,7 +29,7 @@ from modelctl.effective import (
     unknown_model,
 )
 from modelctl.effective import runner_spec as effective_runner_spec
-from modelctl.errors import Diagnostic, ModelctlError, ServerUnreachable
+from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError, ServerUnreachable
 from modelctl.events import CellDone, EventSink, Notice, ignore
 from modelctl.prompts import AssertionResult, PromptCase, evaluate
 from modelctl.run import (
@@ -172,7 +172,7 @@ class ProfileSummary:
 
 
 @dataclass
-class Matrix:
+class Matrix(JobResult):
     targets: list[Target]
     cases: list[PromptCase]
     seeds: list[int | None]
@@ -199,6 +199,21 @@ class Matrix:
         """The assertions passed less often than ``min_pass_rate`` asks."""
         rate = self.pass_rate
         return rate is not None and rate < self.min_pass_rate
+
+    def outcome_codes(self) -> list[ExitCode]:
+        return self.codes_judged(self.checks_failed)
+
+    def codes_judged(self, checks_failed: bool) -> list[ExitCode]:
+        """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
+        4 (unreachable) or 5; assertions below the pass rate: 6 (``checks_failed`` as the caller
+        judges them: a sweep judges by its best setting)."""
+        if self.interrupted:
+            return [ExitCode.INTERRUPTED]
+        codes = [self.aborted.exit_code] if self.aborted is not None else []
+        kinds = {c.error.code for c in self.server_errors if c.error is not None}
+        if self.server_errors:
+            codes.append(ExitCode.UNREACHABLE if ServerUnreachable.code in kinds else ExitCode.SERVER)
+        return [*codes, ExitCode.CHECK if checks_failed else ExitCode.OK]
 
     def summaries(self) -> list[ProfileSummary]:
         out = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import ExitCode, InvalidInput
+from modelctl.errors import ExitCode, InvalidInput, JobResult
 from modelctl.lock import read_lock
 from modelctl.manifests import manifest_digest, normal_digest
 
@@ -58,7 +58,7 @@ class BaseCheck:
 
 
 @dataclass
-class OutdatedResult:
+class OutdatedResult(JobResult):
     lock: str
     bases: list[BaseCheck]
 
@@ -66,9 +66,8 @@ class OutdatedResult:
     def changed(self) -> list[BaseCheck]:
         return [b for b in self.bases if b.changed]
 
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.DRIFT if self.changed else ExitCode.OK
+    def outcome_codes(self) -> list[ExitCode]:
+        return [ExitCode.DRIFT] if self.changed else []
 
     def to_dict(self) -> dict[str, Any]:
         return {"lock": self.lock, "changed": len(self.changed), "bases": [b.to_dict() for b in self.bases]}

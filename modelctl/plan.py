@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from modelctl.build import UNREAD, BuildPlan, BuildRecords, Verdict, load_all, plan_profile, verdict, version_notes
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
 from modelctl.events import EventSink, ignore
 from modelctl.lock import Lock, read_lock
 from modelctl.profile import split_abstract
@@ -75,7 +75,7 @@ def _str(p: Path | None) -> str | None:
 
 
 @dataclass
-class PlanResult:
+class PlanResult(JobResult):
     """Every profile's plan against one host, in the order given, and the notes of the run."""
 
     host: str
@@ -104,10 +104,10 @@ class PlanResult:
     def warnings(self) -> list[Diagnostic]:
         return list(self.skipped) + self.notes + [w for p in self.profiles for w in p.warnings]
 
-    def exit_code(self) -> ExitCode:
-        """By errors.PRECEDENCE (design.md §6): server trouble first, then drift."""
+    def outcome_codes(self) -> list[ExitCode]:
+        """A failed profile's error code; drift: 3 (design.md §6 ranks them: errors.JobResult)."""
         codes = [p.error.exit_code for p in self.failures if p.error is not None]
-        return overall_exit_code([*codes, ExitCode.DRIFT if self.drift else ExitCode.OK])
+        return [*codes, ExitCode.DRIFT if self.drift else ExitCode.OK]
 
     def to_dict(self) -> dict[str, Any]:
         counts = {
@@ -154,37 +154,45 @@ def prepare(
     return plans, skipped
 
 
+@dataclass(kw_only=True, frozen=True)
+class PlanOptions:
+    """Every setting of a plan, once: ``plan`` and ``plan_hosts`` take this."""
+
+    overrides: Sequence[str] = ()  # --set values
+    template: str | None = None  # a template file replacing the profiles' own
+    lock: str | os.PathLike[str] | None = None  # the lock file whose entries are checked (upstream drift)
+    strict: bool = False  # a server version that differs from the lock file's is drift too
+    concurrency: int = DEFAULT_CONCURRENCY  # requests at a time per host
+    local_files: bool = True  # False: local files are not read (--no-local-files)
+
+
 def plan(
     refs: Sequence[str],
+    options: PlanOptions | None = None,
     *,
-    overrides: Sequence[str] = (),
-    template: str | None = None,
     host: HostRef = None,
     timeout: float | None = None,
-    lock: str | os.PathLike[str] | None = None,
-    strict: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
     session: HostSession | None = None,
     on_event: EventSink = ignore,
-    local_files: bool = True,
 ) -> PlanResult:
     """Compare each profile with the model of its name on the server (see the module docstring).
 
     Invalid profiles raise (exit 1) before any verdict; an unreachable server raises
     ServerUnreachable (exit 4); a failure about one model (say a 500 on its show) is that
-    profile's ``error`` and the others are still planned. ``strict`` makes a server version
+    profile's ``error`` and the others are still planned. ``options.strict`` makes a server version
     that differs from the lock file's drift too.
     """
+    o = options or PlanOptions()
     own = session is None
-    s = session if session is not None else session_for(host, timeout=timeout, concurrency=concurrency)
+    s = session if session is not None else session_for(host, timeout=timeout, concurrency=o.concurrency)
     try:
-        the_lock = read_lock(lock, missing_ok=True) if lock is not None else None
+        the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
         s.prefetch((), basics=True)  # version and model list, while the profiles load
         plans, skipped = prepare(
-            refs, overrides=overrides, template=template, on_event=on_event, local_files=local_files,
+            refs, overrides=o.overrides, template=o.template, on_event=on_event, local_files=o.local_files,
             on_plan=lambda p: s.prefetch([p.name, p.base_model]),
         )  # fmt: skip
-        return plan_on(s, plans, skipped, lock=the_lock, strict=strict)
+        return plan_on(s, plans, skipped, lock=the_lock, strict=o.strict)
     finally:
         if own:
             s.close()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelctl.errors import Diagnostic, InvalidInput, ServerError
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ServerError
 from modelctl.events import EventSink, Status, ignore
 from modelctl.facts import facts_from_show
 from modelctl.run import RunResult, Target, require_truncate, resolve_target, run_request, running_context
@@ -229,7 +229,7 @@ class Search:
 
 
 @dataclass
-class ProbeReport:
+class ProbeReport(JobResult):
     """What ``probe`` measured, beside what the model is trained for, configured with and runs with."""
 
     target: Target
@@ -263,6 +263,10 @@ class ProbeReport:
         if self.min_context is None:
             return None
         return not self.never_refused and (self.largest or 0) >= self.min_context
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """Below ``--min-context`` (or unable to check it): 6."""
+        return [ExitCode.CHECK if self.passed is False else ExitCode.OK]
 
     def to_dict(self) -> dict[str, Any]:
         return {

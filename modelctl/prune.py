@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
 from modelctl.files import locked_by_name, write_atomic
 from modelctl.lock import Lock, LockEntry, read_lock
 from modelctl.profile import load_profile
@@ -188,7 +188,7 @@ def _removal(key: str, entry: LockEntry, reason: str, tags: Mapping[str, Any] | 
 
 
 @dataclass
-class PruneResult:
+class PruneResult(JobResult):
     """One host's pruning: its stale entries, each with what became of it."""
 
     host: str  # as printed
@@ -197,8 +197,8 @@ class PruneResult:
     notes: list[Diagnostic] = field(default_factory=list)
     dry_run: bool = False
 
-    def exit_code(self) -> ExitCode:
-        return ExitCode.SERVER if any(r.status == "failed" for r in self.removals) else ExitCode.OK
+    def outcome_codes(self) -> list[ExitCode]:
+        return [ExitCode.SERVER] if any(r.status == "failed" for r in self.removals) else []
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelctl.errors import InvalidInput, ModelctlError
+from modelctl.errors import InvalidInput, JobResult, ModelctlError
 from modelctl.events import EventSink, ignore, progress_event
 from modelctl.housekeeping import model_name_of
 from modelctl.lock import read_lock
@@ -50,7 +50,9 @@ class Pushed:
 
 
 @dataclass
-class PushResult:
+class PushResult(JobResult):
+    """Pushed models (a failed push raises: nothing in the result can fail)."""
+
     host: str
     destination: str
     models: list[Pushed]

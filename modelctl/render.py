@@ -19,7 +19,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from modelctl.errors import CheckFailed, Diagnostic, InvalidInput, ModelfileError, ProfileError, TemplateError
+from modelctl.errors import (
+    CheckFailed,
+    Diagnostic,
+    ExitCode,
+    InvalidInput,
+    JobResult,
+    ModelfileError,
+    ProfileError,
+    TemplateError,
+)
 from modelctl.files import not_regular, open_regular, read_bounded
 from modelctl.limits import MODELFILE_BYTES, TEMPLATE_BYTES
 from modelctl.modelfile import (
@@ -53,7 +62,7 @@ def _param_line(name: str, value: Any, field: str) -> dict[str, Any]:
 
 
 @dataclass
-class Rendered:
+class Rendered(JobResult):
     """A rendered Modelfile, its parsed form (proven equal to the profile) and the profile."""
 
     text: str
@@ -390,7 +399,7 @@ class ModelfileCheck:
 
 
 @dataclass
-class RenderCheck:
+class RenderCheck(JobResult):
     """``render --check``: every Modelfile checked, and the files skipped (with why)."""
 
     checks: list[ModelfileCheck]
@@ -399,6 +408,10 @@ class RenderCheck:
     @property
     def drift(self) -> bool:
         return any(not c.equal for c in self.checks)
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """A committed Modelfile that differs from its rendering: drift, 3."""
+        return [ExitCode.DRIFT if self.drift else ExitCode.OK]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -38,7 +38,7 @@ from modelctl.effective import (
     smallest_change,
     with_changes,
 )
-from modelctl.errors import Diagnostic, InvalidInput, gather
+from modelctl.errors import Diagnostic, InvalidInput, JobResult, gather
 from modelctl.estimate import GpuOptions, adapter_size
 from modelctl.explain import Subject, explain_context, subject_for
 from modelctl.limits import TOGETHER_MEMBERS
@@ -151,7 +151,7 @@ class Placement:
 
 
 @dataclass
-class Residency:
+class Residency(JobResult):
     """``estimate --together``'s result."""
 
     members: list[Member]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelctl.answers import METRIC_KEYS
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
+from modelctl.errors import Diagnostic, InvalidInput, JobResult, ModelctlError, ServerError
 from modelctl.events import EventSink, Notice, Token, ignore
 from modelctl.facts import facts_from_show
 from modelctl.names import missing_model_message, model_hint
@@ -520,7 +520,7 @@ def prompt_cut(client: OllamaClient, target: Target, result: RunResult) -> str |
 
 
 @dataclass
-class RunReport:
+class RunReport(JobResult):
     """One ``run``: where the prompt went, the exact request, and what came back."""
 
     target: Target

@@ -18,7 +18,7 @@ from typing import Any
 
 from modelctl.drift import blob_digest, read_deployed
 from modelctl.effective import default_num_ctx, memory_settings, model_from_facts, server_context
-from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ServerError
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, ServerError
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.memory import MemoryEstimate, estimate_or_reason
 from modelctl.model_import import import_model
@@ -116,7 +116,7 @@ class Verification:
 
 
 @dataclass
-class ModelReport:
+class ModelReport(JobResult):
     """One deployed model as modelctl reports it."""
 
     name: str
@@ -141,6 +141,10 @@ class ModelReport:
     @property
     def parameters(self) -> dict[str, Any]:
         return self.facts.parameters
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """A failed ``--verify``: 6."""
+        return [ExitCode.CHECK if self.verification is not None and self.verification.failed else ExitCode.OK]
 
     def to_dict(self) -> dict[str, Any]:
         data = self.facts.to_dict()
@@ -571,7 +575,7 @@ def show_on(
 
 
 @dataclass
-class DeployedModelfile:
+class DeployedModelfile(JobResult):
     """``show --modelfile``: a deployed model's Modelfile as modelctl renders it, FROM by name."""
 
     name: str

@@ -21,7 +21,7 @@ from typing import Any
 
 from modelctl.compare import CompareOptions, prompt_cases, run_targets, server_for_runs, skip_abstract
 from modelctl.derive import DerivedProfile, derive_profile
-from modelctl.errors import Diagnostic, InvalidInput
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult
 from modelctl.events import EventSink, ignore
 from modelctl.files import check_output
 from modelctl.limits import SWEEP_SETTINGS
@@ -176,7 +176,7 @@ class Setting:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(JobResult):
     """The run matrix of a sweep (one column per setting), the settings ranked, the best saved."""
 
     ref: str
@@ -202,6 +202,10 @@ class SweepResult:
         """Even the best setting passed fewer assertions than ``min_pass_rate`` asks."""
         best = self.best
         return best is not None and best.pass_rate is not None and best.pass_rate < self.min_pass_rate
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """The matrix's codes, its assertions judged by the best setting."""
+        return self.matrix.codes_judged(self.checks_failed)
 
     def errors(self) -> list[Diagnostic]:
         """The matrix's errors, with the sweep's own check instead of the matrix's (which is

@@ -27,7 +27,7 @@ from modelctl.effective import (
     server_context,
     unknown_model,
 )
-from modelctl.errors import Diagnostic
+from modelctl.errors import Diagnostic, ExitCode, JobResult
 from modelctl.facts import ModelFacts, facts_from_show
 from modelctl.profile import LoadedProfile
 from modelctl.run import Target
@@ -132,11 +132,17 @@ class TableRow:
 
 
 @dataclass
-class ParamTable:
+class ParamTable(JobResult):
     columns: list[Column]
     rows: list[TableRow]
     server: ServerInfo
     warnings: list[Diagnostic] = field(default_factory=list)
+    # What its server did, when that counts: on a host of several (compare_hosts), unreachable 4 or a
+    # failed request 5; one server's table is a note and exit 0 (docs/compare.md).
+    server_code: ExitCode = ExitCode.OK
+
+    def outcome_codes(self) -> list[ExitCode]:
+        return [self.server_code]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError, overall_exit_code
+from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
 from modelctl.profile import LoadedProfile, load_profile
 from modelctl.render import render
 
@@ -86,7 +86,7 @@ class HostCheck:
 
 
 @dataclass
-class Validation:
+class Validation(JobResult):
     checks: list[ProfileCheck]
     hosts: list[HostCheck] = field(default_factory=list)
     notes: list[Diagnostic] = field(default_factory=list)  # the inventory's warnings
@@ -103,11 +103,10 @@ class Validation:
     def errors(self) -> list[Diagnostic]:
         return [e for c in self.checks for e in c.errors]
 
-    def exit_code(self) -> ExitCode:
+    def outcome_codes(self) -> list[ExitCode]:
         """1 for an invalid profile (or a warning under --strict), a server's own code when it failed."""
         codes = [ExitCode.INVALID if not all(c.ok for c in self.checks) else ExitCode.OK]
-        codes += [h.error.exit_code for h in self.hosts if h.error is not None]
-        return overall_exit_code(codes)
+        return codes + [h.error.exit_code for h in self.hosts if h.error is not None]
 
     def to_dict(self) -> dict[str, Any]:
         valid = sum(1 for c in self.checks if c.ok)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures_double import cli_env
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble
@@ -23,7 +25,7 @@ EXPORTED = {
     "GpuOptions", "GpuPlacement", "ImportedProfile", "LoadedProfile", "Matrix", "MemoryEstimate", "ModelFacts",
     "ModelReport", "ModelSpec", "ParamTable", "PlanResult", "Profile", "Rendered", "RunReport", "RunResult",
     "ServerInfo", "Validation",
-    "BuildOptions", "Fleet", "HostFacts", "HostRun", "HostSpec", "Inventory",
+    "BuildOptions", "PlanOptions", "Fleet", "HostFacts", "HostRun", "HostSpec", "Inventory",
     "CellDone", "Event", "EventSink", "Notice", "Status", "Token", "Transfer", "ProfileDone",
     "CheckFailed", "Diagnostic", "ExitCode", "GGUFError", "InvalidInput", "ModelNotFound", "ModelctlError",
     "ModelfileError", "ProfileError", "ServerError", "ServerUnreachable", "TemplateError",
@@ -32,6 +34,7 @@ EXPORTED = {
     "explain", "Explanation", "Resolution", "together", "Residency",
     "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
     "push_models", "PushResult", "outdated", "OutdatedResult", "manifest_digest",
+    "Ollama", "compare_table", "compare_runs", "JobResult",
 }  # fmt: skip
 
 
@@ -103,3 +106,71 @@ def test_the_walk_through_in_docs_api_md_runs(ollama_double: OllamaDouble, tmp_p
     assert "F16 2048" in lines
     assert lines[-2].endswith("tokens") and int(lines[-2].split()[0]) > 0
     assert lines[-1].startswith("5 ") and "no-such-model" in lines[-1]
+
+
+#: The session object's jobs: every command that talks to one server.
+OLLAMA_METHODS = {
+    "build", "plan", "import_model", "show", "show_modelfile", "ls", "ps", "rm", "run", "chat", "compare_table",
+    "compare_runs", "sweep", "probe", "estimate", "explain", "together", "facts",
+}  # fmt: skip
+
+
+def test_the_session_object_offers_the_jobs() -> None:
+    from modelctl import api
+
+    methods = {n for n in vars(api.Ollama) if not n.startswith("_") and callable(getattr(api.Ollama, n))}
+    assert methods == OLLAMA_METHODS
+    ollama = api.Ollama("http://127.0.0.1:1", timeout=3)
+    assert (ollama.host, ollama.timeout) == ("http://127.0.0.1:1", 3)
+
+
+def test_one_result_type_per_call() -> None:
+    """Every call returns one type (compare: the command's dispatcher; compare_table and
+    compare_runs are its two shapes), and every job result says its exit code one way."""
+    import inspect
+
+    from modelctl import api
+
+    calls = [getattr(api.Ollama, n) for n in OLLAMA_METHODS]
+    calls += [getattr(api, n) for n in api.__all__ if n[0].islower() and n != "compare"]
+    for call in calls:
+        returns = str(inspect.signature(call).return_annotation)
+        assert "|" not in returns and "Union" not in returns, f"{call.__qualname__} -> {returns}"
+    assert str(inspect.signature(api.compare_table).return_annotation) == "ParamTable"
+    assert str(inspect.signature(api.compare_runs).return_annotation) == "Matrix"
+
+
+def test_the_session_object_runs_each_job_and_each_result_says_its_exit_code(
+    ollama_double: OllamaDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelctl import api, errors
+
+    monkeypatch.chdir(tmp_path)
+    write_tiny_llama(tmp_path / "tiny.gguf")
+    (tmp_path / "chef.yaml").write_text("name: chef\nfrom: ./tiny.gguf\nparameters: {num_ctx: 2048}\n")
+    ranked: list[list[api.ExitCode]] = []
+    rule = errors.overall_exit_code
+    monkeypatch.setattr(errors, "overall_exit_code", lambda codes: rule(ranked.append(list(codes)) or ranked[-1]))
+    ollama = api.Ollama(ollama_double.url, timeout=30)
+    results: list[api.JobResult] = [
+        ollama.plan(["chef.yaml"]),
+        ollama.build(["chef.yaml"], api.BuildOptions(verify=True)),
+        ollama.show("chef"),
+        ollama.show_modelfile("chef"),
+        ollama.ls(["chef.yaml"]),
+        ollama.ps(),
+        ollama.compare_table(["chef.yaml"]),
+        ollama.compare_runs(["chef.yaml"], api.CompareOptions(prompts=["Soup?"])),
+        ollama.run("chef", "Soup?"),
+        ollama.estimate("chef.yaml", num_ctx=4096),
+        ollama.rm(["chef"], dry_run=True),
+    ]
+    codes = [r.exit_code() for r in results]
+    assert codes[0] == api.ExitCode.DRIFT  # not built yet: plan's drift, 3
+    assert codes[1:] == [api.ExitCode.OK] * (len(results) - 1)
+    assert len(ranked) == len(results)  # each through the one rule
+    assert ollama.plan(["chef.yaml"]).exit_code() == api.ExitCode.OK  # each call asks afresh: now in sync
+    with pytest.raises(api.UsageProblem):
+        ollama.compare_table(["chef.yaml"], api.CompareOptions(prompts=["Soup?"]))
+    with pytest.raises(api.UsageProblem):
+        ollama.compare_runs(["chef.yaml"], api.CompareOptions())

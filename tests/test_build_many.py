@@ -82,7 +82,7 @@ def test_several_profiles_ask_what_the_run_needs_and_write_records_once(
     # --force: the models' own /api/show is not needed; the list says whether each is there
     ollama_double.state.requests.clear()
     writes.clear()
-    result = api.build(refs, host=ollama_double.url, force=True)
+    result = api.build(refs, api.BuildOptions(force=True), host=ollama_double.url)
     assert [o.verb for o in result.outcomes] == ["changed"] * 4 and len(writes) == 1
     assert paths(ollama_double) == {"/api/version": 1, "/api/tags": 2, "/api/show": 1, "/api/create": 4}
     # JSON always has the reports (a script reads them); still one /api/ps for all
@@ -98,7 +98,7 @@ def test_a_pull_says_the_model_and_its_size(ollama_double: OllamaDouble, tmp_pat
     assert code == 0 and "  pulled the base model llama3.2:3b (2.0 GB)\n" in out
     events: list[Any] = []
     with OllamaDouble() as fresh:
-        api.build(profiles(tmp_path, 1), host=fresh.url, force=True, on_event=events.append)
+        api.build(profiles(tmp_path, 1), api.BuildOptions(force=True), host=fresh.url, on_event=events.append)
     said = [i for i, e in enumerate(events) if isinstance(e, Status) and e.text == "pulling llama3.2:3b: 2.0 GB"]
     flowing = [i for i, e in enumerate(events) if isinstance(e, Transfer) and e.completed > 0]
     assert said and flowing and said[0] < flowing[0]  # before its bytes flow

@@ -135,13 +135,13 @@ def build(
         lines = LinePrinter(fmt == "text" and not output and not quiet and not dry_run, _echo(progress))
         report = True if fmt == "json" or full_report else None
         try:
-            fleet = build_hosts(
-                profiles, hosts=hosts, inventory=inventory, options=BuildOptions(
-                    force, no_pull, verify, only_changed, insecure_registries=insecure_registries
-                ),
-                report=report, dry_run=dry_run, jobs=jobs, overrides=overrides, template=template, timeout=timeout,
-                lock=lock, on_event=fan_out(progress, lines),
+            options = BuildOptions(
+                dry_run=dry_run, force=force, no_pull=no_pull, verify=verify, only_changed=only_changed, reports=report,
+                jobs=jobs, overrides=overrides, template=template, lock=lock, insecure_registries=insecure_registries,
             )  # fmt: skip
+            fleet = build_hosts(
+                profiles, options, hosts=hosts, inventory=inventory, timeout=timeout, on_event=fan_out(progress, lines)
+            )
         finally:
             progress.close()
         return build_fleet_result(fleet, printed=lines.printed, report=full_report, quiet=quiet)

@@ -15,12 +15,10 @@ from modelctl.cli_common import (
     quiet_option,
     set_option,
 )
-from modelctl.errors import ExitCode, ServerUnreachable, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
     from modelctl.compare import CompareOptions
-    from modelctl.matrix import Matrix
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
 _SUFFIX_FORMAT = {
@@ -226,8 +224,9 @@ def compare(
         from modelctl.output.progress import Progress, should_show
 
         options = CompareOptions(
-            prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
-            min_pass_rate, no_truncate,
+            prompts=prompt_texts, prompts_file=prompts_file, seeds=seeds, repeat=repeat, parallel=parallel,
+            all_params=all_params, no_server=no_server, ephemeral=ephemeral, overrides=overrides,
+            min_pass_rate=min_pass_rate, no_truncate=no_truncate,
         )  # fmt: skip
         if sweeps:
             return _sweep(refs[0], sweeps, options, (save_best, force), out_fmt, quiet, hosts, inventory, timeout)
@@ -242,7 +241,7 @@ def compare(
         finally:
             progress.close()
         if isinstance(result, Matrix):
-            return sink.drop_shown(matrix_result(result, out_fmt, exit_code(result)))
+            return sink.drop_shown(matrix_result(result, out_fmt))
         return table_result(result, out_fmt)
 
     execute("compare", out_fmt, body, output=output, quiet=quiet)
@@ -283,19 +282,4 @@ def _sweep(
         )
     finally:
         progress.close()
-    return sweep_result(result, out_fmt, exit_code(result.matrix, result.checks_failed))
-
-
-def exit_code(m: Matrix, checks_failed: bool | None = None) -> ExitCode:
-    """Ctrl-C 130; the server gone mid-matrix: its error's code; a cell failed on the server:
-    4 (unreachable) or 5; assertions below --min-pass-rate: 6 (``checks_failed`` when the caller
-    judges them, as a sweep does by its best setting); else 0 (errors.PRECEDENCE)."""
-    if m.interrupted:
-        return ExitCode.INTERRUPTED
-    codes = [m.aborted.exit_code] if m.aborted is not None else []
-    kinds = {c.error.code for c in m.server_errors if c.error is not None}
-    if m.server_errors:
-        codes.append(ExitCode.UNREACHABLE if ServerUnreachable.code in kinds else ExitCode.SERVER)
-    failed = m.checks_failed if checks_failed is None else checks_failed
-    codes.append(ExitCode.CHECK if failed else ExitCode.OK)
-    return overall_exit_code(codes)
+    return sweep_result(result, out_fmt)

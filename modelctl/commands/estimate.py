@@ -15,7 +15,6 @@ from modelctl.cli_common import (
     server_options,
     set_option,
 )
-from modelctl.errors import ExitCode
 from modelctl.output import Result
 
 
@@ -203,7 +202,7 @@ def estimate(
             flash_attention=None if flash_attention is None else flash_attention == "on", batch=batch,
             ubatch=ubatch, ollama_version=ollama_version, gpu=gpu,
         )  # fmt: skip
-        return estimate_result(report, ExitCode.OK if report.fits else ExitCode.INVALID, fmt)
+        return estimate_result(report, fmt)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)
 

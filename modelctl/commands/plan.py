@@ -88,11 +88,17 @@ def plan(
     def body() -> Result:
         from modelctl.fleet import plan_hosts
         from modelctl.output.plan import plan_fleet_result
+        from modelctl.plan import PlanOptions
 
-        fleet = plan_hosts(
-            profiles, hosts=hosts, inventory=inventory, overrides=overrides, template=template, timeout=timeout,
-            lock=lock, strict=strict, concurrency=concurrency, local_files=not no_local_files,
-        )  # fmt: skip
+        options = PlanOptions(
+            overrides=overrides,
+            template=template,
+            lock=lock,
+            strict=strict,
+            concurrency=concurrency,
+            local_files=not no_local_files,
+        )
+        fleet = plan_hosts(profiles, options, hosts=hosts, inventory=inventory, timeout=timeout)
         return plan_fleet_result(fleet)
 
     execute("plan", fmt, body, output=output, quiet=quiet)

@@ -89,6 +89,6 @@ def validate(
             from modelctl.validate import validate as run_validate
 
             result = run_validate(profiles, overrides, strict=strict, local_files=not no_local_files)
-        return validation_result(result, result.exit_code(), quiet=quiet, fmt=fmt)
+        return validation_result(result, quiet=quiet, fmt=fmt)
 
     execute("validate", fmt, body, output=output, quiet=quiet or fmt == "github")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from modelctl.build import BuildOutcome, BuildPlan, BuildResult
-from modelctl.errors import ExitCode
 from modelctl.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.show import report_text, verify_errors, verify_text
@@ -71,14 +70,12 @@ def build_text(result: BuildResult, *, printed: bool = False, report: bool = Fal
     return "".join(parts)
 
 
-def build_result(
-    result: BuildResult, exit_code: ExitCode, *, printed: bool = False, report: bool = False, quiet: bool = False
-) -> Result:
+def build_result(result: BuildResult, *, printed: bool = False, report: bool = False, quiet: bool = False) -> Result:
     reports = [o.report for o in result.outcomes if o.report is not None]
     return Result(
         data=result.to_dict(),
         text=lambda: build_text(result, printed=printed, report=report, quiet=quiet),
-        exit_code=exit_code,
+        exit_code=result.exit_code(),
         warnings=result.warnings,
         errors=verify_errors(reports) + [f.diagnostic() for f in result.failures],
     )
@@ -90,8 +87,8 @@ def build_fleet_result(
     """One host: :func:`build_result`. Several: the lines (host first), the host x profile table and
     the summary line; one error line per failed host and per failed build, named by host."""
 
-    def one(result: BuildResult, code: ExitCode) -> Result:
-        return build_result(result, code, printed=printed, report=report, quiet=quiet)
+    def one(result: BuildResult) -> Result:
+        return build_result(result, printed=printed, report=report, quiet=quiet)
 
     def text() -> str:
         parts: list[str] = []

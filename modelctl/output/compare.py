@@ -611,8 +611,9 @@ def matrix_html(m: Matrix) -> str:
 # =========================================================================== results
 
 
-def table_result(t: ParamTable, fmt: str, exit_code: ExitCode = ExitCode.OK) -> Result:
-    """The parameter table; ``exit_code``: what its server did, when it counts (a host of several)."""
+def table_result(t: ParamTable, fmt: str) -> Result:
+    """The parameter table; its exit code: what its server did, when it counts (a host of several)."""
+    exit_code = t.exit_code()
     errors = [Diagnostic(exit_code.name.lower(), f"server rows skipped: {t.server.reason}")] if (
         exit_code != ExitCode.OK and not t.server.reachable and t.server.reason
     ) else []  # fmt: skip
@@ -628,7 +629,8 @@ def table_result(t: ParamTable, fmt: str, exit_code: ExitCode = ExitCode.OK) -> 
     return Result(data=t.to_dict(), text=writers[fmt], exit_code=exit_code, warnings=t.warnings, errors=errors)
 
 
-def matrix_result(m: Matrix, fmt: str, exit_code: ExitCode) -> Result:
+def matrix_result(m: Matrix, fmt: str) -> Result:
+    exit_code = m.exit_code()
     warnings = [w for t in m.targets for w in t.warnings] + m.warnings
     if fmt == "text":
         return Result(
@@ -661,7 +663,7 @@ def table_fleet_result(fleet: Fleet[ParamTable], fmt: str) -> Result:
         parts.append(host_table(fleet.cells, [r.label for r in fleet.runs]))
         return "\n".join(parts)
 
-    return fleet_result(fleet, lambda t, code: table_result(t, fmt, code), text)
+    return fleet_result(fleet, lambda t: table_result(t, fmt), text)
 
 
 class NoticesFirst:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelctl.errors import Diagnostic, ExitCode, ModelctlError
+from modelctl.errors import Diagnostic, ModelctlError
 from modelctl.facts import ModelFacts
 from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.offload import GpuPlacement
@@ -212,7 +212,8 @@ def table_blocks(rows: list[dict[str, Any]], report: EstimateReport) -> list[str
     ]
 
 
-def estimate_result(report: EstimateReport, exit_code: ExitCode, fmt: str = "text") -> Result:
+def estimate_result(report: EstimateReport, fmt: str = "text") -> Result:
+    exit_code = report.exit_code()
     data = report.to_dict()
     errors = []
     if report.budget is not None and not report.budget.fits:

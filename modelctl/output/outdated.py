@@ -22,7 +22,7 @@ def outdated_result(result: OutdatedResult, fmt: str = "text") -> Result:
     changed = result.changed
     if fmt == "github":
         notes = [(Diagnostic("base_outdated", _message(b), file=result.lock, line=1), "warning") for b in changed]
-        return Result(data=result.to_dict(), text=lambda: github(notes), exit_code=result.exit_code)
+        return Result(data=result.to_dict(), text=lambda: github(notes), exit_code=result.exit_code())
     lines = [f"~ {_message(b)}" for b in changed]
     n = len(result.bases)
     lines.append(
@@ -30,4 +30,4 @@ def outdated_result(result: OutdatedResult, fmt: str = "text") -> Result:
         if changed
         else f"every base is current ({n} checked in {result.lock})"
     )
-    return Result(data=result.to_dict(), text="".join(line + "\n" for line in lines), exit_code=result.exit_code)
+    return Result(data=result.to_dict(), text="".join(line + "\n" for line in lines), exit_code=result.exit_code())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.drift import Difference
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic
 from modelctl.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.prune import removals_text
@@ -137,11 +137,11 @@ def plan_errors(result: PlanResult) -> list[Diagnostic]:
     return errors
 
 
-def plan_result(result: PlanResult, exit_code: ExitCode) -> Result:
+def plan_result(result: PlanResult) -> Result:
     return Result(
         data=result.to_dict(),
         text=lambda: plan_text(result),
-        exit_code=exit_code,
+        exit_code=result.exit_code(),
         warnings=result.warnings,
         errors=plan_errors(result),
     )

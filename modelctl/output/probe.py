@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic
 from modelctl.output import Result
 from modelctl.output.text import Table, terminal_width
 from modelctl.probe import ProbeReport
@@ -67,7 +67,7 @@ def probe_result(r: ProbeReport) -> Result:
             Table(["", r.target.label], probe_rows(r)),
             "\n" + textwrap.fill(legend, terminal_width()) + "\n",
         ],
-        exit_code=ExitCode.CHECK if failed else ExitCode.OK,
+        exit_code=r.exit_code(),
         warnings=r.warnings,
         errors=[failed] if failed else [],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic
 from modelctl.importer import ImportedProfile
 from modelctl.output import Result, dumps
 from modelctl.render import RenderCheck, Rendered
@@ -49,7 +49,7 @@ def check_result(result: RenderCheck) -> Result:
     return Result(
         data=result.to_dict(),
         text=lambda: check_text(result),
-        exit_code=ExitCode.DRIFT if result.drift else ExitCode.OK,
+        exit_code=result.exit_code(),
         warnings=result.skipped,
         errors=errors,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic
 from modelctl.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.facts import ollama_total
@@ -193,12 +193,12 @@ def show_fleet_result(fleet: Fleet[ModelReport]) -> Result:
     return fleet_result(fleet, show_result, text)
 
 
-def show_result(report: ModelReport, exit_code: ExitCode) -> Result:
+def show_result(report: ModelReport) -> Result:
     data = report.to_dict()
     return Result(
         data=data,
         text=lambda: report_text(data) + verify_text(report),
-        exit_code=exit_code,
+        exit_code=report.exit_code(),
         warnings=report.warnings,
         errors=verify_errors([report]),
     )

@@ -21,14 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic, JobResult
 from modelctl.events import Event, EventSink, ProfileDone
 from modelctl.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.text import table
 from modelctl.units import elapsed
 
-R = TypeVar("R")
+R = TypeVar("R", bound=JobResult)
 
 #: The order of the words of a summary line ("built" counts "created" and "changed" together).
 ORDER = (
@@ -103,14 +103,14 @@ def named(label: str, d: Diagnostic) -> Diagnostic:
     return Diagnostic(d.code, f"{label}: {d.message}", d.file, d.line, d.column, d.field)
 
 
-def fleet_result(fleet: Fleet[R], one: Callable[[R, ExitCode], Result], text: Callable[[], str]) -> Result:
-    """The writer of a run on hosts: one host is ``one(result, code)`` (the one-host output, exactly);
+def fleet_result(fleet: Fleet[R], one: Callable[[R], Result], text: Callable[[], str]) -> Result:
+    """The writer of a run on hosts: one host is ``one(result)`` (the one-host output, exactly);
     several are ``text``, every host's data, and every host's diagnostics named by the host (a host that
     failed as a whole: its error)."""
     if not fleet.many:
         if fleet.runs[0].error is not None:
             raise fleet.runs[0].error
-        single = one(fleet.only, fleet.exit_code())
+        single = one(fleet.only)
         single.warnings[:0] = fleet.warnings
         return single
     warnings: list[Diagnostic] = list(fleet.warnings)
@@ -120,7 +120,7 @@ def fleet_result(fleet: Fleet[R], one: Callable[[R, ExitCode], Result], text: Ca
         if run.error is not None:
             errors.append(named(run.label, run.error.diagnostic()))
         if run.result is not None:
-            res = one(run.result, fleet.host_code(run.result))
+            res = one(run.result)
             data[id(run.result)] = res.data
             warnings += [named(run.label, w) for w in res.warnings]
             errors += [named(run.label, e) for e in res.errors]

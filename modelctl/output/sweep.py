@@ -12,7 +12,6 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelctl.errors import ExitCode
 from modelctl.output import Result
 from modelctl.output.chat import saved_line
 from modelctl.output.compare import matrix_blocks, matrix_data, matrix_junit, matrix_markdown, page_context
@@ -144,8 +143,9 @@ def sweep_html(r: SweepResult) -> str:
 # =========================================================================== result
 
 
-def sweep_result(r: SweepResult, fmt: str, exit_code: ExitCode) -> Result:
+def sweep_result(r: SweepResult, fmt: str) -> Result:
     m = r.matrix
+    exit_code = r.exit_code()
     data = {**m.to_dict(), "sweep": r.to_dict()}
     warnings = [w for t in m.targets[:1] for w in t.warnings] + m.warnings + r.warnings
     if fmt == "text":

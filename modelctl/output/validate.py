@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelctl.errors import Diagnostic, ExitCode
+from modelctl.errors import Diagnostic
 from modelctl.output import Result, dumps
 from modelctl.output.annotations import Located, github, sarif
 from modelctl.output.summary import named
@@ -32,7 +32,8 @@ def located(v: Validation) -> list[Located]:
     return out + [(n, "warning") for n in v.notes] + [(e, "error") for e in _host_errors(v)]
 
 
-def validation_result(v: Validation, exit_code: ExitCode, *, quiet: bool = False, fmt: str = "text") -> Result:
+def validation_result(v: Validation, *, quiet: bool = False, fmt: str = "text") -> Result:
+    exit_code = v.exit_code()
     """``fmt`` text (and json): a line per profile; ``sarif``: a SARIF 2.1.0 log; ``github``: workflow
     commands (the annotations are the diagnostics: nothing more is printed on stderr)."""
     if fmt == "sarif":
