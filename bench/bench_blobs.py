@@ -4,7 +4,7 @@ For each file size (default 256 MiB and 1 GiB, random bytes) and each round:
 
 * ``sha256sum FILE`` (the reference; wall time),
 * a fresh Python process running modelctl's own path: streaming SHA-256
-  (``modelctl.build.sha256_stream``), ``HEAD /api/blobs/<digest>`` and the streaming
+  (``modelctl.jobs.build.sha256_stream``), ``HEAD /api/blobs/<digest>`` and the streaming
   ``POST`` (``OllamaClient.upload_blob``) to the Ollama API double, timing each step and
   reporting its peak RSS,
 * the same process again with the blob already on the server: it must send 0 bytes,
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from modelctl.files import sha256_file as sha256_stream
-from modelctl.server import OllamaClient
+from modelctl.common.files import sha256_file as sha256_stream
+from modelctl.ollama.server import OllamaClient
 
 path, host = Path(sys.argv[1]), sys.argv[2]
 sent = [0]

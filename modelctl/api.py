@@ -1,7 +1,6 @@
 """modelctl as a library: every command's job as a function that returns a typed result.
 
     from modelctl import api
-
     facts = api.inspect("model.gguf")
     memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
     print(memory.total_bytes)
@@ -10,7 +9,7 @@ Each function here is the one the command line calls: it returns data (dataclass
 pydantic models, with ``to_dict()`` giving the JSON the CLI prints), raises
 :class:`ModelctlError` subclasses (each carrying the CLI's exit code), never prints and never
 imports click. Long jobs (``build``, ``run``, ``compare`` with prompts) report progress and
-streamed tokens through the ``on_event`` callable they take (see :mod:`modelctl.events`).
+streamed tokens through the ``on_event`` callable they take (see :mod:`modelctl.common.events`).
 docs/api.md has a walk-through; tests/test_api.py pins the names below.
 
 Importing this module loads everything the jobs need (pydantic, jinja2, httpx); the CLI
@@ -21,12 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelctl.build import BuildOptions, BuildOutcome, BuildResult, build
-from modelctl.chat import ChatSession, open_chat
-from modelctl.compare import CompareOptions, compare
-from modelctl.derive import DerivedProfile, derive_profile
-from modelctl.drift import Difference
-from modelctl.effective import Resolution
+from modelctl.common.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
 from modelctl.errors import (
     CheckFailed,
     Diagnostic,
@@ -42,32 +36,39 @@ from modelctl.errors import (
     TemplateError,
     UsageProblem,
 )
-from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
-from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer
-from modelctl.explain import Explanation, explain
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
-from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
-from modelctl.importer import ImportedProfile, import_modelfile
-from modelctl.inventory import Inventory, InventoryError, load_inventory, select_hosts
-from modelctl.lint import validate_hosts
-from modelctl.matrix import Matrix
-from modelctl.memory import BudgetResult, MemoryEstimate
-from modelctl.model_import import import_model
-from modelctl.modelfile import ModelSpec, parse_modelfile
-from modelctl.offload import GpuPlacement
-from modelctl.plan import PlanResult, plan
-from modelctl.probe import ProbeReport, probe
-from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
-from modelctl.render import Rendered, render, render_profile
-from modelctl.residency import Residency, together
-from modelctl.run import RunReport, RunResult, run
-from modelctl.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
-from modelctl.session import HostFacts, HostSession, HostSpec
-from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
-from modelctl.sweep import SweepResult, sweep
-from modelctl.table import ParamTable
-from modelctl.validate import Validation, validate
+from modelctl.jobs.build import BuildOptions, BuildOutcome, BuildResult, build
+from modelctl.jobs.chat import ChatSession, open_chat
+from modelctl.jobs.compare import CompareOptions, compare
+from modelctl.jobs.drift import Difference
+from modelctl.jobs.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
+from modelctl.jobs.explain import Explanation, explain
+from modelctl.jobs.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
+from modelctl.jobs.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
+from modelctl.jobs.lint import validate_hosts
+from modelctl.jobs.matrix import Matrix
+from modelctl.jobs.model_import import import_model
+from modelctl.jobs.plan import PlanResult, plan
+from modelctl.jobs.probe import ProbeReport, probe
+from modelctl.jobs.profiles import load_profile, render_profile
+from modelctl.jobs.residency import Residency, together
+from modelctl.jobs.run import RunReport, RunResult, run
+from modelctl.jobs.show import DeployedModelfile, ModelReport, show, show_modelfile
+from modelctl.jobs.sweep import SweepResult, sweep
+from modelctl.jobs.table import ParamTable
+from modelctl.jobs.validate import Validation, validate
+from modelctl.memory.effective import Resolution
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import BudgetResult, MemoryEstimate
+from modelctl.memory.offload import GpuPlacement
+from modelctl.modelfile.grammar import ModelSpec, parse_modelfile
+from modelctl.modelfile.importer import ImportedProfile, import_modelfile
+from modelctl.modelfile.render import Rendered, render
+from modelctl.ollama.hosts import HostFacts, HostSpec
+from modelctl.ollama.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
+from modelctl.ollama.session import HostSession
+from modelctl.profile.derive import DerivedProfile, derive_profile
+from modelctl.profile.inventory import Inventory, InventoryError, load_inventory, select_hosts
+from modelctl.profile.profile import LoadedProfile, Profile, json_schema
 
 __all__ = [
     # jobs

@@ -65,7 +65,7 @@ class LazyGroup(click.Group):
         """click's resolution, with a did-you-mean for a misspelt command (``biuld`` -> ``build``)."""
         name = click.utils.make_str(args[0]) if args else ""
         if args and name not in COMMANDS and not ctx.resilient_parsing and not name.startswith("-"):
-            from modelctl.params import suggest  # only on this error path: --help stays light
+            from modelctl.profile.params import suggest  # only on this error path: --help stays light
 
             hint = suggest(name, COMMANDS, cutoff=0.6)
             if hint is not None:

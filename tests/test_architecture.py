@@ -19,8 +19,8 @@ WRITERS = ("modelctl.output",)
 #: (they would slow down every command that imports the module), and standard-library modules
 #: that modules on the ``--help`` path load only when they are used.
 LAZY_IMPORTS_ALLOWED = {
-    "modelctl.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
-    "modelctl.sandbox": {
+    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.modelfile.sandbox": {
         "jinja2",
         "jinja2.sandbox",
         "jinja2.exceptions",
@@ -28,13 +28,18 @@ LAZY_IMPORTS_ALLOWED = {
         "jinja2.utils",
         "jinja2.visitor",
     },
-    "modelctl.yamlio": {"yaml"},
-    "modelctl.importer": {"yaml"},
-    "modelctl.server": {"ollama"},
-    "modelctl.cli_common": {"traceback", "click.shell_completion", "modelctl.profile", "modelctl.output.failure"},
-    "modelctl.files": {"tempfile", "fcntl"},
+    "modelctl.profile.yamlio": {"yaml"},
+    "modelctl.modelfile.importer": {"yaml"},
+    "modelctl.ollama.server": {"ollama"},
+    "modelctl.cli_common": {
+        "traceback",
+        "click.shell_completion",
+        "modelctl.profile.profile",
+        "modelctl.output.failure",
+    },
+    "modelctl.common.files": {"tempfile", "fcntl"},
     "modelctl.output": {"json"},
-    "modelctl.params": {"difflib"},
+    "modelctl.profile.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},
     "modelctl.output.text": {"rich", "rich.table", "rich.text"},
     "modelctl.output.html": {"jinja2", "markupsafe"},
@@ -155,7 +160,7 @@ def test_function_level_imports_only_where_they_keep_startup_fast() -> None:
 
 
 def test_commands_import_only_the_light_shared_modules_at_module_level() -> None:
-    light = {"modelctl.cli_common", "modelctl.errors", "modelctl.output", "modelctl.params"}
+    light = {"modelctl.cli_common", "modelctl.errors", "modelctl.output", "modelctl.profile.params"}
     for module in MODULES:
         if not _in(module, ("modelctl.commands",)):
             continue

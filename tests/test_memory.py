@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelctl.cli import cli
+from modelctl.common.units import parse_size
 from modelctl.errors import InvalidInput
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.memory import (
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import (
     DEFAULT_OVERHEAD_BYTES,
     GiB,
     MiB,
@@ -27,7 +28,6 @@ from modelctl.memory import (
     max_num_ctx_for_budget,
     plan_layers,
 )
-from modelctl.units import parse_size
 from tests.fixtures_gguf import write_big_header_gguf, write_tiny_gguf, write_tiny_llama
 
 WEIGHTS_8B = 4_912_898_048

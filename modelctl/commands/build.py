@@ -114,8 +114,8 @@ def build(
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
-        from modelctl.build import BuildOptions
-        from modelctl.fleet import build_hosts
+        from modelctl.jobs.build import BuildOptions
+        from modelctl.jobs.fleet import build_hosts
         from modelctl.output.build import build_fleet_result
         from modelctl.output.progress import Progress, should_show
         from modelctl.output.summary import LinePrinter, fan_out
@@ -140,7 +140,7 @@ def build(
 
 def _echo(progress: Progress) -> Callable[[str], None]:
     """Per-profile lines go to stdout; on a terminal, above the progress bars drawn on stderr."""
-    from modelctl.escape import text as escaped
+    from modelctl.common.escape import text as escaped
 
     def echo(text: str) -> None:
         text = escaped(text)  # model names, server words: no control character reaches the terminal

@@ -19,8 +19,8 @@ from modelctl.errors import ExitCode, ServerUnreachable, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
-    from modelctl.compare import CompareOptions
-    from modelctl.matrix import Matrix
+    from modelctl.jobs.compare import CompareOptions
+    from modelctl.jobs.matrix import Matrix
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
 _SUFFIX_FORMAT = {
@@ -217,13 +217,13 @@ def compare(
     seeds = _parse_seeds(seeds_text)
 
     def body() -> Result:
-        from modelctl.compare import CompareOptions
-        from modelctl.compare import compare as run_compare
-        from modelctl.fleet import compare_hosts
-        from modelctl.inventory import one_host
-        from modelctl.matrix import Matrix
+        from modelctl.jobs.compare import CompareOptions
+        from modelctl.jobs.compare import compare as run_compare
+        from modelctl.jobs.fleet import compare_hosts
+        from modelctl.jobs.matrix import Matrix
         from modelctl.output.compare import NoticesFirst, matrix_result, table_fleet_result, table_result
         from modelctl.output.progress import Progress, should_show
+        from modelctl.profile.inventory import one_host
 
         options = CompareOptions(
             prompt_texts, prompts_file, seeds, repeat, parallel, all_params, no_server, ephemeral, overrides,
@@ -270,10 +270,10 @@ def _sweep(
 ) -> Result:
     """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code);
     ``save``: --save-best's file and --force."""
-    from modelctl.inventory import one_host
+    from modelctl.jobs.sweep import sweep
     from modelctl.output.progress import Progress, should_show
     from modelctl.output.sweep import sweep_result
-    from modelctl.sweep import sweep
+    from modelctl.profile.inventory import one_host
 
     progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
     try:

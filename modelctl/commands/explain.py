@@ -117,11 +117,11 @@ def explain(
     """
 
     def body() -> Result:
-        from modelctl.explain import explain as run_explain
-        from modelctl.inventory import one_host
+        from modelctl.common.units import parse_size
+        from modelctl.jobs.explain import explain as run_explain
+        from modelctl.ollama.hosts import HostFacts
         from modelctl.output.explain import explain_result
-        from modelctl.session import HostFacts
-        from modelctl.units import parse_size
+        from modelctl.profile.inventory import one_host
 
         flags = HostFacts(
             context_length=context_length, num_parallel=parallel, kv_cache_type=kv_type,

@@ -86,7 +86,7 @@ def plan(
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
-        from modelctl.fleet import plan_hosts
+        from modelctl.jobs.fleet import plan_hosts
         from modelctl.output.plan import plan_fleet_result
 
         fleet = plan_hosts(

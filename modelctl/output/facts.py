@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ExitCode, ModelctlError
-from modelctl.estimate import EstimateReport
-from modelctl.facts import ModelFacts
-from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
-from modelctl.offload import GpuPlacement
+from modelctl.jobs.estimate import EstimateReport
+from modelctl.memory.facts import ModelFacts
+from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
+from modelctl.memory.offload import GpuPlacement
 from modelctl.output import Result
 from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
-from modelctl.units import human_bytes
 
 
 def _fmt_heads(v: Any) -> str:

@@ -10,10 +10,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from modelctl.estimate import EstimateReport
-from modelctl.memory import TABLE_KV_TYPES
+from modelctl.common.units import human_bytes
+from modelctl.jobs.estimate import EstimateReport
+from modelctl.memory.memory import TABLE_KV_TYPES
 from modelctl.output.html import render_page
-from modelctl.units import human_bytes
 
 COLORS = {"f16": "#3867d6", "q8_0": "#20bf6b", "q4_0": "#fa8231"}
 _W, _H = 820, 440  # the chart

@@ -6,7 +6,7 @@ import os
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from modelctl import escape
+from modelctl.common import escape
 
 
 def terminal_width(default: int = 100, minimum: int = 60) -> int:
