@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
             ]
         )
         for path in files:
-            if ".venv" in path.parts:
+            if ".venv" in path.parts or path.as_posix().endswith("docs/api.md"):  # its table names the old modules
                 continue
             old = path.read_text(encoding="utf-8")
             new = rewrite(old)

@@ -17,6 +17,7 @@ from modelctl.cli_common import (
 )
 from modelctl.errors import ExitCode
 from modelctl.output import Result
+from modelctl.profile.params import KV_CACHE_TYPES
 
 
 @click.command()
@@ -47,7 +48,7 @@ from modelctl.output import Result
 @click.option(
     "--kv-cache",
     "kv_type",
-    type=click.Choice(["f16", "q8_0", "q4_0", "f32"]),
+    type=click.Choice([*KV_CACHE_TYPES, "f32"]),  # f32: llama.cpp's, modelled here only
     default=None,
     help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE; default: the inventory host's, else f16). q8_0/q4_0 need "
     "flash attention; without it: f16.",

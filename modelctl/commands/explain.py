@@ -15,6 +15,7 @@ from modelctl.cli_common import (
     set_option,
 )
 from modelctl.output import Result
+from modelctl.profile.params import KV_CACHE_TYPES
 
 
 @click.command("explain")
@@ -44,7 +45,7 @@ from modelctl.output import Result
 @click.option(
     "--kv-cache",
     "kv_type",
-    type=click.Choice(["f16", "q8_0", "q4_0"]),
+    type=click.Choice(KV_CACHE_TYPES),
     default=None,
     help="Declare the server's OLLAMA_KV_CACHE_TYPE (default: the inventory host's facts).",
 )

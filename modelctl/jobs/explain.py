@@ -33,7 +33,7 @@ from modelctl.memory.effective import (
     unknown_model,
 )
 from modelctl.memory.facts import ModelFacts, facts_from_gguf, facts_from_show
-from modelctl.memory.memory import ollama_rule
+from modelctl.memory.memory import QUANTIZED_KV_TYPES, ollama_rule
 from modelctl.ollama.hosts import HostFacts, HostRef, HostSpec
 from modelctl.ollama.server import ModelNotFound
 from modelctl.ollama.session import HostSession, session_for
@@ -247,7 +247,7 @@ def _explained(
     res = resolve(subject.base, ctx, profile=subject.profile, request=req)
     out = Explanation(subject, res, running, notes + subject.warnings)
     kv, fa = res.settings["kv_cache_type"].value, res.settings["flash_attention"].value
-    if kv in ("q8_0", "q4_0") and fa is False:
+    if kv in QUANTIZED_KV_TYPES and fa is False:
         how = "declared off" if res.settings["flash_attention"].basis == "declared" else f"off in Ollama {ctx.version}"
         then = (
             "Ollama passes the type on and llama-server refuses to load"

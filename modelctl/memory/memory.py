@@ -30,6 +30,7 @@ from typing import Any
 from modelctl.errors import InvalidInput
 from modelctl.memory.facts import ModelFacts
 from modelctl.ollama.wire import older_than
+from modelctl.profile.params import KV_CACHE_TYPES
 
 KV_BYTES_PER_ELEMENT: dict[str, Fraction] = {
     "f32": Fraction(4),
@@ -38,8 +39,8 @@ KV_BYTES_PER_ELEMENT: dict[str, Fraction] = {
     "q4_0": Fraction(18, 32),
 }
 KV_TYPES = tuple(KV_BYTES_PER_ELEMENT)
-QUANTIZED_KV_TYPES = ("q8_0", "q4_0")
-TABLE_KV_TYPES = ("f16", "q8_0", "q4_0")
+QUANTIZED_KV_TYPES = tuple(t for t in KV_CACHE_TYPES if t != "f16")
+TABLE_KV_TYPES = KV_CACHE_TYPES
 
 MiB = 1 << 20
 GiB = 1 << 30

@@ -40,7 +40,7 @@ from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileErro
 from modelctl.ollama.hosts import HostFacts, HostRef, HostSpec, parse_host, redact
 from modelctl.ollama.registry import parse_registry
 from modelctl.profile import yamlio
-from modelctl.profile.params import suggest
+from modelctl.profile.params import KV_CACHE_TYPES, suggest
 from modelctl.profile.profile import resolve_ref
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -48,7 +48,6 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RF
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
 _TOP_KEYS = ("hosts", "insecure_registries", "version")
 _HOST_KEYS = ("url", "headers", "profiles", "facts", "insecure_registries")
-_KV_TYPES = ("f16", "q8_0", "q4_0")
 _BACKENDS = ("cuda", "rocm", "metal")
 
 
@@ -337,7 +336,7 @@ def _size(v: Any) -> int:
 _FACTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "OLLAMA_CONTEXT_LENGTH": ("context_length", _int_in(1, 1 << 24)),
     "OLLAMA_NUM_PARALLEL": ("num_parallel", _int_in(1, 256)),
-    "OLLAMA_KV_CACHE_TYPE": ("kv_cache_type", _choice(_KV_TYPES)),
+    "OLLAMA_KV_CACHE_TYPE": ("kv_cache_type", _choice(KV_CACHE_TYPES)),
     "OLLAMA_FLASH_ATTENTION": ("flash_attention", _bool),
     "OLLAMA_MAX_LOADED_MODELS": ("max_loaded_models", _int_in(0, 1024)),
     "OLLAMA_GPU_OVERHEAD": ("gpu_overhead", _size),

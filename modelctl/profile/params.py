@@ -26,6 +26,12 @@ INT64_MAX = 2**63 - 1
 #: The num_ctx Ollama picks when nothing sets it, on a machine with less than ~24 GiB of VRAM.
 DEFAULT_NUM_CTX = 4096
 
+#: The KV cache types Ollama's OLLAMA_KV_CACHE_TYPE takes (v0.9.3 fs/ggml/ggml.go kvCacheBytesPerElement,
+#: anything else is f16), the quantized ones needing flash attention: the one list (inventories' facts,
+#: explain's and estimate's --kv-cache, the memory model and its table). estimate also models llama.cpp's
+#: f32, which Ollama does not set.
+KV_CACHE_TYPES: tuple[str, ...] = ("f16", "q8_0", "q4_0")
+
 
 @dataclass(frozen=True)
 class Param:
