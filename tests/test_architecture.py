@@ -282,3 +282,14 @@ def test_the_docs_import_only_the_library_face() -> None:
                 if m not in ("modelctl", "modelctl.api")
             ]
     assert found == []
+
+
+def test_one_home_for_the_kv_cache_types_and_the_terminal_width() -> None:
+    """The KV cache types Ollama takes are listed once (``profile/params.py``), the terminal's width is
+    read once (``modelctl.terminal_columns``): every other module imports them."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path != PACKAGE / "profile" / "params.py":
+            assert '"q8_0", "q4_0"' not in text, path
+        if path != PACKAGE / "__init__.py":
+            assert "get_terminal_size()" not in text, path
