@@ -4,10 +4,10 @@ For each file size (default 256 MiB and 1 GiB, random bytes) and each round:
 
 * ``openssl dgst -sha256 FILE`` (the reference: the fastest SHA-256 process here, 3.5 x
   ``sha256sum``), wall time of the whole process,
-* modelctl's hash as a whole process (``modelctl.files.sha256_file`` in a fresh interpreter, start-up
+* modelctl's hash as a whole process (``modelctl.common.files.sha256_file`` in a fresh interpreter, start-up
   included), run in turn with it: minimum and median of the per-round ratios,
 * a fresh Python process running modelctl's own path: streaming SHA-256
-  (``modelctl.build.sha256_stream``), ``HEAD /api/blobs/<digest>`` and the streaming
+  (``modelctl.jobs.build.sha256_stream``), ``HEAD /api/blobs/<digest>`` and the streaming
   ``POST`` (``OllamaClient.upload_blob``) to the Ollama API double, timing each step and
   reporting its peak RSS,
 * the same process again with the blob already on the server: it must send 0 bytes,
@@ -43,8 +43,8 @@ from bench._util import ratios  # noqa: E402
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from modelctl.files import sha256_file as sha256_stream
-from modelctl.server import OllamaClient
+from modelctl.common.files import sha256_file as sha256_stream
+from modelctl.ollama.server import OllamaClient
 
 path, host = Path(sys.argv[1]), sys.argv[2]
 sent = [0]
@@ -128,7 +128,7 @@ def write_padded_gguf(path: Path, size: int) -> None:
             left -= n
 
 
-HASH = "import sys; from modelctl.files import sha256_file; print(sha256_file(sys.argv[1]))"
+HASH = "import sys; from modelctl.common.files import sha256_file; print(sha256_file(sys.argv[1]))"
 
 
 def time_process(cmd: list[str]) -> float:

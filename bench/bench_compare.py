@@ -36,12 +36,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._util import bench_env, modelctl_cmd, paired, verdict  # noqa: E402
-from modelctl.compare import Matrix, build_table, run_matrix  # noqa: E402
+from modelctl.jobs.compare import Matrix, build_table, run_matrix  # noqa: E402
+from modelctl.jobs.run import Target, build_request, resolve_target  # noqa: E402
+from modelctl.ollama.server import OllamaClient, ServerInfo  # noqa: E402
 from modelctl.output import compare as reports  # noqa: E402
 from modelctl.output import dumps, envelope  # noqa: E402
-from modelctl.prompts import Assertion, PromptCase  # noqa: E402
-from modelctl.run import Target, build_request, resolve_target  # noqa: E402
-from modelctl.server import OllamaClient, ServerInfo  # noqa: E402
+from modelctl.profile.prompts import Assertion, PromptCase  # noqa: E402
 from tests.fixtures_compare import PROFILES, build  # noqa: E402
 
 REFS = ("creative", "precise", "wide", "qwen")

@@ -35,8 +35,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from _sparse_gguf import Q4_K, Layout, write_sparse_gguf  # noqa: E402
 
-from modelctl.facts import facts_from_gguf  # noqa: E402
-from modelctl.memory import MiB, Runtime, cells_per_layer, estimate_for_facts  # noqa: E402
+from modelctl.memory.facts import facts_from_gguf  # noqa: E402
+from modelctl.memory.memory import MiB, Runtime, cells_per_layer, estimate_for_facts  # noqa: E402
 
 LLAMA_31_8B = Layout(
     "llama-3.1-8b-shape", "llama", 2, 4096, 14336, 32, 8, 128, 128256, 131072, weight_type=Q4_K

@@ -24,8 +24,8 @@ from bench_validate import TEMPLATE  # noqa: E402
 
 
 def main() -> None:
-    from modelctl.profile import load_profile
-    from modelctl.render import render
+    from modelctl.modelfile.render import render
+    from modelctl.profile.profile import load_profile
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 11

@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from bench._util import bench_env, modelctl_cmd, paired, verdict  # noqa: E402
 from bench.bench_compare import ChildDouble  # noqa: E402
-from modelctl.compare import CompareOptions  # noqa: E402
-from modelctl.probe import CALIBRATION_WORDS, SLOT_PADDING, ProbeStep, Search, probe  # noqa: E402
-from modelctl.sweep import sweep  # noqa: E402
+from modelctl.jobs.compare import CompareOptions  # noqa: E402
+from modelctl.jobs.probe import CALIBRATION_WORDS, SLOT_PADDING, ProbeStep, Search, probe  # noqa: E402
+from modelctl.jobs.sweep import sweep  # noqa: E402
 from tests.fixtures_compare import build  # noqa: E402
 from tests.ollama_double import RAW_OVERHEAD, OllamaDouble  # noqa: E402
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 
-from modelctl import params as P
 from modelctl.cli import COMMANDS, cli
+from modelctl.common.limits import LIMITS, Limit
+from modelctl.common.units import human_bytes
 from modelctl.errors import EXIT_CODE_MEANINGS, PRECEDENCE
-from modelctl.limits import LIMITS, Limit
-from modelctl.units import human_bytes
+from modelctl.profile import params as P
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 WIDTH = 100
@@ -61,7 +61,7 @@ def parameters_reference() -> str:
     out = [
         "# Parameter reference",
         "",
-        "Generated from `modelctl/params.py` by `python -m modelctl._docgen`. Every parameter current",
+        "Generated from `modelctl/profile/params.py` by `python -m modelctl._docgen`. Every parameter current",
         "Ollama accepts (`api/types.go` `Options` and `Runner`). **Load-time** parameters configure the",
         "runner: a request whose load-time values differ from the loaded model's reloads it.",
         "**Per-request** parameters apply to each generation. Profiles are validated against the",
@@ -137,7 +137,7 @@ def limits_reference() -> str:
     out = [
         "# Limits",
         "",
-        "Generated from `modelctl/limits.py` by `python -m modelctl._docgen`. modelctl bounds everything it",
+        "Generated from `modelctl/common/limits.py` by `python -m modelctl._docgen`. modelctl bounds everything it",
         "reads, so a file that never ends or a server that answers forever cannot hang it or exhaust memory.",
         "Each default is far above any legitimate input; set the environment variable to raise a limit",
         "(sizes may be written `64MiB`, `1GB` or in bytes). Going over a limit is an error with the documented",

@@ -1,7 +1,6 @@
 """modelctl as a library: every command's job as a function that returns a typed result.
 
     from modelctl import api
-
     facts = api.inspect("model.gguf")
     memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
     print(memory.total_bytes)
@@ -17,7 +16,7 @@ imports click. Each job takes its settings in one keyword-only options object
 (:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`), and each result says
 the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long jobs (``build``, ``run``,
 ``compare_runs``) report progress and streamed tokens through the ``on_event`` callable they take
-(see :mod:`modelctl.events`). :class:`Ollama` holds one server's host and timeout and offers
+(see :mod:`modelctl.common.events`). :class:`Ollama` holds one server's host and timeout and offers
 every job that talks to a server as a method.
 docs/api.md has a walk-through; tests/test_api.py pins the names below.
 
@@ -31,12 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from modelctl.build import BuildOptions, BuildOutcome, BuildResult, build
-from modelctl.chat import ChatSession, open_chat
-from modelctl.compare import CompareOptions, compare, compare_runs, compare_table
-from modelctl.derive import DerivedProfile, derive_profile
-from modelctl.drift import Difference
-from modelctl.effective import Resolution
+from modelctl.common.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer, ignore
 from modelctl.errors import (
     CheckFailed,
     Diagnostic,
@@ -53,35 +47,42 @@ from modelctl.errors import (
     TemplateError,
     UsageProblem,
 )
-from modelctl.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
-from modelctl.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer, ignore
-from modelctl.explain import Explanation, explain
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
-from modelctl.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
-from modelctl.importer import ImportedProfile, import_modelfile
-from modelctl.inventory import Inventory, InventoryError, load_inventory, select_hosts
-from modelctl.lint import validate_hosts
-from modelctl.manifests import manifest_digest
-from modelctl.matrix import Matrix
-from modelctl.memory import BudgetResult, MemoryEstimate
-from modelctl.model_import import import_model
-from modelctl.modelfile import ModelSpec, parse_modelfile
-from modelctl.offload import GpuPlacement
-from modelctl.outdated import OutdatedResult, outdated
-from modelctl.plan import PlanOptions, PlanResult, plan
-from modelctl.probe import ProbeReport, probe
-from modelctl.profile import LoadedProfile, Profile, json_schema, load_profile
-from modelctl.push import PushResult, push_models
-from modelctl.render import Rendered, render, render_profile
-from modelctl.residency import Residency, together
-from modelctl.run import RunReport, RunResult, run
-from modelctl.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
-from modelctl.session import HostFacts, HostSession, HostSpec
-from modelctl.show import DeployedModelfile, ModelReport, show, show_modelfile
-from modelctl.sweep import SweepResult, sweep
-from modelctl.table import ParamTable
-from modelctl.validate import Validation, validate
+from modelctl.jobs.build import BuildOptions, BuildOutcome, BuildResult, build
+from modelctl.jobs.chat import ChatSession, open_chat
+from modelctl.jobs.compare import CompareOptions, compare, compare_runs, compare_table
+from modelctl.jobs.drift import Difference
+from modelctl.jobs.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
+from modelctl.jobs.explain import Explanation, explain
+from modelctl.jobs.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
+from modelctl.jobs.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
+from modelctl.jobs.lint import validate_hosts
+from modelctl.jobs.matrix import Matrix
+from modelctl.jobs.model_import import import_model
+from modelctl.jobs.outdated import OutdatedResult, outdated
+from modelctl.jobs.plan import PlanOptions, PlanResult, plan
+from modelctl.jobs.probe import ProbeReport, probe
+from modelctl.jobs.profiles import load_profile, render_profile
+from modelctl.jobs.push import PushResult, push_models
+from modelctl.jobs.residency import Residency, together
+from modelctl.jobs.run import RunReport, RunResult, run
+from modelctl.jobs.show import DeployedModelfile, ModelReport, show, show_modelfile
+from modelctl.jobs.sweep import SweepResult, sweep
+from modelctl.jobs.table import ParamTable
+from modelctl.jobs.validate import Validation, validate
+from modelctl.memory.effective import Resolution
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import BudgetResult, MemoryEstimate
+from modelctl.memory.offload import GpuPlacement
+from modelctl.modelfile.grammar import ModelSpec, parse_modelfile
+from modelctl.modelfile.importer import ImportedProfile, import_modelfile
+from modelctl.modelfile.render import Rendered, render
+from modelctl.ollama.hosts import HostFacts, HostSpec
+from modelctl.ollama.manifests import manifest_digest
+from modelctl.ollama.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
+from modelctl.ollama.session import HostSession
+from modelctl.profile.derive import DerivedProfile, derive_profile
+from modelctl.profile.inventory import Inventory, InventoryError, load_inventory, select_hosts
+from modelctl.profile.profile import LoadedProfile, Profile, json_schema
 
 __all__ = [
     # one server, every job on it as a method

@@ -9,12 +9,11 @@ this module only (tests/test_startup.py pins the set).
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import click
 
-from modelctl import __version__
+from modelctl import __version__, terminal_columns
 
 # name -> ("module:attribute", one-line summary); the order is the order of `modelctl --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,7 +69,7 @@ class LazyGroup(click.Group):
         """click's resolution, with a did-you-mean for a misspelt command (``biuld`` -> ``build``)."""
         name = click.utils.make_str(args[0]) if args else ""
         if args and name not in COMMANDS and not ctx.resilient_parsing and not name.startswith("-"):
-            from modelctl.params import suggest  # only on this error path: --help stays light
+            from modelctl.profile.params import suggest  # only on this error path: --help stays light
 
             hint = suggest(name, COMMANDS, cutoff=0.6)
             if hint is not None:
@@ -87,16 +86,7 @@ def help_width(max_width: int = 100) -> int:
     """The width click's help formatter would choose (``shutil.get_terminal_size`` with an 80
     column fallback, capped at ``max_width``, minus 2, at least 50), read without importing
     ``shutil`` and the compression modules it loads: ``--help`` stays light."""
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size().columns
-        except (OSError, ValueError):
-            columns = 80
-    return max(min(columns, max_width) - 2, 50)
+    return max(min(terminal_columns(80), max_width) - 2, 50)
 
 
 @click.group(

@@ -17,11 +17,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modelctl import escape
+from modelctl.common import escape
+from modelctl.common.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
 from modelctl.errors import EXIT_CODE_MEANINGS, Diagnostic, ExitCode, ModelctlError, shown_name, too_long_name
-from modelctl.files import CONFINE_ENV, check_output, confined, forget_inputs, write_atomic
+from modelctl.ollama.registry import parse_registry
 from modelctl.output import MACHINE_FORMATS, Result, dumps, envelope, term
-from modelctl.registry import parse_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,7 +138,7 @@ def _registries(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 
 def insecure_registry_option(f: F) -> F:
     """``--insecure-registry HOST[:PORT]`` (repeatable): registries served over plain http
-    (``insecure_registries: tuple[str, ...]``; the matching rule is modelctl.registry's)."""
+    (``insecure_registries: tuple[str, ...]``; the matching rule is modelctl.ollama.registry's)."""
     return click.option(
         "--insecure-registry",
         "insecure_registries",
@@ -208,7 +208,7 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
     $MODELCTL_PROFILES, and the shell's own file completion when none matches."""
     from click.shell_completion import CompletionItem
 
-    from modelctl.profile import profile_names  # at completion time only: --help stays light
+    from modelctl.profile.profile import profile_names  # at completion time only: --help stays light
 
     names = [CompletionItem(n) for n in profile_names() if n.startswith(incomplete)]
     return [CompletionItem(incomplete, type="file"), *names]

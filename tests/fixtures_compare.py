@@ -143,8 +143,8 @@ def chef_dir(tmp_path: Path) -> Path:
 
 def build(double: od.OllamaDouble, workdir: Path, *refs: str) -> None:
     """Create each profile's model on the double through /api/create (structured fields)."""
-    from modelctl.profile import load_profile
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.profile.profile import load_profile
 
     with OllamaClient(double.url) as client:
         for ref in refs:
@@ -580,7 +580,7 @@ def check_junit(xml_text: str) -> Any:
         seen = dict.fromkeys(counts, 0)
         for case in suite:
             assert case.tag == "testcase", case.tag
-            assert case.get("classname") == f"modelctl.compare.{suite.get('name')}"
+            assert case.get("classname") == f"modelctl.jobs.compare.{suite.get('name')}"
             assert case.get("name") and float(case.get("time") or "x") >= 0
             seen["tests"] += 1
             outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]

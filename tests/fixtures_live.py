@@ -98,11 +98,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def probe(host: str | None, timeout: float = 2.0) -> tuple[str, str | None, str | None]:
     """(normalised url, version or None, error or None) for GET /api/version."""
-    from modelctl.server import parse_host, redact
+    from modelctl.ollama.hosts import parse_host, redact
 
     url = parse_host(host)
     try:
-        from modelctl.server import OllamaClient
+        from modelctl.ollama.server import OllamaClient
 
         with OllamaClient(url, timeout=timeout, connect_timeout=timeout) as c:
             return url, c.version(), None
@@ -118,7 +118,7 @@ def live_host(request: pytest.FixtureRequest) -> str:
     host = request.config.getoption("--ollama-host") or LIVE_OLLAMA_HOST
     url, version, error = probe(host)
     if version is None:
-        from modelctl.server import redact
+        from modelctl.ollama.hosts import redact
 
         pytest.skip(f"no Ollama server answered at {redact(url)}: {error}")
     return url
@@ -181,7 +181,7 @@ def live_names(live_host: str) -> Iterator[list[str]]:
 
 
 def delete_models(host: str, names: list[str]) -> None:
-    from modelctl.server import ModelNotFound, OllamaClient
+    from modelctl.ollama.server import ModelNotFound, OllamaClient
 
     with OllamaClient(host) as client:
         for name in names:
@@ -192,8 +192,8 @@ def delete_models(host: str, names: list[str]) -> None:
 def create_model(host: str, name: str, gguf: Path, **fields: Any) -> None:
     """Create ``name`` from a local GGUF file as ``ollama create`` does: upload the blob, then
     ``/api/create`` with ``files`` and any other fields (system, template, parameters, messages)."""
-    from modelctl.files import sha256_file
-    from modelctl.server import OllamaClient
+    from modelctl.common.files import sha256_file
+    from modelctl.ollama.server import OllamaClient
 
     digest = sha256_file(gguf)
     with OllamaClient(host) as client:

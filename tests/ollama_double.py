@@ -2579,7 +2579,7 @@ def _rendered(m: Model, req: dict[str, Any], *, chat: bool, num_ctx: int, trunca
 
 def fit_prompt(state: DoubleState, n: int, num_ctx: int, num_keep: int, truncate: bool, shift: bool) -> int:
     """The tokens of an ``n``-token prompt the runner evaluates (its ``prompt_eval_count``), as
-    Ollama's runner of ``state.version`` fits it into ``num_ctx`` (docs: modelctl/truncation.py).
+    Ollama's runner of ``state.version`` fits it into ``num_ctx`` (docs: modelctl/ollama/truncation.py).
 
     Go runners (before 0.30.0) take up to num_ctx tokens and cut a longer prompt to num_ctx
     (num_keep, then the latter part); llama-server (0.30.0+) takes up to num_ctx - 1 and cuts

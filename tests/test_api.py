@@ -49,17 +49,18 @@ def test_exported_names_are_pinned() -> None:
 
 def test_jobs_are_the_ones_the_commands_call() -> None:
     """One implementation: the API hands out the same functions the CLI's commands call."""
-    from modelctl import api, build, compare, estimate, run, show, validate
+    from modelctl import api
+    from modelctl.jobs import build, compare, estimate, run, show, validate
 
     assert api.build is build.build and api.show is show.show and api.run is run.run
     assert api.compare is compare.compare and api.estimate is estimate.estimate
     assert api.validate is validate.validate
-    from modelctl import fleet, lint
+    from modelctl.jobs import fleet, lint
 
     assert api.build_hosts is fleet.build_hosts and api.plan_hosts is fleet.plan_hosts
     assert api.show_hosts is fleet.show_hosts and api.compare_hosts is fleet.compare_hosts
     assert api.validate_hosts is lint.validate_hosts
-    from modelctl import explain, residency
+    from modelctl.jobs import explain, residency
 
     assert api.explain is explain.explain and api.together is residency.together
 

@@ -19,8 +19,8 @@ WRITERS = ("modelctl.output",)
 #: (they would slow down every command that imports the module), and standard-library modules
 #: that modules on the ``--help`` path load only when they are used.
 LAZY_IMPORTS_ALLOWED = {
-    "modelctl.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
-    "modelctl.sandbox": {
+    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.modelfile.sandbox": {
         "jinja2",
         "jinja2.sandbox",
         "jinja2.exceptions",
@@ -28,13 +28,18 @@ LAZY_IMPORTS_ALLOWED = {
         "jinja2.utils",
         "jinja2.visitor",
     },
-    "modelctl.yamlio": {"yaml"},
-    "modelctl.importer": {"yaml"},
-    "modelctl.server": {"ollama"},
-    "modelctl.cli_common": {"traceback", "click.shell_completion", "modelctl.profile", "modelctl.output.failure"},
-    "modelctl.files": {"tempfile", "fcntl", "hashlib"},
+    "modelctl.profile.yamlio": {"yaml"},
+    "modelctl.modelfile.importer": {"yaml"},
+    "modelctl.ollama.server": {"ollama"},
+    "modelctl.cli_common": {
+        "traceback",
+        "click.shell_completion",
+        "modelctl.profile.profile",
+        "modelctl.output.failure",
+    },
+    "modelctl.common.files": {"tempfile", "fcntl", "hashlib"},
     "modelctl.output": {"json"},
-    "modelctl.params": {"difflib"},
+    "modelctl.profile.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},
     "modelctl.output.text": {"rich", "rich.table", "rich.text"},
     "modelctl.output.html": {"jinja2", "markupsafe"},
@@ -155,7 +160,7 @@ def test_function_level_imports_only_where_they_keep_startup_fast() -> None:
 
 
 def test_commands_import_only_the_light_shared_modules_at_module_level() -> None:
-    light = {"modelctl.cli_common", "modelctl.errors", "modelctl.output", "modelctl.params"}
+    light = {"modelctl.cli_common", "modelctl.errors", "modelctl.output", "modelctl.profile.params"}
     for module in MODULES:
         if not _in(module, ("modelctl.commands",)):
             continue
@@ -173,3 +178,118 @@ def test_every_module_is_in_the_architecture_page() -> None:
         if MODULES[module].name == "__init__.py" or short.startswith(("commands/", "output/")):
             continue
         assert f"{short}.py" in design, f"docs/architecture.md does not mention {short}.py"
+
+
+#: The rooms of the core (design.md §3), each a package under modelctl/.
+ROOMS = ("common", "ollama", "profile", "modelfile", "memory", "jobs")
+
+#: The arrows allowed between rooms: a room, or one module of a room (``ollama.wire``). A room may
+#: always import itself and ``modelctl.errors``. Imports inside functions count.
+ALLOWED_ARROWS: dict[str, set[str]] = {
+    "common": {"ollama.wire"},  # units: values as the server's float32 keeps them
+    "ollama": {"common", "profile.params"},  # wire: /api/show parameters typed by the catalogue
+    "profile": {"common", "modelfile", "ollama.wire", "ollama.hosts", "ollama.registry"},
+    "modelfile": {"common", "profile", "ollama.wire"},
+    "memory": {"common", "profile", "ollama"},
+    "jobs": {"common", "profile", "modelfile", "ollama", "memory"},
+}
+
+#: Ollama's network modules: what profiles, Modelfiles and the shared modules never reach.
+NETWORK = {"modelctl.ollama.server", "modelctl.ollama.session", "modelctl.ollama._httpx"}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ROOMS else None
+
+
+def _closure(module: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        for dep in GRAPH[todo.pop()]:
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def test_every_core_module_lives_in_a_room() -> None:
+    top = {m for m in MODULES if m.count(".") == 1 and m.split(".")[1] not in (*ROOMS, "commands", "output")}
+    assert top <= {"modelctl.api", "modelctl.cli", "modelctl.cli_common", "modelctl.errors", "modelctl._docgen",
+                   "modelctl.__main__"}, top  # fmt: skip
+    assert len(list(PACKAGE.glob("*.py"))) <= 10
+
+
+def test_imports_between_rooms_follow_the_table() -> None:
+    bad: list[str] = []
+    for module, deps in GRAPH.items():
+        room = _room(module)
+        if room is None:
+            continue
+        for dep in deps:
+            other = _room(dep)
+            if other == room or dep in ("modelctl.errors", "modelctl"):
+                continue
+            short = dep.removeprefix("modelctl.")
+            if other is None or (other not in ALLOWED_ARROWS[room] and short not in ALLOWED_ARROWS[room]):
+                bad.append(f"{module} -> {dep}")
+    assert bad == []
+
+
+def test_profiles_and_modelfiles_never_reach_the_network_or_memory() -> None:
+    """Not even through another module: loading or rendering a profile opens no connection and reads
+    no GGUF header (design.md §3)."""
+    for module in MODULES:
+        if _room(module) in ("profile", "modelfile", "common"):
+            reached = _closure(module)
+            assert not reached & NETWORK, (module, sorted(reached & NETWORK))
+            assert not {d for d in reached if _room(d) in ("memory", "jobs")}, module
+
+
+def test_memory_and_ollama_never_import_jobs() -> None:
+    for module, deps in GRAPH.items():
+        if _room(module) in ("memory", "ollama"):
+            assert not {d for d in deps if _room(d) == "jobs"}, module
+
+
+def test_rooms_are_private_behind_the_api() -> None:
+    """The library's names are modelctl.api's: every room says so with an empty ``__all__``, and says
+    in its docstring what it holds and what it may import (docs/architecture.md)."""
+    for room in ROOMS:
+        tree = ast.parse((PACKAGE / room / "__init__.py").read_text(encoding="utf-8"))
+        doc = ast.get_docstring(tree) or ""
+        assert "May import" in doc and "modelctl.api" in doc, room
+        declared = [
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__"
+        ]
+        assert len(declared) == 1 and isinstance(declared[0], ast.List) and declared[0].elts == [], room
+
+
+def test_the_docs_import_only_the_library_face() -> None:
+    """Code in the docs imports ``modelctl.api`` (or ``modelctl``), never a module behind it."""
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    found = []
+    for page in [*docs.glob("*.md"), docs.parent / "README.md"]:
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+            found += [
+                m
+                for m in re.findall(r"(?:from|import) (modelctl[\w.]*)", block)
+                if m not in ("modelctl", "modelctl.api")
+            ]
+    assert found == []
+
+
+def test_one_home_for_the_kv_cache_types_and_the_terminal_width() -> None:
+    """The KV cache types Ollama takes are listed once (``profile/params.py``), the terminal's width is
+    read once (``modelctl.terminal_columns``): every other module imports them."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path != PACKAGE / "profile" / "params.py":
+            assert '"q8_0", "q4_0"' not in text, path
+        if path != PACKAGE / "__init__.py":
+            assert "get_terminal_size()" not in text, path

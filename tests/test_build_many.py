@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import modelctl.build
+import modelctl.jobs.build
 from modelctl import api
 from modelctl.cli import cli
-from modelctl.events import Status, Transfer
+from modelctl.common.events import Status, Transfer
 from tests.ollama_double import OllamaDouble
 
 
@@ -72,8 +72,8 @@ def test_several_profiles_ask_what_the_run_needs_and_write_records_once(
     ollama_double.install("llama3.2:3b")
     refs = profiles(tmp_path, 4)
     writes: list[Any] = []
-    real = modelctl.build.write_atomic
-    monkeypatch.setattr(modelctl.build, "write_atomic", lambda p, t: (writes.append(p), real(p, t)))
+    real = modelctl.jobs.build.write_atomic
+    monkeypatch.setattr(modelctl.jobs.build, "write_atomic", lambda p, t: (writes.append(p), real(p, t)))
     api.build(refs, host=ollama_double.url)
     assert len(writes) == 1  # four creates, one write of builds.json
     assert paths(ollama_double) == {

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from modelctl import build as build_module
-from modelctl.build import BuildRecords
+from modelctl.jobs import build as build_module
+from modelctl.jobs.build import BuildRecords
 from tests.fixtures_double import REPO_ROOT, cli_env, run_cli
 from tests.ollama_double import OllamaDouble
 
@@ -24,7 +24,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from modelctl.build import BuildRecords
+    from modelctl.jobs.build import BuildRecords
     path, tag, n, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     while time.time() < start:  # both writers begin together
         time.sleep(0.001)

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from modelctl.build import (
+from modelctl.errors import InvalidInput
+from modelctl.jobs.build import (
     assemble,
     files_for_model,
     request_file_names,
     valid_path,
 )
-from modelctl.drift import Difference, differences, request_fingerprint
-from modelctl.errors import InvalidInput
-from modelctl.modelfile import ModelSpec
-from modelctl.params import typed_parameters
+from modelctl.jobs.drift import Difference, differences, request_fingerprint
+from modelctl.modelfile.grammar import ModelSpec
+from modelctl.profile.params import typed_parameters
 
 
 def spec(**kw: Any) -> ModelSpec:
@@ -345,8 +345,8 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
     import httpx
     import respx
 
-    from modelctl.build import Builder, BuildRecords
-    from modelctl.session import HostSession
+    from modelctl.jobs.build import Builder, BuildRecords
+    from modelctl.ollama.session import HostSession
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF" + b"\x00" * 4096)
@@ -451,7 +451,7 @@ def test_symlinked_single_file_is_keyed_by_the_link_name(tmp_path: Path) -> None
 
 def test_build_records_survive_a_damaged_file(tmp_path: Path) -> None:
     """A hand-edited or damaged builds.json only costs a rebuild; it never fails a build."""
-    from modelctl.build import BuildRecords
+    from modelctl.jobs.build import BuildRecords
 
     path = tmp_path / "builds.json"
     damaged = {f"sha{i}": "oops" for i in range(3)}

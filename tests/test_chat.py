@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelctl.derive import derive_profile
 from modelctl.errors import InvalidInput
-from modelctl.profile import load_profile
-from modelctl.wire import same_value
+from modelctl.ollama.wire import same_value
+from modelctl.profile.derive import derive_profile
+from modelctl.profile.profile import load_profile
 from tests.fixtures_pty import PtyProcess, plain
 from tests.ollama_double import OllamaDouble
 

@@ -179,7 +179,7 @@ def test_import_then_render_is_equivalent(tmp_path: Path) -> None:
     out_profile = tmp_path / "imported.yaml"
     code, _, err = invoke("import", str(mf), "-o", str(out_profile))
     assert code == 0, err
-    from modelctl.modelfile import parse_modelfile
+    from modelctl.modelfile.grammar import parse_modelfile
 
     code, rendered, err = invoke("render", str(out_profile))
     assert code == 0, err
@@ -224,7 +224,7 @@ def test_import_refuses_what_a_profile_cannot_hold(tmp_path: Path) -> None:
 
 # -- params and schema ----------------------------------------------------------------------------
 def test_params_table_lists_all_twenty() -> None:
-    from modelctl import params as P
+    from modelctl.profile import params as P
 
     code, out, _ = invoke("params", "--format", "json")
     assert code == 0
@@ -246,7 +246,7 @@ def test_params_one_and_removed_and_unknown() -> None:
 
 def test_schema_validates_the_examples_and_rejects_typos(tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from modelctl import yamlio
+    from modelctl.profile import yamlio
 
     code, out, _ = invoke("schema")
     assert code == 0

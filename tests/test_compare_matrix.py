@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from modelctl.events import CellDone
+from modelctl.common.events import CellDone
 from modelctl.output.progress import Progress
 from tests.fixtures_compare import MATRIX_SHAPE, TABLE_SHAPE, check_junit, check_shape, invoke
 from tests.fixtures_double import run_cli
@@ -153,10 +153,10 @@ def test_reloaded_flag_for_runner_options_on_a_shared_base(built_double: OllamaD
 
 
 def test_reload_after_eviction_is_flagged(built_double: OllamaDouble, chef_dir: Path) -> None:
-    from modelctl.matrix import run_matrix
-    from modelctl.prompts import inline_prompts
-    from modelctl.run import resolve_target
-    from modelctl.server import OllamaClient
+    from modelctl.jobs.matrix import run_matrix
+    from modelctl.jobs.run import resolve_target
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.profile.prompts import inline_prompts
 
     old = os.getcwd()
     os.chdir(chef_dir)
@@ -180,10 +180,10 @@ def test_profiles_on_one_base_alternating_num_ctx_reload_each_switch(
 ) -> None:
     # creative (num_ctx 2048), wide (8192), creative again: one runner for the shared weights,
     # replaced at every switch of num_ctx, so the third run loads again and is flagged.
-    from modelctl.matrix import run_matrix
-    from modelctl.prompts import inline_prompts
-    from modelctl.run import resolve_target
-    from modelctl.server import OllamaClient
+    from modelctl.jobs.matrix import run_matrix
+    from modelctl.jobs.run import resolve_target
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.profile.prompts import inline_prompts
 
     old = os.getcwd()
     os.chdir(chef_dir)
@@ -262,7 +262,7 @@ def test_assertion_failure_exits_6_and_junit_reports_it(built_double: OllamaDoub
     failure = cases[0].find("failure")
     assert failure is not None and (failure.get("message") or "") == "not in the output"
     assert cases[1].find("failure") is None
-    assert cases[0].get("classname") == "modelctl.compare.chef-creative"
+    assert cases[0].get("classname") == "modelctl.jobs.compare.chef-creative"
     assert float(cases[0].get("time") or "-1") >= 0
     # half the assertions pass: at --min-pass-rate 0.5 that is enough (a warning says what failed)
     r = invoke("compare", "creative", "precise", "--prompts", "p.yaml", "--min-pass-rate", "0.5", "--format", "json",
@@ -546,11 +546,11 @@ def test_ctrl_c_reports_what_finished(built_double: OllamaDouble, chef_dir: Path
 def test_text_stacks_columns_that_would_not_fit(
     built_double: OllamaDouble, chef_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelctl.matrix import run_matrix
+    from modelctl.jobs.matrix import run_matrix
+    from modelctl.jobs.run import resolve_target
+    from modelctl.ollama.server import OllamaClient
     from modelctl.output import compare as reports
-    from modelctl.prompts import inline_prompts
-    from modelctl.run import resolve_target
-    from modelctl.server import OllamaClient
+    from modelctl.profile.prompts import inline_prompts
 
     monkeypatch.chdir(chef_dir)
     with OllamaClient(built_double.url) as client:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from modelctl import params as P
-from modelctl.effective import builtin_default
-from modelctl.run import resolve_target
-from modelctl.server import ServerInfo
-from modelctl.table import build_table
+from modelctl.jobs.run import resolve_target
+from modelctl.jobs.table import build_table
+from modelctl.memory.effective import builtin_default
+from modelctl.ollama.server import ServerInfo
+from modelctl.profile import params as P
 from tests.fixtures_compare import TABLE_SHAPE, check_shape, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble, closed_port_url
@@ -29,7 +29,7 @@ def _cell(data: dict[str, Any], key: str, label: str) -> dict[str, Any]:
 
 
 def test_ollama_default_follows_the_server_version() -> None:
-    # the table's defaults come from the resolver (modelctl.effective), the one home of the rule
+    # the table's defaults come from the resolver (modelctl.memory.effective), the one home of the rule
     assert builtin_default("repeat_penalty", "0.32.9")[0] == 1.1
     assert builtin_default("repeat_penalty", "0.32.10")[0] == 1.0
     value, note = builtin_default("repeat_penalty", None)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from modelctl.common.files import confinement_root, repository_root
 from modelctl.errors import ModelctlError
-from modelctl.files import confinement_root, repository_root
-from modelctl.profile import load_profile
+from modelctl.profile.profile import load_profile
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.fixtures_hostile import HANG, assert_refused

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from modelctl.common.files import sha256_file
 from modelctl.errors import ServerError, ServerUnreachable
-from modelctl.files import sha256_file
-from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.ollama.server import ModelNotFound, OllamaClient
 from tests.ollama_double import (
     OllamaDouble,
     closed_port_url,

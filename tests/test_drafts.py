@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from modelctl.build import assemble
 from modelctl.errors import InvalidInput
-from modelctl.importer import spec_to_profile_data
-from modelctl.modelfile import parse_modelfile
+from modelctl.jobs.build import assemble
+from modelctl.modelfile.grammar import parse_modelfile
+from modelctl.modelfile.importer import spec_to_profile_data
 
 
 def digest(path: Path) -> str:
@@ -84,8 +84,8 @@ def test_import_keeps_the_last_draft_and_says_so(tmp_path: Path) -> None:
 
 def test_a_template_that_adds_a_draft_line_fails_the_round_trip(tmp_path: Path) -> None:
     from modelctl.errors import CheckFailed
-    from modelctl.profile import load_profile
-    from modelctl.render import render
+    from modelctl.modelfile.render import render
+    from modelctl.profile.profile import load_profile
 
     weights(tmp_path / "d.gguf", b"\x02")
     weights(tmp_path / "e.gguf", b"\x03")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelctl.errors import ExitCode, ServerError, ServerUnreachable
-from modelctl.housekeeping import Removal, RemoveResult, ServerModel
+from modelctl.jobs.housekeeping import Removal, RemoveResult, ServerModel
 from tests import ollama_double
 from tests.fixtures_compare import build, invoke
 from tests.hostile_server import CLOSE, HostileServer, Request, json_reply

@@ -1,4 +1,4 @@
-"""``explain`` and the resolver behind it (modelctl.effective): every option's value and origin,
+"""``explain`` and the resolver behind it (modelctl.memory.effective): every option's value and origin,
 Ollama's adjustments, and the reload rule, against the Ollama API double and as properties."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl import effective as E
-from modelctl.session import HostFacts
+from modelctl.memory import effective as E
+from modelctl.ollama.hosts import HostFacts
 from tests.fixtures_compare import invoke
 from tests.ollama_double import OllamaDouble, closed_port_url
 

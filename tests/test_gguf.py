@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelctl.cli import cli
+from modelctl.common.units import human_number
 from modelctl.errors import GGUFError
-from modelctl.facts import facts_from_gguf
-from modelctl.gguf import FILE_TYPES, GGML_TYPES, ArrayRef, read_gguf
-from modelctl.units import human_number
+from modelctl.memory.facts import facts_from_gguf
+from modelctl.memory.gguf import FILE_TYPES, GGML_TYPES, ArrayRef, read_gguf
 from tests.fixtures_gguf import (
     F16,
     F32,
@@ -285,7 +285,7 @@ class _CountingFile:
 
 @pytest.mark.parametrize("case", ["wrong_magic", "unknown_version", "metadata_count_2_60", "tensor_count_beyond_size"])
 def test_bad_header_is_refused_after_24_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    import modelctl.gguf as g
+    import modelctl.memory.gguf as g
 
     data, expected = BAD_FILES[case]
     path = tmp_path / "bad.gguf"
@@ -405,7 +405,7 @@ def _valid_bytes() -> bytes:
 @given(data=st.data())
 def test_damaged_headers_never_crash(data: st.DataObject) -> None:
     from modelctl.errors import ModelctlError
-    from modelctl.memory import estimate_for_facts
+    from modelctl.memory.memory import estimate_for_facts
 
     raw = bytearray(_valid_bytes())
     header_end = _VALID_HEADER_END.setdefault("tiny", read_gguf_bytes_header_end(bytes(raw)))

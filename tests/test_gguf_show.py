@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelctl.facts import facts_from_show
-from modelctl.memory import estimate_for_facts
-from modelctl.units import human_number
-from modelctl.wire import find_entry as find_tags_entry
-from modelctl.wire import parse_parameters as parse_show_parameters
+from modelctl.common.units import human_number
+from modelctl.memory.facts import facts_from_show
+from modelctl.memory.memory import estimate_for_facts
+from modelctl.ollama.wire import find_entry as find_tags_entry
+from modelctl.ollama.wire import parse_parameters as parse_show_parameters
 
 
 def llama31_tensors() -> list[dict[str, Any]]:
@@ -296,7 +296,7 @@ def _show_like_ollama(path: Any) -> dict[str, Any]:
     """/api/show for a GGUF, the way Ollama builds it (non-verbose: arrays over 5 items become [])."""
     from gguf import GGUFReader
 
-    from modelctl.gguf import FILE_TYPES
+    from modelctl.memory.gguf import FILE_TYPES
 
     reader = GGUFReader(path)
     info: dict[str, Any] = {}
@@ -331,7 +331,7 @@ def _show_like_ollama(path: Any) -> dict[str, Any]:
     ],
 )
 def test_gguf_and_show_facts_agree(gguf_factory: Any, shape: dict[str, Any]) -> None:
-    from modelctl.facts import facts_from_gguf
+    from modelctl.memory.facts import facts_from_gguf
 
     path = gguf_factory(**shape)
     a = facts_from_gguf(path)

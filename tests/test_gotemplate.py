@@ -1,4 +1,4 @@
-"""modelctl.gotemplate: Go's text/template parser as Ollama runs it at create, and what validate says.
+"""modelctl.modelfile.gotemplate: Go's text/template parser as Ollama runs it at create, and what validate says.
 
 GO_TABLE holds templates with the result of Go's parser (Go 1.24, the Go Ollama 0.9.3 builds with:
 its go.mod says ``go 1.24.0``) under Ollama 0.9.3's function map (only ``json``; see OLLAMA_FUNCS):
@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelctl.cli import cli
-from modelctl.gotemplate import (
+from modelctl.modelfile.gotemplate import (
     BUILTINS,
     OLLAMA_FUNCS,
     GoTemplateError,

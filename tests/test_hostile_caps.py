@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from modelctl.common.limits import SWEEP_SETTINGS, TOGETHER_MEMBERS
 from modelctl.errors import InvalidInput
-from modelctl.limits import SWEEP_SETTINGS, TOGETHER_MEMBERS
-from modelctl.residency import together
-from modelctl.sweep import parse_axes
+from modelctl.jobs.residency import together
+from modelctl.jobs.sweep import parse_axes
 from tests.fixtures_double import run_cli
 from tests.fixtures_hostile import HANG, assert_refused
 from tests.ollama_double import OllamaDouble

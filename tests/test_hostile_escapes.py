@@ -1,4 +1,4 @@
-"""Text output escapes control characters from every source (modelctl/escape.py, one rule).
+"""Text output escapes control characters from every source (modelctl/common/escape.py, one rule).
 
 Each source gets a case: profile keys and values, file names, inventory keys, lock files,
 committed Modelfiles (render --check's diff), and a server's strings (model names in ls/ps, a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl import escape
+from modelctl.common import escape
 from modelctl.errors import Diagnostic
 from modelctl.output.annotations import github
 from tests.fixtures_double import run_cli

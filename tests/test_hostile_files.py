@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from modelctl import files
+from modelctl.common import files
+from modelctl.common.limits import PROFILE_BYTES
 from modelctl.errors import InvalidInput, ProfileError
-from modelctl.limits import PROFILE_BYTES
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.fixtures_hostile import HANG, assert_refused

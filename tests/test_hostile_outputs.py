@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl import files
+from modelctl.common import files
 from tests.fixtures_double import cli_env, run_cli
 from tests.fixtures_hostile import HANG
 

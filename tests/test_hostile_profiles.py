@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from modelctl import yamlio
 from modelctl.errors import ProfileError
-from modelctl.profile import load_profile
+from modelctl.profile import yamlio
+from modelctl.profile.profile import load_profile
 from tests.fixtures_double import run_cli
 from tests.fixtures_hostile import HANG, assert_refused
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from modelctl.errors import ExitCode, InvalidInput, ModelctlError, ServerError, ServerUnreachable
-from modelctl.server import Caps, OllamaClient, _install_deadlines
+from modelctl.ollama.server import Caps, OllamaClient, _install_deadlines
 from tests.fixtures_double import run_cli
 from tests.hostile_server import (
     CLOSE,

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from modelctl.errors import ModelfileError, ProfileError
-from modelctl.modelfile import parse_modelfile
-from modelctl.profile import load_profile
-from modelctl.render import render_profile
+from modelctl.jobs.profiles import load_profile, render_profile
+from modelctl.modelfile.grammar import parse_modelfile
 from tests.fixtures_double import run_cli
 from tests.fixtures_hostile import HANG, assert_refused
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from modelctl import files, gguf
+from modelctl.common import files
 from modelctl.errors import InvalidInput
+from modelctl.memory import gguf
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.fixtures_hostile import HANG, assert_refused
@@ -132,7 +133,7 @@ def test_a_gguf_swapped_for_a_fifo_after_its_stat_never_blocks(tmp_path: Path, m
 def test_a_blob_swapped_for_a_fifo_before_its_upload_never_blocks(
     ollama_double: OllamaDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     regular = tmp_path / "real.gguf"
     write_tiny_llama(regular)

@@ -1,6 +1,6 @@
 """Class 5 of issue 10: template resource bombs.
 
-Rendering is bounded by counting inside the sandbox (modelctl/sandbox.py): steps, call depth,
+Rendering is bounded by counting inside the sandbox (modelctl/modelfile/sandbox.py): steps, call depth,
 the size of every value before it is built, integer sizes and the total work. Each bomb ends
 as exit 1 naming the template file and line, in bounded time and memory; normal templates
 render exactly as plain Jinja renders them.
@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl import sandbox
 from modelctl.errors import TemplateError
-from modelctl.profile import load_profile
-from modelctl.render import render
+from modelctl.modelfile import sandbox
+from modelctl.modelfile.render import render
+from modelctl.profile.profile import load_profile
 from tests.fixtures_double import run_cli
 from tests.fixtures_hostile import HANG, assert_refused
 
@@ -217,7 +217,7 @@ def test_normal_templates_render_exactly_as_plain_jinja(tmp_path: Path) -> None:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from modelctl.render import _comment, _pv, _q, context_for, default_template_path
+    from modelctl.modelfile.render import _comment, _pv, _q, context_for, default_template_path
 
     prof = tmp_path / "chef.yaml"
     prof.write_text(

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelctl.cli import cli
-from modelctl.importer import dump_yaml
-from modelctl.profile import load_profile
-from modelctl.yamlio import load
+from modelctl.modelfile.importer import dump_yaml
+from modelctl.profile.profile import load_profile
+from modelctl.profile.yamlio import load
 
 
 def invoke(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.importer import dump_yaml, spec_to_profile_data
-from modelctl.modelfile import parse_modelfile
-from modelctl.yamlio import load
+from modelctl.modelfile.grammar import parse_modelfile
+from modelctl.modelfile.importer import dump_yaml, spec_to_profile_data
+from modelctl.profile.yamlio import load
 
 TRICKY = [
     "yes",
@@ -81,7 +81,7 @@ def test_written_yaml_reads_back_exactly(d: dict[str, object]) -> None:
     )
 )
 def test_import_keeps_what_ollama_reads(systems: list[str]) -> None:
-    from modelctl.modelfile import quote_value
+    from modelctl.modelfile.grammar import quote_value
 
     text = "FROM llama3\n" + "".join(f"MESSAGE user {quote_value(s, field='m')}\n" for s in systems)
     text += f"SYSTEM {quote_value(systems[-1], field='system')}\nPARAMETER stop {quote_value(systems[0], field='s')}\n"

@@ -1,6 +1,6 @@
 """Base models on a registry served over plain http: ``--insecure-registry HOST[:PORT]`` and the
 inventory's ``insecure_registries`` make build's pull say ``insecure: true``; without them the
-error names the option. The matching rule (modelctl.registry) and the double's http registry."""
+error names the option. The matching rule (modelctl.ollama.registry) and the double's http registry."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from modelctl.registry import http_registry_error, is_insecure, parse_registry, registry_of
+from modelctl.ollama.registry import http_registry_error, is_insecure, parse_registry, registry_of
 from tests.ollama_double import OllamaDouble, parse_name
 
 REG = "127.0.0.1:5000"

@@ -10,9 +10,9 @@ import pytest
 
 from modelctl import api, errors
 from modelctl.errors import ExitCode, JobResult, ModelCheckFailed, ServerError, ServerUnreachable
-from modelctl.matrix import Matrix
-from modelctl.server import ServerInfo
-from modelctl.table import ParamTable
+from modelctl.jobs.matrix import Matrix
+from modelctl.jobs.table import ParamTable
+from modelctl.ollama.server import ServerInfo
 from tests.fixtures_compare import build
 from tests.ollama_double import OllamaDouble
 

@@ -60,13 +60,13 @@ WRITERS = {"tiny": write_tiny_llama, "mid": _write_mid}
 
 
 def _client(host: str) -> Any:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     return OllamaClient(host, timeout=300)
 
 
 def _version(host: str) -> tuple[int, ...]:
-    from modelctl.wire import parse_version
+    from modelctl.ollama.wire import parse_version
 
     with _client(host) as c:
         return parse_version(c.version()) or (0, 0, 0)
@@ -173,7 +173,7 @@ def test_parse_load_reads_the_lines_0_9_3_writes() -> None:
 @pytest.fixture(scope="module")
 def models(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """Both models built with num_ctx 2048: (the folder of their profiles, {kind: model name})."""
-    from modelctl.server import ModelNotFound
+    from modelctl.ollama.server import ModelNotFound
 
     folder = tmp_path_factory.mktemp("live-memory")
     tag = uuid.uuid4().hex[:8]
@@ -283,7 +283,7 @@ def test_estimate_together_matches_what_the_server_keeps_loaded(
                 assert abs(figures[name] - int(entry["size"])) <= 0.10 * int(entry["size"]), name
     finally:
         _unload_all(live_host)
-        from modelctl.server import ModelNotFound
+        from modelctl.ollama.server import ModelNotFound
 
         with _client(live_host) as c, contextlib.suppress(ModelNotFound):
             c.delete(other)

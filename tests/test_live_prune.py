@@ -22,7 +22,7 @@ pytestmark = pytest.mark.live
 
 
 def on_server(live_host: str) -> set[str]:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(live_host) as c:
         return {m["name"].removesuffix(":latest") for m in c.tags()["models"]}

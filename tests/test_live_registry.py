@@ -26,8 +26,8 @@ def registry_digest(reg: Registry, repo: str, tag: str) -> str:
 
 
 def tags_digest(host: str, name: str) -> str:
-    from modelctl.server import OllamaClient
-    from modelctl.wire import find_entry
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.ollama.wire import find_entry
 
     with OllamaClient(host) as client:
         return str((find_entry(client.tags(), name) or {})["digest"])
@@ -38,7 +38,7 @@ def test_push_pull_run_through_the_registry(
 ) -> None:
     """Created on server A, copied and pushed (insecure) to the registry, pulled on server B and
     run there; B's /api/tags digest is the registry's manifest digest (A's local one is not)."""
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     base, repo = unique("regsrc"), f"team/{unique('m')}"
     ref = f"{live_registry.address}/{repo}:v1"
@@ -91,7 +91,7 @@ def test_outdated_after_a_new_push_of_the_base_tag(
     says 0; after another model is pushed under the same tag, 3 naming the base and its user."""
     import json
 
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     src, other = unique("obase"), unique("onew")
     ref = f"{live_registry.address}/team/{src}:v1"

@@ -1,8 +1,8 @@
-"""Live: the real server accepts and refuses TEMPLATE values exactly as modelctl.gotemplate says.
+"""Live: the real server accepts and refuses TEMPLATE values exactly as modelctl.modelfile.gotemplate says.
 
 Each row of tests/test_gotemplate.py's GO_TABLE, then random template-like text, goes to
 ``/api/create`` (``from`` a tiny GGUF model created here) and the server's answer is compared with
-:func:`modelctl.gotemplate.check` under the function map of the server's version. Texts with a
+:func:`modelctl.modelfile.gotemplate.check` under the function map of the server's version. Texts with a
 ``template`` call are not sent: a call without a value crashes an Ollama 0.9.3 server.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelctl.gotemplate import OLLAMA_FUNCS, GoTemplateError, check
-from modelctl.wire import older_than
+from modelctl.modelfile.gotemplate import OLLAMA_FUNCS, GoTemplateError, check
+from modelctl.ollama.wire import older_than
 from tests.fixtures_gguf import write_tiny_llama
 from tests.test_gotemplate import GO_TABLE
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl.profile import load_profile
+from modelctl.profile.profile import load_profile
 from tests.fixtures_live import create_model, delete_models, unique
 from tests.fixtures_pty import PtyProcess, plain
 from tests.live_helpers import TRAINED, cli, ollama_create, tiny_gguf, write_profile
@@ -49,7 +49,7 @@ def built(live_host: str, tmp_path: Path, names: list[str], prefix: str, body: s
 
 
 def tags(live_host: str) -> set[str]:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(live_host) as c:
         return {m["name"].removesuffix(":latest") for m in c.tags()["models"]}
@@ -175,7 +175,7 @@ def test_build_with_an_adapter_then_run_it(live_host: str, base: str, tmp_path: 
     (tmp_path / "lora").mkdir()
     write_lora(tmp_path / "lora" / "chef.gguf")
     name, prof = built(live_host, tmp_path, live_names, "lora", f"from: {base}\nadapters: [./lora/chef.gguf]\n")
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(live_host) as c:
         assert "\nADAPTER " in c.show(name)["modelfile"]  # what the server stored
@@ -382,8 +382,8 @@ def test_probe_on_a_server_that_cuts_silently_is_refused_in_one_line(live_host: 
     the search would measure nothing: exit 5, one line (docs/probe.md)."""
     write_profile(tmp_path, "pr", f"from: {base}\nparameters: {{num_ctx: 256}}\n")
     r = cli(live_host, tmp_path, "probe", "pr.yaml", "--ephemeral", "--max-context", "512", json_out=False)
-    from modelctl.server import OllamaClient
-    from modelctl.wire import older_than
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.ollama.wire import older_than
 
     with OllamaClient(live_host) as c:
         version = c.version()

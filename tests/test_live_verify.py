@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from modelctl.probe import MEASURE_MAX_CONTEXT
+from modelctl.jobs.probe import MEASURE_MAX_CONTEXT
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama, write_tiny_lora
 from tests.test_live import build, names, profile, unique
@@ -38,14 +38,14 @@ TRAINED = 2048
 
 
 def version_of(host: str) -> str:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(host) as client:
         return client.version()
 
 
 def ps_says_context(host: str) -> bool:
-    from modelctl.wire import older_than
+    from modelctl.ollama.wire import older_than
 
     return not older_than(version_of(host), "0.10.0")
 
@@ -59,7 +59,7 @@ def upload(client: Any, path: Path) -> str:
 
 
 def create(host: str, request: dict[str, Any]) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(host) as client:
         for _ in client.create({**request, "stream": True}):
@@ -156,7 +156,7 @@ def test_live_verify_clamp_fails(live_host: str, tmp_path: Path, names: list[str
 
 
 def test_live_show_modelfile_matches_the_real_cli(live_host: str, tmp_path: Path, names: list[str]) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     base, kid = unique("base"), unique("kid")
     names += [kid, base]
@@ -188,7 +188,7 @@ def test_live_show_modelfile_matches_the_real_cli(live_host: str, tmp_path: Path
 
 
 def test_live_two_licenses_survive_import_and_rebuild(live_host: str, tmp_path: Path, names: list[str]) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     base, two, again = unique("lbase"), unique("two"), unique("again")
     names += [again, two, base]
@@ -211,7 +211,7 @@ def test_live_two_licenses_survive_import_and_rebuild(live_host: str, tmp_path: 
 
 
 def test_live_import_of_a_value_no_profile_can_hold(live_host: str, tmp_path: Path, names: list[str]) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     base, big = unique("bbase"), unique("big")
     names += [big, base]

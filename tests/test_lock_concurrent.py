@@ -1,5 +1,5 @@
 """Builds writing one lock file at once keep every entry: the lock file is read, changed and
-written under a cross-process lock, as builds.json is (modelctl.files.locked_by_name), whose
+written under a cross-process lock, as builds.json is (modelctl.common.files.locked_by_name), whose
 lock file lives in modelctl's state folder: nothing is left beside the user's lock file."""
 
 from __future__ import annotations

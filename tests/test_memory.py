@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelctl.cli import cli
+from modelctl.common.units import parse_size
 from modelctl.errors import InvalidInput
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.memory import (
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import (
     DEFAULT_OVERHEAD_BYTES,
     GiB,
     MiB,
@@ -27,7 +28,6 @@ from modelctl.memory import (
     max_num_ctx_for_budget,
     plan_layers,
 )
-from modelctl.units import parse_size
 from tests.fixtures_gguf import write_big_header_gguf, write_tiny_gguf, write_tiny_llama
 
 WEIGHTS_8B = 4_912_898_048
@@ -533,3 +533,19 @@ def test_validate_warns_when_num_ctx_exceeds_a_local_gguf_trained_context(tmp_pa
     codes = [w["code"] for w in env["warnings"]]
     assert "num_ctx_above_trained" in codes
     assert r.exit_code == 0
+
+
+def test_trained_context_warning_comes_with_the_facts_not_the_profile(tmp_path: Path) -> None:
+    """Loading a profile reads no GGUF header (docs/architecture.md); the jobs add the warning where the
+    facts are read, so render and validate still say it, in text and in JSON."""
+    from modelctl.api import load_profile
+    from modelctl.profile import profile as profile_room
+
+    p = _profile(tmp_path, 8192)
+    assert [w.code for w in profile_room.load_profile(str(p)).warnings] == []
+    assert [w.code for w in load_profile(str(p)).warnings] == ["num_ctx_above_trained"]
+    for command in ("render", "validate"):
+        text = run(command, str(p))
+        assert "exceeds the model's trained context 4096" in text.output, command
+        env = json.loads(run(command, str(p), "--format", "json").output)
+        assert "num_ctx_above_trained" in [w["code"] for w in env["warnings"]], command

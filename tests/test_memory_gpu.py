@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 from modelctl.cli import cli
 from modelctl.errors import InvalidInput
-from modelctl.facts import ModelFacts
-from modelctl.memory import MiB, Runtime, estimate_for_facts
-from modelctl.offload import Gpu, max_num_ctx_on_gpu, place
+from modelctl.memory.facts import ModelFacts
+from modelctl.memory.memory import MiB, Runtime, estimate_for_facts
+from modelctl.memory.offload import Gpu, max_num_ctx_on_gpu, place
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.memory import MiB, Runtime, cells_per_layer, estimate_for_facts
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import MiB, Runtime, cells_per_layer, estimate_for_facts
 from tests.fixtures_gguf import write_tiny_gguf
 
 F16 = 2

@@ -1,4 +1,4 @@
-"""modelctl.modelfile: Ollama's grammar case by case, conversions, quoting.
+"""modelctl.modelfile.grammar: Ollama's grammar case by case, conversions, quoting.
 
 The tricky cases A..AI come from the project's Ollama reference (section 1.13); the
 ``OLLAMA_*`` tables restate the cases of Ollama's own ``parser/parser_test.go`` as data.
@@ -12,9 +12,8 @@ import unicodedata
 
 import pytest
 
-from modelctl import params
 from modelctl.errors import ModelfileError
-from modelctl.modelfile import (
+from modelctl.modelfile.grammar import (
     INVALID_COMMAND,
     INVALID_ROLE,
     Command,
@@ -30,7 +29,8 @@ from modelctl.modelfile import (
     quote_value,
     to_spec,
 )
-from modelctl.wire import float32_shortest, go_parse_bool, go_parse_float32, go_parse_int, go_semver_valid
+from modelctl.ollama.wire import float32_shortest, go_parse_bool, go_parse_float32, go_parse_int, go_semver_valid
+from modelctl.profile import params
 
 
 def pairs(text: str | bytes) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Property tests for modelctl.modelfile.
+"""Property tests for modelctl.modelfile.grammar.
 
 Oracles written independently of the module:
 
@@ -20,9 +20,8 @@ from fractions import Fraction
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from modelctl import params
 from modelctl.errors import ModelfileError
-from modelctl.modelfile import (
+from modelctl.modelfile.grammar import (
     INVALID_COMMAND,
     INVALID_ROLE,
     command_lines,
@@ -35,6 +34,7 @@ from modelctl.modelfile import (
     parse_modelfile,
     quote_value,
 )
+from modelctl.profile import params
 
 # --- oracle: Ollama's ParseFile, one rune at a time -----------------------------------------
 
@@ -692,7 +692,7 @@ NUMBERISH = st.text(alphabet="0123456789+-._eEpPxXabcdfinINFtyAn \u0661", max_si
 
 @given(NUMBERISH)
 def test_number_parsers_are_total(s: str) -> None:
-    from modelctl.wire import go_parse_bool, go_parse_int, go_semver_valid
+    from modelctl.ollama.wire import go_parse_bool, go_parse_int, go_semver_valid
 
     go_parse_int(s)
     go_parse_bool(s)
@@ -709,7 +709,7 @@ def significant_digits(x: float) -> int:
 @given(st.integers(0, 0x7F7FFFFF), st.booleans())
 @example(0x6E800000, False)  # 2**92: a power of two that needs 8 digits
 def test_float32_shortest_roundtrips_and_is_shortest(bits: int, negative: bool) -> None:
-    from modelctl.wire import float32_shortest
+    from modelctl.ollama.wire import float32_shortest
 
     y = struct.unpack("<f", struct.pack("<I", bits | (0x80000000 if negative else 0)))[0]
     short = float32_shortest(y)

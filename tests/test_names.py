@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.params import suggest
-from modelctl.wire import near_models
+from modelctl.ollama.wire import near_models
+from modelctl.profile.params import suggest
 from tests.fixtures_compare import invoke
 from tests.ollama_double import OllamaDouble
 

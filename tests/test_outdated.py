@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from modelctl.cli import cli
 from modelctl.errors import ServerError, ServerUnreachable
-from modelctl.manifests import manifest_digest, manifest_ref
+from modelctl.ollama.manifests import manifest_digest, manifest_ref
 
 OLD = "aa" * 32
 NEW = "sha256:" + "bb" * 32

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelctl.profile import load_profile
+from modelctl.profile.profile import load_profile
 from tests.fixtures_double import run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl.chat import open_chat
+from modelctl.jobs.chat import open_chat
 from modelctl.output.chat import ChatLoop
 from tests.fixtures_compare import invoke
 from tests.ollama_double import OllamaDouble

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.probe import CALIBRATION_WORDS, MAX_REQUESTS, SLOT_PADDING, ProbeStep, Search
+from modelctl.jobs.probe import CALIBRATION_WORDS, MAX_REQUESTS, SLOT_PADDING, ProbeStep, Search
 from tests.fixtures_compare import build, invoke
 from tests.ollama_double import RAW_OVERHEAD, OllamaDouble
 
@@ -119,10 +119,10 @@ def test_the_search_converges_in_tokens_within_bounded_requests(
 def test_a_search_stopped_at_its_ceiling_is_reported_at_least() -> None:
     """A runner that takes even the ceiling (--max-context, or the running context + 256) gives
     "at least" and the reason, whether or not --max-context was given."""
+    from modelctl.jobs.probe import ProbeReport
+    from modelctl.jobs.run import Target
+    from modelctl.ollama.server import ServerInfo
     from modelctl.output.probe import largest_text
-    from modelctl.probe import ProbeReport
-    from modelctl.run import Target
-    from modelctl.server import ServerInfo
 
     target = Target("m", "m", "m", False, False)
     report = ProbeReport(target, ServerInfo("h", True, "0.33.0"), 8192, 4096, 4096, 4352, None, True)

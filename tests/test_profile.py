@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelctl.errors import ProfileError
-from modelctl.profile import load_profile, parse_override, resolve_ref
-from modelctl.yamlio import load as load_yaml
+from modelctl.profile.profile import load_profile, parse_override, resolve_ref
+from modelctl.profile.yamlio import load as load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelctl.errors import InvalidInput
-from modelctl.prompts import Assertion, evaluate, inline_prompts, load_prompts, parse_prompts
+from modelctl.profile.prompts import Assertion, evaluate, inline_prompts, load_prompts, parse_prompts
 
 
 def _err(text: str) -> InvalidInput:

@@ -1,4 +1,4 @@
-"""The prune rule (modelctl.prune): which lock entries are stale, and what pruning does to them.
+"""The prune rule (modelctl.jobs.prune): which lock entries are stale, and what pruning does to them.
 
 A lock entry is stale when its profile file is gone or no longer makes its model; only stale
 entries are ever removed, a model changed since the lock is kept unless --force, and a model
@@ -12,9 +12,9 @@ from typing import Any, cast
 
 import pytest
 
-from modelctl.lock import Lock, LockEntry, read_lock
-from modelctl.prune import Removal, drop_entries, judge, prune_on
-from modelctl.session import HostSession
+from modelctl.jobs.lock import Lock, LockEntry, read_lock
+from modelctl.jobs.prune import Removal, drop_entries, judge, prune_on
+from modelctl.ollama.session import HostSession
 
 KEY = "http://gpu:11434"
 

@@ -1,7 +1,7 @@
 """``plan --lock`` removals and ``build --prune`` end to end against the Ollama double.
 
 A model is pruned only when the lock says modelctl built it on that host from a profile file
-that no longer exists or no longer makes that name; see modelctl/prune.py and docs/lock.md.
+that no longer exists or no longer makes that name; see modelctl/jobs/prune.py and docs/lock.md.
 """
 
 from __future__ import annotations

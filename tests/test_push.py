@@ -16,7 +16,7 @@ import respx
 from click.testing import CliRunner
 
 from modelctl.cli import cli
-from modelctl.push import parse_destination, reference_for
+from modelctl.jobs.push import parse_destination, reference_for
 from tests.ollama_double import OllamaDouble
 
 REG = "registry.test:5000"
@@ -122,7 +122,7 @@ def test_a_registry_that_cannot_be_asked_is_exit_4(ollama_double: OllamaDouble, 
 
 
 def test_the_lock_keeps_pushed_names_through_other_writes(tmp_path: Path) -> None:
-    from modelctl.lock import LockEntry, read_lock
+    from modelctl.jobs.lock import LockEntry, read_lock
 
     path = tmp_path / "m.lock"
     lock = read_lock(path, missing_ok=True)
@@ -138,7 +138,7 @@ def test_the_lock_keeps_pushed_names_through_other_writes(tmp_path: Path) -> Non
 
 def test_a_damaged_pushed_mapping_is_invalid_input(tmp_path: Path) -> None:
     from modelctl.errors import InvalidInput
-    from modelctl.lock import read_lock
+    from modelctl.jobs.lock import read_lock
 
     path = tmp_path / "m.lock"
     path.write_text(json.dumps({"lock_version": 1, "hosts": {"h": {"models": {}, "pushed": {"x": [1]}}}}))

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl import params as P
 from modelctl.errors import ModelfileError
-from modelctl.modelfile import parse_modelfile
-from modelctl.profile import LoadedProfile, Message, Parameters, Profile
-from modelctl.render import render
+from modelctl.modelfile.grammar import parse_modelfile
+from modelctl.modelfile.render import render
+from modelctl.profile import params as P
+from modelctl.profile.profile import LoadedProfile, Message, Parameters, Profile
 
 # Text that stresses the quoting rules: quotes, triple quotes, outer whitespace, CR/LF, tabs,
 # characters Ollama drops (NBSP, ZWJ, control), and ordinary Unicode.

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelctl.events import progress_event
+from modelctl.common.events import progress_event
+from modelctl.common.units import format_value
+from modelctl.jobs.show import processor_text, runtime_reason
+from modelctl.ollama.wire import f32, find_entry, go_unquote, parse_parameters, same_value
 from modelctl.output.progress import Progress, should_show
 from modelctl.output.show import report_text as render_text
-from modelctl.show import processor_text, runtime_reason
-from modelctl.units import format_value
-from modelctl.wire import f32, find_entry, go_unquote, parse_parameters, same_value
 
 
 def go_quote(s: str) -> str:
@@ -211,8 +211,8 @@ def test_progress_draws_status_lines_and_bars() -> None:
 def test_remaining_keep_alive_reads_go_rfc3339() -> None:
     from datetime import datetime, timezone
 
-    from modelctl.show import remaining_keep_alive
-    from modelctl.wire import parse_rfc3339
+    from modelctl.jobs.show import remaining_keep_alive
+    from modelctl.ollama.wire import parse_rfc3339
 
     now = datetime(2026, 11, 26, 7, 0, 0, tzinfo=timezone.utc)
     # Nanoseconds and a local offset, as Ollama writes them.

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modelctl.events import CellDone, Event, Notice
+from modelctl.common.events import CellDone, Event, Notice
 from tests.fixtures_compare import build, invoke
 from tests.fixtures_double import run_cli
 from tests.ollama_double import OllamaDouble
@@ -52,10 +52,10 @@ def test_three_profiles_on_one_base_two_contexts(cmp_double: OllamaDouble, chef_
 
 
 def test_compare_warns_before_the_first_cell(built_double: OllamaDouble, chef_dir: Path) -> None:
-    from modelctl.matrix import run_matrix
-    from modelctl.prompts import inline_prompts
-    from modelctl.run import resolve_target
-    from modelctl.server import OllamaClient
+    from modelctl.jobs.matrix import run_matrix
+    from modelctl.jobs.run import resolve_target
+    from modelctl.ollama.server import OllamaClient
+    from modelctl.profile.prompts import inline_prompts
 
     events: list[Event] = []
     old = os.getcwd()

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from modelctl.errors import ServerError
-from modelctl.model_import import _base_name
-from modelctl.server import OllamaClient
+from modelctl.jobs.model_import import _base_name
+from modelctl.ollama.server import OllamaClient
 from tests.fixtures_gguf import write_tiny_llama, write_tiny_lora
 from tests.ollama_double import MODELS_DIR, OllamaDouble
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from modelctl.common.units import go_duration
+from modelctl.jobs.run import RunResult, Target, build_request
 from modelctl.output.run import verbose_lines
-from modelctl.run import RunResult, Target, build_request
-from modelctl.units import go_duration
 from tests.fixtures_compare import invoke
 from tests.fixtures_double import cli_env, run_cli
 from tests.ollama_double import OllamaDouble, closed_port_url

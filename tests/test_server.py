@@ -1,4 +1,4 @@
-"""Unit tests of modelctl/server.py at the HTTP transport level (respx)."""
+"""Unit tests of modelctl/ollama/server.py at the HTTP transport level (respx)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import httpx
 import pytest
 import respx
 
+from modelctl.common.files import sha256_file
 from modelctl.errors import ExitCode, InvalidInput, ServerError, ServerUnreachable
-from modelctl.files import sha256_file
-from modelctl.server import (
+from modelctl.ollama.server import (
     CONNECT_TIMEOUT,
     STREAM_TIMEOUT,
     UNARY_TIMEOUT,
@@ -24,7 +24,7 @@ from modelctl.server import (
     parse_host,
     redact,
 )
-from modelctl.wire import compare_versions
+from modelctl.ollama.wire import compare_versions
 
 BASE = "http://ollama.test:11434"
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from modelctl.errors import ExitCode, ModelctlError
-from modelctl.server import Caps, OllamaClient
+from modelctl.ollama.server import Caps, OllamaClient
 from tests.hostile_server import (
     CLOSE,
     LAST_CHUNK,

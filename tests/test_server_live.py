@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelctl.server import ModelNotFound, OllamaClient
+from modelctl.ollama.server import ModelNotFound, OllamaClient
 
 pytestmark = pytest.mark.live
 

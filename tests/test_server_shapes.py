@@ -1,6 +1,6 @@
 """Server answers that are wrong but look fine end as ServerError (exit 5) with the server's words.
 
-Every endpoint's answer is checked against what modelctl reads (modelctl/answers.py); the
+Every endpoint's answer is checked against what modelctl reads (modelctl/ollama/answers.py); the
 message names the host, the endpoint and the field.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from modelctl.errors import ExitCode, ServerError
-from modelctl.server import OllamaClient
+from modelctl.ollama.server import OllamaClient
 
 BASE = "http://ollama.test:11434"
 

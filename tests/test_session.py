@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from modelctl.errors import ServerError
-from modelctl.session import HostSession
+from modelctl.ollama.session import HostSession
 from tests.ollama_double import OllamaDouble
 
 

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from modelctl.show import REPORT_KEYS
+from modelctl.jobs.show import REPORT_KEYS
 from tests.fixtures_double import run_cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble
@@ -140,7 +140,7 @@ def test_show_verify_fills_runtime_and_unloads(ollama_double: OllamaDouble) -> N
     assert data["verify"] == {"ok": True, "problem": None}
     assert ollama_double.state.runners == {}
     # Already loaded: show reports the runtime without --verify, and leaves it loaded.
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(ollama_double.url) as client:
         list(client.generate({"model": "llama3.2:1b", "prompt": "", "keep_alive": "5m"}))
@@ -163,7 +163,7 @@ def test_show_verify_keeps_the_keep_alive_of_a_loaded_model(ollama_double: Ollam
     """--verify on a model someone loaded for 10 minutes must not cut that to its own 30 s."""
     from datetime import datetime, timedelta, timezone
 
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     ollama_double.install("llama3.2:1b")
     with OllamaClient(ollama_double.url) as client:
@@ -185,7 +185,7 @@ def test_show_verify_keeps_the_keep_alive_of_a_loaded_model(ollama_double: Ollam
 
 def test_find_tags_entry_matches_names_as_ollama_does() -> None:
     """Names match case-insensitively; a registry host's port is not a tag."""
-    from modelctl.wire import find_entry as find_tags_entry
+    from modelctl.ollama.wire import find_entry as find_tags_entry
 
     entry = {"name": "reg.io:5000/ns/chef:latest", "model": "reg.io:5000/ns/chef:latest", "size": 7}
     tags = {"models": [entry]}

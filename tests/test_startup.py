@@ -74,6 +74,6 @@ def test_inspect_imports_only_what_it_reads(tmp_path) -> None:  # type: ignore[n
     mods = imported_modules("inspect", str(gguf), "--format", "json")
     assert {"modelctl"} <= mods
     full = full_module_names(CLI, "inspect", str(gguf))
-    assert {"modelctl.facts", "modelctl.gguf", "modelctl.output.facts"} <= full  # the command really ran
+    assert {"modelctl.memory.facts", "modelctl.memory.gguf", "modelctl.output.facts"} <= full  # the command really ran
     heavy = {"pydantic", "jinja2", "httpx", "httpcore", "yaml", "numpy", "gguf", "hashlib"}  # hashlib: OpenSSL
     assert not (mods & heavy), sorted(mods & heavy)

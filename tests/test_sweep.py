@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from modelctl.jobs.sweep import Setting, grid, parse_axes
+from modelctl.ollama.wire import parse_parameters
 from modelctl.output.sweep import chart
-from modelctl.sweep import Setting, grid, parse_axes
-from modelctl.wire import parse_parameters
 from tests.fixtures_compare import MATRIX_SHAPE, Chromium, check_shape, invoke
 from tests.ollama_double import OllamaDouble
 
@@ -73,7 +73,7 @@ def test_a_3_by_2_sweep_runs_6_settings_ranks_them_and_saves_the_best(
 
 
 def _show_parameters(double: OllamaDouble, model: str) -> str:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     with OllamaClient(double.url) as client:
         return str(client.show(model)["parameters"])

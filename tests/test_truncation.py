@@ -1,4 +1,4 @@
-"""No silent truncation: Ollama's cut by version (modelctl/truncation.py), the double doing what
+"""No silent truncation: Ollama's cut by version (modelctl/ollama/truncation.py), the double doing what
 Ollama does with ``truncate``/``shift``, ``run``/``compare`` ``--no-truncate``, and the
 ``prompt_truncated`` flag for a prompt the server cut."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from modelctl.server import OllamaClient, PromptTooLong
-from modelctl.truncation import cut_sizes, refusal, shift_limit
+from modelctl.ollama.server import OllamaClient, PromptTooLong
+from modelctl.ollama.truncation import cut_sizes, refusal, shift_limit
 from tests.fixtures_compare import MATRIX_SHAPE, check_shape, invoke
 from tests.ollama_double import PROMPT_OVERHEAD, OllamaDouble
 
@@ -160,7 +160,7 @@ def test_compare_flags_a_cut_prompt_and_no_truncate_fails_its_cell(cmp_double: O
 
 
 def test_a_chat_with_no_truncate_refuses_a_turn_that_outgrows_the_context(cmp_double: OllamaDouble, tiny: Path) -> None:
-    from modelctl.chat import open_chat
+    from modelctl.jobs.chat import open_chat
 
     with open_chat("llama3.2:3b", truncate=False, host=cmp_double.url, overrides=["num_ctx=64"]) as chat:
         chat.send("Soup?")

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelctl.cli import cli
-from modelctl.gotemplate import top_level_fields
+from modelctl.modelfile.gotemplate import top_level_fields
 from tests.ollama_double import OllamaDouble
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from modelctl.probe import MEASURE_MAX_CONTEXT, ContextMeasurement
-from modelctl.show import Verification
-from modelctl.truncation import context_from_cut, cut_sizes
+from modelctl.jobs.probe import MEASURE_MAX_CONTEXT, ContextMeasurement
+from modelctl.jobs.show import Verification
+from modelctl.ollama.truncation import context_from_cut, cut_sizes
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble
 
@@ -51,7 +51,7 @@ def old_double(ollama_double: OllamaDouble) -> OllamaDouble:
 
 
 def test_the_double_at_0_9_3_leaves_context_length_out_of_ps(old_double: OllamaDouble) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     old_double.install("llama3.2:1b")
     with OllamaClient(old_double.url) as client:
@@ -130,7 +130,7 @@ def test_the_bound_itself_is_measured(old_double: OllamaDouble, tmp_path: Path) 
 
 
 def test_a_loaded_model_is_never_called_not_loaded(old_double: OllamaDouble, tmp_path: Path) -> None:
-    from modelctl.server import OllamaClient
+    from modelctl.ollama.server import OllamaClient
 
     old_double.install("llama3.2:1b")
     with OllamaClient(old_double.url) as client:

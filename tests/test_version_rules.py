@@ -1,7 +1,7 @@
 """Every version-dependent rule modelctl models, checked on both sides of its boundary.
 
 Each test names the place in Ollama's source the rule was read from and the tags on either side
-(``git -C /work/.mirror/ollama+ollama/repo show vX.Y.Z:path``). The figures for the tiny llama at
+(Ollama's repository, ``git show vX.Y.Z:path``). The figures for the tiny llama at
 0.9.3 are what a real Ollama 0.9.3 (CPU) reported for it (tests/test_live_memory.py checks them live).
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from modelctl import effective as E
-from modelctl.facts import ModelFacts, facts_from_gguf
-from modelctl.memory import Runtime, automatic_num_batch, estimate_for_facts, ollama_rule
-from modelctl.session import HostFacts
+from modelctl.memory import effective as E
+from modelctl.memory.facts import ModelFacts, facts_from_gguf
+from modelctl.memory.memory import Runtime, automatic_num_batch, estimate_for_facts, ollama_rule
+from modelctl.ollama.hosts import HostFacts
 from tests.fixtures_gguf import write_tiny_gguf, write_tiny_llama
 
 MiB = 1 << 20
@@ -134,7 +134,7 @@ def test_the_runner_asks_for_num_batch_times_slots_before_0_30(tiny: ModelFacts)
 def test_automatic_num_batch_one_rule_for_explain_and_estimate(tiny: ModelFacts) -> None:
     """v0.24.0 has no automatic batch (api/types.go DefaultOptions 512); v0.30.0 server/sched.go
     ``automaticGenerationBatch``: 1024 above a 4096-token runner context, 2048 above 32768. explain
-    (the resolver) and estimate take it from modelctl.memory.automatic_num_batch."""
+    (the resolver) and estimate take it from modelctl.memory.memory.automatic_num_batch."""
     assert automatic_num_batch("0.24.0", 8192) == (512, False)
     assert automatic_num_batch("0.30.0", 8192) == (1024, True)
     assert automatic_num_batch("0.30.0", 40000) == (2048, True)

@@ -125,8 +125,8 @@ def build(
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def built() -> Result:
-        from modelctl.build import BuildOptions
-        from modelctl.fleet import build_hosts
+        from modelctl.jobs.build import BuildOptions
+        from modelctl.jobs.fleet import build_hosts
         from modelctl.output.build import build_fleet_result
         from modelctl.output.progress import Progress, should_show
         from modelctl.output.summary import LinePrinter, fan_out
@@ -149,7 +149,7 @@ def build(
     def body() -> Result:
         if not prune:
             return built()
-        from modelctl.fleet_prune import prune_hosts
+        from modelctl.jobs.fleet_prune import prune_hosts
         from modelctl.output.prune import with_prune
 
         first = built() if profiles or inventory is not None else None
@@ -162,7 +162,7 @@ def build(
 
 def _echo(progress: Progress) -> Callable[[str], None]:
     """Per-profile lines go to stdout; on a terminal, above the progress bars drawn on stderr."""
-    from modelctl.escape import text as escaped
+    from modelctl.common.escape import text as escaped
 
     def echo(text: str) -> None:
         text = escaped(text)  # model names, server words: no control character reaches the terminal

@@ -18,7 +18,7 @@ from modelctl.cli_common import (
 from modelctl.output import Result
 
 if TYPE_CHECKING:
-    from modelctl.compare import CompareOptions
+    from modelctl.jobs.compare import CompareOptions
 
 FORMATS = ("text", "markdown", "json", "junit", "html")
 _SUFFIX_FORMAT = {
@@ -215,13 +215,13 @@ def compare(
     seeds = _parse_seeds(seeds_text)
 
     def body() -> Result:
-        from modelctl.compare import CompareOptions
-        from modelctl.compare import compare as run_compare
-        from modelctl.fleet import compare_hosts
-        from modelctl.inventory import one_host
-        from modelctl.matrix import Matrix
+        from modelctl.jobs.compare import CompareOptions
+        from modelctl.jobs.compare import compare as run_compare
+        from modelctl.jobs.fleet import compare_hosts
+        from modelctl.jobs.matrix import Matrix
         from modelctl.output.compare import NoticesFirst, matrix_result, table_fleet_result, table_result
         from modelctl.output.progress import Progress, should_show
+        from modelctl.profile.inventory import one_host
 
         options = CompareOptions(
             prompts=prompt_texts, prompts_file=prompts_file, seeds=seeds, repeat=repeat, parallel=parallel,
@@ -269,10 +269,10 @@ def _sweep(
 ) -> Result:
     """``--sweep``: the settings' run matrix, ranked (the sweep job, its writer, its exit code);
     ``save``: --save-best's file and --force."""
-    from modelctl.inventory import one_host
+    from modelctl.jobs.sweep import sweep
     from modelctl.output.progress import Progress, should_show
     from modelctl.output.sweep import sweep_result
-    from modelctl.sweep import sweep
+    from modelctl.profile.inventory import one_host
 
     progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))
     try:

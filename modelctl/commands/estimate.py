@@ -16,6 +16,7 @@ from modelctl.cli_common import (
     set_option,
 )
 from modelctl.output import Result
+from modelctl.profile.params import KV_CACHE_TYPES
 
 
 @click.command()
@@ -46,7 +47,7 @@ from modelctl.output import Result
 @click.option(
     "--kv-cache",
     "kv_type",
-    type=click.Choice(["f16", "q8_0", "q4_0", "f32"]),
+    type=click.Choice([*KV_CACHE_TYPES, "f32"]),  # f32: llama.cpp's, modelled here only
     default=None,
     help="KV cache type (Ollama: OLLAMA_KV_CACHE_TYPE; default: the inventory host's, else f16). q8_0/q4_0 need "
     "flash attention; without it: f16.",
@@ -186,10 +187,10 @@ def estimate(
     target = targets[0]
 
     def body() -> Result:
-        from modelctl.estimate import GpuOptions
-        from modelctl.estimate import estimate as run_estimate
-        from modelctl.inventory import one_host
+        from modelctl.jobs.estimate import GpuOptions
+        from modelctl.jobs.estimate import estimate as run_estimate
         from modelctl.output.facts import estimate_result
+        from modelctl.profile.inventory import one_host
 
         gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
         if together:
@@ -240,9 +241,9 @@ def _together(
     flash_attention: str | None,
     ollama_version: str | None,
 ) -> Result:
+    from modelctl.jobs.residency import together
+    from modelctl.ollama.hosts import HostFacts
     from modelctl.output.residency import together_result
-    from modelctl.residency import together
-    from modelctl.session import HostFacts
 
     flags = HostFacts(
         num_parallel=parallel, kv_cache_type=kv_type, max_loaded_models=max_loaded,

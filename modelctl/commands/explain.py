@@ -15,6 +15,7 @@ from modelctl.cli_common import (
     set_option,
 )
 from modelctl.output import Result
+from modelctl.profile.params import KV_CACHE_TYPES
 
 
 @click.command("explain")
@@ -44,7 +45,7 @@ from modelctl.output import Result
 @click.option(
     "--kv-cache",
     "kv_type",
-    type=click.Choice(["f16", "q8_0", "q4_0"]),
+    type=click.Choice(KV_CACHE_TYPES),
     default=None,
     help="Declare the server's OLLAMA_KV_CACHE_TYPE (default: the inventory host's facts).",
 )
@@ -117,11 +118,11 @@ def explain(
     """
 
     def body() -> Result:
-        from modelctl.explain import explain as run_explain
-        from modelctl.inventory import one_host
+        from modelctl.common.units import parse_size
+        from modelctl.jobs.explain import explain as run_explain
+        from modelctl.ollama.hosts import HostFacts
         from modelctl.output.explain import explain_result
-        from modelctl.session import HostFacts
-        from modelctl.units import parse_size
+        from modelctl.profile.inventory import one_host
 
         flags = HostFacts(
             context_length=context_length, num_parallel=parallel, kv_cache_type=kv_type,

@@ -70,13 +70,13 @@ def import_cmd(
         from modelctl.output.profiles import import_result
 
         if model is not None:
-            from modelctl.inventory import one_host
-            from modelctl.model_import import import_model
+            from modelctl.jobs.model_import import import_model
+            from modelctl.profile.inventory import one_host
 
             server = one_host(host, inventory, "import --model")
             imported = import_model(model, host=server, timeout=timeout, output=output, name=name, files=files)
         else:
-            from modelctl.importer import import_modelfile
+            from modelctl.modelfile.importer import import_modelfile
 
             assert modelfile is not None
             imported = import_modelfile(modelfile, output=output, name=name)

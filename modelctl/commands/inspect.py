@@ -22,7 +22,7 @@ def inspect(file: str, fmt: str, output: str | None, quiet: bool) -> None:
     The JSON keys are the ones the build report uses (docs/concepts.md)."""
 
     def body() -> Result:
-        from modelctl.facts import facts_from_gguf
+        from modelctl.memory.facts import facts_from_gguf
         from modelctl.output.facts import inspect_result
 
         return inspect_result(facts_from_gguf(file))

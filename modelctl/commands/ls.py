@@ -47,9 +47,9 @@ def ls(
     """
 
     def body() -> Result:
-        from modelctl.housekeeping import list_models
-        from modelctl.inventory import one_host
+        from modelctl.jobs.housekeeping import list_models
         from modelctl.output.housekeeping import list_result
+        from modelctl.profile.inventory import one_host
 
         return list_result(list_models(profiles, host=one_host(host, inventory, "ls"), timeout=timeout))
 

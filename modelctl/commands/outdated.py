@@ -47,12 +47,12 @@ def outdated(
     """
 
     def body() -> Result:
-        from modelctl.outdated import outdated as job
+        from modelctl.jobs.outdated import outdated as job
         from modelctl.output.outdated import outdated_result
 
         registries = insecure_registries
         if inventory is not None:
-            from modelctl.inventory import load_inventory
+            from modelctl.profile.inventory import load_inventory
 
             inv = load_inventory(inventory)
             registries = (*registries, *(r for h in inv.hosts for r in h.insecure_registries))

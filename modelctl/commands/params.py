@@ -18,7 +18,7 @@ def params(name: str | None, removed: bool, fmt: str) -> None:
 
     def body() -> Result:
         from modelctl.output.params import catalogue_result, parameter_result, removed_result
-        from modelctl.params import lookup
+        from modelctl.profile.params import lookup
 
         if name:
             return parameter_result(lookup(name))

@@ -86,9 +86,9 @@ def plan(
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
-        from modelctl.fleet import plan_hosts
+        from modelctl.jobs.fleet import plan_hosts
+        from modelctl.jobs.plan import PlanOptions
         from modelctl.output.plan import plan_fleet_result
-        from modelctl.plan import PlanOptions
 
         options = PlanOptions(
             overrides=overrides,

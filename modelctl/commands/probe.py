@@ -72,10 +72,10 @@ def probe(
         raise click.UsageError("--min-context is above --max-context: the search would stop before it")
 
     def body() -> Result:
-        from modelctl.inventory import one_host
+        from modelctl.jobs.probe import probe as run_probe
         from modelctl.output.probe import probe_result
         from modelctl.output.progress import Progress, should_show
-        from modelctl.probe import probe as run_probe
+        from modelctl.profile.inventory import one_host
 
         progress = Progress(should_show(fmt, quiet))
         try:

@@ -29,9 +29,9 @@ def ps(
     """
 
     def body() -> Result:
-        from modelctl.housekeeping import loaded_models
-        from modelctl.inventory import one_host
+        from modelctl.jobs.housekeeping import loaded_models
         from modelctl.output.housekeeping import loaded_result
+        from modelctl.profile.inventory import one_host
 
         return loaded_result(loaded_models(host=one_host(host, inventory, "ps"), timeout=timeout))
 

@@ -58,10 +58,10 @@ def push(
     """
 
     def body() -> Result:
-        from modelctl.inventory import one_host
+        from modelctl.jobs.push import push_models
         from modelctl.output.progress import Progress, should_show
         from modelctl.output.push import push_result
-        from modelctl.push import push_models
+        from modelctl.profile.inventory import one_host
 
         progress = Progress(should_show(fmt, quiet))
         try:

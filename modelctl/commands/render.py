@@ -78,9 +78,10 @@ def render(
         raise click.UsageError("--check DIR finds each Modelfile's profile itself: drop PROFILE, or name one Modelfile")
 
     def body() -> Result:
-        from modelctl.files import writes_through
+        from modelctl.common.files import writes_through
+        from modelctl.jobs.profiles import render_profile
+        from modelctl.modelfile.render import RenderCheck, check_directory, check_modelfile
         from modelctl.output.profiles import check_result, render_result
-        from modelctl.render import RenderCheck, check_directory, check_modelfile, render_profile
 
         if check is not None:
             if is_dir:

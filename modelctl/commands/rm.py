@@ -36,9 +36,9 @@ def rm(
     """
 
     def body() -> Result:
-        from modelctl.housekeeping import remove_models
-        from modelctl.inventory import one_host
+        from modelctl.jobs.housekeeping import remove_models
         from modelctl.output.housekeeping import remove_result
+        from modelctl.profile.inventory import one_host
 
         return remove_result(
             remove_models(refs, dry_run=dry_run, host=one_host(host, inventory, "rm"), timeout=timeout)

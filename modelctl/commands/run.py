@@ -95,9 +95,9 @@ def run(
     text = prompt
 
     def body() -> Result:
-        from modelctl.inventory import one_host
+        from modelctl.jobs.run import run as run_prompt
         from modelctl.output.run import AnswerPrinter, run_result
-        from modelctl.run import run as run_prompt
+        from modelctl.profile.inventory import one_host
 
         server = one_host(host, inventory, "run")
 
@@ -118,7 +118,7 @@ def _chat(ref: str, verbose: bool, **options: Any) -> None:
     """``run`` on a terminal without a prompt: the chat (its loop is output/chat.py)."""
 
     def body() -> Result:
-        from modelctl.chat import open_chat
+        from modelctl.jobs.chat import open_chat
         from modelctl.output.chat import chat_loop
 
         with open_chat(ref, **options) as session:

@@ -15,7 +15,7 @@ def schema(output: str | None) -> None:
 
     def body() -> Result:
         from modelctl.output.profiles import schema_result
-        from modelctl.profile import json_schema
+        from modelctl.profile.profile import json_schema
 
         return schema_result(json_schema())
 

@@ -69,13 +69,13 @@ def show(
 
     def body() -> Result:
         if modelfile:
-            from modelctl.inventory import one_host
+            from modelctl.jobs.show import show_modelfile
             from modelctl.output.show import modelfile_result
-            from modelctl.show import show_modelfile
+            from modelctl.profile.inventory import one_host
 
             server = one_host(hosts[0] if hosts else None, inventory, "show --modelfile")
             return modelfile_result(show_modelfile(ref, host=server, timeout=timeout))
-        from modelctl.fleet import show_hosts
+        from modelctl.jobs.fleet import show_hosts
         from modelctl.output.show import show_fleet_result
 
         return show_fleet_result(show_hosts(ref, hosts=hosts, inventory=inventory, verify=verify, timeout=timeout))

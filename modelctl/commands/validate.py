@@ -79,14 +79,14 @@ def validate(
         from modelctl.output.validate import validation_result
 
         if hosts or inventory is not None:
-            from modelctl.lint import validate_hosts
+            from modelctl.jobs.lint import validate_hosts
 
             result = validate_hosts(
                 profiles, overrides, strict=strict, local_files=not no_local_files, hosts=hosts, inventory=inventory,
                 timeout=timeout,
             )  # fmt: skip
         else:
-            from modelctl.validate import validate as run_validate
+            from modelctl.jobs.validate import validate as run_validate
 
             result = run_validate(profiles, overrides, strict=strict, local_files=not no_local_files)
         return validation_result(result, quiet=quiet, fmt=fmt)

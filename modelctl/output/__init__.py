@@ -48,7 +48,7 @@ def dumps(obj: Any) -> str:
 class Result:
     """What a command prints: data for JSON, a text rendering for humans, diagnostics, exit code.
 
-    Text output is escaped (``modelctl.escape``) where it is written, unless ``raw``.
+    Text output is escaped (``modelctl.common.escape``) where it is written, unless ``raw``.
     ``blocks`` (instead of ``text``) is the text as a list of strings and tables
     (:class:`modelctl.output.text.Table`): plain for pipes and files, drawn with rich when
     stdout is a terminal (``cli_common.emit`` decides).

@@ -18,7 +18,8 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from modelctl import __version__, escape
+from modelctl import __version__
+from modelctl.common import escape
 from modelctl.errors import Diagnostic
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -95,7 +96,7 @@ def sarif(diagnostics: Sequence[Located]) -> dict[str, Any]:
 
 def _escape_data(text: str) -> str:
     """The runner's escapes for CR, LF and ``%``; then every other control character (ESC...)
-    escaped by the one rule (``modelctl.escape``), so no text reaches the log as a command."""
+    escaped by the one rule (``modelctl.common.escape``), so no text reaches the log as a command."""
     return escape.line(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from modelctl.build import BuildOutcome, BuildPlan, BuildResult
-from modelctl.fleet import Fleet
+from modelctl.common.units import download_size
+from modelctl.jobs.build import BuildOutcome, BuildPlan, BuildResult
+from modelctl.jobs.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.show import report_text, verify_errors, verify_text
 from modelctl.output.summary import fleet_result, host_table, profile_line, summary_line
-from modelctl.units import download_size
 
 
 def blob_plan_text(plan: BuildPlan) -> str:

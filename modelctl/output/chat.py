@@ -1,6 +1,6 @@
 """The chat loop of ``run`` on a terminal: read a line, stream the answer, handle ``/`` commands.
 
-Presentation around :class:`modelctl.chat.ChatSession` (which holds the conversation and
+Presentation around :class:`modelctl.jobs.chat.ChatSession` (which holds the conversation and
 sends the requests). As in ``ollama run``: ``>>>`` prompts, ``\"\"\"`` starts and ends a
 multi-line message, ``/set parameter NAME VALUE``, ``/set system TEXT``, ``/show parameters``,
 ``/show system``, ``/clear``, ``/save FILE.yaml`` (here a profile, not a model), ``/bye``;
@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from modelctl import escape
-from modelctl.chat import ChatSession
-from modelctl.derive import DerivedProfile
+from modelctl.common import escape
+from modelctl.common.units import format_value
 from modelctl.errors import ExitCode, ModelctlError
+from modelctl.jobs.chat import ChatSession
 from modelctl.output.run import verbose_lines
-from modelctl.units import format_value
+from modelctl.profile.derive import DerivedProfile
 
 HELP = """\
 Available Commands:

@@ -13,11 +13,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelctl.effective import KNOWN_VERSION
+from modelctl.common.events import Event, EventSink, Notice
 from modelctl.errors import Diagnostic, ExitCode, UsageProblem
-from modelctl.events import Event, EventSink, Notice
-from modelctl.fleet import Fleet
-from modelctl.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
+from modelctl.jobs.fleet import Fleet
+from modelctl.jobs.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
+from modelctl.jobs.table import ParamTable, TableCell, TableRow
+from modelctl.memory.effective import KNOWN_VERSION
 from modelctl.output import Result
 from modelctl.output.html import render_page
 from modelctl.output.junit import HEADER as _XML_HEADER
@@ -25,7 +26,6 @@ from modelctl.output.junit import xml_text as _xml_text
 from modelctl.output.summary import fleet_result, host_table
 from modelctl.output.term import print_diagnostic
 from modelctl.output.text import Table, terminal_width
-from modelctl.table import ParamTable, TableCell, TableRow
 
 
 def _fmt_num(x: float | None, nd: int = 1, unit: str = "") -> str:
@@ -412,7 +412,7 @@ def matrix_junit(m: Matrix) -> str:
         counts = dict.fromkeys(totals, 0)
         suite_time = 0.0
         for c in (c for c in m.cells if c.profile == p):
-            suite_time += _junit_cell(suite, m, c, f"modelctl.compare.{t.label}", counts)
+            suite_time += _junit_cell(suite, m, c, f"modelctl.jobs.compare.{t.label}", counts)
         for key, count in counts.items():
             suite.set(key, str(count))
             totals[key] += count

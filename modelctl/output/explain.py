@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modelctl.effective import ASSUMED, DECLARED, Resolved, Source, display, reload_rules, runner_args
-from modelctl.explain import Explanation
+from modelctl.common.units import format_value
+from modelctl.jobs.explain import Explanation
+from modelctl.memory.effective import ASSUMED, DECLARED, Resolved, Source, display, reload_rules, runner_args
 from modelctl.output import Result
 from modelctl.output.text import Table
-from modelctl.units import format_value
 
 SETTING_LABELS = {
     "parallel": "parallel slots",

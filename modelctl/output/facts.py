@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ModelctlError
-from modelctl.facts import ModelFacts
-from modelctl.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
-from modelctl.offload import GpuPlacement
+from modelctl.jobs.estimate import EstimateReport
+from modelctl.memory.facts import ModelFacts
+from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
+from modelctl.memory.offload import GpuPlacement
 from modelctl.output import Result
 from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
-from modelctl.units import human_bytes
 
 if TYPE_CHECKING:  # `inspect` imports this module: the estimate (profiles, pydantic, the client) stays unloaded
-    from modelctl.estimate import EstimateReport
+    from modelctl.jobs.estimate import EstimateReport
 
 
 def _fmt_heads(v: Any) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelctl.common.units import human_bytes, human_time
 from modelctl.errors import Diagnostic
-from modelctl.housekeeping import STATE_TEXT, LoadedModels, ModelList, ProfileModel, RemoveResult
+from modelctl.jobs.housekeeping import STATE_TEXT, LoadedModels, ModelList, ProfileModel, RemoveResult
 from modelctl.output import Result
 from modelctl.output.text import Table
-from modelctl.units import human_bytes, human_time
 
 
 def _changes(row: ProfileModel) -> str:

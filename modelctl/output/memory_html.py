@@ -10,12 +10,13 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelctl.memory import TABLE_KV_TYPES
+from modelctl.common.units import human_bytes
+from modelctl.jobs.estimate import EstimateReport
+from modelctl.memory.memory import TABLE_KV_TYPES
 from modelctl.output.html import render_page
-from modelctl.units import human_bytes
 
 if TYPE_CHECKING:  # `inspect` imports this module through output/facts.py: the estimate stays unloaded
-    from modelctl.estimate import EstimateReport
+    from modelctl.jobs.estimate import EstimateReport
 
 COLORS = {"f16": "#3867d6", "q8_0": "#20bf6b", "q4_0": "#fa8231"}
 _W, _H = 820, 440  # the chart

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelctl.errors import Diagnostic
-from modelctl.outdated import BaseCheck, OutdatedResult
+from modelctl.jobs.outdated import BaseCheck, OutdatedResult
 from modelctl.output import Result
 from modelctl.output.annotations import github
 

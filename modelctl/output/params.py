@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelctl.output import Result
 from modelctl.output.text import Table
-from modelctl.params import CATALOGUE, REMOVED, Param, RemovedParam
+from modelctl.profile.params import CATALOGUE, REMOVED, Param, RemovedParam
 
 
 def parameter_result(p: Param | RemovedParam) -> Result:

@@ -13,14 +13,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from modelctl.drift import Difference
+from modelctl.common.units import format_value
 from modelctl.errors import Diagnostic
-from modelctl.fleet import Fleet
+from modelctl.jobs.drift import Difference
+from modelctl.jobs.fleet import Fleet
+from modelctl.jobs.plan import PlanResult, ProfilePlan
 from modelctl.output import Result
 from modelctl.output.prune import removals_text
 from modelctl.output.summary import fleet_result, host_table, summary_line
-from modelctl.plan import PlanResult, ProfilePlan
-from modelctl.units import format_value
 
 _DIGEST = re.compile(r"sha256:([0-9a-f]{12})[0-9a-f]{52}")
 _HEAD = {"in_sync": "in sync", "changed": "changed", "missing": "missing", "failed": "failed"}

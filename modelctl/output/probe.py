@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from modelctl.errors import Diagnostic
+from modelctl.jobs.probe import ProbeReport
 from modelctl.output import Result
 from modelctl.output.text import Table, terminal_width
-from modelctl.probe import ProbeReport
 
 
 def _n(x: int | None) -> str:

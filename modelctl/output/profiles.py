@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelctl.errors import Diagnostic
-from modelctl.importer import ImportedProfile
+from modelctl.modelfile.importer import ImportedProfile
+from modelctl.modelfile.render import RenderCheck, Rendered
 from modelctl.output import Result, dumps
-from modelctl.render import RenderCheck, Rendered
 
 
 def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:

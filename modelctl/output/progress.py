@@ -1,4 +1,4 @@
-"""Progress on a terminal, drawn with rich from the core's events (modelctl.events).
+"""Progress on a terminal, drawn with rich from the core's events (modelctl.common.events).
 
 Only on a terminal: status lines and progress bars go to stderr, and nothing at all is shown
 in JSON mode, with ``--quiet``, when stderr is not a TTY (CI logs and pipes stay clean) or
@@ -19,10 +19,10 @@ import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
-from modelctl import escape
-from modelctl.events import CellDone, Event, ProfileDone, Status, Transfer
+from modelctl.common import escape
+from modelctl.common.events import CellDone, Event, ProfileDone, Status, Transfer
+from modelctl.common.units import human_bytes
 from modelctl.output.term import console
-from modelctl.units import human_bytes
 
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress

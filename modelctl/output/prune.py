@@ -9,8 +9,8 @@ from modelctl.errors import Diagnostic, overall_exit_code
 from modelctl.output import Result
 
 if TYPE_CHECKING:
-    from modelctl.fleet_prune import PruneRun
-    from modelctl.prune import Removal
+    from modelctl.jobs.fleet_prune import PruneRun
+    from modelctl.jobs.prune import Removal
 
 
 def removal_line(r: Removal, *, dry_run: bool = False, planned: bool = False) -> str:

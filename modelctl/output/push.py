@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from modelctl.jobs.push import PushResult
 from modelctl.output import Result
-from modelctl.push import PushResult
 
 
 def push_result(result: PushResult) -> Result:

@@ -3,11 +3,11 @@ lets them share, and the memory of everything loaded at once."""
 
 from __future__ import annotations
 
-from modelctl.effective import ASSUMED, DECLARED, display
+from modelctl.common.units import human_bytes
+from modelctl.jobs.residency import Residency, Runner
+from modelctl.memory.effective import ASSUMED, DECLARED, display
 from modelctl.output import Result
 from modelctl.output.text import Table
-from modelctl.residency import Residency, Runner
-from modelctl.units import human_bytes
 
 
 def _size(n: int | None) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from typing import IO
 
-from modelctl import escape
+from modelctl.common import escape
+from modelctl.common.events import Event, Notice, Token
+from modelctl.common.units import go_duration
 from modelctl.errors import ExitCode
-from modelctl.events import Event, Notice, Token
+from modelctl.jobs.run import RunReport, RunResult
 from modelctl.output import Result
 from modelctl.output.term import print_diagnostic
-from modelctl.run import RunReport, RunResult
-from modelctl.units import go_duration
 
 
 class AnswerPrinter:

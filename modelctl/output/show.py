@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelctl.common.units import format_value, human_bytes
 from modelctl.errors import Diagnostic
-from modelctl.fleet import Fleet
+from modelctl.jobs.fleet import Fleet
+from modelctl.jobs.show import DeployedModelfile, ModelReport
 from modelctl.output import Result
 from modelctl.output.facts import ollama_total
 from modelctl.output.summary import fleet_result, host_table, summary_line
-from modelctl.show import DeployedModelfile, ModelReport
-from modelctl.units import format_value, human_bytes
 
 # What the server uses when no num_ctx is stored (reference: Ollama's server/routes.go Serve).
 SERVER_DEFAULT_CONTEXT = "server default (OLLAMA_CONTEXT_LENGTH, else 4096 / 32768 / 262144 by total VRAM)"

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from modelctl.common.events import Event, EventSink, ProfileDone
+from modelctl.common.units import elapsed
 from modelctl.errors import Diagnostic, JobResult
-from modelctl.events import Event, EventSink, ProfileDone
-from modelctl.fleet import Fleet
+from modelctl.jobs.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.text import table
-from modelctl.units import elapsed
 
 R = TypeVar("R", bound=JobResult)
 
@@ -83,7 +83,7 @@ def host_table(cells: Iterable[Any], hosts: Sequence[str]) -> str:
 
 
 class LinePrinter:
-    """Prints a :class:`~modelctl.events.ProfileDone` line as each profile of several finishes, through
+    """Prints a :class:`~modelctl.common.events.ProfileDone` line as each profile of several finishes, through
     ``echo`` (above the progress bars when they are drawn); one profile alone gets its report instead.
     ``printed`` says whether any line went."""
 

@@ -12,12 +12,12 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from modelctl.jobs.sweep import Setting, SweepResult
 from modelctl.output import Result
 from modelctl.output.chat import saved_line
 from modelctl.output.compare import matrix_blocks, matrix_data, matrix_junit, matrix_markdown, page_context
 from modelctl.output.html import render_page
 from modelctl.output.text import Table, terminal_width
-from modelctl.sweep import Setting, SweepResult
 
 HEADERS = ["rank", "setting", "ok", "passed", "pass rate", "eval tok/s", "latency (median)", "frontier"]
 

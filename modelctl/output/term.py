@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from modelctl import escape
+from modelctl.common import escape
 from modelctl.output.text import Table
 
 if TYPE_CHECKING:

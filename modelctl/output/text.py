@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from modelctl import escape
+from modelctl import terminal_columns
+from modelctl.common import escape
 
 
 def terminal_width(default: int = 100, minimum: int = 60) -> int:
     """The terminal's width (``COLUMNS`` first, as ``shutil`` reads it), or ``default``."""
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size().columns
-        except OSError:
-            columns = default
-    return max(minimum, columns)
+    return max(minimum, terminal_columns(default))
 
 
 def _cut(cell: str, width: int) -> str:

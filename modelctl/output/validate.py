@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from modelctl.errors import Diagnostic
+from modelctl.jobs.validate import ProfileCheck, Validation
 from modelctl.output import Result, dumps
 from modelctl.output.annotations import Located, github, sarif
 from modelctl.output.summary import named
-from modelctl.validate import ProfileCheck, Validation
 
 
 def _line(c: ProfileCheck) -> str:

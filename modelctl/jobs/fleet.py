@@ -1,0 +1,510 @@
+"""Several Ollama hosts at once: ``build``, ``plan``, ``show`` and the compare table across a fleet.
+
+The hosts come from repeated ``--host`` values and an inventory (:mod:`modelctl.profile.inventory`).
+Every profile is loaded, rendered, checked and hashed once, before any server is asked
+(invalid input stops the run: exit 1); then each host gets its own
+:class:`~modelctl.ollama.session.HostSession` (each question asked once per host) and runs the
+one-host job in a thread of its own, :data:`HOSTS_AT_ONCE` hosts at a time. A host that is
+down, times out or fails is that host's error: the others go on. The result lists every
+host's own result (the one-host job's type) and a host x profile matrix of what happened,
+and its exit code follows errors.PRECEDENCE across hosts.
+
+With a single host the one-host job runs as it always did (its errors raise), so one server
+gives the same result, output and exit code with or without an inventory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from modelctl.common.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
+from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
+from modelctl.jobs.build import (
+    BuildOptions,
+    BuildOutcome,
+    BuildPlan,
+    BuildRecords,
+    BuildResult,
+    build,
+    build_on,
+    load_builds,
+    plan_profile,
+)
+from modelctl.jobs.compare import CompareOptions, load_targets, skip_abstract, table_on
+from modelctl.jobs.lock import Lock, read_lock
+from modelctl.jobs.plan import PlanOptions, PlanResult, plan, plan_on, prepare
+from modelctl.jobs.show import ModelReport, profile_view, show, show_on
+from modelctl.jobs.table import ParamTable
+from modelctl.ollama.hosts import HostSpec, parse_host, redact
+from modelctl.ollama.session import HostSession, session_for
+from modelctl.profile.inventory import Selection, host_label, host_refs, select_hosts
+from modelctl.profile.profile import resolve_ref
+
+R = TypeVar("R")
+J = TypeVar("J", bound=JobResult)  # a job's result, whose exit code a fleet ranks
+
+#: Hosts asked at once (each with its own session and its own concurrency).
+HOSTS_AT_ONCE = 8
+
+
+@dataclass
+class Cell:
+    """One profile (or model) on one host: what happened to it there."""
+
+    host: str
+    model: str
+    status: str  # created | changed | up to date | in sync | missing | failed | found | built | not built ...
+    profile: str | None = None
+    elapsed: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "profile": self.profile,
+            "model": self.model,
+            "status": self.status.replace(" ", "_"),
+            "elapsed_s": None if self.elapsed is None else round(self.elapsed, 3),
+            "error": self.error,
+        }
+
+
+@dataclass
+class HostRun(Generic[R]):
+    """One host's part of a fleet run: its result, or the error that stopped it there."""
+
+    host: HostSpec
+    label: str
+    refs: list[str]
+    result: R | None = None
+    error: ModelctlError | None = None
+    elapsed: float = 0.0
+
+    def to_dict(self, result: Callable[[R], Any]) -> dict[str, Any]:
+        return {
+            "host": self.label,
+            "url": _url(self.host),
+            "ok": self.error is None,
+            "elapsed_s": round(self.elapsed, 3),
+            "error": self.error.diagnostic().to_dict() if self.error is not None else None,
+            "result": result(self.result) if self.result is not None else None,
+        }
+
+
+def _url(host: HostSpec) -> str:
+    return redact(parse_host(host.url if host.url else os.environ.get("OLLAMA_HOST")))
+
+
+@dataclass
+class Fleet(JobResult, Generic[J]):
+    """A command's run over one or several hosts (see the module docstring)."""
+
+    command: str
+    runs: list[HostRun[J]]
+    cells: list[Cell] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def many(self) -> bool:
+        return len(self.runs) > 1
+
+    @property
+    def only(self) -> J:
+        """The result of a one-host run."""
+        result = self.runs[0].result
+        assert result is not None, "a one-host run raises its error"
+        return result
+
+    @property
+    def failed_hosts(self) -> list[HostRun[J]]:
+        return [r for r in self.runs if r.error is not None]
+
+    def outcome_codes(self) -> list[ExitCode]:
+        """Every host's code: its error's, else its result's."""
+        codes = [r.error.exit_code for r in self.runs if r.error is not None]
+        return codes + [r.result.exit_code() for r in self.runs if r.result is not None]
+
+    def finish(self, cells_of: Callable[[str, J], list[Cell]], started: float) -> Fleet[J]:
+        """The matrix from every host's result (a host that failed as a whole: one cell), and the wall time."""
+        self.cells += [c for r in self.runs if r.result is not None for c in cells_of(r.label, r.result)]
+        self.cells += [Cell(r.label, "*", "failed", error=r.error.message) for r in self.runs if r.error is not None]
+        self.elapsed = time.monotonic() - started
+        return self
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            out[c.status] = out.get(c.status, 0) + 1
+        return out
+
+    def to_dict(self, result: Callable[[J], Any]) -> dict[str, Any]:
+        return {
+            "hosts": [r.to_dict(result) for r in self.runs],
+            "matrix": [c.to_dict() for c in self.cells],
+            "summary": {
+                "hosts": len(self.runs),
+                "failed_hosts": len(self.failed_hosts),
+                **{k.replace(" ", "_"): n for k, n in self.counts().items()},
+            },
+            "elapsed_s": round(self.elapsed, 3),
+        }
+
+
+# --------------------------------------------------------------------------------- running
+
+
+def on_hosts(runs: Sequence[HostRun[R]], job: Callable[[HostRun[R]], R], *, at_once: int = HOSTS_AT_ONCE) -> None:
+    """``job`` for every host, ``at_once`` at a time in daemon threads; each host's error is its own."""
+    slots = threading.Semaphore(max(1, at_once))
+    crashed: list[BaseException] = []
+
+    def one(run: HostRun[R]) -> None:
+        with slots:
+            start = time.monotonic()
+            try:
+                run.result = job(run)
+            except ModelctlError as exc:
+                run.error = exc
+            except BaseException as exc:  # a bug: raised in the main thread below
+                crashed.append(exc)
+            finally:
+                run.elapsed = time.monotonic() - start
+
+    threads = [threading.Thread(target=one, args=(r,), name=f"modelctl-host-{i}", daemon=True)
+               for i, r in enumerate(runs)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    if crashed:
+        raise crashed[0]
+
+
+def tagged(on_event: EventSink, label: str) -> EventSink:
+    """Events of one host's job, named by the host (several hosts share one progress display)."""
+
+    def sink(event: Event) -> None:
+        if isinstance(event, ProfileDone):
+            event = ProfileDone(event.model, event.status, event.elapsed, label, event.error, event.of)
+        elif isinstance(event, Status):
+            event = Status(event.text, f"{label} {event.job}" if event.job else label)
+        elif isinstance(event, Transfer):
+            job = f"{label} {event.job}" if event.job else label
+            event = Transfer(event.key, event.label, event.completed, event.total, job)
+        on_event(event)
+
+    return sink
+
+
+def _runs(selection: Selection, refs: Sequence[str]) -> list[HostRun[Any]]:
+    runs: list[HostRun[Any]] = []
+    for h in selection.hosts:
+        runs.append(HostRun(h, host_label(h), host_refs(h, refs)))
+    if not refs and all(not r.refs for r in runs):
+        raise InvalidInput("no profiles: give PROFILE(s), or list them under a host's `profiles` in the inventory")
+    return runs
+
+
+def _union(runs: Sequence[HostRun[Any]]) -> list[str]:
+    return list(dict.fromkeys(ref for r in runs for ref in r.refs))
+
+
+def _no_profiles(runs: Sequence[HostRun[Any]]) -> list[Diagnostic]:
+    return [
+        Diagnostic("no_profiles", f"host {r.label}: no profile of this run is listed for it; nothing to do there")
+        for r in runs
+        if not r.refs
+    ]
+
+
+# ------------------------------------------------------------------------------------ plan
+
+
+def plan_hosts(
+    refs: Sequence[str],
+    options: PlanOptions | None = None,
+    *,
+    hosts: Sequence[str] = (),
+    inventory: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    on_event: EventSink = ignore,
+) -> Fleet[PlanResult]:
+    """``plan`` on every host: each host's profiles against the models of their names there.
+
+    Each host is asked its version and model list once and each model's ``/api/show`` once, with
+    up to ``options.concurrency`` requests at a time per host, all hosts at once; the questions start
+    while the profiles are still being rendered."""
+    started = time.monotonic()
+    o = options or PlanOptions()
+    selection = select_hosts(hosts, inventory)
+    runs: list[HostRun[PlanResult]] = _runs(selection, refs)
+    fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs))
+    if not fleet.many:
+        runs[0].result = plan(runs[0].refs, o, host=runs[0].host, timeout=timeout, on_event=on_event)
+    else:
+        the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
+        sessions = {id(r): session_for(r.host, timeout=timeout, concurrency=o.concurrency) for r in runs}
+        try:
+            _plan_many(runs, sessions, the_lock, o.strict, o.overrides, o.template, on_event, o.local_files)
+        finally:
+            for s in sessions.values():
+                s.close()
+    return fleet.finish(_plan_cells, started)
+
+
+def _plan_many(
+    runs: list[HostRun[PlanResult]],
+    sessions: dict[int, HostSession],
+    lock: Lock | None,
+    strict: bool,
+    overrides: Sequence[str],
+    template: str | None,
+    on_event: EventSink,
+    local_files: bool,
+) -> None:
+    sessions_of: dict[Path, list[HostSession]] = {}
+    for r in runs:
+        if r.refs:
+            sessions[id(r)].prefetch((), basics=True)
+        for path in profile_paths(r.refs):
+            sessions_of.setdefault(path, []).append(sessions[id(r)])
+
+    def ask(p: BuildPlan) -> None:  # each host starts on a profile's models as soon as it is rendered
+        for s in sessions_of.get(p.profile_path or Path(), []):
+            s.prefetch([p.name, p.base_model])
+
+    plans, skipped = prepare(_union(runs), overrides=overrides, template=template, on_plan=ask, on_event=on_event,
+                             local_files=local_files)  # fmt: skip
+    records = BuildRecords()
+
+    def job(run: HostRun[PlanResult]) -> PlanResult:
+        mine, notes = _mine(run.refs, plans, skipped)
+        return plan_on(sessions[id(run)], mine, notes, lock=lock, strict=strict, records=records)
+
+    on_hosts(runs, job)
+
+
+def _plan_cells(label: str, result: PlanResult) -> list[Cell]:
+    words = {"in_sync": "in sync", "changed": "changed", "missing": "missing", "failed": "failed"}
+    return [
+        Cell(
+            label,
+            p.model,
+            words[p.status],
+            str(p.profile) if p.profile else None,
+            error=p.error.message if p.error is not None else None,
+        )  # fmt: skip
+        for p in result.profiles
+    ]
+
+
+# ----------------------------------------------------------------------------------- build
+
+
+def build_hosts(
+    refs: Sequence[str],
+    options: BuildOptions | None = None,
+    *,
+    hosts: Sequence[str] = (),
+    inventory: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    on_event: EventSink = ignore,
+) -> Fleet[BuildResult]:
+    """``build`` on every host, each host's profiles ``options.jobs`` at a time. Profiles are loaded,
+    rendered and their local files hashed once; the build records and the lock file are written once,
+    after every host is done. ``options.reports``: compose every model's report (None: only for one profile)."""
+    started = time.monotonic()
+    opts = options or BuildOptions()
+    selection = select_hosts(hosts, inventory)
+    runs: list[HostRun[BuildResult]] = _runs(selection, refs)
+    fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs))
+    if not fleet.many:
+        run = runs[0]
+        run.result = build(run.refs, opts, host=run.host, timeout=timeout, on_event=on_event)
+    else:
+        _build_many(runs, opts, timeout, on_event)
+    return fleet.finish(_build_cells, started)
+
+
+def _build_many(
+    runs: list[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
+) -> None:
+    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
+    dry_run = options.dry_run
+    the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None and not dry_run else None
+    sessions = {id(r): session_for(r.host, timeout=timeout) for r in runs}
+    try:
+        if not dry_run:
+            for r in runs:
+                if r.refs:
+                    sessions[id(r)].prefetch((), basics=True)  # version and model list, while files hash
+        plans = [plan_profile(lp, rendered, on_event=on_event) for lp, rendered in prepared]
+        records = BuildRecords()
+
+        def job(run: HostRun[BuildResult]) -> BuildResult:
+            mine, notes = _mine(run.refs, plans, skipped)
+            session = sessions[id(run)]
+            if dry_run or not mine:
+                return BuildResult(dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes,
+                                   host=session.display_host)  # fmt: skip
+            session.require_version()
+            return build_on(session, mine, options.on_host(len(mine), run.host), skipped=notes, lock=the_lock,
+                            records=records, on_event=tagged(on_event, run.label))  # fmt: skip
+
+        on_hosts(runs, job)
+        records.flush()
+        if the_lock is not None and any(r.result is not None and r.result.outcomes for r in runs):
+            the_lock.write()
+    finally:
+        for s in sessions.values():
+            s.close()
+
+
+def _build_cells(label: str, result: BuildResult) -> list[Cell]:
+    cells = [
+        Cell(label, o.plan.name, o.verb, str(o.plan.profile_path) if o.plan.profile_path else None, o.elapsed)
+        for o in result.outcomes
+    ]
+    cells += [
+        Cell(label, f.name, "failed", str(f.profile) if f.profile else None, f.elapsed, f.error.message)
+        for f in result.failures
+    ]
+    return cells
+
+
+# ------------------------------------------------------------------------------------ show
+
+
+def show_hosts(
+    ref: str,
+    *,
+    hosts: Sequence[str] = (),
+    inventory: str | os.PathLike[str] | None = None,
+    verify: bool = False,
+    timeout: float | None = None,
+) -> Fleet[ModelReport]:
+    """The report of MODEL (or of PROFILE's model) on every host, each with its own facts."""
+    started = time.monotonic()
+    selection = select_hosts(hosts, inventory)
+    runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
+
+    fleet = Fleet("show", runs, warnings=selection.warnings)
+    if not fleet.many:
+        runs[0].result = show(ref, verify=verify, host=runs[0].host, timeout=timeout)
+    else:
+        view = profile_view(ref)
+
+        def job(run: HostRun[ModelReport]) -> ModelReport:
+            with session_for(run.host, timeout=timeout) as session:
+                return show_on(session, view, ref, verify=verify, server=run.host.facts)
+
+        on_hosts(runs, job)
+    for r in runs:
+        if r.result is not None:
+            fleet.cells.append(Cell(r.label, r.result.name, "found"))
+        elif r.error is not None:
+            missing = getattr(r.error, "code", "") == "model_not_found"
+            fleet.cells.append(Cell(r.label, ref, "missing" if missing else "failed", error=r.error.message))
+    fleet.elapsed = time.monotonic() - started
+    return fleet
+
+
+# --------------------------------------------------------------------------------- compare
+
+
+def compare_hosts(
+    refs: Sequence[str],
+    options: CompareOptions | None = None,
+    *,
+    hosts: Sequence[str] = (),
+    inventory: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+) -> Fleet[ParamTable]:
+    """The compare parameter table on every host (what each host made of the profiles); profiles
+    are loaded once, each host asked once per model. Prompts need one server (``compare``).
+
+    A host that cannot be reached or that fails a request still gets its table (without what the
+    server would have said); with several hosts its code (4, 5) counts in the run's by
+    errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
+    started = time.monotonic()
+    options = options or CompareOptions()
+    selection = select_hosts(hosts, inventory)
+    runs: list[HostRun[ParamTable]] = [HostRun(h, host_label(h), list(refs)) for h in selection.hosts]
+    fleet = Fleet("compare", runs, warnings=selection.warnings)
+    kept, loaded, notes = skip_abstract(refs, options.overrides)
+    if not kept:
+        raise InvalidInput("nothing to compare: every profile given is abstract (only extended by others)")
+    targets = load_targets(kept, options.overrides, options.ephemeral, loaded)
+
+    def job(run: HostRun[ParamTable]) -> ParamTable:
+        with session_for(run.host, timeout=timeout) as session:
+            table = table_on(session, targets, options)
+            for t in targets:
+                status = "-" if options.no_server or not table.server.reachable else _built(session, t.model)
+                fleet.cells.append(Cell(run.label, t.label, status))
+            if fleet.many and not options.no_server:  # what its server did counts (one server's: a note)
+                table.server_code = _server_code(session, [t.model for t in targets])
+        table.warnings[:0] = notes
+        return table
+
+    on_hosts(runs, job)
+    order = {r.label: i for i, r in enumerate(runs)}
+    fleet.cells.sort(key=lambda c: order.get(c.host, 0))  # hosts finish in any order
+    return fleet.finish(lambda _label, _table: [], started)
+
+
+def _server_code(session: HostSession, models: Sequence[str]) -> ExitCode:
+    """The code of what one host's server did for the table (answers already asked, none again):
+    unreachable 4, a failed request 5, by errors.PRECEDENCE; a model not built is no error."""
+    try:
+        session.version()
+    except ModelctlError as exc:
+        return exc.exit_code  # the models were not asked
+    codes: list[ExitCode] = []
+    for model in models:
+        try:
+            session.show(model)
+        except ModelctlError as exc:
+            codes.append(exc.exit_code)
+    return overall_exit_code(codes)
+
+
+def _built(session: HostSession, model: str) -> str:
+    try:
+        return "built" if session.show(model) is not None else "not built"  # asked already: no request
+    except ModelctlError:
+        return "failed"
+
+
+# -------------------------------------------------------------------------------- profiles
+
+
+def profile_paths(refs: Sequence[str]) -> list[Path]:
+    """The files of profile references (one that cannot be found is reported when loading)."""
+    out = []
+    for ref in refs:
+        try:
+            out.append(resolve_ref(ref))
+        except ModelctlError:
+            continue
+    return out
+
+
+def _mine(
+    refs: Sequence[str], plans: Sequence[BuildPlan], skipped: Sequence[Diagnostic]
+) -> tuple[list[BuildPlan], list[Diagnostic]]:
+    """The plans of ``refs`` (in their order) and the notes on the abstract ones among them."""
+    paths = profile_paths(refs)
+    by_path = {p.profile_path: p for p in plans}
+    mine = [by_path[path] for path in dict.fromkeys(paths) if path in by_path]
+    wanted = set(paths)
+    notes = [d for d in skipped if d.file is not None and Path(os.path.abspath(d.file)) in wanted]
+    return mine, notes
