@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ModelctlError
-from modelctl.jobs.estimate import EstimateReport
 from modelctl.memory.facts import ModelFacts
 from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
 from modelctl.memory.offload import GpuPlacement

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelctl.common.units import human_bytes
-from modelctl.jobs.estimate import EstimateReport
 from modelctl.memory.memory import TABLE_KV_TYPES
 from modelctl.output.html import render_page
 
