@@ -290,9 +290,14 @@ class Ollama:
         return compare_runs(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
     def sweep(
-        self, ref: str, specs: Sequence[str], options: CompareOptions, *, save_best: str | None = None,
+        self,
+        ref: str,
+        specs: Sequence[str],
+        options: CompareOptions,
+        *,
+        save_best: str | None = None,
         on_event: EventSink = ignore,
-    ) -> SweepResult:  # fmt: skip
+    ) -> SweepResult:
         """``modelctl compare --sweep``: one profile under every combination of the values, ranked."""
         return sweep(ref, specs, options, save_best=save_best, host=self.host, timeout=self.timeout, on_event=on_event)
 

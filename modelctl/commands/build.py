@@ -136,9 +136,18 @@ def build(
         report = True if fmt == "json" or full_report else None
         try:
             options = BuildOptions(
-                dry_run=dry_run, force=force, no_pull=no_pull, verify=verify, only_changed=only_changed, reports=report,
-                jobs=jobs, overrides=overrides, template=template, lock=lock, insecure_registries=insecure_registries,
-            )  # fmt: skip
+                dry_run=dry_run,
+                force=force,
+                no_pull=no_pull,
+                verify=verify,
+                only_changed=only_changed,
+                reports=report,
+                jobs=jobs,
+                overrides=overrides,
+                template=template,
+                lock=lock,
+                insecure_registries=insecure_registries,
+            )
             fleet = build_hosts(
                 profiles, options, hosts=hosts, inventory=inventory, timeout=timeout, on_event=fan_out(progress, lines)
             )

@@ -224,10 +224,18 @@ def compare(
         from modelctl.profile.inventory import one_host
 
         options = CompareOptions(
-            prompts=prompt_texts, prompts_file=prompts_file, seeds=seeds, repeat=repeat, parallel=parallel,
-            all_params=all_params, no_server=no_server, ephemeral=ephemeral, overrides=overrides,
-            min_pass_rate=min_pass_rate, no_truncate=no_truncate,
-        )  # fmt: skip
+            prompts=prompt_texts,
+            prompts_file=prompts_file,
+            seeds=seeds,
+            repeat=repeat,
+            parallel=parallel,
+            all_params=all_params,
+            no_server=no_server,
+            ephemeral=ephemeral,
+            overrides=overrides,
+            min_pass_rate=min_pass_rate,
+            no_truncate=no_truncate,
+        )
         if sweeps:
             return _sweep(refs[0], sweeps, options, (save_best, force), out_fmt, quiet, hosts, inventory, timeout)
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):

@@ -182,8 +182,15 @@ def estimate(
     num_ctx, num_batch, num_gpu, ... or other adapters), the smallest change that lets them
     share, the memory of what stays loaded at once, OLLAMA_MAX_LOADED_MODELS (--max-loaded)
     and, with --gpu-memory, whether they fit on the GPU together."""
-    _check_together(together, len(targets), num_ctx=num_ctx, budget=budget, table=show_table or fmt == "html",
-                    batch=batch or ubatch, max_loaded=max_loaded)  # fmt: skip
+    _check_together(
+        together,
+        len(targets),
+        num_ctx=num_ctx,
+        budget=budget,
+        table=show_table or fmt == "html",
+        batch=batch or ubatch,
+        max_loaded=max_loaded,
+    )
     target = targets[0]
 
     def body() -> Result:
@@ -194,15 +201,35 @@ def estimate(
 
         gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
         if together:
-            return _together(targets, overrides, one_host(host, inventory, "estimate"), timeout, gpu, max_loaded,
-                             kv_type, parallel, flash_attention, ollama_version)  # fmt: skip
+            return _together(
+                targets,
+                overrides,
+                one_host(host, inventory, "estimate"),
+                timeout,
+                gpu,
+                max_loaded,
+                kv_type,
+                parallel,
+                flash_attention,
+                ollama_version,
+            )
         report = run_estimate(
-            target, num_ctx=num_ctx, kv_type=kv_type, parallel=parallel, overhead=overhead, budget=budget,
-            table=show_table or fmt == "html", overrides=overrides, host=one_host(host, inventory, "estimate"),
+            target,
+            num_ctx=num_ctx,
+            kv_type=kv_type,
+            parallel=parallel,
+            overhead=overhead,
+            budget=budget,
+            table=show_table or fmt == "html",
+            overrides=overrides,
+            host=one_host(host, inventory, "estimate"),
             timeout=timeout,
-            flash_attention=None if flash_attention is None else flash_attention == "on", batch=batch,
-            ubatch=ubatch, ollama_version=ollama_version, gpu=gpu,
-        )  # fmt: skip
+            flash_attention=None if flash_attention is None else flash_attention == "on",
+            batch=batch,
+            ubatch=ubatch,
+            ollama_version=ollama_version,
+            gpu=gpu,
+        )
         return estimate_result(report, fmt)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)
@@ -246,9 +273,12 @@ def _together(
     from modelctl.output.residency import together_result
 
     flags = HostFacts(
-        num_parallel=parallel, kv_cache_type=kv_type, max_loaded_models=max_loaded,
+        num_parallel=parallel,
+        kv_cache_type=kv_type,
+        max_loaded_models=max_loaded,
         flash_attention=None if flash_attention is None else flash_attention == "on",
-    )  # fmt: skip
-    report = together(targets, overrides=overrides, host=host, timeout=timeout, flags=flags,
-                      ollama_version=ollama_version, gpu=gpu)  # fmt: skip
+    )
+    report = together(
+        targets, overrides=overrides, host=host, timeout=timeout, flags=flags, ollama_version=ollama_version, gpu=gpu
+    )
     return together_result(report)

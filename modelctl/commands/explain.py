@@ -125,15 +125,23 @@ def explain(
         from modelctl.profile.inventory import one_host
 
         flags = HostFacts(
-            context_length=context_length, num_parallel=parallel, kv_cache_type=kv_type,
+            context_length=context_length,
+            num_parallel=parallel,
+            kv_cache_type=kv_type,
             flash_attention=None if flash_attention is None else flash_attention == "on",
             gpu_memory=parse_size(gpu_memory, what="--gpu-memory") if gpu_memory is not None else None,
-        )  # fmt: skip
+        )
         server = one_host(host, inventory, "explain")  # with --no-server: only the inventory host's facts
         report = run_explain(
-            ref, host=server, timeout=timeout, overrides=overrides, request=request, flags=flags,
-            ollama_version=ollama_version, no_server=no_server,
-        )  # fmt: skip
+            ref,
+            host=server,
+            timeout=timeout,
+            overrides=overrides,
+            request=request,
+            flags=flags,
+            ollama_version=ollama_version,
+            no_server=no_server,
+        )
         return explain_result(report)
 
     execute("explain", fmt, body, output=output, quiet=quiet)

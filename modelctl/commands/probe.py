@@ -81,9 +81,15 @@ def probe(
         try:
             server = one_host(host, inventory, "probe")
             report = run_probe(
-                ref, max_context=max_context, min_context=min_context, ephemeral=ephemeral, overrides=overrides,
-                host=server, timeout=timeout, on_event=progress,
-            )  # fmt: skip
+                ref,
+                max_context=max_context,
+                min_context=min_context,
+                ephemeral=ephemeral,
+                overrides=overrides,
+                host=server,
+                timeout=timeout,
+                on_event=progress,
+            )
         finally:
             progress.close()
         return probe_result(report)

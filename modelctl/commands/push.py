@@ -66,9 +66,15 @@ def push(
         progress = Progress(should_show(fmt, quiet))
         try:
             result = push_models(
-                refs, to=to, tag=tag, host=one_host(host, inventory, "push"), timeout=timeout,
-                insecure_registries=insecure_registries, lock=lock, on_event=progress,
-            )  # fmt: skip
+                refs,
+                to=to,
+                tag=tag,
+                host=one_host(host, inventory, "push"),
+                timeout=timeout,
+                insecure_registries=insecure_registries,
+                lock=lock,
+                on_event=progress,
+            )
         finally:
             progress.close()
         return push_result(result)

@@ -84,9 +84,15 @@ def run(
         if fmt == "json":
             raise click.UsageError("a chat prints no JSON: give a PROMPT (or pipe it on stdin) for --format json")
         _chat(
-            ref, verbose, ephemeral=ephemeral, overrides=overrides, seed=seed, truncate=not no_truncate, host=host,
+            ref,
+            verbose,
+            ephemeral=ephemeral,
+            overrides=overrides,
+            seed=seed,
+            truncate=not no_truncate,
+            host=host,
             timeout=timeout,
-        )  # fmt: skip
+        )
         return
     if prompt is None:
         if sys.stdin is None:
@@ -104,9 +110,16 @@ def run(
         printer = AnswerPrinter(stream=fmt == "text", quiet=quiet)
         try:
             report = run_prompt(
-                ref, text, ephemeral=ephemeral, overrides=overrides, seed=seed, truncate=not no_truncate,
-                host=server, timeout=timeout, on_event=printer,
-            )  # fmt: skip
+                ref,
+                text,
+                ephemeral=ephemeral,
+                overrides=overrides,
+                seed=seed,
+                truncate=not no_truncate,
+                host=server,
+                timeout=timeout,
+                on_event=printer,
+            )
         finally:
             printer.end_line()
         return run_result(report, streamed=fmt == "text", verbose=verbose)

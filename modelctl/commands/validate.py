@@ -32,8 +32,14 @@ from modelctl.output import Result
     "model, trained context, end-of-turn stop tokens, parameters and `requires` against its version. Without "
     "--host or --hosts no server is asked.",
 )
-@click.option("--hosts", "inventory", type=click.Path(dir_okay=False), default=None, metavar="INVENTORY.yaml",
-              help=HOSTS_HELP + " Checks every host (or those named with --host).")  # fmt: skip
+@click.option(
+    "--hosts",
+    "inventory",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="INVENTORY.yaml",
+    help=HOSTS_HELP + " Checks every host (or those named with --host).",
+)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Deadline in seconds (docs/server.md).")
 @click.option(
     "--format",
@@ -82,9 +88,14 @@ def validate(
             from modelctl.jobs.lint import validate_hosts
 
             result = validate_hosts(
-                profiles, overrides, strict=strict, local_files=not no_local_files, hosts=hosts, inventory=inventory,
+                profiles,
+                overrides,
+                strict=strict,
+                local_files=not no_local_files,
+                hosts=hosts,
+                inventory=inventory,
                 timeout=timeout,
-            )  # fmt: skip
+            )
         else:
             from modelctl.jobs.validate import validate as run_validate
 

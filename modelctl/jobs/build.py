@@ -373,9 +373,13 @@ def _hash_callback(blob: Blob, progress: HashProgress) -> Callable[[int], None]:
 
 
 def _create_request(
-    spec: ModelSpec, name: str, from_name: str | None, blobs: list[Blob], quantize: tuple[str | None, str | None],
+    spec: ModelSpec,
+    name: str,
+    from_name: str | None,
+    blobs: list[Blob],
+    quantize: tuple[str | None, str | None],
     warnings: list[Diagnostic],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The /api/create JSON, field by field as Ollama's CLI fills it."""
     request: dict[str, Any] = {"model": name}
     if from_name is not None:
@@ -802,10 +806,16 @@ class Builder:
         base_show = o.base_show if o.status == "created" else (o.verdict.base if o.verdict else None)
         runtime = o.report.facts.context_runtime if o.report is not None else None
         entry = make_entry(
-            model=plan.name, profile=plan.profile_path, lock_dir=self.lock.path.parent, request=plan.request,
-            fingerprint=request_fingerprint(plan.request), deployed=deployed, tags=tags, base_show=base_show,
+            model=plan.name,
+            profile=plan.profile_path,
+            lock_dir=self.lock.path.parent,
+            request=plan.request,
+            fingerprint=request_fingerprint(plan.request),
+            deployed=deployed,
+            tags=tags,
+            base_show=base_show,
             runtime_context=runtime,
-        )  # fmt: skip
+        )
         self.lock.put(session.key, session.version(), entry)
 
 
@@ -1183,8 +1193,9 @@ def build(
         if opts.dry_run:
             return BuildResult(True, [BuildOutcome(p, "planned") for p in plans], skipped=skipped)
         records = BuildRecords()
-        result = build_on(s, plans, opts.on_host(len(plans), host), skipped=skipped, lock=the_lock, records=records,
-                          on_event=on_event)  # fmt: skip
+        result = build_on(
+            s, plans, opts.on_host(len(plans), host), skipped=skipped, lock=the_lock, records=records, on_event=on_event
+        )
         records.flush()
         if the_lock is not None and result.outcomes:
             the_lock.write()

@@ -164,9 +164,14 @@ def table_on(session: HostSession, targets: Sequence[Target], options: CompareOp
     tags = _tags_or_none(session) if any(shows) else None
     entries = [find_entry(tags, t.model) if s else None for t, s in zip(targets, shows, strict=True)]
     table = build_table(
-        list(targets), all_params=options.all_params, server=server, shows=shows, ps=ps, host=session.facts,
+        list(targets),
+        all_params=options.all_params,
+        server=server,
+        shows=shows,
+        ps=ps,
+        host=session.facts,
         tags_entries=entries,
-    )  # fmt: skip
+    )
     table.warnings = warnings
     return table
 
@@ -260,9 +265,16 @@ def run_targets(
 ) -> Matrix:
     """The run matrix of resolved targets (a column each), with the parameter table of what ran."""
     matrix = run_matrix(
-        client, targets, cases, seeds=options.seeds, repeat=options.repeat, parallel=options.parallel,
-        server=server, on_event=on_event, truncate=not options.no_truncate,
-    )  # fmt: skip
+        client,
+        targets,
+        cases,
+        seeds=options.seeds,
+        repeat=options.repeat,
+        parallel=options.parallel,
+        server=server,
+        on_event=on_event,
+        truncate=not options.no_truncate,
+    )
     # The models are loaded now: /api/ps says the context they really run with.
     ps = _ps_or_none(client) if matrix.aborted is None else None
     matrix.table = build_table(list(targets), server=server, shows=[t.show for t in targets], ps=ps, host=host)

@@ -290,15 +290,28 @@ def server_inputs(
 ) -> ServerInputs:
     label = host.name if isinstance(host, HostSpec) else None
     vram = (gpu.memory_bytes, gpu.overhead_bytes) if gpu is not None else (None, None)
-    flags = HostFacts(num_parallel=parallel, kv_cache_type=kv_type, flash_attention=flash_attention,
-                      gpu_memory=vram[0], gpu_overhead=vram[1])  # fmt: skip
-    ctx = server_context(source.server_version, reachable=source.server_version is not None, facts=host_facts(host),
-                         facts_label=label, flags=flags, flag_version=ollama_version)  # fmt: skip
+    flags = HostFacts(
+        num_parallel=parallel,
+        kv_cache_type=kv_type,
+        flash_attention=flash_attention,
+        gpu_memory=vram[0],
+        gpu_overhead=vram[1],
+    )
+    ctx = server_context(
+        source.server_version,
+        reachable=source.server_version is not None,
+        facts=host_facts(host),
+        facts_label=label,
+        flags=flags,
+        flag_version=ollama_version,
+    )
     model = model_from_facts(source.facts.name or source.ref, source.facts)
     slots, kv, fa = parallel_setting(ctx, model), kv_cache_setting(ctx), flash_attention_setting(ctx)
-    notes = [f"{what} {display(s.value, s.name)}: {s.source.text} (declared)"
-             for what, s in (("KV cache", kv), ("parallel slots", slots))
-             if s.source.basis == DECLARED and kv_type is None and (s is kv or parallel is None)]  # fmt: skip
+    notes = [
+        f"{what} {display(s.value, s.name)}: {s.source.text} (declared)"
+        for what, s in (("KV cache", kv), ("parallel slots", slots))
+        if s.source.basis == DECLARED and kv_type is None and (s is kv or parallel is None)
+    ]
     notes += [f"parallel slots {a.before} -> {a.after}: {a.reason} ({a.cite})" for a in slots.adjustments]
     declared = fa.value is not None and flash_attention is None and fa.source.basis == DECLARED
     fa_label = f"{fa.source.text} (declared)" if declared else None
@@ -347,8 +360,15 @@ def estimate(
         device.check()
     source = _source(target, overrides, host, timeout)
     facts = source.facts
-    inputs = server_inputs(source, host, kv_type=kv_type, parallel=parallel, flash_attention=flash_attention,
-                           ollama_version=ollama_version, gpu=device if declared_gpu is not None else None)  # fmt: skip
+    inputs = server_inputs(
+        source,
+        host,
+        kv_type=kv_type,
+        parallel=parallel,
+        flash_attention=flash_attention,
+        ollama_version=ollama_version,
+        gpu=device if declared_gpu is not None else None,
+    )
     kv_type, parallel = inputs.kv_type, inputs.parallel
     n, ctx_note = _num_ctx(source, num_ctx, inputs.server)
     n_batch = batch or source.num_batch
@@ -375,9 +395,14 @@ def estimate(
         )
     if budget_bytes is not None:
         report.budget = max_num_ctx_for_budget(
-            facts, budget_bytes, kv_type, parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes,
+            facts,
+            budget_bytes,
+            kv_type,
+            parallel,
+            overhead_bytes=overhead_bytes,
+            adapter_bytes=adapter_bytes,
             runtime=runtime,
-        )  # fmt: skip
+        )
     if device is not None:
         report.gpu = place(facts, est, device, source.num_gpu)
         limit = facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
@@ -385,7 +410,11 @@ def estimate(
     if table:
         sizes = context_sizes(facts.context_trained, est.effective_num_ctx)
         report.table = estimate_table(
-            facts, sizes, parallel=parallel, overhead_bytes=overhead_bytes, adapter_bytes=adapter_bytes,
+            facts,
+            sizes,
+            parallel=parallel,
+            overhead_bytes=overhead_bytes,
+            adapter_bytes=adapter_bytes,
             runtime=runtime,
-        )  # fmt: skip
+        )
     return report

@@ -203,8 +203,15 @@ def explain_context(
             version = session.version()
         except ModelctlError as exc:
             notes.append(Diagnostic("server", f"{exc.message}: explained with assumed defaults"))
-    ctx = server_context(version, reachable=version is not None, host=display, facts=facts, facts_label=label,
-                         flags=flags, flag_version=ollama_version)  # fmt: skip
+    ctx = server_context(
+        version,
+        reachable=version is not None,
+        host=display,
+        facts=facts,
+        facts_label=label,
+        flags=flags,
+        flag_version=ollama_version,
+    )
     return ctx, notes
 
 
@@ -254,8 +261,11 @@ def _explained(
             if ollama_rule(ctx.version).llama_server
             else "Ollama keeps an f16 cache (llm/server.go: quantized kv cache requested but flash attention disabled)"
         )
-        out.warnings.append(Diagnostic("kv_cache_needs_flash_attention", f"a {kv} KV cache needs flash attention, "
-                                       f"which is {how}: {then}"))  # fmt: skip
+        out.warnings.append(
+            Diagnostic(
+                "kv_cache_needs_flash_attention", f"a {kv} KV cache needs flash attention, which is {how}: {then}"
+            )
+        )
     ctx_now = running.get("context_length") if running else None
     if isinstance(ctx_now, int) and ctx_now != res.num_ctx:
         out.warnings.append(
@@ -267,7 +277,7 @@ def _explained(
                     ", or an automatic context lowered after an out-of-memory load)"
                     if ollama_rule(ctx.version).llama_server
                     else ")"
-                ),  # fmt: skip
+                ),
             )
         )
     return out

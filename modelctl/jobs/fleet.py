@@ -177,8 +177,9 @@ def on_hosts(runs: Sequence[HostRun[R]], job: Callable[[HostRun[R]], R], *, at_o
             finally:
                 run.elapsed = time.monotonic() - start
 
-    threads = [threading.Thread(target=one, args=(r,), name=f"modelctl-host-{i}", daemon=True)
-               for i, r in enumerate(runs)]  # fmt: skip
+    threads = [
+        threading.Thread(target=one, args=(r,), name=f"modelctl-host-{i}", daemon=True) for i, r in enumerate(runs)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -281,8 +282,9 @@ def _plan_many(
         for s in sessions_of.get(p.profile_path or Path(), []):
             s.prefetch([p.name, p.base_model])
 
-    plans, skipped = prepare(_union(runs), overrides=overrides, template=template, on_plan=ask, on_event=on_event,
-                             local_files=local_files)  # fmt: skip
+    plans, skipped = prepare(
+        _union(runs), overrides=overrides, template=template, on_plan=ask, on_event=on_event, local_files=local_files
+    )
     records = BuildRecords()
 
     def job(run: HostRun[PlanResult]) -> PlanResult:
@@ -301,7 +303,7 @@ def _plan_cells(label: str, result: PlanResult) -> list[Cell]:
             words[p.status],
             str(p.profile) if p.profile else None,
             error=p.error.message if p.error is not None else None,
-        )  # fmt: skip
+        )
         for p in result.profiles
     ]
 
@@ -353,11 +355,19 @@ def _build_many(
             mine, notes = _mine(run.refs, plans, skipped)
             session = sessions[id(run)]
             if dry_run or not mine:
-                return BuildResult(dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes,
-                                   host=session.display_host)  # fmt: skip
+                return BuildResult(
+                    dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes, host=session.display_host
+                )
             session.require_version()
-            return build_on(session, mine, options.on_host(len(mine), run.host), skipped=notes, lock=the_lock,
-                            records=records, on_event=tagged(on_event, run.label))  # fmt: skip
+            return build_on(
+                session,
+                mine,
+                options.on_host(len(mine), run.host),
+                skipped=notes,
+                lock=the_lock,
+                records=records,
+                on_event=tagged(on_event, run.label),
+            )
 
         on_hosts(runs, job)
         records.flush()

@@ -361,8 +361,10 @@ def runner_conflicts(targets: Sequence[Target], version: str | None = None) -> l
     """Profiles sharing weights whose runners differ (modelctl.memory.effective's reload rule): Ollama
     reloads the model whenever requests switch between them."""
     notes = conflict_notes([runner_spec(t, version) for t in targets])
-    return [Diagnostic("runner_options", text, field=f"parameters.{reason}" if reason in LOAD_OPTIONS else reason)
-            for reason, text in notes]  # fmt: skip
+    return [
+        Diagnostic("runner_options", text, field=f"parameters.{reason}" if reason in LOAD_OPTIONS else reason)
+        for reason, text in notes
+    ]
 
 
 def flag_cells(matrix: Matrix, running: Callable[[Target], int | None] = lambda _t: None) -> None:

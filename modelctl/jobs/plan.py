@@ -190,9 +190,13 @@ def plan(
         the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
         s.prefetch((), basics=True)  # version and model list, while the profiles load
         plans, skipped = prepare(
-            refs, overrides=o.overrides, template=o.template, on_event=on_event, local_files=o.local_files,
+            refs,
+            overrides=o.overrides,
+            template=o.template,
+            on_event=on_event,
+            local_files=o.local_files,
             on_plan=lambda p: s.prefetch([p.name, p.base_model]),
-        )  # fmt: skip
+        )
         return plan_on(s, plans, skipped, lock=the_lock, strict=o.strict)
     finally:
         if own:
@@ -216,10 +220,14 @@ def plan_on(
     if lock is not None:
         result.lock = str(lock.path)
         if not lock.found:  # a fresh checkout: `build --lock` has not written it yet
-            result.notes.append(Diagnostic(
-                "lock_missing", f"no lock yet: {lock.path} does not exist (`build --lock {lock.path}` writes it); "
-                "upstream drift is not checked", str(lock.path),
-            ))  # fmt: skip
+            result.notes.append(
+                Diagnostic(
+                    "lock_missing",
+                    f"no lock yet: {lock.path} does not exist (`build --lock {lock.path}` writes it); "
+                    "upstream drift is not checked",
+                    str(lock.path),
+                )
+            )
         else:
             if plans:
                 _upstream(result, session, lock)
@@ -258,8 +266,11 @@ def _plan_one(p: BuildPlan, session: HostSession, records: BuildRecords, lock: L
 def _comparable(plan: BuildPlan, diffs: list[Difference]) -> list[Difference]:
     """Without the local files (--no-local-files) their weights cannot be compared: those fields
     are left out (the profile's notes say which files were not read)."""
-    unread = {"from" if b.kind == "files" else "draft" if b.kind == "draft_files" else b.kind
-              for b in plan.blobs if b.digest == UNREAD}  # fmt: skip
+    unread = {
+        "from" if b.kind == "files" else "draft" if b.kind == "draft_files" else b.kind
+        for b in plan.blobs
+        if b.digest == UNREAD
+    }
     return [d for d in diffs if d.field not in unread]
 
 

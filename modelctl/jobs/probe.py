@@ -67,8 +67,13 @@ class ContextMeasurement:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt_words": self.words, "prompt_eval_count": self.kept, "context": self.context,
-                "cut": self.cut, "seconds": round(self.seconds, 3)}  # fmt: skip
+        return {
+            "prompt_words": self.words,
+            "prompt_eval_count": self.kept,
+            "context": self.context,
+            "cut": self.cut,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def measure_context(
@@ -90,8 +95,14 @@ def measure_context(
     carries no options but ``num_predict``, so the loaded runner serves it without a reload.
     """
     words = num_ctx + num_ctx // 8 + 16
-    body = {"model": model, "prompt": filler(words), "raw": True, "stream": False, "keep_alive": keep_alive,
-            "options": {"num_predict": 1}}  # fmt: skip
+    body = {
+        "model": model,
+        "prompt": filler(words),
+        "raw": True,
+        "stream": False,
+        "keep_alive": keep_alive,
+        "options": {"num_predict": 1},
+    }
     start = clock()
     res: RunResult = run_request(client, body, clock=clock)
     count = res.metrics.get("prompt_eval_count")
@@ -117,8 +128,13 @@ class ProbeStep:
         return self.accepted and not self.cut
 
     def to_dict(self) -> dict[str, Any]:
-        return {"words": self.words, "tokens": self.tokens, "accepted": self.accepted, "cut": self.cut,
-                "ms": round(self.ms, 3)}  # fmt: skip
+        return {
+            "words": self.words,
+            "tokens": self.tokens,
+            "accepted": self.accepted,
+            "cut": self.cut,
+            "ms": round(self.ms, 3),
+        }
 
 
 class Search:
@@ -291,8 +307,14 @@ def _sender(
 ) -> Callable[[int], ProbeStep]:
     def send(words: int) -> ProbeStep:
         on_event(Status(f"probing {target.label} with {words:,} words"))
-        body = {"model": target.model, "prompt": filler(words), "raw": True, "stream": False, "truncate": False,
-                "options": {**target.options, "num_predict": 1}}  # fmt: skip
+        body = {
+            "model": target.model,
+            "prompt": filler(words),
+            "raw": True,
+            "stream": False,
+            "truncate": False,
+            "options": {**target.options, "num_predict": 1},
+        }
         start = clock()
         try:
             res: RunResult = run_request(client, body, clock=clock)
@@ -310,12 +332,14 @@ def _sender(
 def _notes(trained: int | None, configured: int | None, runtime: int | None) -> list[Diagnostic]:
     out = []
     if configured and trained and configured > trained:
-        out.append(Diagnostic("context_capped", f"num_ctx {configured} is above the trained context {trained}: "
-                              "Ollama caps it"))  # fmt: skip
+        out.append(
+            Diagnostic("context_capped", f"num_ctx {configured} is above the trained context {trained}: Ollama caps it")
+        )
     want = min(configured, trained) if configured and trained else configured
     if want and runtime and runtime != want:
-        out.append(Diagnostic("context_differs", f"the runner uses a context of {runtime} tokens, not the "
-                              f"{want} configured"))  # fmt: skip
+        out.append(
+            Diagnostic("context_differs", f"the runner uses a context of {runtime} tokens, not the {want} configured")
+        )
     return out
 
 
@@ -353,19 +377,41 @@ def probe(
         search.record(first)
         search.run()
     report = ProbeReport(
-        target, ServerInfo(client.display_host, True, version), facts.context_trained, configured, runtime,
-        search.lo.tokens if search.lo is not None else None, search.refused_tokens(), search.bounded,
-        max_context, min_context, search.steps, clock() - start, [*target.warnings],
-    )  # fmt: skip
+        target,
+        ServerInfo(client.display_host, True, version),
+        facts.context_trained,
+        configured,
+        runtime,
+        search.lo.tokens if search.lo is not None else None,
+        search.refused_tokens(),
+        search.bounded,
+        max_context,
+        min_context,
+        search.steps,
+        clock() - start,
+        [*target.warnings],
+    )
     report.warnings += _notes(facts.context_trained, configured, runtime)
     if report.never_refused and min_context is None:  # with --min-context: the check fails, saying why
-        report.warnings.append(Diagnostic("never_refused", f"the runner took a prompt of {report.largest} tokens, "
-                                          f"{SLOT_PADDING} past its context: the server does not seem to refuse "
-                                          "over-long prompts (truncate: false)"))  # fmt: skip
+        report.warnings.append(
+            Diagnostic(
+                "never_refused",
+                f"the runner took a prompt of {report.largest} tokens, "
+                f"{SLOT_PADDING} past its context: the server does not seem to refuse "
+                "over-long prompts (truncate: false)",
+            )
+        )
     if any(s.cut for s in search.steps):
-        report.warnings.append(Diagnostic("cut_anyway", "the server cut a prompt although asked not to "
-                                          "(truncate: false): it counts as refused"))  # fmt: skip
+        report.warnings.append(
+            Diagnostic(
+                "cut_anyway", "the server cut a prompt although asked not to (truncate: false): it counts as refused"
+            )
+        )
     if search.inconsistent or (len(search.steps) >= MAX_REQUESTS and not search.bounded):
-        report.warnings.append(Diagnostic("probe_incomplete", f"the search stopped after {len(search.steps)} "
-                                          "requests: the figure is the longest prompt taken so far"))  # fmt: skip
+        report.warnings.append(
+            Diagnostic(
+                "probe_incomplete",
+                f"the search stopped after {len(search.steps)} requests: the figure is the longest prompt taken so far",
+            )
+        )
     return report

@@ -105,8 +105,14 @@ class Eviction:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.conflict.to_dict()
-        return {"a": self.a.labels, "b": self.b.labels, "base": c["base"], "reasons": c["reasons"],
-                "values": c["values"], "one_way": c["one_way"]}  # fmt: skip
+        return {
+            "a": self.a.labels,
+            "b": self.b.labels,
+            "base": c["base"],
+            "reasons": c["reasons"],
+            "values": c["values"],
+            "one_way": c["one_way"],
+        }
 
 
 @dataclass
@@ -205,13 +211,27 @@ def _memory(member: Member, spec: RunnerSpec) -> tuple[MemoryEstimate | None, st
         return None, f"the facts of {subject.base.name} are unknown ({subject.base.where})"
     setting = res.settings["flash_attention"]
     fa = setting.value if setting.basis == DECLARED else None  # else the version's rule decides per model
-    runtime = Runtime(fa, spec.option("num_batch"), None, res.server.version, setting.source.text if fa is not None
-                      else None, res.model.embedding_only)  # fmt: skip
-    adapters = sum(adapter_size(p).weights_bytes for p in (subject.profile.profile.adapter_paths()
-                   if subject.profile is not None else []))  # fmt: skip
+    runtime = Runtime(
+        fa,
+        spec.option("num_batch"),
+        None,
+        res.server.version,
+        setting.source.text if fa is not None else None,
+        res.model.embedding_only,
+    )
+    adapters = sum(
+        adapter_size(p).weights_bytes
+        for p in (subject.profile.profile.adapter_paths() if subject.profile is not None else [])
+    )
     try:
-        est = estimate_for_facts(subject.facts, int(spec.option("num_ctx")), str(res.settings["kv_cache_type"].value),
-                                 res.parallel, adapter_bytes=adapters, runtime=runtime)  # fmt: skip
+        est = estimate_for_facts(
+            subject.facts,
+            int(spec.option("num_ctx")),
+            str(res.settings["kv_cache_type"].value),
+            res.parallel,
+            adapter_bytes=adapters,
+            runtime=runtime,
+        )
     except InvalidInput as exc:
         return None, exc.message
     return est, None
@@ -281,16 +301,22 @@ def _placement(groups: Sequence[WeightsGroup], gpu: Gpu) -> Placement:
             entry.update(fits=False, why=runner.why_no_memory or "memory unknown")
         elif n == 0:
             placed = place(runner.members[0].subject.facts, est, gpu)
-            entry.update(fits=True, why=f"first to load: {placed.answer} ({placed.layers_on_gpu} of "
-                         f"{placed.layers_total} layers on the GPU)")  # fmt: skip
+            entry.update(
+                fits=True,
+                why=f"first to load: {placed.answer} ({placed.layers_on_gpu} of "
+                f"{placed.layers_total} layers on the GPU)",
+            )
             free -= placed.gpu_bytes
         elif est.total_bytes <= BESIDE_SHARE * free and est.total_bytes + FIT_MARGIN_BYTES <= free:
             entry.update(fits=True, why="fits beside the runners loaded before it")
             free -= est.total_bytes
         else:
-            entry.update(fits=False, why=f"does not fit beside them ({free / (1 << 30):.2f} GiB free; it needs "
-                         f"{est.total_bytes / (1 << 30):.2f} GiB within 80 %): Ollama unloads an idle runner "
-                         f"({CITE_UNLOAD})")  # fmt: skip
+            entry.update(
+                fits=False,
+                why=f"does not fit beside them ({free / (1 << 30):.2f} GiB free; it needs "
+                f"{est.total_bytes / (1 << 30):.2f} GiB within 80 %): Ollama unloads an idle runner "
+                f"({CITE_UNLOAD})",
+            )
         out.loads.append(entry)
     return out
 

@@ -241,9 +241,18 @@ def _ephemeral_target(ref: str, loaded: LoadedProfile, seed: int | None) -> Targ
             )
         )
     return Target(
-        ref, prof.name, str(prof.from_), True, bool(messages), loaded, prof.system, prof.template, messages,
-        options, warnings,
-    )  # fmt: skip
+        ref,
+        prof.name,
+        str(prof.from_),
+        True,
+        bool(messages),
+        loaded,
+        prof.system,
+        prof.template,
+        messages,
+        options,
+        warnings,
+    )
 
 
 def _built_target(ref: str, loaded: LoadedProfile, seed: int | None) -> Target:

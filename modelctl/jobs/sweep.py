@@ -282,10 +282,11 @@ def _mark_frontier(settings: Sequence[Setting]) -> None:
     for s in timed:
         p, t = s.pass_rate or 0.0, s.median_latency_ms or 0.0
         s.frontier = not any(
-            (o.pass_rate or 0.0) >= p and (o.median_latency_ms or 0.0) <= t
+            (o.pass_rate or 0.0) >= p
+            and (o.median_latency_ms or 0.0) <= t
             and ((o.pass_rate or 0.0) > p or (o.median_latency_ms or 0.0) < t)
             for o in timed
-        )  # fmt: skip
+        )
 
 
 # =========================================================================== the job

@@ -195,10 +195,17 @@ def build_table(
     entries = list(tags_entries) if tags_entries is not None else [None] * len(targets)
     facts = [_server_facts(s, e, t.model) for s, e, t in zip(shows, entries, targets, strict=True)]
     columns = [
-        Column(t.label, t.ref, t.profile_path, t.model, t.base, None if not server.reachable else s is not None,
-               t.ephemeral)
+        Column(
+            t.label,
+            t.ref,
+            t.profile_path,
+            t.model,
+            t.base,
+            None if not server.reachable else s is not None,
+            t.ephemeral,
+        )
         for t, s in zip(targets, shows, strict=True)
-    ]  # fmt: skip
+    ]
     rows = [_base_row(targets)]
     rows += _parameter_rows(targets, shows, server.version, all_params)
     rows.append(_text_row(targets, shows, "system", lambda v: f"{first_line(v, 40)} ({len(v)} chars)"))

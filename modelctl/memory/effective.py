@@ -450,8 +450,10 @@ def parallel_setting(server: ServerContext, model: ModelSide) -> Resolved:
     v = server.version
     auto = automatic_parallel(v)
     if older_than(v, PARALLEL_ONE_SINCE):
-        text = (f"Ollama {v}: OLLAMA_NUM_PARALLEL unset or 0 means automatic: {auto} slots on a CPU, and on a GPU "
-                f"when {auto} fit, else 1 ({CITE_SLOTS_OLD})")  # fmt: skip
+        text = (
+            f"Ollama {v}: OLLAMA_NUM_PARALLEL unset or 0 means automatic: {auto} slots on a CPU, and on a GPU "
+            f"when {auto} fit, else 1 ({CITE_SLOTS_OLD})"
+        )
         base = Layer(auto, Source("ollama", ASSUMED, text))
     else:
         base = Layer(1, Source("ollama", ASSUMED, f"Ollama {v} default, unless OLLAMA_NUM_PARALLEL is set"))
@@ -588,8 +590,9 @@ def resolve(
     """The options a runner uses for ``model`` (with ``profile`` built on it, and ``request``
     options sent with each request) on ``server``, each with its layers and Ollama's adjustments."""
     request = dict(request or {})
-    options = {p.name: Resolved(p.name, _layers(p.name, model, profile, request, server), level=p.level)
-               for p in P.CATALOGUE}  # fmt: skip
+    options = {
+        p.name: Resolved(p.name, _layers(p.name, model, profile, request, server), level=p.level) for p in P.CATALOGUE
+    }
     set_above = {n for n, o in options.items() if o.source.kind not in ("ollama", "server")}
     # Automatic num_ctx, num_batch and use_mmap (chosen at load, equal for needsReload) exist from 0.30.
     auto = (
@@ -664,8 +667,9 @@ def _adjust_load_options(res: Resolution, batch_auto: bool, draft_set: bool) -> 
         context = int(res.settings["runner_context"].value)
         chosen, assumed = automatic_num_batch(v, context)
         why = f"chosen by the scheduler for a {context:,}-token runner context when memory allows"
-        batch.adjust(chosen, why + " (less on a small GPU or on CUDA without flash attention)", CITE_BATCH,
-                     assumed=assumed)  # fmt: skip
+        batch.adjust(
+            chosen, why + " (less on a small GPU or on CUDA without flash attention)", CITE_BATCH, assumed=assumed
+        )
     draft = res.options["draft_num_predict"]
     if not older_than(v, LLAMA_SERVER_SINCE) and res.draft is None and not draft_set:
         draft.adjust(0, "no draft model: speculative decoding off", CITE_LAYERS)
@@ -751,10 +755,33 @@ def runner_args(res: Resolution) -> dict[str, Any]:
     batch = res.options["num_batch"].value
     if rule.llama_server:
         fa_arg = "auto" if fa is None else ("on" if fa else "off")
-        argv = ["llama-server", "-c", str(ctx), "-np", str(res.parallel), "-b", str(batch), "-ub", str(batch),
-                "--flash-attn", fa_arg, "--cache-type-k", kv, "--cache-type-v", kv]  # fmt: skip
-        return {"program": "llama-server", "ctx_size": ctx, "parallel": res.parallel, "batch_size": batch,
-                "flash_attention": fa, "kv_cache_type": kv, "argv": argv, "cite": CITE_CONTEXT}  # fmt: skip
+        argv = [
+            "llama-server",
+            "-c",
+            str(ctx),
+            "-np",
+            str(res.parallel),
+            "-b",
+            str(batch),
+            "-ub",
+            str(batch),
+            "--flash-attn",
+            fa_arg,
+            "--cache-type-k",
+            kv,
+            "--cache-type-v",
+            kv,
+        ]
+        return {
+            "program": "llama-server",
+            "ctx_size": ctx,
+            "parallel": res.parallel,
+            "batch_size": batch,
+            "flash_attention": fa,
+            "kv_cache_type": kv,
+            "argv": argv,
+            "cite": CITE_CONTEXT,
+        }
     argv = ["ollama runner", "--ctx-size", str(ctx), "--batch-size", str(batch)]
     if fa:
         argv.append("--flash-attn")
@@ -762,8 +789,16 @@ def runner_args(res: Resolution) -> dict[str, Any]:
             argv += ["--kv-cache-type", kv]
     argv += ["--parallel", str(res.parallel)]
     stored = kv if fa or fa is None else "f16"  # without flash attention the runner keeps f16
-    return {"program": "ollama runner", "ctx_size": ctx, "parallel": res.parallel, "batch_size": batch,
-            "flash_attention": fa, "kv_cache_type": stored, "argv": argv, "cite": CITE_CAP}  # fmt: skip
+    return {
+        "program": "ollama runner",
+        "ctx_size": ctx,
+        "parallel": res.parallel,
+        "batch_size": batch,
+        "flash_attention": fa,
+        "kv_cache_type": stored,
+        "argv": argv,
+        "cite": CITE_CAP,
+    }
 
 
 # =========================================================================== runners and reloads
@@ -938,8 +973,13 @@ class Change:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"option": self.option, "value": self.value, "profiles": self.profiles, "like": self.like,
-                "text": self.text()}  # fmt: skip
+        return {
+            "option": self.option,
+            "value": self.value,
+            "profiles": self.profiles,
+            "like": self.like,
+            "text": self.text(),
+        }
 
 
 def smallest_change(specs: Sequence[RunnerSpec]) -> tuple[list[Change], list[str]]:

@@ -732,8 +732,16 @@ def estimate_for_facts(
         assumptions.append(batch_note)
     batch, ubatch = rule.batches(num_batch, parallel)
     ubatch = runtime.n_ubatch or ubatch
-    layout = layout_for(plan, effective, parallel, kv_type=kv_type, flash_attention=fa, n_batch=batch,
-                        n_ubatch=ubatch, unified=rule.unified_kv)  # fmt: skip
+    layout = layout_for(
+        plan,
+        effective,
+        parallel,
+        kv_type=kv_type,
+        flash_attention=fa,
+        n_batch=batch,
+        n_ubatch=ubatch,
+        unified=rule.unified_kv,
+    )
     if rule.unified_kv:
         assumptions.append(
             f"Ollama {rule.version} runs its own runner over a llama.cpp with one KV cache for all {parallel} slot(s): "
@@ -878,9 +886,15 @@ def max_num_ctx_for_budget(
 
     def at(n: int) -> MemoryEstimate:
         return estimate_for_facts(
-            facts, n, kv_type, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes,
+            facts,
+            n,
+            kv_type,
+            parallel,
+            overhead_bytes=overhead_bytes,
+            plan=plan,
+            adapter_bytes=adapter_bytes,
             runtime=runtime,
-        )  # fmt: skip
+        )
 
     minimum = at(1).total_bytes
     n, est = largest_num_ctx(at, lambda e: e.total_bytes <= budget_bytes, search_limit)
@@ -927,9 +941,15 @@ def estimate_table(
         row: dict[str, Any] = {"num_ctx": n}
         for kv in kv_types:
             est = estimate_for_facts(
-                facts, n, kv, parallel, overhead_bytes=overhead_bytes, plan=plan, adapter_bytes=adapter_bytes,
+                facts,
+                n,
+                kv,
+                parallel,
+                overhead_bytes=overhead_bytes,
+                plan=plan,
+                adapter_bytes=adapter_bytes,
                 runtime=runtime,
-            )  # fmt: skip
+            )
             row[kv] = {
                 "kv_type": est.kv_type,
                 "kv_cache_bytes": est.kv_cache_bytes + est.recurrent_state_bytes,
@@ -1062,8 +1082,17 @@ def _shape(facts: ModelFacts) -> _Shape:
     heads, heads_min = span(facts.head_count, 1)
     heads_kv, heads_kv_min = span(facts.head_count_kv, 1)
     per_head = emb // heads_min if heads_min > 0 else 0
-    return _Shape(emb, heads, heads_min, heads_kv, heads_kv_min, facts.key_length or per_head,
-                  facts.value_length or per_head, per_head, facts.vocab_size or 0)  # fmt: skip
+    return _Shape(
+        emb,
+        heads,
+        heads_min,
+        heads_kv,
+        heads_kv_min,
+        facts.key_length or per_head,
+        facts.value_length or per_head,
+        per_head,
+        facts.vocab_size or 0,
+    )
 
 
 def _graph(arch: str, s: _Shape, ctx: int, batch: int) -> tuple[int, int] | None:
@@ -1125,8 +1154,10 @@ def ollama_estimate(
     arch = facts.architecture or ""
     if arch == "gemma3" and facts.sliding_window:
         window = layout.parallel * facts.sliding_window + batch
-        kv = [kv_layer if (i + 1) % 6 == 0 else int(float(window * (s.head_k + s.head_v) * s.heads_kv) * per)
-              for i in range(n)]  # fmt: skip
+        kv = [
+            kv_layer if (i + 1) % 6 == 0 else int(float(window * (s.head_k + s.head_v) * s.heads_kv) * per)
+            for i in range(n)
+        ]
     graphs = _graph(arch, s, ctx, batch)
     if graphs is None or facts.expert_count:
         gqa = s.heads // max(s.heads_kv_min, 1)

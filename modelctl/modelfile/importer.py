@@ -43,8 +43,19 @@ _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|\\")
 _GO_FLOAT = re.compile(r"^[+-]?[0-9]+(?:\.[0-9]+)?e[+-][0-9]+$")
 END = "_end"
 #: The Modelfile instructions, as people write them (for the did-you-mean).
-INSTRUCTIONS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES", "RENDERER",
-                "PARSER", "DRAFT")  # fmt: skip  # the comments key of lines after the last instruction
+INSTRUCTIONS = (
+    "FROM",
+    "PARAMETER",
+    "TEMPLATE",
+    "SYSTEM",
+    "ADAPTER",
+    "LICENSE",
+    "MESSAGE",
+    "REQUIRES",
+    "RENDERER",
+    "PARSER",
+    "DRAFT",
+)  # the comments key of lines after the last instruction
 
 
 # -------------------------------------------------------------------------------------------

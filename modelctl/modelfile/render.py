@@ -151,8 +151,15 @@ def _load_template(path: Path) -> Any:
 # What a template's own operations raise (``truncate(-1)`` asserts, ``range(10**9)`` overflows...):
 # a template error at its line, never an internal error.
 _TEMPLATE_FAILURES = (
-    TypeError, ValueError, AttributeError, LookupError, ArithmeticError, AssertionError, RecursionError, MemoryError,
-)  # fmt: skip
+    TypeError,
+    ValueError,
+    AttributeError,
+    LookupError,
+    ArithmeticError,
+    AssertionError,
+    RecursionError,
+    MemoryError,
+)
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -612,7 +612,7 @@ FILTER_CHECKS: dict[str, FilterCheck] = {
             "filesizeformat",
         ),
         _f_input,
-    ),  # fmt: skip
+    ),
 }
 
 

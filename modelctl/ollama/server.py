@@ -432,9 +432,12 @@ class Caps:
     @classmethod
     def from_env(cls) -> Caps:
         return cls(
-            ANSWER_BYTES.value(), LINE_BYTES.value(), GENERATED_BYTES.value(), STREAM_EVENTS.value(),
+            ANSWER_BYTES.value(),
+            LINE_BYTES.value(),
+            GENERATED_BYTES.value(),
+            STREAM_EVENTS.value(),
             STREAM_STATUSES.value(),
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

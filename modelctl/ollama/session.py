@@ -208,9 +208,13 @@ def session_for(host: HostRef, *, timeout: float | None = None, concurrency: int
     """A :class:`HostSession` on one server (an inventory host keeps its name: lock files key by it)."""
     if isinstance(host, HostSpec):
         return HostSession(
-            host.url, timeout=timeout, concurrency=concurrency, headers=dict(host.headers), name=host.name,
+            host.url,
+            timeout=timeout,
+            concurrency=concurrency,
+            headers=dict(host.headers),
+            name=host.name,
             facts=host.facts,
-        )  # fmt: skip
+        )
     return HostSession(host, timeout=timeout, concurrency=concurrency)
 
 

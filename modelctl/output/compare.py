@@ -507,9 +507,15 @@ def _bar_chart(
             }
         )
     return {
-        "title": title, "color": color, "bars": bars, "bar_h": _BAR_H, "label_w": _LABEL_W, "chart_w": _CHART_W,
-        "width": _LABEL_W + _CHART_W + _PAD, "height": 30 + len(labels) * (_BAR_H + _BAR_GAP),
-    }  # fmt: skip
+        "title": title,
+        "color": color,
+        "bars": bars,
+        "bar_h": _BAR_H,
+        "label_w": _LABEL_W,
+        "chart_w": _CHART_W,
+        "width": _LABEL_W + _CHART_W + _PAD,
+        "height": 30 + len(labels) * (_BAR_H + _BAR_GAP),
+    }
 
 
 def _blank(text: str) -> bool:
@@ -546,9 +552,16 @@ def _table_data(t: ParamTable, seeds: Sequence[int | None] = ()) -> dict[str, An
 
 def table_html(t: ParamTable) -> str:
     return render_page(
-        "compare.html.j2", title="modelctl compare — parameters", heading="modelctl compare — parameters",
-        verdict=None, host=t.server.host, version=t.server.version, errors=[], table=_table_data(t), matrix=None,
-    )  # fmt: skip
+        "compare.html.j2",
+        title="modelctl compare — parameters",
+        heading="modelctl compare — parameters",
+        verdict=None,
+        host=t.server.host,
+        version=t.server.version,
+        errors=[],
+        table=_table_data(t),
+        matrix=None,
+    )
 
 
 def _cell_data(m: Matrix, c: Cell) -> dict[str, Any]:
@@ -570,10 +583,16 @@ def matrix_data(m: Matrix) -> dict[str, Any]:
     labels = [t.label for t in m.targets]
     rates = [None if s.pass_rate is None else s.pass_rate * 100 for s in sums]
     charts = [
-        _bar_chart("Median tokens/s", labels, [s.median_tokens_per_s for s in sums], maximum=None, fmt="{:.1f}",
-                   color="#3867d6"),
+        _bar_chart(
+            "Median tokens/s",
+            labels,
+            [s.median_tokens_per_s for s in sums],
+            maximum=None,
+            fmt="{:.1f}",
+            color="#3867d6",
+        ),
         _bar_chart("Assertion pass rate", labels, rates, maximum=100.0, fmt="{:.0f}%", color="#20a39e"),
-    ]  # fmt: skip
+    ]
     groups = [
         {
             "id": f"p{q + 1}-{s}-{r}",
@@ -588,19 +607,26 @@ def matrix_data(m: Matrix) -> dict[str, Any]:
     notes: list[dict[str, str | None]] = [{"name": f.replace("_", "-"), "text": FLAG_HELP[f]} for f in used]
     notes += [{"name": None, "text": w.message} for w in m.warnings]
     return {
-        "charts": charts, "summary_headers": SUMMARY_HEADERS, "summary": summary_rows(sums), "groups": groups,
-        "columns": len(m.targets), "notes": notes,
-    }  # fmt: skip
+        "charts": charts,
+        "summary_headers": SUMMARY_HEADERS,
+        "summary": summary_rows(sums),
+        "groups": groups,
+        "columns": len(m.targets),
+        "notes": notes,
+    }
 
 
 def page_context(m: Matrix, errors: Sequence[Diagnostic] | None = None) -> dict[str, Any]:
     """What the page around a run matrix shows: the verdict, the server, the errors, the table."""
     return {
-        "title": "modelctl compare", "heading": "modelctl compare", "verdict": _verdict(m),
-        "host": m.server.host or "", "version": m.server.version,
+        "title": "modelctl compare",
+        "heading": "modelctl compare",
+        "verdict": _verdict(m),
+        "host": m.server.host or "",
+        "version": m.server.version,
         "errors": [d.message for d in (m.errors() if errors is None else errors)],
         "table": _table_data(m.table, m.seeds) if m.table is not None else None,
-    }  # fmt: skip
+    }
 
 
 def matrix_html(m: Matrix) -> str:
@@ -614,9 +640,11 @@ def matrix_html(m: Matrix) -> str:
 def table_result(t: ParamTable, fmt: str) -> Result:
     """The parameter table; its exit code: what its server did, when it counts (a host of several)."""
     exit_code = t.exit_code()
-    errors = [Diagnostic(exit_code.name.lower(), f"server rows skipped: {t.server.reason}")] if (
-        exit_code != ExitCode.OK and not t.server.reachable and t.server.reason
-    ) else []  # fmt: skip
+    errors = (
+        [Diagnostic(exit_code.name.lower(), f"server rows skipped: {t.server.reason}")]
+        if (exit_code != ExitCode.OK and not t.server.reachable and t.server.reason)
+        else []
+    )
     if fmt == "text":
         return Result(
             data=t.to_dict(), blocks=lambda: table_blocks(t), exit_code=exit_code, warnings=t.warnings, errors=errors

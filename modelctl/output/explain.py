@@ -60,8 +60,11 @@ def _header(e: Explanation) -> list[str]:
     s, res = e.subject, e.resolution
     srv = res.server
     where = srv.host or "no server"
-    lines = [f"{s.label}" + (f" ({_path(s.profile.path)})" if s.profile is not None else "")
-             + f" on {where}: Ollama {srv.version}{_mark(srv.version_basis)}"]  # fmt: skip
+    lines = [
+        f"{s.label}"
+        + (f" ({_path(s.profile.path)})" if s.profile is not None else "")
+        + f" on {where}: Ollama {srv.version}{_mark(srv.version_basis)}"
+    ]
     base = res.model
     facts = [base.family or "architecture unknown"]
     if base.trained_context:

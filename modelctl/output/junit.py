@@ -33,8 +33,9 @@ def failure_junit(command: str, diagnostics: Sequence[Diagnostic]) -> str:
     root = ET.Element("testsuites", {"name": f"modelctl {command}", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": f"modelctl {command}", **counts})
     for i, d in enumerate(diagnostics, 1):
-        case = ET.SubElement(suite, "testcase", classname=f"modelctl.{command}", name=xml_text(_case_name(d, i)),
-                             time="0.000000")  # fmt: skip
+        case = ET.SubElement(
+            suite, "testcase", classname=f"modelctl.{command}", name=xml_text(_case_name(d, i)), time="0.000000"
+        )
         ET.SubElement(case, "error", message=xml_text(d.format()), type=d.code)
     ET.indent(root)
     return HEADER + ET.tostring(root, encoding="unicode") + "\n"

@@ -117,11 +117,19 @@ def chart_data(report: EstimateReport) -> dict[str, Any]:
         y = ax.y(report.budget.budget_bytes)
         budget = {"y": _n(y), "label_y": _n(y + 4), "label": f"budget {human_bytes(report.budget.budget_bytes)}"}
     return {
-        "width": _W, "height": _H, "left": _L, "right": _W - _R, "top": _T, "bottom": _H - _B,
-        "axis_label_x": f"{(_L + _W - _R) / 2:.0f}", "grid": _grid(ax),
-        "ticks": [{"x": _n(ax.x(n)), "label": _short(n)} for n in sizes], "budget": budget,
-        "marks": _marks(ax, report, sizes), "series": [_series(ax, rows, kv, i) for i, kv in enumerate(TABLE_KV_TYPES)],
-    }  # fmt: skip
+        "width": _W,
+        "height": _H,
+        "left": _L,
+        "right": _W - _R,
+        "top": _T,
+        "bottom": _H - _B,
+        "axis_label_x": f"{(_L + _W - _R) / 2:.0f}",
+        "grid": _grid(ax),
+        "ticks": [{"x": _n(ax.x(n)), "label": _short(n)} for n in sizes],
+        "budget": budget,
+        "marks": _marks(ax, report, sizes),
+        "series": [_series(ax, rows, kv, i) for i, kv in enumerate(TABLE_KV_TYPES)],
+    }
 
 
 def _table_rows(report: EstimateReport) -> list[dict[str, Any]]:
@@ -184,8 +192,19 @@ def estimate_html(report: EstimateReport, budget: Sequence[str] = ()) -> str:
     lines = [line.strip() for line in budget if line.strip()]
     head = lines[0][:1].upper() + lines[0][1:].rstrip(":") if lines else None
     return render_page(
-        "estimate.html.j2", title=f"modelctl estimate — {facts.name or facts.path or 'model'}", meta=meta,
-        profile=_profile(report), c=chart_data(report), num_ctx=f"{report.memory.num_ctx:,}", kv_type=est["kv_type"],
-        breakdown=_breakdown(est), gpu=gpu, kv_types=TABLE_KV_TYPES, table=table, over_note=_over_note(report, table),
-        budget_head=head, budget=lines[1:], assumptions=est["assumptions"],
-    )  # fmt: skip
+        "estimate.html.j2",
+        title=f"modelctl estimate — {facts.name or facts.path or 'model'}",
+        meta=meta,
+        profile=_profile(report),
+        c=chart_data(report),
+        num_ctx=f"{report.memory.num_ctx:,}",
+        kv_type=est["kv_type"],
+        breakdown=_breakdown(est),
+        gpu=gpu,
+        kv_types=TABLE_KV_TYPES,
+        table=table,
+        over_note=_over_note(report, table),
+        budget_head=head,
+        budget=lines[1:],
+        assumptions=est["assumptions"],
+    )

@@ -39,8 +39,10 @@ def _evictions(report: Residency, number: dict[int, int]) -> list[str]:
         values = "; ".join(
             f"{k} {' / '.join(display(v, k) for v in vs)}" for k, vs in e.conflict.to_dict()["values"].items()
         )
-        lines.append(f"  runner {number[id(e.a)]} ({', '.join(e.a.labels)}) and runner {number[id(e.b)]} "
-                     f"({', '.join(e.b.labels)}): {values}")  # fmt: skip
+        lines.append(
+            f"  runner {number[id(e.a)]} ({', '.join(e.a.labels)}) and runner {number[id(e.b)]} "
+            f"({', '.join(e.b.labels)}): {values}"
+        )
         one_way = e.conflict.one_way()
         if one_way:
             lines.append(f"    only one way: {one_way}")
@@ -53,13 +55,18 @@ def _evictions(report: Residency, number: dict[int, int]) -> list[str]:
 
 
 def _memory_lines(report: Residency) -> list[str]:
-    lines = [f"loaded at once: {report.loaded_at_once} runner(s), one per weights file: {_size(report.resident_bytes)}"
-             + (" (the largest runner of each)" if report.evictions else "")]  # fmt: skip
+    lines = [
+        f"loaded at once: {report.loaded_at_once} runner(s), one per weights file: {_size(report.resident_bytes)}"
+        + (" (the largest runner of each)" if report.evictions else "")
+    ]
     if report.evictions:
         lines.append(f"with the change, everything loaded together: {_size(report.shared_bytes)}")
     m = report.max_loaded
-    verdict = "within it" if report.loaded_at_once <= m.value else (
-        "more than that: loading one more unloads the least recently used idle runner")  # fmt: skip
+    verdict = (
+        "within it"
+        if report.loaded_at_once <= m.value
+        else ("more than that: loading one more unloads the least recently used idle runner")
+    )
     lines.append(f"max loaded models: {m.value}, {m.source.text}{_mark(m.basis)}: {verdict}")
     p = report.placement
     if p is not None:

@@ -125,9 +125,12 @@ def fleet_result(fleet: Fleet[R], one: Callable[[R], Result], text: Callable[[],
             warnings += [named(run.label, w) for w in res.warnings]
             errors += [named(run.label, e) for e in res.errors]
     return Result(
-        data=fleet.to_dict(lambda r: data[id(r)]), text=text, exit_code=fleet.exit_code(), warnings=warnings,
+        data=fleet.to_dict(lambda r: data[id(r)]),
+        text=text,
+        exit_code=fleet.exit_code(),
+        warnings=warnings,
         errors=errors,
-    )  # fmt: skip
+    )
 
 
 def fan_out(*sinks: EventSink) -> EventSink:

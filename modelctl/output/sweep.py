@@ -119,12 +119,18 @@ def chart(settings: Sequence[Setting]) -> dict[str, Any]:
     ]
     front = sorted((p for p in points if p["frontier"]), key=lambda p: (p["x"], -p["y"]))
     return {
-        "width": _W, "height": _H, "left": _LEFT, "right": _W - _RIGHT, "top": _TOP, "bottom": _H - _BOTTOM,
+        "width": _W,
+        "height": _H,
+        "left": _LEFT,
+        "right": _W - _RIGHT,
+        "top": _TOP,
+        "bottom": _H - _BOTTOM,
         "xticks": [{"x": x(t), "label": _ms(t)} for t in xticks],
         "yticks": [{"y": y(f), "label": f"{f * 100:.0f}%"} for f in (0.0, 0.25, 0.5, 0.75, 1.0)],
-        "points": points, "frontier": " ".join(f"{p['x']},{p['y']}" for p in front),
+        "points": points,
+        "frontier": " ".join(f"{p['x']},{p['y']}" for p in front),
         "no_assertions": all(s.pass_rate is None for s in settings),
-    }  # fmt: skip
+    }
 
 
 def sweep_html(r: SweepResult) -> str:

@@ -37,8 +37,13 @@ def validation_result(v: Validation, *, quiet: bool = False, fmt: str = "text") 
     """``fmt`` text (and json): a line per profile; ``sarif``: a SARIF 2.1.0 log; ``github``: workflow
     commands (the annotations are the diagnostics: nothing more is printed on stderr)."""
     if fmt == "sarif":
-        return Result(data=v.to_dict(), text=lambda: dumps(sarif(located(v))), exit_code=exit_code,
-                      warnings=v.warnings, errors=v.errors + _host_errors(v))  # fmt: skip
+        return Result(
+            data=v.to_dict(),
+            text=lambda: dumps(sarif(located(v))),
+            exit_code=exit_code,
+            warnings=v.warnings,
+            errors=v.errors + _host_errors(v),
+        )
     if fmt == "github":
         return Result(data=v.to_dict(), text=lambda: github(located(v)), exit_code=exit_code)
     text = "" if quiet else "\n".join(_line(c) for c in v.checks) + "\n"

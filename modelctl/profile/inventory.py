@@ -357,8 +357,9 @@ def load_inventory(path: str | os.PathLike[str], *, environ: Mapping[str, str] |
     hosts = reader.read()
     if reader.problems:
         h = reader.problems[0]
-        raise InventoryError(h.message, file=h.file, line=h.line, column=h.column, field=h.field,
-                             diagnostics=reader.problems)  # fmt: skip
+        raise InventoryError(
+            h.message, file=h.file, line=h.line, column=h.column, field=h.field, diagnostics=reader.problems
+        )
     return Inventory(p, hosts, reader.warnings)
 
 

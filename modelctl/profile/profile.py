@@ -575,8 +575,11 @@ def _refuse_modelfile(text: str, name: str) -> None:
         target = "profile" if stem.lower() == "modelfile" else stem
         raise ProfileError(
             f"this is a Modelfile, not a profile: `modelctl import {name} -o {target}.yaml` turns it into one",
-            file=name, line=1, column=1, code="modelfile_not_profile",
-        )  # fmt: skip
+            file=name,
+            line=1,
+            column=1,
+            code="modelfile_not_profile",
+        )
 
 
 def _extends_entries(ext: Any, doc: yamlio.Document, name: str) -> list[tuple[str, dict[str, Any]]]:
