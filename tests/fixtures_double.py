@@ -110,3 +110,20 @@ def run_on_tty(
 @pytest.fixture(name="run_cli")
 def _run_cli() -> RunCli:
     return run_cli
+
+
+def invoke_in(double: OllamaDouble, folder: Path, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a command run in-process through click's runner, in ``folder``,
+    against ``double``, with its own state folder there."""
+    from click.testing import CliRunner
+
+    from modelctl.cli import cli as main
+
+    env = {"MODELCTL_STATE_DIR": str(folder / "state"), "OLLAMA_HOST": double.url}
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        res = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return res.exit_code, res.stdout, res.stderr

@@ -5,31 +5,17 @@ error names the option. The matching rule (modelctl.ollama.registry) and the dou
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from modelctl.ollama.registry import http_registry_error, is_insecure, parse_registry, registry_of
+from tests.fixtures_double import invoke_in as cli
 from tests.ollama_double import OllamaDouble, parse_name
 
 REG = "127.0.0.1:5000"
 BASE = f"{REG}/team/chef:v1"
-
-
-def cli(double: OllamaDouble, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    from modelctl.cli import cli as main
-
-    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state"), "OLLAMA_HOST": double.url}
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        res = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return res.exit_code, res.stdout, res.stderr
 
 
 @pytest.fixture

@@ -5,30 +5,16 @@ leaves out, with a warning, a stored value no profile can hold (so its output pa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from modelctl.errors import ServerError
 from modelctl.jobs.model_import import _base_name
 from modelctl.ollama.server import OllamaClient
+from tests.fixtures_double import invoke_in as cli
 from tests.fixtures_gguf import write_tiny_llama, write_tiny_lora
 from tests.ollama_double import MODELS_DIR, OllamaDouble
-
-
-def cli(double: OllamaDouble, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    from modelctl.cli import cli as main
-
-    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state"), "OLLAMA_HOST": double.url}
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        res = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return res.exit_code, res.stdout, res.stderr
 
 
 def build(double: OllamaDouble, tmp_path: Path, name: str, body: str) -> None:

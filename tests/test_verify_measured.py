@@ -5,31 +5,17 @@ a field the server does not send. Against the API double at version 0.9.3."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from modelctl.jobs.probe import MEASURE_MAX_CONTEXT, ContextMeasurement
 from modelctl.jobs.show import Verification
 from modelctl.ollama.truncation import context_from_cut, cut_sizes
+from tests.fixtures_double import invoke_in as cli
 from tests.fixtures_gguf import write_tiny_llama
 from tests.ollama_double import OllamaDouble
-
-
-def cli(double: OllamaDouble, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    from modelctl.cli import cli as main
-
-    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state"), "OLLAMA_HOST": double.url}
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        res = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return res.exit_code, res.stdout, res.stderr
 
 
 def build_json(double: OllamaDouble, tmp_path: Path, name: str, extra: str, *args: str) -> tuple[int, dict[str, Any]]:
