@@ -202,11 +202,8 @@ def test_show_of_a_gguf_file_points_to_inspect(tmp_path: Path) -> None:
     assert "modelctl inspect tiny.gguf" in proc.stderr, proc.stderr
 
 
-def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
-    ollama_double: OllamaDouble, tmp_path: Path
-) -> None:
-    """Ollama keys runners by weights: a model on the same base with the same load-time options
-    reuses the runner another model loaded, and /api/ps lists it under that other model."""
+def _first_loads_the_runner_second_shares(ollama_double: OllamaDouble, tmp_path: Path) -> None:
+    """Models `first` and `second` on one base with the same load-time options; `first` loaded."""
     ollama_double.install("llama3.2:3b")
     env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
     for name in ("first", "second"):
@@ -216,6 +213,14 @@ def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
         assert proc.returncode == 0, proc.stderr
     proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    """Ollama keys runners by weights: a model on the same base with the same load-time options
+    reuses the runner another model loaded, and /api/ps lists it under that other model."""
+    _first_loads_the_runner_second_shares(ollama_double, tmp_path)
     runner = ollama_double.state.runner_of("first")
     assert runner is not None and ollama_double.state.runner_of("second") is runner
     code, doc, err = show_json(ollama_double, "second", "--verify")
@@ -228,15 +233,7 @@ def test_verify_reads_a_runner_shared_with_another_model_and_leaves_it_loaded(
 def test_verify_reads_a_shared_runner_listed_under_a_deleted_model(ollama_double: OllamaDouble, tmp_path: Path) -> None:
     """Ollama keeps listing a runner under the model that loaded it after that model is deleted
     (seen on a real 0.9.3): the one such entry with our details is our runner, not a failed check."""
-    ollama_double.install("llama3.2:3b")
-    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
-    for name in ("first", "second"):
-        prof = tmp_path / f"{name}.yaml"
-        prof.write_text("from: llama3.2:3b\nparameters: {num_ctx: 2048}\n")
-        proc = run_cli("build", "-q", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
-    proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
-    assert proc.returncode == 0, proc.stderr
+    _first_loads_the_runner_second_shares(ollama_double, tmp_path)
     proc = run_cli("rm", "first", host=ollama_double.url)
     assert proc.returncode == 0, proc.stderr
     code, doc, err = show_json(ollama_double, "second", "--verify")
@@ -251,15 +248,7 @@ def test_verify_measures_when_ps_lists_the_runner_under_no_model_it_can_tie_to(
     """No /api/ps entry can be tied to the model (several runners on a real server keep the names of
     deleted models): it answered, so the context is measured, the runner left loaded, and a warning
     says why its size is unknown, never a failed check."""
-    ollama_double.install("llama3.2:3b")
-    env = {"MODELCTL_STATE_DIR": str(tmp_path / "state")}
-    for name in ("first", "second"):
-        prof = tmp_path / f"{name}.yaml"
-        prof.write_text("from: llama3.2:3b\nparameters: {num_ctx: 2048}\n")
-        proc = run_cli("build", "-q", str(prof), host=ollama_double.url, env=env, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
-    proc = run_cli("run", "first", "hello", "--format", "json", host=ollama_double.url)
-    assert proc.returncode == 0, proc.stderr
+    _first_loads_the_runner_second_shares(ollama_double, tmp_path)
     assert run_cli("rm", "first", host=ollama_double.url).returncode == 0
     runner = ollama_double.state.runner_of("second")
     assert runner is not None
