@@ -158,3 +158,20 @@ def test_a_profile_pushes_its_model(
     code, out, err = run(ollama_double.url, "chef.yaml", "--to", f"{REG}/team", "--insecure-registry", REG)
     assert code == 0, err
     assert out.splitlines()[0] == f"pushed chef (the model of chef.yaml) as {REG}/team/chef:latest"
+
+
+def test_an_inventorys_insecure_registries_push_over_http(
+    ollama_double: OllamaDouble, registry: respx.MockRouter, tmp_path: Path
+) -> None:
+    """The inventory key is the same spelling as the flag: `push --hosts` reads it as build does."""
+    ollama_double.state.http_registries.add(REG)
+    ollama_double.install("llama3.2:3b")
+    manifest(registry, "team/llama3.2", "3b")
+    inventory = tmp_path / "fleet.yaml"
+    inventory.write_text(f"hosts:\n  local:\n    url: {ollama_double.url}\ninsecure_registries: [{REG}]\n")
+    res = CliRunner().invoke(
+        cli, ["push", "--hosts", str(inventory), "llama3.2:3b", "--to", f"{REG}/team", "--format", "json"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["data"]["models"][0]["insecure"] is True

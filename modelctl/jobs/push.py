@@ -20,7 +20,7 @@ from modelctl.common.events import EventSink, ignore, progress_event
 from modelctl.errors import InvalidInput, JobResult, ModelctlError
 from modelctl.jobs.housekeeping import model_name_of
 from modelctl.jobs.lock import read_lock
-from modelctl.ollama.hosts import HostRef
+from modelctl.ollama.hosts import HostRef, HostSpec
 from modelctl.ollama.manifests import DEFAULT_TAG, manifest_digest
 from modelctl.ollama.registry import http_registry_error, http_registry_hint, is_insecure, parse_registry
 from modelctl.ollama.server import ModelNotFound, OllamaClient
@@ -99,9 +99,11 @@ def push_models(
     on_event: EventSink = ignore,
 ) -> PushResult:
     """Copy each model to ``TO/NAME:TAG`` on the host and push it; every name is checked first
-    (a name the server lacks pushes nothing: :class:`ModelNotFound`, exit 5)."""
+    (a name the server lacks pushes nothing: :class:`ModelNotFound`, exit 5). A registry is pushed
+    to over http when ``insecure_registries`` or the inventory host's own list names it."""
     destination = parse_destination(to)
-    registries = tuple(insecure_registries)
+    # --insecure-registry, and an inventory host's `insecure_registries` (the one spelling, as build reads it)
+    registries = (*insecure_registries, *(host.insecure_registries if isinstance(host, HostSpec) else ()))
     names = [(ref, *model_name_of(ref)) for ref in refs]
     with session_for(host, timeout=timeout) as session:
         client = session.client
