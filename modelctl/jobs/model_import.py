@@ -22,7 +22,7 @@ from typing import Any
 from modelctl.common.files import not_regular, sha256_file
 from modelctl.errors import Diagnostic, ServerError
 from modelctl.jobs.drift import read_deployed
-from modelctl.modelfile.importer import ImportedProfile, dump_yaml
+from modelctl.modelfile.importer import ImportedProfile, dump_yaml, is_blob_path
 from modelctl.ollama.hosts import HostRef
 from modelctl.ollama.server import ModelNotFound
 from modelctl.ollama.session import HostSession, session_for
@@ -32,8 +32,6 @@ from modelctl.profile.params import BY_NAME, stored_value_problem
 from modelctl.profile.profile import is_model_name, local_path
 
 _LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin")
-#: The server's own weights blob, which Ollama 0.9.3 answers as `parent_model` of a model made from files.
-_BLOB_PATH = re.compile(r"[/\\]blobs[/\\]sha256-[0-9a-f]{64}\Z")
 
 
 def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -89,7 +87,7 @@ def _base_name(model: str, show: Mapping[str, Any], *, at: str, base_dir: Path) 
     parent = str((show.get("details") or {}).get("parent_model") or "")
     if not parent or parent.lower().endswith(_LOCAL_SUFFIXES) or same_model_name(parent, model):
         return None
-    if _BLOB_PATH.search(parent):  # 0.9.3: the server's own blob, never read on this side
+    if is_blob_path(parent):  # 0.9.3 answers its weights blob's path for a model made from files: no base
         return None
     if not is_model_name(parent) or local_path(parent, base_dir) is not None:
         shown = parent if len(parent) <= 120 else parent[:120] + "…"

@@ -162,7 +162,8 @@ def _path_form(
     return rel if rel.startswith("..") else "./" + rel
 
 
-def _is_blob(value: str) -> bool:
+def is_blob_path(value: str) -> bool:
+    """Whether ``value`` is a path into an Ollama server's blob store (``.../blobs/sha256-<hex>``)."""
     return _BLOB_PATH.search(value) is not None
 
 
@@ -184,9 +185,9 @@ def _from_data(
     data: dict[str, Any],
     ctx: _Ctx,
 ) -> None:
-    names = [f for f in spec.froms if not _is_blob(f) and not _is_local(f, ctx.modelfile_dir)]
-    local = [f for f in spec.froms if not _is_blob(f) and _is_local(f, ctx.modelfile_dir)]
-    blobs = [f for f in spec.froms if _is_blob(f)]
+    names = [f for f in spec.froms if not is_blob_path(f) and not _is_local(f, ctx.modelfile_dir)]
+    local = [f for f in spec.froms if not is_blob_path(f) and _is_local(f, ctx.modelfile_dir)]
+    blobs = [f for f in spec.froms if is_blob_path(f)]
     if blobs:
         if ctx.export_of is None:
             raise _refuse_blob(blobs[0], ctx.filename, "from")
@@ -264,7 +265,7 @@ def spec_to_profile_data(
     for key, value in (("adapters", spec.adapters[-1] if spec.adapters else None), ("draft", spec.draft)):
         if value is None:
             continue
-        if _is_blob(value):
+        if is_blob_path(value):
             if export_of is None:
                 raise _refuse_blob(value, filename, key)
             continue  # the exported model's own layer: inherited from it
@@ -455,7 +456,7 @@ def import_modelfile(path: Path, *, output: Path | None = None, name: str | None
         raise _with_hint(exc, text) from None
     if src.export_of is None:
         for cmd in src.commands:
-            if cmd.name in ("model", "adapter", "draft") and _is_blob(cmd.args):
+            if cmd.name in ("model", "adapter", "draft") and is_blob_path(cmd.args):
                 field_name = {"model": "from", "adapter": "adapters", "draft": "draft"}[cmd.name]
                 raise _refuse_blob(cmd.args, str(path), field_name)
     commands = _export_ints(src.commands) if src.is_export else src.commands
