@@ -69,6 +69,13 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Print every model's full report (the default for one profile; several get one line each).",
 )
+@click.option(
+    "--via-registry",
+    is_flag=True,
+    help="With --hosts FILE naming a `registry:`: build each profile once (on the first host that needs it), "
+    "push it there, and have every other host that needs it pull it: one upload, one digest everywhere "
+    "(docs/fleet.md).",
+)
 @insecure_registry_option
 @set_option("Override a profile value (repeatable), e.g. --set temperature=0.2.")
 @template_option
@@ -88,6 +95,7 @@ def build(
     jobs: int,
     verify: bool,
     full_report: bool,
+    via_registry: bool,
     insecure_registries: tuple[str, ...],
     overrides: tuple[str, ...],
     template: str | None,
@@ -115,6 +123,7 @@ def build(
       modelctl build creative --dry-run
       modelctl build profiles/*.yaml --only-changed --lock modelctl.lock
       modelctl build profiles/*.yaml --hosts fleet.yaml
+      modelctl build profiles/*.yaml --hosts fleet.yaml --via-registry
       modelctl build creative --verify --format json -o report.json
       modelctl build lab.yaml --insecure-registry registry.lan:5000
       modelctl build profiles/*.yaml --lock modelctl.lock --prune
@@ -147,6 +156,7 @@ def build(
                 template=template,
                 lock=lock,
                 insecure_registries=insecure_registries,
+                via_registry=via_registry,
             )
             fleet = build_hosts(
                 profiles, options, hosts=hosts, inventory=inventory, timeout=timeout, on_event=fan_out(progress, lines)

@@ -631,6 +631,26 @@ def verdict(plan: BuildPlan, session: HostSession, *, records: BuildRecords, loc
 
 
 @dataclass
+class Shipped:
+    """How a ``--via-registry`` build reached a host: the registry reference it came through, the
+    registry's manifest digest, and whether it was built or pushed from this host (every host
+    pulls it, the one that pushed too: only the manifest is new there)."""
+
+    reference: str
+    digest: str | None
+    built_here: bool
+    pushed_here: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "digest": self.digest,
+            "built_here": self.built_here,
+            "pushed_here": self.pushed_here,
+        }
+
+
+@dataclass
 class BuildOutcome:
     plan: BuildPlan
     status: Status_
@@ -644,6 +664,7 @@ class BuildOutcome:
     elapsed: float = 0.0  # seconds from its start to its create's end (or to finding it up to date)
     pull_bytes: int | None = None  # the size of the base model pulled (its layers' totals)
     replaced: bool = False  # a model of its name was on the server before
+    shipped: Shipped | None = None  # --via-registry: the reference it came through
 
     @property
     def verb(self) -> str:
@@ -651,6 +672,13 @@ class BuildOutcome:
         if self.status == "created":
             return "changed" if self.replaced else "created"
         return {"up_to_date": "up to date", "planned": "planned"}[self.status]
+
+    @property
+    def uploaded_bytes(self) -> int:
+        """Bytes of local files sent to this host (none to a host that pulled it from a registry)."""
+        if self.shipped is not None and not self.shipped.built_here:
+            return 0
+        return sum(b.uploaded_bytes for b in self.plan.blobs)
 
     @property
     def verification(self) -> Verification | None:
@@ -680,9 +708,10 @@ class BuildOutcome:
             "statuses": self.statuses,
             "request": self.plan.request,
             "blobs": [b.to_dict() for b in self.plan.blobs],
-            "uploaded_bytes": sum(b.uploaded_bytes for b in self.plan.blobs),
+            "uploaded_bytes": self.uploaded_bytes,
             "report": self.report.to_dict() if self.report is not None else None,
             "verify": self.verification.to_dict() if self.verification is not None else None,
+            "registry": self.shipped.to_dict() if self.shipped is not None else None,
         }
 
 
@@ -702,6 +731,7 @@ class BuildOptions:
     template: str | None = None  # a template file replacing the profiles' own
     lock: str | os.PathLike[str] | None = None  # the lock file to read and write (docs/lock.md)
     insecure_registries: Sequence[str] = ()  # registries served over http (HOST or HOST:PORT): pulls say insecure
+    via_registry: bool = False  # several hosts: build each profile once, ship it through the inventory's registry
 
     def on_host(self, plans: int, host: HostRef = None) -> BuildOptions:
         """These options for one host building ``plans`` profiles: ``reports`` decided (None: only

@@ -19,13 +19,23 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from modelctl.common.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
-from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
+from modelctl.errors import (
+    Diagnostic,
+    ExitCode,
+    InvalidInput,
+    JobResult,
+    ModelctlError,
+    UsageProblem,
+    overall_exit_code,
+)
+from modelctl.jobs import via_registry as via
 from modelctl.jobs.build import (
+    Builder,
     BuildOptions,
     BuildOutcome,
     BuildPlan,
@@ -42,6 +52,7 @@ from modelctl.jobs.plan import PlanOptions, PlanResult, plan, plan_on, prepare
 from modelctl.jobs.show import ModelReport, profile_view, show, show_on
 from modelctl.jobs.table import ParamTable
 from modelctl.ollama.hosts import HostSpec, parse_host, redact
+from modelctl.ollama.registry import RegistrySpec
 from modelctl.ollama.session import HostSession, session_for
 from modelctl.profile.inventory import Selection, host_label, host_refs, select_hosts
 from modelctl.profile.profile import resolve_ref
@@ -160,8 +171,11 @@ class Fleet(JobResult, Generic[J]):
 # --------------------------------------------------------------------------------- running
 
 
-def on_hosts(runs: Sequence[HostRun[R]], job: Callable[[HostRun[R]], R], *, at_once: int = HOSTS_AT_ONCE) -> None:
-    """``job`` for every host, ``at_once`` at a time in daemon threads; each host's error is its own."""
+def on_hosts(
+    runs: Sequence[HostRun[R]], job: Callable[[HostRun[R]], R | None], *, at_once: int = HOSTS_AT_ONCE
+) -> None:
+    """``job`` for every host, ``at_once`` at a time in daemon threads; each host's error is its own.
+    Its answer is the host's result (a step of a job that answers None leaves it to a later step)."""
     slots = threading.Semaphore(max(1, at_once))
     crashed: list[BaseException] = []
 
@@ -246,6 +260,8 @@ def plan_hosts(
     started = time.monotonic()
     o = options or PlanOptions()
     selection = select_hosts(hosts, inventory)
+    if o.registry is None and selection.inventory is not None and selection.inventory.registry is not None:
+        o = replace(o, registry=selection.inventory.registry)  # each host's digest against the registry's
     runs: list[HostRun[PlanResult]] = _runs(selection, refs)
     fleet = Fleet("plan", runs, warnings=selection.warnings + _no_profiles(runs))
     if not fleet.many:
@@ -254,7 +270,7 @@ def plan_hosts(
         the_lock = read_lock(o.lock, missing_ok=True) if o.lock is not None else None
         sessions = {id(r): session_for(r.host, timeout=timeout, concurrency=o.concurrency) for r in runs}
         try:
-            _plan_many(runs, sessions, the_lock, o.strict, o.overrides, o.template, on_event, o.local_files)
+            _plan_many(runs, sessions, the_lock, o, timeout, on_event)
         finally:
             for s in sessions.values():
                 s.close()
@@ -265,11 +281,9 @@ def _plan_many(
     runs: list[HostRun[PlanResult]],
     sessions: dict[int, HostSession],
     lock: Lock | None,
-    strict: bool,
-    overrides: Sequence[str],
-    template: str | None,
+    options: PlanOptions,
+    timeout: float | None,
     on_event: EventSink,
-    local_files: bool,
 ) -> None:
     sessions_of: dict[Path, list[HostSession]] = {}
     for r in runs:
@@ -283,13 +297,26 @@ def _plan_many(
             s.prefetch([p.name, p.base_model])
 
     plans, skipped = prepare(
-        _union(runs), overrides=overrides, template=template, on_plan=ask, on_event=on_event, local_files=local_files
+        _union(runs),
+        overrides=options.overrides,
+        template=options.template,
+        on_plan=ask,
+        on_event=on_event,
+        local_files=options.local_files,
     )
+    shipped: dict[str, tuple[str, str]] = {}
+    notes: list[Diagnostic] = []
+    if options.registry is not None:
+        shipped, notes = via.registry_references(plans, options.registry, timeout or 30.0)
     records = BuildRecords()
 
     def job(run: HostRun[PlanResult]) -> PlanResult:
-        mine, notes = _mine(run.refs, plans, skipped)
-        return plan_on(sessions[id(run)], mine, notes, lock=lock, strict=strict, records=records)
+        mine, skipped_here = _mine(run.refs, plans, skipped)
+        result = plan_on(
+            sessions[id(run)], mine, skipped_here, lock=lock, strict=options.strict, records=records, shipped=shipped
+        )
+        result.notes += notes
+        return result
 
     on_hosts(runs, job)
 
@@ -326,9 +353,12 @@ def build_hosts(
     started = time.monotonic()
     opts = options or BuildOptions()
     selection = select_hosts(hosts, inventory)
+    registry = _registry(opts, selection)
     runs: list[HostRun[BuildResult]] = _runs(selection, refs)
     fleet = Fleet("build", runs, warnings=selection.warnings + _no_profiles(runs))
-    if not fleet.many:
+    if registry is not None and not opts.dry_run:
+        fleet.warnings += _build_via(runs, opts, registry, timeout, on_event)
+    elif not fleet.many:
         run = runs[0]
         run.result = build(run.refs, opts, host=run.host, timeout=timeout, on_event=on_event)
     else:
@@ -376,6 +406,88 @@ def _build_many(
     finally:
         for s in sessions.values():
             s.close()
+
+
+def _registry(options: BuildOptions, selection: Selection) -> RegistrySpec | None:
+    """The inventory's registry for ``--via-registry`` (None without the option)."""
+    if not options.via_registry:
+        return None
+    inv = selection.inventory
+    if inv is None or inv.registry is None:
+        where = f"the inventory {inv.path} names none" if inv is not None else "give --hosts FILE"
+        raise UsageProblem(
+            f"--via-registry ships models through the inventory's `registry: {{url: HOST:PORT/NAMESPACE}}`: {where}"
+        )
+    return inv.registry
+
+
+def _build_via(
+    runs: list[HostRun[BuildResult]],
+    options: BuildOptions,
+    registry: RegistrySpec,
+    timeout: float | None,
+    on_event: EventSink,
+) -> list[Diagnostic]:
+    """``build --via-registry`` (modelctl.jobs.via_registry): judge on every host, build and push
+    each needed profile once, pull it everywhere it is needed; records and the lock written once."""
+    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
+    the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None else None
+    sessions = {id(r): session_for(r.host, timeout=timeout) for r in runs}
+    try:
+        for r in runs:
+            if r.refs:
+                sessions[id(r)].prefetch((), basics=True)  # version and model list, while files hash
+        plans = [plan_profile(lp, rendered, on_event=on_event) for lp, rendered in prepared]
+        records = BuildRecords()
+        parts = {id(r): _part(r, sessions[id(r)], plans, skipped, options, records, the_lock, on_event) for r in runs}
+        for r in runs:
+            if not parts[id(r)].plans:
+                r.result = BuildResult(False, [], skipped=parts[id(r)].notes, host=sessions[id(r)].display_host)
+        busy = [r for r in runs if parts[id(r)].plans]
+        on_hosts(busy, lambda r: via.judge(parts[id(r)], options, records, the_lock))
+        ok = [r for r in busy if r.error is None]
+        mine = [parts[id(r)] for r in ok]
+        asked = [p for p in plans if any(p in part.plans for part in mine)]
+        registries = (*options.insecure_registries, *((registry.host,) if registry.insecure else ()))
+        now = via.registry_digests(asked, registry, registries, timeout or 30.0)
+        ships = via.shipments(mine, plans, registry, now, force=options.force)
+        by_name = {sh.plan.name: sh for sh in ships}
+
+        def push(r: HostRun[BuildResult]) -> None:
+            via.build_and_push(parts[id(r)], [sh for sh in ships if sh.builder is parts[id(r)]], registry, the_lock)
+
+        on_hosts([r for r in ok if any(sh.builder is parts[id(r)] for sh in ships)], push)
+
+        def pull(r: HostRun[BuildResult]) -> BuildResult:
+            via.pull_and_copy(parts[id(r)], by_name, registry)
+            return via.finish(parts[id(r)], by_name, the_lock)
+
+        on_hosts(ok, pull)
+        for r in busy:
+            r.elapsed = time.monotonic() - parts[id(r)].started
+        records.flush()
+        if the_lock is not None and any(r.result is not None and r.result.outcomes for r in runs):
+            the_lock.write()
+        return via.digest_warnings([parts[id(r)] for r in ok if r.error is None], by_name)
+    finally:
+        for s in sessions.values():
+            s.close()
+
+
+def _part(
+    run: HostRun[BuildResult],
+    session: HostSession,
+    plans: Sequence[BuildPlan],
+    skipped: Sequence[Diagnostic],
+    options: BuildOptions,
+    records: BuildRecords,
+    lock: Lock | None,
+    on_event: EventSink,
+) -> via.HostPart:
+    mine, notes = _mine(run.refs, plans, skipped)
+    opts = options.on_host(len(mine), run.host)
+    builder = Builder(session, opts, on_event=tagged(on_event, run.label), records=records, lock=lock)
+    return via.HostPart(run.label, session, builder, mine, notes, tuple(opts.insecure_registries))
 
 
 def _build_cells(label: str, result: BuildResult) -> list[Cell]:

@@ -55,9 +55,10 @@ class LockEntry:
     template_digest: str | None
     quantization: str | None
     context: dict[str, int | None]
+    via: str | None = None  # build --via-registry: the registry reference the model came through
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "profile": self.profile,
             "model_digest": self.model_digest,
             "fingerprint": self.fingerprint,
@@ -69,6 +70,9 @@ class LockEntry:
             "quantization": self.quantization,
             "context": self.context,
         }
+        if self.via is not None:
+            data["via"] = self.via
+        return data
 
     @classmethod
     def from_dict(cls, model: str, data: Mapping[str, Any]) -> LockEntry:
@@ -85,6 +89,7 @@ class LockEntry:
             template_digest=_opt_str(data.get("template_digest")),
             quantization=_opt_str(data.get("quantization")),
             context=dict(data.get("context") or {}),
+            via=_opt_str(data.get("via")),
         )
 
     def as_record(self) -> dict[str, Any]:
@@ -142,6 +147,10 @@ class Lock:
         return e.as_record()
 
     def put(self, key: str, server_version: str | None, entry: LockEntry) -> None:
+        """Record ``entry``; the reference a model was shipped through stays while its digest does."""
+        before = self.entry(key, entry.model)
+        if entry.via is None and before is not None and before.model_digest == entry.model_digest:
+            entry.via = before.via
         self._put(key, server_version, entry)
         self.added.append((key, server_version, entry))
 
@@ -298,6 +307,7 @@ _OPT_STR = (_opt_str_or_none, "a string or null")
 _ENTRY_FIELDS: dict[str, tuple[Any, str]] = {
     **{k: _OPT_STR for k in ("profile", "model_digest", "fingerprint", "system_digest", "template_digest")},
     "quantization": _OPT_STR,
+    "via": _OPT_STR,
     "base": (lambda v: v is None or isinstance(v, dict), "a mapping or null"),
     "files": (
         lambda v: v is None or (isinstance(v, dict) and all(_str_mapping(f) for f in v.values())),

@@ -16,7 +16,7 @@ job once per host, each with its own session.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +27,11 @@ from modelctl.jobs.build import UNREAD, BuildPlan, BuildRecords, Verdict, load_a
 from modelctl.jobs.drift import Difference
 from modelctl.jobs.lock import Lock, read_lock
 from modelctl.jobs.prune import Removal, judge
+from modelctl.jobs.via_registry import registry_references
 from modelctl.modelfile.render import render
 from modelctl.ollama.hosts import HostRef
+from modelctl.ollama.manifests import normal_digest
+from modelctl.ollama.registry import RegistrySpec
 from modelctl.ollama.session import DEFAULT_CONCURRENCY, HostSession, session_for
 from modelctl.ollama.wire import find_entry
 from modelctl.profile.profile import split_abstract
@@ -165,6 +168,7 @@ class PlanOptions:
     strict: bool = False  # a server version that differs from the lock file's is drift too
     concurrency: int = DEFAULT_CONCURRENCY  # requests at a time per host
     local_files: bool = True  # False: local files are not read (--no-local-files)
+    registry: RegistrySpec | None = None  # an inventory's `registry`: each host's digest is compared with its
 
 
 def plan(
@@ -197,7 +201,10 @@ def plan(
             local_files=o.local_files,
             on_plan=lambda p: s.prefetch([p.name, p.base_model]),
         )
-        return plan_on(s, plans, skipped, lock=the_lock, strict=o.strict)
+        shipped, notes = registry_references(plans, o.registry, timeout or 30.0) if o.registry else ({}, [])
+        result = plan_on(s, plans, skipped, lock=the_lock, strict=o.strict, shipped=shipped)
+        result.notes += notes
+        return result
     finally:
         if own:
             s.close()
@@ -211,12 +218,16 @@ def plan_on(
     lock: Lock | None = None,
     strict: bool = False,
     records: BuildRecords | None = None,
+    shipped: Mapping[str, tuple[str, str]] | None = None,
 ) -> PlanResult:
-    """Plan assembled profiles against one host's session (its questions may be under way already)."""
+    """Plan assembled profiles against one host's session (its questions may be under way already).
+    ``shipped``: model -> (registry reference, the registry's digest), compared with each model's."""
     version = session.version() if plans else None
     records = records if records is not None else BuildRecords()
     profiles = [_plan_one(p, session, records, lock) for p in plans]
     result = PlanResult(session.display_host, version, profiles, list(skipped), strict=strict)
+    if shipped:
+        _registry_digests(result, session, shipped)
     if lock is not None:
         result.lock = str(lock.path)
         if not lock.found:  # a fresh checkout: `build --lock` has not written it yet
@@ -294,6 +305,8 @@ def _upstream(result: PlanResult, session: HostSession, lock: Lock) -> None:
                 Diagnostic("lock_no_entry", f"{p.model} has no entry for {where} in the lock file", str(lock.path))
             )
             continue
+        if entry is not None and entry.via:
+            _shipped_digest(p, entry.via, entry.model_digest, tags)
         base = (entry.base or {}) if entry is not None else {}
         name, then = base.get("name"), base.get("digest")
         if not name or not then:
@@ -310,3 +323,34 @@ def _upstream(result: PlanResult, session: HostSession, lock: Lock) -> None:
                     f"({str(then)[:12]} -> {str(now)[:12] if now else 'not on the server'})",
                 )
             )
+
+
+def _registry_digests(result: PlanResult, session: HostSession, shipped: Mapping[str, tuple[str, str]]) -> None:
+    try:
+        tags = session.tags()
+    except ModelctlError:
+        return  # the profiles' own verdicts say so
+    for p in result.profiles:
+        if p.model in shipped and p.status == "in_sync":
+            reference, digest = shipped[p.model]
+            _shipped_digest(p, reference, digest, tags)
+
+
+def _shipped_digest(p: ProfilePlan, reference: str, then: str | None, tags: Mapping[str, Any]) -> None:
+    """A model shipped through a registry (``build --via-registry``) has that manifest's digest on
+    every host: another digest means it was made or pulled again since, whatever its content."""
+    now, then = normal_digest((find_entry(tags, p.model) or {}).get("digest")), normal_digest(then)
+    if p.status == "missing" or not then or now == then:
+        return
+    if any(d.field == "digest" for d in p.upstream):
+        return  # the lock said it already
+    p.upstream.append(
+        Difference(
+            "digest",
+            "~",
+            then,
+            now,
+            f"{p.model} is not the manifest it was shipped as ({reference}, {then[7:19]}): "
+            f"the server has {now[7:19] if now else 'no digest for it'}",
+        )
+    )

@@ -21,8 +21,9 @@ from modelctl.errors import InvalidInput, JobResult, ModelctlError
 from modelctl.jobs.housekeeping import model_name_of
 from modelctl.jobs.lock import read_lock
 from modelctl.ollama.hosts import HostRef, HostSpec
-from modelctl.ollama.manifests import DEFAULT_TAG, manifest_digest
-from modelctl.ollama.registry import http_registry_error, http_registry_hint, is_insecure, parse_registry
+from modelctl.ollama.manifests import manifest_digest
+from modelctl.ollama.registry import http_registry_error, http_registry_hint, is_insecure, reference_for
+from modelctl.ollama.registry import parse_destination as registry_destination
 from modelctl.ollama.server import ModelNotFound, OllamaClient
 from modelctl.ollama.session import session_for
 from modelctl.ollama.wire import find_entry
@@ -69,22 +70,11 @@ class PushResult(JobResult):
 
 
 def parse_destination(to: str) -> str:
-    """``REGISTRY/NAMESPACE`` checked: a registry ``HOST[:PORT]`` and one namespace."""
-    registry, _, namespace = to.strip().strip("/").partition("/")
+    """``--to REGISTRY/NAMESPACE`` checked (:func:`modelctl.ollama.registry.parse_destination`)."""
     try:
-        parse_registry(registry)
+        return registry_destination(to)
     except ValueError as exc:
         raise InvalidInput(f"--to {to!r}: {exc}") from None
-    if not namespace or "/" in namespace or ":" in namespace:
-        raise InvalidInput(f"--to {to!r}: give REGISTRY/NAMESPACE (e.g. 127.0.0.1:5000/team)")
-    return f"{registry}/{namespace}"
-
-
-def reference_for(model: str, destination: str, tag: str | None) -> str:
-    """``DESTINATION/NAME:TAG`` for a model named ``[...]/NAME[:TAG]``."""
-    last = model.rsplit("/", 1)[-1]
-    name, _, own_tag = last.partition(":")
-    return f"{destination}/{name}:{tag or own_tag or DEFAULT_TAG}"
 
 
 def push_models(

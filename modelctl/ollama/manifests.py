@@ -26,11 +26,10 @@ from dataclasses import dataclass
 
 from modelctl.errors import InvalidInput, ServerError, ServerUnreachable
 from modelctl.ollama._httpx import httpx
-from modelctl.ollama.registry import http_registry_hint, is_insecure
+from modelctl.ollama.registry import DEFAULT_TAG, http_registry_hint, is_insecure
 
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
-DEFAULT_TAG = "latest"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 #: Media types a registry may hold a manifest under (OCI's beside Docker's).
 ACCEPT = f"{MANIFEST_V2}, application/vnd.oci.image.manifest.v1+json"

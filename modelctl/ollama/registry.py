@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: The tag a model name without one has (types/model/name.go).
+DEFAULT_TAG = "latest"
 
 #: A registry as the user names it: a host name, an IPv4 address or a bracketed IPv6 one, then
 #: an optional port. No scheme, no path.
@@ -83,3 +87,40 @@ def http_registry_hint(registry: str, action: str = "pull from it") -> str:
         f"the registry {registry} answers over plain http: pass --insecure-registry {registry} "
         f"(or list it under insecure_registries in the inventory) to {action}"
     )
+
+
+def parse_destination(text: str) -> str:
+    """``REGISTRY/NAMESPACE`` checked (a registry ``HOST[:PORT]`` and one namespace), trimmed;
+    ValueError saying what is wrong. Models pushed there are ``REGISTRY/NAMESPACE/NAME:TAG``."""
+    if "://" in text:
+        raise ValueError("give REGISTRY/NAMESPACE without a scheme (e.g. 127.0.0.1:5000/team)")
+    registry, _, namespace = text.strip().strip("/").partition("/")
+    parse_registry(registry)
+    if not namespace or "/" in namespace or ":" in namespace:
+        raise ValueError("give REGISTRY/NAMESPACE (e.g. 127.0.0.1:5000/team)")
+    return f"{registry}/{namespace}"
+
+
+def reference_for(model: str, destination: str, tag: str | None = None) -> str:
+    """``DESTINATION/NAME:TAG`` for a model named ``[...]/NAME[:TAG]`` (its own tag, else ``latest``)."""
+    last = model.rsplit("/", 1)[-1]
+    name, _, own_tag = last.partition(":")
+    return f"{destination}/{name}:{tag or own_tag or DEFAULT_TAG}"
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """An inventory's ``registry``: where a ``--via-registry`` build ships models
+    (``destination`` is ``HOST[:PORT]/NAMESPACE``), and whether it is served over plain http."""
+
+    destination: str
+    insecure: bool = False
+
+    @property
+    def host(self) -> str:
+        """``HOST[:PORT]``: the name ``insecure_registries`` lists."""
+        return self.destination.split("/", 1)[0]
+
+    def reference(self, model: str) -> str:
+        """Where ``model`` goes on this registry (:func:`reference_for`)."""
+        return reference_for(model, self.destination)

@@ -38,9 +38,13 @@ def outcome_text(o: BuildOutcome) -> str:
     if o.pulled:
         size = f" ({download_size(o.pull_bytes)})" if o.pull_bytes else ""
         lines.append(f"  pulled the base model {plan.base_model}{size}")
-    if plan.blobs:
-        sent = sum(b.uploaded_bytes for b in plan.blobs)
-        lines.append(f"  blobs: {len(plan.blobs)} file(s), {sent} bytes uploaded")
+    if plan.blobs and (o.shipped is None or o.shipped.built_here):
+        lines.append(f"  blobs: {len(plan.blobs)} file(s), {o.uploaded_bytes} bytes uploaded")
+    if o.shipped is not None:
+        s = o.shipped
+        how = "built here, pushed to" if s.built_here else "pushed to" if s.pushed_here else "pulled from"
+        how += " and pulled back from" if s.pushed_here else ""
+        lines.append(f"  {how} the registry as {s.reference} ({s.digest or 'digest unknown'})")
     out = "\n".join(lines) + "\n"
     if o.report is not None:
         out += report_text(o.report.to_dict()) + verify_text(o.report)
@@ -102,9 +106,29 @@ def build_fleet_result(
         labels = [r.label for r in fleet.runs]
         if not quiet:
             parts.append(("\n" if parts or printed else "") + host_table(fleet.cells, labels))
+            parts += shipped_lines(fleet)
         skipped = max((len(r.result.skipped) for r in fleet.runs if r.result is not None), default=0)
         line = summary_line(fleet.counts(), seconds=fleet.elapsed, hosts=len(labels), built=True, skipped=skipped)
         parts.append(line + "\n")
         return "".join(parts)
 
     return fleet_result(fleet, one, text)
+
+
+def shipped_lines(fleet: Fleet[BuildResult]) -> list[str]:
+    """``--via-registry``: each reference shipped, its digest, where it was pushed from and pulled."""
+    built: dict[str, tuple[str, list[str]]] = {}  # reference -> (digest, the host it was pushed from)
+    pulled: dict[str, list[str]] = {}
+    for run in fleet.runs:
+        for o in run.result.outcomes if run.result is not None else []:
+            s = o.shipped
+            if s is None:
+                continue
+            built.setdefault(s.reference, (s.digest or "digest unknown", []))
+            (built[s.reference][1] if s.pushed_here else pulled.setdefault(s.reference, [])).append(run.label)
+    lines = []
+    for ref, (digest, on) in built.items():
+        where = f"pushed from {', '.join(on)}" if on else "the registry's copy is current"
+        where += f", pulled on {', '.join(pulled[ref])}" if ref in pulled else ""
+        lines.append(f"shipped {ref} ({digest}): {where}\n")
+    return lines

@@ -16,6 +16,9 @@ An inventory names each server once (docs/fleet.md)::
           gpu_memory: 24GiB
         insecure_registries: [registry.lan:5000]     # base models pulled from it over http
     insecure_registries: [127.0.0.1]                 # for every host
+    registry:                                        # where `build --via-registry` ships models
+      url: registry.lan:5000/team                    # HOST[:PORT]/NAMESPACE
+      insecure: true                                 # served over http: added to insecure_registries
 
 It is read like a profile (bounded, YAML 1.2, a position for every value) and checked strictly:
 every problem is reported at once, each as ``file:line:column: field: message`` (unknown keys
@@ -38,7 +41,7 @@ from modelctl.common.limits import INVENTORY_BYTES, INVENTORY_HOSTS, INVENTORY_P
 from modelctl.common.units import parse_size
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, ProfileError, UsageProblem
 from modelctl.ollama.hosts import HostFacts, HostRef, HostSpec, parse_host, redact
-from modelctl.ollama.registry import parse_registry
+from modelctl.ollama.registry import RegistrySpec, parse_destination, parse_registry
 from modelctl.profile import yamlio
 from modelctl.profile.params import KV_CACHE_TYPES, suggest
 from modelctl.profile.profile import resolve_ref
@@ -46,7 +49,8 @@ from modelctl.profile.profile import resolve_ref
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
-_TOP_KEYS = ("hosts", "insecure_registries", "version")
+_TOP_KEYS = ("hosts", "insecure_registries", "registry", "version")
+_REGISTRY_KEYS = ("url", "insecure")
 _HOST_KEYS = ("url", "headers", "profiles", "facts", "insecure_registries")
 _BACKENDS = ("cuda", "rocm", "metal")
 
@@ -62,6 +66,7 @@ class Inventory:
     path: Path
     hosts: list[HostSpec]
     warnings: list[Diagnostic] = field(default_factory=list)
+    registry: RegistrySpec | None = None  # `registry:`: where `build --via-registry` ships models
 
     def get(self, name: str) -> HostSpec | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -98,6 +103,7 @@ class _Reader:
         self.allowed = allowed_env(environ) if confined(environ) else None
         self.problems: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.registry: RegistrySpec | None = None
 
     def at(self, where: tuple[str | int, ...], message: str, *, key: bool = False, warn: bool = False) -> None:
         line, col = self.doc.position(where, prefer_key=key)
@@ -128,6 +134,9 @@ class _Reader:
             self.at(("hosts",), f"{len(hosts):,} hosts; at most {cap:,} are read ({INVENTORY_HOSTS.env})")
             return []
         shared = self.registries(("insecure_registries",), data.get("insecure_registries"))
+        self.registry = self.shipping(data.get("registry"))
+        if self.registry is not None and self.registry.insecure:
+            shared = (*shared, self.registry.host)
         out = [h for name, value in hosts.items() if (h := self.host(str(name), value, shared)) is not None]
         self.same_servers(out)
         return out
@@ -171,6 +180,35 @@ class _Reader:
                 continue
             out.append(item.strip())
         return tuple(out)
+
+    def shipping(self, value: Any) -> RegistrySpec | None:
+        """``registry``: ``HOST[:PORT]/NAMESPACE``, or ``{url: HOST[:PORT]/NAMESPACE, insecure: true}``."""
+        where: tuple[str | int, ...] = ("registry",)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"url": value}
+        if not isinstance(value, dict):
+            self.at(where, "`registry` is {url: HOST:PORT/NAMESPACE, insecure: true|false}")
+            return None
+        for key in value:
+            if key not in _REGISTRY_KEYS:
+                self.unknown(where, str(key), _REGISTRY_KEYS)
+        insecure = value.get("insecure", False)
+        if not isinstance(insecure, bool):
+            self.at((*where, "insecure"), f"expected true or false, got {insecure!r}")
+        url = value.get("url")
+        if not isinstance(url, str):
+            self.at(
+                where if url is None else (*where, "url"), "`url` is the registry and namespace, HOST:PORT/NAMESPACE"
+            )
+            return None
+        try:
+            destination = parse_destination(url)
+        except ValueError as exc:
+            self.at((*where, "url"), f"{url!r}: {exc}")
+            return None
+        return RegistrySpec(destination, insecure is True)
 
     def url(self, where: tuple[str | int, ...], value: Any) -> str | None:
         if value is None:
@@ -360,7 +398,7 @@ def load_inventory(path: str | os.PathLike[str], *, environ: Mapping[str, str] |
         raise InventoryError(
             h.message, file=h.file, line=h.line, column=h.column, field=h.field, diagnostics=reader.problems
         )
-    return Inventory(p, hosts, reader.warnings)
+    return Inventory(p, hosts, reader.warnings, reader.registry)
 
 
 # ------------------------------------------------------------------------------ selecting hosts
