@@ -123,3 +123,56 @@ def test_outdated_after_a_new_push_of_the_base_tag(
     finally:
         delete_models(live_host, [src, other, ref])
         delete_models(second_live_host.url, [ref, derived])
+
+
+def test_via_registry_builds_once_and_every_host_has_the_registrys_digest(
+    live_host: str, second_live_host: Server, live_registry: Registry, tmp_path: Path
+) -> None:
+    """`build --hosts --via-registry` of a profile with local weights on two real servers: built
+    (and its file uploaded) on the first only, pulled by the second (its own log shows no blob
+    upload), one digest on both, the registry's. A model made again by hand on the second is
+    drift for plan; the next via-registry build brings it back to the registry's manifest."""
+    import json
+
+    name = unique("via")
+    write_tiny_llama(tmp_path / "tiny.gguf", name=name)  # weights no server has yet: the upload is seen
+    (tmp_path / "p.yaml").write_text(f"name: {name}\nfrom: ./tiny.gguf\nparameters:\n  temperature: 0.4\n")
+    (tmp_path / "fleet.yaml").write_text(
+        f"hosts:\n  one: {live_host}\n  two: {second_live_host.url}\n"
+        f"registry:\n  url: {live_registry.address}/team\n  insecure: true\n"
+    )
+    ref = f"{live_registry.address}/team/{name}:latest"
+    log = Path(second_live_host.log)
+    mark = log.stat().st_size
+    fleet = ("--hosts", "fleet.yaml")
+    try:
+        code, out, err = run_cli(
+            "build", "p.yaml", *fleet, "--via-registry", "--lock", "m.lock", "--format", "json", cwd=tmp_path
+        )
+        assert code == 0, err
+        builds = {h["host"]: h["result"]["builds"][0] for h in json.loads(out)["data"]["hosts"]}
+        assert builds["one"]["uploaded_bytes"] > 0 and builds["one"]["registry"]["built_here"] is True
+        assert builds["two"]["uploaded_bytes"] == 0 and builds["two"]["registry"]["built_here"] is False
+        seen = log.read_bytes()[mark:].decode("utf-8", "replace")
+        assert '"/api/pull"' in seen and "/api/blobs" not in seen and '"/api/create"' not in seen
+        want = registry_digest(live_registry, f"team/{name}", "latest")
+        assert "sha256:" + tags_digest(live_host, name) == "sha256:" + tags_digest(second_live_host.url, name) == want
+        assert builds["two"]["registry"]["digest"] == want
+        assert run_cli("plan", "p.yaml", *fleet, "--lock", "m.lock", cwd=tmp_path)[0] == 0
+
+        code, _, err = run_cli("build", "p.yaml", "--host", second_live_host.url, "--force", cwd=tmp_path)
+        assert code == 0, err  # the same content, made again by hand: another manifest
+        assert "sha256:" + tags_digest(second_live_host.url, name) != want
+        code, out, err = run_cli("plan", "p.yaml", *fleet, "--lock", "m.lock", "--format", "json", cwd=tmp_path)
+        assert code == 3, err
+        two = next(h for h in json.loads(out)["data"]["hosts"] if h["host"] == "two")["result"]["profiles"][0]
+        assert two["status"] == "in_sync" and [u["field"] for u in two["upstream"]] == ["digest"]
+
+        code, out, err = run_cli("build", "p.yaml", *fleet, "--via-registry", "--lock", "m.lock", cwd=tmp_path)
+        assert code == 0, err
+        assert f"shipped {ref} ({want}): the registry's copy is current, pulled on two" in out
+        assert "sha256:" + tags_digest(second_live_host.url, name) == want
+        assert run_cli("plan", "p.yaml", *fleet, "--lock", "m.lock", cwd=tmp_path)[0] == 0
+    finally:
+        delete_models(live_host, [name, ref])
+        delete_models(second_live_host.url, [name, ref])

@@ -84,7 +84,6 @@ class HostPart:
     outcomes: dict[str, BuildOutcome] = field(default_factory=dict)
     failures: dict[str, BuildFailure] = field(default_factory=dict)
     digests: dict[str, str | None] = field(default_factory=dict)  # each model's digest there before
-
     said: set[str] = field(default_factory=set)  # the profiles whose line went out
 
     def event(self, plan: BuildPlan, verb: str, elapsed: float, error: str | None = None) -> None:
