@@ -101,7 +101,8 @@ def test_built_once_pushed_once_pulled_everywhere_else(
     assert digest(a, "tiny-chef") == digest(b, "tiny-chef") == digest(c, "tiny-chef") == digest(a, REF)
     builds = {h["host"]: h["result"]["builds"][0] for h in json.loads(out)["data"]["hosts"]}
     shipped = {host: b["registry"] for host, b in builds.items()}
-    assert shipped["a"] == {"reference": REF, "digest": "sha256:" + digest(a, REF), "built_here": True, "pushed_here": True}
+    pushed = {"reference": REF, "digest": "sha256:" + digest(a, REF), "built_here": True, "pushed_here": True}
+    assert shipped["a"] == pushed
     assert shipped["b"] == shipped["c"] == {**shipped["a"], "built_here": False, "pushed_here": False}
     assert builds["a"]["uploaded_bytes"] > 0 and builds["b"]["uploaded_bytes"] == 0
     lock = json.loads((tmp_path / "m.lock").read_text())
@@ -197,7 +198,8 @@ def test_plan_reports_a_digest_other_than_the_registrys_as_drift(
     code, out, err = invoke(tmp_path, "plan", str(tmp_path / "chef.yaml"), "--hosts", str(inv))
     assert code == 0, err
     other = "sha256:" + "0" * 64
-    registry.route(host="registry.test").mock(return_value=httpx.Response(200, headers={"Docker-Content-Digest": other}))
+    answer = httpx.Response(200, headers={"Docker-Content-Digest": other})
+    registry.route(host="registry.test").mock(return_value=answer)
     code, out, err = invoke(tmp_path, "plan", str(tmp_path / "chef.yaml"), "--hosts", str(inv), "--format", "json")
     assert code == 3, err
     for h in json.loads(out)["data"]["hosts"]:
