@@ -396,7 +396,7 @@ def test_builder_flow_with_respx(tmp_path: Path) -> None:
             records.flush()  # the run's owner writes the records, once
     assert version.call_count == 1 and shows.call_count == 2  # before and after the create
     assert outcome.status == "created" and outcome.statuses == ["success", "parsing GGUF", "success"]
-    assert uploaded == [model.read_bytes()] and plan.blobs[0].uploaded_bytes == model.stat().st_size
+    assert uploaded == [model.read_bytes()] and outcome.uploaded_bytes == model.stat().st_size
     assert outcome.report is not None and outcome.report.to_dict()["context_length"]["trained"] == 4096
     assert records.get("d" * 64)["fingerprint"] == request_fingerprint(plan.request)  # type: ignore[index]
 

@@ -212,3 +212,20 @@ def test_the_registry_spec_and_references() -> None:
     spec = RegistrySpec(parse_destination(" 127.0.0.1:5000/team/ "), insecure=True)
     assert spec.host == "127.0.0.1:5000" and spec.reference("ns/chef:v2") == "127.0.0.1:5000/team/chef:v2"
     assert reference_for("chef", spec.destination) == "127.0.0.1:5000/team/chef:latest"
+
+
+def test_without_the_registry_each_host_reports_its_own_upload(hosts: dict[str, OllamaDouble], tmp_path: Path) -> None:
+    """A plain fleet build sends the file to every host that lacks it, and each host's JSON says
+    what that host got (the hosts build one plan at once: nothing of one leaks into another's)."""
+    setup(tmp_path, hosts)
+    a, b = hosts["a"], hosts["b"]
+    assert invoke(tmp_path, "build", str(tmp_path / "chef.yaml"), "--host", a.url)[0] == 0
+    (tmp_path / "chef.yaml").write_text("name: tiny-chef\nfrom: ./tiny.gguf\nparameters: {temperature: 0.5}\n")
+    code, out, err = invoke(
+        tmp_path, "build", str(tmp_path / "chef.yaml"), "--host", a.url, "--host", b.url, "--format", "json"
+    )
+    assert code == 0, err
+    builds = {h["url"]: h["result"]["builds"][0] for h in json.loads(out)["data"]["hosts"]}
+    size = (tmp_path / "tiny.gguf").stat().st_size
+    assert builds[a.url]["uploaded_bytes"] == 0 and builds[a.url]["blobs"][0]["present"] is True
+    assert builds[b.url]["uploaded_bytes"] == size and builds[b.url]["blobs"][0]["present"] is False

@@ -665,6 +665,7 @@ class BuildOutcome:
     pull_bytes: int | None = None  # the size of the base model pulled (its layers' totals)
     replaced: bool = False  # a model of its name was on the server before
     shipped: Shipped | None = None  # --via-registry: the reference it came through
+    blobs: list[Blob] | None = None  # the local files as sent to this host (None: the plan's, nothing sent)
 
     @property
     def verb(self) -> str:
@@ -674,11 +675,15 @@ class BuildOutcome:
         return {"up_to_date": "up to date", "planned": "planned"}[self.status]
 
     @property
+    def sent_blobs(self) -> list[Blob]:
+        """The local files as this host got them (present before, bytes uploaded); the plan's when
+        nothing was sent (a dry run)."""
+        return self.blobs if self.blobs is not None else self.plan.blobs
+
+    @property
     def uploaded_bytes(self) -> int:
         """Bytes of local files sent to this host (none to a host that pulled it from a registry)."""
-        if self.shipped is not None and not self.shipped.built_here:
-            return 0
-        return sum(b.uploaded_bytes for b in self.plan.blobs)
+        return sum(b.uploaded_bytes for b in self.sent_blobs)
 
     @property
     def verification(self) -> Verification | None:
@@ -707,7 +712,7 @@ class BuildOutcome:
             "pull_bytes": self.pull_bytes,
             "statuses": self.statuses,
             "request": self.plan.request,
-            "blobs": [b.to_dict() for b in self.plan.blobs],
+            "blobs": [b.to_dict() for b in self.sent_blobs],
             "uploaded_bytes": self.uploaded_bytes,
             "report": self.report.to_dict() if self.report is not None else None,
             "verify": self.verification.to_dict() if self.verification is not None else None,
@@ -859,7 +864,8 @@ class _BuildJob:
         self.client = builder.session.client
         self.plan = plan
         self.job = job
-        self.outcome = BuildOutcome(plan, "created", host=self.session.display_host)
+        blobs = [replace(b) for b in plan.blobs]  # this host's: several hosts build one plan at once
+        self.outcome = BuildOutcome(plan, "created", host=self.session.display_host, blobs=blobs)
 
     def status(self, text: str) -> None:
         self.builder.on_event(Status(text, self.job))
@@ -915,7 +921,7 @@ class _BuildJob:
         """Pull a missing base, upload missing blobs, create."""
         plan, outcome = self.plan, self.outcome
         outcome.base_show = self.ensure_base(base_show)
-        for blob in plan.blobs:
+        for blob in outcome.sent_blobs:
             self.ensure_blob(blob)
         self.status("creating model")
         self.drain(self.client.create(plan.request))

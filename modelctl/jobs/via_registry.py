@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelctl.common.events import ProfileDone, Status, progress_event
@@ -118,7 +118,8 @@ def judge(part: HostPart, options: BuildOptions, records: BuildRecords, lock: Lo
         try:
             check_server_version(plan, version, session.display_host)
             part.digests[plan.name] = (find_entry(session.tags(), plan.name) or {}).get("digest")
-            outcome = BuildOutcome(plan, "created", host=session.display_host)
+            unsent = [replace(b, present=None, uploaded_bytes=0) for b in plan.blobs]  # it pulls, unless it builds
+            outcome = BuildOutcome(plan, "created", host=session.display_host, blobs=unsent)
             if options.force:
                 outcome.replaced = find_entry(session.tags(), plan.name) is not None
                 outcome.reasons = ["--force"] if outcome.replaced else []

@@ -38,7 +38,7 @@ def outcome_text(o: BuildOutcome) -> str:
     if o.pulled:
         size = f" ({download_size(o.pull_bytes)})" if o.pull_bytes else ""
         lines.append(f"  pulled the base model {plan.base_model}{size}")
-    if plan.blobs and (o.shipped is None or o.shipped.built_here):
+    if plan.blobs:
         lines.append(f"  blobs: {len(plan.blobs)} file(s), {o.uploaded_bytes} bytes uploaded")
     if o.shipped is not None:
         s = o.shipped
