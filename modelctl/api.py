@@ -2,7 +2,7 @@
 
     from modelctl import api
     facts = api.inspect("model.gguf")
-    memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
+    memory = api.estimate(facts, api.EstimateOptions(num_ctx=8192, kv_type="q8_0")).memory
     print(memory.total_bytes)
 
     ollama = api.Ollama("http://127.0.0.1:11434", timeout=30)   # one server: the jobs as methods
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from modelctl.common.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer, ignore
 from modelctl.errors import (
@@ -51,7 +50,7 @@ from modelctl.jobs.build import BuildOptions, BuildOutcome, BuildResult, build
 from modelctl.jobs.chat import ChatSession, open_chat
 from modelctl.jobs.compare import CompareOptions, compare, compare_runs, compare_table
 from modelctl.jobs.drift import Difference
-from modelctl.jobs.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
+from modelctl.jobs.estimate import EstimateOptions, EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.jobs.explain import Explanation, explain
 from modelctl.jobs.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
 from modelctl.jobs.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
@@ -139,6 +138,7 @@ __all__ = [
     "DeployedModelfile",
     "DerivedProfile",
     "Difference",
+    "EstimateOptions",
     "EstimateReport",
     "Explanation",
     "FactsSource",
@@ -306,18 +306,17 @@ class Ollama:
         return probe(ref, max_context=max_context, min_context=min_context, host=self.host, timeout=self.timeout)
 
     # -- memory and settings, with what this server says
-    def estimate(self, ref: str, **settings: Any) -> EstimateReport:
-        """``modelctl estimate``: a profile's or model's memory; ``settings`` as :func:`estimate`
-        takes them (num_ctx, kv_type, parallel, budget, gpu=GpuOptions(...), ...)."""
-        return estimate(ref, host=self.host, timeout=self.timeout, **settings)
+    def estimate(self, ref: str, options: EstimateOptions | None = None) -> EstimateReport:
+        """``modelctl estimate``: a profile's or model's memory (``options``: num_ctx, kv_type, budget, gpu...)."""
+        return estimate(ref, options, host=self.host, timeout=self.timeout)
 
-    def explain(self, ref: str, **settings: Any) -> Explanation:
-        """``modelctl explain``: where each effective setting comes from; ``settings`` as :func:`explain`."""
-        return explain(ref, host=self.host, timeout=self.timeout, **settings)
+    def explain(self, ref: str, options: EstimateOptions | None = None) -> Explanation:
+        """``modelctl explain``: where each effective setting comes from (``options``: the server's, request...)."""
+        return explain(ref, options, host=self.host, timeout=self.timeout)
 
-    def together(self, refs: Sequence[str], **settings: Any) -> Residency:
-        """``modelctl estimate --together``: which models stay loaded at once; ``settings`` as :func:`together`."""
-        return together(refs, host=self.host, timeout=self.timeout, **settings)
+    def together(self, refs: Sequence[str], options: EstimateOptions | None = None) -> Residency:
+        """``modelctl estimate --together``: which models stay loaded at once, and what they cost."""
+        return together(refs, options, host=self.host, timeout=self.timeout)
 
     def facts(self, ref: str) -> FactsSource:
         """The facts of a profile's base, a GGUF file or a model on this server."""

@@ -20,6 +20,9 @@ JOBS: list[tuple[Callable[..., Any], type]] = [
     (api.compare, api.CompareOptions),
     (api.compare_hosts, api.CompareOptions),
     (api.sweep, api.CompareOptions),
+    (api.estimate, api.EstimateOptions),
+    (api.explain, api.EstimateOptions),
+    (api.together, api.EstimateOptions),
 ]
 
 
