@@ -59,11 +59,11 @@ from modelctl.jobs.matrix import Matrix
 from modelctl.jobs.model_import import import_model
 from modelctl.jobs.outdated import OutdatedResult, outdated
 from modelctl.jobs.plan import PlanOptions, PlanResult, plan
-from modelctl.jobs.probe import ProbeReport, probe
+from modelctl.jobs.probe import ProbeOptions, ProbeReport, probe
 from modelctl.jobs.profiles import load_profile, render_profile
 from modelctl.jobs.push import PushResult, push_models
 from modelctl.jobs.residency import Residency, together
-from modelctl.jobs.run import RunReport, RunResult, run
+from modelctl.jobs.run import RunOptions, RunReport, RunResult, run
 from modelctl.jobs.show import DeployedModelfile, ModelReport, show, show_modelfile
 from modelctl.jobs.sweep import SweepResult, sweep
 from modelctl.jobs.table import ParamTable
@@ -161,12 +161,14 @@ __all__ = [
     "ParamTable",
     "PlanOptions",
     "PlanResult",
+    "ProbeOptions",
     "ProbeReport",
     "Profile",
     "RemoveResult",
     "Rendered",
     "Residency",
     "Resolution",
+    "RunOptions",
     "RunReport",
     "RunResult",
     "ServerInfo",
@@ -271,15 +273,15 @@ class Ollama:
 
     # -- running models
     def run(
-        self, ref: str, prompt: str, *, seed: int | None = None, truncate: bool = True, on_event: EventSink = ignore
+        self, ref: str, prompt: str, options: RunOptions | None = None, *, on_event: EventSink = ignore
     ) -> RunReport:
         """``modelctl run``: one answer (``truncate=False``: PromptTooLong for a prompt past the context)."""
-        return run(ref, prompt, seed=seed, truncate=truncate, host=self.host, timeout=self.timeout, on_event=on_event)
+        return run(ref, prompt, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def chat(self, ref: str, *, seed: int | None = None) -> ChatSession:
-        """``modelctl run`` on a terminal: a conversation (``.send(prompt, on_token)``)."""
+    def chat(self, ref: str, options: RunOptions | None = None) -> ChatSession:
+        """``modelctl run`` on a terminal: a conversation (``.send(prompt, on_token)``), with ``run``'s options."""
         url = self.host.url if isinstance(self.host, HostSpec) else self.host
-        return open_chat(ref, seed=seed, host=url, timeout=self.timeout)
+        return open_chat(ref, options, host=url, timeout=self.timeout)
 
     def compare_table(self, refs: Sequence[str], options: CompareOptions | None = None) -> ParamTable:
         """``modelctl compare`` without prompts: the parameter table."""
@@ -301,9 +303,9 @@ class Ollama:
         """``modelctl compare --sweep``: one profile under every combination of the values, ranked."""
         return sweep(ref, specs, options, save_best=save_best, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def probe(self, ref: str, *, max_context: int | None = None, min_context: int | None = None) -> ProbeReport:
+    def probe(self, ref: str, options: ProbeOptions | None = None, *, on_event: EventSink = ignore) -> ProbeReport:
         """``modelctl probe``: the largest prompt the runner takes uncut (``min_context``: exit 6 below it)."""
-        return probe(ref, max_context=max_context, min_context=min_context, host=self.host, timeout=self.timeout)
+        return probe(ref, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
     # -- memory and settings, with what this server says
     def estimate(self, ref: str, options: EstimateOptions | None = None) -> EstimateReport:

@@ -23,6 +23,9 @@ JOBS: list[tuple[Callable[..., Any], type]] = [
     (api.estimate, api.EstimateOptions),
     (api.explain, api.EstimateOptions),
     (api.together, api.EstimateOptions),
+    (api.run, api.RunOptions),
+    (api.open_chat, api.RunOptions),
+    (api.probe, api.ProbeOptions),
 ]
 
 
