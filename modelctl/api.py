@@ -13,11 +13,14 @@ Each function here is the one the command line calls: it returns data (dataclass
 pydantic models, with ``to_dict()`` giving the JSON the CLI prints), raises
 :class:`ModelctlError` subclasses (each carrying the CLI's exit code), never prints and never
 imports click. Each job takes its settings in one keyword-only options object
-(:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`), and each result says
-the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long jobs (``build``, ``run``,
-``compare_runs``) report progress and streamed tokens through the ``on_event`` callable they take
-(see :mod:`modelctl.common.events`). :class:`Ollama` holds one server's host and timeout and offers
-every job that talks to a server as a method.
+(:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`, :class:`EstimateOptions`,
+:class:`RunOptions`, :class:`ProbeOptions`, :class:`ValidateOptions`, :class:`ImportOptions`,
+:class:`PushOptions`; a job with one plain setting, such as ``show``'s ``verify``, takes it as a
+keyword), and each result says the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long
+jobs (``build``, ``run``, ``compare_runs``, ``probe``, ``push_models``) report progress and streamed
+tokens through the ``on_event`` callable they take (see :mod:`modelctl.common.events`).
+:class:`Ollama` holds one server's host and timeout and offers every job that talks to a server
+as a method.
 docs/api.md has a walk-through; tests/test_api.py pins the names below.
 
 Importing this module loads everything the jobs need (pydantic, jinja2, httpx); the CLI
@@ -56,18 +59,18 @@ from modelctl.jobs.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan
 from modelctl.jobs.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
 from modelctl.jobs.lint import validate_hosts
 from modelctl.jobs.matrix import Matrix
-from modelctl.jobs.model_import import import_model
+from modelctl.jobs.model_import import ImportOptions, import_model
 from modelctl.jobs.outdated import OutdatedResult, outdated
 from modelctl.jobs.plan import PlanOptions, PlanResult, plan
 from modelctl.jobs.probe import ProbeOptions, ProbeReport, probe
 from modelctl.jobs.profiles import load_profile, render_profile
-from modelctl.jobs.push import PushResult, push_models
+from modelctl.jobs.push import PushOptions, PushResult, push_models
 from modelctl.jobs.residency import Residency, together
 from modelctl.jobs.run import RunOptions, RunReport, RunResult, run
 from modelctl.jobs.show import DeployedModelfile, ModelReport, show, show_modelfile
 from modelctl.jobs.sweep import SweepResult, sweep
 from modelctl.jobs.table import ParamTable
-from modelctl.jobs.validate import Validation, validate
+from modelctl.jobs.validate import ValidateOptions, Validation, validate
 from modelctl.memory.effective import Resolution
 from modelctl.memory.facts import ModelFacts, facts_from_gguf
 from modelctl.memory.memory import BudgetResult, MemoryEstimate
@@ -127,6 +130,7 @@ __all__ = [
     "manifest_digest",
     # results (each a JobResult: .exit_code() is the command line's)
     "JobResult",
+    "PushOptions",
     "PushResult",
     "OutdatedResult",
     "BudgetResult",
@@ -148,6 +152,7 @@ __all__ = [
     "HostFacts",
     "HostRun",
     "HostSpec",
+    "ImportOptions",
     "ImportedProfile",
     "LoadedModels",
     "Inventory",
@@ -173,6 +178,7 @@ __all__ = [
     "RunResult",
     "ServerInfo",
     "SweepResult",
+    "ValidateOptions",
     "Validation",
     # events
     "CellDone",
@@ -246,9 +252,9 @@ class Ollama:
         """``modelctl plan``: each profile against the model of its name (exit 3 on drift)."""
         return plan(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def import_model(self, model: str, *, files: Sequence[str] = ()) -> ImportedProfile:
+    def import_model(self, model: str, options: ImportOptions | None = None) -> ImportedProfile:
         """``modelctl import --model``: the profile ``plan`` reports in sync with a deployed model."""
-        return import_model(model, host=self.host, timeout=self.timeout, files=files)
+        return import_model(model, options, host=self.host, timeout=self.timeout)
 
     # -- what the server holds
     def show(self, ref: str, *, verify: bool = False) -> ModelReport:

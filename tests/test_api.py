@@ -35,7 +35,7 @@ EXPORTED = {
     "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
     "push_models", "PushResult", "outdated", "OutdatedResult", "manifest_digest",
     "Ollama", "compare_table", "compare_runs", "JobResult",
-    "EstimateOptions", "RunOptions", "ProbeOptions",
+    "EstimateOptions", "RunOptions", "ProbeOptions", "ValidateOptions", "ImportOptions", "PushOptions",
 }  # fmt: skip
 
 
