@@ -2,7 +2,7 @@
 
     from modelctl import api
     facts = api.inspect("model.gguf")
-    memory = api.estimate(facts, num_ctx=8192, kv_type="q8_0").memory
+    memory = api.estimate(facts, api.EstimateOptions(num_ctx=8192, kv_type="q8_0")).memory
     print(memory.total_bytes)
 
     ollama = api.Ollama("http://127.0.0.1:11434", timeout=30)   # one server: the jobs as methods
@@ -13,11 +13,14 @@ Each function here is the one the command line calls: it returns data (dataclass
 pydantic models, with ``to_dict()`` giving the JSON the CLI prints), raises
 :class:`ModelctlError` subclasses (each carrying the CLI's exit code), never prints and never
 imports click. Each job takes its settings in one keyword-only options object
-(:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`), and each result says
-the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long jobs (``build``, ``run``,
-``compare_runs``) report progress and streamed tokens through the ``on_event`` callable they take
-(see :mod:`modelctl.common.events`). :class:`Ollama` holds one server's host and timeout and offers
-every job that talks to a server as a method.
+(:class:`BuildOptions`, :class:`PlanOptions`, :class:`CompareOptions`, :class:`EstimateOptions`,
+:class:`RunOptions`, :class:`ProbeOptions`, :class:`ValidateOptions`, :class:`ImportOptions`,
+:class:`PushOptions`; a job with one plain setting, such as ``show``'s ``verify``, takes it as a
+keyword), and each result says the CLI's exit code with ``exit_code()`` (:class:`JobResult`). Long
+jobs (``build``, ``run``, ``compare_runs``, ``probe``, ``push_models``) report progress and streamed
+tokens through the ``on_event`` callable they take (see :mod:`modelctl.common.events`).
+:class:`Ollama` holds one server's host and timeout and offers every job that talks to a server
+as a method.
 docs/api.md has a walk-through; tests/test_api.py pins the names below.
 
 Importing this module loads everything the jobs need (pydantic, jinja2, httpx); the CLI
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from modelctl.common.events import CellDone, Event, EventSink, Notice, ProfileDone, Status, Token, Transfer, ignore
 from modelctl.errors import (
@@ -51,24 +53,24 @@ from modelctl.jobs.build import BuildOptions, BuildOutcome, BuildResult, build
 from modelctl.jobs.chat import ChatSession, open_chat
 from modelctl.jobs.compare import CompareOptions, compare, compare_runs, compare_table
 from modelctl.jobs.drift import Difference
-from modelctl.jobs.estimate import EstimateReport, FactsSource, GpuOptions, estimate, facts_for
+from modelctl.jobs.estimate import EstimateOptions, EstimateReport, FactsSource, GpuOptions, estimate, facts_for
 from modelctl.jobs.explain import Explanation, explain
 from modelctl.jobs.fleet import Fleet, HostRun, build_hosts, compare_hosts, plan_hosts, show_hosts
 from modelctl.jobs.housekeeping import LoadedModels, ModelList, RemoveResult, list_models, loaded_models, remove_models
 from modelctl.jobs.lint import validate_hosts
 from modelctl.jobs.matrix import Matrix
-from modelctl.jobs.model_import import import_model
+from modelctl.jobs.model_import import ImportOptions, import_model
 from modelctl.jobs.outdated import OutdatedResult, outdated
 from modelctl.jobs.plan import PlanOptions, PlanResult, plan
-from modelctl.jobs.probe import ProbeReport, probe
+from modelctl.jobs.probe import ProbeOptions, ProbeReport, probe
 from modelctl.jobs.profiles import load_profile, render_profile
-from modelctl.jobs.push import PushResult, push_models
+from modelctl.jobs.push import PushOptions, PushResult, push_models
 from modelctl.jobs.residency import Residency, together
-from modelctl.jobs.run import RunReport, RunResult, run
+from modelctl.jobs.run import RunOptions, RunReport, RunResult, run
 from modelctl.jobs.show import DeployedModelfile, ModelReport, show, show_modelfile
 from modelctl.jobs.sweep import SweepResult, sweep
 from modelctl.jobs.table import ParamTable
-from modelctl.jobs.validate import Validation, validate
+from modelctl.jobs.validate import ValidateOptions, Validation, validate
 from modelctl.memory.effective import Resolution
 from modelctl.memory.facts import ModelFacts, facts_from_gguf
 from modelctl.memory.memory import BudgetResult, MemoryEstimate
@@ -128,6 +130,7 @@ __all__ = [
     "manifest_digest",
     # results (each a JobResult: .exit_code() is the command line's)
     "JobResult",
+    "PushOptions",
     "PushResult",
     "OutdatedResult",
     "BudgetResult",
@@ -139,6 +142,7 @@ __all__ = [
     "DeployedModelfile",
     "DerivedProfile",
     "Difference",
+    "EstimateOptions",
     "EstimateReport",
     "Explanation",
     "FactsSource",
@@ -148,6 +152,7 @@ __all__ = [
     "HostFacts",
     "HostRun",
     "HostSpec",
+    "ImportOptions",
     "ImportedProfile",
     "LoadedModels",
     "Inventory",
@@ -161,16 +166,19 @@ __all__ = [
     "ParamTable",
     "PlanOptions",
     "PlanResult",
+    "ProbeOptions",
     "ProbeReport",
     "Profile",
     "RemoveResult",
     "Rendered",
     "Residency",
     "Resolution",
+    "RunOptions",
     "RunReport",
     "RunResult",
     "ServerInfo",
     "SweepResult",
+    "ValidateOptions",
     "Validation",
     # events
     "CellDone",
@@ -244,9 +252,9 @@ class Ollama:
         """``modelctl plan``: each profile against the model of its name (exit 3 on drift)."""
         return plan(refs, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def import_model(self, model: str, *, files: Sequence[str] = ()) -> ImportedProfile:
+    def import_model(self, model: str, options: ImportOptions | None = None) -> ImportedProfile:
         """``modelctl import --model``: the profile ``plan`` reports in sync with a deployed model."""
-        return import_model(model, host=self.host, timeout=self.timeout, files=files)
+        return import_model(model, options, host=self.host, timeout=self.timeout)
 
     # -- what the server holds
     def show(self, ref: str, *, verify: bool = False) -> ModelReport:
@@ -271,15 +279,15 @@ class Ollama:
 
     # -- running models
     def run(
-        self, ref: str, prompt: str, *, seed: int | None = None, truncate: bool = True, on_event: EventSink = ignore
+        self, ref: str, prompt: str, options: RunOptions | None = None, *, on_event: EventSink = ignore
     ) -> RunReport:
         """``modelctl run``: one answer (``truncate=False``: PromptTooLong for a prompt past the context)."""
-        return run(ref, prompt, seed=seed, truncate=truncate, host=self.host, timeout=self.timeout, on_event=on_event)
+        return run(ref, prompt, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def chat(self, ref: str, *, seed: int | None = None) -> ChatSession:
-        """``modelctl run`` on a terminal: a conversation (``.send(prompt, on_token)``)."""
+    def chat(self, ref: str, options: RunOptions | None = None) -> ChatSession:
+        """``modelctl run`` on a terminal: a conversation (``.send(prompt, on_token)``), with ``run``'s options."""
         url = self.host.url if isinstance(self.host, HostSpec) else self.host
-        return open_chat(ref, seed=seed, host=url, timeout=self.timeout)
+        return open_chat(ref, options, host=url, timeout=self.timeout)
 
     def compare_table(self, refs: Sequence[str], options: CompareOptions | None = None) -> ParamTable:
         """``modelctl compare`` without prompts: the parameter table."""
@@ -301,23 +309,22 @@ class Ollama:
         """``modelctl compare --sweep``: one profile under every combination of the values, ranked."""
         return sweep(ref, specs, options, save_best=save_best, host=self.host, timeout=self.timeout, on_event=on_event)
 
-    def probe(self, ref: str, *, max_context: int | None = None, min_context: int | None = None) -> ProbeReport:
+    def probe(self, ref: str, options: ProbeOptions | None = None, *, on_event: EventSink = ignore) -> ProbeReport:
         """``modelctl probe``: the largest prompt the runner takes uncut (``min_context``: exit 6 below it)."""
-        return probe(ref, max_context=max_context, min_context=min_context, host=self.host, timeout=self.timeout)
+        return probe(ref, options, host=self.host, timeout=self.timeout, on_event=on_event)
 
     # -- memory and settings, with what this server says
-    def estimate(self, ref: str, **settings: Any) -> EstimateReport:
-        """``modelctl estimate``: a profile's or model's memory; ``settings`` as :func:`estimate`
-        takes them (num_ctx, kv_type, parallel, budget, gpu=GpuOptions(...), ...)."""
-        return estimate(ref, host=self.host, timeout=self.timeout, **settings)
+    def estimate(self, ref: str, options: EstimateOptions | None = None) -> EstimateReport:
+        """``modelctl estimate``: a profile's or model's memory (``options``: num_ctx, kv_type, budget, gpu...)."""
+        return estimate(ref, options, host=self.host, timeout=self.timeout)
 
-    def explain(self, ref: str, **settings: Any) -> Explanation:
-        """``modelctl explain``: where each effective setting comes from; ``settings`` as :func:`explain`."""
-        return explain(ref, host=self.host, timeout=self.timeout, **settings)
+    def explain(self, ref: str, options: EstimateOptions | None = None) -> Explanation:
+        """``modelctl explain``: where each effective setting comes from (``options``: the server's, request...)."""
+        return explain(ref, options, host=self.host, timeout=self.timeout)
 
-    def together(self, refs: Sequence[str], **settings: Any) -> Residency:
-        """``modelctl estimate --together``: which models stay loaded at once; ``settings`` as :func:`together`."""
-        return together(refs, host=self.host, timeout=self.timeout, **settings)
+    def together(self, refs: Sequence[str], options: EstimateOptions | None = None) -> Residency:
+        """``modelctl estimate --together``: which models stay loaded at once, and what they cost."""
+        return together(refs, options, host=self.host, timeout=self.timeout)
 
     def facts(self, ref: str) -> FactsSource:
         """The facts of a profile's base, a GGUF file or a model on this server."""

@@ -35,6 +35,7 @@ EXPORTED = {
     "probe", "ProbeReport", "sweep", "SweepResult", "PromptTooLong",
     "push_models", "PushResult", "outdated", "OutdatedResult", "manifest_digest",
     "Ollama", "compare_table", "compare_runs", "JobResult",
+    "EstimateOptions", "RunOptions", "ProbeOptions", "ValidateOptions", "ImportOptions", "PushOptions",
 }  # fmt: skip
 
 
@@ -163,7 +164,7 @@ def test_the_session_object_runs_each_job_and_each_result_says_its_exit_code(
         ollama.compare_table(["chef.yaml"]),
         ollama.compare_runs(["chef.yaml"], api.CompareOptions(prompts=["Soup?"])),
         ollama.run("chef", "Soup?"),
-        ollama.estimate("chef.yaml", num_ctx=4096),
+        ollama.estimate("chef.yaml", api.EstimateOptions(num_ctx=4096)),
         ollama.rm(["chef"], dry_run=True),
     ]
     codes = [r.exit_code() for r in results]

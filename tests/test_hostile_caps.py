@@ -11,6 +11,7 @@ import pytest
 
 from modelctl.common.limits import SWEEP_SETTINGS, TOGETHER_MEMBERS
 from modelctl.errors import InvalidInput
+from modelctl.jobs.estimate import EstimateOptions
 from modelctl.jobs.residency import together
 from modelctl.jobs.sweep import parse_axes
 from tests.fixtures_double import run_cli
@@ -66,5 +67,5 @@ def test_four_thousand_members_are_refused_at_once(tmp_path: Path) -> None:
     refs = [str(tmp_path / f"p{i}.yaml") for i in range(4000)]
     start = time.perf_counter()
     with pytest.raises(InvalidInput, match="4,000 profiles") as info:
-        together(refs, no_server=True)
+        together(refs, EstimateOptions(no_server=True))
     assert time.perf_counter() - start < 1.0 and "MODELCTL_MAX_TOGETHER" in info.value.message

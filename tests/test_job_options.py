@@ -20,6 +20,16 @@ JOBS: list[tuple[Callable[..., Any], type]] = [
     (api.compare, api.CompareOptions),
     (api.compare_hosts, api.CompareOptions),
     (api.sweep, api.CompareOptions),
+    (api.estimate, api.EstimateOptions),
+    (api.explain, api.EstimateOptions),
+    (api.together, api.EstimateOptions),
+    (api.run, api.RunOptions),
+    (api.open_chat, api.RunOptions),
+    (api.probe, api.ProbeOptions),
+    (api.validate, api.ValidateOptions),
+    (api.validate_hosts, api.ValidateOptions),
+    (api.import_model, api.ImportOptions),
+    (api.push_models, api.PushOptions),
 ]
 
 
@@ -47,7 +57,24 @@ def test_no_job_takes_a_setting_twice(job: Callable[..., Any], options: type) ->
 
 def test_one_host_and_many_hosts_take_the_same_options() -> None:
     """build and build_hosts (plan and plan_hosts, ...): the same options object, the same way."""
-    for one, many in [(api.build, api.build_hosts), (api.plan, api.plan_hosts), (api.compare, api.compare_hosts)]:
+    pairs = [
+        (api.build, api.build_hosts),
+        (api.plan, api.plan_hosts),
+        (api.compare, api.compare_hosts),
+        (api.validate, api.validate_hosts),
+    ]
+    for one, many in pairs:
         a, b = inspect.signature(one).parameters["options"], inspect.signature(many).parameters["options"]
         assert a.kind == b.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
         assert a.annotation == b.annotation
+
+
+def test_the_ollama_methods_take_the_jobs_options() -> None:
+    """``Ollama.estimate(ref, options)`` takes what ``estimate(ref, options)`` does, the same way."""
+    jobs = {"run": api.run, "chat": api.open_chat, "probe": api.probe, "estimate": api.estimate}
+    jobs |= {"explain": api.explain, "together": api.together, "import_model": api.import_model}
+    jobs |= {"build": api.build, "plan": api.plan, "compare_table": api.compare_table}
+    for name, job in jobs.items():
+        method = inspect.signature(getattr(api.Ollama, name)).parameters["options"]
+        assert method.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+        assert method.annotation == inspect.signature(job).parameters["options"].annotation, name

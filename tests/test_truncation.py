@@ -161,8 +161,10 @@ def test_compare_flags_a_cut_prompt_and_no_truncate_fails_its_cell(cmp_double: O
 
 def test_a_chat_with_no_truncate_refuses_a_turn_that_outgrows_the_context(cmp_double: OllamaDouble, tiny: Path) -> None:
     from modelctl.jobs.chat import open_chat
+    from modelctl.jobs.run import RunOptions
 
-    with open_chat("llama3.2:3b", truncate=False, host=cmp_double.url, overrides=["num_ctx=64"]) as chat:
+    options = RunOptions(truncate=False, overrides=["num_ctx=64"])
+    with open_chat("llama3.2:3b", options, host=cmp_double.url) as chat:
         chat.send("Soup?")
         with pytest.raises(PromptTooLong, match="prompt the conversation .* longer than the context of 64 tokens"):
             chat.send(_words(80))

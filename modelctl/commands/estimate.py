@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from modelctl.cli_common import (
@@ -191,46 +189,36 @@ def estimate(
         batch=batch or ubatch,
         max_loaded=max_loaded,
     )
-    target = targets[0]
 
     def body() -> Result:
-        from modelctl.jobs.estimate import GpuOptions
-        from modelctl.jobs.estimate import estimate as run_estimate
-        from modelctl.output.facts import estimate_result
+        from modelctl.jobs.estimate import EstimateOptions, GpuOptions
         from modelctl.profile.inventory import one_host
 
-        gpu = GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None
-        if together:
-            return _together(
-                targets,
-                overrides,
-                one_host(host, inventory, "estimate"),
-                timeout,
-                gpu,
-                max_loaded,
-                kv_type,
-                parallel,
-                flash_attention,
-                ollama_version,
-            )
-        report = run_estimate(
-            target,
-            num_ctx=num_ctx,
+        options = EstimateOptions(
+            overrides=overrides,
             kv_type=kv_type,
             parallel=parallel,
+            flash_attention=None if flash_attention is None else flash_attention == "on",
+            max_loaded=max_loaded,
+            gpu=GpuOptions(gpu_memory, gpu_backend, gpu_overhead) if gpu_memory is not None else None,
+            ollama_version=ollama_version,
+            num_ctx=num_ctx,
+            batch=batch,
+            ubatch=ubatch,
             overhead=overhead,
             budget=budget,
             table=show_table or fmt == "html",
-            overrides=overrides,
-            host=one_host(host, inventory, "estimate"),
-            timeout=timeout,
-            flash_attention=None if flash_attention is None else flash_attention == "on",
-            batch=batch,
-            ubatch=ubatch,
-            ollama_version=ollama_version,
-            gpu=gpu,
         )
-        return estimate_result(report, fmt)
+        server = one_host(host, inventory, "estimate")
+        if together:
+            from modelctl.jobs.residency import together as run_together
+            from modelctl.output.residency import together_result
+
+            return together_result(run_together(targets, options, host=server, timeout=timeout))
+        from modelctl.jobs.estimate import estimate as run_estimate
+        from modelctl.output.facts import estimate_result
+
+        return estimate_result(run_estimate(targets[0], options, host=server, timeout=timeout), fmt)
 
     execute("estimate", fmt, body, output=output, quiet=quiet)
 
@@ -254,31 +242,3 @@ def _check_together(together: bool, n: int, **given: object) -> None:
             raise click.UsageError(f"{flag} sets one model's figures; with --together each profile keeps its own")
     if n < 2:
         raise click.UsageError("--together needs at least two profiles (or models)")
-
-
-def _together(
-    targets: tuple[str, ...],
-    overrides: tuple[str, ...],
-    host: Any,
-    timeout: float | None,
-    gpu: Any,
-    max_loaded: int | None,
-    kv_type: str | None,
-    parallel: int | None,
-    flash_attention: str | None,
-    ollama_version: str | None,
-) -> Result:
-    from modelctl.jobs.residency import together
-    from modelctl.ollama.hosts import HostFacts
-    from modelctl.output.residency import together_result
-
-    flags = HostFacts(
-        num_parallel=parallel,
-        kv_cache_type=kv_type,
-        max_loaded_models=max_loaded,
-        flash_attention=None if flash_attention is None else flash_attention == "on",
-    )
-    report = together(
-        targets, overrides=overrides, host=host, timeout=timeout, flags=flags, ollama_version=ollama_version, gpu=gpu
-    )
-    return together_result(report)

@@ -118,30 +118,23 @@ def explain(
     """
 
     def body() -> Result:
-        from modelctl.common.units import parse_size
+        from modelctl.jobs.estimate import EstimateOptions, GpuOptions
         from modelctl.jobs.explain import explain as run_explain
-        from modelctl.ollama.hosts import HostFacts
         from modelctl.output.explain import explain_result
         from modelctl.profile.inventory import one_host
 
-        flags = HostFacts(
-            context_length=context_length,
-            num_parallel=parallel,
-            kv_cache_type=kv_type,
-            flash_attention=None if flash_attention is None else flash_attention == "on",
-            gpu_memory=parse_size(gpu_memory, what="--gpu-memory") if gpu_memory is not None else None,
-        )
-        server = one_host(host, inventory, "explain")  # with --no-server: only the inventory host's facts
-        report = run_explain(
-            ref,
-            host=server,
-            timeout=timeout,
+        options = EstimateOptions(
             overrides=overrides,
             request=request,
-            flags=flags,
+            context_length=context_length,
+            parallel=parallel,
+            kv_type=kv_type,
+            flash_attention=None if flash_attention is None else flash_attention == "on",
+            gpu=GpuOptions(gpu_memory) if gpu_memory is not None else None,
             ollama_version=ollama_version,
             no_server=no_server,
         )
-        return explain_result(report)
+        server = one_host(host, inventory, "explain")  # with --no-server: only the inventory host's facts
+        return explain_result(run_explain(ref, options, host=server, timeout=timeout))
 
     execute("explain", fmt, body, output=output, quiet=quiet)

@@ -70,11 +70,12 @@ def import_cmd(
         from modelctl.output.profiles import import_result
 
         if model is not None:
-            from modelctl.jobs.model_import import import_model
+            from modelctl.jobs.model_import import ImportOptions, import_model
             from modelctl.profile.inventory import one_host
 
             server = one_host(host, inventory, "import --model")
-            imported = import_model(model, host=server, timeout=timeout, output=output, name=name, files=files)
+            options = ImportOptions(name=name, output=output, files=files)
+            imported = import_model(model, options, host=server, timeout=timeout)
         else:
             from modelctl.modelfile.importer import import_modelfile
 

@@ -72,24 +72,19 @@ def probe(
         raise click.UsageError("--min-context is above --max-context: the search would stop before it")
 
     def body() -> Result:
+        from modelctl.jobs.probe import ProbeOptions
         from modelctl.jobs.probe import probe as run_probe
         from modelctl.output.probe import probe_result
         from modelctl.output.progress import Progress, should_show
         from modelctl.profile.inventory import one_host
 
+        options = ProbeOptions(
+            max_context=max_context, min_context=min_context, ephemeral=ephemeral, overrides=overrides
+        )
         progress = Progress(should_show(fmt, quiet))
         try:
             server = one_host(host, inventory, "probe")
-            report = run_probe(
-                ref,
-                max_context=max_context,
-                min_context=min_context,
-                ephemeral=ephemeral,
-                overrides=overrides,
-                host=server,
-                timeout=timeout,
-                on_event=progress,
-            )
+            report = run_probe(ref, options, host=server, timeout=timeout, on_event=progress)
         finally:
             progress.close()
         return probe_result(report)

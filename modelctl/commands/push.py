@@ -58,22 +58,16 @@ def push(
     """
 
     def body() -> Result:
-        from modelctl.jobs.push import push_models
+        from modelctl.jobs.push import PushOptions, push_models
         from modelctl.output.progress import Progress, should_show
         from modelctl.output.push import push_result
         from modelctl.profile.inventory import one_host
 
+        options = PushOptions(tag=tag, insecure_registries=insecure_registries, lock=lock)
         progress = Progress(should_show(fmt, quiet))
         try:
             result = push_models(
-                refs,
-                to=to,
-                tag=tag,
-                host=one_host(host, inventory, "push"),
-                timeout=timeout,
-                insecure_registries=insecure_registries,
-                lock=lock,
-                on_event=progress,
+                refs, to, options, host=one_host(host, inventory, "push"), timeout=timeout, on_event=progress
             )
         finally:
             progress.close()

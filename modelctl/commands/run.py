@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +17,9 @@ from modelctl.cli_common import (
     set_option,
 )
 from modelctl.output import Result
+
+if TYPE_CHECKING:
+    from modelctl.jobs.run import RunOptions
 
 
 @click.command("run")
@@ -80,19 +83,13 @@ def run(
       modelctl run creative --ephemeral --set temperature=0.2 --seed 1 "Soup?"
       modelctl run llama3.2:3b "Hello" --format json
     """
+    from modelctl.jobs.run import RunOptions  # the job's module, loaded only when the command runs
+
+    options = RunOptions(ephemeral=ephemeral, overrides=overrides, seed=seed, truncate=not no_truncate)
     if prompt is None and sys.stdin is not None and sys.stdin.isatty():
         if fmt == "json":
             raise click.UsageError("a chat prints no JSON: give a PROMPT (or pipe it on stdin) for --format json")
-        _chat(
-            ref,
-            verbose,
-            ephemeral=ephemeral,
-            overrides=overrides,
-            seed=seed,
-            truncate=not no_truncate,
-            host=host,
-            timeout=timeout,
-        )
+        _chat(ref, verbose, options, host=host, timeout=timeout)
         return
     if prompt is None:
         if sys.stdin is None:
@@ -109,17 +106,7 @@ def run(
 
         printer = AnswerPrinter(stream=fmt == "text", quiet=quiet)
         try:
-            report = run_prompt(
-                ref,
-                text,
-                ephemeral=ephemeral,
-                overrides=overrides,
-                seed=seed,
-                truncate=not no_truncate,
-                host=server,
-                timeout=timeout,
-                on_event=printer,
-            )
+            report = run_prompt(ref, text, options, host=server, timeout=timeout, on_event=printer)
         finally:
             printer.end_line()
         return run_result(report, streamed=fmt == "text", verbose=verbose)
@@ -127,14 +114,14 @@ def run(
     execute("run", fmt, body, quiet=quiet)
 
 
-def _chat(ref: str, verbose: bool, **options: Any) -> None:
+def _chat(ref: str, verbose: bool, options: RunOptions, *, host: str | None, timeout: float | None) -> None:
     """``run`` on a terminal without a prompt: the chat (its loop is output/chat.py)."""
 
     def body() -> Result:
         from modelctl.jobs.chat import open_chat
         from modelctl.output.chat import chat_loop
 
-        with open_chat(ref, **options) as session:
+        with open_chat(ref, options, host=host, timeout=timeout) as session:
             return Result(exit_code=chat_loop(session, verbose=verbose))
 
     execute("run", "text", body)

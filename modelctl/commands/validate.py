@@ -82,24 +82,18 @@ def validate(
         raise click.UsageError("give PROFILE(s), or --hosts INVENTORY listing each host's profiles")
 
     def body() -> Result:
+        from modelctl.jobs.validate import ValidateOptions
         from modelctl.output.validate import validation_result
 
+        options = ValidateOptions(overrides=overrides, strict=strict, local_files=not no_local_files)
         if hosts or inventory is not None:
             from modelctl.jobs.lint import validate_hosts
 
-            result = validate_hosts(
-                profiles,
-                overrides,
-                strict=strict,
-                local_files=not no_local_files,
-                hosts=hosts,
-                inventory=inventory,
-                timeout=timeout,
-            )
+            result = validate_hosts(profiles, options, hosts=hosts, inventory=inventory, timeout=timeout)
         else:
             from modelctl.jobs.validate import validate as run_validate
 
-            result = run_validate(profiles, overrides, strict=strict, local_files=not no_local_files)
+            result = run_validate(profiles, options)
         return validation_result(result, quiet=quiet, fmt=fmt)
 
     execute("validate", fmt, body, output=output, quiet=quiet or fmt == "github")

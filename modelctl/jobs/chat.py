@@ -19,6 +19,7 @@ from typing import Any
 
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.jobs.run import (
+    RunOptions,
     RunResult,
     Target,
     build_request,
@@ -170,22 +171,21 @@ class ChatSession:
 
 def open_chat(
     ref: str,
+    options: RunOptions | None = None,
     *,
-    ephemeral: bool = False,
-    overrides: Sequence[str] = (),
-    seed: int | None = None,
-    truncate: bool = True,
     host: str | None = None,
     timeout: float | None = None,
 ) -> ChatSession:
-    """A chat with PROFILE's model (or a plain model): the target resolved and looked up on the
-    server (ModelNotFound, with a did-you-mean, when it is not there). Close it when done."""
+    """A chat with PROFILE's model (or a plain model), with ``run``'s options: the target resolved
+    and looked up on the server (ModelNotFound, with a did-you-mean, when it is not there). Close it
+    when done."""
+    o = options or RunOptions()
     client = OllamaClient(host, timeout=timeout)
     try:
-        if not truncate:
+        if not o.truncate:
             require_truncate(client)
-        target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
+        target = resolve_target(ref, client, overrides=o.overrides, seed=o.seed, ephemeral=o.ephemeral)
     except BaseException:
         client.close()
         raise
-    return ChatSession(client, target, truncate=truncate)
+    return ChatSession(client, target, truncate=o.truncate)

@@ -9,6 +9,7 @@ context size and KV type (modelctl.memory.memory does the arithmetic).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ class FactsSource:
 
 
 def facts_for(
-    ref: str, *, overrides: tuple[str, ...] | list[str] = (), host: HostRef = None, timeout: float | None = None
+    ref: str, *, overrides: Sequence[str] = (), host: HostRef = None, timeout: float | None = None
 ) -> FactsSource:
     """A profile (its ``from``, num_ctx and adapters), a GGUF file, or a model on the server.
 
@@ -153,9 +154,7 @@ def _load_params(params: dict[str, Any]) -> tuple[int | None, int | None]:
     return out[0], out[1]
 
 
-def _profile_facts(
-    ref: str, overrides: tuple[str, ...] | list[str], host: HostRef, timeout: float | None
-) -> FactsSource:
+def _profile_facts(ref: str, overrides: Sequence[str], host: HostRef, timeout: float | None) -> FactsSource:
     loaded = load_profile(ref, overrides)
     prof = loaded.profile
     num_ctx: int | None = prof.parameters.as_dict().get("num_ctx")
@@ -239,16 +238,71 @@ class GpuOptions:
 
     memory: int | str
     backend: str = "cuda"
-    overhead: int | str = 0  # OLLAMA_GPU_OVERHEAD
+    overhead: int | str | None = None  # OLLAMA_GPU_OVERHEAD (None: not declared, 0)
 
     def gpu(self) -> Gpu:
         mem = _bytes(self.memory, "--gpu-memory") or 0
         return Gpu(mem, self.backend.lower(), _bytes(self.overhead, "--gpu-overhead", allow_zero=True) or 0)
 
 
-def _source(
-    target: ModelFacts | str, overrides: tuple[str, ...] | list[str], host: HostRef, timeout: float | None
-) -> FactsSource:
+@dataclass(kw_only=True, frozen=True)
+class EstimateOptions:
+    """Every setting of ``estimate``, ``explain`` and ``together`` (``estimate --together``), once.
+
+    The server's settings declared here count over an inventory host's facts (None: the host's,
+    else what Ollama does); each job reads the ones it has a use for, as the comments say."""
+
+    overrides: Sequence[str] = ()  # --set values (a profile only)
+    # the server, declared: every job
+    kv_type: str | None = None  # OLLAMA_KV_CACHE_TYPE
+    parallel: int | None = None  # OLLAMA_NUM_PARALLEL: slots per loaded model
+    flash_attention: bool | None = None  # OLLAMA_FLASH_ATTENTION (None: Ollama decides)
+    context_length: int | None = None  # OLLAMA_CONTEXT_LENGTH: num_ctx of a model that sets none
+    max_loaded: int | None = None  # OLLAMA_MAX_LOADED_MODELS (together)
+    gpu: GpuOptions | None = None  # the server's GPU (estimate, together: the layers placed on it)
+    ollama_version: str | None = None  # the rules of this version (default: the server's, else the newest known)
+    # one model's figures: estimate
+    num_ctx: int | None = None  # default: the profile's, else the model's, else the server's default
+    batch: int | None = None  # num_batch (default: the profile's, else Ollama's)
+    ubatch: int | None = None  # llama.cpp's micro-batch (default: batch)
+    overhead: int | str = DEFAULT_OVERHEAD_BYTES  # an extra allowance on the total
+    budget: int | str | None = None  # find the largest num_ctx whose total fits
+    table: bool = False  # totals by context size and KV type
+    # explain, together
+    request: Mapping[str, Any] | Sequence[str] = ()  # explain: options a client sends (NAME=VALUE texts)
+    no_server: bool = False  # ask no server: the defaults of the newest Ollama known, marked assumed
+
+    def device(self) -> Gpu | None:
+        """The declared GPU, checked (InvalidInput for a size that is not one)."""
+        if self.gpu is None:
+            return None
+        device = self.gpu.gpu()
+        device.check()
+        return device
+
+    def declared(self) -> HostFacts:
+        """The server's settings given here (None: not declared), as the resolver takes them."""
+        device = self.gpu.gpu() if self.gpu is not None else None
+        declared_overhead = self.gpu is not None and self.gpu.overhead is not None
+        return HostFacts(
+            context_length=self.context_length,
+            num_parallel=self.parallel,
+            kv_cache_type=self.kv_type,
+            flash_attention=self.flash_attention,
+            max_loaded_models=self.max_loaded,
+            gpu_memory=device.memory_bytes if device is not None else None,
+            gpu_overhead=device.overhead_bytes if device is not None and declared_overhead else None,
+        )
+
+    def check_version(self) -> None:
+        """InvalidInput for an ``ollama_version`` that is not one."""
+        if self.ollama_version is not None and parse_version(self.ollama_version) is None:
+            raise InvalidInput(
+                f"{self.ollama_version!r} is not an Ollama version (e.g. 0.12.6)", field="--ollama-version"
+            )
+
+
+def _source(target: ModelFacts | str, overrides: Sequence[str], host: HostRef, timeout: float | None) -> FactsSource:
     if isinstance(target, ModelFacts):
         return FactsSource(target, "facts", target.name or target.path or "")
     return facts_for(target, overrides=overrides, host=host, timeout=timeout)
@@ -278,102 +332,74 @@ class ServerInputs:
     embedding: bool = False  # an embedding-only model (Ollama's automatic num_batch differs)
 
 
-def server_inputs(
-    source: FactsSource,
-    host: HostRef,
-    *,
-    kv_type: str | None = None,
-    parallel: int | None = None,
-    flash_attention: bool | None = None,
-    ollama_version: str | None = None,
-    gpu: Gpu | None = None,
-) -> ServerInputs:
+def server_inputs(source: FactsSource, host: HostRef, options: EstimateOptions) -> ServerInputs:
+    """The server an estimate runs on: ``options``' declared settings over the inventory host's
+    facts, else Ollama's rules for the model."""
     label = host.name if isinstance(host, HostSpec) else None
-    vram = (gpu.memory_bytes, gpu.overhead_bytes) if gpu is not None else (None, None)
-    flags = HostFacts(
-        num_parallel=parallel,
-        kv_cache_type=kv_type,
-        flash_attention=flash_attention,
-        gpu_memory=vram[0],
-        gpu_overhead=vram[1],
-    )
     ctx = server_context(
         source.server_version,
         reachable=source.server_version is not None,
         facts=host_facts(host),
         facts_label=label,
-        flags=flags,
-        flag_version=ollama_version,
+        flags=options.declared(),
+        flag_version=options.ollama_version,
     )
     model = model_from_facts(source.facts.name or source.ref, source.facts)
     slots, kv, fa = parallel_setting(ctx, model), kv_cache_setting(ctx), flash_attention_setting(ctx)
     notes = [
         f"{what} {display(s.value, s.name)}: {s.source.text} (declared)"
         for what, s in (("KV cache", kv), ("parallel slots", slots))
-        if s.source.basis == DECLARED and kv_type is None and (s is kv or parallel is None)
+        if s.source.basis == DECLARED and options.kv_type is None and (s is kv or options.parallel is None)
     ]
     notes += [f"parallel slots {a.before} -> {a.after}: {a.reason} ({a.cite})" for a in slots.adjustments]
-    declared = fa.value is not None and flash_attention is None and fa.source.basis == DECLARED
+    declared = fa.value is not None and options.flash_attention is None and fa.source.basis == DECLARED
     fa_label = f"{fa.source.text} (declared)" if declared else None
     # A version's default (e.g. off before 0.11.8) is decided per model by memory.memory; pass only what is set.
-    fa_value = fa.value if flash_attention is not None or declared else None
+    fa_value = fa.value if options.flash_attention is not None or declared else None
     return ServerInputs(ctx, str(kv.value), int(slots.value), fa_value, fa_label, tuple(notes), model.embedding_only)
+
+
+def _device(options: EstimateOptions, server: HostFacts) -> Gpu | None:
+    """The GPU the layers are placed on: the declared one, else the inventory host's (checked)."""
+    if options.gpu is not None:
+        return options.device()
+    if not server.gpu_memory:
+        return None
+    device = GpuOptions(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0).gpu()
+    device.check()
+    return device
 
 
 def estimate(
     target: ModelFacts | str,
+    options: EstimateOptions | None = None,
     *,
-    num_ctx: int | None = None,
-    kv_type: str | None = None,
-    parallel: int | None = None,
-    overhead: int | str = DEFAULT_OVERHEAD_BYTES,
-    budget: int | str | None = None,
-    table: bool = False,
-    overrides: tuple[str, ...] | list[str] = (),
     host: HostRef = None,
     timeout: float | None = None,
-    flash_attention: bool | None = None,
-    batch: int | None = None,
-    ubatch: int | None = None,
-    ollama_version: str | None = None,
-    gpu: GpuOptions | None = None,
 ) -> EstimateReport:
     """Memory for ``target`` (facts from :func:`modelctl.api.inspect`, or a reference for
-    :func:`facts_for`) at ``num_ctx`` (default: the profile's, else the model's, else 4096).
+    :func:`facts_for`) at ``options.num_ctx`` (default: the profile's, else the model's, else the
+    server's default).
 
     ``overhead`` (an extra allowance), ``budget`` and the GPU's sizes are bytes or sizes such
     as ``"12GiB"``. ``flash_attention``, ``batch`` and ``ubatch`` default to what Ollama does;
     ``ollama_version`` to the server's when the facts come from one, else the current rules.
-    An inventory host (``host``) lends its facts where an argument is not given: the KV cache type,
+    An inventory host (``host``) lends its facts where an option is not given: the KV cache type,
     parallel slots, the default num_ctx and its GPU (docs/fleet.md); else f16, 1 slot.
     """
-    server = host_facts(host)
-    declared_gpu = gpu  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
-    if gpu is None and server.gpu_memory:
-        gpu = GpuOptions(server.gpu_memory, server.gpu_backend or "cuda", server.gpu_overhead or 0)
-    overhead_bytes = _bytes(overhead, "--overhead", allow_zero=True) or 0
-    budget_bytes = _bytes(budget, "--budget")
-    if ollama_version is not None and parse_version(ollama_version) is None:
-        raise InvalidInput(f"{ollama_version!r} is not an Ollama version (e.g. 0.12.6)", field="--ollama-version")
-    device = gpu.gpu() if gpu is not None else None
-    if device is not None:
-        device.check()
-    source = _source(target, overrides, host, timeout)
+    o = options or EstimateOptions()
+    overhead_bytes = _bytes(o.overhead, "--overhead", allow_zero=True) or 0
+    budget_bytes = _bytes(o.budget, "--budget")
+    o.check_version()
+    device = _device(o, host_facts(host))  # --gpu-memory is also the server's VRAM: its default num_ctx
+    source = _source(target, o.overrides, host, timeout)
     facts = source.facts
-    inputs = server_inputs(
-        source,
-        host,
-        kv_type=kv_type,
-        parallel=parallel,
-        flash_attention=flash_attention,
-        ollama_version=ollama_version,
-        gpu=device if declared_gpu is not None else None,
-    )
+    inputs = server_inputs(source, host, o)
     kv_type, parallel = inputs.kv_type, inputs.parallel
-    n, ctx_note = _num_ctx(source, num_ctx, inputs.server)
-    n_batch = batch or source.num_batch
-    version = ollama_version or source.server_version
-    runtime = Runtime(inputs.flash_attention, n_batch, ubatch, version, inputs.flash_label, inputs.embedding)
+    n, ctx_note = _num_ctx(source, o.num_ctx, inputs.server)
+    n_batch = o.batch or source.num_batch
+    version = o.ollama_version or source.server_version
+    runtime = Runtime(inputs.flash_attention, n_batch, o.ubatch, version, inputs.flash_label, inputs.embedding)
     adapter_bytes = source.adapter_bytes
 
     def at(size: int, kv: str = kv_type) -> MemoryEstimate:
@@ -407,7 +433,7 @@ def estimate(
         report.gpu = place(facts, est, device, source.num_gpu)
         limit = facts.context_trained or SEARCH_LIMIT_UNKNOWN_TRAINED
         report.gpu.max_num_ctx = max_num_ctx_on_gpu(facts, at, device, source.num_gpu, limit)
-    if table:
+    if o.table:
         sizes = context_sizes(facts.context_trained, est.effective_num_ctx)
         report.table = estimate_table(
             facts,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, ModelctlError
-from modelctl.jobs.estimate import is_local_ref
+from modelctl.jobs.estimate import EstimateOptions, is_local_ref
 from modelctl.jobs.profiles import load_profile
 from modelctl.jobs.run import parse_model_overrides
 from modelctl.memory.effective import (
@@ -37,7 +37,7 @@ from modelctl.memory.memory import QUANTIZED_KV_TYPES, ollama_rule
 from modelctl.ollama.hosts import HostFacts, HostRef, HostSpec
 from modelctl.ollama.server import ModelNotFound
 from modelctl.ollama.session import HostSession, session_for
-from modelctl.ollama.wire import find_entry, parse_version
+from modelctl.ollama.wire import find_entry
 from modelctl.profile.names import missing_model_message
 from modelctl.profile.profile import LoadedProfile, is_profile_ref
 
@@ -217,33 +217,30 @@ def explain_context(
 
 def explain(
     ref: str,
+    options: EstimateOptions | None = None,
     *,
     host: HostRef = None,
     timeout: float | None = None,
-    overrides: Sequence[str] = (),
-    request: Mapping[str, Any] | Sequence[str] = (),
-    flags: HostFacts | None = None,
-    ollama_version: str | None = None,
-    no_server: bool = False,
 ) -> Explanation:
     """The options PROFILE's (or MODEL's) runner will use on ``host``, each with its origin.
 
-    ``request``: options a client sends with every request (a mapping, or ``NAME=VALUE`` texts);
-    ``flags``: server settings declared on the command line (over the inventory host's facts);
-    ``no_server``: ask nothing (defaults of the newest Ollama modelctl knows, marked assumed).
-    An unreachable server is not an error: the explanation says what it had to assume.
+    ``options``: the server's settings declared (over the inventory host's facts), ``request``:
+    options a client sends with every request (a mapping, or ``NAME=VALUE`` texts); ``no_server``:
+    ask nothing (defaults of the newest Ollama modelctl knows, marked assumed). An unreachable
+    server is not an error: the explanation says what it had to assume.
     """
-    req = request_options(list(request)) if not isinstance(request, Mapping) else dict(request)
-    if ollama_version is not None and parse_version(ollama_version) is None:
-        raise InvalidInput(f"{ollama_version!r} is not an Ollama version (e.g. 0.12.6)", field="--ollama-version")
-    if no_server:
-        subject = subject_for(ref, None, overrides)
-        ctx, notes = explain_context(None, host=host, flags=flags, ollama_version=ollama_version)
+    o = options or EstimateOptions()
+    flags = o.declared()
+    req = request_options(list(o.request)) if not isinstance(o.request, Mapping) else dict(o.request)
+    o.check_version()
+    if o.no_server:
+        subject = subject_for(ref, None, o.overrides)
+        ctx, notes = explain_context(None, host=host, flags=flags, ollama_version=o.ollama_version)
         return _explained(subject, ctx, req, None, notes)
     with session_for(host, timeout=timeout) as session:
-        ctx, notes = explain_context(session, host=host, flags=flags, ollama_version=ollama_version)
+        ctx, notes = explain_context(session, host=host, flags=flags, ollama_version=o.ollama_version)
         live = session if ctx.reachable else None
-        subject = subject_for(ref, live, overrides)
+        subject = subject_for(ref, live, o.overrides)
         running = _running(session, subject.model) if live is not None else None
         return _explained(subject, ctx, req, running, notes)
 

@@ -26,7 +26,7 @@ from typing import Any
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.jobs.build import version_notes
 from modelctl.jobs.fleet import HostRun, on_hosts, profile_paths
-from modelctl.jobs.validate import HostCheck, ProfileCheck, Validation, validate
+from modelctl.jobs.validate import HostCheck, ProfileCheck, ValidateOptions, Validation, validate
 from modelctl.memory.facts import facts_from_show
 from modelctl.ollama.hosts import redact
 from modelctl.ollama.session import HostSession, session_for
@@ -147,10 +147,8 @@ def check_host(session: HostSession, label: str, checks: Sequence[ProfileCheck])
 
 def validate_hosts(
     refs: Sequence[str],
-    overrides: Sequence[str] = (),
+    options: ValidateOptions | None = None,
     *,
-    strict: bool = False,
-    local_files: bool = True,
     hosts: Sequence[str] = (),
     inventory: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
@@ -161,7 +159,7 @@ def validate_hosts(
     every = list(dict.fromkeys(ref for r in runs for ref in r.refs)) if not refs else list(refs)
     if not every:
         raise InvalidInput("no profiles: give PROFILE(s), or list them under a host's `profiles` in the inventory")
-    result = validate(every, overrides, strict=strict, local_files=local_files)
+    result = validate(every, options)
     result.notes = selection.warnings
     by_path = {c.loaded.path: c for c in result.checks if c.loaded is not None}
 

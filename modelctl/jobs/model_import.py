@@ -98,14 +98,21 @@ def _base_name(model: str, show: Mapping[str, Any], *, at: str, base_dir: Path) 
     return parent
 
 
+@dataclass(kw_only=True, frozen=True)
+class ImportOptions:
+    """Every setting of ``import_model`` (``import --model``), once."""
+
+    name: str | None = None  # the profile's `name` (default: the model's)
+    output: Path | None = None  # where the YAML goes: relative paths in it are relative to its folder
+    files: Sequence[str | os.PathLike[str]] = ()  # folders holding the model's adapter or draft files
+
+
 def import_model(
     model: str,
+    options: ImportOptions | None = None,
     *,
     host: HostRef = None,
     timeout: float | None = None,
-    output: Path | None = None,
-    name: str | None = None,
-    files: Sequence[str | os.PathLike[str]] = (),
     session: HostSession | None = None,
 ) -> ImportedProfile:
     """The profile of a deployed model, such that ``plan`` reports it in sync with that model.
@@ -116,10 +123,11 @@ def import_model(
     base's, adapters and draft (found by digest among the files under ``files``; the server's
     blobs are never named), requires, renderer, parser.
     """
+    o = options or ImportOptions()
     own = session is None
     s = session if session is not None else session_for(host, timeout=timeout)
     try:
-        return _import(s, model, output=output, name=name, files=files)
+        return _import(s, model, output=o.output, name=o.name, files=o.files)
     finally:
         if own:
             s.close()

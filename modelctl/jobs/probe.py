@@ -15,7 +15,7 @@ to a word: usually five requests, and at most about twenty for a 131072-token co
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,27 +343,36 @@ def _notes(trained: int | None, configured: int | None, runtime: int | None) -> 
     return out
 
 
+@dataclass(kw_only=True, frozen=True)
+class ProbeOptions:
+    """Every setting of ``probe``, once."""
+
+    max_context: int | None = None  # search up to this many tokens (default: past the context the runner has)
+    min_context: int | None = None  # the check: fewer tokens taken uncut fail it (exit 6)
+    ephemeral: bool = False  # send the profile's settings to its base model (no build needed)
+    overrides: Sequence[str] = ()  # --set values
+
+
 def probe(
     ref: str,
+    options: ProbeOptions | None = None,
     *,
-    max_context: int | None = None,
-    min_context: int | None = None,
-    ephemeral: bool = False,
-    overrides: tuple[str, ...] | list[str] = (),
     host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
     clock: Callable[[], float] = time.perf_counter,
 ) -> ProbeReport:
     """Measure the largest prompt (tokens) PROFILE's model (or MODEL) takes without cutting it,
-    searching up to ``max_context`` tokens. Raises ServerError for a server older than 0.12.6
+    searching up to ``options.max_context`` tokens. Raises ServerError for a server older than 0.12.6
     (it ignores ``truncate`` and would cut silently), ModelNotFound for a model not built."""
+    o = options or ProbeOptions()
+    max_context, min_context = o.max_context, o.min_context
     if max_context is not None and max_context < 1:
         raise InvalidInput("--max-context must be at least 1", field="--max-context")
     start = clock()
     with client_for(host, timeout) as client:
         version = require_truncate(client, "probe (it needs over-long prompts refused, not cut)")
-        target = resolve_target(ref, client, overrides=overrides, ephemeral=ephemeral)
+        target = resolve_target(ref, client, overrides=o.overrides, ephemeral=o.ephemeral)
         send = _sender(client, target, on_event, clock)
         first = send(CALIBRATION_WORDS)  # loads the model as its requests would
         runtime = running_context(client, target.model)

@@ -77,23 +77,32 @@ def parse_destination(to: str) -> str:
         raise InvalidInput(f"--to {to!r}: {exc}") from None
 
 
+@dataclass(kw_only=True, frozen=True)
+class PushOptions:
+    """Every setting of ``push_models`` (``push``) but its destination, once."""
+
+    tag: str | None = None  # the tag pushed (default: the model's own)
+    insecure_registries: Iterable[str] = ()  # registries served over http (HOST or HOST:PORT)
+    lock: str | Path | None = None  # the lock file that records each pushed digest
+
+
 def push_models(
     refs: Sequence[str],
-    *,
     to: str,
-    tag: str | None = None,
+    options: PushOptions | None = None,
+    *,
     host: HostRef = None,
     timeout: float | None = None,
-    insecure_registries: Iterable[str] = (),
-    lock: str | Path | None = None,
     on_event: EventSink = ignore,
 ) -> PushResult:
     """Copy each model to ``TO/NAME:TAG`` on the host and push it; every name is checked first
     (a name the server lacks pushes nothing: :class:`ModelNotFound`, exit 5). A registry is pushed
-    to over http when ``insecure_registries`` or the inventory host's own list names it."""
+    to over http when ``options.insecure_registries`` or the inventory host's own list names it."""
+    o = options or PushOptions()
+    tag, lock = o.tag, o.lock
     destination = parse_destination(to)
     # --insecure-registry, and an inventory host's `insecure_registries` (the one spelling, as build reads it)
-    registries = (*insecure_registries, *(host.insecure_registries if isinstance(host, HostSpec) else ()))
+    registries = (*o.insecure_registries, *(host.insecure_registries if isinstance(host, HostSpec) else ()))
     names = [(ref, *model_name_of(ref)) for ref in refs]
     with session_for(host, timeout=timeout) as session:
         client = session.client

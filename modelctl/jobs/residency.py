@@ -23,7 +23,7 @@ from typing import Any
 
 from modelctl.common.limits import TOGETHER_MEMBERS
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, gather
-from modelctl.jobs.estimate import GpuOptions, adapter_size
+from modelctl.jobs.estimate import EstimateOptions, adapter_size
 from modelctl.jobs.explain import Subject, explain_context, subject_for
 from modelctl.memory.effective import (
     ASSUMED,
@@ -44,7 +44,7 @@ from modelctl.memory.effective import (
 )
 from modelctl.memory.memory import MemoryEstimate, Runtime, estimate_for_facts
 from modelctl.memory.offload import FIT_MARGIN_BYTES, Gpu, place
-from modelctl.ollama.hosts import HostFacts, HostRef
+from modelctl.ollama.hosts import HostRef
 from modelctl.ollama.session import HostSession, session_for
 
 #: server/sched.go: with OLLAMA_MAX_LOADED_MODELS unset (0), three loaded models per GPU.
@@ -345,19 +345,15 @@ def _members(
 
 def together(
     refs: Sequence[str],
+    options: EstimateOptions | None = None,
     *,
-    overrides: Sequence[str] = (),
     host: HostRef = None,
     timeout: float | None = None,
-    flags: HostFacts | None = None,
-    ollama_version: str | None = None,
-    gpu: GpuOptions | None = None,
-    no_server: bool = False,
 ) -> Residency:
     """Which of ``refs`` share a runner, which evict each other, and what they cost loaded together.
 
-    ``flags`` declares server settings (KV cache type, slots, flash attention, max loaded
-    models, GPU memory) over the inventory host's facts; ``gpu`` checks the runners on one GPU.
+    ``options`` declares the server's settings (KV cache type, slots, flash attention, max loaded
+    models, GPU) over the inventory host's facts; its ``gpu`` checks the runners on one GPU.
     """
     if len(refs) < 2:
         raise InvalidInput("--together needs at least two profiles (or models)", field="--together")
@@ -367,16 +363,14 @@ def together(
             f"{len(refs):,} profiles (or models) given; --together takes at most {cap:,} ({TOGETHER_MEMBERS.env})",
             field="--together",
         )
-    device = gpu.gpu() if gpu is not None else None
-    if device is not None:  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
-        device.check()
-        flags = replace(flags or HostFacts(), gpu_memory=device.memory_bytes, gpu_overhead=device.overhead_bytes)
-    ctx_args = {"host": host, "flags": flags, "ollama_version": ollama_version}
-    if no_server:
-        members, notes = _members(refs, None, overrides, ctx_args)
+    o = options or EstimateOptions()
+    device = o.device()  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
+    ctx_args = {"host": host, "flags": o.declared(), "ollama_version": o.ollama_version}
+    if o.no_server:
+        members, notes = _members(refs, None, o.overrides, ctx_args)
     else:
         with session_for(host, timeout=timeout) as session:
-            members, notes = _members(refs, session, overrides, ctx_args)
+            members, notes = _members(refs, session, o.overrides, ctx_args)
     runners = _runners(members)
     groups = _groups(runners)
     out = Residency(members, runners, _evictions(runners), groups, _max_loaded(members[0].resolution), warnings=notes)

@@ -543,32 +543,40 @@ class RunReport(JobResult):
         return {"target": self.target.to_dict(), "request": self.request, **self.result.to_dict()}
 
 
+@dataclass(kw_only=True, frozen=True)
+class RunOptions:
+    """Every setting of ``run`` and of a chat (``open_chat``), once."""
+
+    ephemeral: bool = False  # send the profile's settings to its base model (no build needed)
+    overrides: Sequence[str] = ()  # --set values
+    seed: int | None = None  # the sampler's seed (default: the profile's, else random)
+    truncate: bool = True  # False (--no-truncate): a prompt longer than the context is PromptTooLong, not cut
+
+
 def run(
     ref: str,
     prompt: str,
+    options: RunOptions | None = None,
     *,
-    ephemeral: bool = False,
-    overrides: Sequence[str] = (),
-    seed: int | None = None,
-    truncate: bool = True,
     host: HostRef = None,
     timeout: float | None = None,
     on_event: EventSink = ignore,
 ) -> RunReport:
     """Generate an answer to ``prompt`` with PROFILE's model (or a plain model), streaming
     ``Token`` events. The target's warnings come first as ``Notice`` events (and in the report).
-    ``truncate=False`` (``--no-truncate``): a prompt longer than the context is a
+    ``options.truncate=False`` (``--no-truncate``): a prompt longer than the context is a
     :class:`PromptTooLong` error instead of being cut by the server.
 
     KeyboardInterrupt propagates; what streamed until then was already reported as tokens.
     """
+    o = options or RunOptions()
     if not prompt.strip():
         raise InvalidInput("the prompt is empty", field="PROMPT")
     with client_for(host, timeout) as client:
-        if not truncate:
+        if not o.truncate:
             require_truncate(client)
-        target = resolve_target(ref, client, overrides=overrides, seed=seed, ephemeral=ephemeral)
-        request = build_request(target, prompt, truncate=truncate)
+        target = resolve_target(ref, client, overrides=o.overrides, seed=o.seed, ephemeral=o.ephemeral)
+        request = build_request(target, prompt, truncate=o.truncate)
         for w in target.warnings:
             on_event(Notice(w))
         result = RunResult(target.endpoint, target.model)

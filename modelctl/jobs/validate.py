@@ -121,19 +121,27 @@ class Validation(JobResult):
         return out
 
 
-def validate(
-    refs: Sequence[str], overrides: Sequence[str] = (), *, strict: bool = False, local_files: bool = True
-) -> Validation:
-    """Check every profile; ``strict`` makes warnings count as errors; ``local_files=False`` does not
-    look at the local files profiles name (repositories without weights)."""
+@dataclass(kw_only=True, frozen=True)
+class ValidateOptions:
+    """Every setting of ``validate`` and ``validate_hosts``, once."""
+
+    overrides: Sequence[str] = ()  # --set values
+    strict: bool = False  # warnings count as errors
+    local_files: bool = True  # False: the local files profiles name are not looked at (--no-local-files)
+
+
+def validate(refs: Sequence[str], options: ValidateOptions | None = None) -> Validation:
+    """Check every profile; ``options.strict`` makes warnings count as errors; ``local_files=False``
+    does not look at the local files profiles name (repositories without weights)."""
+    o = options or ValidateOptions()
     checks = []
     for ref in refs:
         try:
-            loaded = load_profile(ref, overrides, local_files=local_files)
+            loaded = load_profile(ref, o.overrides, local_files=o.local_files)
             if loaded.profile.from_value is not None:  # an abstract profile may have no `from` to render
                 render(loaded)
         except ModelctlError as exc:
-            checks.append(ProfileCheck(ref, None, exc.diagnostics(), strict))
+            checks.append(ProfileCheck(ref, None, exc.diagnostics(), o.strict))
             continue
-        checks.append(ProfileCheck(ref, loaded, [], strict))
+        checks.append(ProfileCheck(ref, loaded, [], o.strict))
     return Validation(checks)
