@@ -80,6 +80,7 @@ from modelctl.modelfile.importer import ImportedProfile, import_modelfile
 from modelctl.modelfile.render import Rendered, render
 from modelctl.ollama.hosts import HostFacts, HostSpec
 from modelctl.ollama.manifests import manifest_digest
+from modelctl.ollama.registry import RegistrySpec
 from modelctl.ollama.server import ModelNotFound, OllamaClient, PromptTooLong, ServerInfo
 from modelctl.ollama.session import HostSession
 from modelctl.profile.derive import DerivedProfile, derive_profile
@@ -167,6 +168,7 @@ __all__ = [
     "PlanOptions",
     "PlanResult",
     "ProbeOptions",
+    "RegistrySpec",
     "ProbeReport",
     "Profile",
     "RemoveResult",

@@ -36,6 +36,7 @@ EXPORTED = {
     "push_models", "PushResult", "outdated", "OutdatedResult", "manifest_digest",
     "Ollama", "compare_table", "compare_runs", "JobResult",
     "EstimateOptions", "RunOptions", "ProbeOptions", "ValidateOptions", "ImportOptions", "PushOptions",
+    "RegistrySpec",
 }  # fmt: skip
 
 
