@@ -21,6 +21,7 @@ from typing import Any
 
 from modelctl.common.events import EventSink, ignore
 from modelctl.common.files import check_output
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import SWEEP_SETTINGS
 from modelctl.common.units import format_value
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult
@@ -46,7 +47,7 @@ class Axis:
     name: str
     values: tuple[Any, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"name": self.name, "values": list(self.values)}
 
 
@@ -161,7 +162,7 @@ class Setting:
     def pass_rate(self) -> float | None:
         return self.assertions_passed / self.assertions_total if self.assertions_total else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "rank": self.rank,
             "label": self.label,
@@ -224,7 +225,7 @@ class SweepResult(JobResult):
             )
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The sweep's part of the JSON (beside the matrix's keys: docs/compare.md)."""
         best = self.best
         return {

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelctl.common.files import not_regular, open_regular, read_bounded
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import MODELFILE_BYTES, TEMPLATE_BYTES
 from modelctl.errors import (
     CheckFailed,
@@ -197,8 +198,8 @@ def context_for(loaded: LoadedProfile, *, paths: str = "absolute", target_dir: P
     draft = prof.draft_path()
     params: list[dict[str, Any]] = []
     for name, value in prof.parameters.as_dict().items():
-        if name == "stop":
-            params += [_param_line("stop", s, f"parameters.stop[{i}]") for i, s in enumerate(value)]
+        if isinstance(value, list):  # stop
+            params += [_param_line(name, s, f"parameters.{name}[{i}]") for i, s in enumerate(value)]
         else:
             params.append(_param_line(name, value, f"parameters.{name}"))
     return {
@@ -395,7 +396,7 @@ class ModelfileCheck:
     diff: str  # unified diff, committed -> rendered ("" when equal)
     note: str = ""  # why it differs when there is no diff to show (the profile is gone)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "modelfile": str(self.modelfile),
             "profile": self.profile,
@@ -420,7 +421,7 @@ class RenderCheck(JobResult):
         """A committed Modelfile that differs from its rendering: drift, 3."""
         return [ExitCode.DRIFT if self.drift else ExitCode.OK]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "drift": self.drift,
             "checks": [c.to_dict() for c in self.checks],

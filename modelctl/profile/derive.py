@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.common.files import write_atomic
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, too_long_name
 from modelctl.modelfile.importer import dump_yaml
 from modelctl.ollama.wire import same_value
@@ -40,7 +41,7 @@ class DerivedProfile(JobResult):
         """Write the profile atomically (a reader never sees half of it)."""
         write_atomic(self.path, self.text)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"path": str(self.path), "profile": self.text, "changed": self.changed}
 
 

@@ -13,12 +13,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, InvalidInput
 
 ParamType = Literal["int", "float", "bool", "list[str]"]
 Level = Literal["load", "request"]
+#: One value of a parameter line: what a Modelfile's ``PARAMETER`` and a server's ``parameters`` hold.
+ParamScalar: TypeAlias = "int | float | bool | str"
+#: A parameter's value: the catalogue's types (an int, a float, a bool, ``stop``'s list of text), and
+#: the text or list a server's ``parameters`` may hold for a name modelctl does not know.
+ParamValue: TypeAlias = "int | float | bool | str | list[str] | list[ParamScalar]"
+#: Parameters by name: a profile's, the ``options`` of a request, a model's ``parameters`` on a server.
+Params: TypeAlias = "dict[str, ParamValue]"
 
 FLOAT32_MAX = 3.4028234663852886e38  # Ollama parses PARAMETER floats with ParseFloat(v, 32)
 INT64_MIN = -(2**63)
@@ -62,7 +70,7 @@ class Param:
             return f"<= {_num(maximum)}"
         return f"{_num(minimum)} .. {_num(maximum)}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "type": self.type,
@@ -84,7 +92,7 @@ class RemovedParam:
     instead: str  # what to use instead
     cli_behaviour: str  # what `ollama create` does with it today
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "removed_in": self.removed_in,

@@ -111,12 +111,12 @@ def _param_annotation(param: P.Param) -> Any:
 class _ParametersBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> P.Params:
         """The parameters that are set, in catalogue order, typed (a fresh dict each call)."""
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self._set_values.items()}
 
     @cached_property
-    def _set_values(self) -> dict[str, Any]:
+    def _set_values(self) -> P.Params:
         # The model is frozen, so this is computed once.
         return {p.name: getattr(self, p.name) for p in P.CATALOGUE if getattr(self, p.name) is not None}
 
@@ -1056,7 +1056,7 @@ def _parameter_warnings(prof: Profile, warn: Callable[[str, str, str], None]) ->
             "(`validate --host` checks it against the base model's)",
         )
     num_ctx = values.get("num_ctx")
-    if num_ctx is not None and num_ctx < 4:
+    if isinstance(num_ctx, int) and num_ctx < 4:
         warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
 
 
