@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import format_value
@@ -121,7 +121,7 @@ class Verification:
         return self.problem is not None
 
     def to_dict(self) -> JSONObject:
-        out: dict[str, Any] = {"ok": self.ok, "problem": self.problem}
+        out: JSONObject = {"ok": self.ok, "problem": self.problem}
         if self.reason is not None:
             out["reason"] = self.reason
         if self.measured is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
@@ -112,7 +111,7 @@ class Validation(JobResult):
 
     def to_dict(self) -> JSONObject:
         valid = sum(1 for c in self.checks if c.ok)
-        out: dict[str, Any] = {
+        out: JSONObject = {
             "profiles": [c.to_dict() for c in self.checks],
             "valid": valid,
             "invalid": len(self.checks) - valid,
