@@ -376,14 +376,14 @@ def risk(param: Param, value: Any) -> str | None:
     return None
 
 
-def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | None = None) -> dict[str, Any]:
+def typed_parameters(params: Mapping[str, object], warnings: list[Diagnostic] | None = None) -> Params:
     """Catalogue-typed values only, in catalogue order: ints, floats, bools, ``stop`` as a list.
 
     What the server receives must have these types: ``/api/create`` stores anything, and a
     string ``num_ctx`` breaks every later request to the model. Names Ollama's CLI drops are
     dropped with a warning; unknown or removed names and values of the wrong type are refused.
     """
-    out: dict[str, Any] = {}
+    out: Params = {}
     for name, value in params.items():
         param = BY_NAME.get(name)
         if param is None:
@@ -403,7 +403,7 @@ def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | Non
     return {k: out[k] for k in sorted(out, key=lambda k: ORDER[k])}
 
 
-def stored_value_problem(name: str, value: Any) -> str | None:
+def stored_value_problem(name: str, value: object) -> str | None:
     """Why a value a server stored for catalogue parameter ``name`` cannot be a profile's (wrong
     type, out of range), or None. ``/api/create`` stores anything it is sent."""
     param = BY_NAME[name]
@@ -416,7 +416,7 @@ def stored_value_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def _typed_value(param: Param, value: Any) -> Any:
+def _typed_value(param: Param, value: object) -> ParamValue:
     where = f"parameters.{param.name}"
     if param.type == "int":
         if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
@@ -433,6 +433,7 @@ def _typed_value(param: Param, value: Any) -> Any:
             raise InvalidInput(f"invalid bool value [{value}]", field=where)
         return value
     items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [value]
-    if not all(isinstance(s, str) for s in items):
+    texts = [s for s in items if isinstance(s, str)]
+    if len(texts) != len(items):
         raise InvalidInput("stop must be a list of strings", field=where)
-    return items
+    return texts
