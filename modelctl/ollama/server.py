@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from modelctl import __version__
 from modelctl.common import escape
@@ -93,6 +93,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, object])
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -474,6 +475,11 @@ def _transfer_progress(caps: Caps) -> Callable[[ProgressLine], bool]:
 
 def _generation_progress(caps: Caps) -> Callable[[Chunk], bool]:
     return GenerationProgress(caps.generated).step
+
+
+def _own(request: R) -> R:
+    """A request as a dict of the call's own (the caller's mapping, any mapping, is never changed)."""
+    return cast(R, dict(request))
 
 
 _TRANSFER: _StreamKind[ProgressLine] = _StreamKind(PROGRESS, is_final_progress, "success", _transfer_progress)
@@ -1017,17 +1023,17 @@ class OllamaClient:
         Completion is judged at the END of the stream: with an embedded pull of the base
         model ``success`` appears twice. With ``stream: false`` the single answer is yielded.
         """
-        return self._stream("/api/create", request.copy(), _TRANSFER)
+        return self._stream("/api/create", _own(request), _TRANSFER)
 
     def generate(self, request: GenerateRequest) -> Iterator[Chunk]:
         """``POST /api/generate``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
-        body = request.copy()
+        body = _own(request)
         body.setdefault("stream", True)
         return self._stream("/api/generate", body, _GENERATION, model=body.get("model"))
 
     def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """``POST /api/chat``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
-        body = request.copy()
+        body = _own(request)
         body.setdefault("stream", True)
         return self._stream("/api/chat", body, _GENERATION, model=body.get("model"))
 
