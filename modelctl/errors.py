@@ -11,6 +11,8 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from modelctl.common.jsontypes import JSONObject
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -147,7 +149,7 @@ class Diagnostic:
         body = f"{self.field}: {self.message}" if self.field else self.message
         return f"{head}: {body}" if head else body
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "code": self.code,
             "message": self.message,

@@ -1,6 +1,7 @@
 """Small shared modules every room may use: bounded file reading and atomic writes (``files``), the caps
 on what modelctl reads (``limits``), values written for people (``units``), the events jobs report
-(``events``) and the one escaping rule for terminal text (``escape``).
+(``events``), the one escaping rule for terminal text (``escape``) and what JSON output is, as a type
+(``jsontypes``).
 
 May import: ``modelctl.errors`` and Ollama's wire formats (``modelctl.ollama.wire``); nothing that speaks
 HTTP, no profile, Modelfile, memory or job module, never click or the writers.

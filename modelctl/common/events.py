@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from modelctl.errors import Diagnostic
 
@@ -77,7 +76,7 @@ def ignore(_event: Event) -> None:
     """The default sink: a library call that passes no ``on_event`` sees nothing."""
 
 
-def progress_event(obj: Mapping[str, Any], job: str | None = None) -> Event | None:
+def progress_event(obj: Mapping[str, object], job: str | None = None) -> Event | None:
     """One NDJSON object of ``/api/pull`` or ``/api/create`` as an event.
 
     Objects with a byte count (layer downloads, quantization, GGUF validation) are transfers,

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from modelctl.common.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.common.files import (
@@ -40,6 +40,7 @@ from modelctl.common.files import (
     state_dir,
     write_atomic,
 )
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.common.limits import RECORDS_BYTES
 from modelctl.common.units import download_size
 from modelctl.errors import (
@@ -79,8 +80,13 @@ from modelctl.profile.profile import (
     split_abstract,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import CreateRequest, ProgressLine, PsResponse, ShowResponse, TagsResponse
+    from modelctl.profile.params import Params
+
 BlobKind = Literal["files", "adapters", "draft_files"]
 Status_ = Literal["created", "up_to_date", "planned"]
+_BLOB_KINDS: tuple[BlobKind, ...] = ("files", "adapters", "draft_files")
 
 # -------------------------------------------------------------------------------------------
 # Local files: Ollama's filesForModel, file keys, fs.ValidPath
@@ -232,7 +238,7 @@ class Blob:
     present: bool | None = None  # on the server before we uploaded; None = not checked (dry run)
     uploaded_bytes: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": self.kind,
             "key": self.key,
@@ -251,10 +257,10 @@ class BuildPlan:
     name: str
     profile_path: Path | None
     modelfile: str
-    request: dict[str, Any]
+    request: CreateRequest
     blobs: list[Blob]
     base_model: str | None
-    profile_parameters: dict[str, Any]
+    profile_parameters: Params
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
@@ -379,17 +385,18 @@ def _create_request(
     blobs: list[Blob],
     quantize: tuple[str | None, str | None],
     warnings: list[Diagnostic],
-) -> dict[str, Any]:
+) -> CreateRequest:
     """The /api/create JSON, field by field as Ollama's CLI fills it."""
-    request: dict[str, Any] = {"model": name}
+    request: CreateRequest = {"model": name}
     if from_name is not None:
         request["from"] = from_name
-    for kind in ("files", "adapters", "draft_files"):
+    for kind in _BLOB_KINDS:
         digests = {b.key: b.digest for b in blobs if b.kind == kind}
         if digests:
             request[kind] = digests
-    for key in ("template", "system"):
-        value = getattr(spec, key)
+    texts: tuple[Literal["template"], Literal["system"]] = ("template", "system")
+    for key in texts:
+        value = spec.template if key == "template" else spec.system
         if value:
             request[key] = value
         elif value == "":
@@ -413,9 +420,10 @@ def _create_request(
         request["draft_quantize"] = quantize[1]
     if spec.requires:
         request["requires"] = spec.requires.removeprefix("v")
-    for key in ("renderer", "parser"):
-        if getattr(spec, key):
-            request[key] = getattr(spec, key)
+    if spec.renderer:
+        request["renderer"] = spec.renderer
+    if spec.parser:
+        request["parser"] = spec.parser
     request["stream"] = True
     return request
 
@@ -500,6 +508,15 @@ def plan_profile(
 # -------------------------------------------------------------------------------------------
 
 
+class BuildRecord(TypedDict):
+    """What ``builds.json`` keeps of a build (and ``recorded_at``, when it was written)."""
+
+    name: str
+    host: str
+    fingerprint: str  # drift.request_fingerprint of the request
+    base_blobs: list[str]  # the base model's FROM blobs then
+
+
 class BuildRecords:
     """``builds.json``: manifest digest (from /api/tags) -> the request that created it.
 
@@ -513,10 +530,10 @@ class BuildRecords:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "builds.json"
-        self._cache: dict[str, Any] | None = None  # read once per run
-        self.pending: list[tuple[str | None, dict[str, Any]]] = []  # this run's records, until flush()
+        self._cache: Mapping[str, object] | None = None  # read once per run
+        self.pending: list[tuple[str | None, BuildRecord]] = []  # this run's records, until flush()
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> dict[str, object]:
         if not self.path.exists():
             return {}
         try:
@@ -525,7 +542,8 @@ class BuildRecords:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, manifest_digest: str | None) -> dict[str, Any] | None:
+    def get(self, manifest_digest: str | None) -> dict[str, object] | None:
+        """The record of a manifest, as the file has it (its fields are checked where they are read)."""
         if not manifest_digest:
             return None
         with self._lock:
@@ -534,10 +552,10 @@ class BuildRecords:
             entry = self._cache.get(manifest_digest)
         return entry if isinstance(entry, dict) else None
 
-    def put(self, manifest_digest: str | None, entry: dict[str, Any]) -> None:
+    def put(self, manifest_digest: str | None, entry: BuildRecord) -> None:
         self.put_many([(manifest_digest, entry)])
 
-    def add(self, manifest_digest: str | None, entry: dict[str, Any]) -> None:
+    def add(self, manifest_digest: str | None, entry: BuildRecord) -> None:
         """Keep a record for :meth:`flush` (builds on several hosts, or in threads, add at once)."""
         with self._lock:
             self.pending.append((manifest_digest, entry))
@@ -548,7 +566,7 @@ class BuildRecords:
             pending, self.pending = self.pending, []
         self.put_many(pending)
 
-    def put_many(self, records: Sequence[tuple[str | None, dict[str, Any]]]) -> None:
+    def put_many(self, records: Sequence[tuple[str | None, BuildRecord]]) -> None:
         """Add records and write the file once (atomically, under its lock file)."""
         records = [(d, e) for d, e in records if d]
         if not records:
@@ -592,11 +610,11 @@ class Verdict:
     """A profile's request against the model of its name: ``build``'s up-to-date check and
     ``plan``'s diff are this one value, so they cannot disagree."""
 
-    deployed: dict[str, Any] | None  # the model's /api/show; None: not on the server
-    base: dict[str, Any] | None  # the base model's /api/show (None: no `from`, or not on the server)
+    deployed: ShowResponse | None  # the model's /api/show; None: not on the server
+    base: ShowResponse | None  # the base model's /api/show (None: no `from`, or not on the server)
     version: str
     differences: list[Difference]
-    inherited: dict[str, Any]  # parameters in force only because the base has them: not drift
+    inherited: Params  # parameters in force only because the base has them: not drift
     manifest_digest: str | None = None
 
     @property
@@ -641,7 +659,7 @@ class Shipped:
     built_here: bool
     pushed_here: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "reference": self.reference,
             "digest": self.digest,
@@ -660,7 +678,7 @@ class BuildOutcome:
     report: ModelReport | None = None
     host: str = ""
     verdict: Verdict | None = None  # what the server had before (None in a dry run)
-    base_show: dict[str, Any] | None = None
+    base_show: ShowResponse | None = None
     elapsed: float = 0.0  # seconds from its start to its create's end (or to finding it up to date)
     pull_bytes: int | None = None  # the size of the base model pulled (its layers' totals)
     replaced: bool = False  # a model of its name was on the server before
@@ -698,7 +716,7 @@ class BuildOutcome:
             out += [w for w in self.report.warnings if (w.code, w.field) not in seen]
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         diffs = self.verdict.differences if self.verdict is not None and self.status == "created" else []
         return {
             "profile": str(self.plan.profile_path) if self.plan.profile_path else None,
@@ -711,7 +729,7 @@ class BuildOutcome:
             "pulled": self.pulled,
             "pull_bytes": self.pull_bytes,
             "statuses": self.statuses,
-            "request": self.plan.request,
+            "request": json_of(self.plan.request),
             "blobs": [b.to_dict() for b in self.sent_blobs],
             "uploaded_bytes": self.uploaded_bytes,
             "report": self.report.to_dict() if self.report is not None else None,
@@ -779,7 +797,7 @@ class Builder:
             return failed
         tags = session.tags(refresh=bool(created))
         reports = bool(self.options.reports) or self.options.verify
-        ps: dict[str, Any] | None = None
+        ps: PsResponse | None = None
         for i, o in enumerate(outcomes):
             try:
                 if o.status == "created":
@@ -792,7 +810,7 @@ class Builder:
                 failed[i] = exc
         return failed
 
-    def _record(self, o: BuildOutcome, tags: dict[str, Any]) -> None:
+    def _record(self, o: BuildOutcome, tags: TagsResponse) -> None:
         plan = o.plan
         self.records.add(
             (find_entry(tags, plan.name) or {}).get("digest"),
@@ -804,7 +822,7 @@ class Builder:
             },
         )
 
-    def _report(self, o: BuildOutcome, tags: dict[str, Any], ps: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _report(self, o: BuildOutcome, tags: TagsResponse, ps: PsResponse | None) -> PsResponse | None:
         """Compose ``o.report``; returns the /api/ps answer (asked once, when a report needs it)."""
         plan, session = o.plan, self.session
         deployed = session.show(plan.name)
@@ -832,7 +850,7 @@ class Builder:
             apply_runtime(report, entry, loaded_before=True)
         return ps
 
-    def _lock_entry(self, o: BuildOutcome, tags: dict[str, Any]) -> None:
+    def _lock_entry(self, o: BuildOutcome, tags: TagsResponse) -> None:
         assert self.lock is not None
         plan, session = o.plan, self.session
         deployed = session.show(plan.name)
@@ -870,7 +888,7 @@ class _BuildJob:
     def status(self, text: str) -> None:
         self.builder.on_event(Status(text, self.job))
 
-    def drain(self, events: Iterator[dict[str, Any]], pulling: str | None = None) -> None:
+    def drain(self, events: Iterator[ProgressLine], pulling: str | None = None) -> None:
         """Report a create or pull stream; for a pull of ``pulling``, say its size once it is known."""
         statuses = self.outcome.statuses
         sizes: dict[str, int] = {}
@@ -884,7 +902,7 @@ class _BuildJob:
             if isinstance(status, str) and status and (not statuses or statuses[-1] != status):
                 statuses.append(status)
 
-    def _pull_size(self, model: str, obj: dict[str, Any], sizes: dict[str, int]) -> None:
+    def _pull_size(self, model: str, obj: ProgressLine, sizes: dict[str, int]) -> None:
         """Ollama's pull stream gives each layer's size as its download starts (the weights first, the
         bulk of the model): announce the model with that size before its bytes flow."""
         total, digest = obj.get("total"), obj.get("digest")
@@ -917,7 +935,7 @@ class _BuildJob:
                 outcome.reasons = [d.reason() for d in v.differences]
         return self.create(v.base)
 
-    def create(self, base_show: dict[str, Any] | None) -> BuildOutcome:
+    def create(self, base_show: ShowResponse | None) -> BuildOutcome:
         """Pull a missing base, upload missing blobs, create."""
         plan, outcome = self.plan, self.outcome
         outcome.base_show = self.ensure_base(base_show)
@@ -929,7 +947,7 @@ class _BuildJob:
         self.status("success")
         return outcome
 
-    def ensure_base(self, base_show: dict[str, Any] | None) -> dict[str, Any] | None:
+    def ensure_base(self, base_show: ShowResponse | None) -> ShowResponse | None:
         """Pull a base model the server lacks (unless --no-pull); its /api/show after."""
         base = self.plan.base_model
         if not base or base_show is not None:
@@ -979,7 +997,7 @@ class _BuildJob:
         blob.uploaded_bytes = max(blob.uploaded_bytes, blob.size)
 
 
-def version_notes(request: Mapping[str, Any], version: str, where: str) -> list[Diagnostic]:
+def version_notes(request: CreateRequest, version: str, where: str) -> list[Diagnostic]:
     """What a server of ``version`` does not store of a request, one warning each (those fields are not
     compared either, see jobs.drift); ``build`` refuses DRAFT on such a server (:func:`check_server_version`)."""
     notes: list[Diagnostic] = []
@@ -1115,7 +1133,7 @@ class BuildFailure:
         d = self.error.diagnostic()
         return Diagnostic(d.code, f"{self.name}: {d.message}", d.file, d.line, d.column, d.field)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "profile": str(self.profile) if self.profile else None,
@@ -1162,7 +1180,7 @@ class BuildResult(JobResult):
             out[verb] = out.get(verb, 0) + 1
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "dry_run": self.dry_run,
             "host": self.host,

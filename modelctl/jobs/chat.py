@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError
 from modelctl.jobs.run import (
@@ -34,8 +34,12 @@ from modelctl.ollama.wire import float32_shortest, go_parse_bool, go_parse_float
 from modelctl.profile.derive import DerivedProfile, derive_profile
 from modelctl.profile.params import BY_NAME, REMOVED_BY_NAME, check_value, removed_message, suggest
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ChatMessage, ChatRequest, GenerateRequest
+    from modelctl.profile.params import Params, ParamValue
 
-def parse_setting(name: str, words: Sequence[str]) -> Any:
+
+def parse_setting(name: str, words: Sequence[str]) -> ParamValue:
     """``/set parameter NAME VALUE...`` as ``ollama run`` reads it (Ollama's number and bool
     syntax; ``stop`` takes several words), checked against the parameter catalogue."""
     param = BY_NAME.get(name)
@@ -50,7 +54,11 @@ def parse_setting(name: str, words: Sequence[str]) -> Any:
         return list(words)
     if len(words) != 1:
         raise InvalidInput(f"{name} takes one value, got {len(words)}", field=name)
-    readers: dict[str, Callable[[str], Any]] = {"int": go_parse_int, "float": go_parse_float32, "bool": go_parse_bool}
+    readers: dict[str, Callable[[str], int | float | bool | None]] = {
+        "int": go_parse_int,
+        "float": go_parse_float32,
+        "bool": go_parse_bool,
+    }
     value = readers[param.type](words[0])
     if value is None:
         raise InvalidInput(f"invalid {param.type} value [{words[0]}]", field=name)
@@ -68,8 +76,8 @@ class ChatSession:
 
     client: OllamaClient
     target: Target
-    history: list[dict[str, str]] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)  # set during the session
+    history: list[ChatMessage] = field(default_factory=list)
+    options: Params = field(default_factory=dict)  # set during the session
     system: str | None = None  # set during the session (None: the model's or the profile's)
     truncate: bool = True  # False (--no-truncate): an over-long conversation is an error, not cut
 
@@ -92,7 +100,7 @@ class ChatSession:
 
     # -- settings ------------------------------------------------------------------------------
 
-    def set_parameter(self, name: str, words: Sequence[str]) -> Any:
+    def set_parameter(self, name: str, words: Sequence[str]) -> ParamValue:
         """Set a parameter for the rest of the session; its typed value."""
         value = parse_setting(name, words)
         self.options[name] = value
@@ -105,11 +113,11 @@ class ChatSession:
         """Forget the conversation (the settings stay)."""
         self.history.clear()
 
-    def model_parameters(self) -> dict[str, Any]:
+    def model_parameters(self) -> Params:
         """The parameters stored with the model (``/api/show``), as ``/show parameters`` lists them."""
         return parse_parameters((self.target.show or {}).get("parameters"))
 
-    def user_parameters(self) -> dict[str, Any]:
+    def user_parameters(self) -> Params:
         """What this session sends with each request: ``--set``/``--seed`` and ``/set parameter``."""
         return {**self.target.options, **self.options}
 
@@ -121,7 +129,7 @@ class ChatSession:
 
     # -- a turn --------------------------------------------------------------------------------
 
-    def request(self, prompt: str) -> dict[str, Any]:
+    def request(self, prompt: str) -> GenerateRequest | ChatRequest:
         """The ``/api/chat`` body of the next turn: the history, then ``prompt``."""
         turn = dataclasses.replace(
             self.target,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import EventSink, ignore
 from modelctl.errors import Diagnostic, InvalidInput, ModelctlError, UsageProblem, combine, gather
@@ -23,6 +23,9 @@ from modelctl.ollama.session import HostSession, client_for, host_facts, session
 from modelctl.ollama.wire import find_entry
 from modelctl.profile.profile import LoadedProfile, is_profile_ref, split_abstract
 from modelctl.profile.prompts import PromptCase, inline_prompts, load_prompts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import PsResponse, ShowResponse, TagsResponse
 
 # =========================================================================== the job
 
@@ -184,7 +187,7 @@ def _info(session: HostSession) -> ServerInfo:
         return ServerInfo(session.display_host, False, None, exc.message)
 
 
-def _show_for_table(session: HostSession, t: Target, warnings: list[Diagnostic]) -> dict[str, Any] | None:
+def _show_for_table(session: HostSession, t: Target, warnings: list[Diagnostic]) -> ShowResponse | None:
     try:
         return session.show(t.model)
     except ModelctlError as exc:
@@ -192,14 +195,14 @@ def _show_for_table(session: HostSession, t: Target, warnings: list[Diagnostic])
         return None
 
 
-def _tags_or_none(session: HostSession) -> dict[str, Any] | None:
+def _tags_or_none(session: HostSession) -> TagsResponse | None:
     try:
         return session.tags()
     except ModelctlError:
         return None
 
 
-def _ps_or_none(client: OllamaClient) -> dict[str, Any] | None:
+def _ps_or_none(client: OllamaClient) -> PsResponse | None:
     try:
         return client.ps()
     except ModelctlError:

@@ -16,17 +16,24 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import ModelfileError
 from modelctl.modelfile.grammar import Command, parse
 from modelctl.ollama.wire import as_sent, modelfile_blobs, older_than, parse_parameters, same_value
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import CreateRequest, ShowResponse
+    from modelctl.profile.params import Params, ParamValue
+
 Action = Literal["+", "-", "~"]
+#: The create fields older servers do not store.
+NewField = Literal["renderer", "parser", "requires", "draft_files", "draft_quantize"]
 
 #: The first Ollama release that stores each create field (reference/ollama.md §8); older
 #: servers drop the field without a word, so it is neither compared nor, for DRAFT, sent.
-FEATURE_SINCE: dict[str, str] = {
+FEATURE_SINCE: dict[NewField, str] = {
     "renderer": "0.12.0",
     "parser": "0.12.0",
     "requires": "0.14.0",
@@ -64,7 +71,7 @@ class Difference:
             return f"{self.field} is on the deployed model ({_short(self.found)}) but not in the profile"
         return f"{self.field} is {_short(self.found)}, the profile says {_short(self.wanted)}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "field": self.field,
             "action": self.action,
@@ -114,10 +121,10 @@ def blob_digest(path: str) -> str | None:
     return "sha256:" + m.group(1).lower() if m is not None else None
 
 
-def read_deployed(show: Mapping[str, Any] | None) -> Deployed:
+def read_deployed(show: ShowResponse | None) -> Deployed:
     """Blob digests, renderer, parser and TEMPLATE line of a model's /api/show (empty for None)."""
     show = show or {}
-    text = show.get("modelfile") if isinstance(show.get("modelfile"), str) else ""
+    text = show.get("modelfile") or ""
     froms, adapters = modelfile_blobs(show)
     drafts: list[str] = []
     named = {"renderer": str(show.get("renderer") or ""), "parser": str(show.get("parser") or "")}
@@ -144,27 +151,31 @@ def read_deployed(show: Mapping[str, Any] | None) -> Deployed:
 # -------------------------------------------------------------------------------------------
 
 
-def request_fingerprint(request: Mapping[str, Any]) -> str:
+def request_fingerprint(request: CreateRequest) -> str:
     """A digest of every field of a create request (blob digests included), order-independent."""
     canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def supported_request(request: Mapping[str, Any], version: str | None) -> dict[str, Any]:
+def supported_request(request: CreateRequest, version: str | None) -> CreateRequest:
     """``request`` without the fields a server of ``version`` does not store."""
-    return {k: v for k, v in request.items() if not (k in FEATURE_SINCE and older_than(version, FEATURE_SINCE[k]))}
+    out = request.copy()
+    for key, since in FEATURE_SINCE.items():
+        if older_than(version, since):
+            out.pop(key, None)
+    return out
 
 
-def unsupported_fields(request: Mapping[str, Any], version: str | None) -> list[str]:
+def unsupported_fields(request: CreateRequest, version: str | None) -> list[NewField]:
     return [k for k in request if k in FEATURE_SINCE and request[k] and older_than(version, FEATURE_SINCE[k])]
 
 
 def differences(
-    request: Mapping[str, Any],
-    deployed: Mapping[str, Any],
-    base: Mapping[str, Any] | None,
+    request: CreateRequest,
+    deployed: ShowResponse,
+    base: ShowResponse | None,
     *,
-    record: Mapping[str, Any] | None = None,
+    record: Mapping[str, object] | None = None,
     version: str | None = None,
 ) -> list[Difference]:
     """Why the deployed model (its /api/show) is not what ``request`` makes; empty = in sync.
@@ -190,21 +201,22 @@ def differences(
 
 
 def _record_differences(
-    request: Mapping[str, Any], base: Mapping[str, Any] | None, record: Mapping[str, Any]
+    request: CreateRequest, base: ShowResponse | None, record: Mapping[str, object]
 ) -> list[Difference]:
     """Exactly what modelctl created: only a base model re-pulled since makes it stale."""
     from_name = request.get("from")
     if base is None or not from_name:
         return []
     now = sorted(modelfile_blobs(base)[0])
-    then = sorted(record.get("base_blobs") or [])
+    blobs = record.get("base_blobs")
+    then = sorted(str(b) for b in blobs) if isinstance(blobs, list) else []
     if now == then:
         return []
     return [Difference("from", "~", now, then, f"the base model {from_name} changed since the last build")]
 
 
 def _weight_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], have: Deployed, base: Deployed | None
+    request: CreateRequest, deployed: ShowResponse, have: Deployed, base: Deployed | None
 ) -> list[Difference]:
     diffs: list[Difference] = []
     weights = _weights_difference(request, have.froms, base.froms if base is not None else None)
@@ -233,7 +245,7 @@ def _action(wanted: Any, found: Any) -> Action:
     return "~"
 
 
-def _weights_difference(request: Mapping[str, Any], deployed: list[str], base: list[str] | None) -> Difference | None:
+def _weights_difference(request: CreateRequest, deployed: list[str], base: list[str] | None) -> Difference | None:
     """Why the deployed FROM blobs are not the ones the request makes (None when they are)."""
     from_name, quantize = request.get("from"), request.get("quantize")
     if from_name:
@@ -274,7 +286,7 @@ def _weights_difference(request: Mapping[str, Any], deployed: list[str], base: l
     return None
 
 
-def _draft_differences(request: Mapping[str, Any], have: Deployed, base: Deployed | None) -> list[Difference]:
+def _draft_differences(request: CreateRequest, have: Deployed, base: Deployed | None) -> list[Difference]:
     ours = list((request.get("draft_files") or {}).values())
     want = ours if ours else (base.drafts if (request.get("from") and base is not None) else [])
     if ours and request.get("draft_quantize"):
@@ -285,24 +297,24 @@ def _draft_differences(request: Mapping[str, Any], have: Deployed, base: Deploye
     return [Difference("draft", _action(want, have.drafts), want, have.drafts)]
 
 
-def expected_parameters(request: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, Any]:
+def expected_parameters(request: CreateRequest, base: ShowResponse | None) -> Params:
     """What the server stores: the base's parameters, then ours key by key (lists replace)."""
-    merged: dict[str, Any] = {}
+    merged: Params = {}
     if request.get("from") and base is not None:
         merged.update(parse_parameters(base.get("parameters")))
     merged.update(request.get("parameters") or {})
     return merged
 
 
-def _as_stored(value: Any) -> Any:
+def _as_stored(value: ParamValue) -> ParamValue:
     """A value as the server keeps it (floats at float32 precision), for showing."""
     if isinstance(value, list):
-        return [_as_stored(v) for v in value]
+        return [as_sent(v) for v in value]
     return as_sent(value)
 
 
 def _parameter_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
+    request: CreateRequest, deployed: ShowResponse, base: ShowResponse | None
 ) -> list[Difference]:
     diffs: list[Difference] = []
     stored = parse_parameters(deployed.get("parameters"))
@@ -318,9 +330,7 @@ def _parameter_differences(
     return diffs
 
 
-def inherited_parameters(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def inherited_parameters(request: CreateRequest, deployed: ShowResponse, base: ShowResponse | None) -> Params:
     """Stored parameters the profile does not set that the base model has: in force, not drift."""
     if not request.get("from") or base is None:
         return {}
@@ -330,7 +340,7 @@ def inherited_parameters(
     return {k: _as_stored(v) for k, v in stored.items() if k not in ours and k in base_params}
 
 
-def _messages(show: Mapping[str, Any] | None) -> list[dict[str, str]]:
+def _messages(show: ShowResponse | None) -> list[dict[str, str]]:
     return [
         {"role": str(m.get("role")), "content": str(m.get("content") or "")}
         for m in ((show or {}).get("messages") or [])
@@ -343,7 +353,7 @@ def _text(field_name: str, want: str, found: str) -> Difference:
 
 
 def _text_differences(
-    request: Mapping[str, Any], deployed: Mapping[str, Any], base: Mapping[str, Any] | None, have: Deployed
+    request: CreateRequest, deployed: ShowResponse, base: ShowResponse | None, have: Deployed
 ) -> list[Difference]:
     diffs: list[Difference] = []
     from_name = request.get("from")
@@ -371,10 +381,11 @@ def _text_differences(
     return diffs
 
 
-def _named_differences(request: Mapping[str, Any], have: Deployed, base: Deployed | None) -> list[Difference]:
+def _named_differences(request: CreateRequest, have: Deployed, base: Deployed | None) -> list[Difference]:
     """RENDERER and PARSER: ours when set, else the base's (the server inherits them)."""
     diffs: list[Difference] = []
-    for key in ("renderer", "parser"):
+    keys: tuple[Literal["renderer"], Literal["parser"]] = ("renderer", "parser")
+    for key in keys:
         want: str | None = request.get(key) or None
         if want is None and request.get("from") and base is not None:
             want = getattr(base, key)

@@ -12,8 +12,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.common.units import parse_size
 from modelctl.errors import Diagnostic, ExitCode, GGUFError, InvalidInput, JobResult, ModelctlError
 from modelctl.jobs.profiles import load_profile
@@ -33,6 +34,7 @@ from modelctl.memory.memory import (
     DEFAULT_OVERHEAD_BYTES,
     SEARCH_LIMIT_UNKNOWN_TRAINED,
     BudgetResult,
+    EstimateRow,
     MemoryEstimate,
     Runtime,
     context_sizes,
@@ -48,6 +50,9 @@ from modelctl.ollama.wire import find_entry, parse_version
 from modelctl.profile.names import model_hint
 from modelctl.profile.profile import LoadedProfile, is_profile_ref
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.profile.params import ParamValue
+
 _LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")
 
 
@@ -57,8 +62,8 @@ class AdapterSize:
     weights_bytes: int
     not_counted: str | None = None  # why it is not counted (e.g. not a GGUF)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "weights_bytes": self.weights_bytes}
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {"path": self.path, "weights_bytes": self.weights_bytes}
         if self.not_counted is not None:
             out["not_counted"] = self.not_counted
         return out
@@ -83,8 +88,8 @@ class FactsSource:
     def adapter_bytes(self) -> int:
         return sum(a.weights_bytes for a in self.adapters)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "ref": self.ref, "server_version": self.server_version}
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {"kind": self.kind, "ref": self.ref, "server_version": self.server_version}
         if self.profile is not None:
             out.update(profile=str(self.profile.path), **{"from": self.profile.profile.from_})
             out["base"] = self.base
@@ -145,7 +150,7 @@ def _server_facts(model: str, host: HostRef, timeout: float | None) -> tuple[Mod
         return facts, version
 
 
-def _load_params(params: dict[str, Any]) -> tuple[int | None, int | None]:
+def _load_params(params: Mapping[str, ParamValue]) -> tuple[int | None, int | None]:
     """num_gpu and num_batch where they are set (ints only: anything else is not what the runner got)."""
     out: list[int | None] = []
     for name in ("num_gpu", "num_batch"):
@@ -157,7 +162,8 @@ def _load_params(params: dict[str, Any]) -> tuple[int | None, int | None]:
 def _profile_facts(ref: str, overrides: Sequence[str], host: HostRef, timeout: float | None) -> FactsSource:
     loaded = load_profile(ref, overrides)
     prof = loaded.profile
-    num_ctx: int | None = prof.parameters.as_dict().get("num_ctx")
+    set_ctx = prof.parameters.as_dict().get("num_ctx")
+    num_ctx = set_ctx if isinstance(set_ctx, int) else None
     base = prof.base_path()
     if base is not None and base.is_dir():
         raise InvalidInput(
@@ -198,7 +204,7 @@ class EstimateReport(JobResult):
     source: FactsSource
     memory: MemoryEstimate
     budget: BudgetResult | None = None
-    table: list[dict[str, Any]] | None = None
+    table: list[EstimateRow] | None = None
     gpu: GpuPlacement | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
 
@@ -215,14 +221,14 @@ class EstimateReport(JobResult):
         """Nothing fits in the --budget: 1."""
         return [ExitCode.OK if self.fits else ExitCode.INVALID]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "target": self.source.to_dict(),
             "model": self.facts.to_dict(),
             "estimate": self.memory.to_dict(),
             "budget": self.budget.to_dict() if self.budget is not None else None,
             "gpu": self.gpu.to_dict() if self.gpu is not None else None,
-            "table": self.table,
+            "table": [json_of(r) for r in self.table] if self.table is not None else None,
         }
 
 
@@ -269,7 +275,7 @@ class EstimateOptions:
     budget: int | str | None = None  # find the largest num_ctx whose total fits
     table: bool = False  # totals by context size and KV type
     # explain, together
-    request: Mapping[str, Any] | Sequence[str] = ()  # explain: options a client sends (NAME=VALUE texts)
+    request: Mapping[str, ParamValue] | Sequence[str] = ()  # explain: options a client sends (NAME=VALUE texts)
     no_server: bool = False  # ask no server: the defaults of the newest Ollama known, marked assumed
 
     def device(self) -> Gpu | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, ModelctlError
 from modelctl.jobs.estimate import EstimateOptions, is_local_ref
 from modelctl.jobs.profiles import load_profile
@@ -41,6 +42,10 @@ from modelctl.ollama.wire import find_entry
 from modelctl.profile.names import missing_model_message
 from modelctl.profile.profile import LoadedProfile, is_profile_ref
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import PsEntry, ShowResponse
+    from modelctl.profile.params import Params
+
 
 @dataclass
 class Subject:
@@ -56,7 +61,7 @@ class Subject:
     weights: str | None = None  # what keys its runner (see :func:`weights_key`)
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "ref": self.ref,
             "label": self.label,
@@ -68,7 +73,7 @@ class Subject:
         }
 
 
-def _show(session: HostSession | None, name: str) -> dict[str, Any] | None:
+def _show(session: HostSession | None, name: str) -> ShowResponse | None:
     return session.show(name) if session is not None else None
 
 
@@ -89,7 +94,7 @@ def _base_side(loaded: LoadedProfile, session: HostSession | None) -> tuple[Mode
     return model_from_show(prof.from_, show), facts
 
 
-def weights_key(base: ModelSide, loaded: LoadedProfile | None, built: dict[str, Any] | None) -> str:
+def weights_key(base: ModelSide, loaded: LoadedProfile | None, built: ShowResponse | None) -> str:
     """What Ollama keys the runner by: the weights blob (the built model's, else the base's), the
     base's local file, or its name; a quantized build has weights of its own."""
     if built is not None:
@@ -138,17 +143,17 @@ class Explanation(JobResult):
 
     subject: Subject
     resolution: Resolution
-    running: dict[str, Any] | None = None  # the /api/ps entry of the model, when it is loaded
+    running: PsEntry | None = None  # the /api/ps entry of the model, when it is loaded
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         res = self.resolution.to_dict()
         runner = {
             "weights": self.subject.weights,
             "context": self.resolution.settings["runner_context"].value,
-            "running": self.running,
+            "running": json_of(self.running) if self.running is not None else None,
             "reload_when_different": reload_rules(self.resolution.server.version),
-            "command": runner_args(self.resolution),
+            "command": json_of(runner_args(self.resolution)),
             # /api/ps says the runner's context (context_length) only from 0.10.0.
             "ps_reports_context": ps_reports_context(self.resolution.server.version),
         }
@@ -163,7 +168,7 @@ class Explanation(JobResult):
         }
 
 
-def request_options(items: Sequence[str]) -> dict[str, Any]:
+def request_options(items: Sequence[str]) -> Params:
     """``--option NAME=VALUE``: what a client sends in a request's ``options``, typed like ``--set``."""
     try:
         options, texts = parse_model_overrides(items)
@@ -174,14 +179,20 @@ def request_options(items: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def _running(session: HostSession, model: str) -> dict[str, Any] | None:
+def _running(session: HostSession, model: str) -> PsEntry | None:
     try:
         entry = find_entry(session.client.ps(), model)
     except ModelctlError:
         return None
     if entry is None:
         return None
-    return {k: entry.get(k) for k in ("name", "context_length", "size", "size_vram", "expires_at")}
+    return {
+        "name": entry.get("name"),
+        "context_length": entry.get("context_length"),
+        "size": entry.get("size"),
+        "size_vram": entry.get("size_vram"),
+        "expires_at": entry.get("expires_at"),
+    }
 
 
 def explain_context(
@@ -246,7 +257,7 @@ def explain(
 
 
 def _explained(
-    subject: Subject, ctx: ServerContext, req: dict[str, Any], running: dict[str, Any] | None, notes: list[Diagnostic]
+    subject: Subject, ctx: ServerContext, req: Params, running: PsEntry | None, notes: list[Diagnostic]
 ) -> Explanation:
     res = resolve(subject.base, ctx, profile=subject.profile, request=req)
     out = Explanation(subject, res, running, notes + subject.warnings)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from modelctl.common.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import (
     Diagnostic,
     ExitCode,
@@ -75,7 +76,7 @@ class Cell:
     elapsed: float | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "profile": self.profile,
@@ -97,7 +98,7 @@ class HostRun(Generic[R]):
     error: ModelctlError | None = None
     elapsed: float = 0.0
 
-    def to_dict(self, result: Callable[[R], Any]) -> dict[str, Any]:
+    def to_dict(self, result: Callable[[R], Any]) -> JSONObject:
         return {
             "host": self.label,
             "url": _url(self.host),
@@ -155,7 +156,7 @@ class Fleet(JobResult, Generic[J]):
             out[c.status] = out.get(c.status, 0) + 1
         return out
 
-    def to_dict(self, result: Callable[[J], Any]) -> dict[str, Any]:
+    def to_dict(self, result: Callable[[J], Any]) -> JSONObject:
         return {
             "hosts": [r.to_dict(result) for r in self.runs],
             "matrix": [c.to_dict() for c in self.cells],

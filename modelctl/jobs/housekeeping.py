@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import (
     Diagnostic,
     ExitCode,
@@ -37,6 +38,9 @@ from modelctl.ollama.session import HostSession, client_for, session_for
 from modelctl.ollama.wire import find_entry, model_key, parse_rfc3339
 from modelctl.profile.names import model_hint
 from modelctl.profile.profile import LoadedProfile, is_profile_ref, profile_files
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ModelDetails, TagsEntry, TagsResponse
 
 ProfileState = Literal["up_to_date", "changed", "not_built", "invalid", "failed"]
 
@@ -58,6 +62,10 @@ def _display(path: Path) -> str:
     return str(rel)
 
 
+def _no_details() -> ModelDetails:
+    return {}
+
+
 @dataclass
 class ServerModel:
     """One model of ``/api/tags``."""
@@ -66,21 +74,20 @@ class ServerModel:
     size: int | None
     modified_at: datetime | None
     digest: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: ModelDetails = field(default_factory=_no_details)
 
     @classmethod
-    def from_entry(cls, entry: Mapping[str, Any]) -> ServerModel:
-        size = entry.get("size")
-        details = entry.get("details")
+    def from_entry(cls, entry: TagsEntry) -> ServerModel:
+        size, digest, details = entry.get("size"), entry.get("digest"), entry.get("details")
         return cls(
             str(entry.get("name") or entry.get("model") or ""),
             size if isinstance(size, int) and not isinstance(size, bool) else None,
             parse_rfc3339(entry.get("modified_at")),
-            str(entry["digest"]) if isinstance(entry.get("digest"), str) else None,
-            dict(details) if isinstance(details, dict) else {},
+            digest if isinstance(digest, str) else None,
+            details.copy() if isinstance(details, dict) else {},
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "size": self.size,
@@ -102,7 +109,7 @@ class ProfileModel:
     deployed: ServerModel | None = None
     error: ModelctlError | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "profile": self.profile,
             "model": self.model,
@@ -123,7 +130,7 @@ class ModelList(JobResult):
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         counts = {s: sum(1 for p in self.profiles if p.state == s) for s in STATE_TEXT}
         return {
             "host": self.host,
@@ -192,7 +199,7 @@ def list_models(
             s.close()
 
 
-def _judge(row: ProfileModel, p: BuildPlan, s: HostSession, records: BuildRecords, tags: dict[str, Any]) -> None:
+def _judge(row: ProfileModel, p: BuildPlan, s: HostSession, records: BuildRecords, tags: TagsResponse) -> None:
     """The one rule (``build``'s up-to-date check, ``plan``'s diff) for one profile."""
     try:
         v = verdict(p, s, records=records)
@@ -229,7 +236,7 @@ class LoadedModel:
     def processor(self) -> str | None:
         return processor_text(self.size, self.size_vram)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "id": self.digest[:12] if self.digest else None,
@@ -251,11 +258,11 @@ class LoadedModels(JobResult):
     models: list[LoadedModel]
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"host": self.host, "models": [m.to_dict() for m in self.models]}
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -283,11 +290,11 @@ def loaded_models(*, host: HostRef = None, timeout: float | None = None) -> Load
     for e in answer.get("models") or []:
         if not isinstance(e, dict):
             continue
-        name = str(e.get("name") or e.get("model") or "")
+        name, digest = str(e.get("name") or e.get("model") or ""), e.get("digest")
         models.append(
             LoadedModel(
                 name,
-                str(e["digest"]) if isinstance(e.get("digest"), str) else None,
+                digest if isinstance(digest, str) else None,
                 _int(e.get("size")),
                 _int(e.get("size_vram")),
                 _int(e.get("context_length")),
@@ -311,7 +318,7 @@ class Removal:
     removed: bool = False
     error: ModelctlError | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "ref": self.ref,
             "profile": self.profile,
@@ -331,7 +338,7 @@ class RemoveResult(JobResult):
         """The failed deletes' codes (unreachable 4 ranks over refused 5)."""
         return [m.error.exit_code for m in self.models if m.error is not None]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"host": self.host, "dry_run": self.dry_run, "models": [m.to_dict() for m in self.models]}
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.errors import Diagnostic, InvalidInput
 from modelctl.jobs.build import version_notes
@@ -35,14 +35,18 @@ from modelctl.profile import params as P
 from modelctl.profile.inventory import host_label, host_refs, select_hosts
 from modelctl.profile.profile import LoadedProfile
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import CreateRequest, ShowResponse, TagsResponse
+    from modelctl.profile.params import ParamValue
+
 
 def server_diagnostics(
     loaded: LoadedProfile,
     *,
     where: str,
     version: str,
-    tags: Mapping[str, Any],
-    base_show: Mapping[str, Any] | None,
+    tags: TagsResponse,
+    base_show: ShowResponse | None,
 ) -> list[Diagnostic]:
     """Findings about one profile on one server (``where`` names the host in each message)."""
     prof = loaded.profile
@@ -86,10 +90,10 @@ def version_note(name: str, version: str | None) -> str | None:
 
 
 def _base_findings(
-    diag: Callable[[str, str, str], None], base: str, values: Mapping[str, Any], base_show: Mapping[str, Any]
+    diag: Callable[[str, str, str], None], base: str, values: Mapping[str, ParamValue], base_show: ShowResponse
 ) -> None:
     """Trained context and end-of-turn tokens of the base model, said through ``diag``."""
-    trained = facts_from_show(dict(base_show)).context_trained
+    trained = facts_from_show(base_show.copy()).context_trained
     num_ctx = values.get("num_ctx")
     if trained is not None and isinstance(num_ctx, int) and num_ctx > trained:
         diag(
@@ -99,7 +103,7 @@ def _base_findings(
         )
     stop = values.get("stop")
     if stop is not None:
-        ours = [stop] if isinstance(stop, str) else list(stop)
+        ours = list(stop) if isinstance(stop, list) else [stop]
         theirs = parse_parameters(base_show.get("parameters")).get("stop") or []
         missing = [t for t in (theirs if isinstance(theirs, list) else [theirs]) if t not in ours]
         if missing:
@@ -112,15 +116,16 @@ def _base_findings(
             )
 
 
-def _fields(loaded: LoadedProfile) -> dict[str, Any]:
+def _fields(loaded: LoadedProfile) -> CreateRequest:
     """The request fields a server's version decides on (REQUIRES, RENDERER, PARSER, DRAFT)."""
     prof = loaded.profile
-    out: dict[str, Any] = {}
+    out: CreateRequest = {"model": prof.name}
     if prof.requires:
         out["requires"] = prof.requires.removeprefix("v")
-    for key in ("renderer", "parser"):
-        if getattr(prof, key):
-            out[key] = getattr(prof, key)
+    if prof.renderer:
+        out["renderer"] = prof.renderer
+    if prof.parser:
+        out["parser"] = prof.parser
     if prof.draft:
         out["draft_files"] = {"draft": prof.draft}
     return out

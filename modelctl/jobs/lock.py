@@ -18,19 +18,35 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from modelctl.common.files import locked_by_name, read_bounded, write_atomic
+from modelctl.common.jsontypes import JSONObject, JSONValue, json_of
 from modelctl.common.limits import LOCK_BYTES
 from modelctl.errors import InvalidInput
 from modelctl.memory.facts import facts_from_show
 from modelctl.ollama.answers import json_type
 from modelctl.ollama.wire import find_entry, modelfile_blobs, parse_parameters
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import CreateRequest, ShowResponse, TagsResponse
+
 LOCK_VERSION = 1
+
+
+class LockBase(TypedDict, total=False):
+    """An entry's ``base``: the base model as it was when the model was built (checked when read)."""
+
+    name: str | None
+    digest: str | None  # its manifest digest on the host (/api/tags)
+    blobs: list[str] | None  # its FROM blobs
+
+
+#: ``pushed`` of a host: registry name -> {"source", "digest"}, text or null (checked when read).
+Pushed = dict[str, str | None]
 
 
 def text_digest(text: str | None) -> str | None:
@@ -48,21 +64,21 @@ class LockEntry:
     profile: str | None
     model_digest: str | None
     fingerprint: str
-    base: dict[str, Any] | None  # {"name", "digest", "blobs"}; None for a model from local files
+    base: LockBase | None  # None for a model from local files
     files: dict[str, dict[str, str]]
-    parameters: dict[str, Any]
+    parameters: Mapping[str, JSONValue]  # as the server stored them
     system_digest: str | None
     template_digest: str | None
     quantization: str | None
     context: dict[str, int | None]
     via: str | None = None  # build --via-registry: the registry reference the model came through
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        data: JSONObject = {
             "profile": self.profile,
             "model_digest": self.model_digest,
             "fingerprint": self.fingerprint,
-            "base": self.base,
+            "base": json_of(self.base) if self.base is not None else None,
             "files": self.files,
             "parameters": self.parameters,
             "system_digest": self.system_digest,
@@ -76,13 +92,14 @@ class LockEntry:
 
     @classmethod
     def from_dict(cls, model: str, data: Mapping[str, Any]) -> LockEntry:
+        """An entry of a lock file, once :func:`_check_entry` has found its fields of the right kinds."""
         base = data.get("base")
         return cls(
             model=model,
             profile=_opt_str(data.get("profile")),
             model_digest=_opt_str(data.get("model_digest")),
             fingerprint=str(data.get("fingerprint") or ""),
-            base=dict(base) if isinstance(base, Mapping) else None,
+            base=cast("LockBase", dict(base)) if isinstance(base, Mapping) else None,
             files={k: dict(v) for k, v in (data.get("files") or {}).items() if isinstance(v, Mapping)},
             parameters=dict(data.get("parameters") or {}),
             system_digest=_opt_str(data.get("system_digest")),
@@ -92,12 +109,12 @@ class LockEntry:
             via=_opt_str(data.get("via")),
         )
 
-    def as_record(self) -> dict[str, Any]:
+    def as_record(self) -> dict[str, object]:
         """What :func:`modelctl.jobs.drift.differences` takes as proof of a match."""
         return {"fingerprint": self.fingerprint, "base_blobs": list((self.base or {}).get("blobs") or [])}
 
 
-def _opt_str(value: Any) -> str | None:
+def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
@@ -108,10 +125,10 @@ class HostLock:
     server_version: str | None = None
     models: dict[str, LockEntry] = field(default_factory=dict)
     # ``modelctl push``: the registry names left on the host, each {"source", "digest"} (docs/lock.md)
-    pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pushed: dict[str, Pushed] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        data: JSONObject = {
             "server_version": self.server_version,
             "models": {name: e.to_dict() for name, e in sorted(self.models.items())},
         }
@@ -130,7 +147,7 @@ class Lock:
     # This run's entries (host key, server version, entry), laid again over the file as it is
     # when written: another build writing the same lock file meanwhile keeps its entries.
     added: list[tuple[str, str | None, LockEntry]] = field(default_factory=list, repr=False)
-    added_pushes: list[tuple[str, str | None, str, dict[str, Any]]] = field(default_factory=list, repr=False)
+    added_pushes: list[tuple[str, str | None, str, Pushed]] = field(default_factory=list, repr=False)
 
     def host(self, key: str) -> HostLock | None:
         return self.hosts.get(key)
@@ -139,7 +156,7 @@ class Lock:
         h = self.hosts.get(key)
         return h.models.get(model) if h is not None else None
 
-    def record_for(self, key: str, model: str, model_digest: str | None) -> dict[str, Any] | None:
+    def record_for(self, key: str, model: str, model_digest: str | None) -> dict[str, object] | None:
         """The entry as a build record, when it is about exactly this manifest."""
         e = self.entry(key, model)
         if e is None or not model_digest or e.model_digest != model_digest:
@@ -156,7 +173,7 @@ class Lock:
 
     def put_push(self, key: str, server_version: str | None, reference: str, source: str, digest: str | None) -> None:
         """Record ``reference`` (a ``REGISTRY/NAMESPACE/NAME:TAG`` copy of ``source``) pushed from host ``key``."""
-        pushed = {"source": source, "digest": digest}
+        pushed: Pushed = {"source": source, "digest": digest}
         self.hosts.setdefault(key, HostLock()).pushed[reference] = pushed
         self.added_pushes.append((key, server_version, reference, pushed))
 
@@ -223,7 +240,7 @@ def read_lock(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Lock
     return lock
 
 
-def _pushed(value: Any, file: str, where: str) -> dict[str, dict[str, Any]]:
+def _pushed(value: object, file: str, where: str) -> dict[str, Pushed]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(_str_or_null_mapping(v) for v in value.values()):
@@ -231,7 +248,7 @@ def _pushed(value: Any, file: str, where: str) -> dict[str, dict[str, Any]]:
     return {str(k): dict(v) for k, v in value.items()}
 
 
-def _str_or_null_mapping(value: Any) -> bool:
+def _str_or_null_mapping(value: object) -> bool:
     return isinstance(value, dict) and all(v is None or isinstance(v, str) for v in value.values())
 
 
@@ -326,7 +343,9 @@ _BASE_FIELDS: dict[str, tuple[Any, str]] = {
 }
 
 
-def _check_fields(data: Mapping[str, Any], rules: Mapping[str, tuple[Any, str]], file: str, where: str) -> None:
+def _check_fields(
+    data: Mapping[str, object], rules: Mapping[str, tuple[Callable[[Any], bool], str]], file: str, where: str
+) -> None:
     for name, (ok, kind) in rules.items():
         if name in data and not ok(data[name]):
             raise InvalidInput(f"is {_json_kind(data[name])}, not {kind}", file=file, field=f"{where}.{name}")
@@ -349,28 +368,28 @@ def make_entry(
     model: str,
     profile: Path | None,
     lock_dir: Path,
-    request: Mapping[str, Any],
+    request: CreateRequest,
     fingerprint: str,
-    deployed: Mapping[str, Any],
-    tags: Mapping[str, Any] | None,
-    base_show: Mapping[str, Any] | None,
+    deployed: ShowResponse,
+    tags: TagsResponse | None,
+    base_show: ShowResponse | None,
     runtime_context: int | None,
 ) -> LockEntry:
     """The entry for ``model`` as deployed now (its /api/show, the /api/tags list, the base's show)."""
-    facts = facts_from_show(dict(deployed), None)
+    facts = facts_from_show(deployed.copy(), None)
     base_name = request.get("from")
-    base: dict[str, Any] | None = None
+    base: LockBase | None = None
     if base_name:
         base = {
             "name": str(base_name),
             "digest": (find_entry(tags, str(base_name)) or {}).get("digest"),
             "blobs": sorted(modelfile_blobs(base_show)[0]) if base_show is not None else [],
         }
-    files = {
-        kind: dict(sorted(request[key].items()))
-        for kind, key in (("from", "files"), ("adapters", "adapters"), ("draft", "draft_files"))
-        if request.get(key)
-    }
+    files: dict[str, dict[str, str]] = {}
+    for kind, key in _FILE_FIELDS:
+        digests = request.get(key)
+        if digests:
+            files[kind] = dict(sorted(digests.items()))
     return LockEntry(
         model=model,
         profile=_relative(profile, lock_dir) if profile is not None else None,
@@ -384,6 +403,14 @@ def make_entry(
         quantization=facts.quantization,
         context={"trained": facts.context_trained, "configured": facts.context_configured, "runtime": runtime_context},
     )
+
+
+#: An entry's ``files`` keys, and the create request's field each comes from.
+_FILE_FIELDS: tuple[tuple[str, Literal["files", "adapters", "draft_files"]], ...] = (
+    ("from", "files"),
+    ("adapters", "adapters"),
+    ("draft", "draft_files"),
+)
 
 
 def _relative(path: Path, lock_dir: Path) -> str:

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import CellDone, EventSink, Notice, ignore
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError, ServerUnreachable
 from modelctl.jobs.run import (
     RunResult,
@@ -45,6 +46,9 @@ from modelctl.memory.effective import runner_spec as effective_runner_spec
 from modelctl.ollama.server import OllamaClient, PromptTooLong, ServerInfo
 from modelctl.ollama.wire import model_key, parse_parameters
 from modelctl.profile.prompts import AssertionResult, PromptCase, evaluate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.profile.params import ParamValue
 
 #: A load longer than this counts as "a load happened" (a warm model reports a few ms of
 #: scheduling as load_duration; a real load takes hundreds of ms or more).
@@ -104,7 +108,7 @@ class Cell:
             return None
         return all(a.passed for a in self.assertions)
 
-    def to_dict(self, targets: Sequence[Target], cases: Sequence[PromptCase]) -> dict[str, Any]:
+    def to_dict(self, targets: Sequence[Target], cases: Sequence[PromptCase]) -> JSONObject:
         r = self.result
         return {
             "id": self.id,
@@ -154,7 +158,7 @@ class ProfileSummary:
     def pass_rate(self) -> float | None:
         return self.assertions_passed / self.assertions_total if self.assertions_total else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "profile": self.label,
             "cells": self.cells,
@@ -286,7 +290,7 @@ class Matrix(JobResult):
         )
         return Diagnostic("check_failed", msg)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": "matrix",
             "server": self.server.to_dict(),
@@ -324,16 +328,21 @@ def effective_seed(target: Target, cell_seed: int | None) -> int | None:
     if cell_seed is not None:
         return cell_seed
     if "seed" in target.options:
-        return int(target.options["seed"])
+        return _whole(target.options["seed"])
     if target.loaded is not None:
         s = target.loaded.profile.parameters.as_dict().get("seed")
         if s is not None:
-            return int(s)
+            return _whole(s)
     if target.show:
         s = parse_parameters(target.show.get("parameters")).get("seed")
         if s is not None:
-            return int(s)
+            return _whole(s)
     return None
+
+
+def _whole(value: ParamValue) -> int | None:
+    """A seed as an int (the catalogue's type; a list is no seed)."""
+    return None if isinstance(value, list) else int(value)
 
 
 def runner_group(target: Target) -> str:

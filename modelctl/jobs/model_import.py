@@ -17,9 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from modelctl.common.files import not_regular, sha256_file
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ServerError
 from modelctl.jobs.drift import read_deployed
 from modelctl.modelfile.importer import ImportedProfile, dump_yaml, is_blob_path
@@ -30,6 +31,10 @@ from modelctl.ollama.wire import as_sent, parse_parameters, same_model_name, sam
 from modelctl.profile.names import model_hint
 from modelctl.profile.params import BY_NAME, stored_value_problem
 from modelctl.profile.profile import is_model_name, local_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ShowResponse
+    from modelctl.profile.params import Params, ParamValue
 
 _LOCAL_SUFFIXES = (".gguf", ".safetensors", ".bin")
 
@@ -51,13 +56,13 @@ def _local_index(dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
 class _Deployed:
     """A model's /api/show, as import needs it."""
 
-    show: dict[str, Any]
+    show: ShowResponse
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> Params:
         return parse_parameters(self.show.get("parameters"))
 
-    def text(self, key: str) -> str:
+    def text(self, key: Literal["system", "template", "license", "requires"]) -> str:
         return str(self.show.get(key) or "")
 
     @property
@@ -68,14 +73,14 @@ class _Deployed:
         ]
 
 
-def _own_name(model: str, show: Mapping[str, Any]) -> str:
+def _own_name(model: str, show: ShowResponse) -> str:
     """The name the generated Modelfile's ``# FROM`` hint gives the model (``model`` without one)."""
-    text = show.get("modelfile") if isinstance(show.get("modelfile"), str) else ""
-    m = re.search(r"^# FROM (\S+)\s*$", text or "", re.MULTILINE)
+    text = show.get("modelfile") or ""
+    m = re.search(r"^# FROM (\S+)\s*$", text, re.MULTILINE)
     return m.group(1) if m and same_model_name(m.group(1), model) else model
 
 
-def _base_name(model: str, show: Mapping[str, Any], *, at: str, base_dir: Path) -> str | None:
+def _base_name(model: str, show: ShowResponse, *, at: str, base_dir: Path) -> str | None:
     """``details.parent_model`` when it names another model; None otherwise: a file key (newer
     servers), or the path of the weights blob (Ollama 0.9.3 gives that for a model from files).
 
@@ -151,7 +156,7 @@ def _import(
         )
         base = None
     me, parent = _Deployed(show), _Deployed(base_show or show)
-    data: dict[str, Any] = {"name": name or model, "from": base or _own_name(model, show)}
+    data: JSONObject = {"name": name or model, "from": base or _own_name(model, show)}
     _differing(me, parent, data, warnings)
     if base is not None:
         _local_layers(show, base_show or {}, data, files, output, warnings)
@@ -159,11 +164,12 @@ def _import(
     return ImportedProfile(None, text, data, warnings, model=model, host=s.display_host)
 
 
-def _differing(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings: list[Diagnostic]) -> None:
+def _differing(me: _Deployed, parent: _Deployed, data: JSONObject, warnings: list[Diagnostic]) -> None:
     """Parameters, texts, messages, licenses, requires, renderer, parser that the base does not give."""
     base_params = parent.parameters
     params = {k: v for k, v in me.parameters.items() if k not in base_params or not same_value(k, v, base_params[k])}
-    for key in ("system", "template"):
+    texts: tuple[Literal["system"], Literal["template"]] = ("system", "template")
+    for key in texts:
         if me.text(key) and me.text(key) != parent.text(key):
             data[key] = me.text(key)
     if params:
@@ -171,22 +177,21 @@ def _differing(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings:
     if me.messages and me.messages != parent.messages:
         data["messages"] = me.messages
     _licenses(me, parent, data, warnings)
-    for key in ("requires",):
-        if me.text(key) and me.text(key) != parent.text(key):
-            data[key] = me.text(key)
+    if me.text("requires") and me.text("requires") != parent.text("requires"):
+        data["requires"] = me.text("requires")
     mine, theirs = read_deployed(me.show), read_deployed(parent.show)
-    for key in ("renderer", "parser"):
-        if getattr(mine, key) and getattr(mine, key) != getattr(theirs, key):
-            data[key] = getattr(mine, key)
+    for named in ("renderer", "parser"):
+        if getattr(mine, named) and getattr(mine, named) != getattr(theirs, named):
+            data[named] = getattr(mine, named)
     if "parameters" in data and not data["parameters"]:
         del data["parameters"]
 
 
-def _representable(params: Mapping[str, Any], warnings: list[Diagnostic]) -> dict[str, Any]:
+def _representable(params: Mapping[str, ParamValue], warnings: list[Diagnostic]) -> Params:
     """The stored parameters a profile can hold. Any other (a name modelctl does not know; a value
     ``/api/create`` stored without checking it, such as ``num_ctx "big"``, which a profile could
     not pass ``validate`` with) is left out with a warning naming it: ``plan`` then reports it."""
-    out: dict[str, Any] = {}
+    out: Params = {}
     for k, v in params.items():
         if k not in BY_NAME:
             warnings.append(
@@ -207,7 +212,7 @@ def _representable(params: Mapping[str, Any], warnings: list[Diagnostic]) -> dic
     return out
 
 
-def _licenses(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings: list[Diagnostic]) -> None:
+def _licenses(me: _Deployed, parent: _Deployed, data: JSONObject, warnings: list[Diagnostic]) -> None:
     """The licenses the model adds after its base's, one per LICENSE layer (the generated Modelfile has
     a LICENSE line each; ``/api/show``'s ``license`` joins them with line breaks, and is read only when
     that Modelfile cannot be)."""
@@ -228,9 +233,9 @@ def _licenses(me: _Deployed, parent: _Deployed, data: dict[str, Any], warnings: 
 
 
 def _local_layers(
-    show: Mapping[str, Any],
-    base_show: Mapping[str, Any],
-    data: dict[str, Any],
+    show: ShowResponse,
+    base_show: ShowResponse,
+    data: JSONObject,
     files: Sequence[str | os.PathLike[str]],
     output: Path | None,
     warnings: list[Diagnostic],

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import ExitCode, InvalidInput, JobResult
 from modelctl.jobs.lock import read_lock
 from modelctl.ollama.manifests import manifest_digest, normal_digest
@@ -30,7 +30,7 @@ class BaseUse:
     model: str
     profile: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"host": self.host, "model": self.model, "profile": self.profile}
 
 
@@ -47,7 +47,7 @@ class BaseCheck:
     def changed(self) -> bool:
         return self.current is not None and self.current != self.locked
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "locked_digest": self.locked,
@@ -69,7 +69,7 @@ class OutdatedResult(JobResult):
     def outcome_codes(self) -> list[ExitCode]:
         return [ExitCode.DRIFT] if self.changed else []
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"lock": self.lock, "changed": len(self.changed), "bases": [b.to_dict() for b in self.bases]}
 
 

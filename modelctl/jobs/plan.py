@@ -19,9 +19,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from modelctl.common.events import EventSink, ignore
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
 from modelctl.jobs.build import UNREAD, BuildPlan, BuildRecords, Verdict, load_all, plan_profile, verdict, version_notes
 from modelctl.jobs.drift import Difference
@@ -36,6 +37,10 @@ from modelctl.ollama.session import DEFAULT_CONCURRENCY, HostSession, session_fo
 from modelctl.ollama.wire import find_entry
 from modelctl.profile.profile import split_abstract
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import TagsResponse
+    from modelctl.profile.params import Params
+
 PlanStatus = Literal["in_sync", "changed", "missing", "failed"]
 
 
@@ -49,7 +54,7 @@ class ProfilePlan:
     status: PlanStatus
     differences: list[Difference] = field(default_factory=list)
     upstream: list[Difference] = field(default_factory=list)  # from the lock: the base or the server moved
-    inherited: dict[str, Any] = field(default_factory=dict)
+    inherited: Params = field(default_factory=dict)
     wanted_order: list[str] = field(default_factory=list)  # the profile's parameters, in its order
     error: ModelctlError | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
@@ -58,20 +63,22 @@ class ProfilePlan:
     def drift(self) -> bool:
         return self.status in ("changed", "missing") or bool(self.upstream)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "profile": str(self.profile) if self.profile is not None else None,
             "model": self.model,
             "host": self.host,
             "status": self.status,
             "drift": self.drift,
-            "differences": [
-                {"profile": _str(self.profile), "model": self.model, **d.to_dict()} for d in self.differences
-            ],
+            "differences": self.difference_dicts(),
             "upstream": [{"profile": _str(self.profile), "model": self.model, **d.to_dict()} for d in self.upstream],
             "inherited": self.inherited,
             "error": self.error.diagnostic().to_dict() if self.error is not None else None,
         }
+
+    def difference_dicts(self) -> list[JSONObject]:
+        """Each difference, naming the profile and the model (the run's list of them has them all)."""
+        return [{"profile": _str(self.profile), "model": self.model, **d.to_dict()} for d in self.differences]
 
 
 def _str(p: Path | None) -> str | None:
@@ -113,11 +120,11 @@ class PlanResult(JobResult):
         codes = [p.error.exit_code for p in self.failures if p.error is not None]
         return [*codes, ExitCode.DRIFT if self.drift else ExitCode.OK]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         counts = {
             s: sum(1 for p in self.profiles if p.status == s) for s in ("in_sync", "changed", "missing", "failed")
         }
-        out = {
+        out: JSONObject = {
             "host": self.host,
             "server_version": self.server_version,
             "lock": self.lock,
@@ -126,7 +133,7 @@ class PlanResult(JobResult):
             "drift": self.drift,
             "summary": {**counts, "skipped": len(self.skipped)},
             "profiles": [p.to_dict() for p in self.profiles],
-            "differences": [d for p in self.profiles for d in p.to_dict()["differences"]],
+            "differences": [d for p in self.profiles for d in p.difference_dicts()],
             "skipped": [{"profile": d.file, "reason": d.message} for d in self.skipped],
         }
         if self.lock is not None:  # with --lock: the entries whose profile no longer makes them
@@ -251,7 +258,7 @@ def _removals(result: PlanResult, session: HostSession, lock: Lock) -> None:
     if lock.host(session.key) is None:
         return
     try:
-        tags: dict[str, Any] | None = session.tags()
+        tags: TagsResponse | None = session.tags()
     except ModelctlError as exc:
         result.notes.append(Diagnostic(exc.code, f"cannot read the model list for the prune check: {exc.message}"))
         tags = None
@@ -336,7 +343,7 @@ def _registry_digests(result: PlanResult, session: HostSession, shipped: Mapping
             _shipped_digest(p, reference, digest, tags)
 
 
-def _shipped_digest(p: ProfilePlan, reference: str, then: str | None, tags: Mapping[str, Any]) -> None:
+def _shipped_digest(p: ProfilePlan, reference: str, then: str | None, tags: TagsResponse) -> None:
     """A model shipped through a registry (``build --via-registry``) has that manifest's digest on
     every host: another digest means it was made or pulled again since, whatever its content."""
     now, then = normal_digest((find_entry(tags, p.model) or {}).get("digest")), normal_digest(then)

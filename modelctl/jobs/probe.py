@@ -17,9 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import EventSink, Status, ignore
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ServerError
 from modelctl.jobs.run import RunResult, Target, require_truncate, resolve_target, run_request, running_context
 from modelctl.memory.facts import facts_from_show
@@ -27,6 +28,9 @@ from modelctl.ollama.hosts import HostRef
 from modelctl.ollama.server import OllamaClient, PromptTooLong, ServerInfo
 from modelctl.ollama.session import client_for
 from modelctl.ollama.truncation import context_from_cut, largest_uncut
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import GenerateRequest
 
 #: The words probe prompts are made of, in a fixed cycle: common words that most tokenizers
 #: read as one token each, so that tokens grow in step with words.
@@ -66,7 +70,7 @@ class ContextMeasurement:
     cut: bool  # fewer tokens kept than words sent: the runner cut the prompt
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "prompt_words": self.words,
             "prompt_eval_count": self.kept,
@@ -95,7 +99,7 @@ def measure_context(
     carries no options but ``num_predict``, so the loaded runner serves it without a reload.
     """
     words = num_ctx + num_ctx // 8 + 16
-    body = {
+    body: GenerateRequest = {
         "model": model,
         "prompt": filler(words),
         "raw": True,
@@ -127,7 +131,7 @@ class ProbeStep:
     def fits(self) -> bool:
         return self.accepted and not self.cut
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "words": self.words,
             "tokens": self.tokens,
@@ -285,7 +289,7 @@ class ProbeReport(JobResult):
         """Below ``--min-context`` (or unable to check it): 6."""
         return [ExitCode.CHECK if self.passed is False else ExitCode.OK]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "target": self.target.to_dict(),
             "server": self.server.to_dict(),
@@ -307,7 +311,7 @@ def _sender(
 ) -> Callable[[int], ProbeStep]:
     def send(words: int) -> ProbeStep:
         on_event(Status(f"probing {target.label} with {words:,} words"))
-        body = {
+        body: GenerateRequest = {
             "model": target.model,
             "prompt": filler(words),
             "raw": True,
@@ -377,7 +381,8 @@ def probe(
         first = send(CALIBRATION_WORDS)  # loads the model as its requests would
         runtime = running_context(client, target.model)
         facts = facts_from_show(target.show or {})
-        configured = target.options.get("num_ctx") or facts.context_configured
+        sent = target.options.get("num_ctx")
+        configured = (sent if isinstance(sent, int) else None) or facts.context_configured
         known = runtime or (min(configured, facts.context_trained) if configured and facts.context_trained else None)
         known = known or configured or facts.context_trained
         ceiling = known + SLOT_PADDING if known else FALLBACK_CEILING

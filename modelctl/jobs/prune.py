@@ -16,18 +16,22 @@ entry without a ``profile`` (an older lock, or a profile read from no file) is n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from modelctl.common.files import locked_by_name, write_atomic
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
 from modelctl.jobs.lock import Lock, LockEntry, read_lock
 from modelctl.ollama.server import ModelNotFound
 from modelctl.ollama.session import HostSession
 from modelctl.ollama.wire import find_entry, same_model_name
 from modelctl.profile.profile import load_profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import TagsResponse
 
 RemovalStatus = Literal["planned", "removed", "dropped", "kept", "failed"]
 
@@ -71,7 +75,7 @@ class Removal:
             )
         return ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "model": self.model,
@@ -133,7 +137,7 @@ def stale_reason(entry: LockEntry, lock_dir: Path, declared: Callable[[Path], De
 def judge(
     lock: Lock,
     key: str,
-    tags: Mapping[str, Any] | None,
+    tags: TagsResponse | None,
     *,
     declared: Callable[[Path], Declared] = declared_name,
 ) -> tuple[list[Removal], list[Diagnostic]]:
@@ -173,7 +177,7 @@ def judge(
     return removals, notes
 
 
-def _removal(key: str, entry: LockEntry, reason: str, tags: Mapping[str, Any] | None) -> Removal:
+def _removal(key: str, entry: LockEntry, reason: str, tags: TagsResponse | None) -> Removal:
     r = Removal(key, entry.model, str(entry.profile), reason, entry.model_digest)
     if tags is None:
         r.on_server = True  # unknown: never removed without --force
@@ -200,7 +204,7 @@ class PruneResult(JobResult):
     def outcome_codes(self) -> list[ExitCode]:
         return [ExitCode.SERVER] if any(r.status == "failed" for r in self.removals) else []
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "lock_key": self.key,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from modelctl.common.events import EventSink, ignore, progress_event
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import InvalidInput, JobResult, ModelctlError
 from modelctl.jobs.housekeeping import model_name_of
 from modelctl.jobs.lock import read_lock
@@ -41,7 +41,7 @@ class Pushed:
     insecure: bool
     statuses: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "source": self.source,
             "reference": self.reference,
@@ -60,7 +60,7 @@ class PushResult(JobResult):
     models: list[Pushed]
     lock: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "destination": self.destination,

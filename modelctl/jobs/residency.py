@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TypedDict
 
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.common.limits import TOGETHER_MEMBERS
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, gather
 from modelctl.jobs.estimate import EstimateOptions, adapter_size
@@ -44,7 +45,7 @@ from modelctl.memory.effective import (
 )
 from modelctl.memory.memory import MemoryEstimate, Runtime, estimate_for_facts
 from modelctl.memory.offload import FIT_MARGIN_BYTES, Gpu, place
-from modelctl.ollama.hosts import HostRef
+from modelctl.ollama.hosts import HostFacts, HostRef
 from modelctl.ollama.session import HostSession, session_for
 
 #: server/sched.go: with OLLAMA_MAX_LOADED_MODELS unset (0), three loaded models per GPU.
@@ -80,7 +81,7 @@ class Runner:
     def labels(self) -> list[str]:
         return [m.spec.label for m in self.members]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         res = self.members[0].resolution
         return {
             "profiles": self.labels,
@@ -103,7 +104,7 @@ class Eviction:
     b: Runner
     conflict: Conflict
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         c = self.conflict.to_dict()
         return {
             "a": self.a.labels,
@@ -131,7 +132,7 @@ class WeightsGroup:
         sizes = [r.memory.total_bytes for r in self.runners if r.memory is not None]
         return max(sizes) if len(sizes) == len(self.runners) else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "weights": self.weights,
             "base": self.base,
@@ -142,19 +143,28 @@ class WeightsGroup:
         }
 
 
+class Load(TypedDict):
+    """One runner as it loads beside the ones before it."""
+
+    profiles: list[str]
+    total_bytes: int | None
+    fits: bool
+    why: str
+
+
 @dataclass
 class Placement:
     """Whether each runner (one per weights, in the order given) can load beside the ones before it."""
 
     gpu_memory_bytes: int
-    loads: list[dict[str, Any]] = field(default_factory=list)  # {"profiles", "total_bytes", "fits", "why"}
+    loads: list[Load] = field(default_factory=list)
 
     @property
     def fits(self) -> bool:
         return all(x["fits"] for x in self.loads)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"gpu_memory_bytes": self.gpu_memory_bytes, "fits": self.fits, "loads": self.loads}
+    def to_dict(self) -> JSONObject:
+        return {"gpu_memory_bytes": self.gpu_memory_bytes, "fits": self.fits, "loads": [json_of(x) for x in self.loads]}
 
 
 @dataclass
@@ -185,7 +195,7 @@ class Residency(JobResult):
     def loaded_at_once(self) -> int:
         return len(self.groups)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         server = self.members[0].resolution.server if self.members else None
         return {
             "server": server.to_dict() if server is not None else None,
@@ -296,28 +306,27 @@ def _placement(groups: Sequence[WeightsGroup], gpu: Gpu) -> Placement:
     for n, g in enumerate(groups):
         runner = max(g.runners, key=lambda r: r.memory.total_bytes if r.memory is not None else 0)
         est = runner.memory
-        entry: dict[str, Any] = {"profiles": runner.labels, "total_bytes": est.total_bytes if est else None}
-        if est is None or runner.members[0].subject.facts is None:
-            entry.update(fits=False, why=runner.why_no_memory or "memory unknown")
+        facts = runner.members[0].subject.facts
+        if est is None or facts is None:
+            fits, why = False, runner.why_no_memory or "memory unknown"
         elif n == 0:
-            placed = place(runner.members[0].subject.facts, est, gpu)
-            entry.update(
-                fits=True,
-                why=f"first to load: {placed.answer} ({placed.layers_on_gpu} of "
-                f"{placed.layers_total} layers on the GPU)",
-            )
+            placed = place(facts, est, gpu)
+            fits = True
+            why = f"first to load: {placed.answer} ({placed.layers_on_gpu} of {placed.layers_total} layers on the GPU)"
             free -= placed.gpu_bytes
         elif est.total_bytes <= BESIDE_SHARE * free and est.total_bytes + FIT_MARGIN_BYTES <= free:
-            entry.update(fits=True, why="fits beside the runners loaded before it")
+            fits, why = True, "fits beside the runners loaded before it"
             free -= est.total_bytes
         else:
-            entry.update(
-                fits=False,
-                why=f"does not fit beside them ({free / (1 << 30):.2f} GiB free; it needs "
+            fits = False
+            why = (
+                f"does not fit beside them ({free / (1 << 30):.2f} GiB free; it needs "
                 f"{est.total_bytes / (1 << 30):.2f} GiB within 80 %): Ollama unloads an idle runner "
-                f"({CITE_UNLOAD})",
+                f"({CITE_UNLOAD})"
             )
-        out.loads.append(entry)
+        out.loads.append(
+            {"profiles": runner.labels, "total_bytes": est.total_bytes if est else None, "fits": fits, "why": why}
+        )
     return out
 
 
@@ -328,8 +337,16 @@ def _member(subject: Subject, res: Resolution) -> Member:
     return Member(subject, res, runner_spec(res, subject.label, subject.weights))
 
 
+class _ContextArgs(TypedDict):
+    """What :func:`explain_context` takes besides the session."""
+
+    host: HostRef
+    flags: HostFacts | None
+    ollama_version: str | None
+
+
 def _members(
-    refs: Sequence[str], session: HostSession | None, overrides: Sequence[str], ctx_args: dict[str, Any]
+    refs: Sequence[str], session: HostSession | None, overrides: Sequence[str], ctx_args: _ContextArgs
 ) -> tuple[list[Member], list[Diagnostic]]:
     ctx, notes = explain_context(session, **ctx_args)
     live = session if ctx.reachable else None
@@ -365,7 +382,7 @@ def together(
         )
     o = options or EstimateOptions()
     device = o.device()  # --gpu-memory: the server's VRAM, which also picks its default num_ctx
-    ctx_args = {"host": host, "flags": o.declared(), "ollama_version": o.ollama_version}
+    ctx_args: _ContextArgs = {"host": host, "flags": o.declared(), "ollama_version": o.ollama_version}
     if o.no_server:
         members, notes = _members(refs, None, o.overrides, ctx_args)
     else:

@@ -20,9 +20,10 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import EventSink, Notice, Token, ignore
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, ModelctlError, ServerError
 from modelctl.jobs.profiles import load_profile
 from modelctl.memory.facts import facts_from_show
@@ -35,6 +36,10 @@ from modelctl.ollama.wire import model_key, parse_parameters
 from modelctl.profile.names import missing_model_message, model_hint
 from modelctl.profile.params import BY_NAME, check_value, suggest
 from modelctl.profile.profile import SET_SOURCE, LoadedProfile, is_profile_ref
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ChatMessage, ChatRequest, Chunk, GenerateRequest, ShowResponse
+    from modelctl.profile.params import Params, ParamValue
 
 # --------------------------------------------------------------------------- targets
 
@@ -51,10 +56,10 @@ class Target:
     loaded: LoadedProfile | None = None
     system: str | None = None  # sent with every request (ephemeral, or --set system=)
     template: str | None = None  # sent with generate requests (ephemeral, or --set template=)
-    messages: list[dict[str, str]] = field(default_factory=list)  # prepended (ephemeral only)
-    options: dict[str, Any] = field(default_factory=dict)
+    messages: list[ChatMessage] = field(default_factory=list)  # prepended (ephemeral only)
+    options: Params = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
-    show: dict[str, Any] | None = None  # /api/show of the model, when fetched
+    show: ShowResponse | None = None  # /api/show of the model, when fetched
 
     @property
     def endpoint(self) -> str:
@@ -75,7 +80,7 @@ class Target:
                 return str(parent)
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "ref": self.ref,
             "label": self.label,
@@ -87,13 +92,13 @@ class Target:
         }
 
 
-def parse_model_overrides(overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def parse_model_overrides(overrides: Sequence[str]) -> tuple[Params, dict[str, str]]:
     """``--set`` for a plain model name: ``[parameters.]NAME=VALUE``, ``system=...``, ``template=...``.
 
     Values are read as YAML-ish scalars (``0.2``, ``true``, ``[a, b]`` for stop) and checked
     against the parameter catalogue. Returns (options, text fields).
     """
-    options: dict[str, Any] = {}
+    options: Params = {}
     texts: dict[str, str] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -117,7 +122,7 @@ def parse_model_overrides(overrides: Sequence[str]) -> tuple[dict[str, Any], dic
     return options, texts
 
 
-def _scalar(raw: str, kind: str, key: str) -> Any:
+def _scalar(raw: str, kind: str, key: str) -> ParamValue:
     text = raw.strip()
     try:
         if kind == "int":
@@ -228,7 +233,7 @@ def _ephemeral_target(ref: str, loaded: LoadedProfile, seed: int | None) -> Targ
     options = prof.parameters.as_dict()
     if seed is not None:
         options["seed"] = seed
-    messages = [{"role": m.role, "content": m.content} for m in prof.messages]
+    messages: list[ChatMessage] = [{"role": m.role, "content": m.content} for m in prof.messages]
     warnings = list(loaded.warnings)
     if messages and prof.template:
         warnings.append(
@@ -284,7 +289,7 @@ def build_request(
     seed: int | None = None,
     stream: bool = True,
     truncate: bool = True,
-) -> dict[str, Any]:
+) -> GenerateRequest | ChatRequest:
     """The JSON body for one prompt. ``system`` (a prompts-file override) beats the target's.
     ``truncate=False`` asks the server to refuse a prompt longer than the context instead of
     cutting it (``shift`` is left alone: it also changes long generations, and the runner)."""
@@ -292,27 +297,28 @@ def build_request(
     if seed is not None:
         options["seed"] = seed
     sys_text = system if system is not None else target.system
-    body: dict[str, Any] = {"model": target.model, "stream": stream}
+    body: GenerateRequest | ChatRequest
     if target.use_chat:
         # Like Ollama's ChatHandler: the history first, the system prompt in front of it
         # unless the history already opens with one (an override replaces that one).
-        history = [dict(m) for m in target.messages]
+        history = [m.copy() for m in target.messages]
         opens_with_system = bool(history) and history[0]["role"] == "system"
         if system is not None and opens_with_system:
             history = history[1:]
             opens_with_system = False
-        messages: list[dict[str, str]] = []
+        messages: list[ChatMessage] = []
         if sys_text and not opens_with_system:
             messages.append({"role": "system", "content": sys_text})
         messages += history
         messages.append({"role": "user", "content": prompt})
-        body["messages"] = messages
+        body = {"model": target.model, "stream": stream, "messages": messages}
     else:
-        body["prompt"] = prompt
+        generate: GenerateRequest = {"model": target.model, "stream": stream, "prompt": prompt}
         if sys_text:
-            body["system"] = sys_text
+            generate["system"] = sys_text
         if target.template:
-            body["template"] = target.template
+            generate["template"] = target.template
+        body = generate
     if options:
         body["options"] = options
     if not truncate:
@@ -354,7 +360,7 @@ class RunResult:
         ld = self.metrics.get("load_duration")
         return ld / 1e9 if ld is not None else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "model": self.model,
             "endpoint": self.endpoint,
@@ -376,7 +382,7 @@ def _round(x: float | None, nd: int = 2) -> float | None:
 
 def run_request(
     client: OllamaClient,
-    body: dict[str, Any],
+    body: GenerateRequest | ChatRequest,
     *,
     on_token: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -393,7 +399,7 @@ def run_request(
     text_parts: list[str] = []
     think_parts: list[str] = []
     start = clock()
-    stream: Iterator[dict[str, Any]] = client.chat(body) if chat else client.generate(body)
+    stream: Iterator[Chunk] = client.chat(body) if "messages" in body else client.generate(body)
     try:
         for chunk in stream:
             res.chunks += 1
@@ -418,13 +424,15 @@ def run_request(
     return res
 
 
-def _pieces(chunk: dict[str, Any], chat: bool) -> tuple[str, str]:
+def _pieces(chunk: Chunk, chat: bool) -> tuple[str, str]:
     """(answer text, thinking text) of one streamed chunk (server.py checked their types)."""
-    source = (chunk.get("message") or {}) if chat else chunk
-    return source.get("content" if chat else "response") or "", source.get("thinking") or ""
+    if chat:
+        message = chunk.get("message") or {}
+        return message.get("content") or "", message.get("thinking") or ""
+    return chunk.get("response") or "", chunk.get("thinking") or ""
 
 
-def _finish(res: RunResult, chunk: dict[str, Any]) -> None:
+def _finish(res: RunResult, chunk: Chunk) -> None:
     res.done = True
     res.done_reason = chunk.get("done_reason") or None
     for k in METRIC_KEYS:
@@ -535,12 +543,12 @@ class RunReport(JobResult):
     """One ``run``: where the prompt went, the exact request, and what came back."""
 
     target: Target
-    request: dict[str, Any]
+    request: GenerateRequest | ChatRequest
     result: RunResult
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target.to_dict(), "request": self.request, **self.result.to_dict()}
+    def to_dict(self) -> JSONObject:
+        return {"target": self.target.to_dict(), "request": json_of(self.request), **self.result.to_dict()}
 
 
 @dataclass(kw_only=True, frozen=True)

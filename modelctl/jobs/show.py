@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import format_value
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, ServerError
 from modelctl.jobs.drift import blob_digest, read_deployed
@@ -42,6 +43,10 @@ from modelctl.profile.names import model_hint
 from modelctl.profile.params import typed_parameters
 from modelctl.profile.profile import is_profile_ref
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import PsEntry, PsResponse, ShowResponse, TagsEntry
+    from modelctl.profile.params import Params, ParamValue
+
 #: The keys the report shares with ``inspect`` (docs/concepts.md; a contract test pins them).
 REPORT_KEYS = (
     "name", "host", "base", "architecture", "parameter_count", "parameter_size", "quantization",
@@ -63,7 +68,7 @@ class RuntimeInfo:
     loaded_before: bool
     context_source: str | None = None  # "ps" (/api/ps says it), "measured" (--verify's over-long prompt)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         cpu = None
         if self.size is not None and self.size_vram is not None:
             cpu = max(self.size - self.size_vram, 0)
@@ -115,8 +120,8 @@ class Verification:
     def failed(self) -> bool:
         return self.problem is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "problem": self.problem}
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {"ok": self.ok, "problem": self.problem}
         if self.reason is not None:
             out["reason"] = self.reason
         if self.measured is not None:
@@ -148,14 +153,14 @@ class ModelReport(JobResult):
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self) -> Params:
         return self.facts.parameters
 
     def outcome_codes(self) -> list[ExitCode]:
         """A failed ``--verify``: 6."""
         return [ExitCode.CHECK if self.verification is not None and self.verification.failed else ExitCode.OK]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         data = self.facts.to_dict()
         data["name"] = self.name
         data["host"] = self.host
@@ -186,13 +191,13 @@ class ModelReport(JobResult):
 
 
 def build_report(
-    show: Mapping[str, Any],
+    show: ShowResponse,
     *,
     name: str,
     host: str,
-    tags_entry: Mapping[str, Any] | None = None,
-    profile_parameters: Mapping[str, Any] | None = None,
-    base_show: Mapping[str, Any] | None = None,
+    tags_entry: TagsEntry | None = None,
+    profile_parameters: Mapping[str, ParamValue] | None = None,
+    base_show: ShowResponse | None = None,
     server: HostFacts | None = None,
     ollama_version: str | None = None,
 ) -> ModelReport:
@@ -203,7 +208,7 @@ def build_report(
     not set (the base's stored parameters when ``base_show`` is given; otherwise every stored
     parameter the profile does not set).
     """
-    facts = facts_from_show(dict(show), dict(tags_entry) if tags_entry is not None else None, name=name, host=host)
+    facts = facts_from_show(show.copy(), tags_entry.copy() if tags_entry is not None else None, name=name, host=host)
     facts.name = name
     report = ModelReport(name, host, facts, str(show.get("system") or ""), str(show.get("template") or ""))
     layers = read_deployed(show)
@@ -259,7 +264,7 @@ def deployed_memory(
     return est, why
 
 
-def _compare_with_profile(report: ModelReport, ours: Mapping[str, Any], base_show: Mapping[str, Any] | None) -> None:
+def _compare_with_profile(report: ModelReport, ours: Mapping[str, ParamValue], base_show: ShowResponse | None) -> None:
     stored = report.parameters
     inherited = {k: v for k, v in stored.items() if k not in ours}
     if base_show is not None:
@@ -297,7 +302,7 @@ def _compare_with_profile(report: ModelReport, ours: Mapping[str, Any], base_sho
 # -- what the runner really uses ---------------------------------------------------------------
 
 
-def apply_runtime(report: ModelReport, entry: Mapping[str, Any], *, loaded_before: bool) -> RuntimeInfo:
+def apply_runtime(report: ModelReport, entry: PsEntry, *, loaded_before: bool) -> RuntimeInfo:
     """Put an /api/ps entry into the report."""
     rt_ctx, size, vram = entry.get("context_length"), entry.get("size"), entry.get("size_vram")
     runtime = RuntimeInfo(
@@ -319,7 +324,7 @@ def runtime_if_loaded(client: OllamaClient, report: ModelReport) -> None:
         apply_runtime(report, entry, loaded_before=True)
 
 
-def remaining_keep_alive(expires_at: Any, *, default: str | float, now: datetime | None = None) -> str | float:
+def remaining_keep_alive(expires_at: object, *, default: str | float, now: datetime | None = None) -> str | float:
     """The ``keep_alive`` that leaves a loaded runner's expiry (an /api/ps ``expires_at``) as it is.
 
     ``-1`` (forever) when it expires more than a century from now (Ollama stores a negative
@@ -364,7 +369,7 @@ def verify_runtime(
     load_keep_alive = (
         keep_alive if before is None else remaining_keep_alive(before.get("expires_at"), default=keep_alive)
     )
-    entry: dict[str, Any] | None = None
+    entry: PsEntry | None = None
     shared_with: str | None = None
     try:
         for _ in client.generate({"model": name, "prompt": "", "keep_alive": load_keep_alive, "stream": True}):
@@ -453,7 +458,7 @@ def _unload(client: OllamaClient, name: str) -> None:
         pass
 
 
-def _shared_runner(client: OllamaClient, name: str, ps: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def _shared_runner(client: OllamaClient, name: str, ps: PsResponse) -> tuple[PsEntry | None, str | None]:
     """The /api/ps entry of another model whose weights (FROM blobs) and adapters are ours.
 
     Ollama keeps listing a runner under the model that first loaded it even after that model was
@@ -467,7 +472,7 @@ def _shared_runner(client: OllamaClient, name: str, ps: Mapping[str, Any]) -> tu
     mine = modelfile_blobs(show)
     if not mine[0]:
         return None, None
-    orphans: list[tuple[dict[str, Any], str]] = []
+    orphans: list[tuple[PsEntry, str]] = []
     for e in ps.get("models") or []:
         other = e.get("name") or e.get("model")
         if not isinstance(other, str):
@@ -475,17 +480,17 @@ def _shared_runner(client: OllamaClient, name: str, ps: Mapping[str, Any]) -> tu
         try:
             theirs = modelfile_blobs(client.show(other))
         except ModelNotFound:
-            orphans.append((dict(e), other))
+            orphans.append((e.copy(), other))
             continue
         except ModelctlError:
             continue
         if sorted(theirs[0]) == sorted(mine[0]) and sorted(theirs[1]) == sorted(mine[1]):
-            return dict(e), other
+            return e.copy(), other
     alike = [(e, other) for e, other in orphans if _same_details(e.get("details"), show.get("details"))]
     return alike[0] if len(alike) == 1 else (None, None)
 
 
-def _same_details(a: Any, b: Any) -> bool:
+def _same_details(a: object, b: object) -> bool:
     keys = ("format", "family", "parameter_size", "quantization_level")
     return isinstance(a, Mapping) and isinstance(b, Mapping) and all(a.get(k) == b.get(k) for k in keys)
 
@@ -517,7 +522,7 @@ class _ProfileView:
     """What ``show PROFILE`` knows from the profile before asking the server."""
 
     name: str
-    parameters: dict[str, Any] | None = None  # None: a plain model name, no profile warnings
+    parameters: Params | None = None  # None: a plain model name, no profile warnings
     base: str | None = None  # the base model by name (None for a local-file base)
     warnings: list[Diagnostic] = field(default_factory=list)
 
@@ -592,7 +597,7 @@ class DeployedModelfile(JobResult):
     text: str
     warnings: list[Diagnostic] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"name": self.name, "host": self.host, "modelfile": self.text}
 
 
@@ -634,7 +639,7 @@ def show_modelfile(ref: str, *, host: HostRef = None, timeout: float | None = No
     return DeployedModelfile(view.name, imported.host or "", text, warnings)
 
 
-def _adapter_lines(show: Mapping[str, Any], base_show: Mapping[str, Any] | None, own_from: str | None) -> list[str]:
+def _adapter_lines(show: ShowResponse, base_show: ShowResponse | None, own_from: str | None) -> list[str]:
     """The model's ADAPTER lines that its base does not have, as the server writes them; commented
     out (``own_from``: the model builds on itself) when FROM carries them already."""
     theirs = set(read_deployed(base_show).adapters) if base_show is not None else set()

@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import EventSink, ignore
 from modelctl.common.files import check_output
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import SWEEP_SETTINGS
 from modelctl.common.units import format_value
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult
@@ -36,6 +37,9 @@ from modelctl.profile.params import BY_NAME, check_value, suggest
 from modelctl.profile.profile import SET_SOURCE, LoadedProfile
 from modelctl.profile.prompts import PromptCase
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.profile.params import Params, ParamValue
+
 # =========================================================================== the grid
 
 
@@ -44,19 +48,23 @@ class Axis:
     """One ``--sweep NAME=V1,V2,...``: a catalogue parameter and its values, typed and checked."""
 
     name: str
-    values: tuple[Any, ...]
+    values: tuple[Swept, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"name": self.name, "values": list(self.values)}
 
 
-def _value(name: str, kind: str, raw: str) -> Any:
+#: A swept value: a number or a boolean (lists are not swept).
+Swept = int | float | bool
+
+
+def _value(name: str, kind: str, raw: str) -> Swept:
     """One swept value, read as ``--set`` reads it, and checked against the catalogue's range."""
     field_name = f"--sweep {name}"
     text = raw.strip()
     try:
         if kind == "int":
-            value: Any = int(text)
+            value: Swept = int(text)
         elif kind == "float":
             value = float(text)
         elif text.lower() in ("true", "false"):
@@ -89,7 +97,7 @@ def parse_axis(spec: str, cap: int | None = None) -> Axis:
     if not parts:
         raise InvalidInput(f"give at least one value, e.g. --sweep {name}=1,2", field=f"--sweep {name}")
     _check_grid_size(len(parts), SWEEP_SETTINGS.value() if cap is None else cap, f"--sweep {name}")
-    values: list[Any] = []
+    values: list[Swept] = []
     for part in parts:
         value = _value(name, param.type, part)
         if any(same_value(name, value, v) for v in values):
@@ -127,14 +135,14 @@ def _check_grid_size(size: int, cap: int, field_name: str) -> None:
         )
 
 
-def grid(axes: Sequence[Axis]) -> list[dict[str, Any]]:
+def grid(axes: Sequence[Axis]) -> list[Params]:
     """Every combination of the swept values, the first axis varying slowest."""
     return [
         dict(zip([a.name for a in axes], combo, strict=True)) for combo in itertools.product(*(a.values for a in axes))
     ]
 
 
-def setting_label(values: dict[str, Any]) -> str:
+def setting_label(values: Mapping[str, ParamValue]) -> str:
     return " ".join(f"{k}={format_value(v)}" for k, v in values.items())
 
 
@@ -146,7 +154,7 @@ class Setting:
     """One point of the grid and how it did."""
 
     index: int
-    values: dict[str, Any]
+    values: Params
     label: str
     cells: int = 0
     ok: int = 0
@@ -161,7 +169,7 @@ class Setting:
     def pass_rate(self) -> float | None:
         return self.assertions_passed / self.assertions_total if self.assertions_total else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "rank": self.rank,
             "label": self.label,
@@ -224,7 +232,7 @@ class SweepResult(JobResult):
             )
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The sweep's part of the JSON (beside the matrix's keys: docs/compare.md)."""
         best = self.best
         return {
@@ -237,7 +245,7 @@ class SweepResult(JobResult):
         }
 
 
-def score(matrix: Matrix, values: Sequence[dict[str, Any]]) -> list[Setting]:
+def score(matrix: Matrix, values: Sequence[Params]) -> list[Setting]:
     """Each setting (column ``i`` of ``matrix``) scored, ranked and placed on the frontier."""
     settings = [_score(matrix, i, v) for i, v in enumerate(values)]
     order = sorted(
@@ -256,7 +264,7 @@ def score(matrix: Matrix, values: Sequence[dict[str, Any]]) -> list[Setting]:
     return settings
 
 
-def _score(matrix: Matrix, index: int, values: dict[str, Any]) -> Setting:
+def _score(matrix: Matrix, index: int, values: Params) -> Setting:
     cells = [c for c in matrix.cells if c.profile == index and c.status != "skipped"]
     s = Setting(index, dict(values), matrix.targets[index].label, cells=len(cells))
     ok = [c for c in cells if c.status == "ok" and c.result is not None]
@@ -293,7 +301,7 @@ def _mark_frontier(settings: Sequence[Setting]) -> None:
 
 
 def _setting_targets(
-    ref: str, loaded: LoadedProfile | None, values: Sequence[dict[str, Any]], options: CompareOptions
+    ref: str, loaded: LoadedProfile | None, values: Sequence[Params], options: CompareOptions
 ) -> list[Target]:
     """One target per setting: the profile (or model) with the swept values as ``--set``
     overrides, validated and sent the way ``--set`` values are."""

@@ -14,8 +14,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import format_value, human_bytes
 from modelctl.errors import Diagnostic, ExitCode, JobResult
 from modelctl.jobs.run import Target
@@ -37,6 +38,10 @@ from modelctl.ollama.wire import model_key
 from modelctl.profile import params as P
 from modelctl.profile.profile import LoadedProfile
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ChatMessage, PsResponse, ShowMessage, ShowResponse, TagsEntry
+    from modelctl.profile.params import Params
+
 # =========================================================================== helpers
 
 
@@ -45,7 +50,7 @@ def first_line(text: str, width: int = 48) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def runtime_contexts(ps: dict[str, Any] | None) -> dict[str, int]:
+def runtime_contexts(ps: PsResponse | None) -> dict[str, int]:
     """Model name -> the context its loaded runner uses (``/api/ps`` ``context_length``)."""
     out: dict[str, int] = {}
     for m in (ps or {}).get("models") or []:
@@ -69,7 +74,7 @@ class Column:
     built: bool | None = None  # None: not checked (no server)
     ephemeral: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "label": self.label,
             "ref": self.ref,
@@ -100,7 +105,7 @@ class TableCell:
             return "default"
         return ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"value": self.value, "display": self.display, "origin": self.origin, "source": self.source}
 
 
@@ -121,7 +126,7 @@ class TableRow:
         }
         return len(seen) > 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "key": self.key,
             "label": self.label,
@@ -144,7 +149,7 @@ class ParamTable(JobResult):
     def outcome_codes(self) -> list[ExitCode]:
         return [self.server_code]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": "table",
             "server": self.server.to_dict(),
@@ -166,7 +171,7 @@ def _origin_of(loaded: LoadedProfile, key: str) -> tuple[str, str | None]:
     return ("profile", str(loaded.path)) if same else ("extends", src)
 
 
-def _server_facts(show: dict[str, Any] | None, tags_entry: dict[str, Any] | None, name: str) -> ModelFacts | None:
+def _server_facts(show: ShowResponse | None, tags_entry: TagsEntry | None, name: str) -> ModelFacts | None:
     """What the server made, from ``/api/show`` and the model's ``/api/tags`` entry, read as ``show``
     reads them; None when the model is not built (or no server)."""
     return facts_from_show(show, tags_entry, name=name) if show else None
@@ -177,10 +182,10 @@ def build_table(
     *,
     all_params: bool = False,
     server: ServerInfo | None = None,
-    shows: Sequence[dict[str, Any] | None] | None = None,
-    ps: dict[str, Any] | None = None,
+    shows: Sequence[ShowResponse | None] | None = None,
+    ps: PsResponse | None = None,
     host: HostFacts | None = None,
-    tags_entries: Sequence[dict[str, Any] | None] | None = None,
+    tags_entries: Sequence[TagsEntry | None] | None = None,
 ) -> ParamTable:
     """The parameter table for ``targets`` (profiles or model names).
 
@@ -230,11 +235,11 @@ def _base_row(targets: Sequence[Target]) -> TableRow:
     return TableRow("from", "base model", "model", cells)
 
 
-def _own_parameters(t: Target) -> dict[str, Any]:
+def _own_parameters(t: Target) -> Params:
     return t.loaded.profile.parameters.as_dict() if t.loaded is not None else dict(t.options)
 
 
-def _resolution(t: Target, show: dict[str, Any] | None, server: ServerContext) -> Resolution:
+def _resolution(t: Target, show: ShowResponse | None, server: ServerContext) -> Resolution:
     """Every parameter of a column as the resolver finds it (modelctl.memory.effective): the profile or
     ``--set`` over what the model stores on the server over Ollama's default for the version."""
     name = t.base or t.model
@@ -244,7 +249,7 @@ def _resolution(t: Target, show: dict[str, Any] | None, server: ServerContext) -
 
 
 def _parameter_rows(
-    targets: Sequence[Target], shows: Sequence[dict[str, Any] | None], version: str | None, all_params: bool
+    targets: Sequence[Target], shows: Sequence[ShowResponse | None], version: str | None, all_params: bool
 ) -> list[TableRow]:
     set_names: set[str] = {"num_ctx"}
     for t in targets:
@@ -275,7 +280,10 @@ def _parameter_cell(t: Target, opt: Resolved) -> TableCell:
 
 
 def _text_row(
-    targets: Sequence[Target], shows: Sequence[dict[str, Any] | None], key: str, describe: Callable[[str], str]
+    targets: Sequence[Target],
+    shows: Sequence[ShowResponse | None],
+    key: Literal["system", "template"],
+    describe: Callable[[str], str],
 ) -> TableRow:
     cells = []
     for t, s in zip(targets, shows, strict=True):
@@ -292,9 +300,10 @@ def _text_row(
     return TableRow(key, key, "prompt", cells)
 
 
-def _messages_row(targets: Sequence[Target], shows: Sequence[dict[str, Any] | None]) -> TableRow:
+def _messages_row(targets: Sequence[Target], shows: Sequence[ShowResponse | None]) -> TableRow:
     cells = []
     for t, s in zip(targets, shows, strict=True):
+        msgs: list[ChatMessage] | list[ShowMessage]
         if t.loaded is not None:
             msgs = [{"role": m.role, "content": m.content} for m in t.loaded.profile.messages]
             origin, src = _origin_of(t.loaded, "messages") if msgs else ("unset", None)
@@ -332,13 +341,13 @@ def _configured_context(f: ModelFacts, t: Target) -> int | None:
 def _server_rows(
     targets: Sequence[Target],
     facts: Sequence[ModelFacts | None],
-    ps: dict[str, Any] | None,
+    ps: PsResponse | None,
     version: str | None,
     host: HostFacts,
 ) -> list[TableRow]:
     running = runtime_contexts(ps)
 
-    def context(f: ModelFacts, t: Target) -> tuple[dict[str, Any], str]:
+    def context(f: ModelFacts, t: Target) -> tuple[dict[str, int | None], str]:
         configured = _configured_context(f, t)
         runtime = running.get(model_key(t.model))
         tr = str(f.context_trained) if f.context_trained is not None else "?"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, JobResult, ModelctlError
 from modelctl.jobs.profiles import load_profile
 from modelctl.modelfile.render import render
@@ -45,7 +45,7 @@ class ProfileCheck:
     def ok(self) -> bool:
         return not self.errors and not (self.strict and self.warnings)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         if self.loaded is None:
             return {
                 "profile": self.ref,
@@ -76,7 +76,7 @@ class HostCheck:
     version: str | None = None
     error: ModelctlError | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "url": self.url,
@@ -109,9 +109,9 @@ class Validation(JobResult):
         codes = [ExitCode.INVALID if not all(c.ok for c in self.checks) else ExitCode.OK]
         return codes + [h.error.exit_code for h in self.hosts if h.error is not None]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         valid = sum(1 for c in self.checks if c.ok)
-        out: dict[str, Any] = {
+        out: JSONObject = {
             "profiles": [c.to_dict() for c in self.checks],
             "valid": valid,
             "invalid": len(self.checks) - valid,

@@ -30,7 +30,7 @@ import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import ProfileDone, Status, progress_event
 from modelctl.errors import Diagnostic, ModelctlError, ServerError
@@ -51,6 +51,9 @@ from modelctl.ollama.manifests import manifest_digest, normal_digest
 from modelctl.ollama.registry import RegistrySpec, http_registry_error, http_registry_hint, is_insecure
 from modelctl.ollama.session import HostSession
 from modelctl.ollama.wire import find_entry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ProgressLine
 
 
 @dataclass
@@ -239,7 +242,7 @@ def _base_digests(part: HostPart, mine: Sequence[Shipment]) -> None:
 
 def _drain(
     part: HostPart,
-    stream: Iterator[dict[str, Any]],
+    stream: Iterator[ProgressLine],
     job: str | None,
     registry: RegistrySpec,
     action: str,

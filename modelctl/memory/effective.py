@@ -28,8 +28,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import format_value
 from modelctl.memory.facts import ModelFacts
 from modelctl.memory.memory import automatic_num_batch, ollama_rule
@@ -37,6 +38,9 @@ from modelctl.ollama.hosts import HostFacts
 from modelctl.ollama.wire import modelfile_blobs, older_than, parse_parameters, parse_version
 from modelctl.profile import params as P
 from modelctl.profile.profile import SET_SOURCE, LoadedProfile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ShowResponse
 
 #: The newest Ollama release whose rules modelctl knows (read in Ollama's source at v0.33.0-rc2;
 #: these rules are the same at v0.32.15). Without a server, its defaults are *assumed*.
@@ -116,7 +120,7 @@ class Source:
     line: int | None = None
     column: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": self.kind,
             "basis": self.basis,
@@ -132,7 +136,7 @@ class Layer:
     value: Any
     source: Source
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"value": self.value, "source": self.source.to_dict()}
 
 
@@ -146,7 +150,7 @@ class Adjustment:
     cite: str  # the place in Ollama's source
     assumed: bool = False  # the change depends on what the server does not say (e.g. free memory)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "from": self.before,
             "to": self.after,
@@ -189,7 +193,7 @@ class Resolved:
         if after != self.value:
             self.adjustments.append(Adjustment(self.value, after, reason, cite, assumed))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "level": self.level,
@@ -233,7 +237,7 @@ class ModelSide:
     """
 
     name: str
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, P.ParamValue] = field(default_factory=dict)
     known: bool = False
     trained_context: int | None = None
     family: str | None = None  # details.family (Ollama's Config.ModelFamily)
@@ -253,7 +257,7 @@ class ModelSide:
         caps = self.capabilities or ()
         return "embedding" in caps and "completion" not in caps
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "known": self.known,
@@ -268,25 +272,23 @@ class ModelSide:
 _DRAFT_LINE = re.compile(r"^DRAFT\s+\S*?sha256[-:]([0-9a-fA-F]{64})\s*$", re.MULTILINE)
 
 
-def model_from_show(name: str, show: Mapping[str, Any]) -> ModelSide:
+def model_from_show(name: str, show: ShowResponse) -> ModelSide:
     """A model as ``/api/show`` describes it: stored parameters, trained context, family,
     capabilities, and the blobs of its generated Modelfile (weights, projectors, adapters, draft)."""
-    info = _mapping(show.get("model_info"))
-    details = _mapping(show.get("details"))
+    info = show.get("model_info") or {}
+    details = show.get("details") or {}
     arch = info.get("general.architecture")
     arch = arch if isinstance(arch, str) and arch else None
     trained = info.get(f"{arch}.context_length") if arch else None
     if not isinstance(trained, int) or isinstance(trained, bool):
-        trained = details.get("context_length") if isinstance(details.get("context_length"), int) else None
-    family = details.get("family") if isinstance(details.get("family"), str) and details.get("family") else arch
+        trained = details.get("context_length")
+    family = details.get("family") or arch
     caps = show.get("capabilities")
     froms, adapters = modelfile_blobs(show)
-    modelfile = show.get("modelfile")
-    drafts = _DRAFT_LINE.findall(modelfile if isinstance(modelfile, str) else "")
-    raw = show.get("parameters")
+    drafts = _DRAFT_LINE.findall(show.get("modelfile") or "")
     return ModelSide(
         name,
-        parse_parameters(raw if isinstance(raw, str) else None),
+        parse_parameters(show.get("parameters")),
         True,
         trained if trained and trained > 0 else None,
         family,
@@ -296,10 +298,6 @@ def model_from_show(name: str, show: Mapping[str, Any]) -> ModelSide:
         tuple(adapters),
         "sha256:" + drafts[-1].lower() if drafts else None,
     )
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def model_from_facts(name: str, facts: ModelFacts, weights: str | None = None) -> ModelSide:
@@ -333,7 +331,7 @@ class ServerContext:
     def get(self, attr: str) -> tuple[Any, Source] | None:
         return self.declared.get(attr)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "host": self.host,
             "reachable": self.reachable,
@@ -529,7 +527,11 @@ def _profile_layer(loaded: LoadedProfile, name: str, value: Any) -> Layer:
 
 
 def _layers(
-    name: str, model: ModelSide, profile: LoadedProfile | None, request: Mapping[str, Any], server: ServerContext
+    name: str,
+    model: ModelSide,
+    profile: LoadedProfile | None,
+    request: Mapping[str, P.ParamValue],
+    server: ServerContext,
 ) -> list[Layer]:
     if name == "num_ctx":
         layers = [default_num_ctx(server)]
@@ -569,7 +571,7 @@ class Resolution:
     def parallel(self) -> int:
         return int(self.settings["parallel"].value)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "model": self.model.to_dict(),
             "server": self.server.to_dict(),
@@ -585,7 +587,7 @@ def resolve(
     server: ServerContext,
     *,
     profile: LoadedProfile | None = None,
-    request: Mapping[str, Any] | None = None,
+    request: Mapping[str, P.ParamValue] | None = None,
 ) -> Resolution:
     """The options a runner uses for ``model`` (with ``profile`` built on it, and ``request``
     options sent with each request) on ``server``, each with its layers and Ollama's adjustments."""
@@ -743,7 +745,20 @@ def reload_rules(version: str | None = None) -> list[str]:
     ]
 
 
-def runner_args(res: Resolution) -> dict[str, Any]:
+class RunnerArgs(TypedDict):
+    """How Ollama starts a runner: the memory-relevant arguments, the command line, and where that is."""
+
+    program: str
+    ctx_size: int
+    parallel: int
+    batch_size: int
+    flash_attention: bool | None
+    kv_cache_type: str
+    argv: list[str]
+    cite: str
+
+
+def runner_args(res: Resolution) -> RunnerArgs:
     """The memory-relevant arguments Ollama starts the runner with (the server log's command line):
     llama-server ``-c -np -b -ub --flash-attn --cache-type-k/v`` from 0.30; before, Ollama's runner
     ``--ctx-size --batch-size --parallel`` with ``--flash-attn`` and ``--kv-cache-type`` only when flash
@@ -821,7 +836,7 @@ class RunnerSpec:
     def option(self, name: str) -> Any:
         return dict(self.options).get(name)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "label": self.label,
             "base": self.base,
@@ -875,16 +890,20 @@ class Conflict:
     def reasons(self) -> list[str]:
         return [r for r in (*LOAD_OPTIONS, "adapters", "projectors") if r in self.a_then_b or r in self.b_then_a]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "a": self.a.label,
             "b": self.b.label,
             "base": self.a.base,
             "weights": self.a.weights,
             "reasons": self.reasons,
-            "values": {r: [_spec_value(self.a, r), _spec_value(self.b, r)] for r in self.reasons},
+            "values": self.values(),
             "one_way": self.one_way(),
         }
+
+    def values(self) -> dict[str, list[Any]]:
+        """Each reason's value in a's spec and in b's."""
+        return {r: [_spec_value(self.a, r), _spec_value(self.b, r)] for r in self.reasons}
 
     def one_way(self) -> str | None:
         """When only one direction reloads, which (e.g. a request with num_gpu -1 takes any split)."""
@@ -972,7 +991,7 @@ class Change:
             f" (as {', '.join(self.like)} {'has' if len(self.like) == 1 else 'have'})" if self.like else ""
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "option": self.option,
             "value": self.value,

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import human_number
 from modelctl.errors import Diagnostic, GGUFError, ModelctlError, ServerError
 from modelctl.memory.gguf import (
@@ -30,6 +31,8 @@ from modelctl.memory.gguf import (
 from modelctl.ollama.wire import parse_parameters
 
 if TYPE_CHECKING:
+    from modelctl.ollama.shapes import ModelInfo, PsEntry, ShowResponse, TagsEntry, Tensor
+    from modelctl.profile.params import Params
     from modelctl.profile.profile import LoadedProfile
 
 
@@ -67,7 +70,7 @@ class ModelFacts:
     size_bytes: int | None = None  # file size (GGUF) or the model's size on the server (/api/tags)
     tensor_count: int | None = None
     capabilities: list[str] | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: Params = field(default_factory=dict)
     # Layout details the memory estimate needs (not all sources have them).
     sliding_window: int | None = None
     sliding_window_pattern: list[bool] | None = None  # per layer: True = sliding-window attention
@@ -89,7 +92,7 @@ class ModelFacts:
             "runtime": self.context_runtime,
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The shared JSON shape (key order is the documented one)."""
         return {
             "name": self.name,
@@ -279,7 +282,8 @@ def _guess_quant(info: Any) -> str | None:
 # Ollama /api/show
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def _mapping(value: object) -> ModelInfo:
+    """An object of the answer (``model_info``, ``details``...), or an empty one where there is none."""
     return value if isinstance(value, dict) else {}
 
 
@@ -300,7 +304,7 @@ def _valid_shape(shape: Any) -> TypeGuard[list[int]]:
     return isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
 
 
-def _add_tensor(out: _Tensors, t: dict[str, Any], shape: list[int]) -> None:
+def _add_tensor(out: _Tensors, t: Tensor, shape: list[int]) -> None:
     n = math.prod(shape)
     out.params += n
     tname = str(t.get("type", "?"))
@@ -311,12 +315,13 @@ def _add_tensor(out: _Tensors, t: dict[str, Any], shape: list[int]) -> None:
         out.bytes_known = False
     else:
         out.bytes += nb
-    if isinstance(t.get("name"), str):
-        out.shapes[t["name"]] = shape
-        out.named_bytes.append((t["name"], nb))
+    name = t.get("name")
+    if isinstance(name, str):
+        out.shapes[name] = shape
+        out.named_bytes.append((name, nb))
 
 
-def _read_tensors(tensors: Any) -> _Tensors:
+def _read_tensors(tensors: list[Tensor] | None) -> _Tensors:
     out = _Tensors()
     if not isinstance(tensors, list):
         return out
@@ -333,12 +338,12 @@ def _read_tensors(tensors: Any) -> _Tensors:
 
 
 def facts_from_show(
-    show_json: dict[str, Any],
-    tags_entry: dict[str, Any] | None = None,
+    show_json: ShowResponse,
+    tags_entry: TagsEntry | None = None,
     *,
     name: str | None = None,
     host: str | None = None,
-    ps_entry: dict[str, Any] | None = None,
+    ps_entry: PsEntry | None = None,
 ) -> ModelFacts:
     """Facts from Ollama's ``/api/show`` answer, its ``/api/tags`` entry and, if loaded, ``/api/ps``.
 
@@ -351,7 +356,7 @@ def facts_from_show(
     if not isinstance(show_json, dict):
         raise ServerError("/api/show: the answer is not a JSON object")
     mi = _mapping(show_json.get("model_info") or show_json.get("modelinfo"))
-    tags = _mapping(tags_entry)
+    tags: TagsEntry = tags_entry if isinstance(tags_entry, dict) else {}
     # /api/show's details first, the /api/tags entry's where show leaves a field empty
     details = {k: v for src in (tags.get("details"), show_json.get("details")) for k, v in _mapping(src).items() if v}
     arch = mi.get("general.architecture") or details.get("family")
@@ -391,7 +396,7 @@ def facts_from_show(
     return facts
 
 
-def _fill_model_details(facts: ModelFacts, mi: dict[str, Any], details: dict[str, Any], tensors: _Tensors) -> None:
+def _fill_model_details(facts: ModelFacts, mi: ModelInfo, details: dict[str, object], tensors: _Tensors) -> None:
     """Parameter count and size, file type and quantization."""
     pc = _pos(mi.get("general.parameter_count"))
     facts.parameter_count = pc if pc is not None else (tensors.params or None)
@@ -405,7 +410,7 @@ def _fill_model_details(facts: ModelFacts, mi: dict[str, Any], details: dict[str
         facts.quantization = FILE_TYPES.get(facts.file_type)
 
 
-def _fill_architecture(facts: ModelFacts, get: Any, details: dict[str, Any], tensors: _Tensors) -> None:
+def _fill_architecture(facts: ModelFacts, get: Any, details: dict[str, object], tensors: _Tensors) -> None:
     """Context and embedding lengths, layers, heads, key/value lengths."""
     facts.context_trained = _pos(get("context_length")) or _pos(details.get("context_length"))
     facts.embedding_length = _pos(get("embedding_length")) or _pos(details.get("embedding_length"))
@@ -419,7 +424,7 @@ def _fill_architecture(facts: ModelFacts, get: Any, details: dict[str, Any], ten
     facts.feed_forward_length = _int_or_list(get("feed_forward_length"))
 
 
-def _fill_vocabulary(facts: ModelFacts, mi: dict[str, Any], get: Any, tensors: _Tensors) -> None:
+def _fill_vocabulary(facts: ModelFacts, mi: ModelInfo, get: Any, tensors: _Tensors) -> None:
     vocab = _pos(get("vocab_size"))
     toks = mi.get("tokenizer.ggml.tokens")
     if vocab is None and isinstance(toks, list) and toks:
@@ -478,7 +483,7 @@ def _fill_weight_groups(facts: ModelFacts, named: list[tuple[str, int | None]]) 
 _PROJECTOR_BYTES_PER_PARAM: dict[int, Fraction] = {0: Fraction(4), 1: Fraction(2), 7: Fraction(34, 32), 32: Fraction(2)}
 
 
-def _projector_from_info(facts: ModelFacts, info: dict[str, Any]) -> None:
+def _projector_from_info(facts: ModelFacts, info: ModelInfo) -> None:
     count = _pos(info.get("general.parameter_count"))
     ft = _int(info.get("general.file_type"))
     if count is None:
@@ -529,8 +534,8 @@ def trained_context_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
     """``num_ctx_above_trained`` when a profile's num_ctx exceeds its local GGUF base's trained context
     (read from the file's header here, where facts are read, not when the profile is loaded)."""
     num_ctx = loaded.profile.parameters.as_dict().get("num_ctx")
-    trained = trained_context(loaded.profile.base_path()) if num_ctx is not None else None
-    if num_ctx is None or trained is None or num_ctx <= trained:
+    trained = trained_context(loaded.profile.base_path()) if isinstance(num_ctx, int) else None
+    if not isinstance(num_ctx, int) or trained is None or num_ctx <= trained:
         return []
     f, line, col = loaded.where("parameters.num_ctx")
     message = f"num_ctx {num_ctx} exceeds the model's trained context {trained}; Ollama will clamp it to {trained}"

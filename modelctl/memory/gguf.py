@@ -213,7 +213,7 @@ class GGUFInfo:
     version: int
     byte_order: str  # "little" | "big"
     file_size: int
-    metadata: dict[str, Any]
+    metadata: dict[str, object]  # by key: the keys depend on the architecture
     tensors: list[TensorInfo] = field(default_factory=list)
     alignment: int = DEFAULT_ALIGNMENT
     data_offset: int = 0
@@ -477,8 +477,8 @@ def _read_header(r: _Reader, size: int) -> tuple[int, str, int, int]:
     return version, order, n_tensors, n_kv
 
 
-def _read_metadata(r: _Reader, n_kv: int) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
+def _read_metadata(r: _Reader, n_kv: int) -> dict[str, object]:
+    metadata: dict[str, object] = {}
     for i in range(n_kv):
         key = r.string(f"metadata key #{i}", limit=MAX_KEY_LENGTH)
         vtype = r.u32(f"value type of {key!r}")
@@ -488,7 +488,7 @@ def _read_metadata(r: _Reader, n_kv: int) -> dict[str, Any]:
     return metadata
 
 
-def _alignment(r: _Reader, metadata: dict[str, Any]) -> int:
+def _alignment(r: _Reader, metadata: dict[str, object]) -> int:
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment <= 0 or (alignment & (alignment - 1)):
         raise r.fail(f"corrupt file: general.alignment must be a power of two, got {alignment!r}")

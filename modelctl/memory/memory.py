@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TypeAlias, TypedDict
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import InvalidInput
 from modelctl.memory.facts import ModelFacts
 from modelctl.ollama.wire import older_than
@@ -142,7 +143,7 @@ class OllamaRule:
         n_batch = num_batch * max(parallel, 1)
         return n_batch, min(LLAMA_UBATCH, n_batch)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"rule": self.name, "version": self.version, "description": self.describe()}
 
 
@@ -228,7 +229,7 @@ class LayerPlan:
         """llama.cpp gives every layer a KV slot, except the non-attention layers of a hybrid model."""
         return self.kinds[i] in ("full", "swa") or (self.kinds[i] in ("none", "none-swa") and not self.hybrid)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "block_count": self.block_count,
             "full_attention_layers": self.full_layers,
@@ -573,7 +574,7 @@ class MemoryEstimate:
         """Ollama's own figure for this load (``/api/ps`` ``size``), where its version has one."""
         return self.ollama_figure.total_bytes if self.ollama_figure is not None else None
 
-    def _ollama_dict(self) -> dict[str, Any]:
+    def _ollama_dict(self) -> JSONObject:
         out = self.rule.to_dict()
         fig = self.ollama_figure
         out["total_bytes"] = fig.total_bytes if fig is not None else None
@@ -587,7 +588,7 @@ class MemoryEstimate:
             )
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         lay = self.layout
         return {
             "model": self.model,
@@ -828,7 +829,7 @@ class BudgetResult:
     def fits(self) -> bool:
         return self.num_ctx is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "budget_bytes": self.budget_bytes,
             "budget_gib": round(self.budget_bytes / GiB, 3),
@@ -924,6 +925,31 @@ def context_sizes(trained: int | None, extra: int | None = None) -> list[int]:
     return sorted(sizes)
 
 
+class KvCell(TypedDict):
+    """One KV cache type's figures in a row of :func:`estimate_table`."""
+
+    kv_type: str  # the type the cache really has (f16 where the model cannot take the one asked for)
+    kv_cache_bytes: int
+    compute_bytes: int
+    total_bytes: int
+
+
+#: A row of :func:`estimate_table`: ``num_ctx`` (an int), and a :class:`KvCell` under each KV cache type.
+EstimateRow: TypeAlias = "dict[str, int | KvCell]"
+
+
+def row_num_ctx(row: EstimateRow) -> int:
+    n = row["num_ctx"]
+    assert isinstance(n, int)
+    return n
+
+
+def row_cell(row: EstimateRow, kv: str) -> KvCell:
+    cell = row[kv]
+    assert isinstance(cell, dict)
+    return cell
+
+
 def estimate_table(
     facts: ModelFacts,
     sizes: list[int],
@@ -933,12 +959,12 @@ def estimate_table(
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES,
     adapter_bytes: int = 0,
     runtime: Runtime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EstimateRow]:
     """Rows of {num_ctx, <kv type>: {kv_type, kv_cache_bytes, compute_bytes, total_bytes}} per size."""
     plan = plan_layers(facts)
     rows = []
     for n in sizes:
-        row: dict[str, Any] = {"num_ctx": n}
+        row: EstimateRow = {"num_ctx": n}
         for kv in kv_types:
             est = estimate_for_facts(
                 facts,
@@ -1039,7 +1065,7 @@ class OllamaEstimate:
             self.buffer_layer_bytes + self.weights_bytes + self.kv_bytes + self.projector_bytes + self.graph_full_bytes
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "total_bytes": self.total_bytes,
             "context": self.context,

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import InvalidInput
 from modelctl.memory.facts import ModelFacts
 from modelctl.memory.memory import GiB, MemoryEstimate, MiB, largest_num_ctx
@@ -80,7 +80,7 @@ class GpuPlacement:
             return "CPU only (num_gpu 0)"
         return "partial offload" if self.layers_on_gpu else "does not fit"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "rule": self.rule,
             "rule_description": self.rule_description,

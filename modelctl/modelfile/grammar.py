@@ -125,7 +125,7 @@ class ModelSpec:
     """What ``ollama create`` would send, before local files are hashed."""
 
     froms: list[str] = field(default_factory=list)
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: _params.Params = field(default_factory=dict)
     system: str | None = None
     template: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -522,7 +522,7 @@ def _warn(
     )
 
 
-def _convert(cmd: Command, filename: str | None) -> Any:
+def _convert(cmd: Command, filename: str | None) -> _params.ParamValue:
     """api.FormatParams for one PARAMETER; raises with Ollama's text."""
     name, v = cmd.name, cmd.args
     p = _params.BY_NAME.get(name)
@@ -550,8 +550,8 @@ def _set_parameter(spec: ModelSpec, cmd: Command, filename: str | None) -> None:
     """A PARAMETER line: convert its value; a list-valued parameter (stop) accumulates."""
     value = _convert(cmd, filename)
     old = spec.parameters.get(cmd.name)
-    if isinstance(old, list):
-        old.extend(value)
+    if isinstance(old, list) and isinstance(value, list):  # stop (the catalogue's one list)
+        spec.parameters[cmd.name] = [*old, *value]
     else:
         spec.parameters[cmd.name] = value
 
@@ -838,7 +838,7 @@ def command_lines(
     froms: Iterable[str] = (),
     adapters: Iterable[str] = (),
     draft: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, _params.ParamValue] | None = None,
     template: str | None = None,
     system: str | None = None,
     messages: Iterable[Mapping[str, str]] = (),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.common.files import read_bounded
+from modelctl.common.jsontypes import JSONObject, JSONValue
 from modelctl.common.limits import MODELFILE_BYTES
 from modelctl.errors import Diagnostic, JobResult, ModelfileError
 from modelctl.modelfile.grammar import INVALID_COMMAND, Command, ModelSpec, decode, parse, to_spec
@@ -182,7 +183,7 @@ def _refuse_blob(value: str, filename: str | None, field_name: str) -> Modelfile
 
 def _from_data(
     spec: ModelSpec,
-    data: dict[str, Any],
+    data: JSONObject,
     ctx: _Ctx,
 ) -> None:
     names = [f for f in spec.froms if not is_blob_path(f) and not _is_local(f, ctx.modelfile_dir)]
@@ -239,10 +240,10 @@ def spec_to_profile_data(
     filename: str | None = None,
     export_of: str | None = None,
     warnings: list[Diagnostic] | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The profile for a parsed Modelfile (see the module docstring for the rules)."""
     ctx = _Ctx(modelfile_dir, output_dir, filename, export_of, warnings)
-    data: dict[str, Any] = {}
+    data: JSONObject = {}
     if name:
         data["name"] = name
     _from_data(spec, data, ctx)
@@ -279,14 +280,16 @@ def spec_to_profile_data(
     return data
 
 
-def _comment_keys(src: ModelfileSource, data: Mapping[str, Any]) -> dict[str, list[str]]:
+def _comment_keys(src: ModelfileSource, data: Mapping[str, JSONValue]) -> dict[str, list[str]]:
     """Each comment block goes before the profile key of the instruction it preceded."""
     keys: dict[str, list[str]] = {}
     order = _command_keys(src.commands)
+    params = data.get("parameters")
+    names = params if isinstance(params, Mapping) else {}
     for index, lines in sorted(src.comments.items()):
         key = END
         for k in order[index:]:
-            if k in data or (k.startswith("parameters.") and k.split(".", 1)[1] in (data.get("parameters") or {})):
+            if k in data or (k.startswith("parameters.") and k.split(".", 1)[1] in names):
                 key = k
                 break
         keys.setdefault(key, []).extend(lines)
@@ -309,7 +312,7 @@ def _command_keys(commands: Sequence[Command]) -> list[str]:
 
 
 def dump_yaml(
-    data: dict[str, Any], *, header: str | None = None, comments: Mapping[str, list[str]] | None = None
+    data: Mapping[str, JSONValue], *, header: str | None = None, comments: Mapping[str, list[str]] | None = None
 ) -> str:
     """YAML that our YAML 1.2 loader reads back to exactly ``data``, with ``comments`` (lines
     starting with ``#``, by dotted key; ``_end`` after everything) before their keys.
@@ -334,7 +337,7 @@ def dump_yaml(
     return "".join(out)
 
 
-def _dump(data: dict[str, Any]) -> str:
+def _dump(data: Mapping[str, JSONValue]) -> str:
     import yaml
 
     class Dumper(yaml.SafeDumper):
@@ -420,12 +423,12 @@ class ImportedProfile(JobResult):
 
     modelfile: Path | None
     yaml: str
-    data: dict[str, Any]
+    data: JSONObject  # the profile's fields, as the YAML holds them
     warnings: list[Diagnostic] = field(default_factory=list)
     model: str | None = None  # the deployed model imported (``import --model``)
     host: str | None = None
 
-    def to_dict(self, output: str | None = None) -> dict[str, Any]:
+    def to_dict(self, output: str | None = None) -> JSONObject:
         return {
             "modelfile": str(self.modelfile) if self.modelfile is not None else None,
             "model": self.model,

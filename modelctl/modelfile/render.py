@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from modelctl.common.files import not_regular, open_regular, read_bounded
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import MODELFILE_BYTES, TEMPLATE_BYTES
 from modelctl.errors import (
     CheckFailed,
@@ -40,6 +41,7 @@ from modelctl.modelfile.grammar import (
 )
 from modelctl.modelfile.sandbox import TemplateBoundError, compile_template, new_environment, render_bounded
 from modelctl.ollama.wire import as_sent
+from modelctl.profile.params import ParamValue
 from modelctl.profile.profile import LoadedProfile, load_profile
 from modelctl.profile.yamlio import decode_text
 
@@ -56,8 +58,38 @@ def default_template_path() -> Path:
     raise TemplateError("the default Modelfile template is missing from the installation")  # pragma: no cover
 
 
-def _param_line(name: str, value: Any, field: str) -> dict[str, Any]:
+class ParamLine(TypedDict):
     """One PARAMETER entry for templates: ``name``, typed ``value`` and the profile ``field``."""
+
+    name: str
+    value: ParamValue
+    field: str
+
+
+class TemplateContext(TypedDict):
+    """What a Modelfile template sees (docs/templates.md): the profile, paths as they are to be written."""
+
+    source: str
+    name: str
+    description: str | None
+    description_lines: list[str]
+    from_: str
+    projectors: list[str]
+    adapters: list[str]
+    draft: str | None
+    system: str | None
+    template: str | None
+    parameters: list[ParamLine]
+    messages: list[dict[str, str]]
+    license: list[str]
+    requires: str | None
+    renderer: str | None
+    parser: str | None
+    quantize: str | None
+    draft_quantize: str | None
+
+
+def _param_line(name: str, value: ParamValue, field: str) -> ParamLine:
     return {"name": name, "value": value, "field": field}
 
 
@@ -189,16 +221,16 @@ def _source(path: Path, target_dir: Path | None) -> str:
         return str(path)
 
 
-def context_for(loaded: LoadedProfile, *, paths: str = "absolute", target_dir: Path | None = None) -> dict[str, Any]:
+def context_for(loaded: LoadedProfile, *, paths: str = "absolute", target_dir: Path | None = None) -> TemplateContext:
     prof = loaded.profile
     base = prof.base_path()
     from_ = _path_for(base, paths, target_dir) if base is not None else prof.from_
     adapters = [_path_for(a, paths, target_dir) for a in prof.adapter_paths()]
     draft = prof.draft_path()
-    params: list[dict[str, Any]] = []
+    params: list[ParamLine] = []
     for name, value in prof.parameters.as_dict().items():
-        if name == "stop":
-            params += [_param_line("stop", s, f"parameters.stop[{i}]") for i, s in enumerate(value)]
+        if isinstance(value, list):  # stop
+            params += [_param_line(name, s, f"parameters.{name}[{i}]") for i, s in enumerate(value)]
         else:
             params.append(_param_line(name, value, f"parameters.{name}"))
     return {
@@ -291,7 +323,7 @@ def render_profile(
     )
 
 
-def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
+def intent(loaded: LoadedProfile, ctx: TemplateContext) -> dict[str, object]:
     """What Ollama must read back from the rendered Modelfile."""
     prof = loaded.profile
     requires = prof.requires[1:] if prof.requires and prof.requires.startswith("v") else prof.requires
@@ -310,7 +342,7 @@ def intent(loaded: LoadedProfile, ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def spec_fields(spec: ModelSpec) -> dict[str, Any]:
+def spec_fields(spec: ModelSpec) -> dict[str, object]:
     return {
         "from": list(spec.froms),
         "adapters": list(spec.adapters),
@@ -326,12 +358,12 @@ def spec_fields(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def check_round_trip(loaded: LoadedProfile, spec: ModelSpec, ctx: dict[str, Any], *, template_file: str) -> None:
+def check_round_trip(loaded: LoadedProfile, spec: ModelSpec, ctx: TemplateContext, *, template_file: str) -> None:
     want = intent(loaded, ctx)
     got = spec_fields(spec)
     for key, expected in want.items():
         actual = got[key]
-        if key == "parameters":
+        if key == "parameters" and isinstance(expected, dict) and isinstance(actual, dict):
             names = sorted(set(expected) | set(actual), key=lambda n: (n not in expected, n))
             for n in names:
                 if n not in actual:
@@ -395,7 +427,7 @@ class ModelfileCheck:
     diff: str  # unified diff, committed -> rendered ("" when equal)
     note: str = ""  # why it differs when there is no diff to show (the profile is gone)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "modelfile": str(self.modelfile),
             "profile": self.profile,
@@ -420,7 +452,7 @@ class RenderCheck(JobResult):
         """A committed Modelfile that differs from its rendering: drift, 3."""
         return [ExitCode.DRIFT if self.drift else ExitCode.OK]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "drift": self.drift,
             "checks": [c.to_dict() for c in self.checks],

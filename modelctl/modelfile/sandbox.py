@@ -892,7 +892,7 @@ def compile_template(env: Any, source: str) -> Any:
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
-def render_bounded(template: Any, context: Mapping[str, Any]) -> str:
+def render_bounded(template: Any, context: Mapping[str, object]) -> str:
     """Render with a fresh budget; the text, refused over the output cap."""
     previous = getattr(_state, "budget", None)
     budget = _state.budget = Budget()  # not `with bounded()`: a render must stay cheap

@@ -1,6 +1,7 @@
 """Ollama: the one place that speaks HTTP (``server``, ``session``, ``_httpx``), the shape of its
-answers (``answers``), its wire formats (``wire``: Go quoting, float32, names, digests, versions), host
-addresses (``hosts``), prompt truncation by version (``truncation``) and registries (``registry``).
+answers (``answers``), the types of its requests and answers (``shapes``), its wire formats (``wire``:
+Go quoting, float32, names, digests, versions), host addresses (``hosts``), prompt truncation by
+version (``truncation``) and registries (``registry``).
 
 May import: ``modelctl.errors``, ``modelctl.common`` and the parameter catalogue
 (``modelctl.profile.params``); never a job, never click or the writers. The wire-format modules

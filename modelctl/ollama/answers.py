@@ -7,6 +7,8 @@ A rule checks only what some part of modelctl reads; every other field is kept a
 
 * :func:`loads`: JSON whose numbers fit what Go sends (64-bit integers, finite floats).
 * ``check_*``: the shape of each endpoint's answer; ``None`` when fine, else why not.
+* :class:`Shape` (``SHOW``, ``TAGS``, ``PS``, ``VERSION``, ``PROGRESS``, ``CHUNK``): a rule and the
+  TypedDict (modelctl/ollama/shapes.py) an answer that follows it is read as, the one cast.
 * :class:`TransferProgress`, :class:`GenerationProgress`: whether a stream line moved the
   request on (the stall deadline restarts only then) and the caps on a stream's length.
 """
@@ -16,17 +18,28 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from modelctl.common.limits import GENERATED_BYTES, STREAM_EVENTS, STREAM_STATUSES, Limit
 from modelctl.common.units import human_bytes
 from modelctl.ollama.wire import MalformedAnswer, parse_parameters, parse_rfc3339
 
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import Chunk, ProgressLine, PsResponse, ShowResponse, TagsResponse, VersionResponse
+
 __all__ = [
+    "ANY_OBJECT",
+    "CHUNK",
     "METRIC_KEYS",
+    "PROGRESS",
+    "PS",
+    "SHOW",
+    "TAGS",
+    "VERSION",
     "BadNumber",
     "GenerationProgress",
     "OverLimit",
+    "Shape",
     "TransferProgress",
     "check_chunk",
     "check_progress",
@@ -304,39 +317,69 @@ def _wild(v: Any) -> bool:
     return isinstance(v, int) and not _INT_MIN <= v < _COUNT_END
 
 
-def check_show(obj: dict[str, Any]) -> str | None:
+def check_show(obj: dict[str, object]) -> str | None:
     """``/api/show``: every field modelctl reads, and a ``parameters`` text it can parse."""
     return _SHOW(obj, "") or _check_parameters(obj.get("parameters"))
 
 
-def check_tags(obj: dict[str, Any]) -> str | None:
+def check_tags(obj: dict[str, object]) -> str | None:
     return _TAGS(obj, "")
 
 
-def check_ps(obj: dict[str, Any]) -> str | None:
+def check_ps(obj: dict[str, object]) -> str | None:
     return _PS(obj, "")
 
 
-def check_chunk(obj: dict[str, Any]) -> str | None:
+def check_chunk(obj: dict[str, object]) -> str | None:
     """A line of ``/api/generate`` or ``/api/chat``."""
     return _CHUNK(obj, "")
 
 
-def check_progress(obj: dict[str, Any]) -> str | None:
+def check_progress(obj: dict[str, object]) -> str | None:
     """A line of ``/api/create`` or ``/api/pull``."""
     return _PROGRESS(obj, "")
 
 
-def check_version(obj: dict[str, Any]) -> str | None:
+def check_version(obj: dict[str, object]) -> str | None:
     return _VERSION(obj, "")
 
 
-def is_final_progress(obj: dict[str, Any]) -> bool:
+def is_final_progress(obj: ProgressLine) -> bool:
     return obj.get("status") == "success"
 
 
-def is_final_generation(obj: dict[str, Any]) -> bool:
+def is_final_generation(obj: Chunk) -> bool:
     return obj.get("done") is True
+
+
+T = TypeVar("T")
+
+
+class Shape(Generic[T]):
+    """An answer's rule (a ``check_*``), and ``T``: the TypedDict of modelctl/ollama/shapes.py an
+    answer that follows the rule is. :meth:`read` is the one place a JSON object becomes one."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Callable[[dict[str, object]], str | None]) -> None:
+        self.rule = rule
+
+    def problem(self, obj: dict[str, object]) -> str | None:
+        return self.rule(obj)
+
+    def read(self, obj: dict[str, object]) -> T:
+        """``obj`` as ``T``; only for an object :meth:`problem` found nothing wrong with."""
+        return cast(T, obj)
+
+
+SHOW: Shape[ShowResponse] = Shape(check_show)
+TAGS: Shape[TagsResponse] = Shape(check_tags)
+PS: Shape[PsResponse] = Shape(check_ps)
+VERSION: Shape[VersionResponse] = Shape(check_version)
+PROGRESS: Shape[ProgressLine] = Shape(check_progress)
+CHUNK: Shape[Chunk] = Shape(check_chunk)
+#: An answer whose success carries nothing (delete, copy): any object without ``error`` is fine.
+ANY_OBJECT: Shape[dict[str, object]] = Shape(lambda _obj: None)
 
 
 # --------------------------------------------------------------------------- progress
@@ -354,10 +397,10 @@ class TransferProgress:
         self.max_statuses = max_statuses
         self.events = 0
         self.changes = 0
-        self.status: Any = None
+        self.status: str | None = None
         self.completed = -1
 
-    def step(self, obj: dict[str, Any]) -> bool:
+    def step(self, obj: ProgressLine) -> bool:
         """Whether the (checked) line ``obj`` is progress; OverLimit past a cap."""
         self.events += 1
         if self.events > self.max_events:
@@ -384,16 +427,16 @@ class GenerationProgress:
         self.max_bytes = max_bytes
         self.size = 0
 
-    def _add(self, piece: Any) -> bool:
+    def _add(self, piece: str | None) -> bool:
         if not isinstance(piece, str) or not piece:
             return False
         self.size += len(piece) if piece.isascii() else len(piece.encode("utf-8"))
         return True
 
-    def step(self, obj: dict[str, Any]) -> bool:
+    def step(self, obj: Chunk) -> bool:
         moved = self._add(obj.get("response")) | self._add(obj.get("thinking"))
         message = obj.get("message")
-        if isinstance(message, dict):
+        if message is not None:
             moved = self._add(message.get("content")) | self._add(message.get("thinking")) | moved
         if self.size > self.max_bytes:
             raise OverLimit(GENERATED_BYTES, f"more than {human_bytes(self.max_bytes)} of generated text")

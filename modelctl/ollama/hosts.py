@@ -12,8 +12,8 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import InvalidInput
 
 DEFAULT_PORT = 11434
@@ -122,7 +122,7 @@ class HostFacts:
     flash_attention: bool | None = None  # OLLAMA_FLASH_ATTENTION (None: not set, Ollama decides)
     max_loaded_models: int | None = None  # OLLAMA_MAX_LOADED_MODELS (0: automatic, 3 per GPU)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "OLLAMA_CONTEXT_LENGTH": self.context_length,
             "OLLAMA_NUM_PARALLEL": self.num_parallel,

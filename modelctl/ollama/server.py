@@ -41,26 +41,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from modelctl import __version__
 from modelctl.common import escape
 from modelctl.common.files import open_regular
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import ANSWER_BYTES, GENERATED_BYTES, LINE_BYTES, STREAM_EVENTS, STREAM_STATUSES
 from modelctl.common.units import human_bytes
 from modelctl.errors import InvalidInput, ModelctlError, ServerError, ServerUnreachable
 from modelctl.ollama._httpx import httpcore, httpx
 from modelctl.ollama.answers import (
+    ANY_OBJECT,
+    CHUNK,
+    PROGRESS,
+    PS,
+    SHOW,
+    TAGS,
+    VERSION,
     BadNumber,
     GenerationProgress,
     OverLimit,
+    Shape,
     TransferProgress,
-    check_chunk,
-    check_progress,
-    check_ps,
-    check_show,
-    check_tags,
-    check_version,
     is_final_generation,
     is_final_progress,
     json_type,
@@ -73,6 +76,24 @@ from modelctl.ollama.wire import compare_versions, is_digest, parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
     import ollama
+
+    from modelctl.ollama.shapes import (
+        ChatRequest,
+        Chunk,
+        CopyRequest,
+        CreateRequest,
+        DeleteRequest,
+        GenerateRequest,
+        ProgressLine,
+        PsResponse,
+        ShowRequest,
+        ShowResponse,
+        TagsResponse,
+        TransferRequest,
+    )
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, object])
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -441,15 +462,28 @@ class Caps:
 
 
 @dataclass(frozen=True)
-class _StreamKind:
-    check: Callable[[dict[str, Any]], str | None]
-    is_final: Callable[[dict[str, Any]], bool]
+class _StreamKind(Generic[T]):
+    shape: Shape[T]
+    is_final: Callable[[T], bool]
     final: str  # what the last line must say, for the message when it does not
-    generating: bool
+    progress: Callable[[Caps], Callable[[T], bool]]  # a new stream's judge of progress
 
 
-_TRANSFER = _StreamKind(check_progress, is_final_progress, "success", generating=False)
-_GENERATION = _StreamKind(check_chunk, is_final_generation, "done", generating=True)
+def _transfer_progress(caps: Caps) -> Callable[[ProgressLine], bool]:
+    return TransferProgress(caps.events, caps.statuses).step
+
+
+def _generation_progress(caps: Caps) -> Callable[[Chunk], bool]:
+    return GenerationProgress(caps.generated).step
+
+
+def _own(request: R) -> R:
+    """A request as a dict of the call's own (the caller's mapping, any mapping, is never changed)."""
+    return cast(R, dict(request))
+
+
+_TRANSFER: _StreamKind[ProgressLine] = _StreamKind(PROGRESS, is_final_progress, "success", _transfer_progress)
+_GENERATION: _StreamKind[Chunk] = _StreamKind(CHUNK, is_final_generation, "done", _generation_progress)
 
 
 @functools.lru_cache(maxsize=1)
@@ -467,7 +501,7 @@ class ServerInfo:
     version: str | None = None
     reason: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"host": self.host, "reachable": self.reachable, "version": self.version, "reason": self.reason}
 
 
@@ -677,10 +711,8 @@ class OllamaClient:
         kind = "answer" if line is None else f"NDJSON line after {line} line(s)"
         return ServerError(f"{self._at(path)}: malformed {kind}: {detail}", status=status)
 
-    def _object(
-        self, text: str, path: str, status: int, check: Callable[[dict[str, Any]], str | None], line: int | None
-    ) -> dict[str, Any]:
-        """One JSON answer (or stream line) of the shape ``check`` expects; ServerError otherwise."""
+    def _object(self, text: str, path: str, status: int, shape: Shape[T], line: int | None) -> T:
+        """One JSON answer (or stream line) of the shape ``shape`` expects; ServerError otherwise."""
         try:
             obj = loads(text) if line is None else loads_line(text)
         except BadNumber as exc:
@@ -693,10 +725,10 @@ class OllamaClient:
         if err:
             # No successful Ollama answer carries "error": the server or a proxy said no.
             raise ServerError(f"{self._at(path)} failed: {self._words(str(err))}", status=status)
-        problem = check(obj)
+        problem = shape.problem(obj)
         if problem is not None:
             raise self._malformed(path, line, self._words(problem), status)
-        return obj
+        return shape.read(obj)
 
     # -- one path for every request -------------------------------------------------------
 
@@ -723,7 +755,7 @@ class OllamaClient:
         path: str,
         clock: _Clock,
         *,
-        json_body: Any = None,
+        json_body: object = None,
         content: Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         model: str | None = None,
@@ -802,7 +834,7 @@ class OllamaClient:
         method: str,
         path: str,
         *,
-        json_body: Any = None,
+        json_body: object = None,
         model: str | None = None,
         ok_statuses: tuple[int, ...] = (),
     ) -> tuple[int, bytes]:
@@ -815,35 +847,37 @@ class OllamaClient:
         self,
         method: str,
         path: str,
-        check: Callable[[dict[str, Any]], str | None],
+        shape: Shape[T],
         *,
-        json_body: Any = None,
+        json_body: object = None,
         model: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> T:
         status, body = self._call(method, path, json_body=json_body, model=model)
-        return self._object(body.decode("utf-8", "replace"), path, status, check, None)
+        return self._object(body.decode("utf-8", "replace"), path, status, shape, None)
 
     def _stream(
-        self, path: str, body: dict[str, Any], kind: _StreamKind, *, model: str | None = None
-    ) -> Iterator[dict[str, Any]]:
+        self,
+        path: str,
+        body: CreateRequest | TransferRequest | GenerateRequest | ChatRequest,
+        kind: _StreamKind[T],
+        *,
+        model: str | None = None,
+    ) -> Iterator[T]:
         """POST and yield each NDJSON object of the shape ``kind.check`` expects, as long as the
         stream makes progress within the deadline; check the stream really finished at its end."""
         clock = _Clock(self._window(STREAM_TIMEOUT), moving=True)
-        caps = self.caps
-        progress = (
-            GenerationProgress(caps.generated) if kind.generating else TransferProgress(caps.events, caps.statuses)
-        )
-        last: dict[str, Any] | None = None
+        progress = kind.progress(self.caps)
+        last: T | None = None
         count = 0
         with self._exchange("POST", path, clock, json_body=body, model=model) as resp:
             status = resp.status_code
-            for raw in _ndjson_lines(self._body(resp, clock), caps.line):
+            for raw in _ndjson_lines(self._body(resp, clock), self.caps.line):
                 if not raw.strip():
                     continue
-                obj = self._object(raw.decode("utf-8", "replace"), path, status, kind.check, count)
+                obj = self._object(raw.decode("utf-8", "replace"), path, status, kind.shape, count)
                 count += 1
                 last = obj
-                if progress.step(obj):
+                if progress(obj):
                     clock.renew()
                 else:
                     clock.check()  # lines that repeat themselves do not keep a stream alive
@@ -858,7 +892,7 @@ class OllamaClient:
 
     def version(self) -> str:
         """``GET /api/version`` -> e.g. ``"0.12.3"``."""
-        return str(self._get_json("GET", "/api/version", check_version)["version"])
+        return str(self._get_json("GET", "/api/version", VERSION)["version"])
 
     def require_version(self, minimum: str = MIN_CREATE_VERSION) -> str:
         """The server's version; ServerError asking to upgrade Ollama when it is older than ``minimum``.
@@ -879,27 +913,27 @@ class OllamaClient:
             )
         return v
 
-    def tags(self) -> dict[str, Any]:
+    def tags(self) -> TagsResponse:
         """``GET /api/tags``: ``{"models": [...]}`` (every field kept)."""
-        return self._get_json("GET", "/api/tags", check_tags)
+        return self._get_json("GET", "/api/tags", TAGS)
 
-    def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
+    def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
         """``POST /api/show``, every field kept (system, messages, tensors...). 404 -> ModelNotFound."""
-        body: dict[str, Any] = {"model": model}
+        body: ShowRequest = {"model": model}
         if verbose:
             body["verbose"] = True
-        return self._get_json("POST", "/api/show", check_show, json_body=body, model=model)
+        return self._get_json("POST", "/api/show", SHOW, json_body=body, model=model)
 
-    def show_or_none(self, model: str) -> dict[str, Any] | None:
+    def show_or_none(self, model: str) -> ShowResponse | None:
         """``show``, or None when the server has no such model."""
         try:
             return self.show(model)
         except ModelNotFound:
             return None
 
-    def ps(self) -> dict[str, Any]:
+    def ps(self) -> PsResponse:
         """``GET /api/ps``: the loaded models (with ``context_length``, ``size_vram``, ``expires_at``)."""
-        return self._get_json("GET", "/api/ps", check_ps)
+        return self._get_json("GET", "/api/ps", PS)
 
     def info(self) -> ServerInfo:
         """Whether the server answers, and its version; never raises for an unreachable server."""
@@ -969,56 +1003,58 @@ class OllamaClient:
         finally:
             f.close()
 
-    def pull(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+    def pull(self, model: str, *, insecure: bool = False) -> Iterator[ProgressLine]:
         """``POST /api/pull`` streaming progress; finished only if the last line says ``success``."""
-        body: dict[str, Any] = {"model": model, "stream": True}
+        body: TransferRequest = {"model": model, "stream": True}
         if insecure:
             body["insecure"] = True
         return self._stream("/api/pull", body, _TRANSFER, model=model)
 
-    def push(self, model: str, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+    def push(self, model: str, *, insecure: bool = False) -> Iterator[ProgressLine]:
         """``POST /api/push`` streaming progress; finished only if the last line says ``success``."""
-        body: dict[str, Any] = {"model": model, "stream": True}
+        body: TransferRequest = {"model": model, "stream": True}
         if insecure:
             body["insecure"] = True
         return self._stream("/api/push", body, _TRANSFER, model=model)
 
-    def create(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def create(self, request: CreateRequest) -> Iterator[ProgressLine]:
         """``POST /api/create`` (JSON form) streaming progress.
 
         Completion is judged at the END of the stream: with an embedded pull of the base
         model ``success`` appears twice. With ``stream: false`` the single answer is yielded.
         """
-        return self._stream("/api/create", dict(request), _TRANSFER)
+        return self._stream("/api/create", _own(request), _TRANSFER)
 
-    def generate(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def generate(self, request: GenerateRequest) -> Iterator[Chunk]:
         """``POST /api/generate``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
-        body = dict(request)
+        body = _own(request)
         body.setdefault("stream", True)
         return self._stream("/api/generate", body, _GENERATION, model=body.get("model"))
 
-    def chat(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def chat(self, request: ChatRequest) -> Iterator[Chunk]:
         """``POST /api/chat``; streams unless ``request["stream"]`` is false. 404 -> ModelNotFound."""
-        body = dict(request)
+        body = _own(request)
         body.setdefault("stream", True)
         return self._stream("/api/chat", body, _GENERATION, model=body.get("model"))
 
     def delete(self, model: str) -> None:
         """``DELETE /api/delete``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
-        self._no_answer("DELETE", "/api/delete", {"model": model}, model)
+        body: DeleteRequest = {"model": model}
+        self._no_answer("DELETE", "/api/delete", body, model)
 
     def copy(self, source: str, destination: str) -> None:
         """``POST /api/copy``. 404 -> ModelNotFound; a 200 with ``{"error": ...}`` -> ServerError."""
-        self._no_answer("POST", "/api/copy", {"source": source, "destination": destination}, source)
+        body: CopyRequest = {"source": source, "destination": destination}
+        self._no_answer("POST", "/api/copy", body, source)
 
-    def _no_answer(self, method: str, path: str, body: dict[str, Any], model: str) -> None:
+    def _no_answer(self, method: str, path: str, body: DeleteRequest | CopyRequest, model: str) -> None:
         """A request whose success is an empty 200 (server/routes.go DeleteHandler, CopyHandler in
         ollama v0.9.3). A body, if any, is judged as every answer is: ``{"error": ...}`` is a
         failure, and what is not a JSON object is malformed (exit 5 either way)."""
         status, raw = self._call(method, path, json_body=body, model=model)
         text = raw.decode("utf-8", "replace")
         if text.strip():
-            self._object(text, path, status, lambda _obj: None, None)
+            self._object(text, path, status, ANY_OBJECT, None)
 
     def official_client(self) -> ollama.Client:
         """An ``ollama.Client`` with this client's host, credentials, headers and timeouts.

@@ -27,11 +27,14 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelctl.ollama.hosts import HostFacts, HostRef, HostSpec
 from modelctl.ollama.server import MIN_CREATE_VERSION, OllamaClient
 from modelctl.ollama.wire import model_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import ShowResponse, TagsResponse
 
 T = TypeVar("T")
 
@@ -172,13 +175,13 @@ class HostSession:
         """The version; ServerError when the server is too old for modelctl's create API."""
         return self.client.check_minimum_version(self.version(), minimum)
 
-    def tags(self, *, refresh: bool = False) -> dict[str, Any]:
+    def tags(self, *, refresh: bool = False) -> TagsResponse:
         """``/api/tags``, once per run (``refresh`` asks again, e.g. after creating models)."""
         if refresh:
             self._drop("tags")
         return self._once("tags", self.client.tags)
 
-    def show(self, model: str) -> dict[str, Any] | None:
+    def show(self, model: str) -> ShowResponse | None:
         """``/api/show`` of ``model`` once per run; None when the server has no such model."""
         return self._once(f"show:{model_key(model)}", lambda: self.client.show_or_none(model))
 

@@ -23,9 +23,13 @@ import struct
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, overload
 
 from modelctl.profile.params import BY_NAME, INT64_MAX, INT64_MIN, ORDER, suggest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from modelctl.ollama.shapes import PsEntry, PsResponse, ShowResponse, TagsEntry, TagsResponse
+    from modelctl.profile.params import Params, ParamScalar, ParamValue
 
 
 class MalformedAnswer(ValueError):
@@ -302,7 +306,15 @@ def _f32_sent(value: float) -> float:
     return float32_shortest(f32(value))
 
 
-def as_sent(value: Any) -> Any:
+@overload
+def as_sent(value: ParamScalar) -> ParamScalar: ...
+
+
+@overload
+def as_sent(value: ParamValue) -> ParamValue: ...
+
+
+def as_sent(value: ParamValue) -> ParamValue:
     """A parameter value as the server receives it from Ollama's CLI: a float goes through
     float32 (``ParseFloat(v, 32)``), and Go's JSON encoder writes that float32's shortest decimal."""
     if isinstance(value, float):
@@ -310,7 +322,7 @@ def as_sent(value: Any) -> Any:
     return value
 
 
-def same_value(name: str, a: Any, b: Any) -> bool:
+def same_value(name: str, a: object, b: object) -> bool:
     """Equal as stored: floats at float32 precision, ints exactly, stop lists as sets."""
     if a is None or b is None:
         return a is b
@@ -392,7 +404,7 @@ def _unescape(body: str, i: int, out: bytearray) -> int:
     return start + width
 
 
-def go_scalar(raw: str) -> Any:
+def go_scalar(raw: str) -> ParamScalar:
     """A ``%#v`` value: a quoted string, true/false, or a float64 (``4096``, ``0.7``, ``1e+06``)."""
     if raw.startswith('"'):
         return go_unquote(raw)
@@ -406,7 +418,7 @@ def go_scalar(raw: str) -> Any:
         return raw  # something newer than this parser: keep it as text
 
 
-def _typed(name: str, value: Any) -> Any:
+def _typed(name: str, value: ParamScalar) -> ParamScalar:
     """Give a catalogue parameter its catalogue type (the server keeps JSON float64s)."""
     param = BY_NAME.get(name)
     if param is None or isinstance(value, str):
@@ -420,7 +432,7 @@ def _typed(name: str, value: Any) -> Any:
     return value
 
 
-def parse_parameters(text: str | None) -> dict[str, Any]:
+def parse_parameters(text: str | None) -> Params:
     """Parse /api/show ``parameters`` into ``{name: value}``.
 
     Each line is the name padded to 30 columns, a space, then a Go-syntax value. ``stop``
@@ -428,7 +440,8 @@ def parse_parameters(text: str | None) -> dict[str, Any]:
     parameters get their catalogue type (ints as int, floats as float, stop as a list).
     The order of the result is the catalogue order, then the rest by name.
     """
-    values: dict[str, Any] = {}
+    values: Params = {}
+    lists: dict[str, list[ParamScalar]] = {}  # the names that repeat, or hold a list
     for line in (text or "").splitlines():
         if not line.strip():
             continue
@@ -437,17 +450,18 @@ def parse_parameters(text: str | None) -> dict[str, Any]:
         raw = parts[1].strip() if len(parts) > 1 else ""
         value = _typed(name, go_scalar(raw))
         param = BY_NAME.get(name)
-        if name == "stop" or (param is not None and param.type == "list[str]"):
-            values.setdefault(name, []).append(value)
-        elif name in values:
-            prev = values[name]
-            values[name] = (prev if isinstance(prev, list) else [prev]) + [value]
+        if name == "stop" or (param is not None and param.type == "list[str]") or name in values:
+            if name not in lists:
+                first = values.get(name)  # a name that repeats: its first value starts the list
+                lists[name] = [] if first is None or isinstance(first, list) else [first]
+                values[name] = lists[name]
+            lists[name].append(value)
         else:
             values[name] = value
     return order_parameters(values)
 
 
-def order_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+def order_parameters(values: Mapping[str, ParamValue]) -> Params:
     """Catalogue order, then unknown names alphabetically."""
     return {k: values[k] for k in sorted(values, key=lambda k: (ORDER.get(k, len(ORDER)), k))}
 
@@ -466,14 +480,23 @@ def same_model_name(a: str, b: str) -> bool:
     return model_key(a) == model_key(b)
 
 
-def find_entry(listing: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
+@overload
+def find_entry(listing: TagsResponse | None, name: str) -> TagsEntry | None: ...  # type: ignore[overload-overlap]
+
+
+@overload
+def find_entry(listing: PsResponse | None, name: str) -> PsEntry | None: ...
+
+
+def find_entry(listing: TagsResponse | PsResponse | None, name: str) -> TagsEntry | PsEntry | None:
     """The /api/tags or /api/ps entry for ``name`` (``:latest`` implied, case-insensitive).
 
     An entry is known by its ``name`` (its ``model`` only when it has no name, as
     :func:`listed_names` reads it): an entry whose ``model`` field alone matches is another
     model, and ``rm NAME`` must never delete it."""
-    models = (listing or {}).get("models")
-    for entry in models if isinstance(models, list) else []:
+    models = listing.get("models") if listing else None
+    entries: list[TagsEntry] | list[PsEntry] = models if isinstance(models, list) else []
+    for entry in entries:
         if not isinstance(entry, dict):
             continue
         own = entry.get("name") or entry.get("model")
@@ -482,7 +505,7 @@ def find_entry(listing: Mapping[str, Any] | None, name: str) -> dict[str, Any] |
     return None
 
 
-def listed_names(listing: Mapping[str, Any] | None) -> list[str]:
+def listed_names(listing: Mapping[str, object] | None) -> list[str]:
     """The model names of an /api/tags (or /api/ps) answer, in its order."""
     models = (listing or {}).get("models")
     out: list[str] = []
@@ -523,7 +546,7 @@ def is_digest(text: str) -> bool:
     return DIGEST_RE.match(text) is not None
 
 
-def modelfile_blobs(show: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+def modelfile_blobs(show: ShowResponse) -> tuple[list[str], list[str]]:
     """Digests of the FROM and ADAPTER blob lines of /api/show's generated Modelfile."""
     froms: list[str] = []
     adapters: list[str] = []
@@ -569,7 +592,7 @@ def older_than(version: str | None, minimum: str) -> bool:
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
-def parse_rfc3339(text: Any) -> datetime | None:
+def parse_rfc3339(text: object) -> datetime | None:
     """An aware datetime from Go's RFC3339Nano text (nanoseconds cut to micro); None if not one."""
     m = _RFC3339.match(text) if isinstance(text, str) else None
     if m is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode
 
 SCHEMA_VERSION = 1
@@ -23,7 +24,7 @@ def envelope(
     ok: bool = True,
     warnings: Iterable[Diagnostic] = (),
     errors: Iterable[Diagnostic] = (),
-) -> dict[str, Any]:
+) -> JSONObject:
     """The one JSON shape every command prints with ``--format json`` (docs/json.md)."""
     return {
         "schema_version": SCHEMA_VERSION,

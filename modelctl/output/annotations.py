@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
 
 from modelctl import __version__
 from modelctl.common import escape
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -62,10 +62,10 @@ def _is_file(d: Diagnostic) -> bool:
     return bool(d.file) and not str(d.file).startswith("--")  # `--set` is not a file
 
 
-def sarif(diagnostics: Sequence[Located]) -> dict[str, Any]:
+def sarif(diagnostics: Sequence[Located]) -> JSONObject:
     """A SARIF 2.1.0 log: one run, a rule per code, a result per diagnostic."""
     codes = list(dict.fromkeys(d.code for d, _ in diagnostics))
-    rules = [
+    rules: list[JSONObject] = [
         {
             "id": code,
             "name": "".join(part.capitalize() for part in code.split("_")),
@@ -73,24 +73,24 @@ def sarif(diagnostics: Sequence[Located]) -> dict[str, Any]:
         }
         for code in codes
     ]
-    results = []
+    results: list[JSONObject] = []
     for d, level in diagnostics:
-        result: dict[str, Any] = {
+        result: JSONObject = {
             "ruleId": d.code,
             "ruleIndex": codes.index(d.code),
             "level": level,
             "message": {"text": f"{d.field}: {d.message}" if d.field else d.message},
         }
         if _is_file(d):
-            location: dict[str, Any] = {"artifactLocation": {"uri": _uri(str(d.file)), "uriBaseId": "%SRCROOT%"}}
+            location: JSONObject = {"artifactLocation": {"uri": _uri(str(d.file)), "uriBaseId": "%SRCROOT%"}}
             region = {"startLine": d.line or 1}
             if d.column:
                 region["startColumn"] = d.column
             location["region"] = region
             result["locations"] = [{"physicalLocation": location}]
         results.append(result)
-    driver = {"name": "modelctl", "version": __version__, "rules": rules}
-    run = {"tool": {"driver": driver}, "columnKind": "unicodeCodePoints", "results": results}
+    driver: JSONObject = {"name": "modelctl", "version": __version__, "rules": rules}
+    run: JSONObject = {"tool": {"driver": driver}, "columnKind": "unicodeCodePoints", "results": results}
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 

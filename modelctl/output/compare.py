@@ -11,9 +11,9 @@ import html
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from modelctl.common.events import Event, EventSink, Notice
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, UsageProblem
 from modelctl.jobs.fleet import Fleet
 from modelctl.jobs.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
@@ -491,10 +491,10 @@ _BAR_H, _BAR_GAP, _LABEL_W, _CHART_W, _PAD = 22, 8, 150, 260, 60
 
 def _bar_chart(
     title: str, labels: Sequence[str], values: Sequence[float | None], *, maximum: float | None, fmt: str, color: str
-) -> dict[str, Any]:
+) -> JSONObject:
     """A horizontal bar chart's geometry (the template draws it as inline SVG)."""
     top = maximum if maximum else max([v for v in values if v is not None] or [1.0]) or 1.0
-    bars = []
+    bars: list[JSONObject] = []
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         w = max(1.0, _CHART_W * min(v / top, 1.0)) if v is not None and top else 1.0
         bars.append(
@@ -522,7 +522,7 @@ def _blank(text: str) -> bool:
     return text.strip() in ("", "-")
 
 
-def _table_data(t: ParamTable, seeds: Sequence[int | None] = ()) -> dict[str, Any]:
+def _table_data(t: ParamTable, seeds: Sequence[int | None] = ()) -> JSONObject:
     """The parameter table for the page: rows with nothing to show in any column are left out.
     ``seeds``: the run matrix's --seeds; the seed row and the legend say they replaced the profiles'."""
     forced = [s for s in seeds if s is not None]
@@ -533,7 +533,7 @@ def _table_data(t: ParamTable, seeds: Sequence[int | None] = ()) -> dict[str, An
             return f"{c.tag()}; {override}" if c.tag() else override
         return c.tag()
 
-    rows = [
+    rows: list[JSONObject] = [
         {
             "label": r.label,
             "differs": r.differs,
@@ -564,7 +564,7 @@ def table_html(t: ParamTable) -> str:
     )
 
 
-def _cell_data(m: Matrix, c: Cell) -> dict[str, Any]:
+def _cell_data(m: Matrix, c: Cell) -> JSONObject:
     return {
         "label": m.targets[c.profile].label,
         "text": c.result.text if c.result is not None else None,
@@ -578,7 +578,7 @@ def _cell_data(m: Matrix, c: Cell) -> dict[str, Any]:
     }
 
 
-def matrix_data(m: Matrix) -> dict[str, Any]:
+def matrix_data(m: Matrix) -> JSONObject:
     sums = m.summaries()
     labels = [t.label for t in m.targets]
     rates = [None if s.pass_rate is None else s.pass_rate * 100 for s in sums]
@@ -616,7 +616,7 @@ def matrix_data(m: Matrix) -> dict[str, Any]:
     }
 
 
-def page_context(m: Matrix, errors: Sequence[Diagnostic] | None = None) -> dict[str, Any]:
+def page_context(m: Matrix, errors: Sequence[Diagnostic] | None = None) -> JSONObject:
     """What the page around a run matrix shows: the verdict, the server, the errors, the table."""
     return {
         "title": "modelctl compare",

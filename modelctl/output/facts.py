@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ModelctlError
 from modelctl.memory.facts import ModelFacts
-from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, estimate_for_facts
+from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, EstimateRow, estimate_for_facts, row_cell, row_num_ctx
 from modelctl.memory.offload import GpuPlacement
 from modelctl.output import Result
 from modelctl.output.memory_html import estimate_html
@@ -193,13 +193,14 @@ def gpu_text(gpu: GpuPlacement) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_blocks(rows: list[dict[str, Any]], report: EstimateReport) -> list[str | Table]:
+def table_blocks(rows: list[EstimateRow], report: EstimateReport) -> list[str | Table]:
     budget = report.budget.budget_bytes if report.budget is not None else None
 
-    def cell(r: dict[str, Any], kv: str) -> str:
-        total = r[kv]["total_bytes"]
+    def cell(r: EstimateRow, kv: str) -> str:
+        c = row_cell(r, kv)
+        total = c["total_bytes"]
         text = human_bytes(total) + (" (over)" if budget is not None and total > budget else "")
-        return text + (f" (as {r[kv]['kv_type']})" if r[kv].get("kv_type", kv) != kv else "")
+        return text + (f" (as {c['kv_type']})" if c.get("kv_type", kv) != kv else "")
 
     unknown = "; trained context unknown, table stops at 131072" if not report.facts.context_trained else ""
     text = f"\ntotal memory (weights, KV cache and buffers), {report.memory.parallel} slot(s){unknown}:\n"
@@ -207,7 +208,7 @@ def table_blocks(rows: list[dict[str, Any]], report: EstimateReport) -> list[str
         text,
         Table(
             ("num_ctx", *(f"{kv} KV" for kv in TABLE_KV_TYPES)),
-            [(f"{r['num_ctx']:,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
+            [(f"{row_num_ctx(r):,}", *(cell(r, kv) for kv in TABLE_KV_TYPES)) for r in rows],
         ),
     ]
 
@@ -222,7 +223,7 @@ def estimate_result(report: EstimateReport, fmt: str = "text") -> Result:
         lines = budget_text(report.budget, report.memory.kv_type, report.memory.parallel) if report.budget else ""
         page = lambda: estimate_html(report, lines.splitlines())  # noqa: E731 - rendered only when printed
         return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
-    text = estimate_text(data["estimate"], data["model"])
+    text = estimate_text(report.memory.to_dict(), report.facts.to_dict())
     if report.budget is not None:
         text += budget_text(report.budget, report.memory.kv_type, report.memory.parallel)
     if report.gpu is not None:

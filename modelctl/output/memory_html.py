@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.units import human_bytes
-from modelctl.memory.memory import TABLE_KV_TYPES
+from modelctl.memory.memory import TABLE_KV_TYPES, EstimateRow, MemoryEstimate, row_cell, row_num_ctx
 from modelctl.output.html import render_page
 
 if TYPE_CHECKING:  # `inspect` imports this module through output/facts.py: the estimate stays unloaded
@@ -74,22 +75,26 @@ def _grid(ax: _Axes) -> list[dict[str, str]]:
     return out
 
 
-def _series(ax: _Axes, rows: Sequence[dict[str, Any]], kv: str, i: int) -> dict[str, Any]:
-    pts = [(ax.x(r["num_ctx"]), ax.y(r[kv]["total_bytes"]), r) for r in rows]
-    dots = [
-        {"x": _n(x), "y": _n(y), "title": f"{kv}, num_ctx {r['num_ctx']:,}: {human_bytes(r[kv]['total_bytes'])}"}
+def _series(ax: _Axes, rows: Sequence[EstimateRow], kv: str, i: int) -> JSONObject:
+    pts = [(ax.x(row_num_ctx(r)), ax.y(row_cell(r, kv)["total_bytes"]), r) for r in rows]
+    dots: list[JSONObject] = [
+        {
+            "x": _n(x),
+            "y": _n(y),
+            "title": f"{kv}, num_ctx {row_num_ctx(r):,}: {human_bytes(row_cell(r, kv)['total_bytes'])}",
+        }
         for x, y, r in pts
     ]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in pts)
     return {"kv": kv, "color": COLORS[kv], "points": points, "dots": dots, "legend_x": _L + i * 110}
 
 
-def _mark(ax: _Axes, n: int, cls: str, label: str, color: str, dy: int) -> dict[str, Any]:
+def _mark(ax: _Axes, n: int, cls: str, label: str, color: str, dy: int) -> JSONObject:
     x = ax.x(n)
     return {"cls": cls, "x": _n(x), "label_x": _n(x + 4), "label": label, "color": color, "dy": dy}
 
 
-def _marks(ax: _Axes, report: EstimateReport, sizes: Sequence[int]) -> list[dict[str, Any]]:
+def _marks(ax: _Axes, report: EstimateReport, sizes: Sequence[int]) -> list[JSONObject]:
     out = []
     lo, hi = min(sizes), max(sizes)
     trained = report.facts.context_trained
@@ -103,12 +108,12 @@ def _marks(ax: _Axes, report: EstimateReport, sizes: Sequence[int]) -> list[dict
     return out
 
 
-def chart_data(report: EstimateReport) -> dict[str, Any]:
+def chart_data(report: EstimateReport) -> JSONObject:
     """Total memory against num_ctx, one line per KV type, the budget and the trained context:
     the geometry the template draws."""
     rows = report.table or []
-    sizes = [r["num_ctx"] for r in rows] or [report.memory.num_ctx]
-    totals = [r[kv]["total_bytes"] for r in rows for kv in TABLE_KV_TYPES]
+    sizes = [row_num_ctx(r) for r in rows] or [report.memory.num_ctx]
+    totals = [row_cell(r, kv)["total_bytes"] for r in rows for kv in TABLE_KV_TYPES]
     marks = [report.budget.budget_bytes] if report.budget is not None else []
     values = totals + marks or [1]
     ax = _Axes(sizes, min(values), max(values))
@@ -132,30 +137,41 @@ def chart_data(report: EstimateReport) -> dict[str, Any]:
     }
 
 
-def _table_rows(report: EstimateReport) -> list[dict[str, Any]]:
+class _TableRow(TypedDict):
+    num_ctx: str
+    cells: list[_TableCell]
+
+
+class _TableCell(TypedDict):
+    text: str
+    over: bool
+
+
+def _table_rows(report: EstimateReport) -> list[_TableRow]:
     budget = report.budget.budget_bytes if report.budget is not None else None
-    out = []
+    out: list[_TableRow] = []
     for r in report.table or []:
-        cells = []
+        cells: list[_TableCell] = []
         for kv in TABLE_KV_TYPES:
-            total = r[kv]["total_bytes"]
-            note = f" (as {r[kv]['kv_type']})" if r[kv].get("kv_type", kv) != kv else ""
+            c = row_cell(r, kv)
+            total = c["total_bytes"]
+            note = f" (as {c['kv_type']})" if c.get("kv_type", kv) != kv else ""
             cells.append({"text": human_bytes(total) + note, "over": budget is not None and total > budget})
-        out.append({"num_ctx": f"{r['num_ctx']:,}", "cells": cells})
+        out.append({"num_ctx": f"{row_num_ctx(r):,}", "cells": cells})
     return out
 
 
-def _breakdown(est: dict[str, Any]) -> list[tuple[str, str]]:
+def _breakdown(est: MemoryEstimate) -> list[tuple[str, str]]:
     items = [
-        ("weights", est["weights_bytes"]),
-        ("projector", est["projector_bytes"]),
-        ("adapters", est["adapter_bytes"]),
-        ("KV cache", est["kv_cache_bytes"]),
-        ("recurrent state", est["recurrent_state_bytes"]),
-        ("compute buffer", est["compute_bytes"]),
-        ("output buffer", est["output_bytes"]),
-        ("extra allowance", est["overhead_bytes"]),
-        ("total", est["total_bytes"]),
+        ("weights", est.weights_bytes),
+        ("projector", est.projector_bytes),
+        ("adapters", est.adapter_bytes),
+        ("KV cache", est.kv_cache_bytes),
+        ("recurrent state", est.recurrent_state_bytes),
+        ("compute buffer", est.compute_bytes),
+        ("output buffer", est.output_bytes),
+        ("extra allowance", est.overhead_bytes),
+        ("total", est.total_bytes),
     ]
     return [(k, human_bytes(v)) for k, v in items if v or k == "total"]
 
@@ -170,7 +186,7 @@ def _profile(report: EstimateReport) -> str | None:
     return f"{where} (model {src.profile.profile.name}, from {src.profile.profile.from_})"
 
 
-def _over_note(report: EstimateReport, table: Sequence[dict[str, Any]]) -> str | None:
+def _over_note(report: EstimateReport, table: Sequence[_TableRow]) -> str | None:
     """What a red cell means, when the table has one."""
     if report.budget is None or not any(c["over"] for row in table for c in row["cells"]):
         return None
@@ -179,12 +195,12 @@ def _over_note(report: EstimateReport, table: Sequence[dict[str, Any]]) -> str |
 
 def estimate_html(report: EstimateReport, budget: Sequence[str] = ()) -> str:
     """The page; ``budget``: the budget's lines as the text prints them (the largest num_ctx that fits)."""
-    est = report.memory.to_dict()
+    est = report.memory
     facts = report.facts
     meta = (
         f"{facts.architecture or '?'}, {facts.parameter_size or '?'} parameters, {facts.quantization or '?'} · "
-        f"{report.memory.parallel} slot(s) · flash attention {'on' if est['flash_attention'] else 'off'} · "
-        f"{est['ollama']['description']}"
+        f"{est.parallel} slot(s) · flash attention {'on' if est.flash_attention else 'off'} · "
+        f"{est.rule.describe()}"
     )
     g = report.gpu
     gpu = {"memory": human_bytes(g.gpu_memory_bytes), "answer": g.answer, "rule": g.rule_description} if g else None
@@ -198,7 +214,7 @@ def estimate_html(report: EstimateReport, budget: Sequence[str] = ()) -> str:
         profile=_profile(report),
         c=chart_data(report),
         num_ctx=f"{report.memory.num_ctx:,}",
-        kv_type=est["kv_type"],
+        kv_type=est.kv_type,
         breakdown=_breakdown(est),
         gpu=gpu,
         kv_types=TABLE_KV_TYPES,
@@ -206,5 +222,5 @@ def estimate_html(report: EstimateReport, budget: Sequence[str] = ()) -> str:
         over_note=_over_note(report, table),
         budget_head=head,
         budget=lines[1:],
-        assumptions=est["assumptions"],
+        assumptions=list(est.assumptions),
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic
 from modelctl.modelfile.importer import ImportedProfile
 from modelctl.modelfile.render import RenderCheck, Rendered
@@ -12,7 +11,7 @@ from modelctl.output import Result, dumps
 
 def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:
     loaded = rendered.loaded
-    data: dict[str, Any] = {"profile": ref, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
+    data: JSONObject = {"profile": ref, "name": loaded.profile.name, "modelfile": rendered.text, "output": output}
     data["unchecked"] = [d.to_dict() for d in loaded.unchecked]
     return Result(data=data, text=rendered.text, warnings=loaded.warnings + loaded.unchecked, raw=True)
 
@@ -21,7 +20,7 @@ def import_result(imported: ImportedProfile, output: str | None) -> Result:
     return Result(data=imported.to_dict(output), text=imported.yaml, warnings=imported.warnings, raw=True)
 
 
-def schema_result(schema: dict[str, Any]) -> Result:
+def schema_result(schema: JSONObject) -> Result:
     return Result(data=schema, text=dumps(schema), raw=True)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, overall_exit_code
 from modelctl.output import Result
 
@@ -55,7 +56,7 @@ def prune_text(run: PruneRun, *, dry_run: bool) -> str:
     return "".join(parts)
 
 
-def prune_data(run: PruneRun, *, dry_run: bool) -> dict[str, Any]:
+def prune_data(run: PruneRun, *, dry_run: bool) -> JSONObject:
     return {
         "dry_run": dry_run,
         "hosts": [

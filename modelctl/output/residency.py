@@ -36,9 +36,7 @@ def _evictions(report: Residency, number: dict[int, int]) -> list[str]:
         return ["no two of them reload each other: each weights file keeps one runner for all its profiles\n"]
     lines = ["evict each other (Ollama keeps one runner per weights file; every switch reloads it):"]
     for e in report.evictions:
-        values = "; ".join(
-            f"{k} {' / '.join(display(v, k) for v in vs)}" for k, vs in e.conflict.to_dict()["values"].items()
-        )
+        values = "; ".join(f"{k} {' / '.join(display(v, k) for v in vs)}" for k, vs in e.conflict.values().items())
         lines.append(
             f"  runner {number[id(e.a)]} ({', '.join(e.a.labels)}) and runner {number[id(e.b)]} "
             f"({', '.join(e.b.labels)}): {values}"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypedDict
 
+from modelctl.common.jsontypes import JSONObject, json_of
 from modelctl.jobs.sweep import Setting, SweepResult
 from modelctl.output import Result
 from modelctl.output.chat import saved_line
@@ -93,7 +94,15 @@ def _ticks(top: float, n: int = 5) -> list[float]:
     return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
-def chart(settings: Sequence[Setting]) -> dict[str, Any]:
+class _Point(TypedDict):
+    x: float
+    y: float
+    rank: int
+    frontier: bool
+    title: str
+
+
+def chart(settings: Sequence[Setting]) -> JSONObject:
     """Pass rate (y) against median latency (x), a point per setting, the frontier joined."""
     timed = [s for s in settings if s.median_latency_ms is not None]
     top = max([s.median_latency_ms or 0.0 for s in timed] or [1.0]) * 1.1
@@ -107,7 +116,7 @@ def chart(settings: Sequence[Setting]) -> dict[str, Any]:
     def y(rate: float) -> float:
         return round(_TOP + plot_h * (1 - rate), 1)
 
-    points: list[dict[str, Any]] = [
+    points: list[_Point] = [
         {
             "x": x(s.median_latency_ms or 0.0),
             "y": y(s.pass_rate or 0.0),
@@ -127,7 +136,7 @@ def chart(settings: Sequence[Setting]) -> dict[str, Any]:
         "bottom": _H - _BOTTOM,
         "xticks": [{"x": x(t), "label": _ms(t)} for t in xticks],
         "yticks": [{"y": y(f), "label": f"{f * 100:.0f}%"} for f in (0.0, 0.25, 0.5, 0.75, 1.0)],
-        "points": points,
+        "points": [json_of(p) for p in points],
         "frontier": " ".join(f"{p['x']},{p['y']}" for p in front),
         "no_assertions": all(s.pass_rate is None for s in settings),
     }

@@ -13,12 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from modelctl.common.files import write_atomic
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, InvalidInput, JobResult, too_long_name
 from modelctl.modelfile.importer import dump_yaml
 from modelctl.ollama.wire import same_value
+from modelctl.profile.params import Params, ParamValue
 from modelctl.profile.profile import LoadedProfile, is_model_name, load_profile, same_local_path
 
 
@@ -28,9 +29,9 @@ class DerivedProfile(JobResult):
 
     path: Path  # where it is to be written
     text: str  # the YAML
-    data: dict[str, Any]  # what it sets
+    data: JSONObject  # what it sets, as the YAML holds it
     loaded: LoadedProfile  # the profile as it will load from ``path``
-    changed: dict[str, Any] = field(default_factory=dict)  # dotted field -> the new value
+    changed: JSONObject = field(default_factory=dict)  # dotted field -> the new value
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -40,7 +41,7 @@ class DerivedProfile(JobResult):
         """Write the profile atomically (a reader never sees half of it)."""
         write_atomic(self.path, self.text)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"path": str(self.path), "profile": self.text, "changed": self.changed}
 
 
@@ -54,11 +55,11 @@ def _local(target: Path, folder: Path) -> str:
     return rel if rel.startswith("../") else "./" + rel
 
 
-def _local_fields(base: LoadedProfile, folder: Path) -> dict[str, Any]:
+def _local_fields(base: LoadedProfile, folder: Path) -> JSONObject:
     """The base's local files written relative to ``folder``: ``extends`` does not rebase the
     paths of the files it reads, so a profile in another folder names them itself."""
     prof = base.profile
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     base_path = prof.base_path()
     if base_path is not None:
         out["from"] = _local(base_path, folder)
@@ -72,7 +73,7 @@ def _local_fields(base: LoadedProfile, folder: Path) -> dict[str, Any]:
     return out
 
 
-def _changed_parameters(base: LoadedProfile | None, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def _changed_parameters(base: LoadedProfile | None, parameters: Mapping[str, ParamValue]) -> Params:
     have = base.profile.parameters.as_dict() if base is not None else {}
     return {k: v for k, v in parameters.items() if k not in have or not same_value(k, v, have[k])}
 
@@ -81,7 +82,7 @@ def derive_profile(
     base: LoadedProfile | None,
     path: str | os.PathLike[str],
     *,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, ParamValue] | None = None,
     system: str | None = None,
     name: str | None = None,
     from_model: str | None = None,
@@ -112,8 +113,8 @@ def derive_profile(
         raise InvalidInput(f"'{model}' is not a valid Ollama model name: choose another file name", file=str(path))
     if base is not None and model == base.profile.name:
         raise InvalidInput(f"{path} would make the model {model} that {base.path.name} makes", file=str(path))
-    data: dict[str, Any] = {"name": model}
-    changed: dict[str, Any] = {}
+    data: JSONObject = {"name": model}
+    changed: JSONObject = {}
     if base is not None:
         data["extends"] = _relative(base.path, target.parent)
         if target.parent != base.path.parent:

@@ -9,7 +9,8 @@ near the name: a typo is never sent to the registry on modelctl's word.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from modelctl.errors import ModelctlError
 from modelctl.ollama.wire import listed_names, near_models
@@ -24,7 +25,7 @@ class OllamaClient(Protocol):
     @property
     def display_host(self) -> str: ...
 
-    def tags(self) -> dict[str, Any]: ...
+    def tags(self) -> Mapping[str, object]: ...
 
 
 def model_hint(client: OllamaClient, name: str, *, profiles: bool = True) -> str | None:

@@ -13,12 +13,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
+from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, InvalidInput
 
 ParamType = Literal["int", "float", "bool", "list[str]"]
 Level = Literal["load", "request"]
+#: One value of a parameter line: what a Modelfile's ``PARAMETER`` and a server's ``parameters`` hold.
+ParamScalar: TypeAlias = "int | float | bool | str"
+#: A parameter's value: the catalogue's types (an int, a float, a bool, ``stop``'s list of text), and
+#: the text or list a server's ``parameters`` may hold for a name modelctl does not know.
+ParamValue: TypeAlias = "int | float | bool | str | list[str] | list[ParamScalar]"
+#: Parameters by name: a profile's, the ``options`` of a request, a model's ``parameters`` on a server.
+Params: TypeAlias = "dict[str, ParamValue]"
 
 FLOAT32_MAX = 3.4028234663852886e38  # Ollama parses PARAMETER floats with ParseFloat(v, 32)
 INT64_MIN = -(2**63)
@@ -62,7 +70,7 @@ class Param:
             return f"<= {_num(maximum)}"
         return f"{_num(minimum)} .. {_num(maximum)}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "type": self.type,
@@ -84,7 +92,7 @@ class RemovedParam:
     instead: str  # what to use instead
     cli_behaviour: str  # what `ollama create` does with it today
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "name": self.name,
             "removed_in": self.removed_in,
@@ -368,14 +376,14 @@ def risk(param: Param, value: Any) -> str | None:
     return None
 
 
-def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | None = None) -> dict[str, Any]:
+def typed_parameters(params: Mapping[str, object], warnings: list[Diagnostic] | None = None) -> Params:
     """Catalogue-typed values only, in catalogue order: ints, floats, bools, ``stop`` as a list.
 
     What the server receives must have these types: ``/api/create`` stores anything, and a
     string ``num_ctx`` breaks every later request to the model. Names Ollama's CLI drops are
     dropped with a warning; unknown or removed names and values of the wrong type are refused.
     """
-    out: dict[str, Any] = {}
+    out: Params = {}
     for name, value in params.items():
         param = BY_NAME.get(name)
         if param is None:
@@ -395,7 +403,7 @@ def typed_parameters(params: Mapping[str, Any], warnings: list[Diagnostic] | Non
     return {k: out[k] for k in sorted(out, key=lambda k: ORDER[k])}
 
 
-def stored_value_problem(name: str, value: Any) -> str | None:
+def stored_value_problem(name: str, value: object) -> str | None:
     """Why a value a server stored for catalogue parameter ``name`` cannot be a profile's (wrong
     type, out of range), or None. ``/api/create`` stores anything it is sent."""
     param = BY_NAME[name]
@@ -408,7 +416,7 @@ def stored_value_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def _typed_value(param: Param, value: Any) -> Any:
+def _typed_value(param: Param, value: object) -> ParamValue:
     where = f"parameters.{param.name}"
     if param.type == "int":
         if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
@@ -425,6 +433,7 @@ def _typed_value(param: Param, value: Any) -> Any:
             raise InvalidInput(f"invalid bool value [{value}]", field=where)
         return value
     items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [value]
-    if not all(isinstance(s, str) for s in items):
+    texts = [s for s in items if isinstance(s, str)]
+    if len(texts) != len(items):
         raise InvalidInput("stop must be a list of strings", field=where)
-    return items
+    return texts

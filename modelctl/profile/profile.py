@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from modelctl.common.files import confinement_root, not_regular, open_regular, outside
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import EXTENDS_DEPTH, EXTENDS_FILES, PROFILE_DIR_FILES, PROFILE_TOTAL_BYTES
 from modelctl.errors import Diagnostic, InvalidInput, ProfileError
 from modelctl.modelfile.gotemplate import GoTemplateError, check, newer_functions, template_problems
@@ -111,12 +112,12 @@ def _param_annotation(param: P.Param) -> Any:
 class _ParametersBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> P.Params:
         """The parameters that are set, in catalogue order, typed (a fresh dict each call)."""
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self._set_values.items()}
 
     @cached_property
-    def _set_values(self) -> dict[str, Any]:
+    def _set_values(self) -> P.Params:
         # The model is frozen, so this is computed once.
         return {p.name: getattr(self, p.name) for p in P.CATALOGUE if getattr(self, p.name) is not None}
 
@@ -532,7 +533,7 @@ class _Loader:
         self.done[path] = resolved
         return resolved
 
-    def parent(self, target: Path, ref: str, chain: tuple[Path, ...], where: dict[str, Any]) -> _Resolved:
+    def parent(self, target: Path, ref: str, chain: tuple[Path, ...], where: _Where) -> _Resolved:
         """The resolved file ``target`` extended from the last file of ``chain``."""
         if target in chain:
             cycle = " -> ".join(_display(p) for p in (*chain, target))
@@ -582,14 +583,23 @@ def _refuse_modelfile(text: str, name: str) -> None:
         )
 
 
-def _extends_entries(ext: Any, doc: yamlio.Document, name: str) -> list[tuple[str, dict[str, Any]]]:
-    """The `extends` references with where each is written (keyword arguments for ProfileError)."""
+class _Where(TypedDict):
+    """Where an `extends` reference is written: keyword arguments for ProfileError."""
+
+    file: str
+    line: int | None
+    column: int | None
+    field: str
+
+
+def _extends_entries(ext: Any, doc: yamlio.Document, name: str) -> list[tuple[str, _Where]]:
+    """The `extends` references with where each is written."""
     if ext is None:
         return []
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[tuple[str, _Where]] = []
     for i, ref in enumerate(ext if isinstance(ext, list) else [ext]):
         line, col = doc.position(("extends", i) if isinstance(ext, list) else ("extends",))
-        where: dict[str, Any] = {"file": name, "line": line, "column": col, "field": "extends"}
+        where: _Where = {"file": name, "line": line, "column": col, "field": "extends"}
         if not isinstance(ref, str) or not ref:
             raise ProfileError("extends must be a path or a list of paths", **where)
         out.append((ref, where))
@@ -1056,16 +1066,16 @@ def _parameter_warnings(prof: Profile, warn: Callable[[str, str, str], None]) ->
             "(`validate --host` checks it against the base model's)",
         )
     num_ctx = values.get("num_ctx")
-    if num_ctx is not None and num_ctx < 4:
+    if isinstance(num_ctx, int) and num_ctx < 4:
         warn("risky_value", "parameters.num_ctx", "Ollama raises num_ctx to at least 4")
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema() -> JSONObject:
     """JSON Schema of the profile format, for editors' YAML language servers."""
-    props: dict[str, Any] = {}
+    props: JSONObject = {}
     for p in P.CATALOGUE:
         if p.type == "int":
-            s: dict[str, Any] = {"type": "integer"}
+            s: JSONObject = {"type": "integer"}
         elif p.type == "float":
             s = {"type": "number"}
         elif p.type == "bool":
@@ -1084,8 +1094,8 @@ def json_schema() -> dict[str, Any]:
         default = "" if p.default is None else f" Ollama's default: {p.default_note}."
         s["description"] = f"{p.meaning}{default} ({'load-time' if p.level == 'load' else 'per request'})"
         props[p.name] = s
-    str_or_list = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-    quantize = {"type": "string", "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$"}
+    str_or_list: JSONObject = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    quantize: JSONObject = {"type": "string", "pattern": "^([Ff]32|[Ff]16|[Bb][Ff]16|[Qq]8_0|[Qq]4_[Kk](_[SsMm])?)$"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://modelctl.dev/schema/profile-v1.json",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from modelctl.common.files import read_bounded
+from modelctl.common.jsontypes import JSONObject
 from modelctl.common.limits import PROMPTS_BYTES
 from modelctl.errors import Diagnostic, InvalidInput, ProfileError
 from modelctl.profile.params import suggest
@@ -52,7 +53,7 @@ class Assertion:
             return f"regex /{self.value}/"
         return f"{self.kind} {json.dumps(self.value, ensure_ascii=False)}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"kind": self.kind, "value": self.value}
 
 
@@ -62,7 +63,7 @@ class AssertionResult:
     passed: bool
     message: str  # why it failed, or a short confirmation
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": self.assertion.kind,
             "value": self.assertion.value,
@@ -93,7 +94,7 @@ class PromptCase:
             return f"{self.file}:{self.line}"
         return "--prompt"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "index": self.index,
             "name": self.name,
