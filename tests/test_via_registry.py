@@ -229,3 +229,19 @@ def test_without_the_registry_each_host_reports_its_own_upload(hosts: dict[str, 
     size = (tmp_path / "tiny.gguf").stat().st_size
     assert builds[a.url]["uploaded_bytes"] == 0 and builds[a.url]["blobs"][0]["present"] is True
     assert builds[b.url]["uploaded_bytes"] == size and builds[b.url]["blobs"][0]["present"] is False
+
+
+def test_several_profiles_with_jobs(hosts: dict[str, OllamaDouble], registry: respx.MockRouter, tmp_path: Path) -> None:
+    """Two profiles, --jobs 2: each built once on the first host, each pulled by the others."""
+    inv = setup(tmp_path, hosts)
+    write_tiny_llama(tmp_path / "other.gguf", name="other")
+    (tmp_path / "other.yaml").write_text("name: other-chef\nfrom: ./other.gguf\n")
+    refs = [str(tmp_path / "chef.yaml"), str(tmp_path / "other.yaml")]
+    code, out, err = invoke(tmp_path, "build", *refs, "--hosts", str(inv), "--via-registry", "--jobs", "2")
+    assert code == 0, err
+    assert "6 built on 3 hosts" in out
+    assert sorted(r["json"]["model"] for r in hosts["a"].state.calls("/api/create")) == ["other-chef", "tiny-chef"]
+    for d in (hosts["b"], hosts["c"]):
+        assert not d.state.calls("/api/create")
+        assert sorted(r["json"]["model"] for r in d.state.calls("/api/pull")) == [f"{REG}/team/other-chef:latest", REF]
+        assert digest(d, "other-chef") == digest(hosts["a"], "other-chef")

@@ -1085,7 +1085,7 @@ def _run_timed(plans: Sequence[BuildPlan], builder: Builder, jobs: int) -> list[
         for i, plan in enumerate(plans):
             one(i, plan)
     else:
-        _in_threads(one, plans, jobs)
+        in_threads(one, plans, jobs)
     out: list[_Done] = []
     for r in results:
         if isinstance(r, _Done):
@@ -1097,7 +1097,8 @@ def _run_timed(plans: Sequence[BuildPlan], builder: Builder, jobs: int) -> list[
     return out
 
 
-def _in_threads(one: Callable[[int, BuildPlan], None], plans: Sequence[BuildPlan], jobs: int) -> None:
+def in_threads(one: Callable[[int, BuildPlan], None], plans: Sequence[BuildPlan], jobs: int) -> None:
+    """``one(i, plan)`` for each plan, ``jobs`` at a time in daemon threads (Ctrl-C stops at once)."""
     slots = threading.Semaphore(jobs)
 
     def worker(i: int, plan: BuildPlan) -> None:

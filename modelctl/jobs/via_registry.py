@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,7 @@ from modelctl.jobs.build import (
     BuildResult,
     Shipped,
     check_server_version,
+    in_threads,
     verdict,
 )
 from modelctl.jobs.lock import Lock
@@ -205,27 +206,40 @@ def shipments(
 
 
 def build_and_push(part: HostPart, mine: Sequence[Shipment], registry: RegistrySpec, lock: Lock | None) -> None:
-    """Each of ``mine`` on its builder host: built (when it needs it), copied to its reference, pushed."""
-    session, client = part.session, part.session.client
-    for sh in mine:
-        plan = sh.plan
-        job = plan.name if len(part.plans) > 1 else None
-        try:
-            if sh.build:
-                sh.built = part.builder.run(plan, job)
-                sh.built.reasons = part.wanted[plan.name].reasons  # the judge's (--force included)
-            part.builder.on_event(Status(f"pushing {sh.reference}", job))
-            client.copy(plan.name, sh.reference)
-            insecure = is_insecure(sh.reference, part.registries)
-            _drain(part, client.push(sh.reference, insecure=insecure), job, registry, "push to it", insecure)
-            sh.digest = manifest_digest(
-                sh.reference, insecure_registries=part.registries, timeout=client.timeout or 30.0
-            )
-            if lock is not None:
-                lock.put_push(session.key, session.version(), sh.reference, plan.name, sh.digest)
-        except ModelctlError as exc:
-            sh.error = exc
+    """Each of ``mine`` on its builder host, ``--jobs`` at a time: built (when it needs it), copied
+    to its reference, pushed."""
+    by_name = {sh.plan.name: sh for sh in mine}
+    _each(part, [sh.plan for sh in mine], lambda plan: _ship(part, by_name[plan.name], registry, lock))
     _base_digests(part, [sh for sh in mine if sh.error is None and sh.plan.base_model])
+
+
+def _each(part: HostPart, plans: Sequence[BuildPlan], one: Callable[[BuildPlan], None]) -> None:
+    """``one`` for each plan, the host's ``--jobs`` at a time."""
+    jobs = part.builder.options.jobs
+    if jobs <= 1 or len(plans) <= 1:
+        for plan in plans:
+            one(plan)
+    else:
+        in_threads(lambda _i, plan: one(plan), plans, jobs)
+
+
+def _ship(part: HostPart, sh: Shipment, registry: RegistrySpec, lock: Lock | None) -> None:
+    session, client, plan = part.session, part.session.client, sh.plan
+    job = plan.name if len(part.plans) > 1 else None
+    try:
+        if sh.build:
+            sh.built = part.builder.run(plan, job)
+            sh.built.reasons = part.wanted[plan.name].reasons  # the judge's (--force included)
+        part.builder.on_event(Status(f"pushing {sh.reference}", job))
+        client.copy(plan.name, sh.reference)
+        insecure = is_insecure(sh.reference, part.registries)
+        _drain(part, client.push(sh.reference, insecure=insecure), job, registry, "push to it", insecure)
+        wait = client.timeout or 30.0
+        sh.digest = manifest_digest(sh.reference, insecure_registries=part.registries, timeout=wait)
+        if lock is not None:
+            lock.put_push(session.key, session.version(), sh.reference, plan.name, sh.digest)
+    except ModelctlError as exc:
+        sh.error = exc
 
 
 def _base_digests(part: HostPart, mine: Sequence[Shipment]) -> None:
@@ -264,30 +278,33 @@ def _drain(
 
 
 def pull_and_copy(part: HostPart, by_name: Mapping[str, Shipment], registry: RegistrySpec) -> None:
-    """Every profile the host receives: pull its reference and copy it to the profile's model name."""
-    for plan in part.plans:
-        sh = by_name.get(plan.name)
-        if sh is None or part not in sh.receivers:
-            continue
-        start = time.monotonic()
-        here = sh.builder is part and sh.build
-        if sh.error is not None:
-            part.outcomes.pop(plan.name, None)
-            part.fail(plan, _not_shipped(sh, sh.builder is part), time.monotonic() - start)
-            continue
-        try:
-            _pull(part, sh, registry)
-        except ModelctlError as exc:
-            part.outcomes.pop(plan.name, None)
-            part.fail(plan, exc, time.monotonic() - start)
-            continue
-        outcome = sh.built if here and sh.built is not None else part.outcomes.get(plan.name) or part.wanted[plan.name]
-        if not here and sh.built is not None and outcome.status == "created":
-            outcome.base_show = sh.built.base_show
-        outcome.shipped = Shipped(sh.reference, sh.digest, built_here=here, pushed_here=sh.builder is part)
-        outcome.elapsed = (time.monotonic() - part.started) if sh.builder is part else time.monotonic() - start
-        part.outcomes[plan.name] = outcome
-        part.event(plan, outcome.verb, outcome.elapsed)
+    """Every profile the host receives, ``--jobs`` at a time: pull its reference, copy it to the
+    profile's model name."""
+    mine = [p for p in part.plans if p.name in by_name and part in by_name[p.name].receivers]
+    _each(part, mine, lambda plan: _receive(part, by_name[plan.name], registry))
+
+
+def _receive(part: HostPart, sh: Shipment, registry: RegistrySpec) -> None:
+    plan = sh.plan
+    start = time.monotonic()
+    here = sh.builder is part and sh.build
+    if sh.error is not None:
+        part.outcomes.pop(plan.name, None)
+        part.fail(plan, _not_shipped(sh, sh.builder is part), time.monotonic() - start)
+        return
+    try:
+        _pull(part, sh, registry)
+    except ModelctlError as exc:
+        part.outcomes.pop(plan.name, None)
+        part.fail(plan, exc, time.monotonic() - start)
+        return
+    outcome = sh.built if here and sh.built is not None else part.outcomes.get(plan.name) or part.wanted[plan.name]
+    if not here and sh.built is not None and outcome.status == "created":
+        outcome.base_show = sh.built.base_show
+    outcome.shipped = Shipped(sh.reference, sh.digest, built_here=here, pushed_here=sh.builder is part)
+    outcome.elapsed = (time.monotonic() - part.started) if sh.builder is part else time.monotonic() - start
+    part.outcomes[plan.name] = outcome
+    part.event(plan, outcome.verb, outcome.elapsed)
 
 
 def _pull(part: HostPart, sh: Shipment, registry: RegistrySpec) -> None:
