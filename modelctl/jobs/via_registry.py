@@ -48,7 +48,7 @@ from modelctl.jobs.build import (
     verdict,
 )
 from modelctl.jobs.lock import Lock
-from modelctl.ollama.manifests import manifest_digest, normal_digest
+from modelctl.ollama.manifests import manifest_digest, normal_digest, registry_client
 from modelctl.ollama.registry import RegistrySpec, http_registry_error, http_registry_hint, is_insecure
 from modelctl.ollama.session import HostSession
 from modelctl.ollama.wire import find_entry
@@ -141,21 +141,34 @@ def judge(part: HostPart, options: BuildOptions, records: BuildRecords, lock: Lo
             part.fail(plan, exc, time.monotonic() - start)
 
 
+#: Manifests asked of the registry at once.
+REGISTRY_AT_ONCE = 8
+
+
 def registry_digests(
     plans: Sequence[BuildPlan], registry: RegistrySpec, registries: Sequence[str], timeout: float
 ) -> dict[str, str | None]:
-    """Each profile's reference on the registry: its manifest digest, None when the registry lacks it.
-    A registry that cannot be reached stops the run (exit 4): nothing could be shipped."""
+    """Each profile's reference on the registry: its manifest digest, None when the registry lacks it
+    (:data:`REGISTRY_AT_ONCE` asked at once, through one connection pool). A registry that cannot be
+    reached raises (``build`` stops, exit 4: nothing could be shipped)."""
     out: dict[str, str | None] = {}
-    for plan in plans:
-        try:
-            out[plan.name] = manifest_digest(
-                registry.reference(plan.name), insecure_registries=registries, timeout=timeout
-            )
-        except ServerError as exc:
-            if exc.status != 404:
-                raise
-            out[plan.name] = None
+    failed: list[ModelctlError] = []
+    with registry_client(timeout) as http:
+
+        def one(_i: int, plan: BuildPlan) -> None:
+            ref = registry.reference(plan.name)
+            try:
+                out[plan.name] = manifest_digest(ref, insecure_registries=registries, timeout=timeout, client=http)
+            except ServerError as exc:
+                if exc.status != 404:
+                    failed.append(exc)
+                out[plan.name] = None
+            except ModelctlError as exc:
+                failed.append(exc)
+
+        in_threads(one, plans, REGISTRY_AT_ONCE)
+    if failed:
+        raise failed[0]
     return out
 
 

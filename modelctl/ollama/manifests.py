@@ -77,6 +77,11 @@ def normal_digest(digest: str | None) -> str | None:
     return digest if ":" in digest else f"sha256:{digest}"
 
 
+def registry_client(timeout: float = 30.0) -> httpx.Client:
+    """One connection pool for several :func:`manifest_digest` questions (thread-safe)."""
+    return httpx.Client(timeout=timeout, follow_redirects=True)
+
+
 def manifest_digest(
     model: str, *, insecure_registries: Iterable[str] = (), timeout: float = 30.0, client: httpx.Client | None = None
 ) -> str:
@@ -85,7 +90,7 @@ def manifest_digest(
     insecure = is_insecure(ref.name, insecure_registries)
     url = ref.url(insecure)
     owned = client is None
-    http = client if client is not None else httpx.Client(timeout=timeout, follow_redirects=True)
+    http = client if client is not None else registry_client(timeout)
     try:
         headers = {"Accept": ACCEPT}
         try:
