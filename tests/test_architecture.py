@@ -45,6 +45,11 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
     "modelctl.output.progress": {"rich.progress", "rich.text"},
+    # plan and build import these: the jobs only some of their paths run load when those run
+    "modelctl.jobs.fleet": {"modelctl.jobs.compare", "modelctl.jobs.show"},
+    "modelctl.jobs.build": {"modelctl.jobs.show"},
+    "modelctl.jobs.lock": {"modelctl.memory.facts"},
+    "modelctl.jobs.profiles": {"modelctl.memory.facts"},
 }
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelctl.common.events import EventSink, ProfileDone, Status, Transfer, ignore, progress_event
 from modelctl.common.files import (
@@ -62,7 +62,6 @@ from modelctl.jobs.drift import (
 )
 from modelctl.jobs.lock import Lock, make_entry, read_lock
 from modelctl.jobs.profiles import load_profile
-from modelctl.jobs.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
 from modelctl.modelfile.grammar import ModelSpec
 from modelctl.modelfile.render import Rendered, render
 from modelctl.ollama.hosts import HostRef, HostSpec
@@ -78,6 +77,9 @@ from modelctl.profile.profile import (
     same_local_path,
     split_abstract,
 )
+
+if TYPE_CHECKING:  # the report job (memory estimates, probes) loads only when a report is composed
+    from modelctl.jobs.show import ModelReport, Verification
 
 BlobKind = Literal["files", "adapters", "draft_files"]
 Status_ = Literal["created", "up_to_date", "planned"]
@@ -771,6 +773,8 @@ class Builder:
 
     def _report(self, o: BuildOutcome, tags: dict[str, Any], ps: dict[str, Any] | None) -> dict[str, Any] | None:
         """Compose ``o.report``; returns the /api/ps answer (asked once, when a report needs it)."""
+        from modelctl.jobs.show import apply_runtime, build_report, verify_runtime
+
         plan, session = o.plan, self.session
         deployed = session.show(plan.name)
         if deployed is None:

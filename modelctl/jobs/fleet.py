@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from modelctl.common.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
 from modelctl.errors import Diagnostic, ExitCode, InvalidInput, JobResult, ModelctlError, overall_exit_code
@@ -36,15 +36,17 @@ from modelctl.jobs.build import (
     load_builds,
     plan_profile,
 )
-from modelctl.jobs.compare import CompareOptions, load_targets, skip_abstract, table_on
 from modelctl.jobs.lock import Lock, read_lock
 from modelctl.jobs.plan import PlanOptions, PlanResult, plan, plan_on, prepare
-from modelctl.jobs.show import ModelReport, profile_view, show, show_on
-from modelctl.jobs.table import ParamTable
 from modelctl.ollama.hosts import HostSpec, parse_host, redact
 from modelctl.ollama.session import HostSession, session_for
 from modelctl.profile.inventory import Selection, host_label, host_refs, select_hosts
 from modelctl.profile.profile import resolve_ref
+
+if TYPE_CHECKING:  # plan and build import this module: compare's and show's jobs load when they run
+    from modelctl.jobs.compare import CompareOptions
+    from modelctl.jobs.show import ModelReport
+    from modelctl.jobs.table import ParamTable
 
 R = TypeVar("R")
 J = TypeVar("J", bound=JobResult)  # a job's result, whose exit code a fleet ranks
@@ -402,6 +404,8 @@ def show_hosts(
     timeout: float | None = None,
 ) -> Fleet[ModelReport]:
     """The report of MODEL (or of PROFILE's model) on every host, each with its own facts."""
+    from modelctl.jobs.show import profile_view, show, show_on
+
     started = time.monotonic()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
@@ -444,6 +448,8 @@ def compare_hosts(
     A host that cannot be reached or that fails a request still gets its table (without what the
     server would have said); with several hosts its code (4, 5) counts in the run's by
     errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
+    from modelctl.jobs.compare import CompareOptions, load_targets, skip_abstract, table_on
+
     started = time.monotonic()
     options = options or CompareOptions()
     selection = select_hosts(hosts, inventory)
