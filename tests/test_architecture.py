@@ -38,6 +38,7 @@ LAZY_IMPORTS_ALLOWED = {
         "modelctl.output.failure",
     },
     "modelctl.common.files": {"tempfile", "fcntl", "hashlib"},
+    "modelctl.common.units": {"json"},
     "modelctl.output": {"json"},
     "modelctl.profile.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},
@@ -45,6 +46,7 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
     "modelctl.output.progress": {"rich.progress", "rich.text"},
+    "modelctl.output.facts": {"modelctl.output.memory_html"},  # inspect imports this module
     # plan and build import these: the jobs only some of their paths run load when those run
     "modelctl.jobs.fleet": {"modelctl.jobs.compare", "modelctl.jobs.show"},
     "modelctl.jobs.build": {"modelctl.jobs.show"},
