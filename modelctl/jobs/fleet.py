@@ -41,7 +41,7 @@ from modelctl.jobs.plan import PlanOptions, PlanResult, plan, plan_on, prepare
 from modelctl.ollama.hosts import HostSpec, parse_host, redact
 from modelctl.ollama.session import HostSession, session_for
 from modelctl.profile.inventory import Selection, host_label, host_refs, select_hosts
-from modelctl.profile.profile import resolve_ref
+from modelctl.profile.profile import LoadedProfile, resolve_ref
 
 if TYPE_CHECKING:  # plan and build import this module: compare's and show's jobs load when they run
     from modelctl.jobs.compare import CompareOptions
@@ -280,12 +280,22 @@ def _plan_many(
         for path in profile_paths(r.refs):
             sessions_of.setdefault(path, []).append(sessions[id(r)])
 
-    def ask(p: BuildPlan) -> None:  # each host starts on a profile's models as soon as it is rendered
+    def ask_model(lp: LoadedProfile) -> None:  # each host starts on a profile's model once all have loaded
+        for s in sessions_of.get(lp.path, []):
+            s.prefetch([lp.profile.name])
+
+    def ask(p: BuildPlan) -> None:  # and on its base as soon as it is rendered
         for s in sessions_of.get(p.profile_path or Path(), []):
             s.prefetch([p.name, p.base_model])
 
     plans, skipped = prepare(
-        _union(runs), overrides=overrides, template=template, on_plan=ask, on_event=on_event, local_files=local_files
+        _union(runs),
+        overrides=overrides,
+        template=template,
+        on_plan=ask,
+        on_event=on_event,
+        local_files=local_files,
+        on_loaded=ask_model,
     )
     records = BuildRecords()
 

@@ -31,7 +31,7 @@ from modelctl.modelfile.render import render
 from modelctl.ollama.hosts import HostRef
 from modelctl.ollama.session import DEFAULT_CONCURRENCY, HostSession, session_for
 from modelctl.ollama.wire import find_entry
-from modelctl.profile.profile import split_abstract
+from modelctl.profile.profile import LoadedProfile, split_abstract
 
 PlanStatus = Literal["in_sync", "changed", "missing", "failed"]
 
@@ -139,12 +139,17 @@ def prepare(
     on_plan: Callable[[BuildPlan], None] | None = None,
     on_event: EventSink = ignore,
     local_files: bool = True,
+    on_loaded: Callable[[LoadedProfile], None] | None = None,
 ) -> tuple[list[BuildPlan], list[Diagnostic]]:
     """Every profile loaded (every invalid one reported at once), rendered, round-trip checked
     and assembled into the request ``build`` would send; a note for each abstract one.
-    ``on_plan`` sees each plan as soon as it is ready (to start asking servers about it).
+    ``on_loaded`` sees each profile once every one has loaded, before any is rendered, and
+    ``on_plan`` each plan as soon as it is ready (to start asking servers about them).
     ``local_files=False``: local files are named, not read (their weights are not compared)."""
     loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files))
+    if on_loaded is not None:
+        for lp in loaded:
+            on_loaded(lp)
     plans: list[BuildPlan] = []
     for lp in loaded:
         rendered = render(lp, template=template, paths="absolute")
@@ -195,7 +200,8 @@ def plan(
             template=o.template,
             on_event=on_event,
             local_files=o.local_files,
-            on_plan=lambda p: s.prefetch([p.name, p.base_model]),
+            on_loaded=lambda lp: s.prefetch([lp.profile.name]),  # a model is named by its profile
+            on_plan=lambda p: s.prefetch([p.name, p.base_model]),  # the base: once rendered
         )
         return plan_on(s, plans, skipped, lock=the_lock, strict=o.strict)
     finally:
