@@ -19,7 +19,7 @@ WRITERS = ("modelctl.output",)
 #: (they would slow down every command that imports the module), and standard-library modules
 #: that modules on the ``--help`` path load only when they are used.
 LAZY_IMPORTS_ALLOWED = {
-    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions", "traceback", "difflib"},
     "modelctl.modelfile.sandbox": {
         "jinja2",
         "jinja2.sandbox",
