@@ -1156,10 +1156,23 @@ def load_builds(
     return [(lp, render(lp, template=template, paths="absolute")) for lp in loaded], skipped
 
 
-def load_all(refs: Sequence[str], overrides: Sequence[str] = (), *, local_files: bool = True) -> list[LoadedProfile]:
+def load_all(
+    refs: Sequence[str],
+    overrides: Sequence[str] = (),
+    *,
+    local_files: bool = True,
+    on_loaded: Callable[[LoadedProfile], None] | None = None,
+) -> list[LoadedProfile]:
     """Every profile loaded; every invalid one reported at once (no server verdict is wanted
-    for a run whose input is broken)."""
-    return gather(lambda ref: load_profile(ref, overrides, local_files=local_files), refs)
+    for a run whose input is broken). ``on_loaded`` sees each profile as soon as it has loaded."""
+
+    def one(ref: str) -> LoadedProfile:
+        loaded = load_profile(ref, overrides, local_files=local_files)
+        if on_loaded is not None:
+            on_loaded(loaded)
+        return loaded
+
+    return gather(one, refs)
 
 
 def build(

@@ -280,7 +280,7 @@ def _plan_many(
         for path in profile_paths(r.refs):
             sessions_of.setdefault(path, []).append(sessions[id(r)])
 
-    def ask_model(lp: LoadedProfile) -> None:  # each host starts on a profile's model once all have loaded
+    def ask_model(lp: LoadedProfile) -> None:  # each host starts on a profile's model as soon as it has loaded
         for s in sessions_of.get(lp.path, []):
             s.prefetch([lp.profile.name])
 

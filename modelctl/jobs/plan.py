@@ -143,13 +143,16 @@ def prepare(
 ) -> tuple[list[BuildPlan], list[Diagnostic]]:
     """Every profile loaded (every invalid one reported at once), rendered, round-trip checked
     and assembled into the request ``build`` would send; a note for each abstract one.
-    ``on_loaded`` sees each profile once every one has loaded, before any is rendered, and
-    ``on_plan`` each plan as soon as it is ready (to start asking servers about them).
-    ``local_files=False``: local files are named, not read (their weights are not compared)."""
-    loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files))
-    if on_loaded is not None:
-        for lp in loaded:
+    ``on_loaded`` sees each profile that makes a model as soon as it has loaded, and ``on_plan``
+    each plan as soon as it is ready (to start asking servers about them while the next profiles
+    load and render). ``local_files=False``: local files are named, not read (their weights are
+    not compared)."""
+
+    def making(lp: LoadedProfile) -> None:
+        if on_loaded is not None and not lp.profile.abstract:
             on_loaded(lp)
+
+    loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files, on_loaded=making))
     plans: list[BuildPlan] = []
     for lp in loaded:
         rendered = render(lp, template=template, paths="absolute")
