@@ -19,7 +19,7 @@ WRITERS = ("modelctl.output",)
 #: (they would slow down every command that imports the module), and standard-library modules
 #: that modules on the ``--help`` path load only when they are used.
 LAZY_IMPORTS_ALLOWED = {
-    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions"},
+    "modelctl.modelfile.render": {"jinja2", "jinja2.sandbox", "jinja2.exceptions", "traceback", "difflib"},
     "modelctl.modelfile.sandbox": {
         "jinja2",
         "jinja2.sandbox",
@@ -38,6 +38,7 @@ LAZY_IMPORTS_ALLOWED = {
         "modelctl.output.failure",
     },
     "modelctl.common.files": {"tempfile", "fcntl", "hashlib"},
+    "modelctl.common.units": {"json"},
     "modelctl.output": {"json"},
     "modelctl.profile.params": {"difflib"},
     "modelctl.output.term": {"rich.console", "rich.text"},
@@ -45,6 +46,12 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
     "modelctl.output.progress": {"rich.progress", "rich.text"},
+    "modelctl.output.facts": {"modelctl.output.memory_html"},  # inspect imports this module
+    # plan and build import these: the jobs only some of their paths run load when those run
+    "modelctl.jobs.fleet": {"modelctl.jobs.compare", "modelctl.jobs.show"},
+    "modelctl.jobs.build": {"modelctl.jobs.show"},
+    "modelctl.jobs.lock": {"modelctl.memory.facts"},
+    "modelctl.jobs.profiles": {"modelctl.memory.facts"},
 }
 
 

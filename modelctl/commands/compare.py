@@ -217,7 +217,6 @@ def compare(
     def body() -> Result:
         from modelctl.jobs.compare import CompareOptions
         from modelctl.jobs.compare import compare as run_compare
-        from modelctl.jobs.fleet import compare_hosts
         from modelctl.jobs.matrix import Matrix
         from modelctl.output.compare import NoticesFirst, matrix_result, table_fleet_result, table_result
         from modelctl.output.progress import Progress, should_show
@@ -239,6 +238,8 @@ def compare(
         if sweeps:
             return _sweep(refs[0], sweeps, options, (save_best, force), out_fmt, quiet, hosts, inventory, timeout)
         if not matrix_mode and (len(hosts) > 1 or inventory is not None):
+            from modelctl.jobs.fleet import compare_hosts
+
             fleet = compare_hosts(refs, options, hosts=hosts, inventory=inventory, timeout=timeout)
             return table_fleet_result(fleet, out_fmt)
         progress = Progress(should_show("text" if out_fmt != "json" else "json", quiet))

@@ -8,7 +8,6 @@ where a display string is part of the data (the compare table) and by the writer
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import datetime
@@ -111,6 +110,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
+        import json  # here: `inspect` imports this module and writes no JSON
+
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 

@@ -63,7 +63,6 @@ from modelctl.jobs.drift import (
 )
 from modelctl.jobs.lock import Lock, make_entry, read_lock
 from modelctl.jobs.profiles import load_profile
-from modelctl.jobs.show import ModelReport, Verification, apply_runtime, build_report, verify_runtime
 from modelctl.modelfile.grammar import ModelSpec
 from modelctl.modelfile.render import Rendered, render
 from modelctl.ollama.hosts import HostRef, HostSpec
@@ -81,6 +80,8 @@ from modelctl.profile.profile import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    # the report job (memory estimates, probes) loads only when a report is composed
+    from modelctl.jobs.show import ModelReport, Verification
     from modelctl.ollama.shapes import CreateRequest, ProgressLine, PsResponse, ShowResponse, TagsResponse
     from modelctl.profile.params import Params
 
@@ -824,6 +825,8 @@ class Builder:
 
     def _report(self, o: BuildOutcome, tags: TagsResponse, ps: PsResponse | None) -> PsResponse | None:
         """Compose ``o.report``; returns the /api/ps answer (asked once, when a report needs it)."""
+        from modelctl.jobs.show import apply_runtime, build_report, verify_runtime
+
         plan, session = o.plan, self.session
         deployed = session.show(plan.name)
         if deployed is None:
@@ -1207,10 +1210,23 @@ def load_builds(
     return [(lp, render(lp, template=template, paths="absolute")) for lp in loaded], skipped
 
 
-def load_all(refs: Sequence[str], overrides: Sequence[str] = (), *, local_files: bool = True) -> list[LoadedProfile]:
+def load_all(
+    refs: Sequence[str],
+    overrides: Sequence[str] = (),
+    *,
+    local_files: bool = True,
+    on_loaded: Callable[[LoadedProfile], None] | None = None,
+) -> list[LoadedProfile]:
     """Every profile loaded; every invalid one reported at once (no server verdict is wanted
-    for a run whose input is broken)."""
-    return gather(lambda ref: load_profile(ref, overrides, local_files=local_files), refs)
+    for a run whose input is broken). ``on_loaded`` sees each profile as soon as it has loaded."""
+
+    def one(ref: str) -> LoadedProfile:
+        loaded = load_profile(ref, overrides, local_files=local_files)
+        if on_loaded is not None:
+            on_loaded(loaded)
+        return loaded
+
+    return gather(one, refs)
 
 
 def build(

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from modelctl.common.events import Event, EventSink, ProfileDone, Status, Transfer, ignore
 from modelctl.common.jsontypes import JSONObject
@@ -47,16 +47,18 @@ from modelctl.jobs.build import (
     load_builds,
     plan_profile,
 )
-from modelctl.jobs.compare import CompareOptions, load_targets, skip_abstract, table_on
 from modelctl.jobs.lock import Lock, read_lock
 from modelctl.jobs.plan import PlanOptions, PlanResult, plan, plan_on, prepare
-from modelctl.jobs.show import ModelReport, profile_view, show, show_on
-from modelctl.jobs.table import ParamTable
 from modelctl.ollama.hosts import HostSpec, parse_host, redact
 from modelctl.ollama.registry import RegistrySpec
 from modelctl.ollama.session import HostSession, session_for
 from modelctl.profile.inventory import Selection, host_label, host_refs, select_hosts
-from modelctl.profile.profile import resolve_ref
+from modelctl.profile.profile import LoadedProfile, resolve_ref
+
+if TYPE_CHECKING:  # plan and build import this module: compare's and show's jobs load when they run
+    from modelctl.jobs.compare import CompareOptions
+    from modelctl.jobs.show import ModelReport
+    from modelctl.jobs.table import ParamTable
 
 R = TypeVar("R")
 J = TypeVar("J", bound=JobResult)  # a job's result, whose exit code a fleet ranks
@@ -293,7 +295,11 @@ def _plan_many(
         for path in profile_paths(r.refs):
             sessions_of.setdefault(path, []).append(sessions[id(r)])
 
-    def ask(p: BuildPlan) -> None:  # each host starts on a profile's models as soon as it is rendered
+    def ask_model(lp: LoadedProfile) -> None:  # each host starts on a profile's model as soon as it has loaded
+        for s in sessions_of.get(lp.path, []):
+            s.prefetch([lp.profile.name])
+
+    def ask(p: BuildPlan) -> None:  # and on its base as soon as it is rendered
         for s in sessions_of.get(p.profile_path or Path(), []):
             s.prefetch([p.name, p.base_model])
 
@@ -304,6 +310,7 @@ def _plan_many(
         on_plan=ask,
         on_event=on_event,
         local_files=options.local_files,
+        on_loaded=ask_model,
     )
     shipped: dict[str, tuple[str, str]] = {}
     notes: list[Diagnostic] = []
@@ -515,6 +522,8 @@ def show_hosts(
     timeout: float | None = None,
 ) -> Fleet[ModelReport]:
     """The report of MODEL (or of PROFILE's model) on every host, each with its own facts."""
+    from modelctl.jobs.show import profile_view, show, show_on
+
     started = time.monotonic()
     selection = select_hosts(hosts, inventory)
     runs: list[HostRun[ModelReport]] = [HostRun(h, host_label(h), [ref]) for h in selection.hosts]
@@ -557,6 +566,8 @@ def compare_hosts(
     A host that cannot be reached or that fails a request still gets its table (without what the
     server would have said); with several hosts its code (4, 5) counts in the run's by
     errors.PRECEDENCE. One server's table is the one-host command's: a note, exit 0 (docs/compare.md)."""
+    from modelctl.jobs.compare import CompareOptions, load_targets, skip_abstract, table_on
+
     started = time.monotonic()
     options = options or CompareOptions()
     selection = select_hosts(hosts, inventory)

@@ -27,7 +27,6 @@ from modelctl.common.files import locked_by_name, read_bounded, write_atomic
 from modelctl.common.jsontypes import JSONObject, JSONValue, json_of
 from modelctl.common.limits import LOCK_BYTES
 from modelctl.errors import InvalidInput
-from modelctl.memory.facts import facts_from_show
 from modelctl.ollama.answers import json_type
 from modelctl.ollama.wire import find_entry, modelfile_blobs, parse_parameters
 
@@ -376,6 +375,8 @@ def make_entry(
     runtime_context: int | None,
 ) -> LockEntry:
     """The entry for ``model`` as deployed now (its /api/show, the /api/tags list, the base's show)."""
+    from modelctl.memory.facts import facts_from_show  # plan imports this module and never writes entries
+
     facts = facts_from_show(deployed.copy(), None)
     base_name = request.get("from")
     base: LockBase | None = None

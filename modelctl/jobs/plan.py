@@ -35,7 +35,7 @@ from modelctl.ollama.manifests import normal_digest
 from modelctl.ollama.registry import RegistrySpec
 from modelctl.ollama.session import DEFAULT_CONCURRENCY, HostSession, session_for
 from modelctl.ollama.wire import find_entry
-from modelctl.profile.profile import split_abstract
+from modelctl.profile.profile import LoadedProfile, split_abstract
 
 if TYPE_CHECKING:  # pragma: no cover
     from modelctl.ollama.shapes import TagsResponse
@@ -149,12 +149,20 @@ def prepare(
     on_plan: Callable[[BuildPlan], None] | None = None,
     on_event: EventSink = ignore,
     local_files: bool = True,
+    on_loaded: Callable[[LoadedProfile], None] | None = None,
 ) -> tuple[list[BuildPlan], list[Diagnostic]]:
     """Every profile loaded (every invalid one reported at once), rendered, round-trip checked
     and assembled into the request ``build`` would send; a note for each abstract one.
-    ``on_plan`` sees each plan as soon as it is ready (to start asking servers about it).
-    ``local_files=False``: local files are named, not read (their weights are not compared)."""
-    loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files))
+    ``on_loaded`` sees each profile that makes a model as soon as it has loaded, and ``on_plan``
+    each plan as soon as it is ready (to start asking servers about them while the next profiles
+    load and render). ``local_files=False``: local files are named, not read (their weights are
+    not compared)."""
+
+    def making(lp: LoadedProfile) -> None:
+        if on_loaded is not None and not lp.profile.abstract:
+            on_loaded(lp)
+
+    loaded, skipped = split_abstract(load_all(refs, overrides, local_files=local_files, on_loaded=making))
     plans: list[BuildPlan] = []
     for lp in loaded:
         rendered = render(lp, template=template, paths="absolute")
@@ -206,7 +214,8 @@ def plan(
             template=o.template,
             on_event=on_event,
             local_files=o.local_files,
-            on_plan=lambda p: s.prefetch([p.name, p.base_model]),
+            on_loaded=lambda lp: s.prefetch([lp.profile.name]),  # a model is named by its profile
+            on_plan=lambda p: s.prefetch([p.name, p.base_model]),  # the base: once rendered
         )
         shipped, notes = registry_references(plans, o.registry, timeout or 30.0) if o.registry else ({}, [])
         result = plan_on(s, plans, skipped, lock=the_lock, strict=o.strict, shipped=shipped)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from modelctl.memory.facts import trained_context_warnings
+from modelctl.errors import Diagnostic
 from modelctl.modelfile import render as _render
 from modelctl.modelfile.render import Rendered
 from modelctl.profile import profile as _profile
@@ -21,7 +21,7 @@ def load_profile(
 ) -> LoadedProfile:
     """:func:`modelctl.profile.profile.load_profile` with the warnings the base model's facts add."""
     loaded = _profile.load_profile(ref, overrides, text=text, local_files=local_files)
-    loaded.warnings += trained_context_warnings(loaded)
+    loaded.warnings += _trained_context_warnings(loaded)
     return loaded
 
 
@@ -35,5 +35,15 @@ def render_profile(
 ) -> Rendered:
     """:func:`modelctl.modelfile.render.render_profile` with the warnings the base model's facts add."""
     rendered = _render.render_profile(ref, overrides, template=template, target_dir=target_dir, local_files=local_files)
-    rendered.loaded.warnings += trained_context_warnings(rendered.loaded)
+    rendered.loaded.warnings += _trained_context_warnings(rendered.loaded)
     return rendered
+
+
+def _trained_context_warnings(loaded: LoadedProfile) -> list[Diagnostic]:
+    """:func:`modelctl.memory.facts.trained_context_warnings`; its module (GGUF headers) is loaded only
+    for a profile whose base is a local file: a model name has no header to read."""
+    if loaded.profile.base_path() is None:
+        return []
+    from modelctl.memory.facts import trained_context_warnings
+
+    return trained_context_warnings(loaded)

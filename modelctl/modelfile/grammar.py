@@ -296,6 +296,11 @@ def _clean(seg: str) -> bool:
     return _not_print("\\t").search(seg) is None
 
 
+#: TAB, LF and CR as spaces: a multi-line value whose other characters are all printable needs no
+#: table (building the regex of Go's printable ranges costs milliseconds, once per process).
+_BREAKS_AS_SPACE = str.maketrans("\t\n\r", "   ")
+
+
 def _filter(seg: str) -> str:
     return _not_print("\\t").sub("", seg)
 
@@ -736,7 +741,9 @@ def quote_value(value: str, *, field: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"quote_value needs a str, not {type(value).__name__}")
     bad = None
-    if not ((_PY_SUBSET or value.isascii()) and value.isprintable()):
+    if not (
+        (_PY_SUBSET or value.isascii()) and (value.isprintable() or value.translate(_BREAKS_AS_SPACE).isprintable())
+    ):
         bad = _not_print("\\t\\r\\n").search(value)
     if bad is not None:
         idx = bad.start()

@@ -9,10 +9,8 @@ a difference is an error naming the field, never a Modelfile that Ollama reads d
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -196,6 +194,8 @@ _TEMPLATE_FAILURES = (
 
 def _template_line(exc: BaseException) -> int | None:
     """The template line an exception was raised at (Jinja rewrites tracebacks to template lines)."""
+    import traceback  # only when a template fails: every profile command imports this module
+
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == "<template>":
@@ -477,6 +477,8 @@ def check_modelfile(
     ).text
     if committed == rendered:
         return ModelfileCheck(path, ref, True, "")
+    import difflib  # only for a Modelfile that differs
+
     diff = difflib.unified_diff(
         _lines(committed),
         _lines(rendered),

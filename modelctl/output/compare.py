@@ -11,11 +11,11 @@ import html
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from modelctl.common.events import Event, EventSink, Notice
 from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic, ExitCode, UsageProblem
-from modelctl.jobs.fleet import Fleet
 from modelctl.jobs.matrix import FLAG_HELP, FLAG_PROMPT_TRUNCATED, FLAGS, Cell, Matrix, ProfileSummary
 from modelctl.jobs.table import ParamTable, TableCell, TableRow
 from modelctl.memory.effective import KNOWN_VERSION
@@ -26,6 +26,9 @@ from modelctl.output.junit import xml_text as _xml_text
 from modelctl.output.summary import fleet_result, host_table
 from modelctl.output.term import print_diagnostic
 from modelctl.output.text import Table, terminal_width
+
+if TYPE_CHECKING:  # the prompts matrix runs on one server: the fleet job (and build, plan, lock) stays unloaded
+    from modelctl.jobs.fleet import Fleet
 
 
 def _fmt_num(x: float | None, nd: int = 1, unit: str = "") -> str:

@@ -9,13 +9,12 @@ from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ModelctlError
 from modelctl.memory.facts import ModelFacts
 from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, EstimateRow, estimate_for_facts, row_cell, row_num_ctx
-from modelctl.memory.offload import GpuPlacement
 from modelctl.output import Result
-from modelctl.output.memory_html import estimate_html
 from modelctl.output.text import Table
 
 if TYPE_CHECKING:  # `inspect` imports this module: the estimate (profiles, pydantic, the client) stays unloaded
     from modelctl.jobs.estimate import EstimateReport
+    from modelctl.memory.offload import GpuPlacement
 
 
 def _fmt_heads(v: Any) -> str:
@@ -221,6 +220,8 @@ def estimate_result(report: EstimateReport, fmt: str = "text") -> Result:
         errors.append(Diagnostic("budget", budget_problem(report.budget), field="--budget"))
     if fmt == "html":
         lines = budget_text(report.budget, report.memory.kv_type, report.memory.parallel) if report.budget else ""
+        from modelctl.output.memory_html import estimate_html  # the page's module: only for --format html
+
         page = lambda: estimate_html(report, lines.splitlines())  # noqa: E731 - rendered only when printed
         return Result(data=data, text=page, exit_code=exit_code, warnings=report.warnings, errors=errors)
     text = estimate_text(report.memory.to_dict(), report.facts.to_dict())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modelctl.common.jsontypes import JSONObject
 from modelctl.errors import Diagnostic
-from modelctl.modelfile.importer import ImportedProfile
 from modelctl.modelfile.render import RenderCheck, Rendered
 from modelctl.output import Result, dumps
+
+if TYPE_CHECKING:  # render's writer: the Modelfile importer (and YAML writing) loads for `import` only
+    from modelctl.modelfile.importer import ImportedProfile
 
 
 def render_result(rendered: Rendered, ref: str, output: str | None) -> Result:

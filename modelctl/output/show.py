@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelctl.common.units import format_value, human_bytes
 from modelctl.errors import Diagnostic
-from modelctl.jobs.fleet import Fleet
-from modelctl.jobs.show import DeployedModelfile, ModelReport
 from modelctl.output import Result
 from modelctl.output.facts import ollama_total
 from modelctl.output.summary import fleet_result, host_table, summary_line
+
+if TYPE_CHECKING:  # build's writer imports this module: the report job loads when a report is composed
+    from modelctl.jobs.fleet import Fleet
+    from modelctl.jobs.show import DeployedModelfile, ModelReport
 
 # What the server uses when no num_ctx is stored (reference: Ollama's server/routes.go Serve).
 SERVER_DEFAULT_CONTEXT = "server default (OLLAMA_CONTEXT_LENGTH, else 4096 / 32768 / 262144 by total VRAM)"

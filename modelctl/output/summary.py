@@ -19,14 +19,16 @@ Tables go through ``output.text.table`` (the one place terminal tables are drawn
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelctl.common.events import Event, EventSink, ProfileDone
 from modelctl.common.units import elapsed
 from modelctl.errors import Diagnostic, JobResult
-from modelctl.jobs.fleet import Fleet
 from modelctl.output import Result
 from modelctl.output.text import table
+
+if TYPE_CHECKING:  # validate's writer imports this module: the fleet job (and its HTTP client) stays unloaded
+    from modelctl.jobs.fleet import Fleet
 
 R = TypeVar("R", bound=JobResult)
 

@@ -87,6 +87,17 @@ def _range_checker(param: P.Param) -> Any:
     return AfterValidator(check)
 
 
+def _as_float(value: float) -> float:
+    # A function, not the builtin ``float``: pydantic reads a validator's signature, and the
+    # builtin's costs a tokenizer run (milliseconds) at every start.
+    return float(value)
+
+
+def _no_items() -> list[Any]:
+    # The list fields' default: a function, not ``list``, for the same reason as _as_float.
+    return []
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -103,7 +114,7 @@ def _param_annotation(param: P.Param) -> Any:
         return Annotated[StrictInt, _range_checker(param)]
     if param.type == "float":
         # int is accepted for a float (1 means 1.0); bools are not.
-        return Annotated[StrictFloat | StrictInt, AfterValidator(float), _range_checker(param)]
+        return Annotated[StrictFloat | StrictInt, AfterValidator(_as_float), _range_checker(param)]
     if param.type == "bool":
         return StrictBool
     return Annotated[list[StrictStr], BeforeValidator(_as_list), AfterValidator(_stop_items)]
@@ -147,14 +158,14 @@ class Profile(BaseModel):
     name: StrictStr
     abstract: StrictBool = False
     from_value: StrictStr | None = Field(default=None, alias="from")
-    projector: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
+    projector: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=_no_items)
     description: StrictStr | None = None
     system: StrictStr | None = None
     template: StrictStr | None = None
     parameters: Parameters = Field(default_factory=Parameters)
-    messages: list[Message] = Field(default_factory=list)
-    adapters: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
-    license: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=_no_items)
+    adapters: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=_no_items)
+    license: Annotated[list[StrictStr], BeforeValidator(_as_list)] = Field(default_factory=_no_items)
     requires: StrictStr | None = None
     renderer: StrictStr | None = None
     parser: StrictStr | None = None
