@@ -46,7 +46,8 @@ LAZY_IMPORTS_ALLOWED = {
     "modelctl.output.html": {"jinja2", "markupsafe"},
     "modelctl.output.chat": {"readline"},
     "modelctl.output.progress": {"rich.progress", "rich.text"},
-    "modelctl.output.facts": {"modelctl.output.memory_html"},  # inspect imports this module
+    "modelctl.output.facts": {"modelctl.output.memory_html", "modelctl.memory.memory"},  # inspect imports this module
+    "modelctl.memory.facts": {"modelctl.ollama.wire"},  # and this one: /api/show's parameters for show only
     # plan and build import these: the jobs only some of their paths run load when those run
     "modelctl.jobs.fleet": {"modelctl.jobs.compare", "modelctl.jobs.show"},
     "modelctl.jobs.build": {"modelctl.jobs.show"},
@@ -193,7 +194,7 @@ ROOMS = ("common", "ollama", "profile", "modelfile", "memory", "jobs")
 #: The arrows allowed between rooms: a room, or one module of a room (``ollama.wire``). A room may
 #: always import itself and ``modelctl.errors``. Imports inside functions count.
 ALLOWED_ARROWS: dict[str, set[str]] = {
-    "common": {"ollama.wire"},  # units: values as the server's float32 keeps them
+    "common": set(),  # the ground floor: nothing of modelctl's but errors
     "ollama": {"common", "profile.params"},  # wire: /api/show parameters typed by the catalogue
     "profile": {"common", "modelfile", "ollama.wire", "ollama.hosts", "ollama.registry"},
     "modelfile": {"common", "profile", "ollama.wire"},

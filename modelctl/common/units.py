@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from modelctl.errors import InvalidInput
-from modelctl.ollama.wire import f32
+
+_F32 = struct.Struct("<f")
+
+
+def f32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (IEEE, ties to even), as the server keeps a parameter;
+    +-inf beyond the range."""
+    try:
+        return float(_F32.unpack(_F32.pack(float(x)))[0])
+    except OverflowError:
+        return math.copysign(math.inf, x)
 
 
 def human_bytes(n: float | None) -> str:

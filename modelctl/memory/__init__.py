@@ -1,5 +1,6 @@
 """Models and memory: the GGUF reader (``gguf``), model facts from a GGUF file or ``/api/show``
-(``facts``), what llama.cpp allocates under Ollama by version (``memory``), layers on a GPU
+(``facts``), which layers keep a cache and how wide (``layers``), what llama.cpp allocates under
+Ollama by version (``memory``), layers on a GPU
 (``offload``) and the options a runner really uses (``effective``).
 
 May import: ``modelctl.errors``, ``modelctl.common``, ``modelctl.profile.profile`` and ``modelctl.ollama``;

@@ -28,7 +28,6 @@ from modelctl.memory.gguf import (
     read_gguf,
     tensor_nbytes,
 )
-from modelctl.ollama.wire import parse_parameters
 
 if TYPE_CHECKING:
     from modelctl.ollama.shapes import ModelInfo, PsEntry, ShowResponse, TagsEntry, Tensor
@@ -384,6 +383,8 @@ def facts_from_show(
         caps = tags.get("capabilities")
     facts.capabilities = [str(c) for c in caps] if isinstance(caps, list) else None
     params = show_json.get("parameters")
+    from modelctl.ollama.wire import parse_parameters  # inspect reads GGUF files only: no parameter catalogue
+
     facts.parameters = parse_parameters(params if isinstance(params, str) else None)
     nc = facts.parameters.get("num_ctx")
     facts.context_configured = nc if isinstance(nc, int) and not isinstance(nc, bool) else None

@@ -25,6 +25,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, overload
 
+from modelctl.common.units import f32
 from modelctl.profile.params import BY_NAME, INT64_MAX, INT64_MIN, ORDER, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -291,14 +292,6 @@ def go_semver_valid(v: str) -> bool:
 
 
 # --- float32 as the server keeps it ----------------------------------------------------------
-
-
-def f32(x: float) -> float:
-    """``x`` rounded to the nearest float32 (IEEE, ties to even); +-inf beyond the range."""
-    try:
-        return float(_F32.unpack(_F32.pack(float(x)))[0])
-    except OverflowError:
-        return math.copysign(math.inf, x)
 
 
 @lru_cache(maxsize=4096)

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from modelctl.common.units import human_bytes
 from modelctl.errors import Diagnostic, ModelctlError
 from modelctl.memory.facts import ModelFacts
-from modelctl.memory.memory import TABLE_KV_TYPES, BudgetResult, EstimateRow, estimate_for_facts, row_cell, row_num_ctx
+from modelctl.memory.layers import kv_bytes_per_token, plan_layers
 from modelctl.output import Result
 from modelctl.output.text import Table
 
 if TYPE_CHECKING:  # `inspect` imports this module: the estimate (profiles, pydantic, the client) stays unloaded
     from modelctl.jobs.estimate import EstimateReport
+    from modelctl.memory.memory import BudgetResult, EstimateRow
     from modelctl.memory.offload import GpuPlacement
 
 
@@ -68,7 +69,7 @@ def inspect_result(facts: ModelFacts) -> Result:
     data = facts.to_dict()
     data["gguf_version"] = facts.gguf_version
     try:
-        per_token: float | None = estimate_for_facts(facts, 1).kv_bytes_per_token
+        per_token: float | None = float(kv_bytes_per_token(plan_layers(facts), "f16"))
     except ModelctlError:  # the layout is incomplete: the facts are still worth showing
         per_token = None
     data["kv_bytes_per_token_f16"] = per_token
@@ -193,6 +194,8 @@ def gpu_text(gpu: GpuPlacement) -> str:
 
 
 def table_blocks(rows: list[EstimateRow], report: EstimateReport) -> list[str | Table]:
+    from modelctl.memory.memory import TABLE_KV_TYPES, row_cell, row_num_ctx  # not for inspect
+
     budget = report.budget.budget_bytes if report.budget is not None else None
 
     def cell(r: EstimateRow, kv: str) -> str:
