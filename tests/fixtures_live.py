@@ -14,8 +14,8 @@ The server is ``--ollama-host`` or ``$OLLAMA_HOST``; when nothing answers
 **Skips fail CI.** Under ``CI=true`` a run that selects live tests (``-m live``) turns every
 skipped live test into a failure: a broken provisioning (no server, no log, no install) must
 not pass silently. Plain ``pytest`` (no ``-m``) still passes, the live tests skipping with the
-reason. The live tests share one server, so they run serially: ``-m live`` with ``-n`` is a
-usage error.
+reason. The live tests share one server, so they run serially: pyproject's ``-n auto`` gives a
+live run no workers, and ``-m live`` with an explicit ``-n N`` is a usage error.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def selects_live(markexpr: str) -> bool:
         return bool(Expression.compile(markexpr).evaluate(lambda name, **_: name == "live"))
     except Exception:  # an expression pytest itself rejects later; be strict only when it is plain
         return markexpr.strip() == "live"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts) gives a live run no workers: it shares one server."""
+    return 0 if selects_live(config.getoption("markexpr", "") or "") else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
