@@ -245,3 +245,25 @@ def test_several_profiles_with_jobs(hosts: dict[str, OllamaDouble], registry: re
         assert not d.state.calls("/api/create")
         assert sorted(r["json"]["model"] for r in d.state.calls("/api/pull")) == [f"{REG}/team/other-chef:latest", REF]
         assert digest(d, "other-chef") == digest(hosts["a"], "other-chef")
+
+
+def test_the_lock_keeps_via_while_the_digest_stays_and_plan_holds_hosts_to_it(
+    hosts: dict[str, OllamaDouble], registry: respx.MockRouter, tmp_path: Path
+) -> None:
+    """A second run (every host up to date) keeps each entry's `via`; an entry whose digest no
+    longer matches the host's is `~ digest` drift for `plan --lock`, even where the registry agrees."""
+    inv = setup(tmp_path, hosts)
+    lock = tmp_path / "m.lock"
+    assert via(tmp_path, inv, "--lock", str(lock))[0] == 0
+    assert via(tmp_path, inv, "--lock", str(lock))[0] == 0
+    doc = json.loads(lock.read_text())
+    assert {k: h["models"]["tiny-chef"].get("via") for k, h in doc["hosts"].items()} == dict.fromkeys("abc", REF)
+    doc["hosts"]["b"]["models"]["tiny-chef"]["model_digest"] = "f" * 64
+    lock.write_text(json.dumps(doc))
+    code, out, err = invoke(
+        tmp_path, "plan", str(tmp_path / "chef.yaml"), "--hosts", str(inv), "--lock", str(lock), "--format", "json"
+    )
+    assert code == 3, err
+    upstream = {h["host"]: h["result"]["profiles"][0]["upstream"] for h in json.loads(out)["data"]["hosts"]}
+    assert upstream["a"] == upstream["c"] == []
+    assert [u["field"] for u in upstream["b"]] == ["digest"] and REF in upstream["b"][0]["note"]

@@ -15,10 +15,11 @@ gives the same result, output and exit code with or without an inventory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -374,10 +375,31 @@ def build_hosts(
     return fleet.finish(_build_cells, started)
 
 
-def _build_many(
-    runs: list[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
-) -> None:
-    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
+@dataclass
+class _Prepared:
+    """What every host of a fleet build shares: the plans (loaded, rendered, hashed once), the notes
+    on abstract profiles, the lock, the build records and one session per host."""
+
+    plans: list[BuildPlan]
+    skipped: list[Diagnostic]
+    lock: Lock | None
+    sessions: dict[int, HostSession]
+    records: BuildRecords = field(default_factory=BuildRecords)
+
+    def write(self, runs: Sequence[HostRun[BuildResult]]) -> None:
+        """The build records and the lock file, once, after every host is done."""
+        self.records.flush()
+        if self.lock is not None and any(r.result is not None and r.result.outcomes for r in runs):
+            self.lock.write()
+
+
+@contextlib.contextmanager
+def _prepared(
+    runs: Sequence[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
+) -> Iterator[_Prepared]:
+    """Profiles loaded and rendered, each host's version and model list asked while the files hash;
+    the sessions closed at the end."""
+    loaded, skipped = load_builds(_union(runs), options.overrides, options.template)
     dry_run = options.dry_run
     the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None and not dry_run else None
     sessions = {id(r): session_for(r.host, timeout=timeout) for r in runs}
@@ -386,15 +408,27 @@ def _build_many(
             for r in runs:
                 if r.refs:
                     sessions[id(r)].prefetch((), basics=True)  # version and model list, while files hash
-        plans = [plan_profile(lp, rendered, on_event=on_event) for lp, rendered in prepared]
-        records = BuildRecords()
+        plans = [plan_profile(lp, rendered, on_event=on_event) for lp, rendered in loaded]
+        yield _Prepared(plans, skipped, the_lock, sessions)
+    finally:
+        for s in sessions.values():
+            s.close()
+
+
+def _build_many(
+    runs: list[HostRun[BuildResult]], options: BuildOptions, timeout: float | None, on_event: EventSink
+) -> None:
+    with _prepared(runs, options, timeout, on_event) as prep:
 
         def job(run: HostRun[BuildResult]) -> BuildResult:
-            mine, notes = _mine(run.refs, plans, skipped)
-            session = sessions[id(run)]
-            if dry_run or not mine:
+            mine, notes = _mine(run.refs, prep.plans, prep.skipped)
+            session = prep.sessions[id(run)]
+            if options.dry_run or not mine:
                 return BuildResult(
-                    dry_run, [BuildOutcome(p, "planned") for p in mine], skipped=notes, host=session.display_host
+                    options.dry_run,
+                    [BuildOutcome(p, "planned") for p in mine],
+                    skipped=notes,
+                    host=session.display_host,
                 )
             session.require_version()
             return build_on(
@@ -402,18 +436,13 @@ def _build_many(
                 mine,
                 options.on_host(len(mine), run.host),
                 skipped=notes,
-                lock=the_lock,
-                records=records,
+                lock=prep.lock,
+                records=prep.records,
                 on_event=tagged(on_event, run.label),
             )
 
         on_hosts(runs, job)
-        records.flush()
-        if the_lock is not None and any(r.result is not None and r.result.outcomes for r in runs):
-            the_lock.write()
-    finally:
-        for s in sessions.values():
-            s.close()
+        prep.write(runs)
 
 
 def _registry(options: BuildOptions, selection: Selection) -> RegistrySpec | None:
@@ -438,63 +467,40 @@ def _build_via(
 ) -> list[Diagnostic]:
     """``build --via-registry`` (modelctl.jobs.via_registry): judge on every host, build and push
     each needed profile once, pull it everywhere it is needed; records and the lock written once."""
-    prepared, skipped = load_builds(_union(runs), options.overrides, options.template)
-    the_lock = read_lock(options.lock, missing_ok=True) if options.lock is not None else None
-    sessions = {id(r): session_for(r.host, timeout=timeout) for r in runs}
-    try:
-        for r in runs:
-            if r.refs:
-                sessions[id(r)].prefetch((), basics=True)  # version and model list, while files hash
-        plans = [plan_profile(lp, rendered, on_event=on_event) for lp, rendered in prepared]
-        records = BuildRecords()
-        parts = {id(r): _part(r, sessions[id(r)], plans, skipped, options, records, the_lock, on_event) for r in runs}
+    with _prepared(runs, options, timeout, on_event) as prep:
+        parts = {id(r): _part(r, prep, options, on_event) for r in runs}
         for r in runs:
             if not parts[id(r)].plans:
-                r.result = BuildResult(False, [], skipped=parts[id(r)].notes, host=sessions[id(r)].display_host)
+                r.result = BuildResult(False, [], skipped=parts[id(r)].notes, host=prep.sessions[id(r)].display_host)
         busy = [r for r in runs if parts[id(r)].plans]
-        on_hosts(busy, lambda r: via.judge(parts[id(r)], options, records, the_lock))
-        ok = [r for r in busy if r.error is None]
-        mine = [parts[id(r)] for r in ok]
-        asked = [p for p in plans if any(p in part.plans for part in mine)]
+        on_hosts(busy, lambda r: via.judge(parts[id(r)], options, prep.records, prep.lock))
+        ok = [parts[id(r)] for r in busy if r.error is None]
+        listed = {p.name for part in ok for p in part.plans}
         registries = (*options.insecure_registries, *((registry.host,) if registry.insecure else ()))
-        now = via.registry_digests(asked, registry, registries, timeout or 30.0)
-        ships = via.shipments(mine, plans, registry, now, force=options.force)
+        now = via.registry_digests([p for p in prep.plans if p.name in listed], registry, registries, timeout or 30.0)
+        ships = via.shipments(ok, prep.plans, registry, now, force=options.force)
         by_name = {sh.plan.name: sh for sh in ships}
 
         def push(r: HostRun[BuildResult]) -> None:
-            via.build_and_push(parts[id(r)], [sh for sh in ships if sh.builder is parts[id(r)]], registry, the_lock)
-
-        on_hosts([r for r in ok if any(sh.builder is parts[id(r)] for sh in ships)], push)
+            via.build_and_push(parts[id(r)], [sh for sh in ships if sh.builder is parts[id(r)]], registry, prep.lock)
 
         def pull(r: HostRun[BuildResult]) -> BuildResult:
             via.pull_and_copy(parts[id(r)], by_name, registry)
-            return via.finish(parts[id(r)], by_name, the_lock)
+            return via.finish(parts[id(r)], by_name, prep.lock)
 
-        on_hosts(ok, pull)
+        on_hosts([r for r in busy if any(sh.builder is parts[id(r)] for sh in ships)], push)
+        on_hosts([r for r in busy if r.error is None], pull)
         for r in busy:
             r.elapsed = time.monotonic() - parts[id(r)].started
-        records.flush()
-        if the_lock is not None and any(r.result is not None and r.result.outcomes for r in runs):
-            the_lock.write()
-        return via.digest_warnings([parts[id(r)] for r in ok if r.error is None], by_name)
-    finally:
-        for s in sessions.values():
-            s.close()
+        prep.write(runs)
+        return via.digest_warnings([parts[id(r)] for r in busy if r.error is None], by_name)
 
 
-def _part(
-    run: HostRun[BuildResult],
-    session: HostSession,
-    plans: Sequence[BuildPlan],
-    skipped: Sequence[Diagnostic],
-    options: BuildOptions,
-    records: BuildRecords,
-    lock: Lock | None,
-    on_event: EventSink,
-) -> via.HostPart:
-    mine, notes = _mine(run.refs, plans, skipped)
+def _part(run: HostRun[BuildResult], prep: _Prepared, options: BuildOptions, on_event: EventSink) -> via.HostPart:
+    mine, notes = _mine(run.refs, prep.plans, prep.skipped)
     opts = options.on_host(len(mine), run.host)
-    builder = Builder(session, opts, on_event=tagged(on_event, run.label), records=records, lock=lock)
+    session = prep.sessions[id(run)]
+    builder = Builder(session, opts, on_event=tagged(on_event, run.label), records=prep.records, lock=prep.lock)
     return via.HostPart(run.label, session, builder, mine, notes, tuple(opts.insecure_registries))
 
 

@@ -243,7 +243,7 @@ def plan_on(
     profiles = [_plan_one(p, session, records, lock) for p in plans]
     result = PlanResult(session.display_host, version, profiles, list(skipped), strict=strict)
     if shipped:
-        _registry_digests(result, session, shipped)
+        _against_registry(result, session, shipped)
     if lock is not None:
         result.lock = str(lock.path)
         if not lock.found:  # a fresh checkout: `build --lock` has not written it yet
@@ -341,7 +341,7 @@ def _upstream(result: PlanResult, session: HostSession, lock: Lock) -> None:
             )
 
 
-def _registry_digests(result: PlanResult, session: HostSession, shipped: Mapping[str, tuple[str, str]]) -> None:
+def _against_registry(result: PlanResult, session: HostSession, shipped: Mapping[str, tuple[str, str]]) -> None:
     try:
         tags = session.tags()
     except ModelctlError:

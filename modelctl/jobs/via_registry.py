@@ -198,7 +198,7 @@ def shipments(
     first host that needs it, or push the first host's; and who pulls it."""
     out = []
     for plan in plans:
-        holders = [p for p in parts if plan in p.plans and (p.in_sync(plan) or p.needs(plan))]
+        holders = [p for p in parts if p.in_sync(plan) or p.needs(plan)]  # the hosts it was judged on
         if not holders:
             continue
         sh = Shipment(plan, registry.reference(plan.name))
